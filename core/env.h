@@ -1,0 +1,58 @@
+/*
+ * env.h - environments as the store records them: envs/NAME, a small INI file (inih)
+ *
+ *   [env]
+ *   python = /root/.pyenv/versions/3.11.7/bin/python3.11
+ *   root = <64-hex tree id>
+ *   system-site-packages = false
+ *   without-pip = true            ; only when made without pip
+ *   prompt = my prompt            ; optional
+ *
+ * Writing envs/NAME (temp file in tmp/, fsync, rename into envs/, fsync envs/) is the
+ * single atomic commit point of every change to an env: a reader sees the old root or
+ * the new one. Changes made since that root live in journal/NAME (journal.h).
+ */
+#ifndef VV_ENV_H
+#define VV_ENV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "hash.h"
+
+struct vv_store;
+
+struct vv_envcfg {
+	char *python;  /* real interpreter path (python.h vv_python.exe) */
+	vv_oid root;
+	bool system_site;
+	bool without_pip; /* made without pip (shown in pyvenv.cfg's `command`) */
+	char *prompt;  /* NULL: the env's name */
+};
+
+/* Is name usable as an env name? 0, or -EINVAL ("", ".", "..", '/' or NUL inside, or
+ * starting with ".venvfs") / -ENAMETOOLONG (> 255 bytes), with a message. */
+int vv_env_name_check(const char *name, size_t len);
+
+int vv_envcfg_parse(const char *buf, size_t len, const char *name, struct vv_envcfg *out);
+/* malloc'd INI text. */
+int vv_envcfg_format(const struct vv_envcfg *cfg, char **out, size_t *len);
+
+/* -ENOENT if there is no such env. */
+int vv_env_load(struct vv_store *st, const char *name, struct vv_envcfg *out);
+/* Atomically replace (or create) envs/name. */
+int vv_env_save(struct vv_store *st, const char *name, const struct vv_envcfg *cfg);
+/* Create envs/name; -EEXIST if it exists (never clobbers). */
+int vv_env_create(struct vv_store *st, const char *name, const struct vv_envcfg *cfg);
+/* Rename without clobbering (-EEXIST); moves the journal along. */
+int vv_env_rename(struct vv_store *st, const char *from, const char *to);
+/* Remove envs/name and its journal. Objects stay until GC. */
+int vv_env_remove(struct vv_store *st, const char *name);
+
+/* Sorted list of env names (malloc'd array of malloc'd strings). */
+int vv_env_list(struct vv_store *st, char ***names, size_t *n);
+void vv_env_list_free(char **names, size_t n);
+
+void vv_envcfg_release(struct vv_envcfg *cfg);
+
+#endif

@@ -1,0 +1,38 @@
+/*
+ * fsutil.h - small dirfd-relative file helpers shared by the store, the env model and
+ * the tools. Everything is *at()-relative so nothing depends on the cwd (the daemon
+ * chdirs to / when it daemonizes) and nothing follows a symlink out of the store.
+ * All functions return 0 or -errno and set the thread's message (error.h).
+ */
+#ifndef VV_FSUTIL_H
+#define VV_FSUTIL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* write(2)/pwrite(2) until done, retrying EINTR. */
+int vv_write_all(int fd, const void *buf, size_t len);
+int vv_pwrite_all(int fd, const void *buf, size_t len, off_t off);
+
+/* Read a whole file (O_NOFOLLOW) into a malloc'd, NUL-terminated buffer. Files larger
+ * than maxlen give -EFBIG. *len_out may be NULL. */
+int vv_read_file_at(int dirfd, const char *path, size_t maxlen, char **out, size_t *len_out);
+
+/* Replace dirfd/path atomically with buf: temp file in the same directory, fsync,
+ * rename over, fsync the directory. Readers see the old or the new bytes, never a mix. */
+int vv_write_file_atomic(int dirfd, const char *path, const void *buf, size_t len, mode_t mode);
+
+/* fsync a directory (path relative to dirfd; "." for dirfd itself). */
+int vv_fsync_dir_at(int dirfd, const char *path);
+
+/* mkdir -p, relative to dirfd. Existing directories are fine. */
+int vv_mkdir_p_at(int dirfd, const char *path, mode_t mode);
+
+/* rm -rf relative to dirfd, never following symlinks. Missing path is fine. */
+int vv_rm_rf_at(int dirfd, const char *path);
+
+/* Copy all bytes of src (from offset 0) to dst (from offset 0); uses copy_file_range
+ * where it can. */
+int vv_copy_fd(int src, int dst);
+
+#endif

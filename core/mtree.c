@@ -1,0 +1,1560 @@
+/*
+ * mtree.c - the live model of a store's environments (see mtree.h for the model).
+ *
+ * Sections: fd refs, node basics, directories (lookup, materialize, listing), synthesized
+ * entries, namespace changes, content (stage, publish), commit, envs, envset.
+ */
+#include "mtree.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "fsutil.h"
+#include "journal.h"
+#include "seed.h"
+#include "store.h"
+#include "synth.h"
+
+#define SCRIPT_MAGIC "#!python\n"
+#define SCRIPT_MAGIC_LEN 9
+
+/* Slots of env->syn. */
+enum { SYN_CFG, SYN_LIB64, SYN_PY, SYN_PY3, SYN_PYX, SYN_ACTIVATE, SYN_COUNT };
+static const bool syn_in_bin[SYN_COUNT] = { false, false, true, true, true, true };
+
+int64_t vv_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ---- fd refs ------------------------------------------------------------------ */
+
+struct vv_fdref *vv_fdref_new(int fd)
+{
+	struct vv_fdref *r = malloc(sizeof(*r));
+	if (!r)
+		return NULL;
+	r->fd = fd;
+	r->refs = 1;
+	return r;
+}
+
+void vv_fdref_get(struct vv_fdref *r)
+{
+	__atomic_add_fetch(&r->refs, 1, __ATOMIC_RELAXED);
+}
+
+void vv_fdref_put(struct vv_fdref *r)
+{
+	if (r && __atomic_sub_fetch(&r->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+		close(r->fd);
+		free(r);
+	}
+}
+
+/* ---- node basics --------------------------------------------------------------- */
+
+static struct vv_node *node_new(struct vv_env *env, const char *name, size_t len, uint8_t kind)
+{
+	struct vv_node *n = calloc(1, sizeof(*n));
+	if (!n)
+		return NULL;
+	n->name = strndup(name, len);
+	if (!n->name) {
+		free(n);
+		return NULL;
+	}
+	n->env = env;
+	n->kind = kind;
+	return n;
+}
+
+static void node_free(struct vv_node *n)
+{
+	if (n->base)
+		vv_tree_unref(n->base);
+	vv_fdref_put(n->stage);
+	free(n->kids);
+	free(n->target);
+	free(n->synth);
+	free(n->name);
+	free(n);
+}
+
+static struct vv_node *node_from_ent(struct vv_env *env, const struct vv_tree_ent *e)
+{
+	struct vv_node *n = node_new(env, e->name, e->namelen, e->kind);
+	if (!n)
+		return NULL;
+	n->mode = e->mode;
+	n->size = e->size;
+	n->mtime_ns = n->ctime_ns = n->atime_ns = e->mtime_ns;
+	n->oid = e->oid;
+	if (e->kind == VV_LNK) {
+		n->target = strdup(e->target);
+		if (!n->target) {
+			node_free(n);
+			return NULL;
+		}
+	}
+	return n;
+}
+
+static bool is_dir(const struct vv_node *n)
+{
+	return n->kind == VV_DIR;
+}
+
+static bool is_synth(const struct vv_node *n)
+{
+	return n->kind == VV_SYN_CFG || n->kind == VV_SYN_ACTIVATE || n->kind == VV_SYN_LINK;
+}
+
+/* Frees subtrees of materialized/clean dirs that are no longer reachable. Only nodes
+ * without kernel references are freed; others stay until vv_node_forget. */
+static void node_drop(struct vv_node *n)
+{
+	n->parent = NULL;
+	n->unlinked = true;
+	if (n->nlookup == 0 && n->pins == 0) {
+		for (size_t i = 0; i < n->nkids; i++)
+			node_drop(n->kids[i]);
+		node_free(n);
+	}
+}
+
+/* ---- directories --------------------------------------------------------------- */
+
+static int kid_cmp(const char *a, size_t alen, const char *b)
+{
+	size_t blen = strlen(b);
+	int c = memcmp(a, b, alen < blen ? alen : blen);
+	if (c)
+		return c;
+	return alen < blen ? -1 : alen > blen;
+}
+
+/* Binary search; returns the node or NULL, *idx the insertion point. */
+static struct vv_node *kid_find(struct vv_node *dir, const char *name, size_t len, size_t *idx)
+{
+	size_t lo = 0, hi = dir->nkids;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = kid_cmp(name, len, dir->kids[mid]->name);
+		if (c == 0) {
+			if (idx)
+				*idx = mid;
+			return dir->kids[mid];
+		}
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	if (idx)
+		*idx = lo;
+	return NULL;
+}
+
+static int kid_insert(struct vv_node *dir, size_t idx, struct vv_node *n)
+{
+	if (dir->nkids == dir->capkids) {
+		size_t cap = dir->capkids ? dir->capkids * 2 : 8;
+		struct vv_node **k = realloc(dir->kids, cap * sizeof(*k));
+		if (!k)
+			return vv_err(-ENOMEM, "out of memory");
+		dir->kids = k;
+		dir->capkids = cap;
+	}
+	memmove(dir->kids + idx + 1, dir->kids + idx, (dir->nkids - idx) * sizeof(*dir->kids));
+	dir->kids[idx] = n;
+	dir->nkids++;
+	n->parent = dir;
+	return 0;
+}
+
+static void kid_remove(struct vv_node *dir, struct vv_node *n)
+{
+	size_t idx;
+	if (kid_find(dir, n->name, strlen(n->name), &idx) != n)
+		return;
+	memmove(dir->kids + idx, dir->kids + idx + 1, (dir->nkids - idx - 1) * sizeof(*dir->kids));
+	dir->nkids--;
+}
+
+/* Make sure a clean dir has its tree. */
+static int dir_base(struct vv_node *dir)
+{
+	if (dir->mat || dir->base)
+		return 0;
+	int r = vv_tree_get(dir->env->set->st, &dir->oid, &dir->base);
+	if (r < 0)
+		return vv_err_prefix(r, "directory '%s'", dir->name);
+	return 0;
+}
+
+/* Turn every entry into a node so the listing can change. */
+static int dir_materialize(struct vv_node *dir)
+{
+	if (dir->mat)
+		return 0;
+	int r = dir_base(dir);
+	if (r < 0)
+		return r;
+	struct vv_tree *t = dir->base;
+	struct vv_node **kids = calloc(t->n ? t->n : 1, sizeof(*kids));
+	if (!kids)
+		return vv_err(-ENOMEM, "out of memory");
+	size_t j = 0;
+	for (size_t i = 0; i < t->n; i++) {
+		const struct vv_tree_ent *e = &t->ents[i];
+		struct vv_node *n = NULL;
+		if (j < dir->nkids && !kid_cmp(e->name, e->namelen, dir->kids[j]->name))
+			n = dir->kids[j++];
+		else if (!(n = node_from_ent(dir->env, e))) {
+			for (size_t k = 0; k < i; k++)
+				if (kids[k] && !kid_find(dir, kids[k]->name, strlen(kids[k]->name), NULL))
+					node_free(kids[k]);
+			free(kids);
+			return vv_err(-ENOMEM, "out of memory");
+		}
+		n->parent = dir;
+		kids[i] = n;
+	}
+	free(dir->kids);
+	dir->kids = kids;
+	dir->nkids = dir->capkids = t->n;
+	if (!dir->capkids) {
+		free(kids);
+		dir->kids = NULL;
+	}
+	vv_tree_unref(t);
+	dir->base = NULL;
+	dir->mat = true;
+	return 0;
+}
+
+/* A change is about to happen in dir: materialize it and its ancestors, mark them
+ * dirty, and note the change time for the committer. */
+static int dir_touch(struct vv_node *dir, bool stamp)
+{
+	for (struct vv_node *d = dir; d; d = d->parent) {
+		int r = dir_materialize(d);
+		if (r < 0)
+			return r;
+	}
+	for (struct vv_node *d = dir; d && !d->dirty; d = d->parent)
+		d->dirty = true;
+	int64_t now = vv_now_ns();
+	if (stamp)
+		dir->mtime_ns = dir->ctime_ns = now;
+	struct vv_env *env = dir->env;
+	if (!env->first_change_ns)
+		env->first_change_ns = now;
+	env->last_change_ns = now;
+	env->jrecords++;
+	return 0;
+}
+
+static bool env_is_root(const struct vv_node *n)
+{
+	return n->env && n->env->root == n;
+}
+
+/* Is dir the env's top-level bin/ directory? */
+static bool is_env_bin(const struct vv_node *dir)
+{
+	return dir->parent && env_is_root(dir->parent) && !strcmp(dir->name, "bin");
+}
+
+static const char *syn_name(const struct vv_env *env, int slot, char *buf)
+{
+	switch (slot) {
+	case SYN_CFG: return "pyvenv.cfg";
+	case SYN_LIB64: return "lib64";
+	case SYN_PY: return "python";
+	case SYN_PY3: return "python3";
+	case SYN_PYX: vv_python_name(&env->py, buf); return buf;
+	case SYN_ACTIVATE: return "activate";
+	}
+	return "";
+}
+
+/* Visible synthesized node of dir named name, or NULL. */
+static struct vv_node *syn_find(struct vv_node *dir, const char *name, size_t len)
+{
+	struct vv_env *env = dir->env;
+	bool root = env_is_root(dir), bin = !root && is_env_bin(dir);
+	if (!root && !bin)
+		return NULL;
+	for (size_t s = 0; s < env->nsyn; s++) {
+		if (syn_in_bin[s] != bin || (env->hidden & (1u << s)) || !env->syn[s])
+			continue;
+		char buf[32];
+		const char *sn = syn_name(env, (int)s, buf);
+		if (strlen(sn) == len && !memcmp(sn, name, len)) {
+			env->syn[s]->parent = dir;
+			return env->syn[s];
+		}
+	}
+	return NULL;
+}
+
+int vv_node_lookup(struct vv_node *dir, const char *name, struct vv_node **out)
+{
+	if (!is_dir(dir))
+		return -ENOTDIR;
+	size_t len = strlen(name);
+	struct vv_node *n = syn_find(dir, name, len);
+	if (n) {
+		*out = n;
+		return 0;
+	}
+	size_t idx;
+	n = kid_find(dir, name, len, &idx);
+	if (n) {
+		*out = n;
+		return 0;
+	}
+	if (dir->mat)
+		return -ENOENT;
+	int r = dir_base(dir);
+	if (r < 0)
+		return r;
+	const struct vv_tree_ent *e = vv_tree_find(dir->base, name, len);
+	if (!e)
+		return -ENOENT;
+	n = node_from_ent(dir->env, e);
+	if (!n)
+		return -ENOMEM;
+	r = kid_insert(dir, idx, n);
+	if (r < 0) {
+		node_free(n);
+		return r;
+	}
+	*out = n;
+	return 0;
+}
+
+int vv_node_readdir(struct vv_node *dir, uint64_t off, bool want_nodes, vv_dir_fn fn, void *ctx)
+{
+	if (!is_dir(dir))
+		return -ENOTDIR;
+	struct vv_env *env = dir->env;
+	bool root = env_is_root(dir), bin = !root && is_env_bin(dir);
+	uint64_t i = 0;
+	/* synthesized entries first, in slot order */
+	if (root || bin) {
+		for (size_t s = 0; s < env->nsyn; s++) {
+			if (syn_in_bin[s] != bin || (env->hidden & (1u << s)) || !env->syn[s])
+				continue;
+			if (i++ < off)
+				continue;
+			char buf[32];
+			env->syn[s]->parent = dir;
+			if (fn(ctx, syn_name(env, (int)s, buf), env->syn[s]->kind, env->syn[s], i))
+				return 0;
+		}
+	}
+	if (dir->mat) {
+		for (size_t k = 0; k < dir->nkids; k++) {
+			struct vv_node *n = dir->kids[k];
+			if ((root || bin) && syn_find(dir, n->name, strlen(n->name)))
+				continue;
+			if (i++ < off)
+				continue;
+			if (fn(ctx, n->name, n->kind, n, i))
+				return 0;
+		}
+		return 0;
+	}
+	int r = dir_base(dir);
+	if (r < 0)
+		return r;
+	struct vv_tree *t = dir->base;
+	for (size_t k = 0; k < t->n; k++) {
+		const struct vv_tree_ent *e = &t->ents[k];
+		if ((root || bin) && syn_find(dir, e->name, e->namelen))
+			continue;
+		if (i++ < off)
+			continue;
+		struct vv_node *n = NULL;
+		if (want_nodes && (r = vv_node_lookup(dir, e->name, &n)) < 0)
+			return r;
+		if (fn(ctx, e->name, e->kind, n, i))
+			return 0;
+	}
+	return 0;
+}
+
+/* ---- stat ---------------------------------------------------------------------- */
+
+static int shebang(const struct vv_env *env, char **out, size_t *len)
+{
+	char *path = vv_env_path(env);
+	if (!path)
+		return -ENOMEM;
+	int r = vv_synth_shebang(path, out, len);
+	free(path);
+	return r;
+}
+
+/* Generate (or reuse) the content of a synthesized node. */
+static int synth_content(struct vv_node *n)
+{
+	struct vv_env *env = n->env;
+	if (n->synth && n->synth_epoch == env->epoch)
+		return 0;
+	char *path = vv_env_path(env);
+	if (!path)
+		return -ENOMEM;
+	struct vv_synth_env se = {
+		.path = path,
+		.name = env->name,
+		.prompt = env->cfg.prompt,
+		.system_site = env->cfg.system_site,
+		.without_pip = env->cfg.without_pip,
+		.py = &env->py,
+	};
+	char *buf = NULL;
+	size_t len = 0;
+	int r = 0;
+	if (n->kind == VV_SYN_CFG)
+		r = vv_synth_pyvenv_cfg(&se, &buf, &len);
+	else if (n->kind == VV_SYN_ACTIVATE)
+		r = vv_synth_activate_sh(&se, &buf, &len);
+	free(path);
+	if (r < 0)
+		return r;
+	free(n->synth);
+	n->synth = buf;
+	n->synthlen = len;
+	n->synth_epoch = env->epoch;
+	return 0;
+}
+
+static uint64_t node_size(struct vv_node *n)
+{
+	switch (n->kind) {
+	case VV_REG:
+		return n->stage ? n->ssize : n->size;
+	case VV_SCRIPT: {
+		if (n->stage)
+			return n->ssize;
+		char *sb = NULL;
+		size_t len = 0;
+		if (shebang(n->env, &sb, &len) < 0 || n->size < SCRIPT_MAGIC_LEN) {
+			free(sb);
+			return n->size;
+		}
+		free(sb);
+		return n->size - SCRIPT_MAGIC_LEN + len;
+	}
+	case VV_LNK:
+		return strlen(n->target);
+	case VV_SYN_LINK:
+		return n->target ? strlen(n->target) : 0;
+	case VV_SYN_CFG:
+	case VV_SYN_ACTIVATE:
+		return synth_content(n) < 0 ? 0 : n->synthlen;
+	}
+	return 0;
+}
+
+void vv_node_stat(struct vv_node *n, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	mode_t type;
+	switch (n->kind) {
+	case VV_DIR: type = S_IFDIR; break;
+	case VV_LNK:
+	case VV_SYN_LINK: type = S_IFLNK; break;
+	default: type = S_IFREG; break;
+	}
+	st->st_mode = type | n->mode;
+	st->st_nlink = is_dir(n) ? 2 : 1;
+	st->st_uid = getuid();
+	st->st_gid = getgid();
+	st->st_size = (off_t)node_size(n);
+	st->st_blocks = (st->st_size + 511) / 512;
+	st->st_blksize = 4096;
+	st->st_mtim.tv_sec = n->mtime_ns / 1000000000;
+	st->st_mtim.tv_nsec = n->mtime_ns % 1000000000;
+	st->st_ctim.tv_sec = n->ctime_ns / 1000000000;
+	st->st_ctim.tv_nsec = n->ctime_ns % 1000000000;
+	st->st_atim = st->st_mtim;
+}
+
+int vv_node_readlink(struct vv_node *n, char **out)
+{
+	if (n->kind != VV_LNK && n->kind != VV_SYN_LINK)
+		return -EINVAL;
+	*out = strdup(n->target ? n->target : "");
+	return *out ? 0 : -ENOMEM;
+}
+
+/* ---- paths --------------------------------------------------------------------- */
+
+char *vv_node_relpath(const struct vv_node *n)
+{
+	size_t len = 0;
+	for (const struct vv_node *p = n; p && !env_is_root(p); p = p->parent)
+		len += strlen(p->name) + 1;
+	char *buf = malloc(len + 1);
+	if (!buf)
+		return NULL;
+	buf[len] = 0;
+	size_t pos = len;
+	for (const struct vv_node *p = n; p && !env_is_root(p); p = p->parent) {
+		size_t l = strlen(p->name);
+		pos -= l;
+		memcpy(buf + pos, p->name, l);
+		if (pos)
+			buf[--pos] = '/';
+	}
+	/* a leading '/' may remain when len counted one separator too many */
+	if (len && buf[0] == '/')
+		memmove(buf, buf + 1, len);
+	return buf;
+}
+
+char *vv_env_path(const struct vv_env *env)
+{
+	const char *mp = env->set->mountpoint;
+	size_t a = strlen(mp), b = strlen(env->name);
+	bool slash = a && mp[a - 1] == '/';
+	char *p = malloc(a + b + 2);
+	if (!p)
+		return NULL;
+	memcpy(p, mp, a);
+	if (!slash)
+		p[a++] = '/';
+	memcpy(p + a, env->name, b + 1);
+	return p;
+}
+
+int vv_env_walk(struct vv_env *env, const char *relpath, struct vv_node **out)
+{
+	int r = vv_env_load_root(env);
+	if (r < 0)
+		return r;
+	struct vv_node *n = env->root;
+	const char *p = relpath;
+	char name[NAME_MAX + 1];
+	while (*p) {
+		const char *slash = strchr(p, '/');
+		size_t len = slash ? (size_t)(slash - p) : strlen(p);
+		if (len == 0 || len > NAME_MAX)
+			return -EINVAL;
+		memcpy(name, p, len);
+		name[len] = 0;
+		struct vv_node *k;
+		if ((r = vv_node_lookup(n, name, &k)) < 0)
+			return r;
+		n = k;
+		p += len;
+		if (*p == '/')
+			p++;
+	}
+	*out = n;
+	return 0;
+}
+
+/* ---- namespace changes ----------------------------------------------------------- */
+
+static int check_new_name(struct vv_node *dir, const char *name)
+{
+	if (!is_dir(dir))
+		return -ENOTDIR;
+	if (dir->unlinked)
+		return -ENOENT;
+	int r = vv_name_check(name, strlen(name));
+	if (r < 0)
+		return r;
+	struct vv_node *old;
+	r = vv_node_lookup(dir, name, &old);
+	if (r == 0)
+		return -EEXIST;
+	return r == -ENOENT ? 0 : r;
+}
+
+static int add_new(struct vv_node *dir, struct vv_node *n)
+{
+	int r = dir_touch(dir, true);
+	if (r < 0)
+		return r;
+	size_t idx;
+	if (kid_find(dir, n->name, strlen(n->name), &idx))
+		return -EEXIST;
+	return kid_insert(dir, idx, n);
+}
+
+static int new_stage(struct vv_env *env, struct vv_fdref **out)
+{
+	int fd = vv_store_tmpfile(env->set->st);
+	if (fd < 0)
+		return fd;
+	*out = vv_fdref_new(fd);
+	if (!*out) {
+		close(fd);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int vv_node_create(struct vv_node *dir, const char *name, uint16_t mode, bool excl,
+		   struct vv_node **out)
+{
+	struct vv_node *old;
+	if (!excl && vv_node_lookup(dir, name, &old) == 0) {
+		if (is_dir(old))
+			return -EISDIR;
+		int r = vv_node_open_write(old, false);
+		if (r < 0)
+			return r;
+		*out = old;
+		return 0;
+	}
+	int r = check_new_name(dir, name);
+	if (r < 0)
+		return r;
+	struct vv_node *n = node_new(dir->env, name, strlen(name), VV_REG);
+	if (!n)
+		return -ENOMEM;
+	n->mode = mode & 07777;
+	n->oid = dir->env->set->empty_oid;
+	n->mtime_ns = n->ctime_ns = n->atime_ns = vv_now_ns();
+	if ((r = new_stage(dir->env, &n->stage)) < 0 || (r = add_new(dir, n)) < 0) {
+		node_free(n);
+		return r;
+	}
+	n->writers = 1;
+	vv_journal_put(dir->env, n);
+	*out = n;
+	return 0;
+}
+
+int vv_node_mkdir(struct vv_node *dir, const char *name, uint16_t mode, struct vv_node **out)
+{
+	int r = check_new_name(dir, name);
+	if (r < 0)
+		return r;
+	struct vv_node *n = node_new(dir->env, name, strlen(name), VV_DIR);
+	if (!n)
+		return -ENOMEM;
+	n->mode = mode & 07777;
+	n->mat = true;
+	n->dirty = true;
+	n->mtime_ns = n->ctime_ns = n->atime_ns = vv_now_ns();
+	if ((r = add_new(dir, n)) < 0) {
+		node_free(n);
+		return r;
+	}
+	vv_journal_mkdir(dir->env, n);
+	*out = n;
+	return 0;
+}
+
+int vv_node_symlink(struct vv_node *dir, const char *name, const char *target,
+		    struct vv_node **out)
+{
+	size_t tl = strlen(target);
+	if (tl == 0 || tl >= PATH_MAX)
+		return -EINVAL;
+	int r = check_new_name(dir, name);
+	if (r < 0)
+		return r;
+	struct vv_node *n = node_new(dir->env, name, strlen(name), VV_LNK);
+	if (!n)
+		return -ENOMEM;
+	n->mode = 0777;
+	n->target = strdup(target);
+	n->size = tl;
+	n->mtime_ns = n->ctime_ns = n->atime_ns = vv_now_ns();
+	if (!n->target || (r = add_new(dir, n)) < 0) {
+		node_free(n);
+		return n->target ? r : -ENOMEM;
+	}
+	vv_journal_symlink(dir->env, n);
+	*out = n;
+	return 0;
+}
+
+static int hide_synth(struct vv_node *n)
+{
+	struct vv_env *env = n->env;
+	for (size_t s = 0; s < env->nsyn; s++)
+		if (env->syn[s] == n)
+			env->hidden |= 1u << s;
+	return 0;
+}
+
+static int journal_remove(struct vv_node *n)
+{
+	char *rel = vv_node_relpath(n);
+	if (!rel)
+		return -ENOMEM;
+	int r = vv_journal_remove(n->env, rel);
+	free(rel);
+	return r;
+}
+
+int vv_node_unlink(struct vv_node *dir, const char *name)
+{
+	struct vv_node *n;
+	int r = vv_node_lookup(dir, name, &n);
+	if (r < 0)
+		return r;
+	if (is_dir(n))
+		return -EISDIR;
+	if (is_synth(n))
+		return hide_synth(n);
+	if ((r = dir_touch(dir, true)) < 0)
+		return r;
+	journal_remove(n);
+	kid_remove(dir, n);
+	n->ctime_ns = vv_now_ns();
+	node_drop(n);
+	return 0;
+}
+
+static bool dir_empty(struct vv_node *d)
+{
+	if (d->mat) {
+		if (d->nkids)
+			return false;
+	} else {
+		if (dir_base(d) < 0 || d->base->n)
+			return false;
+	}
+	if (is_env_bin(d))
+		for (size_t s = 0; s < d->env->nsyn; s++)
+			if (syn_in_bin[s] && !(d->env->hidden & (1u << s)))
+				return false;
+	return true;
+}
+
+int vv_node_rmdir(struct vv_node *dir, const char *name)
+{
+	struct vv_node *n;
+	int r = vv_node_lookup(dir, name, &n);
+	if (r < 0)
+		return r;
+	if (!is_dir(n))
+		return -ENOTDIR;
+	if (!dir_empty(n))
+		return -ENOTEMPTY;
+	if ((r = dir_touch(dir, true)) < 0)
+		return r;
+	journal_remove(n);
+	kid_remove(dir, n);
+	node_drop(n);
+	return 0;
+}
+
+int vv_node_rename(struct vv_node *dir, const char *name, struct vv_node *newdir,
+		   const char *newname, unsigned int flags)
+{
+	if (dir->env != newdir->env)
+		return -EXDEV;
+	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
+		return -EINVAL;
+	struct vv_node *src, *dst = NULL;
+	int r = vv_node_lookup(dir, name, &src);
+	if (r < 0)
+		return r;
+	if (is_synth(src))
+		return -EPERM;
+	if ((r = vv_name_check(newname, strlen(newname))) < 0)
+		return r;
+	r = vv_node_lookup(newdir, newname, &dst);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	if (r == -ENOENT)
+		dst = NULL;
+	if (dst == src)
+		return 0;
+	if (dst && is_synth(dst))
+		return -EPERM;
+	if ((flags & RENAME_NOREPLACE) && dst)
+		return -EEXIST;
+	if ((flags & RENAME_EXCHANGE) && !dst)
+		return -ENOENT;
+	/* no moving a directory into itself */
+	if (is_dir(src))
+		for (struct vv_node *p = newdir; p; p = p->parent)
+			if (p == src)
+				return -EINVAL;
+	if (dst && (flags & RENAME_EXCHANGE) && is_dir(dst))
+		for (struct vv_node *p = dir; p; p = p->parent)
+			if (p == dst)
+				return -EINVAL;
+	if (dst && !(flags & RENAME_EXCHANGE)) {
+		if (is_dir(dst) && !is_dir(src))
+			return -EISDIR;
+		if (!is_dir(dst) && is_dir(src))
+			return -ENOTDIR;
+		if (is_dir(dst) && !dir_empty(dst))
+			return -ENOTEMPTY;
+	}
+	if ((r = dir_touch(dir, true)) < 0 || (r = dir_touch(newdir, true)) < 0)
+		return r;
+	char *from = vv_node_relpath(src);
+	char *nn = strdup(newname);
+	if (!from || !nn) {
+		free(from);
+		free(nn);
+		return -ENOMEM;
+	}
+	if (flags & RENAME_EXCHANGE) {
+		char *on = strdup(src->name);
+		if (!on) {
+			free(from);
+			free(nn);
+			return -ENOMEM;
+		}
+		kid_remove(dir, src);
+		kid_remove(newdir, dst);
+		free(dst->name);
+		dst->name = on;
+		free(src->name);
+		src->name = nn;
+		size_t idx;
+		kid_find(dir, dst->name, strlen(dst->name), &idx);
+		kid_insert(dir, idx, dst);
+		kid_find(newdir, src->name, strlen(src->name), &idx);
+		kid_insert(newdir, idx, src);
+	} else {
+		if (dst) {
+			kid_remove(newdir, dst);
+			node_drop(dst);
+		}
+		kid_remove(dir, src);
+		free(src->name);
+		src->name = nn;
+		size_t idx;
+		kid_find(newdir, nn, strlen(nn), &idx);
+		/* the slot was freed above, so this cannot fail for lack of room */
+		kid_insert(newdir, idx, src);
+	}
+	src->ctime_ns = vv_now_ns();
+	char *to = vv_node_relpath(src);
+	if (to) {
+		vv_journal_rename(dir->env, from, to, flags);
+		free(to);
+	}
+	free(from);
+	return 0;
+}
+
+int vv_node_setattr(struct vv_node *n, int mode, int64_t atime_ns, int64_t mtime_ns)
+{
+	if (is_synth(n))
+		return -EPERM;
+	if (mode >= 0 && n->kind == VV_LNK)
+		return -EOPNOTSUPP;
+	if (n->parent) {
+		int r = dir_touch(n->parent, false);
+		if (r < 0)
+			return r;
+	}
+	if (mode >= 0)
+		n->mode = (uint16_t)(mode & 07777);
+	if (mtime_ns >= 0)
+		n->mtime_ns = mtime_ns;
+	if (atime_ns >= 0)
+		n->atime_ns = atime_ns;
+	n->ctime_ns = vv_now_ns();
+	if (is_dir(n))
+		n->dirty = true;
+	if (!env_is_root(n))
+		vv_journal_attr(n->env, n);
+	return 0;
+}
+
+/* ---- content ------------------------------------------------------------------- */
+
+/* Copy the node's current content (as users see it) into fd. */
+static int copy_content(struct vv_node *n, int fd)
+{
+	if (n->stage)
+		return vv_copy_fd(n->stage->fd, fd);
+	int src = vv_store_open_obj(n->env->set->st, &n->oid);
+	if (src < 0)
+		return src;
+	int r;
+	if (n->kind == VV_SCRIPT) {
+		char *sb = NULL, *buf = NULL;
+		size_t sl = 0;
+		struct stat s;
+		if ((r = shebang(n->env, &sb, &sl)) == 0 && (r = fstat(src, &s) < 0 ? -errno : 0) == 0) {
+			size_t len = (size_t)s.st_size;
+			buf = malloc(len ? len : 1);
+			if (!buf)
+				r = -ENOMEM;
+			else if (pread(src, buf, len, 0) != (ssize_t)len)
+				r = -EIO;
+			else if (len < SCRIPT_MAGIC_LEN || memcmp(buf, SCRIPT_MAGIC, SCRIPT_MAGIC_LEN))
+				r = vv_err(-EUCLEAN, "script object does not start with #!python");
+			else if ((r = vv_write_all(fd, sb, sl)) == 0)
+				r = vv_write_all(fd, buf + SCRIPT_MAGIC_LEN, len - SCRIPT_MAGIC_LEN);
+		}
+		free(sb);
+		free(buf);
+	} else {
+		r = vv_copy_fd(src, fd);
+	}
+	close(src);
+	return r;
+}
+
+/* Make sure n has a stage that may be written (copying up its content unless trunc). */
+static int stage_for_write(struct vv_node *n, bool trunc)
+{
+	if (n->stage && !n->publishing) {
+		if (trunc) {
+			if (ftruncate(n->stage->fd, 0) < 0)
+				return -errno;
+			n->ssize = 0;
+			n->stage_gen++;
+		}
+		return 0;
+	}
+	struct vv_fdref *s;
+	int r = new_stage(n->env, &s);
+	if (r < 0)
+		return r;
+	uint64_t size = 0;
+	if (!trunc) {
+		if ((r = copy_content(n, s->fd)) < 0) {
+			vv_fdref_put(s);
+			return r;
+		}
+		struct stat st;
+		size = fstat(s->fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+	}
+	vv_fdref_put(n->stage);
+	n->stage = s;
+	n->ssize = size;
+	n->stage_gen++;
+	n->publishing = false;
+	if (n->kind == VV_SCRIPT)
+		n->kind = VV_REG; /* its content now names this env's interpreter */
+	return 0;
+}
+
+int vv_node_open_write(struct vv_node *n, bool trunc)
+{
+	if (is_synth(n))
+		return -EPERM;
+	if (is_dir(n))
+		return -EISDIR;
+	if (n->kind != VV_REG && n->kind != VV_SCRIPT)
+		return -EINVAL;
+	int r = stage_for_write(n, trunc);
+	if (r < 0)
+		return r;
+	if (trunc)
+		n->mtime_ns = n->ctime_ns = vv_now_ns();
+	n->writers++;
+	return 0;
+}
+
+int vv_node_truncate(struct vv_node *n, uint64_t size)
+{
+	if (is_synth(n))
+		return -EPERM;
+	if (is_dir(n))
+		return -EISDIR;
+	int r = stage_for_write(n, size == 0);
+	if (r < 0)
+		return r;
+	if (ftruncate(n->stage->fd, (off_t)size) < 0)
+		return -errno;
+	n->ssize = size;
+	n->stage_gen++;
+	n->mtime_ns = n->ctime_ns = vv_now_ns();
+	return 0;
+}
+
+int vv_node_read_source(struct vv_node *n, struct vv_readsrc *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (n->kind == VV_SYN_CFG || n->kind == VV_SYN_ACTIVATE) {
+		int r = synth_content(n);
+		if (r < 0)
+			return r;
+		out->prefix = malloc(n->synthlen ? n->synthlen : 1);
+		if (!out->prefix)
+			return -ENOMEM;
+		memcpy((char *)out->prefix, n->synth, n->synthlen);
+		out->prefixlen = n->synthlen;
+		return 0;
+	}
+	if (n->kind != VV_REG && n->kind != VV_SCRIPT)
+		return -EINVAL;
+	if (n->stage) {
+		vv_fdref_get(n->stage);
+		out->fd = n->stage;
+		return 0;
+	}
+	int fd = vv_store_open_obj(n->env->set->st, &n->oid);
+	if (fd < 0)
+		return fd;
+	out->fd = vv_fdref_new(fd);
+	if (!out->fd) {
+		close(fd);
+		return -ENOMEM;
+	}
+	if (n->kind == VV_SCRIPT) {
+		char *sb = NULL;
+		size_t sl = 0;
+		int r = shebang(n->env, &sb, &sl);
+		if (r < 0) {
+			vv_fdref_put(out->fd);
+			out->fd = NULL;
+			return r;
+		}
+		out->prefix = sb;
+		out->prefixlen = sl;
+		out->skip = SCRIPT_MAGIC_LEN;
+	}
+	return 0;
+}
+
+int vv_node_write_begin(struct vv_node *n, struct vv_fdref **out)
+{
+	if (!n->stage || n->publishing || n->writers == 0)
+		return -EBADF;
+	vv_fdref_get(n->stage);
+	*out = n->stage;
+	return 0;
+}
+
+void vv_node_write_end(struct vv_node *n, uint64_t end_off)
+{
+	if (end_off > n->ssize)
+		n->ssize = end_off;
+	n->stage_gen++;
+	n->mtime_ns = n->ctime_ns = vv_now_ns();
+}
+
+int vv_node_publish_begin(struct vv_node *n, struct vv_publish *p, bool *need)
+{
+	memset(p, 0, sizeof(*p));
+	*need = false;
+	if (!n->stage || n->publishing || n->unlinked)
+		return 0;
+	*need = true;
+	p->node = n;
+	p->fd = n->stage;
+	vv_fdref_get(p->fd);
+	p->gen = n->stage_gen;
+	p->link = n->writers == 0;
+	if (p->link)
+		n->publishing = true;
+	n->pins++;
+	return 0;
+}
+
+void vv_publish_run(struct vv_store *st, struct vv_publish *p)
+{
+	if (p->link)
+		p->err = vv_store_publish_tmpfile(st, p->fd->fd, &p->oid, &p->size);
+	else
+		p->err = vv_store_put_fd(st, p->fd->fd, &p->oid, &p->size);
+}
+
+int vv_node_publish_end(struct vv_publish *p)
+{
+	struct vv_node *n = p->node;
+	int r = p->err;
+	if (r == 0) {
+		n->oid = p->oid;
+		n->size = p->size;
+		if (n->kind == VV_SCRIPT)
+			n->kind = VV_REG;
+		if (p->link && n->stage == p->fd && n->stage_gen == p->gen) {
+			/* the stage is now the object itself: drop it */
+			vv_fdref_put(n->stage);
+			n->stage = NULL;
+		}
+		if (!n->unlinked && n->parent) {
+			/* a content change does not change the parent's mtime */
+			if (dir_touch(n->parent, false) == 0)
+				vv_journal_put(n->env, n);
+		}
+	}
+	if (n->stage == p->fd)
+		n->publishing = false;
+	vv_fdref_put(p->fd);
+	n->pins--;
+	if (n->unlinked && n->nlookup == 0 && n->pins == 0)
+		node_free(n);
+	return r;
+}
+
+int vv_node_put(struct vv_node *dir, const char *name, const struct vv_tree_ent *e)
+{
+	if (e->kind != VV_REG && e->kind != VV_SCRIPT)
+		return -EINVAL;
+	struct vv_node *n;
+	int r = vv_node_lookup(dir, name, &n);
+	if (r == -ENOENT) {
+		if ((r = check_new_name(dir, name)) < 0)
+			return r;
+		if (!(n = node_new(dir->env, name, strlen(name), e->kind)))
+			return -ENOMEM;
+		if ((r = add_new(dir, n)) < 0) {
+			node_free(n);
+			return r;
+		}
+	} else if (r < 0) {
+		return r;
+	} else if (is_dir(n) || is_synth(n) || n->kind == VV_LNK) {
+		return -EEXIST;
+	} else if ((r = dir_touch(dir, false)) < 0) {
+		return r;
+	}
+	if (n->stage && !n->publishing) {
+		vv_fdref_put(n->stage);
+		n->stage = NULL;
+	}
+	n->kind = e->kind;
+	n->mode = e->mode & 07777;
+	n->size = e->size;
+	n->oid = e->oid;
+	n->mtime_ns = n->atime_ns = e->mtime_ns;
+	n->ctime_ns = vv_now_ns();
+	vv_journal_put(dir->env, n);
+	return 0;
+}
+
+void vv_node_close_write(struct vv_node *n)
+{
+	if (n->writers)
+		n->writers--;
+}
+
+bool vv_node_forget(struct vv_node *n, uint64_t k)
+{
+	n->nlookup = n->nlookup > k ? n->nlookup - k : 0;
+	if (n->nlookup || n->pins || is_synth(n) || env_is_root(n))
+		return false;
+	if (n->unlinked) {
+		node_drop(n);
+		return true;
+	}
+	/* a clean node under a clean directory is just a cache of the tree: drop it */
+	struct vv_node *p = n->parent;
+	if (p && !p->mat && !n->stage && !n->dirty && !(is_dir(n) && n->mat)) {
+		size_t idx;
+		if (kid_find(p, n->name, strlen(n->name), &idx) == n) {
+			for (size_t i = 0; i < n->nkids; i++)
+				if (n->kids[i]->nlookup || n->kids[i]->pins)
+					return false;
+			kid_remove(p, n);
+			for (size_t i = 0; i < n->nkids; i++)
+				node_free(n->kids[i]);
+			node_free(n);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* ---- commit -------------------------------------------------------------------- */
+
+static int commit_dir(struct vv_store *st, struct vv_node *d)
+{
+	if (!d->dirty)
+		return 0;
+	struct vv_tree_ent *ents = calloc(d->nkids ? d->nkids : 1, sizeof(*ents));
+	if (!ents)
+		return -ENOMEM;
+	int r = 0;
+	for (size_t i = 0; i < d->nkids; i++) {
+		struct vv_node *k = d->kids[i];
+		if (is_dir(k) && (r = commit_dir(st, k)) < 0)
+			break;
+		struct vv_tree_ent *e = &ents[i];
+		e->name = k->name;
+		e->namelen = (uint16_t)strlen(k->name);
+		e->kind = k->kind;
+		e->mode = k->mode;
+		e->size = is_dir(k) ? 0 : k->kind == VV_LNK ? strlen(k->target) : k->size;
+		e->mtime_ns = k->mtime_ns;
+		e->oid = k->oid;
+		e->target = k->target;
+	}
+	if (r == 0)
+		r = vv_tree_write(st, ents, d->nkids, &d->oid);
+	free(ents);
+	if (r == 0)
+		d->dirty = false;
+	return r;
+}
+
+bool vv_env_has_changes(const struct vv_env *env)
+{
+	return env->root && (env->root->dirty || env->jrecords);
+}
+
+int vv_env_commit(struct vv_env *env)
+{
+	if (!vv_env_has_changes(env) || env->removed)
+		return 0;
+	struct vv_store *st = env->set->st;
+	int r = commit_dir(st, env->root);
+	if (r < 0)
+		return vv_err_prefix(r, "committing env '%s'", env->name);
+	struct vv_envcfg cfg = env->cfg;
+	cfg.root = env->root->oid;
+	if ((r = vv_env_save(st, env->name, &cfg)) < 0)
+		return vv_err_prefix(r, "committing env '%s'", env->name);
+	env->cfg.root = cfg.root;
+	env->jrecords = 0;
+	env->first_change_ns = 0;
+	if ((r = vv_journal_reset(env)) < 0)
+		return vv_err_prefix(r, "committing env '%s'", env->name);
+	return 0;
+}
+
+/* ---- envs ---------------------------------------------------------------------- */
+
+static struct vv_node *syn_node(struct vv_env *env, uint8_t kind, const char *target, uint16_t mode)
+{
+	struct vv_node *n = node_new(env, "", 0, kind);
+	if (!n)
+		return NULL;
+	n->mode = mode;
+	n->mtime_ns = n->ctime_ns = n->atime_ns = env->mtime_ns;
+	if (target && !(n->target = strdup(target))) {
+		node_free(n);
+		return NULL;
+	}
+	return n;
+}
+
+static int env_load_cfg(struct vv_env *env)
+{
+	if (env->cfg.python)
+		return 0;
+	int r = vv_env_load(env->set->st, env->name, &env->cfg);
+	if (r < 0)
+		return r;
+	if (vv_python_load(env->set->st, env->cfg.python, &env->py) == 0) {
+		env->py_ok = true;
+	} else {
+		fprintf(stderr, "venvfs: env '%s': interpreter %s: %s\n", env->name,
+			env->cfg.python, vv_errmsg());
+	}
+	return 0;
+}
+
+int vv_env_load_root(struct vv_env *env)
+{
+	if (env->root)
+		return 0;
+	if (env->removed)
+		return -ENOENT;
+	int r = env_load_cfg(env);
+	if (r < 0)
+		return r;
+	struct vv_node *root = node_new(env, env->name, strlen(env->name), VV_DIR);
+	if (!root)
+		return -ENOMEM;
+	root->mode = 0755;
+	root->oid = env->cfg.root;
+	root->mtime_ns = root->ctime_ns = root->atime_ns = env->mtime_ns;
+	env->root = root;
+	if (env->py_ok) {
+		char pyx[32];
+		vv_python_name(&env->py, pyx);
+		env->syn[SYN_CFG] = syn_node(env, VV_SYN_CFG, NULL, 0644);
+		env->syn[SYN_LIB64] = syn_node(env, VV_SYN_LINK, "lib", 0777);
+		env->syn[SYN_PY] = syn_node(env, VV_SYN_LINK, pyx, 0777);
+		env->syn[SYN_PY3] = syn_node(env, VV_SYN_LINK, pyx, 0777);
+		env->syn[SYN_PYX] = syn_node(env, VV_SYN_LINK, env->py.exe, 0777);
+		env->syn[SYN_ACTIVATE] = syn_node(env, VV_SYN_ACTIVATE, NULL, 0644);
+		env->nsyn = SYN_COUNT;
+		for (size_t s = 0; s < SYN_COUNT; s++)
+			if (!env->syn[s])
+				return -ENOMEM;
+	}
+	r = vv_journal_replay(env);
+	if (r < 0)
+		return vv_err_prefix(r, "env '%s': journal", env->name);
+	return 0;
+}
+
+static void env_free(struct vv_env *env)
+{
+	vv_journal_close(env);
+	if (env->root) {
+		/* free the whole materialized graph */
+		struct vv_node *stack_root = env->root;
+		env->root = NULL;
+		stack_root->nlookup = 0;
+		stack_root->pins = 0;
+		/* node_drop frees recursively only nodes without references; at teardown
+		 * every reference is gone, so clear them on the way */
+		struct vv_node **todo = malloc(sizeof(*todo) * 64);
+		size_t n = 0, cap = 64;
+		if (todo)
+			todo[n++] = stack_root;
+		while (n) {
+			struct vv_node *x = todo[--n];
+			for (size_t i = 0; i < x->nkids; i++) {
+				if (n == cap) {
+					struct vv_node **t = realloc(todo, sizeof(*t) * cap * 2);
+					if (!t)
+						break;
+					todo = t;
+					cap *= 2;
+				}
+				todo[n++] = x->kids[i];
+			}
+			node_free(x);
+		}
+		free(todo);
+	}
+	for (size_t s = 0; s < env->nsyn; s++)
+		if (env->syn[s])
+			node_free(env->syn[s]);
+	vv_envcfg_release(&env->cfg);
+	vv_python_release(&env->py);
+	free(env->name);
+	free(env);
+}
+
+/* ---- envset -------------------------------------------------------------------- */
+
+static int env_new(struct vv_envset *set, const char *name, struct vv_env **out)
+{
+	struct vv_env *env = calloc(1, sizeof(*env));
+	if (!env || !(env->name = strdup(name))) {
+		free(env);
+		return -ENOMEM;
+	}
+	env->set = set;
+	env->jfd = -1;
+	struct stat s;
+	if (fstatat(set->st->envfd, name, &s, AT_SYMLINK_NOFOLLOW) == 0)
+		env->mtime_ns = (int64_t)s.st_mtim.tv_sec * 1000000000 + s.st_mtim.tv_nsec;
+	else
+		env->mtime_ns = vv_now_ns();
+	*out = env;
+	return 0;
+}
+
+static size_t env_index(struct vv_envset *set, const char *name, size_t len, bool *found)
+{
+	size_t lo = 0, hi = set->nenvs;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = kid_cmp(name, len, set->envs[mid]->name);
+		if (c == 0) {
+			*found = true;
+			return mid;
+		}
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	*found = false;
+	return lo;
+}
+
+static int envs_insert(struct vv_envset *set, struct vv_env *env)
+{
+	bool found;
+	size_t idx = env_index(set, env->name, strlen(env->name), &found);
+	if (found)
+		return -EEXIST;
+	if (set->nenvs == set->capenvs) {
+		size_t cap = set->capenvs ? set->capenvs * 2 : 16;
+		struct vv_env **e = realloc(set->envs, cap * sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		set->envs = e;
+		set->capenvs = cap;
+	}
+	memmove(set->envs + idx + 1, set->envs + idx, (set->nenvs - idx) * sizeof(*set->envs));
+	set->envs[idx] = env;
+	set->nenvs++;
+	return 0;
+}
+
+static void envs_remove(struct vv_envset *set, struct vv_env *env)
+{
+	bool found;
+	size_t idx = env_index(set, env->name, strlen(env->name), &found);
+	if (!found || set->envs[idx] != env)
+		return;
+	memmove(set->envs + idx, set->envs + idx + 1, (set->nenvs - idx - 1) * sizeof(*set->envs));
+	set->nenvs--;
+}
+
+struct vv_env *vv_envset_find(struct vv_envset *set, const char *name, size_t len)
+{
+	bool found;
+	size_t idx = env_index(set, name, len, &found);
+	return found ? set->envs[idx] : NULL;
+}
+
+int vv_envset_open(struct vv_envset **out, struct vv_store *st, const struct vv_envset_opts *o)
+{
+	struct vv_envset *set = calloc(1, sizeof(*set));
+	if (!set)
+		return -ENOMEM;
+	set->st = st;
+	set->without_pip = o->without_pip;
+	set->mtime_ns = vv_now_ns();
+	int r = -ENOMEM;
+	if (!(set->mountpoint = strdup(o->mountpoint)))
+		goto fail;
+	if ((r = vv_store_put_buf(st, "", 0, &set->empty_oid)) < 0)
+		goto fail;
+	if ((r = vv_python_resolve(st, o->python, &set->defpy)) < 0)
+		goto fail;
+	if ((r = vv_seed_ensure(st, &set->defpy)) < 0)
+		goto fail;
+	char **names = NULL;
+	size_t n = 0;
+	if ((r = vv_env_list(st, &names, &n)) < 0)
+		goto fail;
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		struct vv_env *env;
+		if ((r = env_new(set, names[i], &env)) == 0 && (r = envs_insert(set, env)) < 0)
+			env_free(env);
+	}
+	vv_env_list_free(names, n);
+	if (r < 0)
+		goto fail;
+	*out = set;
+	return 0;
+fail:
+	vv_envset_close(set);
+	return r;
+}
+
+int vv_envset_close(struct vv_envset *set)
+{
+	if (!set)
+		return 0;
+	int ret = 0;
+	for (size_t i = 0; i < set->nenvs; i++) {
+		int r = vv_env_commit(set->envs[i]);
+		if (r < 0) {
+			fprintf(stderr, "venvfs: %s\n", vv_errmsg());
+			ret = r;
+		}
+		env_free(set->envs[i]);
+	}
+	free(set->envs);
+	vv_python_release(&set->defpy);
+	free(set->mountpoint);
+	free(set);
+	return ret;
+}
+
+int vv_envset_create(struct vv_envset *set, const char *name, struct vv_env **out)
+{
+	int r = vv_env_name_check(name, strlen(name));
+	if (r < 0)
+		return r;
+	if (vv_envset_find(set, name, strlen(name)))
+		return -EEXIST;
+	struct vv_envcfg cfg = {
+		.python = set->defpy.exe,
+		.root = set->without_pip ? set->defpy.skel_nopip : set->defpy.skel_pip,
+		.without_pip = set->without_pip,
+	};
+	if ((r = vv_env_create(set->st, name, &cfg)) < 0)
+		return r;
+	struct vv_env *env;
+	if ((r = env_new(set, name, &env)) < 0)
+		return r;
+	if ((r = envs_insert(set, env)) < 0) {
+		env_free(env);
+		return r;
+	}
+	set->mtime_ns = vv_now_ns();
+	*out = env;
+	return 0;
+}
+
+int vv_envset_remove(struct vv_envset *set, const char *name)
+{
+	struct vv_env *env = vv_envset_find(set, name, strlen(name));
+	if (!env)
+		return -ENOENT;
+	int r = vv_env_load_root(env);
+	if (r < 0)
+		return r;
+	struct vv_node *root = env->root;
+	bool empty = root->mat ? root->nkids == 0 : (dir_base(root) == 0 && root->base->n == 0);
+	for (size_t s = 0; s < env->nsyn; s++)
+		if (!syn_in_bin[s] && !(env->hidden & (1u << s)))
+			empty = false;
+	if (!empty)
+		return -ENOTEMPTY;
+	if ((r = vv_env_remove(set->st, name)) < 0)
+		return r;
+	vv_journal_close(env);
+	env->removed = true;
+	envs_remove(set, env);
+	set->mtime_ns = vv_now_ns();
+	/* The kernel may still hold the root; keep the env alive (detached) until the
+	 * envset closes. */
+	if (env->root->nlookup == 0) {
+		env_free(env);
+	} else {
+		root->unlinked = true;
+		env->root->parent = NULL;
+		/* leaked into the kernel's hands until forget; freed with the process */
+	}
+	return 0;
+}
+
+int vv_envset_rename(struct vv_envset *set, const char *from, const char *to, bool noreplace)
+{
+	struct vv_env *env = vv_envset_find(set, from, strlen(from));
+	if (!env)
+		return -ENOENT;
+	int r = vv_env_name_check(to, strlen(to));
+	if (r < 0)
+		return r;
+	if (vv_envset_find(set, to, strlen(to)))
+		return noreplace ? -EEXIST : -ENOTEMPTY;
+	if ((r = vv_env_commit(env)) < 0)
+		return r;
+	vv_journal_close(env);
+	if ((r = vv_env_rename(set->st, from, to)) < 0)
+		return r;
+	char *nn = strdup(to);
+	if (!nn)
+		return -ENOMEM;
+	envs_remove(set, env);
+	free(env->name);
+	env->name = nn;
+	if (env->root) {
+		free(env->root->name);
+		env->root->name = strdup(to);
+	}
+	envs_insert(set, env);
+	env->epoch++;
+	set->mtime_ns = vv_now_ns();
+	return 0;
+}

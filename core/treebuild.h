@@ -1,0 +1,31 @@
+/*
+ * treebuild.h - build a new tree from a list of paths (wheel unpacking, env skeletons).
+ *
+ * Add entries at '/'-separated relative paths; missing parent directories are created
+ * with mode 0755 and the builder's mtime. Then write everything bottom-up into the
+ * store and get the root tree id. Adding a path twice, or under a non-directory, is
+ * -EEXIST / -ENOTDIR. Single-threaded.
+ */
+#ifndef VV_TREEBUILD_H
+#define VV_TREEBUILD_H
+
+#include <stdint.h>
+
+#include "tree.h"
+
+struct vv_tb;
+
+struct vv_tb *vv_tb_new(int64_t dir_mtime_ns);
+void vv_tb_free(struct vv_tb *tb);
+
+/* ent->name is ignored (the last path component is used); ent is copied. A VV_DIR entry
+ * with a non-zero oid grafts an existing tree; with a zero oid it makes an empty dir
+ * (which later adds may fill). */
+int vv_tb_add(struct vv_tb *tb, const char *path, const struct vv_tree_ent *ent);
+
+/* 1 if path exists in the builder, else 0. */
+int vv_tb_exists(struct vv_tb *tb, const char *path);
+
+int vv_tb_write(struct vv_tb *tb, struct vv_store *st, vv_oid *root_out);
+
+#endif

@@ -1,0 +1,51 @@
+/*
+ * wheel.h - unpack a wheel (PEP 427) into a tree builder, the way pip installs it into
+ * a venv: root, .data/purelib and .data/platlib into lib/python3.X/site-packages,
+ * .data/scripts into bin (a "#!python" first line makes it a VV_SCRIPT), console and
+ * GUI scripts generated from entry_points.txt (VV_SCRIPT, 0755), INSTALLER written and
+ * RECORD rewritten to list what was installed.
+ *
+ * The wheel is outside input: member names are confined (no "..", absolute paths,
+ * symlinks, devices or duplicates), sizes are bounded, and when RECORD lists a hash the
+ * member must match it. Errors name the wheel, the member and the reason (-EINVAL).
+ * Reading zips uses libzip.
+ */
+#ifndef VV_WHEEL_H
+#define VV_WHEEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct vv_store;
+struct vv_tb;
+struct vv_python;
+
+struct vv_wheel_info {
+	char *name;    /* distribution name as in METADATA */
+	char *version;
+};
+
+/* installer: the INSTALLER line ("pip" for seeded pip). */
+int vv_wheel_install(struct vv_store *st, const char *wheel_path, const struct vv_python *py,
+		     const char *installer, struct vv_tb *tb, struct vv_wheel_info *info);
+
+void vv_wheel_info_release(struct vv_wheel_info *info);
+
+/* The newest member mtime of a wheel in ns (what vv_wheel_install stamps on the files
+ * it generates); callers use it as a deterministic directory mtime. */
+int vv_wheel_mtime(const char *wheel_path, int64_t *mtime_ns);
+
+/* One row of a RECORD file; fields are NUL-terminated, unquoted. */
+struct vv_record_row {
+	char *path;
+	char *hash; /* "" or "ALGO=BASE64URL" */
+	char *size; /* "" or decimal */
+};
+
+/* Strict CSV parser for RECORD: exactly three fields a row, RFC 4180 quoting, "\n" or
+ * "\r\n" line ends, empty lines skipped, no NUL. -EINVAL "line N: why". Public for the
+ * fuzz target. Free with vv_record_free(). */
+int vv_record_parse(const char *buf, size_t len, struct vv_record_row **rows, size_t *n);
+void vv_record_free(struct vv_record_row *rows, size_t n);
+
+#endif

@@ -1,0 +1,58 @@
+/*
+ * fs.h - shared state of the FUSE layer. fs/ is glue only: it maps kernel requests
+ * (inode numbers, file handles, replies, cache invalidation) onto the env model in
+ * core/mtree.h and holds the one lock that serializes access to it.
+ *
+ * Inode numbers: FUSE_ROOT_ID is the mount root (the list of envs). Every other inode
+ * number is the address of a struct vv_node: the node lives at least as long as the
+ * kernel's lookup count on it (vv_node.nlookup) is non-zero, so the number stays valid
+ * and stable for as long as the kernel can use it.
+ */
+#ifndef VV_FS_H
+#define VV_FS_H
+
+#define FUSE_USE_VERSION 314
+
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "mtree.h"
+
+/* Kernel cache lifetime of entries and attributes: long, because every change either
+ * goes through the kernel or is invalidated explicitly. */
+#define VV_TIMEOUT 86400.0
+
+struct vv_fs {
+	pthread_mutex_t lk;          /* guards set and every node */
+	struct vv_envset *set;
+	struct vv_store *st;
+	struct fuse_session *se;
+	bool ro;
+
+	/* background work: commits and kernel cache invalidation */
+	pthread_t worker;
+	pthread_cond_t cv;
+	bool stop, worker_started;
+	struct vv_inval *inval;      /* queue of pending invalidations (guarded by lk) */
+	size_t ninval, capinval;
+};
+
+struct vv_inval {
+	fuse_ino_t ino;              /* invalidate this inode's attrs and data */
+};
+
+/* inode.c */
+struct vv_node *vv_fs_node(fuse_ino_t ino);
+fuse_ino_t vv_fs_ino(struct vv_node *n);
+void vv_fs_entry(struct vv_node *n, struct fuse_entry_param *e);
+void vv_fs_root_stat(struct vv_fs *fs, struct stat *st);
+/* Queue invalidation of every inode of env whose content depends on its path. */
+void vv_fs_inval_env(struct vv_fs *fs, struct vv_env *env);
+int vv_fs_worker_start(struct vv_fs *fs);
+void vv_fs_worker_stop(struct vv_fs *fs);
+
+/* ops.c */
+extern const struct fuse_lowlevel_ops vv_fs_ops;
+
+#endif

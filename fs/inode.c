@@ -1,0 +1,169 @@
+/*
+ * inode.c - inode numbers, entry replies and the background worker of the FUSE layer.
+ *
+ * The worker thread does what must not happen inside a request handler:
+ *   - kernel cache invalidation (fuse_lowlevel_notify_inval_inode), which may deadlock
+ *     when called from a handler working on a related inode;
+ *   - periodic commits: an env with changes is committed once it has been quiet for a
+ *     second, or at the latest five seconds after its first uncommitted change, so the
+ *     journal stays short and the store's committed state is never far behind.
+ */
+#include "fs.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "error.h"
+
+#define QUIET_NS (1000LL * 1000 * 1000)
+#define MAX_DELAY_NS (5000LL * 1000 * 1000)
+
+_Static_assert(sizeof(fuse_ino_t) >= sizeof(uintptr_t), "fuse_ino_t must hold a pointer");
+
+struct vv_node *vv_fs_node(fuse_ino_t ino)
+{
+	return ino == FUSE_ROOT_ID ? NULL : (struct vv_node *)(uintptr_t)ino;
+}
+
+fuse_ino_t vv_fs_ino(struct vv_node *n)
+{
+	return (fuse_ino_t)(uintptr_t)n;
+}
+
+void vv_fs_entry(struct vv_node *n, struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = vv_fs_ino(n);
+	vv_node_stat(n, &e->attr);
+	e->attr.st_ino = e->ino;
+	e->attr_timeout = VV_TIMEOUT;
+	e->entry_timeout = VV_TIMEOUT;
+	n->nlookup++;
+}
+
+void vv_fs_root_stat(struct vv_fs *fs, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = FUSE_ROOT_ID;
+	st->st_mode = S_IFDIR | 0755;
+	st->st_nlink = 2;
+	st->st_uid = getuid();
+	st->st_gid = getgid();
+	st->st_blksize = 4096;
+	st->st_mtim.tv_sec = fs->set->mtime_ns / 1000000000;
+	st->st_mtim.tv_nsec = fs->set->mtime_ns % 1000000000;
+	st->st_ctim = st->st_atim = st->st_mtim;
+}
+
+static void queue(struct vv_fs *fs, struct vv_node *n)
+{
+	if (!n || n->nlookup == 0)
+		return;
+	if (fs->ninval == fs->capinval) {
+		size_t cap = fs->capinval ? fs->capinval * 2 : 64;
+		struct vv_inval *q = realloc(fs->inval, cap * sizeof(*q));
+		if (!q)
+			return; /* the kernel keeps a stale view until its timeout: logged below */
+		fs->inval = q;
+		fs->capinval = cap;
+	}
+	fs->inval[fs->ninval++].ino = vv_fs_ino(n);
+}
+
+static void queue_scripts(struct vv_fs *fs, struct vv_node *d)
+{
+	for (size_t i = 0; i < d->nkids; i++) {
+		struct vv_node *k = d->kids[i];
+		if (k->kind == VV_SCRIPT)
+			queue(fs, k);
+		else if (k->kind == VV_DIR)
+			queue_scripts(fs, k);
+	}
+}
+
+void vv_fs_inval_env(struct vv_fs *fs, struct vv_env *env)
+{
+	for (size_t s = 0; s < env->nsyn; s++)
+		queue(fs, env->syn[s]);
+	if (env->root)
+		queue_scripts(fs, env->root);
+	pthread_cond_signal(&fs->cv);
+}
+
+static void commit_due(struct vv_fs *fs)
+{
+	int64_t now = vv_now_ns();
+	struct vv_envset *set = fs->set;
+	for (size_t i = 0; i < set->nenvs; i++) {
+		struct vv_env *env = set->envs[i];
+		if (!vv_env_has_changes(env))
+			continue;
+		if (now - env->last_change_ns < QUIET_NS && now - env->first_change_ns < MAX_DELAY_NS)
+			continue;
+		if (vv_env_commit(env) < 0)
+			fprintf(stderr, "venvfs: %s\n", vv_errmsg());
+	}
+}
+
+static void *worker(void *arg)
+{
+	struct vv_fs *fs = arg;
+	pthread_mutex_lock(&fs->lk);
+	while (!fs->stop) {
+		if (fs->ninval) {
+			struct vv_inval *q = fs->inval;
+			size_t n = fs->ninval;
+			fs->inval = NULL;
+			fs->ninval = fs->capinval = 0;
+			pthread_mutex_unlock(&fs->lk);
+			for (size_t i = 0; i < n; i++) {
+				int r = fuse_lowlevel_notify_inval_inode(fs->se, q[i].ino, 0, 0);
+				if (r < 0 && r != -ENOENT)
+					fprintf(stderr, "venvfs: cache invalidation: %s\n", strerror(-r));
+			}
+			free(q);
+			pthread_mutex_lock(&fs->lk);
+			continue;
+		}
+		commit_due(fs);
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 250 * 1000 * 1000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&fs->cv, &fs->lk, &ts);
+	}
+	pthread_mutex_unlock(&fs->lk);
+	return NULL;
+}
+
+int vv_fs_worker_start(struct vv_fs *fs)
+{
+	int r = pthread_create(&fs->worker, NULL, worker, fs);
+	if (r)
+		return vv_err(-r, "cannot start worker thread: %s", strerror(r));
+	fs->worker_started = true;
+	return 0;
+}
+
+void vv_fs_worker_stop(struct vv_fs *fs)
+{
+	if (!fs->worker_started)
+		return;
+	pthread_mutex_lock(&fs->lk);
+	fs->stop = true;
+	pthread_cond_signal(&fs->cv);
+	pthread_mutex_unlock(&fs->lk);
+	pthread_join(fs->worker, NULL);
+	fs->worker_started = false;
+	free(fs->inval);
+	fs->inval = NULL;
+	fs->ninval = fs->capinval = 0;
+}

@@ -1,0 +1,816 @@
+/*
+ * ops.c - the FUSE low-level request handlers.
+ *
+ * Every handler has the same shape: take the lock, resolve the inode, call the env
+ * model (core/mtree.h), reply. Errors from the model are negative errno values and go
+ * to the kernel unchanged. Only I/O on file contents (read, write, hashing a finished
+ * file) runs without the lock, on reference-counted fds.
+ *
+ * The mount root (FUSE_ROOT_ID) lists the envs: mkdir/rmdir/rename there create,
+ * remove and rename environments.
+ */
+#include "fs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "journal.h"
+#include "store.h"
+
+struct vv_fh {
+	struct vv_node *n;
+	struct vv_readsrc src;
+	bool writable;
+};
+
+static struct vv_fs *fs_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static void lock(struct vv_fs *fs)
+{
+	pthread_mutex_lock(&fs->lk);
+}
+
+static void unlock(struct vv_fs *fs)
+{
+	pthread_mutex_unlock(&fs->lk);
+}
+
+static void reply_entry(fuse_req_t req, struct vv_node *n)
+{
+	struct fuse_entry_param e;
+	vv_fs_entry(n, &e);
+	fuse_reply_entry(req, &e);
+}
+
+/* Resolve a directory inode to a node, loading an env root if needed. */
+static int dir_node(fuse_ino_t ino, struct vv_node **out)
+{
+	struct vv_node *n = vv_fs_node(ino);
+	if (!n)
+		return -EINVAL;
+	if (n->unlinked && !n->parent && !(n->env->root == n && !n->env->removed))
+		return -ENOENT;
+	if (n->kind != VV_DIR)
+		return -ENOTDIR;
+	*out = n;
+	return 0;
+}
+
+/* Publish a node's stage (unlocked hashing), called with the lock held. */
+static int publish(struct vv_fs *fs, struct vv_node *n)
+{
+	struct vv_publish p;
+	bool need;
+	int r = vv_node_publish_begin(n, &p, &need);
+	if (r < 0 || !need)
+		return r;
+	unlock(fs);
+	vv_publish_run(fs->st, &p);
+	lock(fs);
+	r = vv_node_publish_end(&p);
+	if (r < 0)
+		fprintf(stderr, "venvfs: storing a file: %s\n", vv_errmsg());
+	return r;
+}
+
+/* ---- lifecycle ----------------------------------------------------------------- */
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	/* bin/python* are symlinks: let the kernel cache their targets */
+	if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
+		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+	/* a writeback cache costs a GETATTR per open and we do not need it */
+	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	/* splice buys nothing for small files */
+	conn->want &= ~(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
+}
+
+static void op_destroy(void *userdata)
+{
+	(void)userdata;
+}
+
+/* ---- names --------------------------------------------------------------------- */
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct vv_fs *fs = fs_of(req);
+	struct vv_node *n = NULL, *dir;
+	int r;
+	lock(fs);
+	if (parent == FUSE_ROOT_ID) {
+		struct vv_env *env = vv_envset_find(fs->set, name, strlen(name));
+		r = env ? vv_env_load_root(env) : -ENOENT;
+		if (r == 0)
+			n = env->root;
+	} else if ((r = dir_node(parent, &dir)) == 0) {
+		r = vv_node_lookup(dir, name, &n);
+	}
+	if (r == 0) {
+		reply_entry(req, n);
+	} else if (r == -ENOENT) {
+		/* cache the miss: importers probe many names that never exist */
+		struct fuse_entry_param e;
+		memset(&e, 0, sizeof(e));
+		e.entry_timeout = VV_TIMEOUT;
+		fuse_reply_entry(req, &e);
+	} else {
+		fuse_reply_err(req, -r);
+	}
+	unlock(fs);
+}
+
+static void forget_one(fuse_ino_t ino, uint64_t nlookup)
+{
+	struct vv_node *n = vv_fs_node(ino);
+	if (!n)
+		return;
+	if (n->env->root == n) {
+		n->nlookup = n->nlookup > nlookup ? n->nlookup - nlookup : 0;
+		return;
+	}
+	vv_node_forget(n, nlookup);
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	struct vv_fs *fs = fs_of(req);
+	lock(fs);
+	forget_one(ino, nlookup);
+	unlock(fs);
+	fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	struct vv_fs *fs = fs_of(req);
+	lock(fs);
+	for (size_t i = 0; i < count; i++)
+		forget_one(forgets[i].ino, forgets[i].nlookup);
+	unlock(fs);
+	fuse_reply_none(req);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)fi;
+	struct vv_fs *fs = fs_of(req);
+	struct stat st;
+	lock(fs);
+	if (ino == FUSE_ROOT_ID) {
+		vv_fs_root_stat(fs, &st);
+	} else {
+		struct vv_node *n = vv_fs_node(ino);
+		vv_node_stat(n, &st);
+		st.st_ino = ino;
+	}
+	unlock(fs);
+	fuse_reply_attr(req, &st, VV_TIMEOUT);
+}
+
+static int64_t ts_ns(const struct timespec *t)
+{
+	return (int64_t)t->tv_sec * 1000000000 + t->tv_nsec;
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		       struct fuse_file_info *fi)
+{
+	struct vv_fs *fs = fs_of(req);
+	struct vv_node *n = vv_fs_node(ino);
+	int r = 0;
+	if (!n) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	if (fs->ro) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	lock(fs);
+	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+		/* ownership is the daemon's; only a no-op chown succeeds */
+		if (((to_set & FUSE_SET_ATTR_UID) && attr->st_uid != getuid()) ||
+		    ((to_set & FUSE_SET_ATTR_GID) && attr->st_gid != getgid()))
+			r = -EPERM;
+	}
+	if (r == 0 && (to_set & FUSE_SET_ATTR_SIZE)) {
+		r = vv_node_truncate(n, (uint64_t)attr->st_size);
+		if (r == 0 && n->writers == 0)
+			r = publish(fs, n);
+	}
+	if (r == 0 && (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
+				 FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW))) {
+		int64_t now = vv_now_ns();
+		int mode = (to_set & FUSE_SET_ATTR_MODE) ? (int)(attr->st_mode & 07777) : -1;
+		int64_t at = (to_set & FUSE_SET_ATTR_ATIME_NOW) ? now
+			     : (to_set & FUSE_SET_ATTR_ATIME) ? ts_ns(&attr->st_atim) : -1;
+		int64_t mt = (to_set & FUSE_SET_ATTR_MTIME_NOW) ? now
+			     : (to_set & FUSE_SET_ATTR_MTIME) ? ts_ns(&attr->st_mtim) : -1;
+		r = vv_node_setattr(n, mode, at, mt);
+	}
+	(void)fi;
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+	} else {
+		struct stat st;
+		vv_node_stat(n, &st);
+		st.st_ino = ino;
+		fuse_reply_attr(req, &st, VV_TIMEOUT);
+	}
+	unlock(fs);
+}
+
+static void op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct vv_fs *fs = fs_of(req);
+	struct vv_node *n = vv_fs_node(ino);
+	char *t = NULL;
+	lock(fs);
+	int r = n ? vv_node_readlink(n, &t) : -EINVAL;
+	unlock(fs);
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_readlink(req, t);
+	free(t);
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	struct vv_fs *fs = fs_of(req);
+	struct vv_node *dir, *n = NULL;
+	int r;
+	if (fs->ro) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	lock(fs);
+	if (parent == FUSE_ROOT_ID) {
+		struct vv_env *env;
+		r = vv_envset_create(fs->set, name, &env);
+		if (r < 0 && r != -EEXIST)
+			fprintf(stderr, "venvfs: mkdir '%s': %s\n", name, vv_errmsg());
+		if (r == 0 && (r = vv_env_load_root(env)) == 0)
+			n = env->root;
+	} else if ((r = dir_node(parent, &dir)) == 0) {
+		r = vv_node_mkdir(dir, name, (uint16_t)(mode & ~fuse_req_ctx(req)->umask), &n);
+	}
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		reply_entry(req, n);
+	unlock(fs);
+}
+
+static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	struct vv_fs *fs = fs_of(req);
+	struct vv_node *dir, *n = NULL;
+	int r = parent == FUSE_ROOT_ID ? -EPERM : fs->ro ? -EROFS : 0;
+	lock(fs);
+	if (r == 0 && (r = dir_node(parent, &dir)) == 0)
+		r = vv_node_symlink(dir, name, link, &n);
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		reply_entry(req, n);
+	unlock(fs);
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct vv_fs *fs = fs_of(req);
+	struct vv_node *dir;
+	int r = parent == FUSE_ROOT_ID ? -EISDIR : fs->ro ? -EROFS : 0;
+	lock(fs);
+	if (r == 0 && (r = dir_node(parent, &dir)) == 0)
+		r = vv_node_unlink(dir, name);
+	unlock(fs);
+	fuse_reply_err(req, -r);
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct vv_fs *fs = fs_of(req);
+	struct vv_node *dir;
+	int r = fs->ro ? -EROFS : 0;
+	lock(fs);
+	if (r == 0 && parent == FUSE_ROOT_ID)
+		r = vv_envset_remove(fs->set, name);
+	else if (r == 0 && (r = dir_node(parent, &dir)) == 0)
+		r = vv_node_rmdir(dir, name);
+	unlock(fs);
+	fuse_reply_err(req, -r);
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		      const char *newname, unsigned int flags)
+{
+	struct vv_fs *fs = fs_of(req);
+	struct vv_node *dir, *newdir;
+	int r = fs->ro ? -EROFS : 0;
+	lock(fs);
+	if (r < 0) {
+	} else if (parent == FUSE_ROOT_ID && newparent == FUSE_ROOT_ID) {
+		if (flags & RENAME_EXCHANGE) {
+			r = -EINVAL;
+		} else {
+			r = vv_envset_rename(fs->set, name, newname, flags & RENAME_NOREPLACE);
+			struct vv_env *env = vv_envset_find(fs->set, newname, strlen(newname));
+			if (r == 0 && env)
+				vv_fs_inval_env(fs, env);
+			else if (r < 0 && r != -EEXIST && r != -ENOTEMPTY)
+				fprintf(stderr, "venvfs: rename '%s': %s\n", name, vv_errmsg());
+		}
+	} else if (parent == FUSE_ROOT_ID || newparent == FUSE_ROOT_ID) {
+		r = -EXDEV;
+	} else if ((r = dir_node(parent, &dir)) == 0 && (r = dir_node(newparent, &newdir)) == 0) {
+		r = vv_node_rename(dir, name, newdir, newname, flags);
+	}
+	unlock(fs);
+	fuse_reply_err(req, -r);
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	(void)ino;
+	(void)newparent;
+	(void)newname;
+	fuse_reply_err(req, EPERM);
+}
+
+/* ---- files --------------------------------------------------------------------- */
+
+static int fh_new(struct vv_node *n, bool writable, struct vv_fh **out)
+{
+	struct vv_fh *fh = calloc(1, sizeof(*fh));
+	if (!fh)
+		return -ENOMEM;
+	fh->n = n;
+	fh->writable = writable;
+	int r = 0;
+	if (!writable)
+		r = vv_node_read_source(n, &fh->src);
+	if (r < 0) {
+		free(fh);
+		return r;
+	}
+	*out = fh;
+	return 0;
+}
+
+static void fh_free(struct vv_fh *fh)
+{
+	vv_fdref_put(fh->src.fd);
+	free((char *)fh->src.prefix);
+	free(fh);
+}
+
+static bool wants_write(int flags)
+{
+	return (flags & O_ACCMODE) != O_RDONLY;
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct vv_fs *fs = fs_of(req);
+	struct vv_node *n = vv_fs_node(ino);
+	bool w = wants_write(fi->flags) || (fi->flags & O_TRUNC);
+	struct vv_fh *fh = NULL;
+	int r = !n ? -EISDIR : (w && fs->ro) ? -EROFS : 0;
+	lock(fs);
+	if (r == 0 && w)
+		r = vv_node_open_write(n, fi->flags & O_TRUNC);
+	if (r == 0 && (r = fh_new(n, w, &fh)) < 0 && w)
+		vv_node_close_write(n);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+	} else {
+		fi->fh = (uint64_t)(uintptr_t)fh;
+		fi->keep_cache = 1;
+		if (!w)
+			fi->noflush = 1;
+		if (fuse_reply_open(req, fi) == -ENOENT) {
+			if (w)
+				vv_node_close_write(n);
+			fh_free(fh);
+		}
+	}
+	unlock(fs);
+}
+
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		      struct fuse_file_info *fi)
+{
+	struct vv_fs *fs = fs_of(req);
+	struct vv_node *dir, *n = NULL;
+	struct vv_fh *fh = NULL;
+	int r = parent == FUSE_ROOT_ID ? -EPERM : fs->ro ? -EROFS : 0;
+	lock(fs);
+	if (r == 0 && (r = dir_node(parent, &dir)) == 0) {
+		mode_t m = mode & ~fuse_req_ctx(req)->umask & 07777;
+		r = vv_node_create(dir, name, (uint16_t)m, fi->flags & O_EXCL, &n);
+		if (r == 0 && (fi->flags & O_TRUNC) && n->stage)
+			r = vv_node_truncate(n, 0);
+		if (r == 0 && (r = fh_new(n, true, &fh)) < 0)
+			vv_node_close_write(n);
+	}
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+	} else {
+		struct fuse_entry_param e;
+		vv_fs_entry(n, &e);
+		fi->fh = (uint64_t)(uintptr_t)fh;
+		fi->keep_cache = 1;
+		if (fuse_reply_create(req, &e, fi) == -ENOENT) {
+			vv_node_close_write(n);
+			fh_free(fh);
+		}
+	}
+	unlock(fs);
+}
+
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
+{
+	(void)rdev;
+	struct vv_fs *fs = fs_of(req);
+	struct vv_node *dir, *n = NULL;
+	int r = !S_ISREG(mode) || parent == FUSE_ROOT_ID ? -EPERM : fs->ro ? -EROFS : 0;
+	lock(fs);
+	if (r == 0 && (r = dir_node(parent, &dir)) == 0) {
+		mode_t m = mode & ~fuse_req_ctx(req)->umask & 07777;
+		if ((r = vv_node_create(dir, name, (uint16_t)m, true, &n)) == 0) {
+			vv_node_close_write(n);
+			r = publish(fs, n);
+		}
+	}
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		reply_entry(req, n);
+	unlock(fs);
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	(void)ino;
+	struct vv_fs *fs = fs_of(req);
+	struct vv_fh *fh = (struct vv_fh *)(uintptr_t)fi->fh;
+	struct vv_fdref *fd;
+	const char *prefix = NULL;
+	size_t plen = 0;
+	uint64_t skip = 0;
+	lock(fs);
+	if (fh->n->stage) {
+		fd = fh->n->stage;
+	} else if (fh->src.fd || fh->src.prefix) {
+		fd = fh->src.fd;
+		prefix = fh->src.prefix;
+		plen = fh->src.prefixlen;
+		skip = fh->src.skip;
+	} else {
+		/* a writable handle whose stage was published: read the object */
+		int r = vv_node_read_source(fh->n, &fh->src);
+		if (r < 0) {
+			unlock(fs);
+			fuse_reply_err(req, -r);
+			return;
+		}
+		fd = fh->src.fd;
+		prefix = fh->src.prefix;
+		plen = fh->src.prefixlen;
+		skip = fh->src.skip;
+	}
+	if (fd)
+		vv_fdref_get(fd);
+	unlock(fs);
+
+	if (!prefix && fd) {
+		struct fuse_bufvec bv = FUSE_BUFVEC_INIT(size);
+		bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+		bv.buf[0].fd = fd->fd;
+		bv.buf[0].pos = off + (off_t)skip;
+		fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
+		vv_fdref_put(fd);
+		return;
+	}
+	char *buf = malloc(size ? size : 1);
+	if (!buf) {
+		vv_fdref_put(fd);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	size_t got = 0;
+	if ((uint64_t)off < plen) {
+		got = plen - (size_t)off < size ? plen - (size_t)off : size;
+		memcpy(buf, prefix + off, got);
+	}
+	int err = 0;
+	while (fd && got < size) {
+		off_t pos = off + (off_t)got - (off_t)plen + (off_t)skip;
+		ssize_t n = pread(fd->fd, buf + got, size - got, pos);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			err = errno;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	vv_fdref_put(fd);
+	if (err)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_buf(req, buf, got);
+	free(buf);
+}
+
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		     struct fuse_file_info *fi)
+{
+	(void)ino;
+	struct vv_fs *fs = fs_of(req);
+	struct vv_fh *fh = (struct vv_fh *)(uintptr_t)fi->fh;
+	struct vv_fdref *fd;
+	lock(fs);
+	int r = fh->writable ? vv_node_write_begin(fh->n, &fd) : -EBADF;
+	unlock(fs);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	size_t done = 0;
+	while (done < size) {
+		ssize_t n = pwrite(fd->fd, buf + done, size - done, off + (off_t)done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			break;
+		}
+		done += (size_t)n;
+	}
+	lock(fs);
+	if (done)
+		vv_node_write_end(fh->n, (uint64_t)off + done);
+	unlock(fs);
+	vv_fdref_put(fd);
+	if (r < 0 && !done)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_write(req, done);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	struct vv_fs *fs = fs_of(req);
+	struct vv_fh *fh = (struct vv_fh *)(uintptr_t)fi->fh;
+	lock(fs);
+	if (fh->writable) {
+		vv_node_close_write(fh->n);
+		if (fh->n->writers == 0)
+			publish(fs, fh->n);
+	}
+	fh_free(fh);
+	unlock(fs);
+	fuse_reply_err(req, 0);
+}
+
+static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	(void)datasync;
+	(void)fi;
+	struct vv_fs *fs = fs_of(req);
+	struct vv_node *n = vv_fs_node(ino);
+	int r = 0;
+	lock(fs);
+	if (n && !n->unlinked) {
+		r = publish(fs, n);
+		if (r == 0)
+			r = vv_journal_sync(n->env);
+	}
+	unlock(fs);
+	fuse_reply_err(req, -r);
+}
+
+/* ---- directories --------------------------------------------------------------- */
+
+struct dirbuf {
+	fuse_req_t req;
+	char *buf;
+	size_t size, len;
+	bool plus;
+	int err;
+};
+
+static int add_entry(struct dirbuf *d, const char *name, struct vv_node *n, uint8_t kind,
+		     uint64_t next_off)
+{
+	struct stat st;
+	memset(&st, 0, sizeof(st));
+	size_t need;
+	if (d->plus) {
+		struct fuse_entry_param e;
+		memset(&e, 0, sizeof(e));
+		need = fuse_add_direntry_plus(d->req, NULL, 0, name, NULL, 0);
+		if (d->len + need > d->size)
+			return 1;
+		if (n)
+			vv_fs_entry(n, &e);
+		fuse_add_direntry_plus(d->req, d->buf + d->len, d->size - d->len, name, &e,
+				       (off_t)next_off);
+	} else {
+		st.st_ino = n ? vv_fs_ino(n) : 0;
+		st.st_mode = kind == VV_DIR ? S_IFDIR : (kind == VV_LNK || kind == VV_SYN_LINK)
+				 ? S_IFLNK : S_IFREG;
+		need = fuse_add_direntry(d->req, NULL, 0, name, NULL, 0);
+		if (d->len + need > d->size)
+			return 1;
+		fuse_add_direntry(d->req, d->buf + d->len, d->size - d->len, name, &st,
+				  (off_t)next_off);
+	}
+	d->len += need;
+	return 0;
+}
+
+static int dir_cb(void *ctx, const char *name, uint8_t kind, struct vv_node *n, uint64_t next)
+{
+	/* internal offsets start after "." and ".." */
+	return add_entry(ctx, name, n, kind, next + 2);
+}
+
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus)
+{
+	struct vv_fs *fs = fs_of(req);
+	struct dirbuf d = { .req = req, .size = size, .plus = plus };
+	d.buf = malloc(size);
+	if (!d.buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	int r = 0;
+	lock(fs);
+	struct vv_node *dir = NULL;
+	if (ino != FUSE_ROOT_ID)
+		r = dir_node(ino, &dir);
+	/* "." and ".." carry no lookup count, even in readdirplus */
+	for (off_t o = off; r == 0 && o < 2; o++) {
+		struct stat st = { .st_ino = ino, .st_mode = S_IFDIR };
+		const char *nm = o == 0 ? "." : "..";
+		size_t need = plus ? fuse_add_direntry_plus(req, NULL, 0, nm, NULL, 0)
+				   : fuse_add_direntry(req, NULL, 0, nm, NULL, 0);
+		if (d.len + need > d.size)
+			goto done;
+		if (plus) {
+			struct fuse_entry_param e;
+			memset(&e, 0, sizeof(e));
+			e.attr = st;
+			fuse_add_direntry_plus(req, d.buf + d.len, d.size - d.len, nm, &e, o + 1);
+		} else {
+			fuse_add_direntry(req, d.buf + d.len, d.size - d.len, nm, &st, o + 1);
+		}
+		d.len += need;
+	}
+	uint64_t from = off > 2 ? (uint64_t)off - 2 : 0;
+	if (r == 0 && ino == FUSE_ROOT_ID) {
+		struct vv_envset *set = fs->set;
+		for (uint64_t i = from; i < set->nenvs; i++) {
+			struct vv_env *env = set->envs[i];
+			struct vv_node *n = NULL;
+			if (plus) {
+				if ((r = vv_env_load_root(env)) < 0)
+					break;
+				n = env->root;
+			}
+			if (add_entry(&d, env->name, n, VV_DIR, i + 1 + 2))
+				break;
+		}
+	} else if (r == 0) {
+		r = vv_node_readdir(dir, from, plus, dir_cb, &d);
+	}
+done:
+	unlock(fs);
+	if (r < 0 && d.len == 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_buf(req, d.buf, d.len);
+	free(d.buf);
+}
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	fi->fh = 0;
+	fi->keep_cache = 1;
+	fi->cache_readdir = 1;
+	fuse_reply_open(req, fi);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	(void)fi;
+	do_readdir(req, ino, size, off, false);
+}
+
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			   struct fuse_file_info *fi)
+{
+	(void)fi;
+	do_readdir(req, ino, size, off, true);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)fi;
+	fuse_reply_err(req, 0);
+}
+
+static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	(void)datasync;
+	(void)fi;
+	struct vv_fs *fs = fs_of(req);
+	int r = 0;
+	lock(fs);
+	if (ino == FUSE_ROOT_ID) {
+		for (size_t i = 0; i < fs->set->nenvs && r == 0; i++)
+			r = vv_env_commit(fs->set->envs[i]);
+	} else {
+		struct vv_node *n = vv_fs_node(ino);
+		r = vv_env_commit(n->env);
+	}
+	if (r < 0)
+		fprintf(stderr, "venvfs: %s\n", vv_errmsg());
+	unlock(fs);
+	fuse_reply_err(req, -r);
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	(void)ino;
+	struct vv_fs *fs = fs_of(req);
+	struct statvfs sv;
+	if (fstatvfs(fs->st->dirfd, &sv) < 0) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	sv.f_namemax = 255;
+	fuse_reply_statfs(req, &sv);
+}
+
+static void op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
+		     struct fuse_file_info *fi, unsigned flags, const void *in_buf,
+		     size_t in_bufsz, size_t out_bufsz)
+{
+	(void)ino, (void)cmd, (void)arg, (void)fi, (void)flags, (void)in_buf;
+	(void)in_bufsz, (void)out_bufsz;
+	/* Python <= 3.13 asks isatty() on every open file: answer at once */
+	fuse_reply_err(req, ENOTTY);
+}
+
+const struct fuse_lowlevel_ops vv_fs_ops = {
+	.init = op_init,
+	.destroy = op_destroy,
+	.lookup = op_lookup,
+	.forget = op_forget,
+	.forget_multi = op_forget_multi,
+	.getattr = op_getattr,
+	.setattr = op_setattr,
+	.readlink = op_readlink,
+	.mknod = op_mknod,
+	.mkdir = op_mkdir,
+	.unlink = op_unlink,
+	.rmdir = op_rmdir,
+	.symlink = op_symlink,
+	.rename = op_rename,
+	.link = op_link,
+	.open = op_open,
+	.create = op_create,
+	.read = op_read,
+	.write = op_write,
+	.release = op_release,
+	.fsync = op_fsync,
+	.opendir = op_opendir,
+	.readdir = op_readdir,
+	.readdirplus = op_readdirplus,
+	.releasedir = op_releasedir,
+	.fsyncdir = op_fsyncdir,
+	.statfs = op_statfs,
+	.ioctl = op_ioctl,
+};

@@ -1,0 +1,83 @@
+#!/bin/bash
+# envops.sh - env-level operations at the top of the mount: rename (mv) regenerates
+# everything that holds the env's path (pyvenv.cfg, activate, console-script shebangs,
+# also for a path with a space), rename never clobbers another env, rm -rf removes the
+# env from the store, and a new env of the same name starts fresh.
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+W=$VV_TMP/wheels
+vv_mkwheels "$W"
+
+# The env at path E is self-consistent: config, activation, scripts, prefix.
+env_at() { # E
+	local E=$1 out
+	cmd=$(sed -n 's/^command = //p' "$E/pyvenv.cfg")
+	[[ $cmd == *" -m venv $E" ]] || fail "pyvenv.cfg command does not name $E: $cmd"
+	# shellcheck disable=SC2016
+	out=$(env -i PATH="$PATH" E="$E" bash --norc -c '. "$E/bin/activate"; echo "$VIRTUAL_ENV"')
+	assert_eq "$out" "$E" "VIRTUAL_ENV from activate"
+	out=$("$E/bin/pip" --version) || fail "bin/pip --version failed in $E"
+	assert_contains "$out" "$E/$VV_SITE/pip" "pip --version in $E"
+	out=$("$E/bin/python" -c 'import sys; print(sys.prefix)')
+	assert_eq "$out" "$E" "sys.prefix"
+}
+
+vv_mount
+check mkdir "$MNT/a"
+check "$MNT/a/bin/pip" install -q --find-links "$W" demoapp
+env_at "$MNT/a"
+check vv_commit a
+
+# ---- rename ----------------------------------------------------------------------------------
+check mv "$MNT/a" "$MNT/b"
+assert_missing "$MNT/a"
+assert_dir "$MNT/b"
+assert_eq "$(ls "$MNT")" b "ls after mv"
+env_at "$MNT/b"
+assert_eq "$(head -n 1 "$MNT/b/bin/demo")" "#!$MNT/b/bin/python" "console script shebang after mv"
+assert_eq "$("$MNT/b/bin/demo")" "demoapp 1.0 demolib 2.0" "bin/demo after mv"
+assert_not_contains "$(cat "$MNT/b/bin/activate")" "$MNT/a" "activate after mv"
+vv_wait_for 10 test -f "$STORE/envs/b" || fail "envs/b not in the store after mv"
+assert_missing "$STORE/envs/a"
+
+# to a path with a space: shebangs can no longer be a plain #! line
+check mv "$MNT/b" "$MNT/x y"
+env_at "$MNT/x y"
+assert_eq "$("$MNT/x y/bin/demo")" "demoapp 1.0 demolib 2.0" "bin/demo in 'x y'"
+check mv "$MNT/x y" "$MNT/b"
+
+# rename never clobbers another env
+check mkdir "$MNT/c"
+echo marker >"$MNT/c/marker"
+check_fail python3 -c 'import os, sys; os.rename(sys.argv[1], sys.argv[2])' "$MNT/b" "$MNT/c" 2>/dev/null
+check_fail mv -T "$MNT/b" "$MNT/c" 2>/dev/null
+assert_eq "$(cat "$MNT/c/marker")" marker "target env after a refused rename"
+env_at "$MNT/b"
+assert_eq "$(ls "$MNT")" $'b\nc' "ls after a refused rename"
+
+# ---- remove ----------------------------------------------------------------------------------
+check rm -rf "$MNT/b"
+assert_missing "$MNT/b"
+assert_eq "$(ls "$MNT")" c "ls after rm -rf"
+vv_wait_for 10 test ! -e "$STORE/envs/b" || fail "envs/b still in the store after rm -rf"
+assert_missing "$STORE/journal/b"
+
+# ---- recreate: a fresh env ---------------------------------------------------------------------
+check mkdir "$MNT/b"
+env_at "$MNT/b"
+assert_missing "$MNT/b/$VV_SITE/demoapp"
+assert_missing "$MNT/b/bin/demo"
+out=$("$MNT/b/bin/pip" list --format=freeze)
+grep -q '^demoapp' <<<"$out" && fail "recreated env still has demoapp: $out"
+
+# ---- all of it survives a remount ------------------------------------------------------------
+vv_umount
+assert_eq "$(ls "$STORE/envs")" $'b\nc' "env files in the store"
+vv_mount
+assert_eq "$(ls "$MNT")" $'b\nc' "ls after remount"
+assert_eq "$(cat "$MNT/c/marker")" marker "marker after remount"
+env_at "$MNT/b"
+vv_umount
+check vv_ctl fsck

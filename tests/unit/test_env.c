@@ -1,0 +1,267 @@
+/* test_env.c - env INI files: round trip, strict parsing, names, and the store
+ * operations (create never clobbers, rename moves the journal, sorted listing). */
+#include "testutil.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "env.h"
+#include "error.h"
+#include "fsutil.h"
+#include "store.h"
+
+#define HEX1 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define HEX2 "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
+
+static void make_cfg(struct vv_envcfg *c, const char *python, const char *hex,
+		     const char *prompt)
+{
+	memset(c, 0, sizeof(*c));
+	c->python = strdup(python);
+	assert_int_equal(vv_oid_from_hex(&c->root, hex, 64), 0);
+	c->prompt = prompt ? strdup(prompt) : NULL;
+}
+
+static void test_round_trip(void **state)
+{
+	(void)state;
+	struct vv_envcfg c, back;
+	const char *prompts[] = { NULL, "my prompt", "", "a;b = c", "caf\xc3\xa9 [x]" };
+	for (size_t i = 0; i < sizeof(prompts) / sizeof(*prompts); i++) {
+		make_cfg(&c, "/root/.pyenv/versions/3.11.7/bin/python3.11", HEX1, prompts[i]);
+		c.system_site = i % 2;
+		char *text;
+		size_t len;
+		assert_int_equal(vv_envcfg_format(&c, &text, &len), 0);
+		assert_int_equal(len, strlen(text));
+		assert_int_equal(vv_envcfg_parse(text, len, "x", &back), 0);
+		assert_string_equal(back.python, c.python);
+		assert_true(vv_oid_eq(&back.root, &c.root));
+		assert_int_equal(back.system_site, c.system_site);
+		if (prompts[i])
+			assert_string_equal(back.prompt, prompts[i]);
+		else
+			assert_null(back.prompt);
+		free(text);
+		vv_envcfg_release(&c);
+		vv_envcfg_release(&back);
+	}
+
+	make_cfg(&c, "/usr/bin/python3", HEX1, NULL);
+	char *text;
+	size_t len;
+	assert_int_equal(vv_envcfg_format(&c, &text, &len), 0);
+	assert_string_equal(text, "[env]\npython = /usr/bin/python3\nroot = " HEX1
+				  "\nsystem-site-packages = false\n");
+	free(text);
+
+	/* What cannot be read back is refused when writing. */
+	free(c.prompt);
+	c.prompt = strdup("x ;comment");
+	assert_int_equal(vv_envcfg_format(&c, &text, &len), -EINVAL);
+	free(c.prompt);
+	c.prompt = strdup(" padded");
+	assert_int_equal(vv_envcfg_format(&c, &text, &len), -EINVAL);
+	free(c.prompt);
+	c.prompt = strdup("two\nlines");
+	assert_int_equal(vv_envcfg_format(&c, &text, &len), -EINVAL);
+	free(c.prompt);
+	c.prompt = NULL;
+	free(c.python);
+	c.python = strdup("relative/python");
+	assert_int_equal(vv_envcfg_format(&c, &text, &len), -EINVAL);
+	vv_envcfg_release(&c);
+}
+
+static void expect_bad(const char *text, const char *where)
+{
+	struct vv_envcfg c;
+	int r = vv_envcfg_parse(text, strlen(text), "e1", &c);
+	if (r != -EINVAL)
+		fail_msg("'%s' parsed: %d", text, r);
+	if (!strstr(vv_errmsg(), where))
+		fail_msg("message '%s' lacks '%s'", vv_errmsg(), where);
+	assert_null(c.python);
+	assert_null(c.prompt);
+}
+
+static void test_bad_files(void **state)
+{
+	(void)state;
+	expect_bad("[env]\npython = /p\nroot = " HEX1 "\ncolour = red\n", "envs/e1:4:");
+	expect_bad("[env]\npython = p\nroot = " HEX1 "\n", "envs/e1:2:");
+	expect_bad("[env]\npython = /p\nroot = 0123\n", "envs/e1:3:");
+	expect_bad("[env]\npython = /p\nroot = " HEX1 "0\n", "envs/e1:3:");
+	expect_bad("[env]\npython = /p\nroot = " HEX1 "\nsystem-site-packages = sure\n",
+		   "envs/e1:4:");
+	expect_bad("[env]\npython = /p\nroot = " HEX1 "\nroot = " HEX2 "\n", "envs/e1:4:");
+	expect_bad("[envs]\npython = /p\nroot = " HEX1 "\n", "envs/e1:1:");
+	expect_bad("python = /p\nroot = " HEX1 "\n", "envs/e1:1:");
+	expect_bad("[env]\npython = /p\n", "root");
+	expect_bad("[env]\nroot = " HEX1 "\n", "python");
+	expect_bad("[env]\npython = /p\nroot = " HEX1 "\ngarbage\n", "envs/e1:4:");
+	expect_bad("[env]\npython = /p\n  /more\nroot = " HEX1 "\n", "envs/e1:3:");
+
+	/* A NUL byte inside the buffer is not the end of the file. */
+	static const char nul[] = "[env]\npython = /p\nroot = " HEX1 "\n\0garbage\n";
+	struct vv_envcfg c;
+	assert_int_equal(vv_envcfg_parse(nul, sizeof(nul) - 1, "e1", &c), -EINVAL);
+	assert_non_null(strstr(vv_errmsg(), "envs/e1:4:"));
+
+	/* Upper-case hex is accepted; comments and blank lines too. */
+	const char *ok = "; written by venvfs\n[env]\n\npython = /p\nroot = "
+			 "0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef\n";
+	assert_int_equal(vv_envcfg_parse(ok, strlen(ok), "e1", &c), 0);
+	assert_false(c.system_site);
+	vv_envcfg_release(&c);
+}
+
+static void test_names(void **state)
+{
+	(void)state;
+	assert_int_equal(vv_env_name_check("web", 3), 0);
+	assert_int_equal(vv_env_name_check(".hidden", 7), 0);
+	assert_int_equal(vv_env_name_check("..x", 3), 0);
+	assert_int_equal(vv_env_name_check("with space", 10), 0);
+	assert_int_equal(vv_env_name_check(".venv", 5), 0);
+	assert_int_equal(vv_env_name_check("", 0), -EINVAL);
+	assert_int_equal(vv_env_name_check(".", 1), -EINVAL);
+	assert_int_equal(vv_env_name_check("..", 2), -EINVAL);
+	assert_int_equal(vv_env_name_check("a/b", 3), -EINVAL);
+	assert_int_equal(vv_env_name_check("a\0b", 3), -EINVAL);
+	assert_int_equal(vv_env_name_check(".venvfs", 7), -EINVAL);
+	assert_int_equal(vv_env_name_check(".venvfs-stats", 13), -EINVAL);
+	/* len is what counts, not a NUL terminator. */
+	assert_int_equal(vv_env_name_check("web/x", 3), 0);
+	char name[300];
+	memset(name, 'n', sizeof(name));
+	assert_int_equal(vv_env_name_check(name, 255), 0);
+	assert_int_equal(vv_env_name_check(name, 256), -ENAMETOOLONG);
+	assert_non_null(strstr(vv_errmsg(), "255"));
+}
+
+static size_t count_dir(int dirfd)
+{
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY);
+	assert_true(fd >= 0);
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	size_t n = vt_count_files(path);
+	close(fd);
+	return n;
+}
+
+static void test_store_ops(void **state)
+{
+	(void)state;
+	struct vv_store *st = vt_store_new();
+	struct vv_envcfg c, back;
+	make_cfg(&c, "/usr/bin/python3.11", HEX1, NULL);
+
+	assert_int_equal(vv_env_load(st, "web", &back), -ENOENT);
+	assert_int_equal(vv_env_create(st, "web", &c), 0);
+	assert_int_equal(vv_env_load(st, "web", &back), 0);
+	assert_true(vv_oid_eq(&back.root, &c.root));
+	vv_envcfg_release(&back);
+
+	/* create never clobbers. */
+	struct vv_envcfg other;
+	make_cfg(&other, "/usr/bin/python3.12", HEX2, "x");
+	assert_int_equal(vv_env_create(st, "web", &other), -EEXIST);
+	assert_int_equal(vv_env_load(st, "web", &back), 0);
+	assert_string_equal(back.python, "/usr/bin/python3.11");
+	vv_envcfg_release(&back);
+
+	/* save replaces. */
+	assert_int_equal(vv_env_save(st, "web", &other), 0);
+	assert_int_equal(vv_env_load(st, "web", &back), 0);
+	assert_string_equal(back.python, "/usr/bin/python3.12");
+	assert_string_equal(back.prompt, "x");
+	vv_envcfg_release(&back);
+	/* No temp files are left in envs/ or tmp/. */
+	assert_int_equal(count_dir(st->envfd), 1);
+	assert_int_equal(count_dir(st->tmpfd), 0);
+
+	/* Bad names are refused before touching anything. */
+	assert_int_equal(vv_env_create(st, "a/b", &c), -EINVAL);
+	assert_int_equal(vv_env_create(st, ".venvfs-x", &c), -EINVAL);
+	assert_int_equal(vv_env_load(st, "..", &back), -EINVAL);
+
+	/* rename moves the journal and never clobbers. */
+	assert_int_equal(vv_env_create(st, "api", &c), 0);
+	int fd = openat(st->journalfd, "web", O_WRONLY | O_CREAT, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(vv_write_all(fd, "journal of web\n", 15), 0);
+	close(fd);
+	assert_int_equal(vv_env_rename(st, "web", "api"), -EEXIST);
+	assert_int_equal(vv_env_load(st, "api", &back), 0);
+	assert_string_equal(back.python, "/usr/bin/python3.11");
+	vv_envcfg_release(&back);
+	assert_int_equal(vv_env_rename(st, "nope", "new"), -ENOENT);
+	assert_int_equal(vv_env_rename(st, "web", "web2"), 0);
+	assert_int_equal(vv_env_load(st, "web", &back), -ENOENT);
+	assert_int_equal(vv_env_load(st, "web2", &back), 0);
+	assert_string_equal(back.python, "/usr/bin/python3.12");
+	vv_envcfg_release(&back);
+	char *j = NULL;
+	assert_int_equal(vv_read_file_at(st->journalfd, "web2", 1024, &j, NULL), 0);
+	assert_string_equal(j, "journal of web\n");
+	free(j);
+	assert_true(faccessat(st->journalfd, "web", F_OK, 0) < 0);
+
+	/* Renaming an env without a journal drops a stale journal of the new name. */
+	fd = openat(st->journalfd, "stale", O_WRONLY | O_CREAT, 0644);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(vv_env_rename(st, "api", "stale"), 0);
+	assert_true(faccessat(st->journalfd, "stale", F_OK, 0) < 0);
+
+	/* list: sorted, dot-names included, .venvfs* and directories skipped. */
+	assert_int_equal(vv_env_create(st, ".dot", &c), 0);
+	assert_int_equal(vv_env_create(st, "Zed", &c), 0);
+	assert_int_equal(vv_env_create(st, "alpha", &c), 0);
+	fd = openat(st->envfd, ".venvfs-lock", O_WRONLY | O_CREAT, 0644);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(mkdirat(st->envfd, "somedir", 0755), 0);
+	char **names;
+	size_t n;
+	assert_int_equal(vv_env_list(st, &names, &n), 0);
+	const char *want[] = { ".dot", "Zed", "alpha", "stale", "web2" };
+	assert_int_equal(n, 5);
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(names[i], want[i]);
+	vv_env_list_free(names, n);
+
+	/* remove takes the journal along. */
+	fd = openat(st->journalfd, "alpha", O_WRONLY | O_CREAT, 0644);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(vv_env_remove(st, "alpha"), 0);
+	assert_true(faccessat(st->journalfd, "alpha", F_OK, 0) < 0);
+	assert_int_equal(vv_env_load(st, "alpha", &back), -ENOENT);
+	assert_int_equal(vv_env_remove(st, "alpha"), -ENOENT);
+	assert_int_equal(vv_env_remove(st, "Zed"), 0);
+	assert_int_equal(vv_env_list(st, &names, &n), 0);
+	assert_int_equal(n, 3);
+	vv_env_list_free(names, n);
+
+	vv_envcfg_release(&c);
+	vv_envcfg_release(&other);
+	vt_store_free(st);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_bad_files),
+		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_store_ops),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,402 @@
+/*
+ * test_tree.c - canonical tree bytes: exact serialization, round trips, name rules,
+ * the strict parser against many malformed inputs, and the shared tree cache.
+ */
+#include "testutil.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "hash.h"
+#include "store.h"
+#include "tree.h"
+
+#define HDR "venvfs-tree 1\n"
+#define H64 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+static struct vv_tree_ent ent(const char *name, uint8_t kind, uint16_t mode, uint64_t size,
+			      int64_t mtime, const char *target)
+{
+	struct vv_tree_ent e;
+	memset(&e, 0, sizeof(e));
+	e.name = name;
+	e.kind = kind;
+	e.mode = mode;
+	e.size = size;
+	e.mtime_ns = mtime;
+	e.target = target;
+	if (kind != VV_LNK)
+		vv_hash_buf(name, strlen(name), &e.oid);
+	return e;
+}
+
+static void test_serialize_exact(void **state)
+{
+	(void)state;
+	struct vv_tree_ent e[3];
+	e[0] = ent("a.py", VV_REG, 0644, 12, 1700000000123456789LL, NULL);
+	vv_oid_from_hex(&e[0].oid, H64, VV_OID_HEX);
+	e[1] = ent("bin", VV_DIR, 0755, 999, -5, NULL);
+	vv_oid_from_hex(&e[1].oid, H64, VV_OID_HEX);
+	e[2] = ent("lib64", VV_LNK, 0777, 0, 0, "lib");
+	char *buf;
+	size_t len;
+	assert_int_equal(vv_tree_serialize(e, 3, &buf, &len), 0);
+	const char *want = HDR
+		"f 644 12 1700000000123456789 " H64 " 4:a.py\n"
+		"d 755 0 -5 " H64 " 3:bin\n"
+		"l 777 3 0 3:lib 5:lib64\n";
+	assert_int_equal(len, strlen(want));
+	assert_memory_equal(buf, want, len);
+	free(buf);
+
+	assert_int_equal(vv_tree_serialize(NULL, 0, &buf, &len), 0);
+	assert_int_equal(len, strlen(HDR));
+	assert_memory_equal(buf, HDR, len);
+	free(buf);
+}
+
+static void test_roundtrip(void **state)
+{
+	(void)state;
+	struct vv_tree_ent e[6];
+	e[0] = ent("Z", VV_SCRIPT, 0755, 100, INT64_MAX, NULL);
+	e[1] = ent("a b\nc", VV_REG, 0, 0, INT64_MIN, NULL);
+	e[2] = ent("dir", VV_DIR, 07777, 0, 1, NULL);
+	e[3] = ent("link", VV_LNK, 0777, 0, -1, "../target with spaces\nand 3:colons ");
+	e[4] = ent("\xff\xfe", VV_REG, 0600, UINT64_MAX, 0, NULL);
+	e[5] = ent("..x", VV_REG, 0644, 1, 2, NULL);
+	vv_tree_sort(e, 6);
+	assert_string_equal(e[0].name, "..x");
+	assert_string_equal(e[1].name, "Z");
+	assert_string_equal(e[5].name, "\xff\xfe");
+	char *buf;
+	size_t len;
+	assert_int_equal(vv_tree_serialize(e, 6, &buf, &len), 0);
+	struct vv_tree *t = NULL;
+	assert_int_equal(vv_tree_parse(buf, len, &t), 0);
+	assert_int_equal(t->n, 6);
+	for (size_t i = 0; i < 6; i++) {
+		const struct vv_tree_ent *g = &t->ents[i];
+		assert_string_equal(g->name, e[i].name);
+		assert_int_equal(g->namelen, strlen(e[i].name));
+		assert_int_equal(g->kind, e[i].kind);
+		assert_int_equal(g->mode, e[i].mode);
+		assert_true(g->mtime_ns == e[i].mtime_ns);
+		if (g->kind == VV_LNK) {
+			assert_string_equal(g->target, e[i].target);
+			assert_int_equal(g->size, strlen(e[i].target));
+			assert_true(vv_oid_is_zero(&g->oid));
+		} else {
+			assert_null(g->target);
+			assert_true(vv_oid_eq(&g->oid, &e[i].oid));
+			assert_true(g->size == (g->kind == VV_DIR ? 0 : e[i].size));
+		}
+	}
+	/* Re-serializing the parsed entries gives the same bytes. */
+	char *buf2;
+	size_t len2;
+	assert_int_equal(vv_tree_serialize(t->ents, t->n, &buf2, &len2), 0);
+	assert_int_equal(len, len2);
+	assert_memory_equal(buf, buf2, len);
+	free(buf2);
+
+	const struct vv_tree_ent *f = vv_tree_find(t, "dir", 3);
+	assert_non_null(f);
+	assert_int_equal(f->kind, VV_DIR);
+	assert_null(vv_tree_find(t, "di", 2));
+	assert_null(vv_tree_find(t, "dirx", 4));
+	assert_non_null(vv_tree_find(t, "dirx", 3));
+	assert_non_null(vv_tree_find(t, "\xff\xfe", 2));
+	assert_non_null(vv_tree_find(t, "..x", 3));
+	vv_tree_unref(t);
+	free(buf);
+}
+
+static void test_serialize_rejects(void **state)
+{
+	(void)state;
+	char *buf = NULL;
+	size_t len;
+	struct vv_tree_ent e[2];
+	e[0] = ent("b", VV_REG, 0644, 1, 0, NULL);
+	e[1] = ent("a", VV_REG, 0644, 1, 0, NULL);
+	assert_int_equal(vv_tree_serialize(e, 2, &buf, &len), -EINVAL);
+	e[1] = ent("b", VV_REG, 0644, 1, 0, NULL);
+	assert_int_equal(vv_tree_serialize(e, 2, &buf, &len), -EINVAL);
+	e[0] = ent("a/b", VV_REG, 0644, 1, 0, NULL);
+	assert_int_equal(vv_tree_serialize(e, 1, &buf, &len), -EINVAL);
+	e[0] = ent("..", VV_REG, 0644, 1, 0, NULL);
+	assert_int_equal(vv_tree_serialize(e, 1, &buf, &len), -EINVAL);
+	e[0] = ent("x", 'q', 0644, 1, 0, NULL);
+	assert_int_equal(vv_tree_serialize(e, 1, &buf, &len), -EINVAL);
+	e[0] = ent("x", VV_REG, 010000, 1, 0, NULL);
+	assert_int_equal(vv_tree_serialize(e, 1, &buf, &len), -EINVAL);
+	e[0] = ent("x", VV_LNK, 0777, 0, 0, NULL);
+	assert_int_equal(vv_tree_serialize(e, 1, &buf, &len), -EINVAL);
+	e[0] = ent("x", VV_LNK, 0777, 0, 0, "");
+	assert_int_equal(vv_tree_serialize(e, 1, &buf, &len), -EINVAL);
+	assert_null(buf);
+}
+
+static void test_name_check(void **state)
+{
+	(void)state;
+	char n[300];
+	memset(n, 'x', sizeof(n));
+	assert_int_equal(vv_name_check("a", 1), 0);
+	assert_int_equal(vv_name_check("...", 3), 0);
+	assert_int_equal(vv_name_check(".a", 2), 0);
+	assert_int_equal(vv_name_check(n, 255), 0);
+	assert_int_equal(vv_name_check(n, 256), -ENAMETOOLONG);
+	assert_int_equal(vv_name_check("", 0), -EINVAL);
+	assert_int_equal(vv_name_check(".", 1), -EINVAL);
+	assert_int_equal(vv_name_check("..", 2), -EINVAL);
+	assert_int_equal(vv_name_check("a/b", 3), -EINVAL);
+	assert_int_equal(vv_name_check("/", 1), -EINVAL);
+	assert_int_equal(vv_name_check("a\0b", 3), -EINVAL);
+	/* len bounds the check: "ab/" checked as "ab". */
+	assert_int_equal(vv_name_check("ab/", 2), 0);
+}
+
+static void expect_bad(const char *what, const char *buf, size_t len)
+{
+	struct vv_tree *t = NULL;
+	vv_err_clear();
+	int r = vv_tree_parse(buf, len, &t);
+	if (r != -EUCLEAN)
+		fail_msg("%s: parse returned %d, want -EUCLEAN", what, r);
+	assert_null(t);
+	if (!strstr(vv_errmsg(), "bad tree"))
+		fail_msg("%s: message '%s'", what, vv_errmsg());
+}
+
+static void expect_good(const char *buf, size_t n)
+{
+	struct vv_tree *t = NULL;
+	int r = vv_tree_parse(buf, strlen(buf), &t);
+	if (r != 0)
+		fail_msg("parse failed: %s", vv_errmsg());
+	assert_int_equal(t->n, n);
+	vv_tree_unref(t);
+}
+
+#define BAD(what, s) expect_bad(what, s, sizeof(s) - 1)
+#define F(rest) "f 644 1 0 " H64 " " rest
+
+static void test_parse_valid(void **state)
+{
+	(void)state;
+	expect_good(HDR, 0);
+	expect_good(HDR F("1:a\n") F("1:b\n"), 2);
+	expect_good(HDR "l 0 1 -9223372036854775808 1:x 1:l\n", 1);
+	expect_good(HDR "f 7777 18446744073709551615 9223372036854775807 " H64 " 1:a\n", 1);
+	expect_good(HDR "s 0 0 0 " H64 " 1:\n\n", 1);
+}
+
+static void test_parse_rejects(void **state)
+{
+	(void)state;
+	BAD("empty", "");
+	BAD("bad header", "venvfs-tree 2\n");
+	BAD("header without newline", "venvfs-tree 1");
+	BAD("header with trailing space", "venvfs-tree 1 \n");
+	BAD("truncated entry", HDR "f 644 1 0 " H64);
+	BAD("truncated id", HDR "f 644 1 0 e3b0c442 1:a\n");
+	BAD("truncated name", HDR F("5:ab\n"));
+	BAD("missing newline", HDR F("1:a"));
+	BAD("trailing bytes", HDR F("1:a\n") "x");
+	BAD("trailing newline", HDR F("1:a\n") "\n");
+	BAD("unsorted", HDR F("1:b\n") F("1:a\n"));
+	BAD("unsorted by length", HDR F("2:ab\n") F("1:a\n"));
+	BAD("duplicate", HDR F("1:a\n") F("1:a\n"));
+	BAD("slash in name", HDR F("3:a/b\n"));
+	BAD("dot", HDR F("1:.\n"));
+	BAD("dotdot", HDR F("2:..\n"));
+	BAD("NUL in name", HDR F("3:a\0b\n"));
+	BAD("empty name", HDR F("0:\n"));
+	BAD("name too long", HDR F("256:") "x\n");
+	BAD("name length mismatch", HDR F("2:a\n"));
+	BAD("name length leading zero", HDR F("01:a\n"));
+	BAD("name length missing colon", HDR F("1a\n"));
+	BAD("bad kind", HDR "x 644 1 0 " H64 " 1:a\n");
+	BAD("upper kind", HDR "F 644 1 0 " H64 " 1:a\n");
+	BAD("mode > 07777", HDR "f 10000 1 0 " H64 " 1:a\n");
+	BAD("mode not octal", HDR "f 648 1 0 " H64 " 1:a\n");
+	BAD("mode leading zero", HDR "f 0644 1 0 " H64 " 1:a\n");
+	BAD("mode empty", HDR "f  1 0 " H64 " 1:a\n");
+	BAD("size leading zero", HDR "f 644 01 0 " H64 " 1:a\n");
+	BAD("size plus sign", HDR "f 644 +1 0 " H64 " 1:a\n");
+	BAD("size negative", HDR "f 644 -1 0 " H64 " 1:a\n");
+	BAD("size overflow", HDR "f 644 18446744073709551616 0 " H64 " 1:a\n");
+	BAD("size huge", HDR "f 644 99999999999999999999999 0 " H64 " 1:a\n");
+	BAD("mtime overflow", HDR "f 644 1 9223372036854775808 " H64 " 1:a\n");
+	BAD("mtime underflow", HDR "f 644 1 -9223372036854775809 " H64 " 1:a\n");
+	BAD("mtime negative zero", HDR "f 644 1 -0 " H64 " 1:a\n");
+	BAD("mtime leading zero", HDR "f 644 1 007 " H64 " 1:a\n");
+	BAD("mtime bare minus", HDR "f 644 1 - " H64 " 1:a\n");
+	BAD("double space", HDR "f  644 1 0 " H64 " 1:a\n");
+	BAD("tab separator", HDR "f\t644 1 0 " H64 " 1:a\n");
+	BAD("bad hex", HDR "f 644 1 0 "
+	    "g3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 1:a\n");
+	BAD("upper-case hex", HDR "f 644 1 0 "
+	    "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855 1:a\n");
+	BAD("long hex", HDR "f 644 1 0 " H64 "0 1:a\n");
+	BAD("dir bad hex", HDR "d 755 0 0 xyz 1:a\n");
+	BAD("script bad hex", HDR "s 755 0 0 "
+	    "-3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 1:a\n");
+	BAD("dir with size", HDR "d 755 5 0 " H64 " 1:a\n");
+	BAD("link without target", HDR "l 777 0 0 1:a\n");
+	BAD("link empty target", HDR "l 777 0 0 0: 1:a\n");
+	BAD("link size mismatch", HDR "l 777 4 0 3:abc 1:a\n");
+	BAD("link target truncated", HDR "l 777 9 0 9:abc");
+	BAD("link target NUL", HDR "l 777 3 0 3:a\0c 1:a\n");
+	BAD("link target too long", HDR "l 777 4096 0 4096:x 1:a\n");
+	BAD("link with oid", HDR "l 777 1 0 " H64 " 1:a\n");
+	BAD("link no space after target", HDR "l 777 1 0 1:x1:a\n");
+}
+
+static void test_parse_unaligned_sizes(void **state)
+{
+	(void)state;
+	/* Every prefix of a valid tree except the header-only and full ones is invalid. */
+	const char *good = HDR F("1:a\n") "l 777 3 5 3:abc 2:bc\n";
+	size_t n = strlen(good);
+	for (size_t i = 0; i < n; i++) {
+		if (i == strlen(HDR) || i == strlen(HDR F("1:a\n")))
+			continue;
+		char *copy = malloc(i ? i : 1);
+		memcpy(copy, good, i);
+		struct vv_tree *t = NULL;
+		int r = vv_tree_parse(copy, i, &t);
+		if (r != -EUCLEAN)
+			fail_msg("prefix %zu parsed: %d", i, r);
+		free(copy);
+	}
+	expect_good(good, 2);
+}
+
+static void test_store_and_cache(void **state)
+{
+	(void)state;
+	struct vv_store *st = vt_store_new();
+	vv_oid empty, again;
+	assert_int_equal(vv_tree_empty(st, &empty), 0);
+	assert_int_equal(vv_tree_empty(st, &again), 0);
+	assert_true(vv_oid_eq(&empty, &again));
+	vv_oid want;
+	vv_hash_buf(HDR, strlen(HDR), &want);
+	assert_true(vv_oid_eq(&empty, &want));
+
+	struct vv_tree_ent e[2];
+	e[0] = ent("a", VV_DIR, 0755, 0, 7, NULL);
+	e[0].oid = empty;
+	e[1] = ent("b", VV_REG, 0644, 3, 8, NULL);
+	vv_oid root;
+	assert_int_equal(vv_tree_write(st, e, 2, &root), 0);
+
+	struct vv_tree *t1 = NULL, *t2 = NULL, *te = NULL;
+	assert_int_equal(vv_tree_get(st, &root, &t1), 0);
+	assert_int_equal(vv_tree_get(st, &root, &t2), 0);
+	assert_ptr_equal(t1, t2);
+	assert_true(vv_oid_eq(&t1->oid, &root));
+	assert_int_equal(t1->n, 2);
+	assert_int_equal(vv_tree_get(st, &t1->ents[0].oid, &te), 0);
+	assert_int_equal(te->n, 0);
+	assert_true(vv_oid_eq(&te->oid, &empty));
+	vv_tree_ref(t1);
+	vv_tree_unref(t1);
+	vv_tree_unref(t2);
+	/* Still cached: the same pointer comes back. */
+	struct vv_tree *t3 = NULL;
+	assert_int_equal(vv_tree_get(st, &root, &t3), 0);
+	assert_ptr_equal(t3, t1);
+	vv_tree_unref(t3);
+	vv_tree_unref(t1);
+
+	/* A reference outlives the store (cache) closing. */
+	vt_store_free(st);
+	assert_int_equal(te->n, 0);
+	vv_tree_unref(te);
+}
+
+static void test_get_errors(void **state)
+{
+	(void)state;
+	struct vv_store *st = vt_store_new();
+	vv_oid o;
+	struct vv_tree *t = NULL;
+	vv_hash_buf("nope", 4, &o);
+	assert_int_equal(vv_tree_get(st, &o, &t), -ENOENT);
+	assert_null(t);
+
+	/* A stored object that is not a tree. */
+	assert_int_equal(vv_store_put_buf(st, "not a tree", 10, &o), 0);
+	assert_int_equal(vv_tree_get(st, &o, &t), -EUCLEAN);
+	assert_null(t);
+	char rel[8 + VV_OID_HEX + 2];
+	vv_store_obj_path(&o, rel);
+	assert_non_null(strstr(vv_errmsg(), rel));
+
+	/* A tree whose bytes were corrupted on disk. */
+	vv_oid empty;
+	assert_int_equal(vv_tree_empty(st, &empty), 0);
+	char p[PATH_MAX];
+	vv_store_obj_path(&empty, rel);
+	snprintf(p, sizeof(p), "%s/%s", st->path, rel);
+	assert_int_equal(chmod(p, 0644), 0);
+	vt_write_file(p, "venvfs-tree 1\n\n", 15);
+	assert_int_equal(vv_tree_get(st, &empty, &t), -EUCLEAN);
+	assert_null(t);
+	vt_store_free(st);
+}
+
+static void test_many_trees(void **state)
+{
+	(void)state;
+	/* Exercise cache growth: many distinct trees held at once, then released. */
+	struct vv_store *st = vt_store_new();
+	enum { N = 600 };
+	struct vv_tree **held = calloc(N, sizeof(*held));
+	vv_oid *ids = calloc(N, sizeof(*ids));
+	for (int i = 0; i < N; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "file%d", i);
+		struct vv_tree_ent e = ent(name, VV_REG, 0644, (uint64_t)i, i, NULL);
+		assert_int_equal(vv_tree_write(st, &e, 1, &ids[i]), 0);
+		assert_int_equal(vv_tree_get(st, &ids[i], &held[i]), 0);
+	}
+	for (int i = 0; i < N; i++) {
+		struct vv_tree *t = NULL;
+		assert_int_equal(vv_tree_get(st, &ids[i], &t), 0);
+		assert_ptr_equal(t, held[i]);
+		assert_int_equal(t->ents[0].size, (uint64_t)i);
+		vv_tree_unref(t);
+		vv_tree_unref(held[i]);
+	}
+	free(held);
+	free(ids);
+	vt_store_free(st);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_serialize_exact),
+		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_serialize_rejects),
+		cmocka_unit_test(test_name_check),
+		cmocka_unit_test(test_parse_valid),
+		cmocka_unit_test(test_parse_rejects),
+		cmocka_unit_test(test_parse_unaligned_sizes),
+		cmocka_unit_test(test_store_and_cache),
+		cmocka_unit_test(test_get_errors),
+		cmocka_unit_test(test_many_trees),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,273 @@
+/*
+ * test_treebuild.c - the tree builder: implicit parents, explicit directories, grafts,
+ * duplicate and non-directory errors, and the trees it writes.
+ */
+#include "testutil.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "hash.h"
+#include "store.h"
+#include "tree.h"
+#include "treebuild.h"
+
+static struct vv_tree_ent file_ent(const char *content, uint16_t mode, int64_t mtime)
+{
+	struct vv_tree_ent e;
+	memset(&e, 0, sizeof(e));
+	e.name = "ignored";
+	e.kind = VV_REG;
+	e.mode = mode;
+	e.size = strlen(content);
+	e.mtime_ns = mtime;
+	vv_hash_buf(content, strlen(content), &e.oid);
+	return e;
+}
+
+static struct vv_tree_ent dir_ent(uint16_t mode, int64_t mtime)
+{
+	struct vv_tree_ent e;
+	memset(&e, 0, sizeof(e));
+	e.kind = VV_DIR;
+	e.mode = mode;
+	e.mtime_ns = mtime;
+	return e;
+}
+
+static struct vv_tree *get(struct vv_store *st, const vv_oid *oid)
+{
+	struct vv_tree *t = NULL;
+	if (vv_tree_get(st, oid, &t) < 0)
+		fail_msg("vv_tree_get: %s", vv_errmsg());
+	return t;
+}
+
+static const struct vv_tree_ent *find(const struct vv_tree *t, const char *name)
+{
+	const struct vv_tree_ent *e = vv_tree_find(t, name, strlen(name));
+	if (!e)
+		fail_msg("no entry '%s'", name);
+	return e;
+}
+
+static void test_build_nested(void **state)
+{
+	(void)state;
+	struct vv_store *st = vt_store_new();
+	struct vv_tb *tb = vv_tb_new(42);
+	assert_non_null(tb);
+	struct vv_tree_ent f = file_ent("print(1)\n", 0644, 100);
+	assert_int_equal(vv_tb_add(tb, "lib/python3.12/site-packages/pkg/__init__.py", &f), 0);
+	struct vv_tree_ent g = file_ent("x", 0600, 101);
+	assert_int_equal(vv_tb_add(tb, "lib/python3.12/site-packages/pkg/a.py", &g), 0);
+	struct vv_tree_ent s = file_ent("#!python\n", 0755, 102);
+	s.kind = VV_SCRIPT;
+	assert_int_equal(vv_tb_add(tb, "bin/tool", &s), 0);
+	struct vv_tree_ent l;
+	memset(&l, 0, sizeof(l));
+	l.kind = VV_LNK;
+	l.mode = 0777;
+	l.mtime_ns = 103;
+	char target[] = "lib";
+	l.target = target;
+	assert_int_equal(vv_tb_add(tb, "lib64", &l), 0);
+	target[0] = 'X'; /* the builder copied it */
+	/* Explicit directory after its implicit creation: sets mode and mtime. */
+	struct vv_tree_ent d = dir_ent(0700, 7);
+	assert_int_equal(vv_tb_add(tb, "bin", &d), 0);
+	/* An explicit empty directory. */
+	assert_int_equal(vv_tb_add(tb, "include", &d), 0);
+
+	assert_int_equal(vv_tb_exists(tb, "bin"), 1);
+	assert_int_equal(vv_tb_exists(tb, "bin/tool"), 1);
+	assert_int_equal(vv_tb_exists(tb, "lib/python3.12"), 1);
+	assert_int_equal(vv_tb_exists(tb, "lib/python3.11"), 0);
+	assert_int_equal(vv_tb_exists(tb, "bin/tool/x"), 0);
+	assert_int_equal(vv_tb_exists(tb, "nothing"), 0);
+
+	vv_oid root;
+	assert_int_equal(vv_tb_write(tb, st, &root), 0);
+
+	struct vv_tree *r = get(st, &root);
+	assert_int_equal(r->n, 4);
+	assert_string_equal(r->ents[0].name, "bin");
+	assert_string_equal(r->ents[1].name, "include");
+	assert_string_equal(r->ents[2].name, "lib");
+	assert_string_equal(r->ents[3].name, "lib64");
+	const struct vv_tree_ent *bin = find(r, "bin");
+	assert_int_equal(bin->kind, VV_DIR);
+	assert_int_equal(bin->mode, 0700);
+	assert_true(bin->mtime_ns == 7);
+	const struct vv_tree_ent *lib = find(r, "lib");
+	assert_int_equal(lib->mode, 0755);
+	assert_true(lib->mtime_ns == 42);
+	const struct vv_tree_ent *l64 = find(r, "lib64");
+	assert_int_equal(l64->kind, VV_LNK);
+	assert_string_equal(l64->target, "lib");
+	assert_int_equal(l64->size, 3);
+
+	struct vv_tree *inc = get(st, &find(r, "include")->oid);
+	assert_int_equal(inc->n, 0);
+	vv_tree_unref(inc);
+
+	struct vv_tree *b = get(st, &bin->oid);
+	assert_int_equal(b->n, 1);
+	assert_int_equal(b->ents[0].kind, VV_SCRIPT);
+	assert_string_equal(b->ents[0].name, "tool");
+	vv_tree_unref(b);
+
+	struct vv_tree *t = get(st, &lib->oid);
+	const char *path[] = { "python3.12", "site-packages", "pkg" };
+	for (int i = 0; i < 3; i++) {
+		struct vv_tree *next = get(st, &find(t, path[i])->oid);
+		vv_tree_unref(t);
+		t = next;
+	}
+	assert_int_equal(t->n, 2);
+	assert_string_equal(t->ents[0].name, "__init__.py");
+	assert_true(vv_oid_eq(&t->ents[0].oid, &f.oid));
+	assert_int_equal(t->ents[0].size, f.size);
+	assert_int_equal(t->ents[1].mode, 0600);
+	vv_tree_unref(t);
+	vv_tree_unref(r);
+
+	/* Writing again (and after more adds) works; the builder stays usable. */
+	vv_oid again;
+	assert_int_equal(vv_tb_write(tb, st, &again), 0);
+	assert_true(vv_oid_eq(&root, &again));
+	struct vv_tree_ent h = file_ent("y", 0644, 1);
+	assert_int_equal(vv_tb_add(tb, "lib/python3.12/new.py", &h), 0);
+	assert_int_equal(vv_tb_write(tb, st, &again), 0);
+	assert_false(vv_oid_eq(&root, &again));
+	vv_tb_free(tb);
+	vt_store_free(st);
+}
+
+static void test_order_independent(void **state)
+{
+	(void)state;
+	struct vv_store *st = vt_store_new();
+	const char *paths[] = { "b/z", "a", "b/a", "c/d/e", "B", "b/\xc3\xa9" };
+	vv_oid r1, r2;
+	struct vv_tb *tb = vv_tb_new(0);
+	for (int i = 0; i < 6; i++) {
+		struct vv_tree_ent f = file_ent(paths[i], 0644, i);
+		assert_int_equal(vv_tb_add(tb, paths[i], &f), 0);
+	}
+	assert_int_equal(vv_tb_write(tb, st, &r1), 0);
+	vv_tb_free(tb);
+	tb = vv_tb_new(0);
+	for (int i = 5; i >= 0; i--) {
+		struct vv_tree_ent f = file_ent(paths[i], 0644, i);
+		assert_int_equal(vv_tb_add(tb, paths[i], &f), 0);
+	}
+	assert_int_equal(vv_tb_write(tb, st, &r2), 0);
+	vv_tb_free(tb);
+	assert_true(vv_oid_eq(&r1, &r2));
+	vt_store_free(st);
+}
+
+static void test_graft(void **state)
+{
+	(void)state;
+	struct vv_store *st = vt_store_new();
+	struct vv_tb *tb = vv_tb_new(0);
+	struct vv_tree_ent f = file_ent("1", 0644, 0);
+	assert_int_equal(vv_tb_add(tb, "x/one", &f), 0);
+	vv_oid sub;
+	assert_int_equal(vv_tb_write(tb, st, &sub), 0);
+	vv_tb_free(tb);
+
+	tb = vv_tb_new(0);
+	struct vv_tree_ent g = dir_ent(0755, 5);
+	g.oid = sub;
+	assert_int_equal(vv_tb_add(tb, "deep/graft", &g), 0);
+	/* Nothing can be added beneath a grafted tree, nor can it be re-added. */
+	assert_int_equal(vv_tb_add(tb, "deep/graft/x/two", &f), -EEXIST);
+	assert_int_equal(vv_tb_add(tb, "deep/graft", &g), -EEXIST);
+	vv_oid root;
+	assert_int_equal(vv_tb_write(tb, st, &root), 0);
+	struct vv_tree *r = get(st, &root);
+	struct vv_tree *deep = get(st, &find(r, "deep")->oid);
+	assert_true(vv_oid_eq(&find(deep, "graft")->oid, &sub));
+	vv_tree_unref(deep);
+	vv_tree_unref(r);
+	vv_tb_free(tb);
+	vt_store_free(st);
+}
+
+static void test_errors(void **state)
+{
+	(void)state;
+	struct vv_tb *tb = vv_tb_new(0);
+	struct vv_tree_ent f = file_ent("1", 0644, 0);
+	assert_int_equal(vv_tb_add(tb, "a/file", &f), 0);
+	assert_int_equal(vv_tb_add(tb, "a/file", &f), -EEXIST);
+	assert_non_null(strstr(vv_errmsg(), "a/file"));
+	assert_int_equal(vv_tb_add(tb, "a/file/under", &f), -ENOTDIR);
+	struct vv_tree_ent d = dir_ent(0755, 0);
+	assert_int_equal(vv_tb_add(tb, "a/file", &d), -EEXIST);
+	/* An explicit directory cannot be declared twice. */
+	assert_int_equal(vv_tb_add(tb, "e", &d), 0);
+	assert_int_equal(vv_tb_add(tb, "e", &d), -EEXIST);
+	/* Implicit "a" may be declared once, then it is explicit. */
+	assert_int_equal(vv_tb_add(tb, "a", &d), 0);
+	assert_int_equal(vv_tb_add(tb, "a", &d), -EEXIST);
+	/* A file over an implicit directory is a clash. */
+	assert_int_equal(vv_tb_add(tb, "p/q", &f), 0);
+	assert_int_equal(vv_tb_add(tb, "p", &f), -EEXIST);
+
+	/* Bad paths. */
+	assert_int_equal(vv_tb_add(tb, "", &f), -EINVAL);
+	assert_int_equal(vv_tb_add(tb, "/abs", &f), -EINVAL);
+	assert_int_equal(vv_tb_add(tb, "x//y", &f), -EINVAL);
+	assert_int_equal(vv_tb_add(tb, "x/", &f), -EINVAL);
+	assert_int_equal(vv_tb_add(tb, "x/../y", &f), -EINVAL);
+	assert_int_equal(vv_tb_add(tb, "./y", &f), -EINVAL);
+	char longname[300];
+	memset(longname, 'n', 256);
+	longname[256] = 0;
+	assert_int_equal(vv_tb_add(tb, longname, &f), -ENAMETOOLONG);
+
+	/* Bad entries. */
+	struct vv_tree_ent bad = f;
+	bad.kind = 'x';
+	assert_int_equal(vv_tb_add(tb, "k", &bad), -EINVAL);
+	bad = f;
+	bad.mode = 010000;
+	assert_int_equal(vv_tb_add(tb, "k", &bad), -EINVAL);
+	bad = f;
+	bad.kind = VV_LNK;
+	bad.target = NULL;
+	assert_int_equal(vv_tb_add(tb, "k", &bad), -EINVAL);
+	assert_int_equal(vv_tb_exists(tb, "k"), 0);
+	vv_tb_free(tb);
+}
+
+static void test_empty_builder(void **state)
+{
+	(void)state;
+	struct vv_store *st = vt_store_new();
+	struct vv_tb *tb = vv_tb_new(0);
+	vv_oid root, empty;
+	assert_int_equal(vv_tb_write(tb, st, &root), 0);
+	assert_int_equal(vv_tree_empty(st, &empty), 0);
+	assert_true(vv_oid_eq(&root, &empty));
+	vv_tb_free(tb);
+	vv_tb_free(NULL);
+	vt_store_free(st);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_build_nested),
+		cmocka_unit_test(test_order_independent),
+		cmocka_unit_test(test_graft),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_empty_builder),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,300 @@
+/* testutil.c - temp dirs, stores and test wheels for unit tests (see testutil.h). */
+#include "testutil.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <zip.h>
+
+#include "error.h"
+#include "fsutil.h"
+#include "hash.h"
+#include "store.h"
+
+char *vt_tempdir(void)
+{
+	const char *t = getenv("TMPDIR");
+	char buf[PATH_MAX];
+	snprintf(buf, sizeof(buf), "%s/vvtest.XXXXXX", t && *t ? t : "/tmp");
+	char *p = mkdtemp(buf);
+	assert_non_null(p);
+	return strdup(p);
+}
+
+void vt_rmtree(char *path)
+{
+	if (!path)
+		return;
+	assert_int_equal(vv_rm_rf_at(AT_FDCWD, path), 0);
+	free(path);
+}
+
+struct vv_store *vt_store_new(void)
+{
+	char *dir = vt_tempdir();
+	struct vv_store *st = NULL;
+	int r = vv_store_open(&st, dir, 1);
+	if (r < 0)
+		fail_msg("vv_store_open: %s", vv_errmsg());
+	free(dir);
+	return st;
+}
+
+void vt_store_free(struct vv_store *st)
+{
+	if (!st)
+		return;
+	char *dir = strdup(st->path);
+	vv_store_close(st);
+	vt_rmtree(dir);
+}
+
+void vt_write_file(const char *path, const void *data, size_t len)
+{
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = 0;
+		assert_int_equal(vv_mkdir_p_at(AT_FDCWD, dir, 0755), 0);
+	}
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(vv_write_all(fd, data, len), 0);
+	close(fd);
+}
+
+size_t vt_count_files(const char *dir)
+{
+	size_t n = 0;
+	DIR *d = opendir(dir);
+	if (!d)
+		return 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		char p[PATH_MAX];
+		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+		struct stat s;
+		if (lstat(p, &s) < 0)
+			continue;
+		if (S_ISDIR(s.st_mode))
+			n += vt_count_files(p);
+		else if (S_ISREG(s.st_mode))
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* ---- wheels ---- */
+
+static void rec_add(char **rec, size_t *len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void rec_add(char **rec, size_t *len, const char *fmt, ...)
+{
+	char *line = NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vasprintf(&line, fmt, ap);
+	va_end(ap);
+	assert_true(n >= 0);
+	*rec = realloc(*rec, *len + (size_t)n + 1);
+	assert_non_null(*rec);
+	memcpy(*rec + *len, line, (size_t)n + 1);
+	*len += (size_t)n;
+	free(line);
+}
+
+static void zadd(zip_t *za, const char *name, const void *data, size_t len, unsigned mode,
+		 const struct vt_wheel_opts *o)
+{
+	/* libzip frees the copy when it is done, except for empty buffers */
+	void *copy = NULL;
+	if (len) {
+		copy = malloc(len);
+		assert_non_null(copy);
+		memcpy(copy, data, len);
+	}
+	zip_source_t *src = zip_source_buffer(za, copy, len, len ? 1 : 0);
+	assert_non_null(src);
+	zip_int64_t idx = zip_file_add(za, name, src, ZIP_FL_ENC_UTF_8);
+	if (idx < 0)
+		fail_msg("zip_file_add %s: %s", name, zip_strerror(za));
+	if (!mode)
+		mode = S_IFREG | 0644;
+	assert_int_equal(zip_file_set_external_attributes(za, (zip_uint64_t)idx, 0,
+							  ZIP_OPSYS_UNIX,
+							  (zip_uint32_t)mode << 16), 0);
+	assert_int_equal(zip_set_file_compression(za, (zip_uint64_t)idx,
+						  o->store_only ? ZIP_CM_STORE : ZIP_CM_DEFLATE, 0),
+			 0);
+	assert_int_equal(zip_file_set_mtime(za, (zip_uint64_t)idx,
+					    o->mtime ? o->mtime : 1690000000, 0), 0);
+}
+
+char *vt_wheel_build(const char *dir, const char *fname, const struct vt_member *m, size_t n,
+		     const struct vt_wheel_opts *opts)
+{
+	struct vt_wheel_opts o = {0};
+	if (opts)
+		o = *opts;
+	const char *name = o.name ? o.name : "demo", *ver = o.version ? o.version : "1.0";
+	char *path = NULL, di[256];
+	assert_true(asprintf(&path, "%s/%s", dir, fname) > 0);
+	snprintf(di, sizeof(di), "%s-%s.dist-info", name, ver);
+
+	int ze = 0;
+	zip_t *za = zip_open(path, ZIP_CREATE | ZIP_TRUNCATE, &ze);
+	assert_non_null(za);
+	char *rec = NULL;
+	size_t reclen = 0;
+
+	for (size_t i = 0; i < n + 2; i++) {
+		char nm[300];
+		const char *data;
+		size_t len;
+		unsigned mode = 0;
+		if (i < n) {
+			snprintf(nm, sizeof(nm), "%s", m[i].name);
+			data = m[i].data ? m[i].data : "";
+			len = m[i].len ? m[i].len : strlen(data);
+			mode = m[i].mode;
+		} else if (o.no_distinfo) {
+			continue;
+		} else if (i == n) {
+			snprintf(nm, sizeof(nm), "%s/METADATA", di);
+			data = NULL;
+			len = 0;
+		} else {
+			snprintf(nm, sizeof(nm), "%s/WHEEL", di);
+			data = "Wheel-Version: 1.0\nGenerator: vt\nRoot-Is-Purelib: true\n"
+			       "Tag: py3-none-any\n";
+			len = strlen(data);
+		}
+		char meta[300];
+		if (i == n) {
+			snprintf(meta, sizeof(meta),
+				 "Metadata-Version: 2.1\nName: %s\nVersion: %s\n\nbody\n", name, ver);
+			data = meta;
+			len = strlen(meta);
+		}
+		zadd(za, nm, data, len, mode, &o);
+		if ((mode & S_IFMT) == S_IFDIR || (o.unlisted && !strcmp(o.unlisted, nm)))
+			continue;
+		vv_oid oid;
+		vv_hash_buf(data, len, &oid);
+		if (o.bad_hash && !strcmp(o.bad_hash, nm))
+			oid.b[0] ^= 1;
+		char b64[44];
+		vv_oid_b64(&oid, b64);
+		size_t sz = len + (o.bad_size && !strcmp(o.bad_size, nm) ? 1 : 0);
+		/* quote names like Python's csv module */
+		if (strpbrk(nm, ",\"")) {
+			char q[700];
+			size_t k = 0;
+			q[k++] = '"';
+			for (const char *p = nm; *p; p++) {
+				if (*p == '"')
+					q[k++] = '"';
+				q[k++] = *p;
+			}
+			q[k++] = '"';
+			q[k] = 0;
+			rec_add(&rec, &reclen, "%s,sha256=%s,%zu\n", q, b64, sz);
+		} else {
+			rec_add(&rec, &reclen, "%s,sha256=%s,%zu\n", nm, b64, sz);
+		}
+	}
+	if (!o.no_distinfo) {
+		char nm[300];
+		snprintf(nm, sizeof(nm), "%s/RECORD", di);
+		rec_add(&rec, &reclen, "%s,,\n", nm);
+		zadd(za, nm, rec, reclen, 0, &o);
+	}
+	if (zip_close(za) < 0)
+		fail_msg("zip_close: %s", zip_strerror(za));
+	free(rec);
+	return path;
+}
+
+size_t vt_patch_file(const char *path, const char *from, const char *to)
+{
+	size_t fl = strlen(from), count = 0;
+	assert_int_equal(fl, strlen(to));
+	char *buf = NULL;
+	size_t len = 0;
+	assert_int_equal(vv_read_file_at(AT_FDCWD, path, 1 << 30, &buf, &len), 0);
+	for (size_t i = 0; i + fl <= len; i++)
+		if (!memcmp(buf + i, from, fl)) {
+			memcpy(buf + i, to, fl);
+			count++;
+		}
+	vt_write_file(path, buf, len);
+	free(buf);
+	return count;
+}
+
+char *vt_find_wheel(const char *dir, const char *prefix)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return NULL;
+	char *best = NULL;
+	struct dirent *de;
+	size_t pl = strlen(prefix);
+	while ((de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+		if (strncmp(de->d_name, prefix, pl) || l < 4 || strcmp(de->d_name + l - 4, ".whl"))
+			continue;
+		if (!best || strcmp(de->d_name, best) < 0) {
+			free(best);
+			best = strdup(de->d_name);
+		}
+	}
+	closedir(d);
+	if (!best)
+		return NULL;
+	char *path = NULL;
+	if (asprintf(&path, "%s/%s", dir, best) < 0)
+		path = NULL;
+	free(best);
+	return path;
+}
+
+char *vt_find_in_path(const char *name)
+{
+	const char *path = getenv("PATH");
+	if (!path)
+		return NULL;
+	char *copy = strdup(path), *save = NULL;
+	for (char *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+		char p[PATH_MAX];
+		struct stat s;
+		snprintf(p, sizeof(p), "%s/%s", d, name);
+		if (d[0] == '/' && stat(p, &s) == 0 && S_ISREG(s.st_mode) && access(p, X_OK) == 0) {
+			free(copy);
+			return strdup(p);
+		}
+	}
+	free(copy);
+	return NULL;
+}
+
+int vt_is_elf(const char *path)
+{
+	char m[4];
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, m, 4);
+	close(fd);
+	return n == 4 && !memcmp(m, "\x7f" "ELF", 4);
+}

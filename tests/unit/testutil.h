@@ -1,0 +1,71 @@
+/*
+ * testutil.h - shared helpers for the cmocka unit tests: temp directories and stores
+ * that are removed afterwards, file helpers and small wheels built with libzip.
+ */
+#ifndef VV_TESTUTIL_H
+#define VV_TESTUTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+struct vv_store;
+
+/* mkdtemp under $TMPDIR (or /tmp); malloc'd path. Fails the test on error. */
+char *vt_tempdir(void);
+/* rm -rf a path and free it. */
+void vt_rmtree(char *path);
+
+/* A fresh store in a temp dir. vt_store_free closes it and removes the directory. */
+struct vv_store *vt_store_new(void);
+void vt_store_free(struct vv_store *st);
+
+/* Write a file (creating parents), fail the test on error. */
+void vt_write_file(const char *path, const void *data, size_t len);
+
+/* Count regular files under dir (recursively). */
+size_t vt_count_files(const char *dir);
+
+/* First executable regular file `name` on $PATH (malloc'd), or NULL. */
+char *vt_find_in_path(const char *name);
+
+/* Does the file start with the ELF magic? */
+int vt_is_elf(const char *path);
+
+/* ---- wheels built from C with libzip (test_wheel, test_seed) ---- */
+#include <stdbool.h>
+#include <sys/types.h>
+#include <time.h>
+
+struct vt_member {
+	const char *name;
+	const void *data;  /* NULL with len 0: empty file */
+	size_t len;        /* 0: strlen(data) */
+	unsigned mode;     /* st_mode incl. file type bits; 0 means regular 0644 */
+};
+
+struct vt_wheel_opts {
+	const char *name, *version; /* dist-info NAME-VERSION; default "demo", "1.0" */
+	bool no_distinfo;           /* add no METADATA/WHEEL/RECORD at all */
+	const char *unlisted;       /* member left out of RECORD */
+	const char *bad_hash;       /* member given a wrong sha256 in RECORD */
+	const char *bad_size;       /* member given a wrong size in RECORD */
+	bool store_only;            /* ZIP_CM_STORE instead of deflate */
+	time_t mtime;               /* member mtime; 0: a fixed date in 2023 */
+};
+
+/* Build dir/fname from members plus METADATA, WHEEL and a correct RECORD (unless told
+ * otherwise) and return the malloc'd path. Fails the test on error. */
+char *vt_wheel_build(const char *dir, const char *fname, const struct vt_member *m, size_t n,
+		     const struct vt_wheel_opts *opts);
+
+/* Replace every occurrence of from by to (same length) in a file's bytes; returns the
+ * number of replacements. */
+size_t vt_patch_file(const char *path, const char *from, const char *to);
+
+/* The first PREFIX*.whl in dir (by name), or NULL; malloc'd path. */
+char *vt_find_wheel(const char *dir, const char *prefix);
+
+#endif
