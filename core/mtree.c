@@ -22,8 +22,11 @@
 #include "store.h"
 #include "synth.h"
 
-#define SCRIPT_MAGIC "#!python\n"
-#define SCRIPT_MAGIC_LEN 9
+/* A stored console script starts with "#!python" + SUFFIX + "\n" (SUFFIX: [0-9.]*, as
+ * in python3.11); the mount shows the env's interpreter there instead. */
+#define SCRIPT_MAGIC "#!python"
+#define SCRIPT_MAGIC_LEN 8
+#define SCRIPT_SFX_MAX 15
 
 /* Slots of env->syn. */
 enum { SYN_CFG, SYN_LIB64, SYN_PY, SYN_PY3, SYN_PYX, SYN_ACTIVATE, SYN_COUNT };
@@ -398,14 +401,62 @@ int vv_node_readdir(struct vv_node *dir, uint64_t off, bool want_nodes, vv_dir_f
 
 /* ---- stat ---------------------------------------------------------------------- */
 
-static int shebang(const struct vv_env *env, char **out, size_t *len)
+/* The first line(s) shown for a script of env: interpreter "python" + sfx. */
+static int shebang(const struct vv_env *env, const char *sfx, char **out, size_t *len)
 {
 	char *path = vv_env_path(env);
 	if (!path)
 		return -ENOMEM;
 	int r = vv_synth_shebang(path, out, len);
 	free(path);
-	return r;
+	size_t sl = strlen(sfx);
+	if (r < 0 || !sl)
+		return r;
+	/* put the suffix after the last "/bin/python" of the exec line */
+	char *nl = strchr(*out, '\n'), *at = NULL;
+	char *end = strncmp(*out, "#!/bin/sh", 9) ? nl : strchr(nl + 1, '\n');
+	for (char *q = *out; (q = strstr(q, "/bin/python")) && q < end; q++)
+		at = q + 11;
+	char *x = at ? malloc(*len + sl + 1) : NULL;
+	if (!x) {
+		free(*out);
+		return -ENOMEM;
+	}
+	size_t head = (size_t)(at - *out);
+	memcpy(x, *out, head);
+	memcpy(x + head, sfx, sl);
+	memcpy(x + head + sl, at, *len - head + 1);
+	free(*out);
+	*out = x;
+	*len += sl;
+	return 0;
+}
+
+/* Read the stored first line of a script object: suffix into sfx, its length into
+ * *skip. -EUCLEAN if the object is not a stored script. */
+static int script_sfx(int fd, char *sfx, size_t *skip)
+{
+	char head[SCRIPT_MAGIC_LEN + SCRIPT_SFX_MAX + 2];
+	ssize_t n = pread(fd, head, sizeof(head), 0);
+	if (n < SCRIPT_MAGIC_LEN + 1 || memcmp(head, SCRIPT_MAGIC, SCRIPT_MAGIC_LEN))
+		return vv_err(-EUCLEAN, "script object does not start with #!python");
+	size_t i = SCRIPT_MAGIC_LEN, k = 0;
+	while (i < (size_t)n && k < SCRIPT_SFX_MAX &&
+	       ((head[i] >= '0' && head[i] <= '9') || head[i] == '.'))
+		sfx[k++] = head[i++];
+	sfx[k] = 0;
+	if (i >= (size_t)n || head[i] != '\n')
+		return vv_err(-EUCLEAN, "script object has a bad first line");
+	*skip = i + 1;
+	return 0;
+}
+
+/* Shown prefix and hidden stored head of a script object. */
+static int script_prefix(struct vv_node *n, int fd, char **out, size_t *len, size_t *skip)
+{
+	char sfx[SCRIPT_SFX_MAX + 1];
+	int r = script_sfx(fd, sfx, skip);
+	return r < 0 ? r : shebang(n->env, sfx, out, len);
 }
 
 /* Generate (or reuse) the content of a synthesized node. */
@@ -450,14 +501,16 @@ static uint64_t node_size(struct vv_node *n)
 	case VV_SCRIPT: {
 		if (n->stage)
 			return n->ssize;
+		/* shown and stored first lines differ by the same bytes whatever the
+		 * suffix: "#!python" + SFX + "\n" becomes shebang("") with SFX inside */
 		char *sb = NULL;
 		size_t len = 0;
-		if (shebang(n->env, &sb, &len) < 0 || n->size < SCRIPT_MAGIC_LEN) {
+		if (shebang(n->env, "", &sb, &len) < 0 || n->size < SCRIPT_MAGIC_LEN + 1) {
 			free(sb);
 			return n->size;
 		}
 		free(sb);
-		return n->size - SCRIPT_MAGIC_LEN + len;
+		return n->size - (SCRIPT_MAGIC_LEN + 1) + len;
 	}
 	case VV_LNK:
 		return strlen(n->target);
@@ -894,19 +947,18 @@ static int copy_content(struct vv_node *n, int fd)
 	int r;
 	if (n->kind == VV_SCRIPT) {
 		char *sb = NULL, *buf = NULL;
-		size_t sl = 0;
+		size_t sl = 0, skip = 0;
 		struct stat s;
-		if ((r = shebang(n->env, &sb, &sl)) == 0 && (r = fstat(src, &s) < 0 ? -errno : 0) == 0) {
+		if ((r = script_prefix(n, src, &sb, &sl, &skip)) == 0 &&
+		    (r = fstat(src, &s) < 0 ? -errno : 0) == 0) {
 			size_t len = (size_t)s.st_size;
 			buf = malloc(len ? len : 1);
 			if (!buf)
 				r = -ENOMEM;
-			else if (pread(src, buf, len, 0) != (ssize_t)len)
+			else if (pread(src, buf, len, 0) != (ssize_t)len || len < skip)
 				r = -EIO;
-			else if (len < SCRIPT_MAGIC_LEN || memcmp(buf, SCRIPT_MAGIC, SCRIPT_MAGIC_LEN))
-				r = vv_err(-EUCLEAN, "script object does not start with #!python");
 			else if ((r = vv_write_all(fd, sb, sl)) == 0)
-				r = vv_write_all(fd, buf + SCRIPT_MAGIC_LEN, len - SCRIPT_MAGIC_LEN);
+				r = vv_write_all(fd, buf + skip, len - skip);
 		}
 		free(sb);
 		free(buf);
@@ -1017,8 +1069,8 @@ int vv_node_read_source(struct vv_node *n, struct vv_readsrc *out)
 	}
 	if (n->kind == VV_SCRIPT) {
 		char *sb = NULL;
-		size_t sl = 0;
-		int r = shebang(n->env, &sb, &sl);
+		size_t sl = 0, skip = 0;
+		int r = script_prefix(n, fd, &sb, &sl, &skip);
 		if (r < 0) {
 			vv_fdref_put(out->fd);
 			out->fd = NULL;
@@ -1026,7 +1078,7 @@ int vv_node_read_source(struct vv_node *n, struct vv_readsrc *out)
 		}
 		out->prefix = sb;
 		out->prefixlen = sl;
-		out->skip = SCRIPT_MAGIC_LEN;
+		out->skip = skip;
 	}
 	return 0;
 }
@@ -1062,12 +1114,85 @@ int vv_node_publish_begin(struct vv_node *n, struct vv_publish *p, bool *need)
 	p->link = n->writers == 0;
 	if (p->link)
 		n->publishing = true;
+	if (n->parent && is_env_bin(n->parent))
+		p->envpath = vv_env_path(n->env);
 	n->pins++;
 	return 0;
 }
 
+/* Length of the first line(s) of a script that runs the env's interpreter, with the
+ * interpreter's suffix ("3", "3.11") copied to sfx; 0 if buf is no such script. */
+static size_t script_head(const char *buf, size_t len, const char *envpath, char *sfx,
+			  size_t sfxsize)
+{
+	char tramp[PATH_MAX + 128];
+	size_t el = strlen(envpath);
+	/* pip's trampoline, used for paths with spaces or too long for a #! line; the
+	 * interpreter is double-quoted when its path has a space */
+	for (int q = 0; q < 2; q++) {
+		int tl = snprintf(tramp, sizeof(tramp),
+				  "#!/bin/sh\n'''exec' %s%s/bin/python%s \"$0\" \"$@\"\n' '''\n",
+				  q ? "\"" : "", envpath, q ? "\"" : "");
+		if (tl > 0 && (size_t)tl < sizeof(tramp) && len >= (size_t)tl &&
+		    !memcmp(buf, tramp, (size_t)tl)) {
+			sfx[0] = 0;
+			return (size_t)tl;
+		}
+	}
+	if (len < 2 + el + 11 || memcmp(buf, "#!", 2) || memcmp(buf + 2, envpath, el) ||
+	    memcmp(buf + 2 + el, "/bin/python", 11))
+		return 0;
+	size_t i = 2 + el + 11, k = 0;
+	while (i < len && ((buf[i] >= '0' && buf[i] <= '9') || buf[i] == '.') && k + 1 < sfxsize)
+		sfx[k++] = buf[i++];
+	sfx[k] = 0;
+	return i < len && buf[i] == '\n' ? i + 1 : 0;
+}
+
+/* Store a script's neutral form; 1 if it was one, 0 if not, -errno. */
+static int publish_script(struct vv_store *st, struct vv_publish *p)
+{
+	struct stat s;
+	if (fstat(p->fd->fd, &s) < 0 || s.st_size > (1 << 20) || s.st_size < 4)
+		return 0;
+	size_t len = (size_t)s.st_size;
+	char *buf = malloc(len + 32);
+	if (!buf)
+		return -ENOMEM;
+	char sfx[16];
+	int r = 0;
+	ssize_t got = pread(p->fd->fd, buf, len, 0);
+	size_t head = got == (ssize_t)len ? script_head(buf, len, p->envpath, sfx, sizeof(sfx)) : 0;
+	if (head) {
+		/* "#!python" + suffix + "\n" replaces the head in place */
+		int nl = snprintf(NULL, 0, "#!python%s\n", sfx);
+		char *out = malloc(len - head + (size_t)nl + 1);
+		if (!out) {
+			free(buf);
+			return -ENOMEM;
+		}
+		snprintf(out, (size_t)nl + 1, "#!python%s\n", sfx);
+		memcpy(out + nl, buf + head, len - head);
+		p->size = len - head + (size_t)nl;
+		r = vv_store_put_buf(st, out, p->size, &p->oid);
+		free(out);
+		if (r == 0)
+			r = 1;
+	}
+	free(buf);
+	return r;
+}
+
 void vv_publish_run(struct vv_store *st, struct vv_publish *p)
 {
+	if (p->envpath) {
+		int r = publish_script(st, p);
+		if (r != 0) {
+			p->script = r > 0;
+			p->err = r < 0 ? r : 0;
+			return;
+		}
+	}
 	if (p->link)
 		p->err = vv_store_publish_tmpfile(st, p->fd->fd, &p->oid, &p->size);
 	else
@@ -1081,9 +1206,9 @@ int vv_node_publish_end(struct vv_publish *p)
 	if (r == 0) {
 		n->oid = p->oid;
 		n->size = p->size;
-		if (n->kind == VV_SCRIPT)
-			n->kind = VV_REG;
-		if (p->link && n->stage == p->fd && n->stage_gen == p->gen) {
+		n->kind = p->script ? VV_SCRIPT : VV_REG;
+		if ((p->link || (p->script && !n->writers)) && n->stage == p->fd &&
+		    n->stage_gen == p->gen) {
 			/* the stage is now the object itself: drop it */
 			vv_fdref_put(n->stage);
 			n->stage = NULL;
@@ -1096,6 +1221,7 @@ int vv_node_publish_end(struct vv_publish *p)
 	}
 	if (n->stage == p->fd)
 		n->publishing = false;
+	free(p->envpath);
 	vv_fdref_put(p->fd);
 	n->pins--;
 	if (n->unlinked && n->nlookup == 0 && n->pins == 0)

@@ -207,12 +207,18 @@ void vv_node_write_end(struct vv_node *n, uint64_t end_off);
 
 /* Publishing a stage is split so that hashing runs without the lock:
  *   vv_node_publish_begin (locked) -> vv_publish_run (unlocked) -> vv_node_publish_end
- * publish_end records the new content (journal) unless the stage changed meanwhile. */
+ * publish_end records the new content (journal) unless the stage changed meanwhile.
+ * A file in the env's bin/ whose first line runs the env's own interpreter (a plain
+ * "#!ENV/bin/pythonX.Y" or pip's /bin/sh trampoline) is stored as a console script
+ * with the neutral first line "#!pythonX.Y", so it follows the env when it is renamed
+ * and dedups across envs. */
 struct vv_publish {
 	struct vv_node *node;
 	struct vv_fdref *fd;
 	uint64_t gen;
 	bool link;           /* publish the stage inode itself (no writers left) */
+	char *envpath;       /* set for files in the env's bin/: candidates for scripts */
+	bool script;         /* stored as a console script with a neutral first line */
 	vv_oid oid;
 	uint64_t size;
 	int err;

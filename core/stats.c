@@ -106,12 +106,19 @@ static struct node *table_find(const struct table *t, const vv_oid *oid)
 	}
 }
 
+/* vv_err() for the table; a literal -ENOMEM so callers (and analyzers) see < 0. */
+static int oom(void)
+{
+	vv_err(-ENOMEM, "out of memory for the object table");
+	return -ENOMEM;
+}
+
 static int table_grow(struct table *t)
 {
 	size_t ncap = t->cap ? t->cap * 2 : 1024;
 	struct node **ns = calloc(ncap, sizeof(*ns));
 	if (!ns)
-		return vv_err(-ENOMEM, "out of memory for the object table");
+		return oom();
 	for (size_t i = 0; i < t->cap; i++) {
 		struct node *n = t->slots[i];
 		if (!n)
@@ -143,11 +150,11 @@ static int table_get(struct table *t, const vv_oid *oid, struct node **out)
 	if (!t->nchunks || t->chunk_used == CHUNK) {
 		struct node *chunk = calloc(CHUNK, sizeof(*chunk));
 		if (!chunk)
-			return vv_err(-ENOMEM, "out of memory for the object table");
+			return oom();
 		struct node **nc = realloc(t->chunks, (t->nchunks + 1) * sizeof(*nc));
 		if (!nc) {
 			free(chunk);
-			return vv_err(-ENOMEM, "out of memory for the object table");
+			return oom();
 		}
 		t->chunks = nc;
 		t->chunks[t->nchunks++] = chunk;
@@ -472,7 +479,7 @@ static int count_tree(struct stats_ctx *sc, struct node *n, int depth)
 			n->files++;
 			n->logical += e->size;
 		} else if (e->kind == VV_DIR) {
-			struct node *c;
+			struct node *c = NULL;
 			int r = table_get(&sc->t, &e->oid, &c);
 			if (r < 0)
 				return r;
@@ -503,7 +510,7 @@ static int own_tree(struct stats_ctx *sc, struct node *n, int32_t idx, int depth
 		const struct vv_tree_ent *e = &n->tree->ents[i];
 		if (e->kind != VV_REG && e->kind != VV_SCRIPT && e->kind != VV_DIR)
 			continue;
-		struct node *c;
+		struct node *c = NULL;
 		int r = table_get(&sc->t, &e->oid, &c);
 		if (r < 0)
 			return r;
@@ -610,7 +617,7 @@ int vv_stats_collect(struct vv_store *st, struct vv_stats *out)
 				goto fail;
 			continue;
 		}
-		struct node *root;
+		struct node *root = NULL;
 		r = table_get(&sc.t, &cfg.root, &root);
 		vv_envcfg_release(&cfg);
 		if (r < 0)
@@ -790,7 +797,7 @@ static int check_tree(struct fsck_ctx *fc, struct node *n, const char *env, int 
 		const struct vv_tree_ent *e = &n->tree->ents[i];
 		if (e->kind != VV_REG && e->kind != VV_SCRIPT && e->kind != VV_DIR)
 			continue;
-		struct node *c;
+		struct node *c = NULL;
 		r = table_get(&fc->t, &e->oid, &c);
 		if (r < 0)
 			return r;
@@ -863,7 +870,7 @@ int vv_fsck(struct vv_store *st, vv_fsck_cb cb, void *arg, struct vv_fsck_summar
 				    vv_errmsg());
 			continue;
 		}
-		struct node *root;
+		struct node *root = NULL;
 		r = table_get(&fc.t, &cfg.root, &root);
 		vv_envcfg_release(&cfg);
 		if (r < 0)

@@ -26,9 +26,6 @@
 #include "error.h"
 #include "store.h"
 
-#ifndef VV_VERSION
-#define VV_VERSION "0.1.0"
-#endif
 
 static void usage(FILE *f)
 {

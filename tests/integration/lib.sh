@@ -175,6 +175,11 @@ vv_mount() {
 # vv__stop_daemon SECONDS: wait for the daemon to exit, then TERM, then KILL it.
 # Sets VV_DAEMON_STATUS; returns 1 if it had to be signalled.
 vv__stop_daemon() {
+	# stderr off: bash reports a job killed by a signal ("Killed ...") on its own.
+	vv__stop_daemon_quiet "$@" 2>/dev/null
+}
+
+vv__stop_daemon_quiet() {
 	local limit=$1 start=$SECONDS forced=0
 	[[ -n $VV_PID ]] || return 0
 	while kill -0 "$VV_PID" 2>/dev/null && ((SECONDS - start < limit)); do
@@ -221,8 +226,10 @@ vv_umount() {
 # vv_kill_daemon [SIGNAL]: kill the daemon (default -9) and clean the dead mount up.
 vv_kill_daemon() {
 	[[ -n $VV_PID ]] || fail "vv_kill_daemon: no daemon running"
-	kill "-${1:-KILL}" "$VV_PID" 2>/dev/null || true
-	vv__stop_daemon 10 || true
+	{
+		kill "-${1:-KILL}" "$VV_PID" || true
+		vv__stop_daemon_quiet 10 || true
+	} 2>/dev/null
 	fusermount3 -uz "$MNT" 2>/dev/null || true
 	vv_wait_for 10 eval '! vv_is_mounted' || fail "dead mount did not go away"
 }
@@ -297,9 +304,12 @@ vv__cleanup() {
 		kill "$VV_WATCHDOG" 2>/dev/null
 		wait "$VV_WATCHDOG" 2>/dev/null
 	fi
-	for pid in ${VV_BG_PIDS[@]+"${VV_BG_PIDS[@]}"}; do
-		kill -KILL "$pid" 2>/dev/null
-	done
+	{
+		for pid in ${VV_BG_PIDS[@]+"${VV_BG_PIDS[@]}"}; do
+			kill -KILL "$pid"
+			wait "$pid"
+		done
+	} 2>/dev/null
 	if [[ -n $VV_TMP && -d $VV_TMP ]]; then
 		if [[ -n $VV_PID ]]; then
 			vv__unmount "$MNT"
@@ -311,9 +321,6 @@ vv__cleanup() {
 		done < <(awk -v p="$(vv__mount_escape "$VV_TMP")/" \
 			'index($2, p) == 1 { print $2 }' /proc/self/mounts | sort -r |
 			sed 's/\\040/ /g; s/\\011/\t/g; s/\\134/\\/g')
-		for pid in ${VV_BG_PIDS[@]+"${VV_BG_PIDS[@]}"}; do
-			wait "$pid" 2>/dev/null
-		done
 		if [[ ${VV_KEEP_TMP:-0} == 1 ]]; then
 			vv_note "kept $VV_TMP"
 		elif vv_is_mounted "$MNT"; then
@@ -359,7 +366,7 @@ vv__setup() {
 	: >"$VV_LOG"
 
 	# Keep the user's config, store, pip cache and network out of the tests. $HOME
-	# stays: interpreter shims (pyenv) find their versions through it.
+	# stays: version-manager shims find their interpreters through it.
 	export XDG_CONFIG_HOME=$VV_TMP/xdg-config XDG_DATA_HOME=$VV_TMP/xdg-data
 	export XDG_CACHE_HOME=$VV_TMP/xdg-cache
 	export PIP_NO_INDEX=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
