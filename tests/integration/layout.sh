@@ -80,6 +80,9 @@ if grep -qxF "$base_purelib" <<<"$paths"; then
 fi
 out=$("$E/bin/python" -c 'import pip, os; print(os.path.dirname(pip.__file__))')
 assert_eq "$out" "$sp/pip" "pip imported from"
+# the import wrote bytecode into the env through the mount
+compgen -G "$sp/pip/__pycache__/__init__.cpython-*.pyc" >/dev/null ||
+	fail "importing pip wrote no __pycache__ in the env"
 
 # ---- pip ---------------------------------------------------------------------------------
 for p in pip pip3 "pip$PYV"; do
@@ -105,4 +108,20 @@ check rm -rf "$MNT/$ok255"
 check_fail mkdir "$MNT/.venvfs-reserved" 2>/dev/null
 assert_eq "$(ls "$MNT")" $'api\nweb' "ls after rejected names"
 
+vv_umount
+
+# ---- the without-pip config key -----------------------------------------------------------
+mkdir -p "$XDG_CONFIG_HOME/venvfs"
+printf '[venvfs]\nwithout-pip = true\n' >"$XDG_CONFIG_HOME/venvfs/venvfs.ini"
+vv_mount
+check mkdir "$MNT/bare"
+assert_missing "$MNT/bare/bin/pip"
+[[ -z $(ls "$MNT/bare/$VV_SITE") ]] || fail "site-packages of a without-pip env is not empty"
+check_fail "$MNT/bare/bin/python" -c 'import pip' 2>/dev/null
+if grep -q '^command = ' "$MNT/bare/pyvenv.cfg"; then
+	grep -q '^command = .* -m venv --without-pip '"$MNT/bare"'$' "$MNT/bare/pyvenv.cfg" ||
+		fail "command line of a without-pip env: $(grep '^command' "$MNT/bare/pyvenv.cfg")"
+fi
+# envs made before keep their pip
+check "$E/bin/pip" --version >/dev/null
 vv_umount

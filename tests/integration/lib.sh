@@ -373,6 +373,8 @@ vv__setup() {
 	export PIP_CACHE_DIR=$VV_TMP/pip-cache PIP_NO_WARN_SCRIPT_LOCATION=1
 	export PIP_ROOT_USER_ACTION=ignore
 	unset PIP_REQUIRE_VIRTUALENV PIP_USER PIP_TARGET PIP_PREFIX PYTHONPATH PYTHONHOME
+	# Python writes __pycache__ through the mount, as it does for users
+	unset PYTHONDONTWRITEBYTECODE
 	unset VIRTUAL_ENV PYTHONSTARTUP PYTHONNOUSERSITE
 
 	# The interpreter the daemon picks by default: the first python3 on PATH.
