@@ -332,16 +332,9 @@ int vv_env_list(struct vv_store *st, char ***names, size_t *n)
 {
 	*names = NULL;
 	*n = 0;
-	/* A new open file description: readdir must not share st->envfd's offset. */
-	int fd = openat(st->envfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
+	DIR *d = vv_opendir_at(st->envfd, ".");
+	if (!d)
 		return vv_err_sys(-errno, "cannot list envs/");
-	DIR *d = fdopendir(fd);
-	if (!d) {
-		int e = errno;
-		close(fd);
-		return vv_err_sys(-e, "cannot list envs/");
-	}
 	char **v = NULL;
 	size_t cnt = 0, cap = 0;
 	int r = 0;
@@ -360,7 +353,7 @@ int vv_env_list(struct vv_store *st, char ***names, size_t *n)
 		if (de->d_type != DT_REG) {
 			struct stat sb;
 			if (de->d_type != DT_UNKNOWN ||
-			    fstatat(fd, nm, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(sb.st_mode))
+			    fstatat(dirfd(d), nm, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(sb.st_mode))
 				continue;
 		}
 		if (cnt == cap) {

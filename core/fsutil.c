@@ -444,3 +444,17 @@ int vv_copy_fd(int src, int dst)
 		return vv_err_sys(-errno, "cannot truncate fd %d", dst);
 	return r;
 }
+
+DIR *vv_opendir_at(int dirfd, const char *path)
+{
+	int fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		int e = errno;
+		close(fd);
+		errno = e;
+	}
+	return d;
+}

@@ -7,6 +7,7 @@
 #ifndef VV_FSUTIL_H
 #define VV_FSUTIL_H
 
+#include <dirent.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -24,6 +25,11 @@ int vv_write_file_atomic(int dirfd, const char *path, const void *buf, size_t le
 
 /* fsync a directory (path relative to dirfd; "." for dirfd itself). */
 int vv_fsync_dir_at(int dirfd, const char *path);
+
+/* opendir of dirfd/path (path "." for dirfd itself) on a new open file description, so
+ * listings never share a directory offset. Never follows a final symlink. NULL with
+ * errno set on failure. */
+DIR *vv_opendir_at(int dirfd, const char *path);
 
 /* mkdir -p, relative to dirfd. Existing directories are fine. */
 int vv_mkdir_p_at(int dirfd, const char *path, mode_t mode);

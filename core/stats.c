@@ -24,6 +24,7 @@
 
 #include "env.h"
 #include "error.h"
+#include "fsutil.h"
 #include "hash.h"
 #include "store.h"
 #include "tree.h"
@@ -297,15 +298,9 @@ static int stat_object(int dirfd, const char *name, const vv_oid *oid, bool veri
 static int scan_objects(struct vv_store *st, struct table *t, struct fsck_ctx *fc,
 			int *stop)
 {
-	int objfd = dup(st->objfd);
-	if (objfd < 0)
-		return vv_err_sys(-errno, "cannot open objects/ of '%s'", st->path);
-	DIR *top = fdopendir(objfd);
-	if (!top) {
-		int r = vv_err_sys(-errno, "cannot read objects/ of '%s'", st->path);
-		close(objfd);
-		return r;
-	}
+	DIR *top = vv_opendir_at(st->objfd, ".");
+	if (!top)
+		return vv_err_sys(-errno, "cannot read objects/ of '%s'", st->path);
 	int r = 0;
 	struct dirent *de = NULL;
 	while (!*stop && (errno = 0, de = readdir(top))) {

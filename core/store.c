@@ -106,15 +106,9 @@ static int tmp_owner_alive(const char *name)
  * sharing the store) are left alone. */
 static int clean_tmp(struct vv_store *st)
 {
-	int fd = openat(st->tmpfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return vv_err_sys(-errno, "cannot open '%s/tmp'", st->path);
-	DIR *d = fdopendir(fd);
-	if (!d) {
-		int r = vv_err_sys(-errno, "cannot read '%s/tmp'", st->path);
-		close(fd);
-		return r;
-	}
+	DIR *d = vv_opendir_at(st->tmpfd, ".");
+	if (!d)
+		return vv_err_sys(-errno, "cannot read '%s/tmp'", st->path);
 	int r = 0;
 	struct dirent *de;
 	while ((de = readdir(d))) {
@@ -159,14 +153,9 @@ static int stale_atomic_tmp(const char *name)
  * leftovers there are harmless dot files. */
 static void clean_atomic_tmps(int dirfd)
 {
-	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
+	DIR *d = vv_opendir_at(dirfd, ".");
+	if (!d)
 		return;
-	DIR *d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return;
-	}
 	struct dirent *de;
 	while ((de = readdir(d))) {
 		struct stat s;
@@ -302,14 +291,9 @@ int vv_store_tmpfile(struct vv_store *st)
 /* Find the tmp/ name of a named temp file by inode; 0 and name filled, or -ENOENT. */
 static int find_tmp_name(struct vv_store *st, const struct stat *fs, char *name, size_t sz)
 {
-	int fd = openat(st->tmpfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
+	DIR *d = vv_opendir_at(st->tmpfd, ".");
+	if (!d)
 		return -errno;
-	DIR *d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -ENOMEM;
-	}
 	int r = -ENOENT;
 	struct dirent *de;
 	while ((de = readdir(d))) {

@@ -233,6 +233,14 @@ def main():
         else:
             vs, ns = fmt_s(v), fmt_s(n)
         lines.append(f"| {what} | {vs} | {ns} | {kind} | {v / n:.2f} |")
+    lines += [
+        "",
+        "- *create* rows: `mkdir` on the mount gives an env with pip in both rows; the native",
+        "  rows are `python -m venv` with and without pip (ensurepip installs pip).",
+        "- *bytes*: growth of the whole store (objects, trees, env files) for the envs,",
+        "  against `du -sb` of the native venvs; `.pyc` files embed their env's path, so",
+        "  each env still stores its own bytecode.",
+    ]
     text = "\n".join(lines) + "\n"
     print(text)
     if a.out:
