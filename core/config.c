@@ -200,8 +200,17 @@ int vv_parse_bool(const char *s, bool *out)
 struct cfg_parse {
 	char *store, *python;
 	bool without_pip;
-	int store_line, python_line, without_pip_line;
+	char **pythons;
+	size_t npythons;
+	int store_line, python_line, without_pip_line, pythons_line;
 };
+
+static void free_list(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
 
 /* "~/x" -> "$HOME/x"; anything else must be absolute. */
 static int expand_path(const char *key, const char *value, char **out)
@@ -222,6 +231,34 @@ static int expand_path(const char *key, const char *value, char **out)
 			      value, key);
 	*out = strdup(value);
 	return *out ? 0 : vv_err(-ENOMEM, "out of memory");
+}
+
+/* "a, b c" -> paths; commas and blanks separate, empty items are skipped. */
+static int parse_path_list(struct cfg_parse *p, const char *key, const char *value)
+{
+	const char *s = value;
+	for (;;) {
+		while (*s == ',' || isspace((unsigned char)*s))
+			s++;
+		if (!*s)
+			return 0;
+		size_t n = strcspn(s, ", \t\r\n\v\f");
+		char *item = strndup(s, n), *path = NULL;
+		if (!item)
+			return vv_err(-ENOMEM, "out of memory");
+		int r = expand_path(key, item, &path);
+		free(item);
+		if (r < 0)
+			return r;
+		char **nv = realloc(p->pythons, (p->npythons + 1) * sizeof(*nv));
+		if (!nv) {
+			free(path);
+			return vv_err(-ENOMEM, "out of memory");
+		}
+		p->pythons = nv;
+		p->pythons[p->npythons++] = path;
+		s += n;
+	}
 }
 
 static int cfg_section(void *user, const char *section, int lineno)
@@ -270,8 +307,13 @@ static int cfg_key(void *user, const char *section, const char *key, const char 
 			return r;
 		return vv_parse_bool(value, &p->without_pip);
 	}
-	return vv_err(-EINVAL, "unknown key '%s' in [venvfs] (known: store, python, without-pip)",
-		      key);
+	if (!strcmp(key, "pythons")) {
+		if ((r = cfg_dup(key, &p->pythons_line, lineno)) < 0)
+			return r;
+		return parse_path_list(p, key, value);
+	}
+	return vv_err(-EINVAL, "unknown key '%s' in [venvfs] (known: store, python, without-pip, "
+		      "pythons)", key);
 }
 
 static int config_parse_buf(struct vv_config *cfg, const char *text, size_t len,
@@ -283,6 +325,7 @@ static int config_parse_buf(struct vv_config *cfg, const char *text, size_t len,
 	if (r < 0) {
 		free(p.store);
 		free(p.python);
+		free_list(p.pythons, p.npythons);
 		return r;
 	}
 	/* Only a file that parsed as a whole changes cfg; later files override. */
@@ -296,6 +339,11 @@ static int config_parse_buf(struct vv_config *cfg, const char *text, size_t len,
 	}
 	if (p.without_pip_line)
 		cfg->without_pip = p.without_pip;
+	if (p.pythons_line) {
+		free_list(cfg->pythons, cfg->npythons);
+		cfg->pythons = p.pythons;
+		cfg->npythons = p.npythons;
+	}
 	return 0;
 }
 
@@ -361,7 +409,10 @@ void vv_config_release(struct vv_config *cfg)
 {
 	free(cfg->store);
 	free(cfg->python);
+	free_list(cfg->pythons, cfg->npythons);
 	cfg->store = cfg->python = NULL;
+	cfg->pythons = NULL;
+	cfg->npythons = 0;
 	cfg->without_pip = false;
 }
 

@@ -5,9 +5,14 @@
  *   store = /home/alice/.local/share/venvfs   ; store directory
  *   python = /usr/bin/python3.11              ; default interpreter for new envs
  *   without-pip = false                       ; create envs without pip
+ *   pythons = /opt/py/bin/python3.12, ~/x/python3   ; more interpreters to offer
  *
- * Unknown sections or keys, bad booleans and relative paths are errors reported as
- * "FILE:LINE: why". Paths may start with "~/" (expanded with $HOME).
+ * `python` is a path or a command name looked up on $PATH. `pythons` lists extra
+ * interpreters for discovery (python.h vv_python_discover) beyond those found on $PATH,
+ * in ~/.pyenv and /usr/bin: paths separated by commas and/or blanks (so a path in this
+ * list cannot contain either). Unknown sections or keys, bad booleans and relative
+ * paths are errors reported as "FILE:LINE: why". Paths may start with "~/" (expanded
+ * with $HOME).
  */
 #ifndef VV_CONFIG_H
 #define VV_CONFIG_H
@@ -19,6 +24,8 @@ struct vv_config {
 	char *store;      /* NULL = default (vv_default_store_path) */
 	char *python;     /* NULL = first python3 on PATH */
 	bool without_pip;
+	char **pythons;   /* extra interpreters (absolute paths), npythons of them */
+	size_t npythons;
 };
 
 /* Load path into cfg (cfg must be zeroed or previously loaded; later values win).

@@ -28,9 +28,16 @@
 #define SCRIPT_MAGIC_LEN 8
 #define SCRIPT_SFX_MAX 15
 
-/* Slots of env->syn. */
-enum { SYN_CFG, SYN_LIB64, SYN_PY, SYN_PY3, SYN_PYX, SYN_ACTIVATE, SYN_COUNT };
-static const bool syn_in_bin[SYN_COUNT] = { false, false, true, true, true, true };
+/* Slots of env->syn: the three interpreter links and lib64, then one per synthesized
+ * file of synth.h. */
+enum { SYN_LIB64, SYN_PY, SYN_PY3, SYN_PYX, SYN_FILES, SYN_COUNT = SYN_FILES + VV_SYNTH_NFILES };
+_Static_assert(SYN_COUNT <= 16, "env->syn is too small");
+
+static bool syn_in_bin(int slot)
+{
+	return slot >= SYN_FILES ? vv_synth_in_bin((enum vv_synth_file)(slot - SYN_FILES))
+				 : slot != SYN_LIB64;
+}
 
 int64_t vv_now_ns(void)
 {
@@ -119,7 +126,7 @@ static bool is_dir(const struct vv_node *n)
 
 static bool is_synth(const struct vv_node *n)
 {
-	return n->kind == VV_SYN_CFG || n->kind == VV_SYN_ACTIVATE || n->kind == VV_SYN_LINK;
+	return n->kind == VV_SYN_FILE || n->kind == VV_SYN_LINK;
 }
 
 /* Frees subtrees of materialized/clean dirs that are no longer reachable. Only nodes
@@ -282,14 +289,12 @@ static bool is_env_bin(const struct vv_node *dir)
 static const char *syn_name(const struct vv_env *env, int slot, char *buf)
 {
 	switch (slot) {
-	case SYN_CFG: return "pyvenv.cfg";
 	case SYN_LIB64: return "lib64";
 	case SYN_PY: return "python";
 	case SYN_PY3: return "python3";
 	case SYN_PYX: vv_python_name(&env->py, buf); return buf;
-	case SYN_ACTIVATE: return "activate";
 	}
-	return "";
+	return vv_synth_name((enum vv_synth_file)(slot - SYN_FILES));
 }
 
 /* Visible synthesized node of dir named name, or NULL. */
@@ -300,7 +305,7 @@ static struct vv_node *syn_find(struct vv_node *dir, const char *name, size_t le
 	if (!root && !bin)
 		return NULL;
 	for (size_t s = 0; s < env->nsyn; s++) {
-		if (syn_in_bin[s] != bin || (env->hidden & (1u << s)) || !env->syn[s])
+		if (syn_in_bin((int)s) != bin || !env->syn[s])
 			continue;
 		char buf[32];
 		const char *sn = syn_name(env, (int)s, buf);
@@ -358,7 +363,7 @@ int vv_node_readdir(struct vv_node *dir, uint64_t off, bool want_nodes, vv_dir_f
 	/* synthesized entries first, in slot order */
 	if (root || bin) {
 		for (size_t s = 0; s < env->nsyn; s++) {
-			if (syn_in_bin[s] != bin || (env->hidden & (1u << s)) || !env->syn[s])
+			if (syn_in_bin((int)s) != bin || !env->syn[s])
 				continue;
 			if (i++ < off)
 				continue;
@@ -478,11 +483,7 @@ static int synth_content(struct vv_node *n)
 	};
 	char *buf = NULL;
 	size_t len = 0;
-	int r = 0;
-	if (n->kind == VV_SYN_CFG)
-		r = vv_synth_pyvenv_cfg(&se, &buf, &len);
-	else if (n->kind == VV_SYN_ACTIVATE)
-		r = vv_synth_activate_sh(&se, &buf, &len);
+	int r = vv_synth_file((enum vv_synth_file)n->synth_which, &se, &buf, &len);
 	free(path);
 	if (r < 0)
 		return r;
@@ -516,8 +517,9 @@ static uint64_t node_size(struct vv_node *n)
 		return strlen(n->target);
 	case VV_SYN_LINK:
 		return n->target ? strlen(n->target) : 0;
-	case VV_SYN_CFG:
-	case VV_SYN_ACTIVATE:
+	case VV_SYN_FILE:
+		if (n->stage)
+			return n->ssize;
 		return synth_content(n) < 0 ? 0 : n->synthlen;
 	}
 	return 0;
@@ -742,15 +744,6 @@ int vv_node_symlink(struct vv_node *dir, const char *name, const char *target,
 	return 0;
 }
 
-static int hide_synth(struct vv_node *n)
-{
-	struct vv_env *env = n->env;
-	for (size_t s = 0; s < env->nsyn; s++)
-		if (env->syn[s] == n)
-			env->hidden |= 1u << s;
-	return 0;
-}
-
 static int journal_remove(struct vv_node *n)
 {
 	char *rel = vv_node_relpath(n);
@@ -769,8 +762,10 @@ int vv_node_unlink(struct vv_node *dir, const char *name)
 		return r;
 	if (is_dir(n))
 		return -EISDIR;
+	/* Synthesized entries belong to the env, not to its tree: unlinking one succeeds
+	 * (so rm -rf and venv --clear work) and it is generated again. */
 	if (is_synth(n))
-		return hide_synth(n);
+		return 0;
 	if ((r = dir_touch(dir, true)) < 0)
 		return r;
 	journal_remove(n);
@@ -780,20 +775,12 @@ int vv_node_unlink(struct vv_node *dir, const char *name)
 	return 0;
 }
 
+/* Empty as far as the tree is concerned: synthesized entries do not count. */
 static bool dir_empty(struct vv_node *d)
 {
-	if (d->mat) {
-		if (d->nkids)
-			return false;
-	} else {
-		if (dir_base(d) < 0 || d->base->n)
-			return false;
-	}
-	if (is_env_bin(d))
-		for (size_t s = 0; s < d->env->nsyn; s++)
-			if (syn_in_bin[s] && !(d->env->hidden & (1u << s)))
-				return false;
-	return true;
+	if (d->mat)
+		return d->nkids == 0;
+	return dir_base(d) == 0 && d->base->n == 0;
 }
 
 int vv_node_rmdir(struct vv_node *dir, const char *name)
@@ -813,6 +800,8 @@ int vv_node_rmdir(struct vv_node *dir, const char *name)
 	node_drop(n);
 	return 0;
 }
+
+static int synth_edit(struct vv_node *n, int fd, uint64_t size);
 
 int vv_node_rename(struct vv_node *dir, const char *name, struct vv_node *newdir,
 		   const char *newname, unsigned int flags)
@@ -836,6 +825,19 @@ int vv_node_rename(struct vv_node *dir, const char *name, struct vv_node *newdir
 		dst = NULL;
 	if (dst == src)
 		return 0;
+	if (dst && dst->kind == VV_SYN_FILE && (src->kind == VV_REG || src->kind == VV_SCRIPT) &&
+	    !(flags & RENAME_EXCHANGE)) {
+		/* saving by rename over pyvenv.cfg or an activator: apply the new content
+		 * as an edit, then the source name goes away like after a rename */
+		struct vv_readsrc rs;
+		if ((r = vv_node_read_source(src, &rs)) < 0)
+			return r;
+		uint64_t size = src->stage ? src->ssize : src->size;
+		r = rs.fd ? synth_edit(dst, rs.fd->fd, size) : -EINVAL;
+		vv_fdref_put(rs.fd);
+		free((char *)rs.prefix);
+		return r < 0 ? r : vv_node_unlink(dir, name);
+	}
 	if (dst && is_synth(dst))
 		return -EPERM;
 	if ((flags & RENAME_NOREPLACE) && dst)
@@ -911,8 +913,10 @@ int vv_node_rename(struct vv_node *dir, const char *name, struct vv_node *newdir
 
 int vv_node_setattr(struct vv_node *n, int mode, int64_t atime_ns, int64_t mtime_ns)
 {
+	/* modes and times of synthesized entries are the env's: accept and keep them
+	 * (venv copies the mode of its activation scripts onto them) */
 	if (is_synth(n))
-		return -EPERM;
+		return 0;
 	if (mode >= 0 && n->kind == VV_LNK)
 		return -EOPNOTSUPP;
 	if (n->parent) {
@@ -941,6 +945,10 @@ static int copy_content(struct vv_node *n, int fd)
 {
 	if (n->stage)
 		return vv_copy_fd(n->stage->fd, fd);
+	if (n->kind == VV_SYN_FILE) {
+		int r = synth_content(n);
+		return r < 0 ? r : vv_write_all(fd, n->synth, n->synthlen);
+	}
 	int src = vv_store_open_obj(n->env->set->st, &n->oid);
 	if (src < 0)
 		return src;
@@ -999,6 +1007,8 @@ static int stage_for_write(struct vv_node *n, bool trunc)
 	n->ssize = size;
 	n->stage_gen++;
 	n->publishing = false;
+	if (n->kind == VV_SYN_FILE)
+		return 0;
 	if (n->kind == VV_SCRIPT)
 		n->kind = VV_REG; /* its content now names this env's interpreter */
 	return 0;
@@ -1006,11 +1016,9 @@ static int stage_for_write(struct vv_node *n, bool trunc)
 
 int vv_node_open_write(struct vv_node *n, bool trunc)
 {
-	if (is_synth(n))
-		return -EPERM;
 	if (is_dir(n))
 		return -EISDIR;
-	if (n->kind != VV_REG && n->kind != VV_SCRIPT)
+	if (n->kind != VV_REG && n->kind != VV_SCRIPT && n->kind != VV_SYN_FILE)
 		return -EINVAL;
 	int r = stage_for_write(n, trunc);
 	if (r < 0)
@@ -1023,7 +1031,7 @@ int vv_node_open_write(struct vv_node *n, bool trunc)
 
 int vv_node_truncate(struct vv_node *n, uint64_t size)
 {
-	if (is_synth(n))
+	if (n->kind == VV_SYN_LINK)
 		return -EPERM;
 	if (is_dir(n))
 		return -EISDIR;
@@ -1041,7 +1049,7 @@ int vv_node_truncate(struct vv_node *n, uint64_t size)
 int vv_node_read_source(struct vv_node *n, struct vv_readsrc *out)
 {
 	memset(out, 0, sizeof(*out));
-	if (n->kind == VV_SYN_CFG || n->kind == VV_SYN_ACTIVATE) {
+	if (n->kind == VV_SYN_FILE) {
 		int r = synth_content(n);
 		if (r < 0)
 			return r;
@@ -1104,7 +1112,7 @@ int vv_node_publish_begin(struct vv_node *n, struct vv_publish *p, bool *need)
 {
 	memset(p, 0, sizeof(*p));
 	*need = false;
-	if (!n->stage || n->publishing || n->unlinked)
+	if (!n->stage || n->publishing || n->unlinked || is_synth(n))
 		return 0;
 	*need = true;
 	p->node = n;
@@ -1269,6 +1277,299 @@ void vv_node_close_write(struct vv_node *n)
 {
 	if (n->writers)
 		n->writers--;
+	/* an edit of a synthesized file lives only while it is open (see vv_node_flush) */
+	if (!n->writers && n->kind == VV_SYN_FILE && n->stage) {
+		vv_fdref_put(n->stage);
+		n->stage = NULL;
+	}
+}
+
+/* ---- edits of synthesized files ---------------------------------------------------- */
+
+/* Tell the FUSE layer that the kernel's entry dir/name is stale. */
+static void inval_entry(struct vv_node *dir, const char *name)
+{
+	struct vv_envset *set = dir->env->set;
+	if (set->inval_entry && dir->nlookup)
+		set->inval_entry(set->inval_ctx, dir, name);
+}
+
+/* rm -r of dir/name through the model (journaled like any removal). */
+static int node_rm_r(struct vv_node *dir, const char *name)
+{
+	struct vv_node *n;
+	int r = vv_node_lookup(dir, name, &n);
+	if (r < 0)
+		return r;
+	if (is_dir(n)) {
+		if ((r = dir_materialize(n)) < 0)
+			return r;
+		while (n->nkids && r == 0) {
+			char *kn = strdup(n->kids[n->nkids - 1]->name);
+			if (!kn)
+				return -ENOMEM;
+			r = node_rm_r(n, kn);
+			free(kn);
+		}
+		if (r == 0)
+			r = vv_node_rmdir(dir, name);
+	} else {
+		r = vv_node_unlink(dir, name);
+	}
+	if (r == 0)
+		inval_entry(dir, name);
+	return r;
+}
+
+/* The id of the entry at path (e.g. "lib/python3.11/site-packages") in tree root. */
+static int tree_path_oid(struct vv_store *st, const vv_oid *root, const char *path, vv_oid *out)
+{
+	vv_oid cur = *root;
+	const char *p = path;
+	while (*p) {
+		const char *slash = strchr(p, '/');
+		size_t len = slash ? (size_t)(slash - p) : strlen(p);
+		struct vv_tree *t;
+		int r = vv_tree_get(st, &cur, &t);
+		if (r < 0)
+			return r;
+		const struct vv_tree_ent *e = vv_tree_find(t, p, len);
+		if (e)
+			cur = e->oid;
+		vv_tree_unref(t);
+		if (!e)
+			return -ENOENT;
+		p += len + (slash ? 1 : 0);
+	}
+	*out = cur;
+	return 0;
+}
+
+/* Is node n (looked up at path in the env) still exactly what skeleton skel has there? */
+static bool is_seeded(struct vv_env *env, const vv_oid *skel, const char *path, struct vv_node *n)
+{
+	vv_oid o;
+	if (vv_oid_is_zero(skel) || tree_path_oid(env->set->st, skel, path, &o) < 0)
+		return false;
+	return !n->dirty && !n->stage && vv_oid_eq(&n->oid, &o);
+}
+
+/* `python -m venv` rewrote pyvenv.cfg for another interpreter (newpy) or without pip:
+ * take out what venvfs seeded for the old setup and nobody changed since - the old
+ * lib/python3.X and its pip scripts, or pip itself - so the env looks like the one venv
+ * makes. Anything the user changed stays. */
+static void prune_seed(struct vv_env *env, const struct vv_python *oldpy, bool newpy,
+		       bool drop_pip)
+{
+	char pyx[32], sp[96], path[160];
+	vv_python_name(oldpy, pyx);
+	snprintf(sp, sizeof(sp), "lib/%s/site-packages", pyx);
+	struct vv_node *site, *n;
+	if (vv_env_walk(env, sp, &site) < 0)
+		return;
+	bool was_pip = is_seeded(env, &oldpy->skel_pip, sp, site);
+	bool was_nopip = is_seeded(env, &oldpy->skel_nopip, sp, site);
+	if (!was_pip && !was_nopip)
+		return;
+	if (newpy) {
+		struct vv_node *lib, *inc;
+		if (vv_env_walk(env, "lib", &lib) == 0)
+			node_rm_r(lib, pyx);
+		if (vv_env_walk(env, "include", &inc) == 0 && vv_node_lookup(inc, pyx, &n) == 0 &&
+		    dir_empty(n))
+			node_rm_r(inc, pyx);
+	} else if (drop_pip && was_pip) {
+		struct vv_tree *t;
+		vv_oid so;
+		if (tree_path_oid(env->set->st, &oldpy->skel_pip, sp, &so) == 0 &&
+		    vv_tree_get(env->set->st, &so, &t) == 0) {
+			for (size_t i = 0; i < t->n; i++)
+				node_rm_r(site, t->ents[i].name);
+			vv_tree_unref(t);
+		}
+	} else {
+		return;
+	}
+	/* the seeded pip scripts */
+	struct vv_node *bin;
+	const char *scripts[] = { "pip", "pip3", NULL };
+	char pipx[40];
+	snprintf(pipx, sizeof(pipx), "pip%d.%d", oldpy->major, oldpy->minor);
+	if (!was_pip || vv_env_walk(env, "bin", &bin) < 0)
+		return;
+	for (int i = 0; i < 3; i++) {
+		const char *s = i < 2 ? scripts[i] : pipx;
+		snprintf(path, sizeof(path), "bin/%s", s);
+		if (vv_node_lookup(bin, s, &n) == 0 && is_seeded(env, &oldpy->skel_pip, path, n))
+			node_rm_r(bin, s);
+	}
+}
+
+/* Parse pyvenv.cfg the way CPython does (site.py / getpath: split each line at the first
+ * '=', strip both sides, keys case-insensitive), and apply what venvfs keeps of it:
+ * include-system-site-packages, prompt, and the interpreter (executable, else
+ * home/python3.X for `version`). Anything that does not make a working env is -EINVAL
+ * and changes nothing. */
+static int apply_pyvenv_cfg(struct vv_env *env, const char *buf, size_t len)
+{
+	struct vv_envcfg cfg = env->cfg;
+	char *home = NULL, *exe = NULL, *version = NULL, *prompt = NULL;
+	bool without_pip = env->cfg.without_pip;
+	int r = 0;
+	const char *p = buf, *end = buf + len;
+	if (memchr(buf, 0, len))
+		return vv_err(-EINVAL, "pyvenv.cfg: NUL byte");
+	while (p < end && r == 0) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *le = nl ? nl : end;
+		const char *eq = memchr(p, '=', (size_t)(le - p));
+		if (eq) {
+			const char *ks = p, *ke = eq, *vs = eq + 1, *ve = le;
+			while (ks < ke && (*ks == ' ' || *ks == '\t'))
+				ks++;
+			while (ke > ks && (ke[-1] == ' ' || ke[-1] == '\t'))
+				ke--;
+			while (vs < ve && (*vs == ' ' || *vs == '\t'))
+				vs++;
+			while (ve > vs && (ve[-1] == ' ' || ve[-1] == '\t' || ve[-1] == '\r'))
+				ve--;
+			size_t kl = (size_t)(ke - ks), vl = (size_t)(ve - vs);
+			char *v = strndup(vs, vl);
+			if (!v) {
+				r = -ENOMEM;
+				break;
+			}
+			if (kl == 4 && !strncasecmp(ks, "home", 4)) {
+				free(home), home = v;
+			} else if (kl == 10 && !strncasecmp(ks, "executable", 10)) {
+				free(exe), exe = v;
+			} else if (kl == 7 && !strncasecmp(ks, "version", 7)) {
+				free(version), version = v;
+			} else if (kl == 6 && !strncasecmp(ks, "prompt", 6)) {
+				/* venv writes repr(prompt): strip one pair of matching quotes */
+				if (vl >= 2 && (v[0] == '\'' || v[0] == '"') && v[vl - 1] == v[0]) {
+					memmove(v, v + 1, vl - 2);
+					v[vl - 2] = 0;
+				}
+				free(prompt), prompt = v;
+			} else if (kl == 28 && !strncasecmp(ks, "include-system-site-packages", 28)) {
+				if (!strcasecmp(v, "true"))
+					cfg.system_site = true;
+				else if (!strcasecmp(v, "false"))
+					cfg.system_site = false;
+				else
+					r = vv_err(-EINVAL, "pyvenv.cfg: include-system-site-packages "
+						   "must be true or false, not '%s'", v);
+				free(v);
+			} else if (kl == 7 && !strncasecmp(ks, "command", 7)) {
+				without_pip = strstr(v, " --without-pip") != NULL;
+				free(v);
+			} else {
+				free(v); /* other tools' keys are not kept */
+			}
+		}
+		p = nl ? nl + 1 : end;
+	}
+	struct vv_python py = { 0 };
+	bool newpy = false;
+	if (r == 0 && !home)
+		r = vv_err(-EINVAL, "pyvenv.cfg: no 'home' line (the interpreter would not see a venv)");
+	if (r == 0) {
+		/* the interpreter: `executable`, else home/python3.X from `version` */
+		char path[PATH_MAX], real[PATH_MAX];
+		int major = 0, minor = 0;
+		if (exe)
+			snprintf(path, sizeof(path), "%s", exe);
+		else if (version && sscanf(version, "%d.%d", &major, &minor) == 2)
+			snprintf(path, sizeof(path), "%s/python%d.%d", home, major, minor);
+		else
+			snprintf(path, sizeof(path), "%s/python3", home);
+		if (!realpath(path, real))
+			r = vv_err(-EINVAL, "pyvenv.cfg: interpreter '%s': %s", path, strerror(errno));
+		else if (strcmp(real, env->cfg.python)) {
+			r = vv_python_load(env->set->st, real, &py);
+			if (r < 0)
+				r = vv_err_prefix(-EINVAL, "pyvenv.cfg: interpreter '%s'", real);
+			else
+				newpy = true;
+		}
+	}
+	bool same = r == 0 && !newpy && cfg.system_site == env->cfg.system_site &&
+		    without_pip == env->cfg.without_pip &&
+		    !(prompt ? !env->cfg.prompt || strcmp(prompt, env->cfg.prompt) : !!env->cfg.prompt);
+	if (r == 0 && !same) {
+		cfg.without_pip = without_pip;
+		cfg.prompt = prompt;
+		if (newpy)
+			cfg.python = py.exe;
+		r = vv_env_save(env->set->st, env->name, &cfg);
+	}
+	if (r == 0 && !same) {
+		prune_seed(env, &env->py, newpy, without_pip && !env->cfg.without_pip);
+		char *oldprompt = env->cfg.prompt;
+		env->cfg.system_site = cfg.system_site;
+		env->cfg.without_pip = cfg.without_pip;
+		env->cfg.prompt = prompt;
+		prompt = oldprompt;
+		if (newpy) {
+			char oldpyx[32];
+			vv_python_name(&env->py, oldpyx);
+			char *oldpy = env->cfg.python;
+			env->cfg.python = strdup(py.exe);
+			free(oldpy);
+			vv_python_release(&env->py);
+			env->py = py;
+			memset(&py, 0, sizeof(py));
+			env->py_ok = true;
+			/* the interpreter links follow the new interpreter */
+			char pyx[32];
+			vv_python_name(&env->py, pyx);
+			struct vv_node *bin;
+			/* bin/python3.X may have a new name: drop the kernel's old one */
+			if (strcmp(oldpyx, pyx) && vv_env_walk(env, "bin", &bin) == 0)
+				inval_entry(bin, oldpyx);
+			struct vv_node *links[] = { env->syn[SYN_PY], env->syn[SYN_PY3] };
+			for (size_t i = 0; i < 2; i++)
+				if (links[i] && (free(links[i]->target), 1))
+					links[i]->target = strdup(pyx);
+			if (env->syn[SYN_PYX]) {
+				free(env->syn[SYN_PYX]->target);
+				env->syn[SYN_PYX]->target = strdup(env->py.exe);
+			}
+		}
+		env->epoch++;
+	}
+	vv_python_release(&py);
+	free(home);
+	free(exe);
+	free(version);
+	free(prompt);
+	return r;
+}
+
+/* Apply the content of fd (size bytes) as an edit of synthesized file n. */
+static int synth_edit(struct vv_node *n, int fd, uint64_t size)
+{
+	if (n->synth_which != VV_SYNTH_PYVENV_CFG)
+		return 0; /* activators are generated for the env: edits are not kept */
+	if (size > (1 << 20))
+		return vv_err(-EINVAL, "pyvenv.cfg: too large");
+	char *buf = malloc(size + 1);
+	if (!buf)
+		return -ENOMEM;
+	ssize_t got = pread(fd, buf, size, 0);
+	int r = got < 0 ? -errno : apply_pyvenv_cfg(n->env, buf, (size_t)got);
+	free(buf);
+	return r;
+}
+
+int vv_node_flush(struct vv_node *n)
+{
+	/* every close(2) of a descriptor flushes, also of dup'd ones that stay open: apply
+	 * the edit each time, keep the stage until the last writer is gone */
+	if (n->kind != VV_SYN_FILE || !n->stage)
+		return 0;
+	return synth_edit(n, n->stage->fd, n->ssize);
 }
 
 bool vv_node_forget(struct vv_node *n, uint64_t k)
@@ -1406,16 +1707,26 @@ int vv_env_load_root(struct vv_env *env)
 	if (env->py_ok) {
 		char pyx[32];
 		vv_python_name(&env->py, pyx);
-		env->syn[SYN_CFG] = syn_node(env, VV_SYN_CFG, NULL, 0644);
 		env->syn[SYN_LIB64] = syn_node(env, VV_SYN_LINK, "lib", 0777);
 		env->syn[SYN_PY] = syn_node(env, VV_SYN_LINK, pyx, 0777);
 		env->syn[SYN_PY3] = syn_node(env, VV_SYN_LINK, pyx, 0777);
 		env->syn[SYN_PYX] = syn_node(env, VV_SYN_LINK, env->py.exe, 0777);
-		env->syn[SYN_ACTIVATE] = syn_node(env, VV_SYN_ACTIVATE, NULL, 0644);
+		bool oom = !env->syn[SYN_LIB64] || !env->syn[SYN_PY] || !env->syn[SYN_PY3] ||
+			   !env->syn[SYN_PYX];
+		for (int f = 0; f < VV_SYNTH_NFILES; f++) {
+			if (!vv_synth_exists((enum vv_synth_file)f, &env->py))
+				continue;
+			struct vv_node *n = syn_node(env, VV_SYN_FILE, NULL, 0644);
+			if (!n) {
+				oom = true;
+				continue;
+			}
+			n->synth_which = (uint8_t)f;
+			env->syn[SYN_FILES + f] = n;
+		}
 		env->nsyn = SYN_COUNT;
-		for (size_t s = 0; s < SYN_COUNT; s++)
-			if (!env->syn[s])
-				return -ENOMEM;
+		if (oom)
+			return -ENOMEM;
 	}
 	r = vv_journal_replay(env);
 	if (r < 0)
@@ -1575,11 +1886,80 @@ fail:
 	return r;
 }
 
+/* Keep a detached env alive until the envset closes (the kernel may hold its nodes). */
+static void env_bury(struct vv_envset *set, struct vv_env *env)
+{
+	vv_journal_close(env);
+	env->removed = true;
+	if (env->root) {
+		env->root->unlinked = true;
+		env->root->parent = NULL;
+	}
+	if (set->ndead == set->capdead) {
+		size_t cap = set->capdead ? set->capdead * 2 : 8;
+		struct vv_env **d = realloc(set->dead, cap * sizeof(*d));
+		if (!d)
+			return; /* leaked rather than freed under the kernel's feet */
+		set->dead = d;
+		set->capdead = cap;
+	}
+	set->dead[set->ndead++] = env;
+}
+
+static bool cfg_equal(const struct vv_envcfg *a, const struct vv_envcfg *b)
+{
+	return a->python && b->python && !strcmp(a->python, b->python) &&
+	       vv_oid_eq(&a->root, &b->root) && a->system_site == b->system_site &&
+	       a->without_pip == b->without_pip &&
+	       !(a->prompt ? !b->prompt || strcmp(a->prompt, b->prompt) : !!b->prompt);
+}
+
+int vv_envset_sync(struct vv_envset *set, const char *name)
+{
+	struct vv_env *env = vv_envset_find(set, name, strlen(name));
+	struct vv_envcfg cfg;
+	int r = vv_env_load(set->st, name, &cfg);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	bool exists = r == 0;
+	int ret = VV_SYNC_NONE;
+	if (env && env->cfg.python && exists && cfg_equal(&env->cfg, &cfg)) {
+		ret = VV_SYNC_NONE; /* our own write */
+	} else if (env && vv_env_has_changes(env)) {
+		fprintf(stderr, "venvfs: env '%s' was changed by another process while it has "
+			"changes of its own; keeping this mount's version\n", name);
+	} else if (env && !exists) {
+		envs_remove(set, env);
+		env_bury(set, env);
+		ret = VV_SYNC_REMOVED;
+	} else if (exists && (!env || env->root || env->cfg.python)) {
+		struct vv_env *fresh;
+		if ((r = env_new(set, name, &fresh)) < 0) {
+			vv_envcfg_release(&cfg);
+			return r;
+		}
+		if (env) {
+			envs_remove(set, env);
+			env_bury(set, env);
+		}
+		envs_insert(set, fresh);
+		ret = env ? VV_SYNC_REPLACED : VV_SYNC_ADDED;
+	}
+	if (exists)
+		vv_envcfg_release(&cfg);
+	if (ret != VV_SYNC_NONE)
+		set->mtime_ns = vv_now_ns();
+	return ret;
+}
+
 int vv_envset_close(struct vv_envset *set)
 {
 	if (!set)
 		return 0;
 	int ret = 0;
+	for (size_t i = 0; i < set->ndead; i++)
+		env_free(set->dead[i]);
+	free(set->dead);
 	for (size_t i = 0; i < set->nenvs; i++) {
 		int r = vv_env_commit(set->envs[i]);
 		if (r < 0) {
@@ -1621,6 +2001,8 @@ int vv_envset_create(struct vv_envset *set, const char *name, struct vv_env **ou
 	return 0;
 }
 
+static void env_bury(struct vv_envset *set, struct vv_env *env);
+
 int vv_envset_remove(struct vv_envset *set, const char *name)
 {
 	struct vv_env *env = vv_envset_find(set, name, strlen(name));
@@ -1630,11 +2012,7 @@ int vv_envset_remove(struct vv_envset *set, const char *name)
 	if (r < 0)
 		return r;
 	struct vv_node *root = env->root;
-	bool empty = root->mat ? root->nkids == 0 : (dir_base(root) == 0 && root->base->n == 0);
-	for (size_t s = 0; s < env->nsyn; s++)
-		if (!syn_in_bin[s] && !(env->hidden & (1u << s)))
-			empty = false;
-	if (!empty)
+	if (!dir_empty(root))
 		return -ENOTEMPTY;
 	if ((r = vv_env_remove(set->st, name)) < 0)
 		return r;
@@ -1644,13 +2022,10 @@ int vv_envset_remove(struct vv_envset *set, const char *name)
 	set->mtime_ns = vv_now_ns();
 	/* The kernel may still hold the root; keep the env alive (detached) until the
 	 * envset closes. */
-	if (env->root->nlookup == 0) {
+	if (env->root->nlookup == 0)
 		env_free(env);
-	} else {
-		root->unlinked = true;
-		env->root->parent = NULL;
-		/* leaked into the kernel's hands until forget; freed with the process */
-	}
+	else
+		env_bury(set, env);
 	return 0;
 }
 

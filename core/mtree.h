@@ -49,8 +49,7 @@ struct vv_envset;
 
 /* Node kinds beyond enum vv_kind: synthesized entries and env roots. */
 enum {
-	VV_SYN_CFG = 'C',      /* pyvenv.cfg */
-	VV_SYN_ACTIVATE = 'A', /* bin/activate */
+	VV_SYN_FILE = 'F',     /* pyvenv.cfg, activators...: content from synth.h */
 	VV_SYN_LINK = 'L',     /* bin/python*, lib64: symlink with computed target */
 };
 
@@ -90,7 +89,8 @@ struct vv_node {
 	uint64_t stage_gen;     /* bumped on every write to stage */
 	uint32_t pins;          /* in-flight publishes keeping the node alive */
 	uint32_t writers;       /* open handles that may write */
-	char *synth;            /* generated content of VV_SYN_* nodes */
+	uint8_t synth_which;    /* VV_SYN_FILE: enum vv_synth_file */
+	char *synth;            /* generated content of VV_SYN_FILE nodes */
 	size_t synthlen;
 	uint64_t synth_epoch;
 
@@ -106,9 +106,9 @@ struct vv_env {
 	struct vv_python py;         /* facts of cfg.python */
 	bool py_ok;
 	struct vv_node *root;        /* NULL until first used */
-	struct vv_node *syn[8];      /* synthesized nodes, made with the root */
+	struct vv_node *syn[16];     /* synthesized nodes, made with the root (slots in
+					mtree.c); NULL where the interpreter has none */
 	size_t nsyn;
-	uint32_t hidden;             /* synthesized entries unlinked by the user (bit per slot) */
 	uint64_t epoch;              /* bumped when the env path changes (rename) */
 	int jfd;                     /* journal fd (O_APPEND), -1 until first change */
 	uint64_t jrecords;           /* records since the last commit */
@@ -133,6 +133,11 @@ struct vv_envset {
 	struct vv_env **envs;        /* sorted by name */
 	size_t nenvs, capenvs;
 	vv_oid empty_oid;            /* the empty object, for newly created files */
+	/* called when the model changed an entry behind the kernel's back (fs/ sets it) */
+	void (*inval_entry)(void *ctx, struct vv_node *dir, const char *name);
+	void *inval_ctx;
+	struct vv_env **dead;        /* detached envs the kernel may still reach */
+	size_t ndead, capdead;
 	int64_t mtime_ns;            /* of the mount root */
 };
 
@@ -144,10 +149,19 @@ struct vv_env *vv_envset_find(struct vv_envset *set, const char *name, size_t le
 
 /* mkdir of an env: -EEXIST, -EINVAL/-ENAMETOOLONG (bad name). No process is started. */
 int vv_envset_create(struct vv_envset *set, const char *name, struct vv_env **out);
-/* rmdir of an env: -ENOTEMPTY unless its tree is empty and synthesized entries hidden. */
+/* rmdir of an env: -ENOTEMPTY unless its tree is empty (synthesized entries do not
+ * count). */
 int vv_envset_remove(struct vv_envset *set, const char *name);
 /* rename of an env (commits it first). noreplace: -EEXIST if `to` exists. */
 int vv_envset_rename(struct vv_envset *set, const char *from, const char *to, bool noreplace);
+
+/* Bring env `name` in line with envs/NAME after another process (venvctl, another
+ * daemon) changed it: returns VV_SYNC_NONE, _ADDED, _REMOVED or _REPLACED. A replaced
+ * or removed env is detached: nodes the kernel still holds stay valid but no longer
+ * belong to the store. An env with uncommitted changes of its own is left alone
+ * (its next commit wins) and a message is logged. */
+enum { VV_SYNC_NONE, VV_SYNC_ADDED, VV_SYNC_REMOVED, VV_SYNC_REPLACED };
+int vv_envset_sync(struct vv_envset *set, const char *name);
 
 /* ---- env ---- */
 /* Load the env's root (committed tree + journal replay) and synthesized nodes. */
@@ -232,6 +246,12 @@ int vv_node_publish_end(struct vv_publish *p);
 /* Create or replace file `name` in dir with published content described by e (kind,
  * mode, size, mtime, oid; e->name is ignored). Used by journal replay and tools. */
 int vv_node_put(struct vv_node *dir, const char *name, const struct vv_tree_ent *e);
+
+/* close(2) of a writable handle (FUSE flush). For pyvenv.cfg, parse the edit and apply
+ * include-system-site-packages, prompt and the interpreter to the env, or refuse it
+ * with -EINVAL leaving the env unchanged; edits of other synthesized files are
+ * accepted and not kept. No-op for other nodes. */
+int vv_node_flush(struct vv_node *n);
 
 /* Release a writer (after publishing). */
 void vv_node_close_write(struct vv_node *n);

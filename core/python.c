@@ -7,14 +7,21 @@
  * strictly, then cached in the store as pythons/<sha256 of the real executable path>,
  * together with the executable's stat identity: while that identity holds, the cache is
  * the truth and no process is started.
+ *
+ * Discovery of several interpreters walks $PATH, pyenv's versions, /usr/bin and the
+ * config's list, resolves every candidate through the same cache (so known binaries
+ * cost a stat, and each shim script runs at most once), and sorts what works by
+ * version. Selection by version prefix picks from that list.
  */
 #include "python.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -877,4 +884,609 @@ int vv_python_resolve(struct vv_store *st, const char *configured, struct vv_pyt
 	}
 	*out = py;
 	return 0;
+}
+
+/* ---- versions ---- */
+
+/* One dotted component: its number and whether something follows the digits
+ * ("0b1" -> 0, pre-release). Returns the end of the component. */
+static const char *ver_part(const char *s, unsigned long long *num, bool *pre,
+			    const char **suffix, size_t *slen)
+{
+	unsigned long long v = 0;
+	while (isdigit((unsigned char)*s)) {
+		if (v < 1000000000000ULL)
+			v = v * 10 + (unsigned)(*s - '0');
+		s++;
+	}
+	const char *suf = s;
+	while (*s && *s != '.')
+		s++;
+	*num = v;
+	*pre = s > suf;
+	*suffix = suf;
+	*slen = (size_t)(s - suf);
+	return s;
+}
+
+int vv_version_cmp(const char *a, const char *b)
+{
+	while (*a || *b) {
+		unsigned long long x = 0, y = 0;
+		bool xp = false, yp = false;
+		const char *xs = "", *ys = "";
+		size_t xl = 0, yl = 0;
+		if (*a)
+			a = ver_part(a, &x, &xp, &xs, &xl);
+		if (*b)
+			b = ver_part(b, &y, &yp, &ys, &yl);
+		if (x != y)
+			return x < y ? -1 : 1;
+		if (xp != yp)
+			return xp ? -1 : 1; /* "0b1" < "0" */
+		if (xp) {
+			int c = strncmp(xs, ys, xl < yl ? xl : yl);
+			if (c || xl != yl)
+				return c ? c : xl < yl ? -1 : 1;
+		}
+		if (*a == '.')
+			a++;
+		if (*b == '.')
+			b++;
+	}
+	return 0;
+}
+
+/* Do the first components of ver equal all components of prefix ("3.1" vs "3.12.0":
+ * no)? Components are compared as numbers. */
+static bool ver_prefix(const char *ver, const char *prefix)
+{
+	while (*prefix) {
+		if (!*ver)
+			return false;
+		unsigned long long x, y;
+		bool xp, yp;
+		const char *xs, *ys;
+		size_t xl, yl;
+		ver = ver_part(ver, &x, &xp, &xs, &xl);
+		prefix = ver_part(prefix, &y, &yp, &ys, &yl);
+		if (x != y || xp != yp || (xp && (xl != yl || strncmp(xs, ys, xl))))
+			return false;
+		if (*ver == '.')
+			ver++;
+		if (*prefix == '.')
+			prefix++;
+	}
+	return true;
+}
+
+/* One Requires-Python clause: 1 holds, 0 fails, -1 unreadable. */
+static int clause_ok(const char *ver, const char *c, size_t len)
+{
+	static const char *const ops[] = { "===", "~=", "==", "!=", ">=", "<=", ">", "<" };
+	char buf[64];
+	while (len && isspace((unsigned char)*c))
+		c++, len--;
+	while (len && isspace((unsigned char)c[len - 1]))
+		len--;
+	if (!len)
+		return 1;
+	size_t k = 0, ol = 0;
+	for (; k < sizeof(ops) / sizeof(ops[0]); k++) {
+		ol = strlen(ops[k]);
+		if (len > ol && !strncmp(c, ops[k], ol))
+			break;
+	}
+	if (k == sizeof(ops) / sizeof(ops[0]) || k == 0)
+		return -1;
+	c += ol;
+	len -= ol;
+	while (len && isspace((unsigned char)*c))
+		c++, len--;
+	if (!len || len >= sizeof(buf))
+		return -1;
+	memcpy(buf, c, len);
+	buf[len] = 0;
+	bool star = len > 2 && !strcmp(buf + len - 2, ".*");
+	if (star)
+		buf[len - 2] = 0;
+	for (const char *p = buf; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '.')
+			return -1;
+	if (!isdigit((unsigned char)buf[0]))
+		return -1;
+	if (star && k != 2 && k != 3)
+		return -1;
+	int cmp = vv_version_cmp(ver, buf);
+	switch (k) {
+	case 1: { /* ~= X.Y[.Z]: >= it, and the same up to its last component */
+		char *dot = strrchr(buf, '.');
+		if (!dot)
+			return -1;
+		if (cmp < 0)
+			return 0;
+		*dot = 0;
+		return ver_prefix(ver, buf);
+	}
+	case 2: return star ? ver_prefix(ver, buf) : cmp == 0;
+	case 3: return star ? !ver_prefix(ver, buf) : cmp != 0;
+	case 4: return cmp >= 0;
+	case 5: return cmp <= 0;
+	case 6: return cmp > 0;
+	default: return cmp < 0;
+	}
+}
+
+int vv_python_requires_ok(const struct vv_python *py, const char *spec)
+{
+	if (!spec || !py->version)
+		return 1;
+	const char *s = spec;
+	for (;;) {
+		size_t n = strcspn(s, ",");
+		if (clause_ok(py->version, s, n) == 0)
+			return 0;
+		if (!s[n])
+			return 1;
+		s += n + 1;
+	}
+}
+
+int vv_python_wheel_version(const char *path, char *buf, size_t size)
+{
+	const char *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	const char *dash = strchr(base, '-');
+	if (!dash || !isdigit((unsigned char)dash[1]))
+		return vv_err(-EINVAL, "'%s' is not a wheel file name", path);
+	size_t n = strcspn(dash + 1, "-");
+	if (!dash[1 + n] || n >= size)
+		return vv_err(-EINVAL, "'%s' is not a wheel file name", path);
+	memcpy(buf, dash + 1, n);
+	buf[n] = 0;
+	return 0;
+}
+
+/* ---- several interpreters ---- */
+
+static char *dup_or_null(const char *s, bool *oom)
+{
+	if (!s)
+		return NULL;
+	char *d = strdup(s);
+	if (!d)
+		*oom = true;
+	return d;
+}
+
+int vv_python_copy(const struct vv_python *from, struct vv_python *to)
+{
+	bool oom = false;
+	*to = *from;
+	to->exe = dup_or_null(from->exe, &oom);
+	to->home = dup_or_null(from->home, &oom);
+	to->base_exe = dup_or_null(from->base_exe, &oom);
+	to->version = dup_or_null(from->version, &oom);
+	to->pip_wheel = dup_or_null(from->pip_wheel, &oom);
+	if (oom) {
+		vv_python_release(to);
+		return vv_err(-ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+void vv_python_list_free(struct vv_python *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		vv_python_release(&list[i]);
+	free(list);
+}
+
+void vv_pydisc_release(struct vv_pydisc *d)
+{
+	vv_python_list_free(d->list, d->n);
+	for (size_t i = 0; i < d->nskipped; i++)
+		free(d->skipped[i]);
+	free(d->skipped);
+	memset(d, 0, sizeof(*d));
+	d->dflt = -1;
+}
+
+/* "python3" or "python3.N" (N digits): an interpreter name, not python3.11-config,
+ * python3.11-gdb.py or python3.11m. */
+static bool interp_name(const char *name)
+{
+	if (strncmp(name, "python3", 7))
+		return false;
+	const char *p = name + 7;
+	if (!*p)
+		return true;
+	if (*p++ != '.' || !*p)
+		return false;
+	for (; *p; p++)
+		if (!isdigit((unsigned char)*p))
+			return false;
+	return true;
+}
+
+struct strv {
+	char **v;
+	size_t n, cap;
+};
+
+static int strv_push(struct strv *s, char *item)
+{
+	if (!item)
+		return vv_err(-ENOMEM, "out of memory");
+	if (s->n == s->cap) {
+		size_t nc = s->cap ? s->cap * 2 : 16;
+		char **nv = realloc(s->v, nc * sizeof(*nv));
+		if (!nv) {
+			free(item);
+			return vv_err(-ENOMEM, "out of memory");
+		}
+		s->v = nv;
+		s->cap = nc;
+	}
+	s->v[s->n++] = item;
+	return 0;
+}
+
+static void strv_free(struct strv *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}
+
+static int cmp_cstr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Candidates: paths to try, and their realpaths, so that one file reached under
+ * several names (/bin -> /usr/bin, python3 -> python3.11) is looked at once. */
+struct cands {
+	struct strv path, real;
+};
+
+static int add_candidate(struct cands *c, const char *path)
+{
+	char rp[PATH_MAX];
+	if (!is_exec_file(path) || !realpath(path, rp))
+		return 0;
+	for (size_t i = 0; i < c->real.n; i++)
+		if (!strcmp(c->real.v[i], rp))
+			return 0;
+	int r = strv_push(&c->path, strdup(path));
+	if (r == 0 && (r = strv_push(&c->real, strdup(rp))) < 0)
+		free(c->path.v[--c->path.n]);
+	return r;
+}
+
+/* Add dir/NAME for every interpreter-looking NAME in dir (sorted by name; `only` keeps
+ * just that name). A missing or unreadable directory adds nothing. */
+static int add_dir_candidates(struct cands *c, const char *dir, size_t dirlen, const char *only)
+{
+	char *d = strndup(dir, dirlen);
+	if (!d)
+		return vv_err(-ENOMEM, "out of memory");
+	DIR *dh = opendir(d);
+	if (!dh) {
+		free(d);
+		return 0;
+	}
+	struct strv names = { 0 };
+	int r = 0;
+	struct dirent *de;
+	while (r == 0 && (de = readdir(dh))) {
+		if (only ? strcmp(de->d_name, only) : !interp_name(de->d_name))
+			continue;
+		r = strv_push(&names, strdup(de->d_name));
+	}
+	closedir(dh);
+	if (names.n)
+		qsort(names.v, names.n, sizeof(*names.v), cmp_cstr);
+	for (size_t i = 0; r == 0 && i < names.n; i++) {
+		char *cand;
+		if (asprintf(&cand, "%s/%s", d, names.v[i]) < 0) {
+			r = vv_err(-ENOMEM, "out of memory");
+			break;
+		}
+		r = add_candidate(c, cand);
+		free(cand);
+	}
+	strv_free(&names);
+	free(d);
+	return r;
+}
+
+/* pyenv's root: $PYENV_ROOT, else ~/.pyenv (malloc'd; NULL if neither is usable). */
+static char *pyenv_root(void)
+{
+	const char *root = getenv("PYENV_ROOT");
+	const char *home = getenv("HOME");
+	char *out = NULL;
+	if (root && root[0] == '/')
+		out = strdup(root);
+	else if (home && home[0] == '/' && asprintf(&out, "%s/.pyenv", home) < 0)
+		out = NULL;
+	return out;
+}
+
+/* root/versions/x/bin/python3, sorted by version dir. */
+static int add_pyenv_candidates(struct cands *c, const char *root)
+{
+	char *base;
+	if (asprintf(&base, "%s/versions", root) < 0)
+		return vv_err(-ENOMEM, "out of memory");
+	DIR *dh = opendir(base);
+	if (!dh) {
+		free(base);
+		return 0;
+	}
+	struct strv vers = { 0 };
+	int r = 0;
+	struct dirent *de;
+	while (r == 0 && (de = readdir(dh)))
+		if (de->d_name[0] != '.')
+			r = strv_push(&vers, strdup(de->d_name));
+	closedir(dh);
+	if (vers.n)
+		qsort(vers.v, vers.n, sizeof(*vers.v), cmp_cstr);
+	for (size_t i = 0; r == 0 && i < vers.n; i++) {
+		char *bin;
+		if (asprintf(&bin, "%s/%s/bin", base, vers.v[i]) < 0) {
+			r = vv_err(-ENOMEM, "out of memory");
+			break;
+		}
+		r = add_dir_candidates(c, bin, strlen(bin), "python3");
+		free(bin);
+	}
+	strv_free(&vers);
+	free(base);
+	return r;
+}
+
+struct found {
+	struct vv_python py;
+	bool dflt;
+};
+
+static int cmp_found(const void *a, const void *b)
+{
+	const struct found *x = a, *y = b;
+	int c = vv_version_cmp(y->py.version, x->py.version);
+	return c ? c : strcmp(x->py.exe, y->py.exe);
+}
+
+static int note_skip(struct vv_pydisc *d, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static int note_skip(struct vv_pydisc *d, const char *fmt, ...)
+{
+	char *line;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vasprintf(&line, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return vv_err(-ENOMEM, "out of memory");
+	char **nv = realloc(d->skipped, (d->nskipped + 1) * sizeof(*nv));
+	if (!nv) {
+		free(line);
+		return vv_err(-ENOMEM, "out of memory");
+	}
+	d->skipped = nv;
+	d->skipped[d->nskipped++] = line;
+	return 0;
+}
+
+int vv_python_discover_all(struct vv_store *st, const struct vv_config *cfg,
+			   struct vv_pydisc *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->dflt = -1;
+	struct cands c = { 0 };
+	struct found *f = NULL;
+	size_t nf = 0;
+	int r = 0;
+
+	/* The default first: the config's `python`, else the first python3 on PATH. */
+	const char *defname = cfg && cfg->python && *cfg->python ? cfg->python : "python3";
+	char *defpath = NULL, defreal[PATH_MAX] = "";
+	if (strchr(defname, '/')) {
+		if (is_exec_file(defname))
+			defpath = strdup(defname);
+		else
+			r = note_skip(out, "%s: not an executable file (the configured python)",
+				      defname);
+	} else if (search_path(defname, &defpath) < 0) {
+		defpath = NULL;
+		if (cfg && cfg->python)
+			r = note_skip(out, "%s: not found on PATH (the configured python)",
+				      defname);
+	}
+	if (r == 0 && defpath && realpath(defpath, defreal))
+		r = add_candidate(&c, defpath);
+
+	/* pyenv's shims (bash scripts, ~0.1 s a run) all lead into its versions/, which
+	 * is searched directly below: only the default one is run, to know the default. */
+	char *proot = pyenv_root(), *shims = NULL;
+	if (proot && asprintf(&shims, "%s/shims", proot) < 0)
+		shims = NULL;
+	const char *path = getenv("PATH");
+	for (const char *p = path ? path : ""; r == 0 && *p;) {
+		size_t n = strcspn(p, ":");
+		if (n && p[0] == '/' && !(shims && strlen(shims) == n && !strncmp(p, shims, n)))
+			r = add_dir_candidates(&c, p, n, NULL);
+		p += n;
+		if (*p == ':')
+			p++;
+	}
+	if (r == 0 && proot)
+		r = add_pyenv_candidates(&c, proot);
+	free(proot);
+	free(shims);
+	if (r == 0)
+		r = add_dir_candidates(&c, "/usr/bin", 8, NULL);
+	for (size_t i = 0; r == 0 && cfg && i < cfg->npythons; i++) {
+		if (is_exec_file(cfg->pythons[i]))
+			r = add_candidate(&c, cfg->pythons[i]);
+		else
+			r = note_skip(out, "%s: not an executable file (listed in `pythons`)",
+				      cfg->pythons[i]);
+	}
+	if (r == 0 && c.path.n && !(f = calloc(c.path.n, sizeof(*f))))
+		r = vv_err(-ENOMEM, "out of memory");
+
+	for (size_t i = 0; r == 0 && i < c.path.n; i++) {
+		const char *cand = c.path.v[i];
+		bool is_def = defreal[0] && !strcmp(c.real.v[i], defreal);
+		/* A binary already found through a shim: nothing to learn. */
+		size_t k = 0;
+		while (k < nf && strcmp(f[k].py.exe, c.real.v[i]))
+			k++;
+		if (k < nf) {
+			f[k].dflt |= is_def;
+			continue;
+		}
+		/* An ELF with fresh cached facts starts no process; a shim runs once. */
+		struct vv_python py;
+		vv_err_clear();
+		int e = vv_python_resolve(st, cand, &py);
+		if (e == -ENOMEM) {
+			r = e;
+			break;
+		}
+		if (e < 0) {
+			r = note_skip(out, "%s", vv_errmsg());
+			continue;
+		}
+		for (k = 0; k < nf && strcmp(f[k].py.exe, py.exe); k++)
+			;
+		if (k < nf) {
+			f[k].dflt |= is_def;
+			vv_python_release(&py);
+			continue;
+		}
+		f[nf].py = py;
+		f[nf].dflt = is_def;
+		nf++;
+	}
+	if (r == 0 && nf) {
+		qsort(f, nf, sizeof(*f), cmp_found);
+		if (!(out->list = calloc(nf, sizeof(*out->list))))
+			r = vv_err(-ENOMEM, "out of memory");
+	}
+	if (r == 0) {
+		for (size_t k = 0; k < nf; k++) {
+			out->list[k] = f[k].py;
+			if (f[k].dflt && out->dflt < 0)
+				out->dflt = (long)k;
+		}
+		out->n = nf;
+	} else {
+		for (size_t k = 0; k < nf; k++)
+			vv_python_release(&f[k].py);
+		vv_pydisc_release(out);
+	}
+	free(f);
+	free(defpath);
+	strv_free(&c.path);
+	strv_free(&c.real);
+	return r;
+}
+
+int vv_python_discover(struct vv_store *st, const struct vv_config *cfg,
+		       struct vv_python **list, size_t *n)
+{
+	struct vv_pydisc d;
+	*list = NULL;
+	*n = 0;
+	int r = vv_python_discover_all(st, cfg, &d);
+	if (r < 0)
+		return r;
+	*list = d.list;
+	*n = d.n;
+	d.list = NULL;
+	d.n = 0;
+	vv_pydisc_release(&d);
+	return 0;
+}
+
+/* "3", "3.12", "3.12.1", "python3.12", "python3.12.1" -> the version part; NULL if spec
+ * is not a version ("python3" alone is the command). */
+static const char *spec_version(const char *spec)
+{
+	const char *v = spec;
+	bool prefixed = !strncmp(v, "python", 6);
+	if (prefixed)
+		v += 6;
+	int parts = 0;
+	const char *p = v;
+	for (;;) {
+		if (!isdigit((unsigned char)*p))
+			return NULL;
+		while (isdigit((unsigned char)*p))
+			p++;
+		parts++;
+		if (!*p)
+			break;
+		if (*p++ != '.' || parts == 3)
+			return NULL;
+	}
+	if (prefixed && parts < 2)
+		return NULL;
+	return v;
+}
+
+/* ", found: 3.13.0, 3.12.1" into buf. */
+static void found_list(const struct vv_pydisc *d, char *buf, size_t size)
+{
+	size_t len = (size_t)snprintf(buf, size, d->n ? "found" : "found no interpreter");
+	for (size_t i = 0; i < d->n && len < size; i++)
+		len += (size_t)snprintf(buf + len, size - len, "%s %s (%s)", i ? "," : "",
+					d->list[i].version, d->list[i].exe);
+	if (len >= size && size > 4)
+		memcpy(buf + size - 4, "...", 4);
+}
+
+int vv_python_select(struct vv_store *st, const struct vv_config *cfg, const char *spec,
+		     struct vv_python *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!spec || !*spec)
+		return vv_err(-EINVAL, "empty interpreter (give a path, a command or a version "
+			      "such as 3.12)");
+	const char *ver = spec_version(spec);
+	struct vv_pydisc d;
+	int r;
+	if (strchr(spec, '/') || !ver) {
+		r = vv_python_resolve(st, spec, out);
+		if (r != -ENOENT || strchr(spec, '/'))
+			return r;
+		/* Not a command on PATH either: say what there is. */
+		if ((r = vv_python_discover_all(st, cfg, &d)) < 0)
+			return r;
+		char list[1024];
+		found_list(&d, list, sizeof(list));
+		vv_pydisc_release(&d);
+		return vv_err(-ENOENT, "no Python interpreter matches '%s': not a path, a "
+			      "version or a command on PATH (%s)", spec, list);
+	}
+	if ((r = vv_python_discover_all(st, cfg, &d)) < 0)
+		return r;
+	for (size_t i = 0; i < d.n; i++) {
+		if (ver_prefix(d.list[i].version, ver)) {
+			*out = d.list[i];
+			memset(&d.list[i], 0, sizeof(d.list[i]));
+			vv_pydisc_release(&d);
+			return 0;
+		}
+	}
+	char list[1024];
+	found_list(&d, list, sizeof(list));
+	vv_pydisc_release(&d);
+	return vv_err(-ENOENT, "no Python interpreter matches '%s' (%s)", spec, list);
 }

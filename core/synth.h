@@ -24,8 +24,31 @@ struct vv_synth_env {
 /* pyvenv.cfg in the format `python3.X -m venv` writes for that version. */
 int vv_synth_pyvenv_cfg(const struct vv_synth_env *e, char **out, size_t *len);
 
-/* bin/activate for bash and zsh, behaving like CPython's. Paths are shell-quoted. */
+/* bin/activate for bash, zsh, ksh and POSIX sh (dash), behaving like CPython's. Paths
+ * are shell-quoted. */
 int vv_synth_activate_sh(const struct vv_synth_env *e, char **out, size_t *len);
+
+/* The synthesized files. Which exist for an env depends on its interpreter
+ * (vv_synth_exists): e.g. .gitignore from 3.13 on. */
+enum vv_synth_file {
+	VV_SYNTH_PYVENV_CFG,    /* ENV/pyvenv.cfg */
+	VV_SYNTH_GITIGNORE,     /* ENV/.gitignore (3.13+) */
+	VV_SYNTH_ACTIVATE,      /* ENV/bin/activate: bash, zsh, dash and other POSIX sh, ksh */
+	VV_SYNTH_ACTIVATE_FISH, /* ENV/bin/activate.fish */
+	VV_SYNTH_ACTIVATE_CSH,  /* ENV/bin/activate.csh: csh, tcsh */
+	VV_SYNTH_ACTIVATE_PS1,  /* ENV/bin/Activate.ps1: PowerShell */
+	VV_SYNTH_ACTIVATE_NU,   /* ENV/bin/activate.nu: nushell */
+	VV_SYNTH_ACTIVATE_THIS, /* ENV/bin/activate_this.py: exec() from a running Python */
+	VV_SYNTH_NFILES
+};
+
+/* File name (without directory) and whether it lives in bin/. */
+const char *vv_synth_name(enum vv_synth_file f);
+bool vv_synth_in_bin(enum vv_synth_file f);
+bool vv_synth_exists(enum vv_synth_file f, const struct vv_python *py);
+
+/* Generate a synthesized file's content. */
+int vv_synth_file(enum vv_synth_file f, const struct vv_synth_env *e, char **out, size_t *len);
 
 /* First line(s) for a console script stored with a "#!python" first line: a plain
  * "#!<path>/bin/python\n", or pip's /bin/sh trampoline when the path has spaces or the

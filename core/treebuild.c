@@ -11,6 +11,7 @@
 #include "treebuild.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -203,6 +204,24 @@ int vv_tb_add(struct vv_tb *tb, const char *path, const struct vv_tree_ent *ent)
 		dir = k;
 		p = slash + 1;
 	}
+}
+
+int vv_tb_add_tree(struct vv_tb *tb, const char *path, const struct vv_tree *t,
+		   bool (*skip)(const struct vv_tree_ent *e, void *arg), void *arg)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		const struct vv_tree_ent *e = &t->ents[i];
+		if (skip && skip(e, arg))
+			continue;
+		char *full;
+		if (asprintf(&full, "%s%s%s", path, *path ? "/" : "", e->name) < 0)
+			return vv_err(-ENOMEM, "cannot add '%s': out of memory", path);
+		int r = vv_tb_add(tb, full, e);
+		free(full);
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }
 
 int vv_tb_exists(struct vv_tb *tb, const char *path)

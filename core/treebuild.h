@@ -9,6 +9,7 @@
 #ifndef VV_TREEBUILD_H
 #define VV_TREEBUILD_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "tree.h"
@@ -22,6 +23,14 @@ void vv_tb_free(struct vv_tb *tb);
  * with a non-zero oid grafts an existing tree; with a zero oid it makes an empty dir
  * (which later adds may fill). */
 int vv_tb_add(struct vv_tb *tb, const char *path, const struct vv_tree_ent *ent);
+
+/* Add every entry of the existing tree t beneath path ("" for the root; a missing path
+ * is created like a parent), subdirectories grafted by their tree id, so an edited copy
+ * of a tree rebuilds only the directories on the edited paths. skip (may be NULL)
+ * returns true for entries to leave out (e.g. the directory about to be edited, which
+ * the caller adds as an open directory and fills itself). */
+int vv_tb_add_tree(struct vv_tb *tb, const char *path, const struct vv_tree *t,
+		   bool (*skip)(const struct vv_tree_ent *e, void *arg), void *arg);
 
 /* 1 if path exists in the builder, else 0. */
 int vv_tb_exists(struct vv_tb *tb, const char *path);

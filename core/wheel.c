@@ -1601,3 +1601,29 @@ int vv_wheel_mtime(const char *wheel_path, int64_t *mtime_ns)
 	*mtime_ns = best;
 	return 0;
 }
+
+int vv_wheel_requires_python(const char *wheel_path, char **out)
+{
+	struct wheel w = {.wname = base_name(wheel_path)};
+	char path[600], *text = NULL;
+	const struct member *m;
+	*out = NULL;
+	int r = open_zip(wheel_path, w.wname, &w.za);
+	if (r < 0)
+		return r;
+	if ((r = scan(&w)) < 0 || (r = find_distinfo(&w)) < 0)
+		goto out;
+	snprintf(path, sizeof(path), "%s/METADATA", w.distinfo);
+	if (!(m = find_member(&w, path))) {
+		r = werr(&w, path, "missing");
+		goto out;
+	}
+	if ((r = read_member(&w, m, MAX_RECORD, &text, NULL)) < 0)
+		goto out;
+	if (header_value(text, "Requires-Python", out) < 0)
+		r = vv_err(-ENOMEM, "%s: out of memory", w.wname);
+	free(text);
+out:
+	wheel_free(&w);
+	return r;
+}

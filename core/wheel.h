@@ -35,6 +35,10 @@ void vv_wheel_info_release(struct vv_wheel_info *info);
  * it generates); callers use it as a deterministic directory mtime. */
 int vv_wheel_mtime(const char *wheel_path, int64_t *mtime_ns);
 
+/* The Requires-Python header of a wheel's METADATA (malloc'd, trimmed), or NULL in *out
+ * when it has none. Reads nothing but the zip directory and METADATA. */
+int vv_wheel_requires_python(const char *wheel_path, char **out);
+
 /* One row of a RECORD file; fields are NUL-terminated, unquoted. */
 struct vv_record_row {
 	char *path;

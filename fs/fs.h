@@ -31,15 +31,17 @@ struct vv_fs {
 	bool ro;
 
 	/* background work: commits and kernel cache invalidation */
-	pthread_t worker;
+	pthread_t worker, watcher;
 	pthread_cond_t cv;
-	bool stop, worker_started;
+	bool stop, worker_started, watcher_started;
+	int inotify_fd;              /* watches STORE/envs for other processes' changes */
 	struct vv_inval *inval;      /* queue of pending invalidations (guarded by lk) */
 	size_t ninval, capinval;
 };
 
 struct vv_inval {
-	fuse_ino_t ino;              /* invalidate this inode's attrs and data */
+	fuse_ino_t ino;              /* invalidate this inode's attrs and data, or */
+	char *name;                  /* if set: the entry `name` in directory `ino` */
 };
 
 /* inode.c */
@@ -49,6 +51,10 @@ void vv_fs_entry(struct vv_node *n, struct fuse_entry_param *e);
 void vv_fs_root_stat(struct vv_fs *fs, struct stat *st);
 /* Queue invalidation of every inode of env whose content depends on its path. */
 void vv_fs_inval_env(struct vv_fs *fs, struct vv_env *env);
+/* Queue invalidation of the kernel's dentry parent/name. */
+void vv_fs_inval_entry(struct vv_fs *fs, fuse_ino_t parent, const char *name);
+/* The model's hook for the same (struct vv_envset.inval_entry), ctx is the vv_fs. */
+void vv_fs_model_inval(void *ctx, struct vv_node *dir, const char *name);
 int vv_fs_worker_start(struct vv_fs *fs);
 void vv_fs_worker_stop(struct vv_fs *fs);
 

@@ -15,10 +15,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <poll.h>
+#include <sys/inotify.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "env.h"
 #include "error.h"
+#include "store.h"
 
 #define QUIET_NS (1000LL * 1000 * 1000)
 #define MAX_DELAY_NS (5000LL * 1000 * 1000)
@@ -60,19 +65,38 @@ void vv_fs_root_stat(struct vv_fs *fs, struct stat *st)
 	st->st_ctim = st->st_atim = st->st_mtim;
 }
 
-static void queue(struct vv_fs *fs, struct vv_node *n)
+static struct vv_inval *queue_slot(struct vv_fs *fs)
 {
-	if (!n || n->nlookup == 0)
-		return;
 	if (fs->ninval == fs->capinval) {
 		size_t cap = fs->capinval ? fs->capinval * 2 : 64;
 		struct vv_inval *q = realloc(fs->inval, cap * sizeof(*q));
 		if (!q)
-			return; /* the kernel keeps a stale view until its timeout: logged below */
+			return NULL; /* the kernel keeps a stale view until its timeout */
 		fs->inval = q;
 		fs->capinval = cap;
 	}
-	fs->inval[fs->ninval++].ino = vv_fs_ino(n);
+	struct vv_inval *q = &fs->inval[fs->ninval++];
+	memset(q, 0, sizeof(*q));
+	return q;
+}
+
+static void queue(struct vv_fs *fs, struct vv_node *n)
+{
+	if (!n || n->nlookup == 0)
+		return;
+	struct vv_inval *q = queue_slot(fs);
+	if (q)
+		q->ino = vv_fs_ino(n);
+}
+
+void vv_fs_inval_entry(struct vv_fs *fs, fuse_ino_t parent, const char *name)
+{
+	struct vv_inval *q = queue_slot(fs);
+	if (q && (q->name = strdup(name)))
+		q->ino = parent;
+	else if (q)
+		fs->ninval--;
+	pthread_cond_signal(&fs->cv);
 }
 
 static void queue_scripts(struct vv_fs *fs, struct vv_node *d)
@@ -122,9 +146,13 @@ static void *worker(void *arg)
 			fs->ninval = fs->capinval = 0;
 			pthread_mutex_unlock(&fs->lk);
 			for (size_t i = 0; i < n; i++) {
-				int r = fuse_lowlevel_notify_inval_inode(fs->se, q[i].ino, 0, 0);
+				int r = q[i].name
+					? fuse_lowlevel_notify_inval_entry(fs->se, q[i].ino, q[i].name,
+									   strlen(q[i].name))
+					: fuse_lowlevel_notify_inval_inode(fs->se, q[i].ino, 0, 0);
 				if (r < 0 && r != -ENOENT)
 					fprintf(stderr, "venvfs: cache invalidation: %s\n", strerror(-r));
+				free(q[i].name);
 			}
 			free(q);
 			pthread_mutex_lock(&fs->lk);
@@ -144,12 +172,77 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+/* The watcher: envs/NAME files changed by another process (venvctl, another daemon on
+ * the same store) are synced into the model, and the kernel's view of the mount root
+ * is invalidated so the change shows at once. */
+static void *watcher(void *arg)
+{
+	struct vv_fs *fs = arg;
+	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+	for (;;) {
+		struct pollfd pfd = { .fd = fs->inotify_fd, .events = POLLIN };
+		int pr = poll(&pfd, 1, 200);
+		pthread_mutex_lock(&fs->lk);
+		bool stop = fs->stop;
+		pthread_mutex_unlock(&fs->lk);
+		if (stop)
+			break;
+		if (pr <= 0)
+			continue;
+		ssize_t len = read(fs->inotify_fd, buf, sizeof(buf));
+		if (len <= 0)
+			continue;
+		pthread_mutex_lock(&fs->lk);
+		bool any = false;
+		for (char *p = buf; p < buf + len;) {
+			struct inotify_event *ev = (struct inotify_event *)p;
+			p += sizeof(*ev) + ev->len;
+			if (!ev->len || vv_env_name_check(ev->name, strlen(ev->name)) < 0)
+				continue;
+			int r = vv_envset_sync(fs->set, ev->name);
+			if (r < 0) {
+				fprintf(stderr, "venvfs: env '%s': %s\n", ev->name, vv_errmsg());
+			} else if (r != VV_SYNC_NONE) {
+				vv_fs_inval_entry(fs, FUSE_ROOT_ID, ev->name);
+				any = true;
+			}
+		}
+		if (any) {
+			struct vv_inval *q = queue_slot(fs);
+			if (q)
+				q->ino = FUSE_ROOT_ID;
+			pthread_cond_signal(&fs->cv);
+		}
+		pthread_mutex_unlock(&fs->lk);
+	}
+	return NULL;
+}
+
+void vv_fs_model_inval(void *ctx, struct vv_node *dir, const char *name)
+{
+	vv_fs_inval_entry(ctx, vv_fs_ino(dir), name);
+}
+
 int vv_fs_worker_start(struct vv_fs *fs)
 {
 	int r = pthread_create(&fs->worker, NULL, worker, fs);
 	if (r)
 		return vv_err(-r, "cannot start worker thread: %s", strerror(r));
 	fs->worker_started = true;
+	fs->inotify_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/envs", fs->st->path);
+	if (fs->inotify_fd < 0 ||
+	    inotify_add_watch(fs->inotify_fd, path, IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM |
+					 IN_DELETE | IN_CREATE) < 0) {
+		/* still a working mount; only changes by other processes go unseen */
+		fprintf(stderr, "venvfs: cannot watch %s: %s\n", path, strerror(errno));
+		return 0;
+	}
+	if ((r = pthread_create(&fs->watcher, NULL, watcher, fs)) == 0)
+		fs->watcher_started = true;
+	else
+		fprintf(stderr, "venvfs: cannot start watcher thread: %s\n", strerror(r));
 	return 0;
 }
 
@@ -163,6 +256,13 @@ void vv_fs_worker_stop(struct vv_fs *fs)
 	pthread_mutex_unlock(&fs->lk);
 	pthread_join(fs->worker, NULL);
 	fs->worker_started = false;
+	if (fs->watcher_started)
+		pthread_join(fs->watcher, NULL);
+	fs->watcher_started = false;
+	if (fs->inotify_fd >= 0)
+		close(fs->inotify_fd);
+	for (size_t i = 0; i < fs->ninval; i++)
+		free(fs->inval[i].name);
 	free(fs->inval);
 	fs->inval = NULL;
 	fs->ninval = fs->capinval = 0;

@@ -156,7 +156,7 @@ int main(int argc, char **argv)
 	free(storepath);
 	raise_nofile();
 
-	struct vv_fs fs = { .st = st, .ro = has_opt(mopts, "ro") };
+	struct vv_fs fs = { .st = st, .ro = has_opt(mopts, "ro"), .inotify_fd = -1 };
 	pthread_mutex_init(&fs.lk, NULL);
 	pthread_cond_init(&fs.cv, NULL);
 	struct vv_envset_opts eo = {
@@ -166,6 +166,8 @@ int main(int argc, char **argv)
 	};
 	if (vv_envset_open(&fs.set, st, &eo) < 0)
 		return die("%s", vv_errmsg());
+	fs.set->inval_entry = vv_fs_model_inval;
+	fs.set->inval_ctx = &fs;
 
 	/* FUSE arguments: ours first, the user's -o after so they can override */
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);

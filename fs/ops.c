@@ -338,6 +338,14 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 		r = -EXDEV;
 	} else if ((r = dir_node(parent, &dir)) == 0 && (r = dir_node(newparent, &newdir)) == 0) {
 		r = vv_node_rename(dir, name, newdir, newname, flags);
+		struct vv_node *t;
+		/* Saved over a synthesized file: the kernel now maps the name to the
+		 * source's inode, but the synthesized file stays; drop that dentry and the
+		 * generated content it may have cached. */
+		if (r == 0 && vv_node_lookup(newdir, newname, &t) == 0 && t->kind == VV_SYN_FILE) {
+			vv_fs_inval_entry(fs, newparent, newname);
+			vv_fs_inval_env(fs, t->env);
+		}
 	}
 	unlock(fs);
 	fuse_reply_err(req, -r);
@@ -574,6 +582,24 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		fuse_reply_write(req, done);
 }
 
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	struct vv_fs *fs = fs_of(req);
+	struct vv_fh *fh = (struct vv_fh *)(uintptr_t)fi->fh;
+	int r = 0;
+	lock(fs);
+	if (fh->writable && fh->n->kind == VV_SYN_FILE) {
+		r = vv_node_flush(fh->n);
+		if (r < 0 && r != -ENOMEM)
+			fprintf(stderr, "venvfs: env '%s': %s\n", fh->n->env->name, vv_errmsg());
+		/* generated content replaces what the kernel cached from the write */
+		vv_fs_inval_env(fs, fh->n->env);
+	}
+	unlock(fs);
+	fuse_reply_err(req, -r);
+}
+
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
@@ -804,6 +830,7 @@ const struct fuse_lowlevel_ops vv_fs_ops = {
 	.create = op_create,
 	.read = op_read,
 	.write = op_write,
+	.flush = op_flush,
 	.release = op_release,
 	.fsync = op_fsync,
 	.opendir = op_opendir,

@@ -1,24 +1,40 @@
 /*
- * venvctl.c - the command-line tool for a venvfs store: inspect and check it without
- * mounting it. Commands live in one table (name, handler, usage, summary, help) so that
- * adding one (create, clone, gc, du, ...) is a function and a table row; the usage
- * text and the dispatcher are generated from that table.
+ * venvctl.c - the command-line tool for a venvfs store: create envs the way
+ * `python -m venv` does (several interpreters, venv's flags), list the interpreters it
+ * can use, inspect and check the store, all without mounting it. Commands live in one
+ * table (name, handler, usage, summary, help) so that adding one (clone, gc, du, ...) is
+ * a function and a table row; the usage text and the dispatcher are generated from that
+ * table.
  *
- * Exit status: 0 success, 1 the command found problems, 2 usage or other error.
+ * Exit status: 0 success, 1 the command found problems or failed for some env, 2 usage
+ * or other error.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "config.h"
+#include "env.h"
 #include "error.h"
+#include "fsutil.h"
 #include "hash.h"
+#include "python.h"
+#include "seed.h"
 #include "stats.h"
 #include "store.h"
+#include "tree.h"
+#include "treebuild.h"
+#include "wheel.h"
 
 #ifndef VV_VERSION
 #define VV_VERSION "0.1.0"
@@ -31,6 +47,7 @@ struct ctx {
 	const char *store_opt;  /* --store */
 	const char *config_opt; /* --config */
 	struct vv_store *st;    /* opened for commands that need it */
+	struct vv_config cfg;   /* the config file, loaded by open_store() */
 	const char *cmd;        /* command name, for messages */
 	const struct command *self; /* the running command's table entry */
 };
@@ -260,34 +277,28 @@ static void pad(FILE *f, size_t n)
 
 /* ---- store access ---------------------------------------------------------------- */
 
-/* --store, else the config file's `store`, else the default path. */
-static int open_store(struct ctx *c)
+/* --store, else the config file's `store`, else the default path. The config stays in
+ * c->cfg. create: make the store's layout if it is missing (as the daemon does). */
+static int open_store_mode(struct ctx *c, int create)
 {
 	struct vv_config cfg = {0};
 	char *path = NULL;
 	int rc = 0;
-	if (c->config_opt) {
-		vv_err_clear();
-		if (vv_config_load(&cfg, c->config_opt, 1) < 0) {
-			msg(NULL, "%s", vv_errmsg());
-			rc = EXIT_USAGE;
-			goto out;
-		}
+	/* --config, else the default file (missing is fine), also with --store: create
+	 * and python take the interpreters and without-pip from it. */
+	char *cpath = c->config_opt ? NULL : vv_default_config_path();
+	vv_err_clear();
+	int cr = c->config_opt ? vv_config_load(&cfg, c->config_opt, 1)
+			       : cpath ? vv_config_load(&cfg, cpath, 0) : 0;
+	free(cpath);
+	if (cr < 0) {
+		msg(NULL, "%s", vv_errmsg());
+		rc = EXIT_USAGE;
+		goto out;
 	}
 	if (c->store_opt) {
 		path = strdup(c->store_opt);
 	} else {
-		if (!c->config_opt) {
-			char *cpath = vv_default_config_path();
-			vv_err_clear();
-			int r = cpath ? vv_config_load(&cfg, cpath, 0) : 0;
-			free(cpath);
-			if (r < 0) {
-				msg(NULL, "%s", vv_errmsg());
-				rc = EXIT_USAGE;
-				goto out;
-			}
-		}
 		path = cfg.store ? strdup(cfg.store) : vv_default_store_path();
 		if (!path && !cfg.store) {
 			msg(NULL, "no store given: use --store DIR, set `store` in the config "
@@ -302,7 +313,7 @@ static int open_store(struct ctx *c)
 		goto out;
 	}
 	vv_err_clear();
-	int r = vv_store_open(&c->st, path, 0);
+	int r = vv_store_open(&c->st, path, create);
 	if (r < 0) {
 		/* The store's messages name the path already, mostly. */
 		if (strstr(vv_errmsg(), path))
@@ -314,8 +325,16 @@ static int open_store(struct ctx *c)
 	}
 out:
 	free(path);
-	vv_config_release(&cfg);
+	if (rc == 0)
+		c->cfg = cfg;
+	else
+		vv_config_release(&cfg);
 	return rc;
+}
+
+static int open_store(struct ctx *c)
+{
+	return open_store_mode(c, 0);
 }
 
 /* ---- stats ----------------------------------------------------------------------- */
@@ -500,6 +519,775 @@ static int cmd_fsck(struct ctx *c, int argc, char **argv)
 	return r > 0 ? EXIT_PROBLEMS : 0;
 }
 
+/* ---- python ---------------------------------------------------------------------- */
+
+/* The pip version of a python's bundled wheel into buf, or "-". */
+static void pip_version_of(const struct vv_python *py, char *buf, size_t size)
+{
+	if (!py->pip_wheel || vv_python_wheel_version(py->pip_wheel, buf, size) < 0)
+		snprintf(buf, size, "-");
+}
+
+static void python_list_json(const struct vv_pydisc *d)
+{
+	FILE *f = stdout;
+	fputs("{\n  \"default\": ", f);
+	if (d->dflt >= 0)
+		json_str(f, d->list[d->dflt].exe);
+	else
+		fputs("null", f);
+	fputs(",\n  \"pythons\": [", f);
+	for (size_t i = 0; i < d->n; i++) {
+		const struct vv_python *py = &d->list[i];
+		char pv[64];
+		pip_version_of(py, pv, sizeof(pv));
+		fputs(i ? ",\n    {\"version\": " : "\n    {\"version\": ", f);
+		json_str(f, py->version);
+		fprintf(f, ", \"major\": %d, \"minor\": %d, \"executable\": ", py->major,
+			py->minor);
+		json_str(f, py->exe);
+		fputs(", \"home\": ", f);
+		json_str(f, py->home);
+		fputs(", \"base_executable\": ", f);
+		json_str(f, py->base_exe);
+		fputs(", \"pip_wheel\": ", f);
+		if (py->pip_wheel)
+			json_str(f, py->pip_wheel);
+		else
+			fputs("null", f);
+		fputs(", \"pip_version\": ", f);
+		if (py->pip_wheel && strcmp(pv, "-"))
+			json_str(f, pv);
+		else
+			fputs("null", f);
+		fprintf(f, ", \"default\": %s}", (long)i == d->dflt ? "true" : "false");
+	}
+	fputs(d->n ? "\n  ],\n  \"skipped\": [" : "],\n  \"skipped\": [", f);
+	for (size_t i = 0; i < d->nskipped; i++) {
+		fputs(i ? ",\n    " : "\n    ", f);
+		json_str(f, d->skipped[i]);
+	}
+	fputs(d->nskipped ? "\n  ]\n}\n" : "]\n}\n", f);
+}
+
+static void python_list_human(const struct vv_pydisc *d)
+{
+	size_t vw = 7, ew = 10, hw = 4;
+	for (size_t i = 0; i < d->n; i++) {
+		const struct vv_python *py = &d->list[i];
+		if (strlen(py->version) > vw)
+			vw = strlen(py->version);
+		if (strlen(py->exe) > ew)
+			ew = strlen(py->exe);
+		if (strlen(py->home) > hw)
+			hw = strlen(py->home);
+	}
+	printf("  %-*s  %-*s  %-*s  %s\n", (int)vw, "VERSION", (int)ew, "EXECUTABLE", (int)hw,
+	       "HOME", "PIP");
+	for (size_t i = 0; i < d->n; i++) {
+		const struct vv_python *py = &d->list[i];
+		char pv[64];
+		pip_version_of(py, pv, sizeof(pv));
+		printf("%c %-*s  %-*s  %-*s  %s\n", (long)i == d->dflt ? '*' : ' ', (int)vw,
+		       py->version, (int)ew, py->exe, (int)hw, py->home, pv);
+	}
+	if (d->n)
+		printf("\n* the default for new envs (config `python`, else the first python3 on "
+		       "PATH)\n");
+	if (d->nskipped) {
+		printf("\nnot usable:\n");
+		for (size_t i = 0; i < d->nskipped; i++)
+			printf("  %s\n", d->skipped[i]);
+	}
+}
+
+static int cmd_python(struct ctx *c, int argc, char **argv)
+{
+	if (argc < 2 || is_help(argv[1])) {
+		if (argc >= 2) {
+			print_command_help(stdout, c->self);
+			return 0;
+		}
+		return usage_error(c, "missing subcommand (list)");
+	}
+	if (strcmp(argv[1], "list"))
+		return usage_error(c, "unknown subcommand '%s' (known: list)", argv[1]);
+	bool json = false, help = false;
+	const struct flag flags[] = {
+		{"--json", NULL, &json},
+	};
+	int rc = parse_flags(c, argc - 1, argv + 1, flags, sizeof(flags) / sizeof(flags[0]),
+			     &help);
+	if (rc || help) {
+		if (help)
+			print_command_help(stdout, c->self);
+		return rc;
+	}
+	if ((rc = open_store_mode(c, 1)))
+		return rc;
+	struct vv_pydisc d;
+	vv_err_clear();
+	if (vv_python_discover_all(c->st, &c->cfg, &d) < 0) {
+		msg(c, "%s", vv_errmsg());
+		return EXIT_USAGE;
+	}
+	if (json)
+		python_list_json(&d);
+	else
+		python_list_human(&d);
+	rc = 0;
+	if (!d.n) {
+		msg(c, "no usable Python 3.6+ interpreter found");
+		rc = EXIT_PROBLEMS;
+	}
+	vv_pydisc_release(&d);
+	if (fflush(stdout) != 0) {
+		msg(c, "cannot write output: %s", strerror(errno));
+		rc = EXIT_USAGE;
+	}
+	return rc;
+}
+
+/* ---- create ---------------------------------------------------------------------- */
+
+struct create {
+	struct ctx *c;
+	/* the command line */
+	const char *python;  /* --python, or NULL */
+	bool system_site, without_pip, clear, upgrade, upgrade_deps;
+	const char *prompt;  /* --prompt (already turned from "." into the cwd's name) */
+	char *prompt_buf;
+	/* computed once, on demand */
+	struct vv_python newpy; /* the interpreter for new envs (--python or the default) */
+	bool have_newpy;
+	struct vv_pydisc disc;  /* every interpreter (for --upgrade and --upgrade-deps) */
+	bool have_disc;
+	char **wheels;          /* candidate pip wheels, newest first */
+	size_t nwheels;
+	bool have_wheels;
+};
+
+static int create_disc(struct create *cr)
+{
+	if (cr->have_disc)
+		return 0;
+	int r = vv_python_discover_all(cr->c->st, &cr->c->cfg, &cr->disc);
+	if (r == 0)
+		cr->have_disc = true;
+	return r;
+}
+
+/* The interpreter for a new (or cleared) env: --python, else the config's `python`,
+ * else the first python3 on PATH; seeded (skeleton trees in the store). */
+static int create_newpy(struct create *cr)
+{
+	if (cr->have_newpy)
+		return 0;
+	int r = cr->python ? vv_python_select(cr->c->st, &cr->c->cfg, cr->python, &cr->newpy)
+			   : vv_python_resolve(cr->c->st, cr->c->cfg.python, &cr->newpy);
+	if (r == 0 && (r = vv_seed_ensure(cr->c->st, &cr->newpy)) < 0)
+		vv_python_release(&cr->newpy);
+	if (r == 0)
+		cr->have_newpy = true;
+	return r;
+}
+
+static int cmp_wheel_desc(const void *a, const void *b)
+{
+	const char *x = *(char *const *)a, *y = *(char *const *)b;
+	char vx[64], vy[64];
+	if (vv_python_wheel_version(x, vx, sizeof(vx)) < 0)
+		vx[0] = 0;
+	if (vv_python_wheel_version(y, vy, sizeof(vy)) < 0)
+		vy[0] = 0;
+	int c = vv_version_cmp(vy, vx);
+	return c ? c : strcmp(x, y);
+}
+
+static int push_wheel(struct create *cr, const char *path)
+{
+	for (size_t i = 0; i < cr->nwheels; i++)
+		if (!strcmp(cr->wheels[i], path))
+			return 0;
+	char ver[64];
+	if (vv_python_wheel_version(path, ver, sizeof(ver)) < 0)
+		return 0;
+	char **nv = realloc(cr->wheels, (cr->nwheels + 1) * sizeof(*nv));
+	if (!nv || !(nv[cr->nwheels] = strdup(path))) {
+		if (nv)
+			cr->wheels = nv;
+		return vv_err(-ENOMEM, "out of memory");
+	}
+	cr->wheels = nv;
+	cr->nwheels++;
+	return 0;
+}
+
+/* Every pip wheel on offer: the discovered interpreters' bundled ones and the
+ * distribution's /usr/share/python-wheels, newest first. */
+static int create_wheels(struct create *cr)
+{
+	if (cr->have_wheels)
+		return 0;
+	int r = create_disc(cr);
+	for (size_t i = 0; r == 0 && i < cr->disc.n; i++)
+		if (cr->disc.list[i].pip_wheel)
+			r = push_wheel(cr, cr->disc.list[i].pip_wheel);
+	const char *dir = "/usr/share/python-wheels";
+	DIR *d = r == 0 ? opendir(dir) : NULL;
+	if (d) {
+		struct dirent *de;
+		while (r == 0 && (de = readdir(d))) {
+			size_t n = strlen(de->d_name);
+			if (strncmp(de->d_name, "pip-", 4) || n < 8 ||
+			    strcmp(de->d_name + n - 4, ".whl"))
+				continue;
+			char *p;
+			if (asprintf(&p, "%s/%s", dir, de->d_name) < 0)
+				r = vv_err(-ENOMEM, "out of memory");
+			else {
+				r = push_wheel(cr, p);
+				free(p);
+			}
+		}
+		closedir(d);
+	}
+	if (r == 0 && cr->nwheels)
+		qsort(cr->wheels, cr->nwheels, sizeof(*cr->wheels), cmp_wheel_desc);
+	if (r == 0)
+		cr->have_wheels = true;
+	return r;
+}
+
+/* The newest pip wheel whose Requires-Python admits py. */
+static int pick_pip_wheel(struct create *cr, const struct vv_python *py, const char **out)
+{
+	int r = create_wheels(cr);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < cr->nwheels; i++) {
+		char *req = NULL;
+		if (vv_wheel_requires_python(cr->wheels[i], &req) < 0)
+			continue; /* unreadable: try the next one */
+		bool ok = vv_python_requires_ok(py, req);
+		free(req);
+		if (ok) {
+			*out = cr->wheels[i];
+			return 0;
+		}
+	}
+	return vv_err(-ENOENT, "no pip wheel for Python %s found (looked in the interpreters' "
+		      "ensurepip and /usr/share/python-wheels)", py->version);
+}
+
+/* ---- editing an env's tree: a new pip ---- */
+
+struct skip {
+	const char *names[4];
+	bool pip_dist; /* also pip-*.dist-info */
+};
+
+static bool skip_cb(const struct vv_tree_ent *e, void *arg)
+{
+	const struct skip *s = arg;
+	for (size_t i = 0; i < 4 && s->names[i]; i++)
+		if (!strcmp(e->name, s->names[i]))
+			return true;
+	size_t n = e->namelen;
+	return s->pip_dist && n > 14 && !strncmp(e->name, "pip-", 4) &&
+	       !strcmp(e->name + n - 10, ".dist-info");
+}
+
+/* Add path as an open directory (mode of old, or 0755) holding old's entries except the
+ * skipped ones; *sub gets old's tree (NULL without old) for the caller to descend. */
+static int copy_dir(struct vv_store *st, struct vv_tb *tb, const char *path,
+		    const struct vv_tree_ent *old, int64_t mtime, const struct skip *sk,
+		    struct vv_tree **sub)
+{
+	*sub = NULL;
+	if (old && old->kind != VV_DIR)
+		return vv_err(-ENOTDIR, "'%s' is not a directory", path);
+	struct vv_tree_ent d = {.kind = VV_DIR, .mode = old ? old->mode : 0755,
+				.mtime_ns = mtime};
+	int r = vv_tb_add(tb, path, &d);
+	if (r < 0 || !old)
+		return r;
+	if ((r = vv_tree_get(st, &old->oid, sub)) < 0)
+		return r;
+	return vv_tb_add_tree(tb, path, *sub, skip_cb, (void *)sk);
+}
+
+static const struct vv_tree_ent *find_ent(const struct vv_tree *t, const char *name)
+{
+	return t ? vv_tree_find(t, name, strlen(name)) : NULL;
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* The N of the env's lib/python3.N (the env's Python minor version), or -errno. */
+static int env_minor(struct vv_store *st, const vv_oid *root)
+{
+	struct vv_tree *t = NULL, *lib = NULL;
+	int r = vv_tree_get(st, root, &t);
+	if (r < 0)
+		return r;
+	const struct vv_tree_ent *e = find_ent(t, "lib");
+	int minor = -1, found = 0;
+	if (e && e->kind == VV_DIR && (r = vv_tree_get(st, &e->oid, &lib)) == 0) {
+		for (size_t i = 0; i < lib->n; i++) {
+			const char *n = lib->ents[i].name;
+			char *end;
+			if (lib->ents[i].kind != VV_DIR || strncmp(n, "python3.", 8) ||
+			    !n[8] || n[8] < '0' || n[8] > '9')
+				continue;
+			long m = strtol(n + 8, &end, 10);
+			if (*end || m > 1000)
+				continue;
+			minor = (int)m;
+			found++;
+		}
+		vv_tree_unref(lib);
+	}
+	vv_tree_unref(t);
+	if (r < 0)
+		return r;
+	if (found != 1)
+		return vv_err(-EINVAL, "it has %s lib/python3.N directory",
+			      found ? "more than one" : "no");
+	return minor;
+}
+
+/* Does site-packages in root hold pip-VERSION.dist-info? 1, 0 or -errno. */
+static int has_pip_version(struct vv_store *st, const vv_oid *root, int minor,
+			   const char *version)
+{
+	char name[3][80];
+	snprintf(name[0], sizeof(name[0]), "lib");
+	snprintf(name[1], sizeof(name[1]), "python3.%d", minor);
+	snprintf(name[2], sizeof(name[2]), "site-packages");
+	struct vv_tree *t = NULL;
+	int r = vv_tree_get(st, root, &t);
+	for (int i = 0; r == 0 && i < 3; i++) {
+		const struct vv_tree_ent *e = find_ent(t, name[i]);
+		struct vv_tree *next = NULL;
+		if (!e || e->kind != VV_DIR)
+			r = 1;
+		else
+			r = vv_tree_get(st, &e->oid, &next);
+		vv_tree_unref(t);
+		t = next;
+	}
+	if (r < 0)
+		return r;
+	if (r == 1 || !t) {
+		if (t)
+			vv_tree_unref(t);
+		return 0;
+	}
+	char di[200];
+	snprintf(di, sizeof(di), "pip-%s.dist-info", version);
+	int has = find_ent(t, di) != NULL;
+	vv_tree_unref(t);
+	return has;
+}
+
+/* root with its pip replaced by wheel (py gives the X.Y). Only the directories on the
+ * edited paths are rebuilt; everything else is grafted by tree id. */
+static int replace_pip(struct vv_store *st, const vv_oid *root, const struct vv_python *py,
+		       const char *wheel, vv_oid *out)
+{
+	int64_t now = now_ns();
+	char pyname[32], pip3x[32], libpy[64], sp[96];
+	snprintf(pyname, sizeof(pyname), "python%d.%d", py->major, py->minor);
+	snprintf(pip3x, sizeof(pip3x), "pip%d.%d", py->major, py->minor);
+	snprintf(libpy, sizeof(libpy), "lib/%s", pyname);
+	snprintf(sp, sizeof(sp), "%s/site-packages", libpy);
+	const struct skip top = {{"bin", "lib"}, false}, bin = {{"pip", "pip3", pip3x}, false},
+			   lib = {{pyname}, false}, lpy = {{"site-packages"}, false},
+			   site = {{"pip"}, true};
+	struct vv_tree *t = NULL, *bt = NULL, *lt = NULL, *pt = NULL, *st_ = NULL;
+	struct vv_tb *tb = vv_tb_new(now);
+	if (!tb)
+		return vv_err(-ENOMEM, "out of memory");
+	int r = vv_tree_get(st, root, &t);
+	if (r == 0)
+		r = vv_tb_add_tree(tb, "", t, skip_cb, (void *)&top);
+	if (r == 0)
+		r = copy_dir(st, tb, "bin", find_ent(t, "bin"), now, &bin, &bt);
+	const struct vv_tree_ent *le = find_ent(t, "lib");
+	if (r == 0)
+		r = copy_dir(st, tb, "lib", le, le ? le->mtime_ns : now, &lib, &lt);
+	const struct vv_tree_ent *pe = find_ent(lt, pyname);
+	if (r == 0)
+		r = copy_dir(st, tb, libpy, pe, pe ? pe->mtime_ns : now, &lpy, &pt);
+	if (r == 0)
+		r = copy_dir(st, tb, sp, find_ent(pt, "site-packages"), now, &site, &st_);
+	if (r == 0) {
+		struct vv_wheel_info info = {0};
+		r = vv_wheel_install(st, wheel, py, "pip", tb, &info);
+		vv_wheel_info_release(&info);
+	}
+	if (r == 0)
+		r = vv_tb_write(tb, st, out);
+	vv_tb_free(tb);
+	struct vv_tree *all[] = {t, bt, lt, pt, st_};
+	for (size_t i = 0; i < 5; i++)
+		if (all[i])
+			vv_tree_unref(all[i]);
+	return r;
+}
+
+/* journal/NAME holds changes to root not yet committed (a mount that is running or
+ * crashed)? 1, 0 or -errno. */
+static int journal_pending(struct vv_store *st, const char *name, const vv_oid *root)
+{
+	int fd = openat(st->journalfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	char buf[256];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	close(fd);
+	if (n <= 0)
+		return n < 0 ? -errno : 0;
+	buf[n] = 0;
+	char hex[VV_OID_HEX + 1], want[VV_OID_HEX + 32];
+	vv_oid_hex(root, hex);
+	snprintf(want, sizeof(want), "venvfs-journal 1 %s\n", hex);
+	if (strncmp(buf, want, strlen(want)))
+		return 0; /* names another root: stale, ignored */
+	return (size_t)n > strlen(want);
+}
+
+/* pip of the env (new root in *root) replaced by the newest wheel py can run; 1 (root
+ * unchanged) if the env already has that version. */
+static int upgrade_pip(struct create *cr, const struct vv_python *py, vv_oid *root, char *ver,
+		       size_t versize)
+{
+	const char *wheel = NULL;
+	int r = pick_pip_wheel(cr, py, &wheel);
+	if (r < 0)
+		return r;
+	if (vv_python_wheel_version(wheel, ver, versize) < 0)
+		snprintf(ver, versize, "?");
+	if ((r = has_pip_version(cr->c->st, root, py->minor, ver)) != 0)
+		return r < 0 ? r : 1;
+	vv_oid out;
+	if ((r = replace_pip(cr->c->st, root, py, wheel, &out)) < 0)
+		return vv_err_prefix(r, "installing %s", wheel);
+	*root = out;
+	return 0;
+}
+
+/* A new env, or an existing one rebuilt from scratch (--clear). */
+static int create_fresh(struct create *cr, const char *name, bool existed)
+{
+	struct vv_store *st = cr->c->st;
+	struct vv_python own = {0};
+	const struct vv_python *py;
+	int r;
+	if (existed && !cr->python) {
+		/* --clear keeps the env's own interpreter unless told otherwise. */
+		struct vv_envcfg cur;
+		if ((r = vv_env_load(st, name, &cur)) < 0)
+			return r;
+		r = vv_python_load(st, cur.python, &own);
+		if (r < 0)
+			r = vv_err_prefix(r, "its interpreter is not usable (choose one with "
+					  "--python)");
+		vv_envcfg_release(&cur);
+		if (r == 0 && (r = vv_seed_ensure(st, &own)) < 0)
+			vv_python_release(&own);
+		if (r < 0)
+			return r;
+		py = &own;
+	} else {
+		if ((r = create_newpy(cr)) < 0)
+			return r;
+		py = &cr->newpy;
+	}
+	/* Without pip if asked, or by the config's default for new envs. */
+	bool nopip = cr->without_pip || (cr->c->cfg.without_pip && !cr->upgrade_deps);
+	struct vv_envcfg cfg = {
+		.python = py->exe,
+		.root = nopip ? py->skel_nopip : py->skel_pip,
+		.system_site = cr->system_site,
+		.without_pip = nopip,
+		.prompt = (char *)cr->prompt,
+	};
+	char pipver[64] = "";
+	if (cr->upgrade_deps && (r = upgrade_pip(cr, py, &cfg.root, pipver, sizeof(pipver))) < 0)
+		goto out;
+	if (!existed) {
+		r = vv_env_create(st, name, &cfg);
+	} else {
+		/* The journal's changes are what --clear throws away; remove it first so it
+		 * can never be replayed over the new root (which may equal the old one). */
+		if ((r = vv_rm_rf_at(st->journalfd, name)) == 0)
+			r = vv_env_save(st, name, &cfg);
+	}
+	if (r == 0) {
+		printf("%s env '%s': Python %s (%s)", existed ? "cleared" : "created", name,
+		       py->version, py->exe);
+		if (cr->upgrade_deps)
+			printf(", pip %s", pipver);
+		printf("\n");
+	}
+out:
+	vv_python_release(&own);
+	return r;
+}
+
+/* --upgrade and/or --upgrade-deps of an existing env (without --clear). */
+static int create_update(struct create *cr, const char *name)
+{
+	struct vv_store *st = cr->c->st;
+	struct vv_envcfg cur;
+	struct vv_python curpy = {0}, newpy = {0};
+	int r = vv_env_load(st, name, &cur);
+	if (r < 0)
+		return r;
+	bool have_cur = vv_python_load(st, cur.python, &curpy) == 0;
+	int minor = env_minor(st, &cur.root);
+	if (minor < 0) {
+		r = minor;
+		goto out;
+	}
+	struct vv_envcfg next = cur;
+	if (cr->system_site)
+		next.system_site = true;
+	if (cr->prompt)
+		next.prompt = (char *)cr->prompt;
+	const struct vv_python *py = have_cur ? &curpy : NULL;
+	char line[600] = "";
+
+	if (cr->upgrade) {
+		if (cr->python) {
+			if ((r = vv_python_select(st, &cr->c->cfg, cr->python, &newpy)) < 0)
+				goto out;
+			if (newpy.major != 3 || newpy.minor != minor) {
+				r = vv_err(-EINVAL, "--upgrade keeps the env's Python 3.%d, but '%s' "
+					   "is Python %s (use --clear to change it)", minor,
+					   cr->python, newpy.version);
+				goto out;
+			}
+		} else {
+			if ((r = create_disc(cr)) < 0)
+				goto out;
+			const struct vv_python *best = NULL;
+			for (size_t i = 0; i < cr->disc.n && !best; i++)
+				if (cr->disc.list[i].major == 3 && cr->disc.list[i].minor == minor)
+					best = &cr->disc.list[i];
+			if (!best && !have_cur) {
+				r = vv_err(-ENOENT, "no Python 3.%d interpreter found (its own, '%s', "
+					   "is gone)", minor, cur.python);
+				goto out;
+			}
+			/* Never a downgrade unless asked for by --python. */
+			if (!best || (have_cur && vv_version_cmp(best->version, curpy.version) <= 0))
+				best = &curpy;
+			if ((r = vv_python_copy(best, &newpy)) < 0)
+				goto out;
+		}
+		if (have_cur && !strcmp(newpy.exe, curpy.exe))
+			snprintf(line, sizeof(line), "env '%s' already uses Python %s (%s)", name,
+				 curpy.version, curpy.exe);
+		else
+			snprintf(line, sizeof(line), "upgraded env '%s' from Python %s to %s (%s)",
+				 name, have_cur ? curpy.version : "?", newpy.version, newpy.exe);
+		next.python = newpy.exe;
+		py = &newpy;
+	}
+	if (cr->upgrade_deps) {
+		struct vv_python fallback = {.version = (char *)"3", .major = 3, .minor = minor};
+		char ver[64] = "", v3[16];
+		snprintf(v3, sizeof(v3), "3.%d", minor);
+		fallback.version = v3;
+		if (!py)
+			py = &fallback; /* the interpreter is gone: the tree says 3.N */
+		if ((r = journal_pending(st, name, &cur.root)) != 0) {
+			if (r > 0)
+				r = vv_err(-EBUSY, "it has changes not committed yet in journal/%s "
+					   "(mounted, or a mount crashed: mount and unmount the store "
+					   "first)", name);
+			goto out;
+		}
+		if ((r = upgrade_pip(cr, py, &next.root, ver, sizeof(ver))) < 0)
+			goto out;
+		size_t l = strlen(line);
+		snprintf(line + l, sizeof(line) - l, "%s%s pip %s", l ? "; " : "",
+			 r == 1 ? "already has the newest" : "upgraded to", ver);
+		if (!l) {
+			char tmp[600];
+			snprintf(tmp, sizeof(tmp), "env '%s': %s", name, line);
+			snprintf(line, sizeof(line), "%s", tmp);
+		}
+		next.without_pip = false;
+		r = 0;
+	}
+	if ((r = vv_env_save(st, name, &next)) == 0)
+		printf("%s\n", line);
+out:
+	vv_python_release(&curpy);
+	vv_python_release(&newpy);
+	vv_envcfg_release(&cur);
+	return r;
+}
+
+static int create_one(struct create *cr, const char *name)
+{
+	struct ctx *c = cr->c;
+	struct stat sb;
+	bool exists = fstatat(c->st->envfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0;
+	int r;
+	vv_err_clear();
+	if (!exists) {
+		r = create_fresh(cr, name, false);
+	} else if (cr->clear) {
+		r = create_fresh(cr, name, true);
+	} else if (!cr->upgrade && !cr->upgrade_deps) {
+		msg(c, "env '%s' exists; use --clear or --upgrade (or --upgrade-deps)", name);
+		return -EEXIST;
+	} else if (cr->without_pip) {
+		msg(c, "env '%s' exists: --without-pip needs --clear", name);
+		return -EINVAL;
+	} else if (cr->python && !cr->upgrade) {
+		msg(c, "env '%s' exists: --python needs --clear or --upgrade", name);
+		return -EINVAL;
+	} else {
+		r = create_update(cr, name);
+	}
+	if (r < 0)
+		msg(c, "env '%s': %s", name, vv_errmsg());
+	return r;
+}
+
+static int cmd_create(struct ctx *c, int argc, char **argv)
+{
+	struct create cr = {.c = c};
+	const char **names = calloc((size_t)argc, sizeof(*names));
+	size_t nnames = 0;
+	int rc = 0;
+	if (!names) {
+		msg(c, "out of memory");
+		return EXIT_USAGE;
+	}
+	bool opts_done = false;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = NULL;
+		int m;
+		if (opts_done || a[0] != '-' || !a[1]) {
+			names[nnames++] = a;
+			continue;
+		}
+		if (!strcmp(a, "--")) {
+			opts_done = true;
+		} else if (is_help(a)) {
+			print_command_help(stdout, c->self);
+			goto out;
+		} else if ((m = opt_match(argc, argv, &i, "--python", NULL, &v))) {
+			if (m < 0 || !*v) {
+				rc = usage_error(c, "option '--python' needs an interpreter (a "
+						 "version such as 3.12, a path or a command)");
+				goto out;
+			}
+			cr.python = v;
+		} else if ((m = opt_match(argc, argv, &i, "--prompt", NULL, &v))) {
+			if (m < 0 || !*v) {
+				rc = usage_error(c, "option '--prompt' needs a non-empty prompt");
+				goto out;
+			}
+			cr.prompt = v;
+		} else if (!strcmp(a, "--system-site-packages")) {
+			cr.system_site = true;
+		} else if (!strcmp(a, "--without-pip")) {
+			cr.without_pip = true;
+		} else if (!strcmp(a, "--clear")) {
+			cr.clear = true;
+		} else if (!strcmp(a, "--upgrade")) {
+			cr.upgrade = true;
+		} else if (!strcmp(a, "--upgrade-deps")) {
+			cr.upgrade_deps = true;
+		} else {
+			rc = usage_error(c, "unknown option '%s'", a);
+			goto out;
+		}
+	}
+	if (!nnames) {
+		rc = usage_error(c, "no env name given");
+		goto out;
+	}
+	if (cr.clear && cr.upgrade) {
+		rc = usage_error(c, "--clear and --upgrade cannot be combined");
+		goto out;
+	}
+	if (cr.without_pip && cr.upgrade_deps) {
+		rc = usage_error(c, "--without-pip and --upgrade-deps cannot be combined");
+		goto out;
+	}
+	for (size_t i = 0; i < nnames; i++) {
+		vv_err_clear();
+		if (vv_env_name_check(names[i], strlen(names[i])) < 0) {
+			rc = usage_error(c, "%s", vv_errmsg());
+			goto out;
+		}
+		for (size_t k = 0; k < i; k++)
+			if (!strcmp(names[k], names[i])) {
+				rc = usage_error(c, "env '%s' given twice", names[i]);
+				goto out;
+			}
+	}
+	if (cr.prompt && !strcmp(cr.prompt, ".")) {
+		/* venv's rule: "." is the name of the current directory. */
+		char cwd[PATH_MAX];
+		if (!getcwd(cwd, sizeof(cwd))) {
+			msg(c, "--prompt .: cannot get the current directory: %s",
+			    strerror(errno));
+			rc = EXIT_USAGE;
+			goto out;
+		}
+		const char *base = strrchr(cwd, '/');
+		base = base && base[1] ? base + 1 : cwd;
+		if (!(cr.prompt_buf = strdup(base))) {
+			msg(c, "out of memory");
+			rc = EXIT_USAGE;
+			goto out;
+		}
+		cr.prompt = cr.prompt_buf;
+	}
+	if (cr.prompt) {
+		vv_err_clear();
+		if (vv_ini_value_check("prompt", cr.prompt, "prompt") < 0) {
+			rc = usage_error(c, "%s", vv_errmsg());
+			goto out;
+		}
+	}
+	if ((rc = open_store_mode(c, 1)))
+		goto out;
+	for (size_t i = 0; i < nnames; i++)
+		if (create_one(&cr, names[i]) < 0)
+			rc = EXIT_PROBLEMS;
+	if (fflush(stdout) != 0) {
+		msg(c, "cannot write output: %s", strerror(errno));
+		rc = EXIT_USAGE;
+	}
+out:
+	free(names);
+	free(cr.prompt_buf);
+	if (cr.have_newpy)
+		vv_python_release(&cr.newpy);
+	if (cr.have_disc)
+		vv_pydisc_release(&cr.disc);
+	for (size_t i = 0; i < cr.nwheels; i++)
+		free(cr.wheels[i]);
+	free(cr.wheels);
+	return rc;
+}
+
 /* ---- help ------------------------------------------------------------------------ */
 
 static int cmd_help(struct ctx *c, int argc, char **argv)
@@ -520,6 +1308,68 @@ static int cmd_help(struct ctx *c, int argc, char **argv)
 }
 
 static const struct command commands[] = {
+	{"create", cmd_create,
+	 "[--python VER|PATH] [--system-site-packages] [--without-pip] [--prompt P] "
+	 "[--clear] [--upgrade] [--upgrade-deps] NAME...",
+	 "create envs, or clear or upgrade them, like `python -m venv`",
+	 "Create each NAME as a new env in the store, with `python -m venv`'s options and\n"
+	 "meanings. The store need not be mounted: a new env is one small file, envs/NAME,\n"
+	 "pointing at the interpreter's cached skeleton (pip unpacked once per interpreter).\n"
+	 "An existing NAME is an error unless --clear, --upgrade or --upgrade-deps says\n"
+	 "what to do with it (venv would silently reuse the directory).\n"
+	 "\n"
+	 "    --python VER|PATH       the interpreter: a version prefix (3, 3.12, 3.12.1,\n"
+	 "                            python3.12: the newest installed match, see\n"
+	 "                            `venvctl python list`), a path, or a command on PATH.\n"
+	 "                            Default: the config's `python`, else the first\n"
+	 "                            python3 on PATH; with --clear, the env's own\n"
+	 "                            interpreter.\n"
+	 "    --system-site-packages  give the env access to the interpreter's\n"
+	 "                            site-packages (include-system-site-packages = true)\n"
+	 "    --without-pip           no pip in the env (default: the config's\n"
+	 "                            without-pip, else false)\n"
+	 "    --prompt P              the prompt activate shows instead of the env's name;\n"
+	 "                            \".\" means the name of the current directory\n"
+	 "    --clear                 empty an existing env: it starts again from the\n"
+	 "                            skeleton of its interpreter (or of --python), with\n"
+	 "                            the options of this command line; options not given\n"
+	 "                            are back to their defaults, and changes not yet\n"
+	 "                            committed (journal/NAME) are dropped\n"
+	 "    --upgrade               point an existing env at the newest installed patch\n"
+	 "                            release of its Python X.Y (e.g. 3.11.6 -> 3.11.7;\n"
+	 "                            never an older one), or at --python, which must be\n"
+	 "                            the same X.Y. The env's files are unchanged.\n"
+	 "    --upgrade-deps          replace the env's pip with the newest pip wheel on\n"
+	 "                            offer (the installed interpreters' bundled ones and\n"
+	 "                            /usr/share/python-wheels) that supports the env's\n"
+	 "                            Python; other packages are kept\n"
+	 "    -h, --help              show this text\n"
+	 "\n"
+	 "--clear cannot be combined with --upgrade, nor --without-pip with --upgrade-deps.\n"
+	 "Unlike venv, --upgrade and --upgrade-deps without --clear keep the env's\n"
+	 "system-site-packages and prompt settings unless given again; --upgrade-deps\n"
+	 "refuses an env with uncommitted changes. One line per env is printed on success.\n"
+	 "\n"
+	 "Creates the store if it does not exist. Exits 0 if every NAME was done, 1 if some\n"
+	 "could not be (each named in one line on stderr, the others are still done), 2 on\n"
+	 "a usage error (nothing is done).\n"},
+	{"python", cmd_python, "list [--json]",
+	 "list the Python interpreters envs can be created with",
+	 "Find every installed CPython 3.6 or later: python3 and python3.N on PATH,\n"
+	 "$PYENV_ROOT (else ~/.pyenv) versions/*/bin/python3, /usr/bin/python3.N, and the\n"
+	 "config's `python` and `pythons` (extra paths, comma or blank separated). Each is\n"
+	 "resolved to its real binary (shims are run once; facts about known binaries come\n"
+	 "from the store's cache without running them) and listed once, newest first:\n"
+	 "version, real executable, home (pyvenv.cfg's `home`) and the version of its\n"
+	 "bundled pip wheel (- if none). The default for new envs is marked with '*'.\n"
+	 "Candidates that do not work are listed last, with the reason.\n"
+	 "\n"
+	 "    --json  one JSON object: {\"default\": EXE or null, \"pythons\": [{\"version\",\n"
+	 "            \"major\", \"minor\", \"executable\", \"home\", \"base_executable\",\n"
+	 "            \"pip_wheel\", \"pip_version\", \"default\"}...], \"skipped\": [TEXT...]}\n"
+	 "\n"
+	 "Creates the store if it does not exist (interpreter facts are cached there).\n"
+	 "Exits 1 if no usable interpreter was found.\n"},
 	{"stats", cmd_stats, "[--json] [--bytes]",
 	 "object count, stored and logical bytes, dedup ratio, per-env sharing",
 	 "Walk objects/ and every env's committed root tree and report: the number of object\n"
@@ -574,7 +1424,7 @@ static void print_command_help(FILE *f, const struct command *cmd)
 static void print_usage(FILE *f)
 {
 	fputs("NAME\n"
-	      "    venvctl - inspect and check a venvfs store\n"
+	      "    venvctl - create envs in a venvfs store, inspect and check it\n"
 	      "\n"
 	      "SYNOPSIS\n"
 	      "    venvctl [--store DIR] [--config FILE] COMMAND [ARGS...]\n"
@@ -614,7 +1464,8 @@ static void print_usage(FILE *f)
 	      "\n"
 	      "EXIT STATUS\n"
 	      "    0  success\n"
-	      "    1  the command found problems (fsck: damage; stats: an unreadable env)\n"
+	      "    1  the command found problems (fsck: damage; stats: an unreadable env;\n"
+	      "       create: some env could not be made; python list: no interpreter)\n"
 	      "    2  usage error, or the store could not be opened or read\n",
 	      f);
 }
@@ -681,5 +1532,6 @@ int main(int argc, char **argv)
 	int rc = cmd->fn(&c, argc - i, argv + i);
 	if (c.st)
 		vv_store_close(c.st);
+	vv_config_release(&c.cfg);
 	return rc;
 }

@@ -80,9 +80,15 @@ if grep -qxF "$base_purelib" <<<"$paths"; then
 fi
 out=$("$E/bin/python" -c 'import pip, os; print(os.path.dirname(pip.__file__))')
 assert_eq "$out" "$sp/pip" "pip imported from"
-# the import wrote bytecode into the env through the mount
+# pip comes with its bytecode; a module of our own gets its bytecode written by the
+# import, through the mount
 compgen -G "$sp/pip/__pycache__/__init__.cpython-*.pyc" >/dev/null ||
-	fail "importing pip wrote no __pycache__ in the env"
+	fail "the env's pip has no bytecode"
+echo 'X = 1' >"$sp/layoutmod.py"
+check "$E/bin/python" -c 'import layoutmod'
+compgen -G "$sp/__pycache__/layoutmod.cpython-*.pyc" >/dev/null ||
+	fail "importing a module wrote no __pycache__ in the env"
+check rm -r "$sp/layoutmod.py" "$sp/__pycache__"
 
 # ---- pip ---------------------------------------------------------------------------------
 for p in pip pip3 "pip$PYV"; do

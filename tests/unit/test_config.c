@@ -87,6 +87,47 @@ static void test_bad_lines(void **state)
 	setenv("HOME", "/home/alice", 1);
 }
 
+static void test_pythons(void **state)
+{
+	(void)state;
+	setenv("HOME", "/home/alice", 1);
+	struct vv_config cfg = { 0 };
+	const char *text = "[venvfs]\n"
+			   "pythons = /opt/a/bin/python3.12, ~/py/python3 ,/b/python3.9\t/c/py\n";
+	assert_int_equal(vv_config_parse(&cfg, text, "file"), 0);
+	assert_int_equal(cfg.npythons, 4);
+	assert_string_equal(cfg.pythons[0], "/opt/a/bin/python3.12");
+	assert_string_equal(cfg.pythons[1], "/home/alice/py/python3");
+	assert_string_equal(cfg.pythons[2], "/b/python3.9");
+	assert_string_equal(cfg.pythons[3], "/c/py");
+
+	/* A later file replaces the list; one that does not set it keeps it. */
+	assert_int_equal(vv_config_parse(&cfg, "[venvfs]\nstore = /s\n", "f2"), 0);
+	assert_int_equal(cfg.npythons, 4);
+	assert_int_equal(vv_config_parse(&cfg, "[venvfs]\npythons = /x/python3\n", "f3"), 0);
+	assert_int_equal(cfg.npythons, 1);
+	assert_string_equal(cfg.pythons[0], "/x/python3");
+	/* Empty: no extra interpreters. */
+	assert_int_equal(vv_config_parse(&cfg, "[venvfs]\npythons = , ,\n", "f4"), 0);
+	assert_int_equal(cfg.npythons, 0);
+	assert_null(cfg.pythons);
+	/* A bad item fails the whole file and changes nothing. */
+	assert_int_equal(vv_config_parse(&cfg, "[venvfs]\npythons = /x/python3\n", "f5"), 0);
+	assert_int_equal(vv_config_parse(&cfg, "[venvfs]\npythons = /a/python3, b/python3\n",
+					 "f6"), -EINVAL);
+	assert_non_null(strstr(vv_errmsg(), "f6:2:"));
+	assert_non_null(strstr(vv_errmsg(), "'b/python3'"));
+	assert_int_equal(cfg.npythons, 1);
+	assert_string_equal(cfg.pythons[0], "/x/python3");
+	vv_config_release(&cfg);
+	assert_null(cfg.pythons);
+	assert_int_equal(cfg.npythons, 0);
+
+	expect_error("[venvfs]\npythons = /a\npythons = /b\n", -EINVAL, "file:3:", "duplicate");
+	expect_error("[venvfs]\npythons = python3.12\n", -EINVAL, "file:2:", "relative");
+	expect_error("[venvfs]\npythonz = /a\n", -EINVAL, "file:2:", "pythons");
+}
+
 static void test_long_line(void **state)
 {
 	(void)state;
@@ -266,6 +307,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_bad_lines),
+		cmocka_unit_test(test_pythons),
 		cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_files),
 		cmocka_unit_test(test_bool),

@@ -1,6 +1,8 @@
 /* test_python.c - interpreter discovery against the real python3 on PATH (and a pyenv
  * shim when pyenv is installed), plus fakes that prove cached facts start no process:
- * a file that looks like an ELF binary but cannot be executed. */
+ * a file that looks like an ELF binary but cannot be executed. Discovery of several
+ * interpreters and selection by version run against whatever this machine has (at
+ * least the python3 on PATH) and against fakes on a private PATH. */
 #include "testutil.h"
 
 #include <fcntl.h>
@@ -11,11 +13,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "error.h"
 #include "python.h"
 #include "store.h"
 
-static char *saved_path;
+static char *saved_path, *saved_home, *saved_pyenv;
 
 static void set_path(const char *p)
 {
@@ -30,14 +33,30 @@ static int setup(void **state)
 	(void)state;
 	const char *p = getenv("PATH");
 	saved_path = p ? strdup(p) : NULL;
+	p = getenv("HOME");
+	saved_home = p ? strdup(p) : NULL;
+	p = getenv("PYENV_ROOT");
+	saved_pyenv = p ? strdup(p) : NULL;
 	return 0;
+}
+
+static void restore_env(const char *name, const char *value)
+{
+	if (value)
+		setenv(name, value, 1);
+	else
+		unsetenv(name);
 }
 
 static int teardown(void **state)
 {
 	(void)state;
 	set_path(saved_path);
+	restore_env("HOME", saved_home);
+	restore_env("PYENV_ROOT", saved_pyenv);
 	free(saved_path);
+	free(saved_home);
+	free(saved_pyenv);
 	return 0;
 }
 
@@ -369,6 +388,300 @@ static void test_not_found(void **state)
 	vt_store_free(st);
 }
 
+/* ---- several interpreters ---- */
+
+static void check_sorted_unique(const struct vv_python *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(list[i].major, 3);
+		assert_true(list[i].minor >= 6);
+		if (i)
+			assert_true(vv_version_cmp(list[i - 1].version, list[i].version) >= 0);
+		for (size_t k = 0; k < i; k++)
+			assert_string_not_equal(list[k].exe, list[i].exe);
+	}
+}
+
+static void test_discover_real(void **state)
+{
+	(void)state;
+	char *p3 = vt_find_in_path("python3");
+	if (!p3)
+		skip();
+	free(p3);
+	struct vv_store *st = vt_store_new();
+	struct vv_python def;
+	if (vv_python_resolve(st, NULL, &def) < 0)
+		fail_msg("resolve: %s", vv_errmsg());
+	struct vv_pydisc d;
+	if (vv_python_discover_all(st, NULL, &d) < 0)
+		fail_msg("discover: %s", vv_errmsg());
+	assert_true(d.n >= 1);
+	check_sorted_unique(d.list, d.n);
+	for (size_t i = 0; i < d.n; i++)
+		check_real_facts(&d.list[i]);
+	/* The first python3 on PATH is found and is the default. */
+	assert_true(d.dflt >= 0 && (size_t)d.dflt < d.n);
+	assert_string_equal(d.list[d.dflt].exe, def.exe);
+	for (size_t i = 0; i < d.nskipped; i++) {
+		assert_null(strstr(d.skipped[i], "-config"));
+		assert_null(strstr(d.skipped[i], "gdb"));
+	}
+
+	/* An X.Y selects its newest patch release, however it is spelled: the newest,
+	 * the oldest and one in the middle (each selection is a discovery). */
+	for (size_t i = 0; i < d.n; i++) {
+		if (i && d.list[i - 1].minor == d.list[i].minor)
+			continue;
+		if (i != 0 && i != d.n / 2 && d.list[i].minor != d.list[d.n - 1].minor)
+			continue;
+		char spec[3][48];
+		snprintf(spec[0], sizeof(spec[0]), "%d.%d", d.list[i].major, d.list[i].minor);
+		snprintf(spec[1], sizeof(spec[1]), "python%d.%d", d.list[i].major,
+			 d.list[i].minor);
+		snprintf(spec[2], sizeof(spec[2]), "%s", d.list[i].version);
+		for (int k = 0; k < 3; k++) {
+			struct vv_python py;
+			if (vv_python_select(st, NULL, spec[k], &py) < 0)
+				fail_msg("select %s: %s", spec[k], vv_errmsg());
+			assert_string_equal(py.exe, d.list[i].exe);
+			vv_python_release(&py);
+		}
+	}
+	struct vv_python py;
+	assert_int_equal(vv_python_select(st, NULL, "3", &py), 0);
+	assert_string_equal(py.exe, d.list[0].exe);
+	vv_python_release(&py);
+	/* A path and a command name go through resolve. */
+	assert_int_equal(vv_python_select(st, NULL, d.list[d.n - 1].exe, &py), 0);
+	assert_string_equal(py.exe, d.list[d.n - 1].exe);
+	vv_python_release(&py);
+	assert_int_equal(vv_python_select(st, NULL, "python3", &py), 0);
+	assert_string_equal(py.exe, def.exe);
+	vv_python_release(&py);
+
+	/* Nothing matches: -ENOENT naming the spec and what there is. */
+	const char *bogus[] = { "3.99", "python3.99.1", "2.7", "no-such-python-here" };
+	for (size_t k = 0; k < 4; k++) {
+		vv_err_clear();
+		assert_int_equal(vv_python_select(st, NULL, bogus[k], &py), -ENOENT);
+		assert_non_null(strstr(vv_errmsg(), bogus[k]));
+		assert_non_null(strstr(vv_errmsg(), "found"));
+		assert_non_null(strstr(vv_errmsg(), d.list[0].version));
+	}
+	assert_int_equal(vv_python_select(st, NULL, "", &py), -EINVAL);
+	assert_int_equal(vv_python_select(st, NULL, "/nonexistent/python3", &py), -ENOENT);
+
+	/* The list-only form agrees. */
+	struct vv_python *list;
+	size_t n;
+	assert_int_equal(vv_python_discover(st, NULL, &list, &n), 0);
+	assert_int_equal(n, d.n);
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(list[i].exe, d.list[i].exe);
+	vv_python_list_free(list, n);
+	vv_pydisc_release(&d);
+	vv_python_release(&def);
+	vt_store_free(st);
+}
+
+static void save_fake_version(struct vv_store *st, const char *exe, const char *dir,
+			      const char *version, int minor)
+{
+	char home[PATH_MAX];
+	snprintf(home, sizeof(home), "%s/bin", dir);
+	struct vv_python py = {
+		.exe = (char *)exe, .home = home, .base_exe = (char *)exe,
+		.version = (char *)version, .major = 3, .minor = minor,
+	};
+	assert_int_equal(vv_python_save(st, &py), 0);
+}
+
+static size_t count_lines(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	size_t n = 0;
+	int ch;
+	while ((ch = fgetc(f)) != EOF)
+		n += ch == '\n';
+	fclose(f);
+	return n;
+}
+
+static const struct vv_python *find_exe(const struct vv_pydisc *d, const char *exe)
+{
+	for (size_t i = 0; i < d->n; i++)
+		if (!strcmp(d->list[i].exe, exe))
+			return &d->list[i];
+	return NULL;
+}
+
+static bool skipped_has(const struct vv_pydisc *d, const char *what)
+{
+	for (size_t i = 0; i < d->nskipped; i++)
+		if (strstr(d->skipped[i], what))
+			return true;
+	return false;
+}
+
+static void test_discover_fakes(void **state)
+{
+	(void)state;
+	struct vv_store *st = vt_store_new();
+	char *dir = vt_tempdir(), *other = vt_tempdir();
+	/* Fake ELFs that cannot run: with cached facts they are found, without they are
+	 * skipped (and nothing else breaks). */
+	char *f312 = make_fake_elf(dir, "python3.12");
+	char *f313 = make_fake_elf(dir, "python3.13");
+	char *f36 = make_fake_elf(other, "python3.6");
+	char *fcfg = make_fake_elf(dir, "python3.12-config");
+	char *fgdb = make_fake_elf(dir, "python3.12-gdb.py");
+	char *fm = make_fake_elf(dir, "python3.12m");
+	save_fake_version(st, f312, dir, "3.12.1", 12);
+	save_fake_version(st, f36, other, "3.6.15", 6);
+	save_fake_version(st, fcfg, dir, "3.12.1", 12);
+	char link[PATH_MAX], shim[PATH_MAX], shim2[PATH_MAX], old[PATH_MAX], counter[PATH_MAX];
+	snprintf(link, sizeof(link), "%s/bin/python3", dir);
+	assert_int_equal(symlink(f312, link), 0);
+
+	/* A shim that counts its runs and reports the 3.12 fake; reachable under two names. */
+	char hexe[2 * PATH_MAX + 1], *body;
+	snprintf(counter, sizeof(counter), "%s/runs", dir);
+	hexs(f312, hexe);
+	assert_true(asprintf(&body,
+		 "echo run >> '%s'\n"
+		 "printf 'venvfs-facts=1\\nversion=3.12.1\\nmajor=3\\nminor=12\\n"
+		 "executable=%s\\nbase_executable=%s\\nrealpath=%s\\npip_wheel=\\nend=1\\n'\n",
+		 counter, hexe, hexe, hexe) > 0);
+	snprintf(shim, sizeof(shim), "%s/shims/python3.11", dir);
+	write_shim(shim, body);
+	free(body);
+	snprintf(shim2, sizeof(shim2), "%s/shims/python3.10", dir);
+	assert_int_equal(symlink(shim, shim2), 0);
+	/* A shim for a Python that is too old, and a broken one. */
+	snprintf(old, sizeof(old), "%s/shims/python3.5", dir);
+	write_shim(old, "printf 'venvfs-facts=1\\nversion=3.5.10\\nmajor=3\\nminor=5\\n"
+			"executable=2f\\nbase_executable=2f\\nrealpath=2f\\npip_wheel=\\nend=1\\n'\n");
+	char broken[PATH_MAX];
+	snprintf(broken, sizeof(broken), "%s/shims/python3.9", dir);
+	write_shim(broken, "echo 'python3.9: command not found' >&2; exit 127\n");
+
+	char path[2 * PATH_MAX + 8];
+	snprintf(path, sizeof(path), "%s/bin:%s/shims:relative/dir", dir, dir);
+	set_path(path);
+	setenv("HOME", dir, 1); /* no ~/.pyenv there */
+	unsetenv("PYENV_ROOT");
+	char missing[PATH_MAX];
+	snprintf(missing, sizeof(missing), "%s/nope/python3", other);
+	struct vv_config cfg = { 0 };
+	char *extra[] = { f36, missing };
+	cfg.pythons = extra;
+	cfg.npythons = 2;
+
+	struct vv_pydisc d;
+	if (vv_python_discover_all(st, &cfg, &d) < 0)
+		fail_msg("discover: %s", vv_errmsg());
+	check_sorted_unique(d.list, d.n);
+	const struct vv_python *p312 = find_exe(&d, f312);
+	assert_non_null(p312);
+	assert_string_equal(p312->version, "3.12.1");
+	assert_non_null(find_exe(&d, f36));
+	assert_string_equal(d.list[d.n - 1].exe, f36); /* oldest last */
+	assert_null(find_exe(&d, f313));
+	assert_null(find_exe(&d, fcfg));
+	assert_true(d.dflt >= 0);
+	assert_string_equal(d.list[d.dflt].exe, f312); /* python3 on PATH */
+	assert_true(skipped_has(&d, f313));
+	assert_true(skipped_has(&d, "3.6 or later"));
+	assert_true(skipped_has(&d, "command not found"));
+	assert_true(skipped_has(&d, missing));
+	assert_false(skipped_has(&d, "-config"));
+	assert_false(skipped_has(&d, "gdb"));
+	assert_false(skipped_has(&d, fm));
+	assert_int_equal(count_lines(counter), 1); /* the shim ran once for two names */
+	vv_pydisc_release(&d);
+
+	/* The configured python is the default, and selection picks by version prefix. */
+	cfg.python = f36;
+	assert_int_equal(vv_python_discover_all(st, &cfg, &d), 0);
+	assert_true(d.dflt >= 0);
+	assert_string_equal(d.list[d.dflt].exe, f36);
+	vv_pydisc_release(&d);
+	cfg.python = NULL;
+	struct vv_python py;
+	assert_int_equal(vv_python_select(st, &cfg, "3.6", &py), 0);
+	assert_string_equal(py.exe, f36);
+	vv_python_release(&py);
+	assert_int_equal(vv_python_select(st, &cfg, "python3.12.1", &py), 0);
+	assert_string_equal(py.exe, f312);
+	vv_python_release(&py);
+	vv_err_clear();
+	assert_int_equal(vv_python_select(st, &cfg, "3.1", &py), -ENOENT); /* not 3.12 */
+	assert_non_null(strstr(vv_errmsg(), "'3.1'"));
+	assert_non_null(strstr(vv_errmsg(), "3.12.1"));
+	assert_int_equal(vv_python_select(st, &cfg, "3.12.2", &py), -ENOENT);
+
+	free(f312);
+	free(f313);
+	free(f36);
+	free(fcfg);
+	free(fgdb);
+	free(fm);
+	vt_rmtree(dir);
+	vt_rmtree(other);
+	vt_store_free(st);
+}
+
+static void test_versions(void **state)
+{
+	(void)state;
+	assert_true(vv_version_cmp("23.10", "23.9") > 0);
+	assert_true(vv_version_cmp("23.2.1", "23.2") > 0);
+	assert_int_equal(vv_version_cmp("3.11", "3.11.0"), 0);
+	assert_true(vv_version_cmp("24.0b1", "24.0") < 0);
+	assert_true(vv_version_cmp("24.0b1", "24.0b2") < 0);
+	assert_true(vv_version_cmp("9", "10") < 0);
+	assert_int_equal(vv_version_cmp("", ""), 0);
+
+	struct vv_python py = { .version = (char *)"3.7.16", .major = 3, .minor = 7 };
+	assert_int_equal(vv_python_requires_ok(&py, NULL), 1);
+	assert_int_equal(vv_python_requires_ok(&py, ""), 1);
+	assert_int_equal(vv_python_requires_ok(&py, ">=3.7"), 1);
+	assert_int_equal(vv_python_requires_ok(&py, ">=3.8"), 0);
+	assert_int_equal(vv_python_requires_ok(&py, " >= 3.6 , <4"), 1);
+	assert_int_equal(vv_python_requires_ok(&py,
+			 ">=2.7,!=3.0.*,!=3.1.*,!=3.2.*,!=3.3.*,!=3.4.*"), 1);
+	assert_int_equal(vv_python_requires_ok(&py, "!=3.7.*"), 0);
+	assert_int_equal(vv_python_requires_ok(&py, "==3.7.*"), 1);
+	assert_int_equal(vv_python_requires_ok(&py, "==3.7.16"), 1);
+	assert_int_equal(vv_python_requires_ok(&py, "~=3.6"), 1);
+	assert_int_equal(vv_python_requires_ok(&py, "~=3.7.17"), 0);
+	assert_int_equal(vv_python_requires_ok(&py, ">3.7.16"), 0);
+	assert_int_equal(vv_python_requires_ok(&py, "<=3.7"), 0);
+	assert_int_equal(vv_python_requires_ok(&py, "funny stuff"), 1);
+
+	char buf[32];
+	assert_int_equal(vv_python_wheel_version("/x/pip-23.2.1-py3-none-any.whl", buf,
+						 sizeof(buf)), 0);
+	assert_string_equal(buf, "23.2.1");
+	assert_int_equal(vv_python_wheel_version("pip-18.1-py2.py3-none-any.whl", buf,
+						 sizeof(buf)), 0);
+	assert_string_equal(buf, "18.1");
+	assert_int_equal(vv_python_wheel_version("/x/pip.whl", buf, sizeof(buf)), -EINVAL);
+	assert_int_equal(vv_python_wheel_version("/x/pip-1.0", buf, 3), -EINVAL);
+
+	struct vv_python a = { .exe = (char *)"/a", .home = (char *)"/h", .base_exe = (char *)"/b",
+			       .version = (char *)"3.12.1", .major = 3, .minor = 12 }, b;
+	memset(a.skel_pip.b, 7, sizeof(a.skel_pip.b));
+	assert_int_equal(vv_python_copy(&a, &b), 0);
+	assert_string_equal(b.exe, "/a");
+	assert_null(b.pip_wheel);
+	assert_true(vv_oid_eq(&a.skel_pip, &b.skel_pip));
+	vv_python_release(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -378,6 +691,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_shim_script, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_interpreters, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_found, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_discover_real, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_discover_fakes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_versions, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -198,6 +198,62 @@ static void test_graft(void **state)
 	vt_store_free(st);
 }
 
+static bool skip_named(const struct vv_tree_ent *e, void *arg)
+{
+	return !strcmp(e->name, (const char *)arg);
+}
+
+static void test_add_tree(void **state)
+{
+	(void)state;
+	struct vv_store *st = vt_store_new();
+	struct vv_tb *tb = vv_tb_new(7);
+	struct vv_tree_ent f = file_ent("a", 0644, 1), d = dir_ent(0700, 3);
+	assert_int_equal(vv_tb_add(tb, "keep/sub/x", &f), 0);
+	assert_int_equal(vv_tb_add(tb, "edit/old", &f), 0);
+	assert_int_equal(vv_tb_add(tb, "edit/same", &f), 0);
+	assert_int_equal(vv_tb_add(tb, "top", &f), 0);
+	vv_oid root;
+	assert_int_equal(vv_tb_write(tb, st, &root), 0);
+	vv_tb_free(tb);
+
+	/* Copy it with "edit" rebuilt: "old" out, "new" in; everything else grafted. */
+	struct vv_tree *t = get(st, &root), *et = get(st, &find(t, "edit")->oid);
+	tb = vv_tb_new(7);
+	assert_int_equal(vv_tb_add_tree(tb, "", t, skip_named, (void *)"edit"), 0);
+	assert_int_equal(vv_tb_add(tb, "edit", &d), 0);
+	assert_int_equal(vv_tb_add_tree(tb, "edit", et, skip_named, (void *)"old"), 0);
+	assert_int_equal(vv_tb_add(tb, "edit/new", &f), 0);
+	/* A grafted directory is closed. */
+	assert_int_equal(vv_tb_add(tb, "keep/y", &f), -EEXIST);
+	/* Into a path that does not exist yet, without a filter. */
+	assert_int_equal(vv_tb_add_tree(tb, "copy/of/edit", et, NULL, NULL), 0);
+	vv_oid root2;
+	assert_int_equal(vv_tb_write(tb, st, &root2), 0);
+	vv_tb_free(tb);
+
+	struct vv_tree *t2 = get(st, &root2);
+	assert_true(vv_oid_eq(&find(t2, "keep")->oid, &find(t, "keep")->oid));
+	assert_true(vv_oid_eq(&find(t2, "top")->oid, &find(t, "top")->oid));
+	const struct vv_tree_ent *e2 = find(t2, "edit");
+	assert_int_equal(e2->mode, 0700);
+	struct vv_tree *et2 = get(st, &e2->oid);
+	assert_int_equal(et2->n, 2);
+	find(et2, "new");
+	find(et2, "same");
+	assert_null(vv_tree_find(et2, "old", 3));
+	struct vv_tree *c = get(st, &find(t2, "copy")->oid);
+	struct vv_tree *c2 = get(st, &find(c, "of")->oid);
+	assert_true(vv_oid_eq(&find(c2, "edit")->oid, &et->oid));
+	vv_tree_unref(c2);
+	vv_tree_unref(c);
+	vv_tree_unref(et2);
+	vv_tree_unref(t2);
+	vv_tree_unref(et);
+	vv_tree_unref(t);
+	vt_store_free(st);
+}
+
 static void test_errors(void **state)
 {
 	(void)state;
@@ -266,6 +322,7 @@ int main(void)
 		cmocka_unit_test(test_build_nested),
 		cmocka_unit_test(test_order_independent),
 		cmocka_unit_test(test_graft),
+		cmocka_unit_test(test_add_tree),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_empty_builder),
 	};
