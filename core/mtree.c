@@ -93,6 +93,7 @@ static void node_free(struct vv_node *n)
 	if (n->base)
 		vv_tree_unref(n->base);
 	vv_fdref_put(n->stage);
+	free(n->stage_envpath);
 	free(n->kids);
 	free(n->target);
 	free(n->synth);
@@ -298,7 +299,10 @@ static const char *syn_name(const struct vv_env *env, int slot, char *buf)
 }
 
 /* Visible synthesized node of dir named name, or NULL. */
-static struct vv_node *syn_find(struct vv_node *dir, const char *name, size_t len)
+/* The synthesized entry of dir named name (NULL if none); with hidden, also one the
+ * user unlinked, which is then shown again (see vv_node_unlink). */
+static struct vv_node *syn_lookup(struct vv_node *dir, const char *name, size_t len,
+				  bool unhide)
 {
 	struct vv_env *env = dir->env;
 	bool root = env_is_root(dir), bin = !root && is_env_bin(dir);
@@ -307,14 +311,22 @@ static struct vv_node *syn_find(struct vv_node *dir, const char *name, size_t le
 	for (size_t s = 0; s < env->nsyn; s++) {
 		if (syn_in_bin((int)s) != bin || !env->syn[s])
 			continue;
+		if ((env->hidden & (1u << s)) && !unhide)
+			continue;
 		char buf[32];
 		const char *sn = syn_name(env, (int)s, buf);
 		if (strlen(sn) == len && !memcmp(sn, name, len)) {
+			env->hidden &= ~(1u << s);
 			env->syn[s]->parent = dir;
 			return env->syn[s];
 		}
 	}
 	return NULL;
+}
+
+static struct vv_node *syn_find(struct vv_node *dir, const char *name, size_t len)
+{
+	return syn_lookup(dir, name, len, false);
 }
 
 int vv_node_lookup(struct vv_node *dir, const char *name, struct vv_node **out)
@@ -363,7 +375,7 @@ int vv_node_readdir(struct vv_node *dir, uint64_t off, bool want_nodes, vv_dir_f
 	/* synthesized entries first, in slot order */
 	if (root || bin) {
 		for (size_t s = 0; s < env->nsyn; s++) {
-			if (syn_in_bin((int)s) != bin || !env->syn[s])
+			if (syn_in_bin((int)s) != bin || !env->syn[s] || (env->hidden & (1u << s)))
 				continue;
 			if (i++ < off)
 				continue;
@@ -670,6 +682,15 @@ int vv_node_create(struct vv_node *dir, const char *name, uint16_t mode, bool ex
 		   struct vv_node **out)
 {
 	struct vv_node *old;
+	/* re-creating an unlinked pyvenv.cfg or activator: the env's own file comes back
+	 * and what is written becomes an edit of it (see vv_node_flush) */
+	struct vv_node *syn = is_dir(dir) ? syn_lookup(dir, name, strlen(name), true) : NULL;
+	if (syn && syn->kind == VV_SYN_FILE) {
+		int r = vv_node_open_write(syn, true);
+		if (r == 0)
+			*out = syn;
+		return r;
+	}
 	if (!excl && vv_node_lookup(dir, name, &old) == 0) {
 		if (is_dir(old))
 			return -EISDIR;
@@ -693,6 +714,8 @@ int vv_node_create(struct vv_node *dir, const char *name, uint16_t mode, bool ex
 		return r;
 	}
 	n->writers = 1;
+	if (is_env_bin(dir))
+		n->stage_envpath = vv_env_path(dir->env);
 	vv_journal_put(dir->env, n);
 	*out = n;
 	return 0;
@@ -725,6 +748,14 @@ int vv_node_symlink(struct vv_node *dir, const char *name, const char *target,
 	size_t tl = strlen(target);
 	if (tl == 0 || tl >= PATH_MAX)
 		return -EINVAL;
+	/* bin/python* and lib64 are the env's: a tool that unlinks and makes them itself
+	 * (virtualenv, venv --clear) gets the synthesized link back, which points where
+	 * its own would */
+	struct vv_node *syn = is_dir(dir) ? syn_lookup(dir, name, strlen(name), true) : NULL;
+	if (syn && syn->kind == VV_SYN_LINK) {
+		*out = syn;
+		return 0;
+	}
 	int r = check_new_name(dir, name);
 	if (r < 0)
 		return r;
@@ -762,10 +793,16 @@ int vv_node_unlink(struct vv_node *dir, const char *name)
 		return r;
 	if (is_dir(n))
 		return -EISDIR;
-	/* Synthesized entries belong to the env, not to its tree: unlinking one succeeds
-	 * (so rm -rf and venv --clear work) and it is generated again. */
-	if (is_synth(n))
+	/* Synthesized entries belong to the env, not to its tree: unlinking one hides it
+	 * (so rm -rf, venv --clear and virtualenv see a normal unlink), and making the
+	 * name again (create, symlink) brings back the env's own entry. Hidden entries
+	 * come back at the next mount. */
+	if (is_synth(n)) {
+		for (size_t s = 0; s < n->env->nsyn; s++)
+			if (n->env->syn[s] == n)
+				n->env->hidden |= 1u << s;
 		return 0;
+	}
 	if ((r = dir_touch(dir, true)) < 0)
 		return r;
 	journal_remove(n);
@@ -1007,6 +1044,8 @@ static int stage_for_write(struct vv_node *n, bool trunc)
 	n->ssize = size;
 	n->stage_gen++;
 	n->publishing = false;
+	free(n->stage_envpath);
+	n->stage_envpath = n->parent && is_env_bin(n->parent) ? vv_env_path(n->env) : NULL;
 	if (n->kind == VV_SYN_FILE)
 		return 0;
 	if (n->kind == VV_SCRIPT)
@@ -1122,7 +1161,9 @@ int vv_node_publish_begin(struct vv_node *n, struct vv_publish *p, bool *need)
 	p->link = n->writers == 0;
 	if (p->link)
 		n->publishing = true;
-	if (n->parent && is_env_bin(n->parent))
+	if (n->stage_envpath)
+		p->envpath = strdup(n->stage_envpath);
+	else if (n->parent && is_env_bin(n->parent))
 		p->envpath = vv_env_path(n->env);
 	n->pins++;
 	return 0;
@@ -1359,7 +1400,7 @@ static bool is_seeded(struct vv_env *env, const vv_oid *skel, const char *path, 
  * lib/python3.X and its pip scripts, or pip itself - so the env looks like the one venv
  * makes. Anything the user changed stays. */
 static void prune_seed(struct vv_env *env, const struct vv_python *oldpy, bool newpy,
-		       bool drop_pip)
+		       bool newminor, bool drop_pip)
 {
 	char pyx[32], sp[96], path[160];
 	vv_python_name(oldpy, pyx);
@@ -1371,7 +1412,7 @@ static void prune_seed(struct vv_env *env, const struct vv_python *oldpy, bool n
 	bool was_nopip = is_seeded(env, &oldpy->skel_nopip, sp, site);
 	if (!was_pip && !was_nopip)
 		return;
-	if (newpy) {
+	if (newpy && newminor) {
 		struct vv_node *lib, *inc;
 		if (vv_env_walk(env, "lib", &lib) == 0)
 			node_rm_r(lib, pyx);
@@ -1505,7 +1546,8 @@ static int apply_pyvenv_cfg(struct vv_env *env, const char *buf, size_t len)
 		r = vv_env_save(env->set->st, env->name, &cfg);
 	}
 	if (r == 0 && !same) {
-		prune_seed(env, &env->py, newpy, without_pip && !env->cfg.without_pip);
+		prune_seed(env, &env->py, newpy, newpy && py.minor != env->py.minor,
+			   without_pip && !env->cfg.without_pip);
 		char *oldprompt = env->cfg.prompt;
 		env->cfg.system_site = cfg.system_site;
 		env->cfg.without_pip = cfg.without_pip;

@@ -86,6 +86,9 @@ struct vv_node {
 	/* files */
 	struct vv_fdref *stage; /* newer content not yet published, or NULL */
 	uint64_t ssize;         /* size of the stage content */
+	char *stage_envpath;    /* env path when the stage was made (bin/ files: a script
+				   written then names it, even if the env is renamed before
+				   the file is published) */
 	uint64_t stage_gen;     /* bumped on every write to stage */
 	uint32_t pins;          /* in-flight publishes keeping the node alive */
 	uint32_t writers;       /* open handles that may write */
@@ -109,6 +112,8 @@ struct vv_env {
 	struct vv_node *syn[16];     /* synthesized nodes, made with the root (slots in
 					mtree.c); NULL where the interpreter has none */
 	size_t nsyn;
+	uint32_t hidden;             /* synthesized entries unlinked (bit per slot), until
+					made again or the next mount */
 	uint64_t epoch;              /* bumped when the env path changes (rename) */
 	int jfd;                     /* journal fd (O_APPEND), -1 until first change */
 	uint64_t jrecords;           /* records since the last commit */

@@ -79,5 +79,23 @@ vv_mount
 assert_eq "$(ls "$MNT")" $'b\nc' "ls after remount"
 assert_eq "$(cat "$MNT/c/marker")" marker "marker after remount"
 env_at "$MNT/b"
+
+# ---- console scripts: one object for all envs, following the mountpoint ------------------------
+check mkdir "$MNT/s2"
+check "$MNT/b/bin/pip" install -q --find-links "$W" demoapp
+check "$MNT/s2/bin/pip" install -q --find-links "$W" demoapp
+vv_umount
+n=0
+while IFS= read -r -d '' obj; do
+	if [[ $(head -c 9 "$obj") == '#!python'* ]] && grep -q 'from demoapp' "$obj"; then
+		n=$((n + 1))
+	fi
+done < <(find "$STORE/objects" -type f -size -4k -print0)
+assert_eq "$n" 1 "stored objects holding the demo console script (two envs)"
+MNT=$VV_TMP/elsewhere
+vv_mount
+assert_eq "$(head -n 1 "$MNT/s2/bin/demo")" "#!$MNT/s2/bin/python" "shebang at another mountpoint"
+assert_eq "$("$MNT/s2/bin/demo")" "demoapp 1.0 demolib 2.0" "bin/demo at another mountpoint"
+env_at "$MNT/b"
 vv_umount
 check vv_ctl fsck

@@ -53,6 +53,21 @@ else
 	vv_note "no second interpreter found; skipping the other-interpreter part"
 fi
 
+# ---- virtualenv over an env made by mkdir -------------------------------------------------
+if command -v virtualenv >/dev/null; then
+	check mkdir "$MNT/ve"
+	check env HOME="$VV_TMP/home" virtualenv -q "$MNT/ve"
+	out=$("$MNT/ve/bin/python" -c 'import sys; print(sys.prefix)')
+	assert_eq "$out" "$MNT/ve" "sys.prefix of an env made by virtualenv"
+	check "$MNT/ve/bin/pip" install -q --find-links "$W" demoapp
+	assert_eq "$("$MNT/ve/bin/demo")" "demoapp 1.0 demolib 2.0" "bin/demo in a virtualenv env"
+	assert_contains "$(cat "$MNT/ve/bin/activate")" "$MNT/ve" "activate of a virtualenv env"
+elif [[ ${CI:-} == true ]]; then
+	fail "virtualenv is not installed"
+else
+	vv_note "virtualenv not installed; skipping that part"
+fi
+
 # ---- editing pyvenv.cfg ------------------------------------------------------------------
 E=$MNT/cfg
 check mkdir "$E"
