@@ -46,13 +46,15 @@ enum {
 	N_SHARED = 1 << 8,   /* stats: referenced by more than one env */
 	N_PROP = 1 << 9,     /* stats: sharing pushed down to children */
 	N_CHECKED = 1 << 10, /* fsck: walked */
-	N_BAD = 1 << 11      /* fsck: walk found problems (walk again per env) */
+	N_BAD = 1 << 11,     /* fsck: walk found problems (walk again per env) */
+	N_REACHED = 1 << 12  /* reach: tree walked completely */
 };
 
 struct node {
 	vv_oid oid;
 	uint32_t flags;
 	int32_t owner;    /* stats: first env that reached it, -1 none */
+	int32_t dmark;    /* stats: last env (index + 1) whose distinct walk met it */
 	uint64_t size;    /* st_size if N_SCANNED, else the size a tree entry records */
 	uint64_t disk;    /* st_blocks * 512 */
 	uint64_t files;   /* stats memo */
@@ -554,6 +556,37 @@ static int share_down(struct stats_ctx *sc, struct node *n, int depth)
 	return 0;
 }
 
+/* Distinct file objects below n for env idx (each counted once per env, whoever owns
+ * it). Runs after own_tree(), so every child already has a node with its size. */
+static int distinct_tree(struct stats_ctx *sc, struct node *n, int32_t idx,
+			 struct vv_stats_env *env, int depth)
+{
+	if (n->dmark == idx + 1)
+		return 0;
+	n->dmark = idx + 1;
+	if (!n->tree || depth > MAX_DEPTH)
+		return 0;
+	for (size_t i = 0; i < n->tree->n; i++) {
+		const struct vv_tree_ent *e = &n->tree->ents[i];
+		if (e->kind != VV_REG && e->kind != VV_SCRIPT && e->kind != VV_DIR)
+			continue;
+		struct node *c = NULL;
+		int r = table_get(&sc->t, &e->oid, &c);
+		if (r < 0)
+			return r;
+		if (e->kind == VV_DIR) {
+			r = distinct_tree(sc, c, idx, env, depth + 1);
+			if (r < 0)
+				return r;
+		} else if (c->dmark != idx + 1) {
+			c->dmark = idx + 1;
+			env->distinct += (c->flags & (N_FILE | N_SCANNED)) ? c->size : e->size;
+			env->distinct_files++;
+		}
+	}
+	return 0;
+}
+
 static int set_env_error(struct vv_stats_env *e, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 static int set_env_error(struct vv_stats_env *e, const char *fmt, ...)
@@ -623,6 +656,9 @@ int vv_stats_collect(struct vv_store *st, struct vv_stats *out)
 		r = own_tree(&sc, root, (int32_t)i, 0);
 		if (r < 0)
 			goto fail;
+		r = distinct_tree(&sc, root, (int32_t)i, e, 0);
+		if (r < 0)
+			goto fail;
 		e->files = root->files;
 		e->logical = root->logical;
 		out->logical += e->logical;
@@ -656,6 +692,8 @@ int vv_stats_collect(struct vv_store *st, struct vv_stats *out)
 			continue;
 		if (n->flags & N_TREE) {
 			out->trees += n->tree != NULL;
+			if (!(n->flags & N_SHARED) && (n->flags & N_SCANNED))
+				out->envs[n->owner].unique_tree_bytes += n->size;
 		} else if (n->flags & N_FILE) {
 			out->file_objects++;
 			out->file_bytes += n->size;
@@ -885,4 +923,114 @@ out:
 	if (r < 0)
 		return r;
 	return fc.sum.problems > INT32_MAX ? INT32_MAX : (int)fc.sum.problems;
+}
+
+/* ---- reachability (gc) ----------------------------------------------------------- */
+
+struct vv_reach {
+	struct vv_store *st;
+	struct table t;
+	struct pathbuf path;
+	uint64_t trees, files;
+};
+
+int vv_reach_new(struct vv_store *st, struct vv_reach **out)
+{
+	struct vv_reach *r = calloc(1, sizeof(*r));
+	if (!r)
+		return oom();
+	r->st = st;
+	*out = r;
+	return 0;
+}
+
+void vv_reach_free(struct vv_reach *r)
+{
+	if (!r)
+		return;
+	table_free(&r->t);
+	free(r->path.s);
+	free(r);
+}
+
+/* Walk the tree at n; any tree that cannot be read fails the whole walk, because what
+ * it references is then unknown. File objects are marked, never opened: a missing one
+ * protects nothing, so it is fsck's business, not a reason to stop. */
+static int reach_tree(struct vv_reach *rc, struct node *n, int depth)
+{
+	if (n->flags & N_REACHED)
+		return 0;
+	char hex[VV_OID_HEX + 1];
+	vv_oid_hex(&n->oid, hex);
+	if (depth > MAX_DEPTH)
+		return vv_err(-EUCLEAN, "tree %s at %s: nested more than %d levels", hex,
+			      path_str(&rc->path), MAX_DEPTH);
+	load_tree(rc->st, n);
+	if (!n->tree) {
+		int code = n->err < 0 ? n->err : -EIO;
+		return vv_err(code, "tree %s at %s: %s", hex, path_str(&rc->path),
+			      n->errmsg ? n->errmsg : strerror(-code));
+	}
+	n->flags |= N_REACHED;
+	rc->trees++;
+	for (size_t i = 0; i < n->tree->n; i++) {
+		const struct vv_tree_ent *e = &n->tree->ents[i];
+		if (e->kind != VV_REG && e->kind != VV_SCRIPT && e->kind != VV_DIR)
+			continue;
+		struct node *c = NULL;
+		int r = table_get(&rc->t, &e->oid, &c);
+		if (r < 0)
+			return r;
+		if (e->kind != VV_DIR) {
+			if (!(c->flags & N_FILE))
+				rc->files++;
+			c->flags |= N_FILE;
+			continue;
+		}
+		size_t saved;
+		r = path_push(&rc->path, e->name, e->namelen, &saved);
+		if (r < 0)
+			return r;
+		r = reach_tree(rc, c, depth + 1);
+		path_pop(&rc->path, saved);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int vv_reach_tree(struct vv_reach *rc, const vv_oid *oid)
+{
+	struct node *n = NULL;
+	int r = table_get(&rc->t, oid, &n);
+	if (r < 0)
+		return r;
+	path_pop(&rc->path, 0);
+	return reach_tree(rc, n, 0);
+}
+
+int vv_reach_object(struct vv_reach *rc, const vv_oid *oid)
+{
+	struct node *n = NULL;
+	int r = table_get(&rc->t, oid, &n);
+	if (r < 0)
+		return r;
+	if (!(n->flags & N_FILE))
+		rc->files++;
+	n->flags |= N_FILE;
+	return 0;
+}
+
+bool vv_reach_has(const struct vv_reach *rc, const vv_oid *oid)
+{
+	const struct node *n = table_find(&rc->t, oid);
+	return n && (n->flags & (N_FILE | N_REACHED));
+}
+
+void vv_reach_counts(const struct vv_reach *rc, uint64_t *trees, uint64_t *files)
+{
+	if (trees)
+		*trees = rc->trees;
+	if (files)
+		*files = rc->files;
 }

@@ -14,6 +14,7 @@
 #ifndef VV_STATS_H
 #define VV_STATS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,6 +29,12 @@ struct vv_stats_env {
 	uint64_t logical;      /* sum of their sizes */
 	uint64_t unique;       /* sizes of distinct file objects no other env references */
 	uint64_t unique_files; /* number of those objects */
+	uint64_t distinct;     /* sizes of the distinct file objects the env references
+				  (distinct - unique: bytes shared with other envs) */
+	uint64_t distinct_files;
+	uint64_t unique_tree_bytes; /* sizes of the trees no other env references:
+				  with unique, what removing the env frees (unless a
+				  journal or an interpreter's skeleton keeps them) */
 	char *error;           /* NULL, or why the env could not be walked completely
 				  (its numbers then cover the readable part) */
 };
@@ -96,5 +103,23 @@ struct vv_fsck_summary {
  * Returns the number of problems (0 = clean) or -errno when the check itself failed
  * (the store directory unreadable, out of memory). */
 int vv_fsck(struct vv_store *st, vv_fsck_cb cb, void *arg, struct vv_fsck_summary *sum);
+
+/* ---- reachability, shared with gc (gc.h) ----
+ *
+ * A set of object ids reachable from roots the caller names: trees (walked
+ * recursively, each distinct tree once, through the shared tree cache) and single file
+ * objects. Unlike stats, a tree that is missing, corrupt or does not parse fails the
+ * walk: vv_reach_tree returns its error (-ENOENT, -EUCLEAN, -EIO, ...) with a message
+ * naming the tree and its path below the root; what that tree references is unknown,
+ * so nothing may be deleted. File objects are only marked, never opened. */
+struct vv_reach;
+
+int vv_reach_new(struct vv_store *st, struct vv_reach **out);
+void vv_reach_free(struct vv_reach *r);
+int vv_reach_tree(struct vv_reach *r, const vv_oid *tree);
+int vv_reach_object(struct vv_reach *r, const vv_oid *oid);
+bool vv_reach_has(const struct vv_reach *r, const vv_oid *oid);
+/* Distinct trees walked and file objects marked so far. */
+void vv_reach_counts(const struct vv_reach *r, uint64_t *trees, uint64_t *files);
 
 #endif

@@ -316,8 +316,10 @@ static int link_obj(struct vv_store *st, int fd, const struct stat *fs, const ch
 {
 	char proc[64];
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	if (linkat(AT_FDCWD, proc, st->objfd, rel, AT_SYMLINK_FOLLOW) == 0 || errno == EEXIST)
+	if (linkat(AT_FDCWD, proc, st->objfd, rel, AT_SYMLINK_FOLLOW) == 0)
 		return 0;
+	if (errno == EEXIST)
+		return 1;
 	int e = errno;
 	if (e != ENOENT && e != EACCES && e != EPERM)
 		return -e;
@@ -325,13 +327,13 @@ static int link_obj(struct vv_store *st, int fd, const struct stat *fs, const ch
 	 * with AT_EMPTY_PATH (needs CAP_DAC_READ_SEARCH). */
 	char name[NAME_MAX + 1];
 	if (fs->st_nlink > 0 && find_tmp_name(st, fs, name, sizeof(name)) == 0) {
-		if (linkat(st->tmpfd, name, st->objfd, rel, 0) == 0 || errno == EEXIST)
+		if (linkat(st->tmpfd, name, st->objfd, rel, 0) == 0)
 			return 0;
-		return -errno;
+		return errno == EEXIST ? 1 : -errno;
 	}
-	if (linkat(fd, "", st->objfd, rel, AT_EMPTY_PATH) == 0 || errno == EEXIST)
+	if (linkat(fd, "", st->objfd, rel, AT_EMPTY_PATH) == 0)
 		return 0;
-	return -e;
+	return errno == EEXIST ? 1 : -e;
 }
 
 static int publish(struct vv_store *st, int fd, const vv_oid *oid)
@@ -362,6 +364,17 @@ static int publish(struct vv_store *st, int fd, const vv_oid *oid)
 	rel[2] = '/';
 
 	int r = link_obj(st, fd, &fs, rel);
+	/* The bytes are already there (dedup). Freshen the object so that a gc that read
+	 * its roots before our reference is committed sees it as young; if a gc has just
+	 * taken it away, link ours after all. */
+	for (int tries = 0; r == 1 && tries < 3; tries++) {
+		if (utimensat(st->objfd, rel, NULL, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
+			r = 0; /* freshened, or not ours to touch (a shared store): still fine */
+		else
+			r = link_obj(st, fd, &fs, rel);
+	}
+	if (r == 1)
+		r = -EAGAIN;
 	if (r < 0)
 		return vv_err_sys(r, "cannot link object '%s' in store '%s'", shown, st->path);
 
@@ -402,8 +415,14 @@ int vv_store_put_buf(struct vv_store *st, const void *buf, size_t len, vv_oid *o
 	if (r < 0)
 		return r;
 	if (r == 1) {
-		*out = oid;
-		return 0;
+		/* freshen it for gc's grace period (see publish) unless gc just took it */
+		char rel[VV_OID_HEX + 2];
+		obj_relpath(&oid, rel);
+		rel[2] = '/';
+		if (utimensat(st->objfd, rel, NULL, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT) {
+			*out = oid;
+			return 0;
+		}
 	}
 	int fd = vv_store_tmpfile(st);
 	if (fd < 0)

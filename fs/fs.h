@@ -29,6 +29,7 @@ struct vv_fs {
 	struct vv_store *st;
 	struct fuse_session *se;
 	bool ro;
+	bool no_opendir;             /* the kernel took FUSE_CAP_NO_OPENDIR_SUPPORT */
 
 	/* background work: commits and kernel cache invalidation */
 	pthread_t worker, watcher;

@@ -114,8 +114,14 @@ void vv_fs_inval_env(struct vv_fs *fs, struct vv_env *env)
 {
 	for (size_t s = 0; s < env->nsyn; s++)
 		queue(fs, env->syn[s]);
-	if (env->root)
+	if (env->root) {
+		/* the listings that show synthesized entries may have changed too */
+		struct vv_node *bin;
+		queue(fs, env->root);
+		if (vv_node_lookup(env->root, "bin", &bin) == 0)
+			queue(fs, bin);
 		queue_scripts(fs, env->root);
+	}
 	pthread_cond_signal(&fs->cv);
 }
 

@@ -86,10 +86,16 @@ static int publish(struct vv_fs *fs, struct vv_node *n)
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
-	(void)userdata;
+	struct vv_fs *fs = userdata;
 	/* bin/python* are symlinks: let the kernel cache their targets */
 	if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
 		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+	/* directories are listed by (inode, offset) from the model: no OPENDIR and
+	 * RELEASEDIR round trips, and the kernel caches listings (op_opendir) */
+	if (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT) {
+		conn->want |= FUSE_CAP_NO_OPENDIR_SUPPORT;
+		fs->no_opendir = true;
+	}
 	/* a writeback cache costs a GETATTR per open and we do not need it */
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
 	/* splice buys nothing for small files */
@@ -740,6 +746,13 @@ done:
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
+	/* With FUSE_CAP_NO_OPENDIR_SUPPORT, ENOSYS makes the kernel stop asking and keep
+	 * listings cached (changes invalidate them); older kernels get cached listings
+	 * from this reply. */
+	if (fs_of(req)->no_opendir) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
 	fi->fh = 0;
 	fi->keep_cache = 1;
 	fi->cache_readdir = 1;

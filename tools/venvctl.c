@@ -27,6 +27,7 @@
 #include "env.h"
 #include "error.h"
 #include "fsutil.h"
+#include "gc.h"
 #include "hash.h"
 #include "python.h"
 #include "seed.h"
@@ -1288,6 +1289,268 @@ out:
 	return rc;
 }
 
+/* ---- gc -------------------------------------------------------------------------- */
+
+/* A non-negative whole number of seconds. */
+static int parse_seconds(const char *s, int64_t *out)
+{
+	if (!*s || strlen(s) > 12)
+		return -1;
+	int64_t v = 0;
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return -1;
+		v = v * 10 + (*p - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+static int cmd_gc(struct ctx *c, int argc, char **argv)
+{
+	struct vv_gc_opts o = {.grace_s = VV_GC_GRACE_DEFAULT};
+	bool json = false;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = NULL;
+		int m;
+		if (is_help(a)) {
+			print_command_help(stdout, c->self);
+			return 0;
+		} else if (!strcmp(a, "--dry-run") || !strcmp(a, "-n")) {
+			o.dry_run = true;
+		} else if (!strcmp(a, "--json")) {
+			json = true;
+		} else if ((m = opt_match(argc, argv, &i, "--grace", NULL, &v))) {
+			if (m < 0 || parse_seconds(v, &o.grace_s) < 0)
+				return usage_error(c, "option '--grace' needs a whole number of "
+						 "seconds (0 or more)");
+		} else if (a[0] == '-' && a[1]) {
+			return usage_error(c, "unknown option '%s'", a);
+		} else {
+			return usage_error(c, "unexpected argument '%s'", a);
+		}
+	}
+	int rc = open_store(c);
+	if (rc)
+		return rc;
+	struct vv_gc_result res;
+	vv_err_clear();
+	int r = vv_gc(c->st, &o, &res);
+	if (r < 0) {
+		msg(c, "%s", vv_errmsg());
+		return r == -EBUSY || r == -ENOMEM ? EXIT_USAGE : EXIT_PROBLEMS;
+	}
+	if (json) {
+		printf("{\"store\": ");
+		json_str(stdout, c->st->path);
+		printf(", \"dry_run\": %s, \"grace_seconds\": %lld, \"envs\": %llu, "
+		       "\"journals\": %llu, \"pythons\": %llu, \"reachable_trees\": %llu, "
+		       "\"reachable_files\": %llu, \"objects\": %llu, \"stored_bytes\": %llu, "
+		       "\"freed_objects\": %llu, \"freed_bytes\": %llu, \"young_objects\": %llu, "
+		       "\"young_bytes\": %llu, \"seconds\": %.3f}\n",
+		       o.dry_run ? "true" : "false", (long long)o.grace_s,
+		       (unsigned long long)res.envs, (unsigned long long)res.journals,
+		       (unsigned long long)res.pythons, (unsigned long long)res.trees,
+		       (unsigned long long)res.files, (unsigned long long)res.objects,
+		       (unsigned long long)res.bytes, (unsigned long long)res.freed,
+		       (unsigned long long)res.freed_bytes, (unsigned long long)res.young,
+		       (unsigned long long)res.young_bytes, res.seconds);
+	} else {
+		char a[64];
+		printf("roots:     %llu envs, %llu journals, %llu interpreter caches\n",
+		       (unsigned long long)res.envs, (unsigned long long)res.journals,
+		       (unsigned long long)res.pythons);
+		human_size(res.bytes, a, sizeof(a));
+		printf("objects:   %llu of %llu bytes (%s); reachable: %llu trees, %llu files\n",
+		       (unsigned long long)res.objects, (unsigned long long)res.bytes, a,
+		       (unsigned long long)res.trees, (unsigned long long)res.files);
+		human_size(res.freed_bytes, a, sizeof(a));
+		printf("%s %llu objects, %llu bytes (%s)\n",
+		       o.dry_run ? "would free:" : "freed:    ", (unsigned long long)res.freed,
+		       (unsigned long long)res.freed_bytes, a);
+		human_size(res.young_bytes, a, sizeof(a));
+		printf("kept:      %llu unreachable objects of %llu bytes (%s) changed within the "
+		       "grace period (%lld s)\n",
+		       (unsigned long long)res.young, (unsigned long long)res.young_bytes, a,
+		       (long long)o.grace_s);
+		printf("time:      %.2f s\n", res.seconds);
+	}
+	if (fflush(stdout) != 0) {
+		msg(c, "cannot write output: %s", strerror(errno));
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* ---- du -------------------------------------------------------------------------- */
+
+/* What removing the env frees: its unique file objects and trees. */
+static uint64_t du_frees(const struct vv_stats_env *e)
+{
+	return e->unique + e->unique_tree_bytes;
+}
+
+static uint64_t du_shared(const struct vv_stats_env *e)
+{
+	return e->distinct > e->unique ? e->distinct - e->unique : 0;
+}
+
+static void du_json(const struct vv_stats *s, const char *store, const bool *pick)
+{
+	FILE *f = stdout;
+	fputs("{\n  \"store\": ", f);
+	json_str(f, store);
+	fprintf(f, ",\n  \"stored_bytes\": %llu", (unsigned long long)s->stored_bytes);
+	fprintf(f, ",\n  \"disk_bytes\": %llu", (unsigned long long)s->disk_bytes);
+	fprintf(f, ",\n  \"file_object_bytes\": %llu", (unsigned long long)s->file_bytes);
+	fprintf(f, ",\n  \"unreachable_bytes\": %llu", (unsigned long long)s->unreachable_bytes);
+	fprintf(f, ",\n  \"logical_bytes\": %llu", (unsigned long long)s->logical);
+	fprintf(f, ",\n  \"dedup_ratio\": %.4f", vv_stats_dedup_ratio(s));
+	fputs(",\n  \"envs\": [", f);
+	bool first = true;
+	for (size_t i = 0; i < s->nenvs; i++) {
+		const struct vv_stats_env *e = &s->envs[i];
+		if (!pick[i])
+			continue;
+		fputs(first ? "\n    {\"name\": " : ",\n    {\"name\": ", f);
+		first = false;
+		json_str(f, e->name);
+		fprintf(f, ", \"files\": %llu, \"logical_bytes\": %llu, \"referenced_bytes\": %llu"
+			   ", \"shared_bytes\": %llu, \"unique_bytes\": %llu}",
+			(unsigned long long)e->files, (unsigned long long)e->logical,
+			(unsigned long long)e->distinct, (unsigned long long)du_shared(e),
+			(unsigned long long)du_frees(e));
+	}
+	fputs(first ? "]\n}\n" : "\n  ]\n}\n", f);
+}
+
+static void du_human(const struct vv_stats *s, const bool *pick, bool exact)
+{
+	size_t nw = 3, col[4] = {7, 10, 6, 6};
+	const char *head[4] = {"LOGICAL", "REFERENCED", "SHARED", "UNIQUE"};
+	char buf[4][64];
+	for (size_t i = 0; i < s->nenvs; i++) {
+		if (!pick[i])
+			continue;
+		const struct vv_stats_env *e = &s->envs[i];
+		size_t w;
+		char *dn = display_name(e->name, &w);
+		free(dn);
+		if (w > nw)
+			nw = w;
+		uint64_t v[4] = {e->logical, e->distinct, du_shared(e), du_frees(e)};
+		for (int k = 0; k < 4; k++) {
+			size_field(v[k], exact, buf[k], sizeof(buf[k]));
+			if (strlen(buf[k]) > col[k])
+				col[k] = strlen(buf[k]);
+		}
+	}
+	printf("%-*s", (int)nw, "ENV");
+	for (int k = 0; k < 4; k++)
+		printf("  %*s", (int)col[k], head[k]);
+	fputc('\n', stdout);
+	for (size_t i = 0; i < s->nenvs; i++) {
+		if (!pick[i])
+			continue;
+		const struct vv_stats_env *e = &s->envs[i];
+		size_t w;
+		char *dn = display_name(e->name, &w);
+		fputs(dn ? dn : "?", stdout);
+		pad(stdout, nw - (dn ? w : 1));
+		free(dn);
+		uint64_t v[4] = {e->logical, e->distinct, du_shared(e), du_frees(e)};
+		for (int k = 0; k < 4; k++) {
+			size_field(v[k], exact, buf[k], sizeof(buf[k]));
+			printf("  %*s", (int)col[k], buf[k]);
+		}
+		fputs(e->error ? "  (incomplete)\n" : "\n", stdout);
+	}
+	size_field(s->logical, exact, buf[0], sizeof(buf[0]));
+	size_field(s->stored_bytes, exact, buf[1], sizeof(buf[1]));
+	size_field(s->unreachable_bytes, exact, buf[2], sizeof(buf[2]));
+	printf("\nstore: %s logical in %zu env%s, %s stored (%s unreachable), dedup ratio "
+	       "%.2f\n", buf[0], s->nenvs, s->nenvs == 1 ? "" : "s", buf[1], buf[2],
+	       vv_stats_dedup_ratio(s));
+}
+
+static int cmd_du(struct ctx *c, int argc, char **argv)
+{
+	bool json = false, exact = false;
+	const char **names = calloc((size_t)argc, sizeof(*names));
+	size_t nnames = 0;
+	int rc = 0;
+	bool *pick = NULL;
+	struct vv_stats s = {0};
+	if (!names) {
+		msg(c, "out of memory");
+		return EXIT_USAGE;
+	}
+	bool opts_done = false;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (opts_done || a[0] != '-' || !a[1]) {
+			names[nnames++] = a;
+		} else if (!strcmp(a, "--")) {
+			opts_done = true;
+		} else if (is_help(a)) {
+			print_command_help(stdout, c->self);
+			goto out;
+		} else if (!strcmp(a, "--json")) {
+			json = true;
+		} else if (!strcmp(a, "--bytes") || !strcmp(a, "-b")) {
+			exact = true;
+		} else {
+			rc = usage_error(c, "unknown option '%s'", a);
+			goto out;
+		}
+	}
+	if ((rc = open_store(c)))
+		goto out;
+	vv_err_clear();
+	if (vv_stats_collect(c->st, &s) < 0) {
+		msg(c, "%s", vv_errmsg());
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	pick = calloc(s.nenvs ? s.nenvs : 1, sizeof(*pick));
+	if (!pick) {
+		msg(c, "out of memory");
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	for (size_t i = 0; i < s.nenvs; i++)
+		pick[i] = nnames == 0;
+	for (size_t k = 0; k < nnames; k++) {
+		size_t i = 0;
+		while (i < s.nenvs && strcmp(s.envs[i].name, names[k]))
+			i++;
+		if (i == s.nenvs) {
+			msg(c, "no env '%s'", names[k]);
+			rc = EXIT_PROBLEMS;
+		} else {
+			pick[i] = true;
+		}
+	}
+	if (json)
+		du_json(&s, c->st->path, pick);
+	else
+		du_human(&s, pick, exact);
+	for (size_t i = 0; i < s.nenvs; i++)
+		if (pick[i] && s.envs[i].error) {
+			msg(c, "env '%s' incomplete: %s", s.envs[i].name, s.envs[i].error);
+			rc = EXIT_PROBLEMS;
+		}
+	if (fflush(stdout) != 0) {
+		msg(c, "cannot write output: %s", strerror(errno));
+		rc = EXIT_USAGE;
+	}
+out:
+	vv_stats_release(&s);
+	free(pick);
+	free(names);
+	return rc;
+}
+
 /* ---- help ------------------------------------------------------------------------ */
 
 static int cmd_help(struct ctx *c, int argc, char **argv)
@@ -1400,6 +1663,67 @@ static const struct command commands[] = {
 	 "\n"
 	 "Exits 0 if the store is clean, 1 if problems were found, 2 if it could not check.\n"
 	 "Nothing is repaired or removed.\n"},
+	{"du", cmd_du, "[--json] [--bytes] [NAME...]",
+	 "per env: logical, shared and unique bytes; store totals",
+	 "Show, for each env (or each NAME), how much it uses and how much of that it\n"
+	 "shares, from its committed root tree:\n"
+	 "\n"
+	 "    LOGICAL     the sizes of all its files, as `du -sb` on the mount counts them\n"
+	 "                (a file stored once but present twice counts twice)\n"
+	 "    REFERENCED  the sizes of the distinct file objects it uses\n"
+	 "    SHARED      the part of REFERENCED that other envs use too\n"
+	 "    UNIQUE      file objects and trees no other env uses: what removing the env\n"
+	 "                and then running `venvctl gc` frees. Objects that gc keeps for\n"
+	 "                other reasons (an interpreter's skeleton, which an env that was\n"
+	 "                never changed consists of; a journal; the grace period) are\n"
+	 "                counted here too, so this is an upper bound.\n"
+	 "\n"
+	 "The last line gives the store's totals: logical bytes of all envs, stored bytes\n"
+	 "(every object file, as `du -sb STORE/objects`), unreachable bytes and the dedup\n"
+	 "ratio (logical bytes / bytes of the distinct file objects). Sharing is always\n"
+	 "computed against every env, also when NAMEs are given.\n"
+	 "\n"
+	 "    --json       one JSON object: store totals and \"envs\": [{\"name\", \"files\",\n"
+	 "                 \"logical_bytes\", \"referenced_bytes\", \"shared_bytes\",\n"
+	 "                 \"unique_bytes\"}...]\n"
+	 "    -b, --bytes  exact byte counts instead of KiB/MiB/...\n"
+	 "\n"
+	 "Reads only what is committed (see NOTES in `venvctl --help`). Exits 1 if a NAME is\n"
+	 "not an env or an env could not be read completely, 2 if the store could not be\n"
+	 "read.\n"},
+	{"gc", cmd_gc, "[--dry-run] [--grace SECONDS] [--json]",
+	 "delete objects no env, journal or interpreter skeleton uses",
+	 "Delete the objects (file contents and trees) under objects/ that nothing can\n"
+	 "reach, e.g. those of removed envs and uninstalled packages. Kept, with everything\n"
+	 "they reference: the committed root of every env (envs/NAME); the root named by\n"
+	 "every journal (journal/NAME) and every object its records name, also when the\n"
+	 "journal is stale; the skeleton trees of every interpreter cached in pythons/.\n"
+	 "\n"
+	 "gc refuses to delete anything when one of these cannot be read or parsed (a\n"
+	 "damaged env, journal or pythons/ file, a missing or corrupt tree): what it\n"
+	 "references is then unknown. It prints the reason; `venvctl fsck` shows the\n"
+	 "whole damage.\n"
+	 "\n"
+	 "gc may run while the store is mounted and in use. A file written through the\n"
+	 "mount is stored as an object a moment before the journal or a tree names it, so\n"
+	 "no object changed within the grace period before gc started is deleted (changed:\n"
+	 "the later of its mtime and ctime; storing it sets the ctime). Objects are renamed\n"
+	 "aside, checked again and only then removed. Only one gc runs at a time on a store\n"
+	 "(STORE/gc.lock is locked while it runs).\n"
+	 "\n"
+	 "    -n, --dry-run      delete nothing; report what would be freed\n"
+	 "    --grace SECONDS    the grace period (default 3600). 0 is safe only when no\n"
+	 "                       daemon or venvctl is writing to the store\n"
+	 "    --json             print one JSON object instead of the report\n"
+	 "    -h, --help         show this text\n"
+	 "\n"
+	 "Report: roots read; objects found and how many trees and files are reachable;\n"
+	 "objects and bytes freed (or that would be); unreachable objects kept because of\n"
+	 "the grace period; time taken.\n"
+	 "\n"
+	 "Exits 0 on success, 1 if gc stopped because a root could not be read (nothing\n"
+	 "was deleted) or a deletion failed, 2 on a usage error, when the store could not\n"
+	 "be opened or another gc holds the lock.\n"},
 	{"help", cmd_help, "[COMMAND]", "show this text, or one command's", NULL},
 };
 
@@ -1455,17 +1779,19 @@ static void print_usage(FILE *f)
 	      "    -V, --version  show the version\n"
 	      "\n"
 	      "NOTES\n"
-	      "    stats and fsck read what is committed in the store: the objects and the root\n"
-	      "    tree recorded in each envs/NAME. A mounted env commits its changes there a\n"
-	      "    few seconds after the last one (and on fsync of the env directory, e.g.\n"
-	      "    `sync MOUNT/NAME`, and at unmount); until then they live in journal/NAME and\n"
-	      "    are not counted or checked. Both commands only read the store and may run\n"
-	      "    while it is mounted.\n"
+	      "    stats, du and fsck read what is committed in the store: the objects and the\n"
+	      "    root tree recorded in each envs/NAME. A mounted env commits its changes\n"
+	      "    there a few seconds after the last one (and on fsync of the env directory,\n"
+	      "    e.g. `sync MOUNT/NAME`, and at unmount); until then they live in\n"
+	      "    journal/NAME and are not counted or checked. These commands only read the\n"
+	      "    store and may run while it is mounted; so may gc, which also keeps what\n"
+	      "    journals name and whatever was written within its grace period.\n"
 	      "\n"
 	      "EXIT STATUS\n"
 	      "    0  success\n"
 	      "    1  the command found problems (fsck: damage; stats: an unreadable env;\n"
-	      "       create: some env could not be made; python list: no interpreter)\n"
+	      "       create: some env could not be made; python list: no interpreter;\n"
+	      "       gc: a root could not be read, nothing deleted)\n"
 	      "    2  usage error, or the store could not be opened or read\n",
 	      f);
 }

@@ -1,0 +1,418 @@
+/*
+ * gc.c - garbage collection (rules in gc.h): mark everything the roots reach with the
+ * reachability walk shared with stats (stats.h vv_reach_*), then sweep objects/,
+ * deleting unreachable objects older than the grace period.
+ *
+ * Roots are read journals first, then env files: a commit renames envs/NAME before it
+ * starts a new journal, so whatever a journal named is either still in the journal we
+ * read or already under the env root we read after it.
+ */
+#include "gc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "env.h"
+#include "error.h"
+#include "fsutil.h"
+#include "hash.h"
+#include "journal.h"
+#include "stats.h"
+#include "store.h"
+
+#define JOURNAL_MAGIC "venvfs-journal 1 "
+#define JOURNAL_MAX ((size_t)1 << 30)
+#define PYTHON_MAX ((size_t)1 << 20)
+#define LOCK_NAME "gc.lock"
+
+struct gc {
+	struct vv_store *st;
+	const struct vv_gc_opts *opts;
+	struct vv_gc_result *res;
+	struct vv_reach *reach;
+	struct timespec cutoff; /* objects changed after this are young */
+};
+
+static bool is_hex(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+/* Lists of names in a store directory, skipping dot files (temp files of
+ * vv_write_file_atomic). */
+static int list_dir(int dirfd, const char *what, char ***out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	DIR *d = vv_opendir_at(dirfd, ".");
+	if (!d)
+		return vv_err_sys(-errno, "cannot read %s", what);
+	size_t cap = 0;
+	int r = 0;
+	struct dirent *de;
+	while ((errno = 0, de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			char **nl = realloc(*out, cap * sizeof(*nl));
+			if (!nl) {
+				r = vv_err(-ENOMEM, "out of memory");
+				break;
+			}
+			*out = nl;
+		}
+		if (!((*out)[*n] = strdup(de->d_name))) {
+			r = vv_err(-ENOMEM, "out of memory");
+			break;
+		}
+		(*n)++;
+	}
+	if (!r && errno)
+		r = vv_err_sys(-errno, "cannot read %s", what);
+	closedir(d);
+	if (r < 0) {
+		vv_env_list_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+	}
+	return r;
+}
+
+/* ---- roots ----------------------------------------------------------------------- */
+
+/* journal/NAME: its header root and every object a `c` record names. A torn last
+ * record (a write in progress, or a power loss) ends the journal as replay does; a
+ * malformed one before the end fails gc. */
+static int mark_journal(struct gc *g, const char *name)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	int r = vv_read_file_at(g->st->journalfd, name, JOURNAL_MAX, &buf, &len);
+	if (r == -ENOENT)
+		return 0; /* committed or removed since the listing: its env file covers it */
+	if (r < 0)
+		return vv_err_prefix(r, "journal/%s", name);
+	size_t hl = strlen(JOURNAL_MAGIC) + VV_OID_HEX + 1;
+	vv_oid root;
+	if (len < hl || memcmp(buf, JOURNAL_MAGIC, strlen(JOURNAL_MAGIC)) ||
+	    buf[hl - 1] != '\n' ||
+	    vv_oid_from_hex(&root, buf + strlen(JOURNAL_MAGIC), VV_OID_HEX) < 0) {
+		free(buf);
+		return vv_err(-EUCLEAN, "journal/%s: no valid 'venvfs-journal 1 ROOT' header",
+			      name);
+	}
+	r = vv_reach_tree(g->reach, &root);
+	if (r < 0) {
+		free(buf);
+		return vv_err_prefix(r, "journal/%s: root", name);
+	}
+	size_t off = hl;
+	while (off < len) {
+		struct vv_jrec j;
+		int n = vv_journal_parse(buf + off, len - off, &j);
+		if (n == 0)
+			break; /* torn tail */
+		if (n < 0) {
+			r = vv_err(-EUCLEAN, "journal/%s: malformed record at byte %zu (mounting "
+				   "the store replays and repairs it)", name, off);
+			break;
+		}
+		if (j.op == 'c') {
+			vv_oid oid;
+			r = vv_oid_from_hex(&oid, j.oidhex, VV_OID_HEX);
+			if (r < 0) {
+				r = vv_err(-EUCLEAN, "journal/%s: bad object id at byte %zu", name,
+					   off);
+				break;
+			}
+			if ((r = vv_reach_object(g->reach, &oid)) < 0)
+				break;
+		}
+		off += (size_t)n;
+	}
+	free(buf);
+	if (r == 0)
+		g->res->journals++;
+	return r;
+}
+
+static int mark_env(struct gc *g, const char *name)
+{
+	struct vv_envcfg cfg = {0};
+	vv_err_clear();
+	int r = vv_env_load(g->st, name, &cfg);
+	if (r == -ENOENT)
+		return 0; /* removed since the listing */
+	if (r < 0)
+		return vv_err_prefix(r, "env '%s'", name);
+	r = vv_reach_tree(g->reach, &cfg.root);
+	vv_envcfg_release(&cfg);
+	if (r < 0)
+		return vv_err_prefix(r, "env '%s'", name);
+	g->res->envs++;
+	return 0;
+}
+
+struct pyparse {
+	vv_oid skel[2];
+	bool have[2];
+};
+
+static int py_key(void *user, const char *section, const char *key, const char *value,
+		  int lineno)
+{
+	struct pyparse *p = user;
+	(void)lineno;
+	if (!section || strcmp(section, "python"))
+		return 0;
+	int k = !strcmp(key, "skel-pip") ? 0 : !strcmp(key, "skel-nopip") ? 1 : -1;
+	if (k < 0)
+		return 0; /* the other facts are python.c's business */
+	if (vv_oid_from_hex(&p->skel[k], value, strlen(value)) < 0)
+		return vv_err(-EINVAL, "bad object id '%s' for %s", value, key);
+	p->have[k] = true;
+	return 0;
+}
+
+/* pythons/KEY: the skeleton trees new envs start from. */
+static int mark_python(struct gc *g, const char *name)
+{
+	char *buf = NULL, fname[300];
+	size_t len = 0;
+	snprintf(fname, sizeof(fname), "pythons/%s", name);
+	int r = vv_read_file_at(g->st->pythonfd, name, PYTHON_MAX, &buf, &len);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return vv_err_prefix(r, "%s", fname);
+	struct pyparse p = {0};
+	struct vv_ini_cb cb = {.key = py_key, .user = &p};
+	r = vv_ini_parse(buf, len, fname, &cb);
+	free(buf);
+	if (r < 0)
+		return r == -ENOMEM ? r : -EUCLEAN;
+	for (int k = 0; k < 2 && r == 0; k++) {
+		if (!p.have[k])
+			continue;
+		r = vv_reach_tree(g->reach, &p.skel[k]);
+		if (r < 0)
+			vv_err_prefix(r, "%s: %s", fname, k ? "skel-nopip" : "skel-pip");
+	}
+	if (r == 0)
+		g->res->pythons++;
+	return r;
+}
+
+static int mark_all(struct gc *g, int dirfd, const char *what, int (*fn)(struct gc *,
+								      const char *))
+{
+	char **names;
+	size_t n;
+	int r = list_dir(dirfd, what, &names, &n);
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = fn(g, names[i]);
+	vv_env_list_free(names, n);
+	return r;
+}
+
+/* ---- sweep ----------------------------------------------------------------------- */
+
+static bool ts_after(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec > b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec > b->tv_nsec);
+}
+
+static bool young(const struct gc *g, const struct stat *sb)
+{
+	return ts_after(&sb->st_mtim, &g->cutoff) || ts_after(&sb->st_ctim, &g->cutoff);
+}
+
+/*
+ * Delete one object: rename it into tmp/ under a temp-file name of this process (a
+ * crash leaves it to vv_store_open's cleanup), so a writer that refreshes it from now on
+ * finds it gone and publishes it again; check that nobody refreshed it between our
+ * stat and the rename (its mtime); then unlink it, or put it back.
+ * Returns 1 deleted, 0 kept, -errno.
+ */
+static int delete_object(struct gc *g, int sub, const char *dn, const char *fn,
+			 const struct stat *before)
+{
+	char q[128];
+	snprintf(q, sizeof(q), "obj-%ld-gc-%s%s", (long)getpid(), dn, fn);
+	if (renameat(sub, fn, g->st->tmpfd, q) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return vv_err_sys(-errno, "cannot remove objects/%s/%s", dn, fn);
+	}
+	struct stat sb;
+	bool keep = fstatat(g->st->tmpfd, q, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    sb.st_mtim.tv_sec != before->st_mtim.tv_sec ||
+		    sb.st_mtim.tv_nsec != before->st_mtim.tv_nsec ||
+		    ts_after(&sb.st_mtim, &g->cutoff);
+	if (keep) {
+		if (renameat2(g->st->tmpfd, q, sub, fn, RENAME_NOREPLACE) == 0)
+			return 0;
+		if (errno != EEXIST)
+			return vv_err_sys(-errno, "cannot put back objects/%s/%s (it is in tmp/%s)",
+					  dn, fn, q);
+		/* published again meanwhile: the copy in tmp/ is surplus */
+	}
+	if (unlinkat(g->st->tmpfd, q, 0) < 0 && errno != ENOENT)
+		return vv_err_sys(-errno, "cannot remove tmp/%s", q);
+	return keep ? 0 : 1;
+}
+
+static int sweep_dir(struct gc *g, const char *dn)
+{
+	int sub = openat(g->st->objfd, dn, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (sub < 0)
+		return errno == ENOTDIR || errno == ELOOP || errno == ENOENT
+			       ? 0 : vv_err_sys(-errno, "cannot open objects/%s", dn);
+	DIR *d = vv_opendir_at(sub, ".");
+	if (!d) {
+		int r = vv_err_sys(-errno, "cannot read objects/%s", dn);
+		close(sub);
+		return r;
+	}
+	int r = 0;
+	struct dirent *de;
+	while ((errno = 0, de = readdir(d))) {
+		const char *fn = de->d_name;
+		size_t fl = strlen(fn);
+		if (fl != VV_OID_HEX - 2 || !is_hex(fn, fl))
+			continue; /* not an object: fsck reports it, gc leaves it */
+		char hex[VV_OID_HEX + 1];
+		memcpy(hex, dn, 2);
+		memcpy(hex + 2, fn, fl + 1);
+		vv_oid oid;
+		if (vv_oid_from_hex(&oid, hex, VV_OID_HEX) < 0)
+			continue;
+		struct stat sb;
+		if (fstatat(sub, fn, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno == ENOENT)
+				continue;
+			r = vv_err_sys(-errno, "cannot stat objects/%s/%s", dn, fn);
+			break;
+		}
+		if (!S_ISREG(sb.st_mode))
+			continue;
+		uint64_t size = (uint64_t)sb.st_size;
+		g->res->objects++;
+		g->res->bytes += size;
+		if (vv_reach_has(g->reach, &oid))
+			continue;
+		if (young(g, &sb)) {
+			g->res->young++;
+			g->res->young_bytes += size;
+			continue;
+		}
+		if (!g->opts->dry_run) {
+			r = delete_object(g, sub, dn, fn, &sb);
+			if (r < 0)
+				break;
+			if (r == 0) {
+				g->res->young++;
+				g->res->young_bytes += size;
+				continue;
+			}
+			r = 0;
+		}
+		g->res->freed++;
+		g->res->freed_bytes += size;
+	}
+	if (r == 0 && errno)
+		r = vv_err_sys(-errno, "cannot read objects/%s", dn);
+	closedir(d);
+	close(sub);
+	return r;
+}
+
+static int sweep(struct gc *g)
+{
+	char **dirs;
+	size_t n;
+	int r = list_dir(g->st->objfd, "objects/", &dirs, &n);
+	for (size_t i = 0; i < n && r == 0; i++)
+		if (strlen(dirs[i]) == 2 && is_hex(dirs[i], 2))
+			r = sweep_dir(g, dirs[i]);
+	vv_env_list_free(dirs, n);
+	return r;
+}
+
+/* ---- entry point ----------------------------------------------------------------- */
+
+static int take_lock(struct vv_store *st, int *fd_out)
+{
+	int fd = openat(st->dirfd, LOCK_NAME, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return vv_err_sys(-errno, "cannot open '%s/%s'", st->path, LOCK_NAME);
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+		close(fd);
+		if (e == EWOULDBLOCK)
+			return vv_err(-EBUSY, "store '%s': another gc is running (%s is locked)",
+				      st->path, LOCK_NAME);
+		return vv_err_sys(-e, "cannot lock '%s/%s'", st->path, LOCK_NAME);
+	}
+	*fd_out = fd;
+	return 0;
+}
+
+static double elapsed(const struct timespec *t0)
+{
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+int vv_gc(struct vv_store *st, const struct vv_gc_opts *opts, struct vv_gc_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	if (opts->grace_s < 0)
+		return vv_err(-EINVAL, "grace period %lld s is negative", (long long)opts->grace_s);
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	struct gc g = {.st = st, .opts = opts, .res = res};
+	if (opts->now_s) {
+		g.cutoff.tv_sec = opts->now_s;
+	} else {
+		clock_gettime(CLOCK_REALTIME, &g.cutoff);
+	}
+	g.cutoff.tv_sec -= opts->grace_s;
+
+	int lockfd = -1;
+	int r = opts->dry_run ? 0 : take_lock(st, &lockfd);
+	if (r < 0)
+		return r;
+	r = vv_reach_new(st, &g.reach);
+	if (r == 0)
+		r = mark_all(&g, st->journalfd, "journal/", mark_journal);
+	if (r == 0)
+		r = mark_all(&g, st->envfd, "envs/", mark_env);
+	if (r == 0)
+		r = mark_all(&g, st->pythonfd, "pythons/", mark_python);
+	if (r < 0) {
+		vv_err_prefix(r, "gc stopped, nothing deleted");
+	} else {
+		vv_reach_counts(g.reach, &res->trees, &res->files);
+		r = sweep(&g);
+	}
+	vv_reach_free(g.reach);
+	if (lockfd >= 0)
+		close(lockfd);
+	res->seconds = elapsed(&t0);
+	return r;
+}
