@@ -9,7 +9,6 @@
  * Exit status: 0 success, 1 the command found problems or failed for some env, 2 usage
  * or other error.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -25,17 +24,14 @@
 
 #include "config.h"
 #include "env.h"
+#include "envops.h"
 #include "error.h"
 #include "fsutil.h"
 #include "gc.h"
 #include "hash.h"
 #include "python.h"
-#include "seed.h"
 #include "stats.h"
 #include "store.h"
-#include "tree.h"
-#include "treebuild.h"
-#include "wheel.h"
 
 #ifndef VV_VERSION
 #define VV_VERSION "0.1.0"
@@ -651,525 +647,11 @@ static int cmd_python(struct ctx *c, int argc, char **argv)
 
 /* ---- create ---------------------------------------------------------------------- */
 
-struct create {
-	struct ctx *c;
-	/* the command line */
-	const char *python;  /* --python, or NULL */
-	bool system_site, without_pip, clear, upgrade, upgrade_deps;
-	const char *prompt;  /* --prompt (already turned from "." into the cwd's name) */
-	char *prompt_buf;
-	/* computed once, on demand */
-	struct vv_python newpy; /* the interpreter for new envs (--python or the default) */
-	bool have_newpy;
-	struct vv_pydisc disc;  /* every interpreter (for --upgrade and --upgrade-deps) */
-	bool have_disc;
-	char **wheels;          /* candidate pip wheels, newest first */
-	size_t nwheels;
-	bool have_wheels;
-};
-
-static int create_disc(struct create *cr)
-{
-	if (cr->have_disc)
-		return 0;
-	int r = vv_python_discover_all(cr->c->st, &cr->c->cfg, &cr->disc);
-	if (r == 0)
-		cr->have_disc = true;
-	return r;
-}
-
-/* The interpreter for a new (or cleared) env: --python, else the config's `python`,
- * else the first python3 on PATH; seeded (skeleton trees in the store). */
-static int create_newpy(struct create *cr)
-{
-	if (cr->have_newpy)
-		return 0;
-	int r = cr->python ? vv_python_select(cr->c->st, &cr->c->cfg, cr->python, &cr->newpy)
-			   : vv_python_resolve(cr->c->st, cr->c->cfg.python, &cr->newpy);
-	if (r == 0 && (r = vv_seed_ensure(cr->c->st, &cr->newpy)) < 0)
-		vv_python_release(&cr->newpy);
-	if (r == 0)
-		cr->have_newpy = true;
-	return r;
-}
-
-static int cmp_wheel_desc(const void *a, const void *b)
-{
-	const char *x = *(char *const *)a, *y = *(char *const *)b;
-	char vx[64], vy[64];
-	if (vv_python_wheel_version(x, vx, sizeof(vx)) < 0)
-		vx[0] = 0;
-	if (vv_python_wheel_version(y, vy, sizeof(vy)) < 0)
-		vy[0] = 0;
-	int c = vv_version_cmp(vy, vx);
-	return c ? c : strcmp(x, y);
-}
-
-static int push_wheel(struct create *cr, const char *path)
-{
-	for (size_t i = 0; i < cr->nwheels; i++)
-		if (!strcmp(cr->wheels[i], path))
-			return 0;
-	char ver[64];
-	if (vv_python_wheel_version(path, ver, sizeof(ver)) < 0)
-		return 0;
-	char **nv = realloc(cr->wheels, (cr->nwheels + 1) * sizeof(*nv));
-	if (!nv || !(nv[cr->nwheels] = strdup(path))) {
-		if (nv)
-			cr->wheels = nv;
-		return vv_err(-ENOMEM, "out of memory");
-	}
-	cr->wheels = nv;
-	cr->nwheels++;
-	return 0;
-}
-
-/* Every pip wheel on offer: the discovered interpreters' bundled ones and the
- * distribution's /usr/share/python-wheels, newest first. */
-static int create_wheels(struct create *cr)
-{
-	if (cr->have_wheels)
-		return 0;
-	int r = create_disc(cr);
-	for (size_t i = 0; r == 0 && i < cr->disc.n; i++)
-		if (cr->disc.list[i].pip_wheel)
-			r = push_wheel(cr, cr->disc.list[i].pip_wheel);
-	const char *dir = "/usr/share/python-wheels";
-	DIR *d = r == 0 ? opendir(dir) : NULL;
-	if (d) {
-		struct dirent *de;
-		while (r == 0 && (de = readdir(d))) {
-			size_t n = strlen(de->d_name);
-			if (strncmp(de->d_name, "pip-", 4) || n < 8 ||
-			    strcmp(de->d_name + n - 4, ".whl"))
-				continue;
-			char *p;
-			if (asprintf(&p, "%s/%s", dir, de->d_name) < 0)
-				r = vv_err(-ENOMEM, "out of memory");
-			else {
-				r = push_wheel(cr, p);
-				free(p);
-			}
-		}
-		closedir(d);
-	}
-	if (r == 0 && cr->nwheels)
-		qsort(cr->wheels, cr->nwheels, sizeof(*cr->wheels), cmp_wheel_desc);
-	if (r == 0)
-		cr->have_wheels = true;
-	return r;
-}
-
-/* The newest pip wheel whose Requires-Python admits py. */
-static int pick_pip_wheel(struct create *cr, const struct vv_python *py, const char **out)
-{
-	int r = create_wheels(cr);
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < cr->nwheels; i++) {
-		char *req = NULL;
-		if (vv_wheel_requires_python(cr->wheels[i], &req) < 0)
-			continue; /* unreadable: try the next one */
-		bool ok = vv_python_requires_ok(py, req);
-		free(req);
-		if (ok) {
-			*out = cr->wheels[i];
-			return 0;
-		}
-	}
-	return vv_err(-ENOENT, "no pip wheel for Python %s found (looked in the interpreters' "
-		      "ensurepip and /usr/share/python-wheels)", py->version);
-}
-
-/* ---- editing an env's tree: a new pip ---- */
-
-struct skip {
-	const char *names[4];
-	bool pip_dist; /* also pip-*.dist-info */
-};
-
-static bool skip_cb(const struct vv_tree_ent *e, void *arg)
-{
-	const struct skip *s = arg;
-	for (size_t i = 0; i < 4 && s->names[i]; i++)
-		if (!strcmp(e->name, s->names[i]))
-			return true;
-	size_t n = e->namelen;
-	return s->pip_dist && n > 14 && !strncmp(e->name, "pip-", 4) &&
-	       !strcmp(e->name + n - 10, ".dist-info");
-}
-
-/* Add path as an open directory (mode of old, or 0755) holding old's entries except the
- * skipped ones; *sub gets old's tree (NULL without old) for the caller to descend. */
-static int copy_dir(struct vv_store *st, struct vv_tb *tb, const char *path,
-		    const struct vv_tree_ent *old, int64_t mtime, const struct skip *sk,
-		    struct vv_tree **sub)
-{
-	*sub = NULL;
-	if (old && old->kind != VV_DIR)
-		return vv_err(-ENOTDIR, "'%s' is not a directory", path);
-	struct vv_tree_ent d = {.kind = VV_DIR, .mode = old ? old->mode : 0755,
-				.mtime_ns = mtime};
-	int r = vv_tb_add(tb, path, &d);
-	if (r < 0 || !old)
-		return r;
-	if ((r = vv_tree_get(st, &old->oid, sub)) < 0)
-		return r;
-	return vv_tb_add_tree(tb, path, *sub, skip_cb, (void *)sk);
-}
-
-static const struct vv_tree_ent *find_ent(const struct vv_tree *t, const char *name)
-{
-	return t ? vv_tree_find(t, name, strlen(name)) : NULL;
-}
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-/* The N of the env's lib/python3.N (the env's Python minor version), or -errno. */
-static int env_minor(struct vv_store *st, const vv_oid *root)
-{
-	struct vv_tree *t = NULL, *lib = NULL;
-	int r = vv_tree_get(st, root, &t);
-	if (r < 0)
-		return r;
-	const struct vv_tree_ent *e = find_ent(t, "lib");
-	int minor = -1, found = 0;
-	if (e && e->kind == VV_DIR && (r = vv_tree_get(st, &e->oid, &lib)) == 0) {
-		for (size_t i = 0; i < lib->n; i++) {
-			const char *n = lib->ents[i].name;
-			char *end;
-			if (lib->ents[i].kind != VV_DIR || strncmp(n, "python3.", 8) ||
-			    !n[8] || n[8] < '0' || n[8] > '9')
-				continue;
-			long m = strtol(n + 8, &end, 10);
-			if (*end || m > 1000)
-				continue;
-			minor = (int)m;
-			found++;
-		}
-		vv_tree_unref(lib);
-	}
-	vv_tree_unref(t);
-	if (r < 0)
-		return r;
-	if (found != 1)
-		return vv_err(-EINVAL, "it has %s lib/python3.N directory",
-			      found ? "more than one" : "no");
-	return minor;
-}
-
-/* Does site-packages in root hold pip-VERSION.dist-info? 1, 0 or -errno. */
-static int has_pip_version(struct vv_store *st, const vv_oid *root, int minor,
-			   const char *version)
-{
-	char name[3][80];
-	snprintf(name[0], sizeof(name[0]), "lib");
-	snprintf(name[1], sizeof(name[1]), "python3.%d", minor);
-	snprintf(name[2], sizeof(name[2]), "site-packages");
-	struct vv_tree *t = NULL;
-	int r = vv_tree_get(st, root, &t);
-	for (int i = 0; r == 0 && i < 3; i++) {
-		const struct vv_tree_ent *e = find_ent(t, name[i]);
-		struct vv_tree *next = NULL;
-		if (!e || e->kind != VV_DIR)
-			r = 1;
-		else
-			r = vv_tree_get(st, &e->oid, &next);
-		vv_tree_unref(t);
-		t = next;
-	}
-	if (r < 0)
-		return r;
-	if (r == 1 || !t) {
-		if (t)
-			vv_tree_unref(t);
-		return 0;
-	}
-	char di[200];
-	snprintf(di, sizeof(di), "pip-%s.dist-info", version);
-	int has = find_ent(t, di) != NULL;
-	vv_tree_unref(t);
-	return has;
-}
-
-/* root with its pip replaced by wheel (py gives the X.Y). Only the directories on the
- * edited paths are rebuilt; everything else is grafted by tree id. */
-static int replace_pip(struct vv_store *st, const vv_oid *root, const struct vv_python *py,
-		       const char *wheel, vv_oid *out)
-{
-	int64_t now = now_ns();
-	char pyname[32], pip3x[32], libpy[64], sp[96];
-	snprintf(pyname, sizeof(pyname), "python%d.%d", py->major, py->minor);
-	snprintf(pip3x, sizeof(pip3x), "pip%d.%d", py->major, py->minor);
-	snprintf(libpy, sizeof(libpy), "lib/%s", pyname);
-	snprintf(sp, sizeof(sp), "%s/site-packages", libpy);
-	const struct skip top = {{"bin", "lib"}, false}, bin = {{"pip", "pip3", pip3x}, false},
-			   lib = {{pyname}, false}, lpy = {{"site-packages"}, false},
-			   site = {{"pip"}, true};
-	struct vv_tree *t = NULL, *bt = NULL, *lt = NULL, *pt = NULL, *st_ = NULL;
-	struct vv_tb *tb = vv_tb_new(now);
-	if (!tb)
-		return vv_err(-ENOMEM, "out of memory");
-	int r = vv_tree_get(st, root, &t);
-	if (r == 0)
-		r = vv_tb_add_tree(tb, "", t, skip_cb, (void *)&top);
-	if (r == 0)
-		r = copy_dir(st, tb, "bin", find_ent(t, "bin"), now, &bin, &bt);
-	const struct vv_tree_ent *le = find_ent(t, "lib");
-	if (r == 0)
-		r = copy_dir(st, tb, "lib", le, le ? le->mtime_ns : now, &lib, &lt);
-	const struct vv_tree_ent *pe = find_ent(lt, pyname);
-	if (r == 0)
-		r = copy_dir(st, tb, libpy, pe, pe ? pe->mtime_ns : now, &lpy, &pt);
-	if (r == 0)
-		r = copy_dir(st, tb, sp, find_ent(pt, "site-packages"), now, &site, &st_);
-	if (r == 0) {
-		struct vv_wheel_info info = {0};
-		r = vv_wheel_install(st, wheel, py, "pip", tb, &info);
-		vv_wheel_info_release(&info);
-	}
-	if (r == 0)
-		r = vv_tb_write(tb, st, out);
-	vv_tb_free(tb);
-	struct vv_tree *all[] = {t, bt, lt, pt, st_};
-	for (size_t i = 0; i < 5; i++)
-		if (all[i])
-			vv_tree_unref(all[i]);
-	return r;
-}
-
-/* journal/NAME holds changes to root not yet committed (a mount that is running or
- * crashed)? 1, 0 or -errno. */
-static int journal_pending(struct vv_store *st, const char *name, const vv_oid *root)
-{
-	int fd = openat(st->journalfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
-	char buf[256];
-	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
-	close(fd);
-	if (n <= 0)
-		return n < 0 ? -errno : 0;
-	buf[n] = 0;
-	char hex[VV_OID_HEX + 1], want[VV_OID_HEX + 32];
-	vv_oid_hex(root, hex);
-	snprintf(want, sizeof(want), "venvfs-journal 1 %s\n", hex);
-	if (strncmp(buf, want, strlen(want)))
-		return 0; /* names another root: stale, ignored */
-	return (size_t)n > strlen(want);
-}
-
-/* pip of the env (new root in *root) replaced by the newest wheel py can run; 1 (root
- * unchanged) if the env already has that version. */
-static int upgrade_pip(struct create *cr, const struct vv_python *py, vv_oid *root, char *ver,
-		       size_t versize)
-{
-	const char *wheel = NULL;
-	int r = pick_pip_wheel(cr, py, &wheel);
-	if (r < 0)
-		return r;
-	if (vv_python_wheel_version(wheel, ver, versize) < 0)
-		snprintf(ver, versize, "?");
-	if ((r = has_pip_version(cr->c->st, root, py->minor, ver)) != 0)
-		return r < 0 ? r : 1;
-	vv_oid out;
-	if ((r = replace_pip(cr->c->st, root, py, wheel, &out)) < 0)
-		return vv_err_prefix(r, "installing %s", wheel);
-	*root = out;
-	return 0;
-}
-
-/* A new env, or an existing one rebuilt from scratch (--clear). */
-static int create_fresh(struct create *cr, const char *name, bool existed)
-{
-	struct vv_store *st = cr->c->st;
-	struct vv_python own = {0};
-	const struct vv_python *py;
-	int r;
-	if (existed && !cr->python) {
-		/* --clear keeps the env's own interpreter unless told otherwise. */
-		struct vv_envcfg cur;
-		if ((r = vv_env_load(st, name, &cur)) < 0)
-			return r;
-		r = vv_python_load(st, cur.python, &own);
-		if (r < 0)
-			r = vv_err_prefix(r, "its interpreter is not usable (choose one with "
-					  "--python)");
-		vv_envcfg_release(&cur);
-		if (r == 0 && (r = vv_seed_ensure(st, &own)) < 0)
-			vv_python_release(&own);
-		if (r < 0)
-			return r;
-		py = &own;
-	} else {
-		if ((r = create_newpy(cr)) < 0)
-			return r;
-		py = &cr->newpy;
-	}
-	/* Without pip if asked, or by the config's default for new envs. */
-	bool nopip = cr->without_pip || (cr->c->cfg.without_pip && !cr->upgrade_deps);
-	struct vv_envcfg cfg = {
-		.python = py->exe,
-		.root = nopip ? py->skel_nopip : py->skel_pip,
-		.system_site = cr->system_site,
-		.without_pip = nopip,
-		.prompt = (char *)cr->prompt,
-	};
-	char pipver[64] = "";
-	if (cr->upgrade_deps && (r = upgrade_pip(cr, py, &cfg.root, pipver, sizeof(pipver))) < 0)
-		goto out;
-	if (!existed) {
-		r = vv_env_create(st, name, &cfg);
-	} else {
-		/* The journal's changes are what --clear throws away; remove it first so it
-		 * can never be replayed over the new root (which may equal the old one). */
-		if ((r = vv_rm_rf_at(st->journalfd, name)) == 0)
-			r = vv_env_save(st, name, &cfg);
-	}
-	if (r == 0) {
-		printf("%s env '%s': Python %s (%s)", existed ? "cleared" : "created", name,
-		       py->version, py->exe);
-		if (cr->upgrade_deps)
-			printf(", pip %s", pipver);
-		printf("\n");
-	}
-out:
-	vv_python_release(&own);
-	return r;
-}
-
-/* --upgrade and/or --upgrade-deps of an existing env (without --clear). */
-static int create_update(struct create *cr, const char *name)
-{
-	struct vv_store *st = cr->c->st;
-	struct vv_envcfg cur;
-	struct vv_python curpy = {0}, newpy = {0};
-	int r = vv_env_load(st, name, &cur);
-	if (r < 0)
-		return r;
-	bool have_cur = vv_python_load(st, cur.python, &curpy) == 0;
-	int minor = env_minor(st, &cur.root);
-	if (minor < 0) {
-		r = minor;
-		goto out;
-	}
-	struct vv_envcfg next = cur;
-	if (cr->system_site)
-		next.system_site = true;
-	if (cr->prompt)
-		next.prompt = (char *)cr->prompt;
-	const struct vv_python *py = have_cur ? &curpy : NULL;
-	char line[600] = "";
-
-	if (cr->upgrade) {
-		if (cr->python) {
-			if ((r = vv_python_select(st, &cr->c->cfg, cr->python, &newpy)) < 0)
-				goto out;
-			if (newpy.major != 3 || newpy.minor != minor) {
-				r = vv_err(-EINVAL, "--upgrade keeps the env's Python 3.%d, but '%s' "
-					   "is Python %s (use --clear to change it)", minor,
-					   cr->python, newpy.version);
-				goto out;
-			}
-		} else {
-			if ((r = create_disc(cr)) < 0)
-				goto out;
-			const struct vv_python *best = NULL;
-			for (size_t i = 0; i < cr->disc.n && !best; i++)
-				if (cr->disc.list[i].major == 3 && cr->disc.list[i].minor == minor)
-					best = &cr->disc.list[i];
-			if (!best && !have_cur) {
-				r = vv_err(-ENOENT, "no Python 3.%d interpreter found (its own, '%s', "
-					   "is gone)", minor, cur.python);
-				goto out;
-			}
-			/* Never a downgrade unless asked for by --python. */
-			if (!best || (have_cur && vv_version_cmp(best->version, curpy.version) <= 0))
-				best = &curpy;
-			if ((r = vv_python_copy(best, &newpy)) < 0)
-				goto out;
-		}
-		if (have_cur && !strcmp(newpy.exe, curpy.exe))
-			snprintf(line, sizeof(line), "env '%s' already uses Python %s (%s)", name,
-				 curpy.version, curpy.exe);
-		else
-			snprintf(line, sizeof(line), "upgraded env '%s' from Python %s to %s (%s)",
-				 name, have_cur ? curpy.version : "?", newpy.version, newpy.exe);
-		next.python = newpy.exe;
-		py = &newpy;
-	}
-	if (cr->upgrade_deps) {
-		struct vv_python fallback = {.version = (char *)"3", .major = 3, .minor = minor};
-		char ver[64] = "", v3[16];
-		snprintf(v3, sizeof(v3), "3.%d", minor);
-		fallback.version = v3;
-		if (!py)
-			py = &fallback; /* the interpreter is gone: the tree says 3.N */
-		if ((r = journal_pending(st, name, &cur.root)) != 0) {
-			if (r > 0)
-				r = vv_err(-EBUSY, "it has changes not committed yet in journal/%s "
-					   "(mounted, or a mount crashed: mount and unmount the store "
-					   "first)", name);
-			goto out;
-		}
-		if ((r = upgrade_pip(cr, py, &next.root, ver, sizeof(ver))) < 0)
-			goto out;
-		size_t l = strlen(line);
-		snprintf(line + l, sizeof(line) - l, "%s%s pip %s", l ? "; " : "",
-			 r == 1 ? "already has the newest" : "upgraded to", ver);
-		if (!l) {
-			char tmp[600];
-			snprintf(tmp, sizeof(tmp), "env '%s': %s", name, line);
-			snprintf(line, sizeof(line), "%s", tmp);
-		}
-		next.without_pip = false;
-		r = 0;
-	}
-	if ((r = vv_env_save(st, name, &next)) == 0)
-		printf("%s\n", line);
-out:
-	vv_python_release(&curpy);
-	vv_python_release(&newpy);
-	vv_envcfg_release(&cur);
-	return r;
-}
-
-static int create_one(struct create *cr, const char *name)
-{
-	struct ctx *c = cr->c;
-	struct stat sb;
-	bool exists = fstatat(c->st->envfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0;
-	int r;
-	vv_err_clear();
-	if (!exists) {
-		r = create_fresh(cr, name, false);
-	} else if (cr->clear) {
-		r = create_fresh(cr, name, true);
-	} else if (!cr->upgrade && !cr->upgrade_deps) {
-		msg(c, "env '%s' exists; use --clear or --upgrade (or --upgrade-deps)", name);
-		return -EEXIST;
-	} else if (cr->without_pip) {
-		msg(c, "env '%s' exists: --without-pip needs --clear", name);
-		return -EINVAL;
-	} else if (cr->python && !cr->upgrade) {
-		msg(c, "env '%s' exists: --python needs --clear or --upgrade", name);
-		return -EINVAL;
-	} else {
-		r = create_update(cr, name);
-	}
-	if (r < 0)
-		msg(c, "env '%s': %s", name, vv_errmsg());
-	return r;
-}
-
 static int cmd_create(struct ctx *c, int argc, char **argv)
 {
-	struct create cr = {.c = c};
+	struct vv_create_opts cr = { 0 };
+	char *prompt_buf = NULL;
+	struct vv_creator *creator = NULL;
 	const char **names = calloc((size_t)argc, sizeof(*names));
 	size_t nnames = 0;
 	int rc = 0;
@@ -1253,12 +735,12 @@ static int cmd_create(struct ctx *c, int argc, char **argv)
 		}
 		const char *base = strrchr(cwd, '/');
 		base = base && base[1] ? base + 1 : cwd;
-		if (!(cr.prompt_buf = strdup(base))) {
+		if (!(prompt_buf = strdup(base))) {
 			msg(c, "out of memory");
 			rc = EXIT_USAGE;
 			goto out;
 		}
-		cr.prompt = cr.prompt_buf;
+		cr.prompt = prompt_buf;
 	}
 	if (cr.prompt) {
 		vv_err_clear();
@@ -1269,23 +751,26 @@ static int cmd_create(struct ctx *c, int argc, char **argv)
 	}
 	if ((rc = open_store_mode(c, 1)))
 		goto out;
-	for (size_t i = 0; i < nnames; i++)
-		if (create_one(&cr, names[i]) < 0)
+	if (vv_creator_new(c->st, &c->cfg, &cr, &creator) < 0) {
+		msg(c, "%s", vv_errmsg());
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	/* one failing env does not stop the others */
+	for (size_t i = 0; i < nnames; i++) {
+		if (vv_creator_run(creator, names[i]) < 0) {
+			msg(c, "%s", vv_errmsg());
 			rc = EXIT_PROBLEMS;
+		}
+	}
 	if (fflush(stdout) != 0) {
 		msg(c, "cannot write output: %s", strerror(errno));
 		rc = EXIT_USAGE;
 	}
 out:
 	free(names);
-	free(cr.prompt_buf);
-	if (cr.have_newpy)
-		vv_python_release(&cr.newpy);
-	if (cr.have_disc)
-		vv_pydisc_release(&cr.disc);
-	for (size_t i = 0; i < cr.nwheels; i++)
-		free(cr.wheels[i]);
-	free(cr.wheels);
+	free(prompt_buf);
+	vv_creator_free(creator);
 	return rc;
 }
 
