@@ -23,6 +23,7 @@
 #include "error.h"
 #include "fsutil.h"
 #include "store.h"
+#include "tree.h"
 
 #define ENV_MAX_SIZE 65536
 #define ENV_RESERVED ".venvfs"
@@ -382,4 +383,56 @@ int vv_env_list(struct vv_store *st, char ***names, size_t *n)
 	*names = v;
 	*n = cnt;
 	return 0;
+}
+
+int vv_env_journal_pending(struct vv_store *st, const char *name, const vv_oid *root)
+{
+	int fd = openat(st->journalfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : vv_err_sys(-errno, "cannot open journal/%s", name);
+	char buf[256];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	int e = errno;
+	close(fd);
+	if (n <= 0)
+		return n < 0 ? vv_err_sys(-e, "cannot read journal/%s", name) : 0;
+	buf[n] = 0;
+	char hex[VV_OID_HEX + 1], want[VV_OID_HEX + 32];
+	vv_oid_hex(root, hex);
+	snprintf(want, sizeof(want), "venvfs-journal 1 %s\n", hex);
+	if (strncmp(buf, want, strlen(want)))
+		return 0; /* names another root: stale, ignored */
+	return (size_t)n > strlen(want);
+}
+
+int vv_env_py_minor(struct vv_store *st, const vv_oid *root)
+{
+	struct vv_tree *t = NULL, *lib = NULL;
+	int r = vv_tree_get(st, root, &t);
+	if (r < 0)
+		return r;
+	const struct vv_tree_ent *e = vv_tree_find(t, "lib", 3);
+	int minor = -1, found = 0;
+	if (e && e->kind == VV_DIR && (r = vv_tree_get(st, &e->oid, &lib)) == 0) {
+		for (size_t i = 0; i < lib->n; i++) {
+			const char *n = lib->ents[i].name;
+			char *end;
+			if (lib->ents[i].kind != VV_DIR || strncmp(n, "python3.", 8) ||
+			    !n[8] || n[8] < '0' || n[8] > '9')
+				continue;
+			long m = strtol(n + 8, &end, 10);
+			if (*end || m > 1000)
+				continue;
+			minor = (int)m;
+			found++;
+		}
+		vv_tree_unref(lib);
+	}
+	vv_tree_unref(t);
+	if (r < 0)
+		return r;
+	if (found != 1)
+		return vv_err(-EINVAL, "it has %s lib/python3.N directory",
+			      found ? "more than one" : "no");
+	return minor;
 }

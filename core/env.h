@@ -55,4 +55,13 @@ void vv_env_list_free(char **names, size_t n);
 
 void vv_envcfg_release(struct vv_envcfg *cfg);
 
+/* Does journal/name hold changes to root not committed yet (a mount that is running or
+ * crashed)? 1, 0 (no journal, only its header, or a stale one naming another root) or
+ * -errno. Tools that replace envs/name refuse to while it is 1. */
+int vv_env_journal_pending(struct vv_store *st, const char *name, const vv_oid *root);
+
+/* The N of the tree's lib/python3.N (the env's Python minor version), or -errno
+ * (-EINVAL "it has no/more than one lib/python3.N directory"). */
+int vv_env_py_minor(struct vv_store *st, const vv_oid *root);
+
 #endif

@@ -204,39 +204,6 @@ static const struct vv_tree_ent *find_ent(const struct vv_tree *t, const char *n
 	return t ? vv_tree_find(t, name, strlen(name)) : NULL;
 }
 
-/* The N of the env's lib/python3.N (the env's Python minor version), or -errno. */
-static int env_minor(struct vv_store *st, const vv_oid *root)
-{
-	struct vv_tree *t = NULL, *lib = NULL;
-	int r = vv_tree_get(st, root, &t);
-	if (r < 0)
-		return r;
-	const struct vv_tree_ent *e = find_ent(t, "lib");
-	int minor = -1, found = 0;
-	if (e && e->kind == VV_DIR && (r = vv_tree_get(st, &e->oid, &lib)) == 0) {
-		for (size_t i = 0; i < lib->n; i++) {
-			const char *n = lib->ents[i].name;
-			char *end;
-			if (lib->ents[i].kind != VV_DIR || strncmp(n, "python3.", 8) ||
-			    !n[8] || n[8] < '0' || n[8] > '9')
-				continue;
-			long m = strtol(n + 8, &end, 10);
-			if (*end || m > 1000)
-				continue;
-			minor = (int)m;
-			found++;
-		}
-		vv_tree_unref(lib);
-	}
-	vv_tree_unref(t);
-	if (r < 0)
-		return r;
-	if (found != 1)
-		return vv_err(-EINVAL, "it has %s lib/python3.N directory",
-			      found ? "more than one" : "no");
-	return minor;
-}
-
 /* Does site-packages in root hold pip-VERSION.dist-info? 1, 0 or -errno. */
 static int has_pip_version(struct vv_store *st, const vv_oid *root, int minor,
 			   const char *version)
@@ -315,27 +282,6 @@ static int replace_pip(struct vv_store *st, const vv_oid *root, const struct vv_
 		if (all[i])
 			vv_tree_unref(all[i]);
 	return r;
-}
-
-/* journal/NAME holds changes to root not yet committed (a mount that is running or
- * crashed)? 1, 0 or -errno. */
-static int journal_pending(struct vv_store *st, const char *name, const vv_oid *root)
-{
-	int fd = openat(st->journalfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
-	char buf[256];
-	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
-	close(fd);
-	if (n <= 0)
-		return n < 0 ? -errno : 0;
-	buf[n] = 0;
-	char hex[VV_OID_HEX + 1], want[VV_OID_HEX + 32];
-	vv_oid_hex(root, hex);
-	snprintf(want, sizeof(want), "venvfs-journal 1 %s\n", hex);
-	if (strncmp(buf, want, strlen(want)))
-		return 0; /* names another root: stale, ignored */
-	return (size_t)n > strlen(want);
 }
 
 /* pip of the env (new root in *root) replaced by the newest wheel py can run; 1 (root
@@ -427,7 +373,7 @@ static int create_update(struct vv_creator *cr, const char *name)
 	if (r < 0)
 		return r;
 	bool have_cur = vv_python_load(st, cur.python, &curpy) == 0;
-	int minor = env_minor(st, &cur.root);
+	int minor = vv_env_py_minor(st, &cur.root);
 	if (minor < 0) {
 		r = minor;
 		goto out;
@@ -484,7 +430,7 @@ static int create_update(struct vv_creator *cr, const char *name)
 		fallback.version = v3;
 		if (!py)
 			py = &fallback; /* the interpreter is gone: the tree says 3.N */
-		if ((r = journal_pending(st, name, &cur.root)) != 0) {
+		if ((r = vv_env_journal_pending(st, name, &cur.root)) != 0) {
 			if (r > 0)
 				r = vv_err(-EBUSY, "it has changes not committed yet in journal/%s "
 					   "(mounted, or a mount crashed: mount and unmount the store "

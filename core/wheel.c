@@ -77,6 +77,7 @@ struct wheel {
 	size_t nrec;
 	char *name, *version;     /* from METADATA */
 	int64_t mtime_ns;         /* newest member mtime */
+	unsigned flags;           /* VV_WHEEL_* */
 	uint64_t total;           /* bytes decompressed so far */
 	struct outrow *rows;
 	size_t nrows, caprows;
@@ -1124,13 +1125,16 @@ static int dest_of(struct wheel *w, const struct member *m, char **dest, bool *s
 
 static int install_members(struct wheel *w)
 {
-	char rec[600], inst[600];
+	char rec[600], inst[600], req[600];
 	snprintf(rec, sizeof(rec), "%s/RECORD", w->distinfo);
 	snprintf(inst, sizeof(inst), "%s/INSTALLER", w->distinfo);
+	snprintf(req, sizeof(req), "%s/REQUESTED", w->distinfo);
 	for (size_t i = 0; i < w->nm; i++) {
 		const struct member *m = &w->m[i];
-		/* Directories come from file paths; RECORD and INSTALLER are rewritten. */
-		if (m->is_dir || !strcmp(m->name, rec) || !strcmp(m->name, inst))
+		/* Directories come from file paths; RECORD and INSTALLER are rewritten, and
+		 * REQUESTED too when the installer writes its own. */
+		if (m->is_dir || !strcmp(m->name, rec) || !strcmp(m->name, inst) ||
+		    ((w->flags & VV_WHEEL_REQUESTED) && !strcmp(m->name, req)))
 			continue;
 		char *dest;
 		bool script;
@@ -1483,6 +1487,16 @@ static int write_installer_and_record(struct wheel *w, const char *installer)
 	if ((r = tb_put(w, member, dest, VV_REG, 0644, il + 1, w->mtime_ns, &oid)) < 0)
 		return r;
 
+	if (w->flags & VV_WHEEL_REQUESTED) {
+		/* Empty, and listed in RECORD with its hash, as pip writes it. */
+		snprintf(member, sizeof(member), "%s/REQUESTED", w->distinfo);
+		snprintf(dest, sizeof(dest), "%s/%s", w->sp, member);
+		if ((r = vv_store_put_buf(w->st, "", 0, &oid)) < 0)
+			return wprefix(w, member, r);
+		if ((r = tb_put(w, member, dest, VV_REG, 0644, 0, w->mtime_ns, &oid)) < 0)
+			return r;
+	}
+
 	snprintf(member, sizeof(member), "%s/RECORD", w->distinfo);
 	snprintf(dest, sizeof(dest), "%s/%s", w->sp, member);
 	if ((r = add_row(w, dest, NULL, 0)) < 0)
@@ -1539,7 +1553,14 @@ static void wheel_free(struct wheel *w)
 int vv_wheel_install(struct vv_store *st, const char *wheel_path, const struct vv_python *py,
 		     const char *installer, struct vv_tb *tb, struct vv_wheel_info *info)
 {
-	struct wheel w = {.st = st, .tb = tb, .wname = base_name(wheel_path)};
+	return vv_wheel_install_ex(st, wheel_path, py, installer, 0, tb, info);
+}
+
+int vv_wheel_install_ex(struct vv_store *st, const char *wheel_path, const struct vv_python *py,
+			const char *installer, unsigned flags, struct vv_tb *tb,
+			struct vv_wheel_info *info)
+{
+	struct wheel w = {.st = st, .tb = tb, .wname = base_name(wheel_path), .flags = flags};
 	int r;
 	if (info)
 		info->name = info->version = NULL;

@@ -2,8 +2,8 @@
  * wheel.h - unpack a wheel (PEP 427) into a tree builder, the way pip installs it into
  * a venv: root, .data/purelib and .data/platlib into lib/python3.X/site-packages,
  * .data/scripts into bin (a "#!python" first line makes it a VV_SCRIPT), console and
- * GUI scripts generated from entry_points.txt (VV_SCRIPT, 0755), INSTALLER written and
- * RECORD rewritten to list what was installed.
+ * GUI scripts generated from entry_points.txt (VV_SCRIPT, 0755), INSTALLER (and, when
+ * asked, REQUESTED) written and RECORD rewritten to list what was installed.
  *
  * The wheel is outside input: member names are confined (no "..", absolute paths,
  * symlinks, devices or duplicates), sizes are bounded, and when RECORD lists a hash the
@@ -28,6 +28,14 @@ struct vv_wheel_info {
 /* installer: the INSTALLER line ("pip" for seeded pip). */
 int vv_wheel_install(struct vv_store *st, const char *wheel_path, const struct vv_python *py,
 		     const char *installer, struct vv_tb *tb, struct vv_wheel_info *info);
+
+/* The same with flags: VV_WHEEL_REQUESTED also writes an empty .dist-info/REQUESTED
+ * (listed in RECORD), as pip does for a package the user asked for by name; a REQUESTED
+ * member of the wheel itself is then left out. */
+#define VV_WHEEL_REQUESTED 1u
+int vv_wheel_install_ex(struct vv_store *st, const char *wheel_path, const struct vv_python *py,
+			const char *installer, unsigned flags, struct vv_tb *tb,
+			struct vv_wheel_info *info);
 
 void vv_wheel_info_release(struct vv_wheel_info *info);
 

@@ -52,6 +52,10 @@ void vv_fs_entry(struct vv_node *n, struct fuse_entry_param *e);
 void vv_fs_root_stat(struct vv_fs *fs, struct stat *st);
 /* Queue invalidation of every inode of env whose content depends on its path. */
 void vv_fs_inval_env(struct vv_fs *fs, struct vv_env *env);
+/* The same, done before returning (drops and retakes fs->lk): for changes the caller
+ * must not reply to before the kernel forgot the old content (an env rename changes
+ * every script's first line). Never for an inode the current request works on. */
+void vv_fs_inval_env_now(struct vv_fs *fs, struct vv_env *env);
 /* Queue invalidation of the kernel's dentry parent/name. */
 void vv_fs_inval_entry(struct vv_fs *fs, fuse_ino_t parent, const char *name);
 /* The model's hook for the same (struct vv_envset.inval_entry), ctx is the vv_fs. */

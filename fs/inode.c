@@ -110,7 +110,7 @@ static void queue_scripts(struct vv_fs *fs, struct vv_node *d)
 	}
 }
 
-void vv_fs_inval_env(struct vv_fs *fs, struct vv_env *env)
+static void queue_env(struct vv_fs *fs, struct vv_env *env)
 {
 	for (size_t s = 0; s < env->nsyn; s++)
 		queue(fs, env->syn[s]);
@@ -122,7 +122,36 @@ void vv_fs_inval_env(struct vv_fs *fs, struct vv_env *env)
 			queue(fs, bin);
 		queue_scripts(fs, env->root);
 	}
+}
+
+void vv_fs_inval_env(struct vv_fs *fs, struct vv_env *env)
+{
+	queue_env(fs, env);
 	pthread_cond_signal(&fs->cv);
+}
+
+void vv_fs_inval_env_now(struct vv_fs *fs, struct vv_env *env)
+{
+	/* take our items out of the worker's queue and send them ourselves, without the
+	 * lock (a notification can wait for a READ that needs it) */
+	size_t start = fs->ninval;
+	queue_env(fs, env);
+	size_t n = fs->ninval - start;
+	struct vv_inval *mine = n ? malloc(n * sizeof(*mine)) : NULL;
+	if (!mine) {
+		pthread_cond_signal(&fs->cv); /* fall back to the worker */
+		return;
+	}
+	memcpy(mine, fs->inval + start, n * sizeof(*mine));
+	fs->ninval = start;
+	pthread_mutex_unlock(&fs->lk);
+	for (size_t i = 0; i < n; i++) {
+		int r = fuse_lowlevel_notify_inval_inode(fs->se, mine[i].ino, 0, 0);
+		if (r < 0 && r != -ENOENT)
+			fprintf(stderr, "venvfs: cache invalidation: %s\n", strerror(-r));
+	}
+	free(mine);
+	pthread_mutex_lock(&fs->lk);
 }
 
 static void commit_due(struct vv_fs *fs)

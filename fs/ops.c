@@ -335,8 +335,10 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 		} else {
 			r = vv_envset_rename(fs->set, name, newname, flags & RENAME_NOREPLACE);
 			struct vv_env *env = vv_envset_find(fs->set, newname, strlen(newname));
+			/* the env's scripts now start with another path: a script run right
+			 * after mv must not see the kernel's cached old first line */
 			if (r == 0 && env)
-				vv_fs_inval_env(fs, env);
+				vv_fs_inval_env_now(fs, env);
 			else if (r < 0 && r != -EEXIST && r != -ENOTEMPTY)
 				fprintf(stderr, "venvfs: rename '%s': %s\n", name, vv_errmsg());
 		}

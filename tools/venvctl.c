@@ -1,7 +1,8 @@
 /*
  * venvctl.c - the command-line tool for a venvfs store: create envs the way
- * `python -m venv` does (several interpreters, venv's flags), list the interpreters it
- * can use, inspect and check the store, all without mounting it. Commands live in one
+ * `python -m venv` does (several interpreters, venv's flags), install wheels into them
+ * as pip would, list the interpreters it can use, inspect and check the store, all
+ * without mounting it. Commands live in one
  * table (name, handler, usage, summary, help) so that adding one (clone, gc, du, ...) is
  * a function and a table row; the usage text and the dispatcher are generated from that
  * table.
@@ -29,6 +30,7 @@
 #include "fsutil.h"
 #include "gc.h"
 #include "hash.h"
+#include "install.h"
 #include "python.h"
 #include "stats.h"
 #include "store.h"
@@ -774,6 +776,73 @@ out:
 	return rc;
 }
 
+/* ---- add ------------------------------------------------------------------------- */
+
+static int cmd_add(struct ctx *c, int argc, char **argv)
+{
+	const char **args = calloc((size_t)argc, sizeof(*args));
+	size_t nargs = 0;
+	bool opts_done = false;
+	int rc = 0;
+	if (!args) {
+		msg(c, "out of memory");
+		return EXIT_USAGE;
+	}
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (opts_done || a[0] != '-' || !a[1]) {
+			args[nargs++] = a;
+		} else if (!strcmp(a, "--")) {
+			opts_done = true;
+		} else if (is_help(a)) {
+			print_command_help(stdout, c->self);
+			goto out;
+		} else {
+			rc = usage_error(c, "unknown option '%s'", a);
+			goto out;
+		}
+	}
+	if (nargs < 2) {
+		rc = usage_error(c, nargs ? "no wheel given" : "no env name given");
+		goto out;
+	}
+	vv_err_clear();
+	if (vv_env_name_check(args[0], strlen(args[0])) < 0) {
+		rc = usage_error(c, "%s", vv_errmsg());
+		goto out;
+	}
+	for (size_t i = 1; i < nargs; i++) {
+		struct stat sb;
+		if (stat(args[i], &sb) < 0 || !S_ISREG(sb.st_mode)) {
+			rc = usage_error(c, "'%s' is not a wheel file", args[i]);
+			goto out;
+		}
+	}
+	if ((rc = open_store_mode(c, 0)))
+		goto out;
+	struct vv_installed *done = NULL;
+	if (vv_install_wheels(c->st, args[0], args + 1, nargs - 1, &done) < 0) {
+		msg(c, "%s", vv_errmsg());
+		msg(c, "env '%s' is unchanged", args[0]);
+		rc = EXIT_PROBLEMS;
+		goto out;
+	}
+	for (size_t i = 0; i < nargs - 1; i++) {
+		printf("env '%s': installed %s %s", args[0], done[i].name, done[i].version);
+		if (done[i].replaced)
+			printf(" (replacing %s)", done[i].replaced);
+		printf("\n");
+	}
+	vv_installed_free(done, nargs - 1);
+	if (fflush(stdout) != 0) {
+		msg(c, "cannot write output: %s", strerror(errno));
+		rc = EXIT_USAGE;
+	}
+out:
+	free(args);
+	return rc;
+}
+
 /* ---- gc -------------------------------------------------------------------------- */
 
 /* A non-negative whole number of seconds. */
@@ -1101,6 +1170,31 @@ static const struct command commands[] = {
 	 "Creates the store if it does not exist. Exits 0 if every NAME was done, 1 if some\n"
 	 "could not be (each named in one line on stderr, the others are still done), 2 on\n"
 	 "a usage error (nothing is done).\n"},
+	{"add", cmd_add, "NAME WHEEL...",
+	 "install wheels into an env, as pip would, without mounting",
+	 "Install each WHEEL file into env NAME's committed tree the way `pip install` run in\n"
+	 "that venv would, so pip lists, shows, freezes, checks, upgrades and uninstalls the\n"
+	 "packages like its own (INSTALLER is \"venvctl\"; REQUESTED is written). Works\n"
+	 "whether or not the store is mounted: a mount shows the change at once.\n"
+	 "\n"
+	 "A wheel must fit the env's Python by its file-name tags: py3-none-any (py3N with\n"
+	 "N up to the env's 3.N, compressed sets such as py2.py3), cp3N-cp3N and cp3N-none\n"
+	 "for the env's own 3.N, cp3M-abi3 for M up to N; platform any, linux_ARCH or\n"
+	 "manylinux*_ARCH of this machine. Its Requires-Python must admit the env's\n"
+	 "interpreter. A distribution of the same (PEP 503) name already installed is\n"
+	 "replaced as pip upgrades: the files its RECORD lists, their bytecode, directories\n"
+	 "left empty and its .dist-info are removed first. Every member is checked against\n"
+	 "the wheel's RECORD (hash and size) before the env changes.\n"
+	 "\n"
+	 "    -h, --help  show this text\n"
+	 "\n"
+	 "All wheels go in at once or none does: the env file is replaced once, at the end.\n"
+	 "Refused: an env whose journal holds changes a mount has not committed yet, a wheel\n"
+	 "given twice, and a wheel that would write a file another installed distribution\n"
+	 "owns. Dependencies are not resolved (run `bin/pip check`).\n"
+	 "\n"
+	 "Prints one line per wheel. Exits 0 when all were installed, 1 if the env was left\n"
+	 "unchanged (the wheel, the member and the reason on stderr), 2 on a usage error.\n"},
 	{"python", cmd_python, "list [--json]",
 	 "list the Python interpreters envs can be created with",
 	 "Find every installed CPython 3.6 or later: python3 and python3.N on PATH,\n"
