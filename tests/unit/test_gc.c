@@ -29,51 +29,10 @@
 #include "store.h"
 #include "tree.h"
 
-static vv_oid put(struct vv_store *st, const char *data)
-{
-	vv_oid oid;
-	assert_int_equal(vv_store_put_buf(st, data, strlen(data), &oid), 0);
-	return oid;
-}
 
-static struct vv_tree_ent file_ent(const char *name, vv_oid oid, uint64_t size)
-{
-	struct vv_tree_ent e;
-	memset(&e, 0, sizeof(e));
-	e.name = name;
-	e.namelen = (uint16_t)strlen(name);
-	e.kind = VV_REG;
-	e.mode = 0644;
-	e.size = size;
-	e.oid = oid;
-	return e;
-}
 
-static struct vv_tree_ent dir_ent(const char *name, vv_oid oid)
-{
-	struct vv_tree_ent e = file_ent(name, oid, 0);
-	e.kind = VV_DIR;
-	e.mode = 0755;
-	return e;
-}
 
-static vv_oid tree(struct vv_store *st, struct vv_tree_ent *ents, size_t n)
-{
-	vv_oid oid;
-	vv_tree_sort(ents, n);
-	assert_int_equal(vv_tree_write(st, ents, n, &oid), 0);
-	return oid;
-}
 
-static void mkenv(struct vv_store *st, const char *name, vv_oid root)
-{
-	struct vv_envcfg cfg;
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.python = (char *)"/usr/bin/python3";
-	cfg.root = root;
-	if (vv_env_create(st, name, &cfg) < 0)
-		fail_msg("vv_env_create: %s", vv_errmsg());
-}
 
 static void write_at(int dirfd, const char *name, const char *text)
 {
@@ -111,15 +70,15 @@ static void build(struct fixture *f)
 {
 	struct vv_store *st = f->st = vt_store_new();
 	f->now = time(NULL) + 7200;
-	f->x = put(st, "xxxxxxxxxx");
-	f->y = put(st, "yyyyyyyyyyyyyyyyyyyy");
-	struct vv_tree_ent se[] = {file_ent("y", f->y, 20)};
-	f->sub = tree(st, se, 1);
-	struct vv_tree_ent re[] = {file_ent("x", f->x, 10), dir_ent("sub", f->sub)};
-	f->root = tree(st, re, 2);
-	mkenv(st, "a", f->root);
+	f->x = vt_put(st, "xxxxxxxxxx");
+	f->y = vt_put(st, "yyyyyyyyyyyyyyyyyyyy");
+	struct vv_tree_ent se[] = {vt_file_ent("y", f->y, 20)};
+	f->sub = vt_tree(st, se, 1);
+	struct vv_tree_ent re[] = {vt_file_ent("x", f->x, 10), vt_dir_ent("sub", f->sub)};
+	f->root = vt_tree(st, re, 2);
+	vt_mkenv(st, "a", f->root);
 
-	f->jobj = put(st, "journalled content");
+	f->jobj = vt_put(st, "journalled content");
 	char hex[VV_OID_HEX + 1], hex2[VV_OID_HEX + 1], buf[512];
 	vv_oid_hex(&f->root, hex);
 	vv_oid_hex(&f->jobj, hex2);
@@ -128,16 +87,16 @@ static void build(struct fixture *f)
 		 "8:lib/j.py\nu 5:lib/z\nc f 6", hex, hex2);
 	write_at(st->journalfd, "a", buf); /* ends with a torn record */
 
-	f->s = put(st, "stale journal file");
-	struct vv_tree_ent ste[] = {file_ent("s", f->s, 18)};
-	f->stale_root = tree(st, ste, 1);
+	f->s = vt_put(st, "stale journal file");
+	struct vv_tree_ent ste[] = {vt_file_ent("s", f->s, 18)};
+	f->stale_root = vt_tree(st, ste, 1);
 	vv_oid_hex(&f->stale_root, hex);
 	snprintf(buf, sizeof(buf), "venvfs-journal 1 %s\n", hex);
 	write_at(st->journalfd, "b", buf);
 
-	f->k = put(st, "skeleton file");
-	struct vv_tree_ent ke[] = {file_ent("k", f->k, 13)};
-	f->skel = tree(st, ke, 1);
+	f->k = vt_put(st, "skeleton file");
+	struct vv_tree_ent ke[] = {vt_file_ent("k", f->k, 13)};
+	f->skel = vt_tree(st, ke, 1);
 	vv_oid_hex(&f->skel, hex);
 	snprintf(buf, sizeof(buf),
 		 "[python]\nexe = /usr/bin/python3.11\nversion = 3.11.2\nskel-pip = %s\n"
@@ -145,11 +104,11 @@ static void build(struct fixture *f)
 	write_at(st->pythonfd, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
 		 buf);
 
-	f->old1 = put(st, "removed env's file");
-	f->old2 = put(st, "uninstalled package");
-	struct vv_tree_ent oe[] = {file_ent("o", f->old1, 18)};
-	f->oldtree = tree(st, oe, 1);
-	f->young = put(st, "just published, not yet journalled");
+	f->old1 = vt_put(st, "removed env's file");
+	f->old2 = vt_put(st, "uninstalled package");
+	struct vv_tree_ent oe[] = {vt_file_ent("o", f->old1, 18)};
+	f->oldtree = vt_tree(st, oe, 1);
+	f->young = vt_put(st, "just published, not yet journalled");
 	make_young(st, &f->young, f->now - 10);
 }
 
@@ -209,7 +168,7 @@ static void test_gc_grace_zero_real_clock(void **state)
 {
 	(void)state;
 	struct vv_store *st = vt_store_new();
-	vv_oid g = put(st, "garbage");
+	vv_oid g = vt_put(st, "garbage");
 	/* Measured from the real clock, a fresh object is young for any grace > 0 ... */
 	struct vv_gc_opts o = {.grace_s = 3600};
 	struct vv_gc_result res;
@@ -272,7 +231,7 @@ static void test_gc_missing_tree(void **state)
 	/* env b's root names a tree that is not in the store */
 	vv_oid ghost;
 	vv_hash_buf("no such tree", 12, &ghost);
-	mkenv(f.st, "b", ghost);
+	vt_mkenv(f.st, "b", ghost);
 	struct vv_gc_result res;
 	run_gc(&f, false, &res, -ENOENT);
 	assert_non_null(strstr(vv_errmsg(), "env 'b'"));
@@ -280,9 +239,9 @@ static void test_gc_missing_tree(void **state)
 
 	/* a subtree that does not parse */
 	assert_int_equal(vv_env_remove(f.st, "b"), 0);
-	vv_oid bad = put(f.st, "venvfs-tree 1\nthis is no entry\n");
-	struct vv_tree_ent be[] = {dir_ent("lib", bad)};
-	mkenv(f.st, "c", tree(f.st, be, 1));
+	vv_oid bad = vt_put(f.st, "venvfs-tree 1\nthis is no entry\n");
+	struct vv_tree_ent be[] = {vt_dir_ent("lib", bad)};
+	vt_mkenv(f.st, "c", vt_tree(f.st, be, 1));
 	run_gc(&f, false, &res, -EUCLEAN);
 	assert_non_null(strstr(vv_errmsg(), "/lib"));
 	assert_nothing_deleted(&f);
@@ -342,16 +301,16 @@ static void test_du_numbers(void **state)
 {
 	(void)state;
 	struct vv_store *st = vt_store_new();
-	vv_oid x = put(st, "xxxxxxxxxx"), y = put(st, "yyyyyyyyyyyyyyyyyyyy");
-	vv_oid u = put(st, "uuuuuuu"), v = put(st, "vvv");
-	struct vv_tree_ent ce[] = {file_ent("x", x, 10), file_ent("y", y, 20),
-				   file_ent("x2", x, 10)};
-	vv_oid common = tree(st, ce, 3);
-	struct vv_tree_ent ae[] = {dir_ent("common", common), file_ent("u", u, 7)};
-	struct vv_tree_ent be[] = {dir_ent("common", common), file_ent("v", v, 3)};
-	vv_oid ra = tree(st, ae, 2), rb = tree(st, be, 2);
-	mkenv(st, "a", ra);
-	mkenv(st, "b", rb);
+	vv_oid x = vt_put(st, "xxxxxxxxxx"), y = vt_put(st, "yyyyyyyyyyyyyyyyyyyy");
+	vv_oid u = vt_put(st, "uuuuuuu"), v = vt_put(st, "vvv");
+	struct vv_tree_ent ce[] = {vt_file_ent("x", x, 10), vt_file_ent("y", y, 20),
+				   vt_file_ent("x2", x, 10)};
+	vv_oid common = vt_tree(st, ce, 3);
+	struct vv_tree_ent ae[] = {vt_dir_ent("common", common), vt_file_ent("u", u, 7)};
+	struct vv_tree_ent be[] = {vt_dir_ent("common", common), vt_file_ent("v", v, 3)};
+	vv_oid ra = vt_tree(st, ae, 2), rb = vt_tree(st, be, 2);
+	vt_mkenv(st, "a", ra);
+	vt_mkenv(st, "b", rb);
 	struct vv_stats s;
 	assert_int_equal(vv_stats_collect(st, &s), 0);
 	assert_int_equal(s.nenvs, 2);

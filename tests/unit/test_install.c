@@ -81,40 +81,17 @@ static vv_oid env_root(struct ctx *c)
 	return r;
 }
 
-/* Find path under root; 1 and *out filled, or 0 if absent. */
-static int lookup(struct ctx *c, const vv_oid *root, const char *path, struct vv_tree_ent *out)
-{
-	vv_oid cur = *root;
-	char buf[1024];
-	snprintf(buf, sizeof(buf), "%s", path);
-	char *save = NULL;
-	for (char *comp = strtok_r(buf, "/", &save); comp; comp = strtok_r(NULL, "/", &save)) {
-		struct vv_tree *t;
-		assert_int_equal(vv_tree_get(c->st, &cur, &t), 0);
-		const struct vv_tree_ent *e = vv_tree_find(t, comp, strlen(comp));
-		if (!e) {
-			vv_tree_unref(t);
-			return 0;
-		}
-		*out = *e;
-		out->name = NULL;
-		out->target = NULL;
-		cur = e->oid;
-		vv_tree_unref(t);
-	}
-	return 1;
-}
 
 static int has(struct ctx *c, const vv_oid *root, const char *path)
 {
 	struct vv_tree_ent e;
-	return lookup(c, root, path, &e);
+	return vt_lookup(c->st, root, path, &e);
 }
 
 static char *content(struct ctx *c, const vv_oid *root, const char *path)
 {
 	struct vv_tree_ent e;
-	if (!lookup(c, root, path, &e))
+	if (!vt_lookup(c->st, root, path, &e))
 		fail_msg("'%s' missing", path);
 	char *buf;
 	size_t l;
@@ -164,12 +141,12 @@ static void test_add_and_replace(void **state)
 	assert_true(has(c, &r1, SP "other/__init__.py"));
 	assert_true(has(c, &r1, "include"));
 	struct vv_tree_ent e;
-	assert_true(lookup(c, &r1, "bin/demo", &e));
+	assert_true(vt_lookup(c->st, &r1, "bin/demo", &e));
 	assert_int_equal(e.kind, VV_SCRIPT);
 	char *s = content(c, &r1, SP "demo-1.0.dist-info/INSTALLER");
 	assert_string_equal(s, "venvctl\n");
 	free(s);
-	assert_true(lookup(c, &r1, SP "demo-1.0.dist-info/REQUESTED", &e));
+	assert_true(vt_lookup(c->st, &r1, SP "demo-1.0.dist-info/REQUESTED", &e));
 	assert_int_equal(e.size, 0);
 	s = content(c, &r1, SP "demo-1.0.dist-info/RECORD");
 	assert_non_null(strstr(s, "demo-1.0.dist-info/REQUESTED,sha256=" EMPTY_B64 ",0\n"));

@@ -21,64 +21,11 @@
 #include "store.h"
 #include "tree.h"
 
-static vv_oid put(struct vv_store *st, const char *data)
-{
-	vv_oid oid;
-	assert_int_equal(vv_store_put_buf(st, data, strlen(data), &oid), 0);
-	return oid;
-}
 
-static struct vv_tree_ent file_ent(const char *name, vv_oid oid, uint64_t size)
-{
-	struct vv_tree_ent e;
-	memset(&e, 0, sizeof(e));
-	e.name = name;
-	e.namelen = (uint16_t)strlen(name);
-	e.kind = VV_REG;
-	e.mode = 0644;
-	e.size = size;
-	e.oid = oid;
-	return e;
-}
 
-static struct vv_tree_ent dir_ent(const char *name, vv_oid oid)
-{
-	struct vv_tree_ent e = file_ent(name, oid, 0);
-	e.kind = VV_DIR;
-	e.mode = 0755;
-	return e;
-}
 
-static struct vv_tree_ent link_ent(const char *name, const char *target)
-{
-	struct vv_tree_ent e;
-	memset(&e, 0, sizeof(e));
-	e.name = name;
-	e.namelen = (uint16_t)strlen(name);
-	e.kind = VV_LNK;
-	e.mode = 0777;
-	e.size = strlen(target);
-	e.target = target;
-	return e;
-}
 
-static vv_oid tree(struct vv_store *st, struct vv_tree_ent *ents, size_t n)
-{
-	vv_oid oid;
-	vv_tree_sort(ents, n);
-	assert_int_equal(vv_tree_write(st, ents, n, &oid), 0);
-	return oid;
-}
 
-static void mkenv(struct vv_store *st, const char *name, vv_oid root)
-{
-	struct vv_envcfg cfg;
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.python = (char *)"/usr/bin/python3";
-	cfg.root = root;
-	if (vv_env_create(st, name, &cfg) < 0)
-		fail_msg("vv_env_create: %s", vv_errmsg());
-}
 
 static const struct vv_stats_env *env_of(const struct vv_stats *s, const char *name)
 {
@@ -124,27 +71,27 @@ struct fixture {
 static void build(struct fixture *f)
 {
 	struct vv_store *st = f->st = vt_store_new();
-	f->x = put(st, "xxxxxxxxxx");         /* 10 */
-	f->y = put(st, "yyyyyyyyyyyyyyyyyyyy"); /* 20 */
-	f->z = put(st, "zzzzz");              /* 5 */
-	f->u = put(st, "uuuuuuu");            /* 7 */
-	f->v = put(st, "vvv");                /* 3 */
-	f->garbage = put(st, "nobody references this"); /* 22 */
+	f->x = vt_put(st, "xxxxxxxxxx");         /* 10 */
+	f->y = vt_put(st, "yyyyyyyyyyyyyyyyyyyy"); /* 20 */
+	f->z = vt_put(st, "zzzzz");              /* 5 */
+	f->u = vt_put(st, "uuuuuuu");            /* 7 */
+	f->v = vt_put(st, "vvv");                /* 3 */
+	f->garbage = vt_put(st, "nobody references this"); /* 22 */
 
-	struct vv_tree_ent c[] = {file_ent("x", f->x, 10), file_ent("y", f->y, 20)};
-	f->common = tree(st, c, 2);
+	struct vv_tree_ent c[] = {vt_file_ent("x", f->x, 10), vt_file_ent("y", f->y, 20)};
+	f->common = vt_tree(st, c, 2);
 	struct vv_tree_ent ra[] = {
-		dir_ent("common", f->common), file_ent("z", f->z, 5), file_ent("u", f->u, 7),
-		link_ent("lib64", "lib"),
+		vt_dir_ent("common", f->common), vt_file_ent("z", f->z, 5), vt_file_ent("u", f->u, 7),
+		vt_link_ent("lib64", "lib"),
 	};
-	f->root_a = tree(st, ra, 4);
+	f->root_a = vt_tree(st, ra, 4);
 	struct vv_tree_ent rb[] = {
-		dir_ent("common", f->common), dir_ent("again", f->common),
-		file_ent("z2", f->z, 5), file_ent("v", f->v, 3),
+		vt_dir_ent("common", f->common), vt_dir_ent("again", f->common),
+		vt_file_ent("z2", f->z, 5), vt_file_ent("v", f->v, 3),
 	};
-	f->root_b = tree(st, rb, 4);
-	mkenv(st, "a", f->root_a);
-	mkenv(st, "b", f->root_b);
+	f->root_b = vt_tree(st, rb, 4);
+	vt_mkenv(st, "a", f->root_a);
+	vt_mkenv(st, "b", f->root_b);
 }
 
 static void test_stats_empty(void **state)
@@ -216,14 +163,14 @@ static void test_stats_unique_objects(void **state)
 {
 	(void)state;
 	struct vv_store *st = vt_store_new();
-	vv_oid big = put(st, "0123456789012345678901234567890123456789"); /* 40 */
-	vv_oid small = put(st, "ab");
-	struct vv_tree_ent t1[] = {file_ent("big", big, 40)};
-	struct vv_tree_ent t2[] = {file_ent("big-renamed", big, 40), file_ent("s", small, 2)};
-	struct vv_tree_ent t3[] = {file_ent("s", small, 2)};
-	mkenv(st, "one", tree(st, t1, 1));
-	mkenv(st, "two", tree(st, t2, 2));
-	mkenv(st, "three", tree(st, t3, 1));
+	vv_oid big = vt_put(st, "0123456789012345678901234567890123456789"); /* 40 */
+	vv_oid small = vt_put(st, "ab");
+	struct vv_tree_ent t1[] = {vt_file_ent("big", big, 40)};
+	struct vv_tree_ent t2[] = {vt_file_ent("big-renamed", big, 40), vt_file_ent("s", small, 2)};
+	struct vv_tree_ent t3[] = {vt_file_ent("s", small, 2)};
+	vt_mkenv(st, "one", vt_tree(st, t1, 1));
+	vt_mkenv(st, "two", vt_tree(st, t2, 2));
+	vt_mkenv(st, "three", vt_tree(st, t3, 1));
 	struct vv_stats s;
 	assert_int_equal(vv_stats_collect(st, &s), 0);
 	assert_int_equal(env_of(&s, "one")->unique, 0);
@@ -232,13 +179,13 @@ static void test_stats_unique_objects(void **state)
 	vv_stats_release(&s);
 
 	/* The same root for two envs: everything shared. */
-	struct vv_tree_ent t4[] = {file_ent("only", put(st, "only here"), 9)};
-	vv_oid r4 = tree(st, t4, 1);
-	mkenv(st, "four", r4);
+	struct vv_tree_ent t4[] = {vt_file_ent("only", vt_put(st, "only here"), 9)};
+	vv_oid r4 = vt_tree(st, t4, 1);
+	vt_mkenv(st, "four", r4);
 	assert_int_equal(vv_stats_collect(st, &s), 0);
 	assert_int_equal(env_of(&s, "four")->unique, 9);
 	vv_stats_release(&s);
-	mkenv(st, "five", r4);
+	vt_mkenv(st, "five", r4);
 	assert_int_equal(vv_stats_collect(st, &s), 0);
 	assert_int_equal(env_of(&s, "four")->unique, 0);
 	assert_int_equal(env_of(&s, "five")->unique, 0);
@@ -329,8 +276,8 @@ static void test_fsck_damage(void **state)
 	assert_int_equal(c.n, 2 + 2 * 3); /* 2 scan lines, (x, y) at 3 places */
 
 	/* size mismatch: a tree records the wrong size for an intact object */
-	struct vv_tree_ent bad[] = {file_ent("u", f.u, 8)};
-	mkenv(f.st, "c", tree(f.st, bad, 1));
+	struct vv_tree_ent bad[] = {vt_file_ent("u", f.u, 8)};
+	vt_mkenv(f.st, "c", vt_tree(f.st, bad, 1));
 	memset(&c, 0, sizeof(c));
 	vv_fsck(f.st, collect, &c, NULL);
 	snprintf(want, sizeof(want),
@@ -344,14 +291,14 @@ static void test_fsck_trees_envs_strays(void **state)
 	(void)state;
 	struct vv_store *st = vt_store_new();
 	/* a tree object whose bytes hash right but do not parse */
-	vv_oid junk = put(st, "venvfs-tree 1\nthis is not an entry\n");
-	struct vv_tree_ent r[] = {dir_ent("sub", junk)};
-	vv_oid root = tree(st, r, 1);
-	mkenv(st, "t", root);
+	vv_oid junk = vt_put(st, "venvfs-tree 1\nthis is not an entry\n");
+	struct vv_tree_ent r[] = {vt_dir_ent("sub", junk)};
+	vv_oid root = vt_tree(st, r, 1);
+	vt_mkenv(st, "t", root);
 	/* a missing root */
 	vv_oid nowhere;
 	vv_hash_buf("no such tree", 12, &nowhere);
-	mkenv(st, "gone", nowhere);
+	vt_mkenv(st, "gone", nowhere);
 	/* an env file that does not parse */
 	char p[4096];
 	snprintf(p, sizeof(p), "%s/envs/broken", st->path);

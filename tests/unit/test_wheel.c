@@ -66,38 +66,12 @@ static int install(struct ctx *c, const char *path, vv_oid *root, struct vv_whee
 	return r;
 }
 
-/* Find path under root; 1 and *out filled, or 0 if absent. */
-static int lookup(struct ctx *c, const vv_oid *root, const char *path, struct vv_tree_ent *out)
-{
-	vv_oid cur = *root;
-	char buf[1024];
-	snprintf(buf, sizeof(buf), "%s", path);
-	char *save = NULL;
-	for (char *comp = strtok_r(buf, "/", &save); comp; comp = strtok_r(NULL, "/", &save)) {
-		struct vv_tree *t;
-		assert_int_equal(vv_tree_get(c->st, &cur, &t), 0);
-		const struct vv_tree_ent *e = vv_tree_find(t, comp, strlen(comp));
-		if (!e) {
-			vv_tree_unref(t);
-			return 0;
-		}
-		*out = *e;
-		out->name = NULL;
-		out->target = NULL;
-		cur = e->oid;
-		char *next = save;
-		vv_tree_unref(t);
-		if (next && *next && out->kind != VV_DIR)
-			return 0;
-	}
-	return 1;
-}
 
 /* Content of the file at path (must exist), malloc'd and NUL-terminated. */
 static char *content(struct ctx *c, const vv_oid *root, const char *path, size_t *len)
 {
 	struct vv_tree_ent e;
-	if (!lookup(c, root, path, &e))
+	if (!vt_lookup(c->st, root, path, &e))
 		fail_msg("'%s' missing", path);
 	assert_true(e.kind == VV_REG || e.kind == VV_SCRIPT);
 	char *buf;
@@ -216,7 +190,7 @@ static void test_layout(void **state)
 
 	struct vv_tree_ent e;
 	char *s;
-	assert_true(lookup(c, &root, SP "demo/__init__.py", &e));
+	assert_true(vt_lookup(c->st, &root, SP "demo/__init__.py", &e));
 	assert_int_equal(e.kind, VV_REG);
 	assert_int_equal(e.mode, 0644);
 	/* DOS time fields read as UTC, whatever $TZ is. */
@@ -224,35 +198,35 @@ static void test_layout(void **state)
 	time_t t = 1690000000;
 	localtime_r(&t, &tm);
 	assert_int_equal(e.mtime_ns, (int64_t)timegm(&tm) * 1000000000LL);
-	assert_true(lookup(c, &root, SP "demo/run.sh", &e));
+	assert_true(vt_lookup(c->st, &root, SP "demo/run.sh", &e));
 	assert_int_equal(e.mode, 0755);
-	assert_true(lookup(c, &root, SP "demo/we,ird \"name\".txt", &e));
+	assert_true(vt_lookup(c->st, &root, SP "demo/we,ird \"name\".txt", &e));
 
 	/* .data schemes */
-	assert_true(lookup(c, &root, SP "demo_extra.py", &e));
-	assert_true(lookup(c, &root, SP "demo_plat.py", &e));
-	assert_true(lookup(c, &root, "include/site/python3.11/demo/demo.h", &e));
+	assert_true(vt_lookup(c->st, &root, SP "demo_extra.py", &e));
+	assert_true(vt_lookup(c->st, &root, SP "demo_plat.py", &e));
+	assert_true(vt_lookup(c->st, &root, "include/site/python3.11/demo/demo.h", &e));
 	s = content(c, &root, "share/demo/readme.txt", NULL);
 	assert_string_equal(s, "read me\n");
 	free(s);
-	assert_false(lookup(c, &root, SP "demo-1.0.data", &e));
+	assert_false(vt_lookup(c->st, &root, SP "demo-1.0.data", &e));
 
 	/* #!python first line rewritten; others kept */
-	assert_true(lookup(c, &root, "bin/demo-script", &e));
+	assert_true(vt_lookup(c->st, &root, "bin/demo-script", &e));
 	assert_int_equal(e.kind, VV_SCRIPT);
 	assert_int_equal(e.mode, 0755);
 	s = content(c, &root, "bin/demo-script", NULL);
 	assert_string_equal(s, "#!python\nprint(1)\n");
 	free(s);
-	assert_true(lookup(c, &root, "bin/plain.sh", &e));
+	assert_true(vt_lookup(c->st, &root, "bin/plain.sh", &e));
 	assert_int_equal(e.kind, VV_REG);
 	assert_int_equal(e.mode, 0755);
-	assert_true(lookup(c, &root, "bin/short", &e));
+	assert_true(vt_lookup(c->st, &root, "bin/short", &e));
 	assert_int_equal(e.kind, VV_REG);
 	assert_int_equal(e.mode, 0644);
 
 	/* entry points */
-	assert_true(lookup(c, &root, "bin/demo", &e));
+	assert_true(vt_lookup(c->st, &root, "bin/demo", &e));
 	assert_int_equal(e.kind, VV_SCRIPT);
 	assert_int_equal(e.mode, 0755);
 	s = content(c, &root, "bin/demo", NULL);
@@ -262,15 +236,15 @@ static void test_layout(void **state)
 	assert_non_null(strstr(s, "from demo.gui import start\n"));
 	assert_non_null(strstr(s, "sys.exit(start())\n"));
 	free(s);
-	assert_true(lookup(c, &root, "bin/demo-indented", &e));
-	assert_false(lookup(c, &root, "bin/x", &e));
+	assert_true(vt_lookup(c->st, &root, "bin/demo-indented", &e));
+	assert_false(vt_lookup(c->st, &root, "bin/x", &e));
 
 	/* dist-info */
 	s = content(c, &root, SP "demo-1.0.dist-info/INSTALLER", NULL);
 	assert_string_equal(s, "pip\n");
 	free(s);
-	assert_true(lookup(c, &root, SP "demo-1.0.dist-info/METADATA", &e));
-	assert_true(lookup(c, &root, SP "demo-1.0.dist-info/entry_points.txt", &e));
+	assert_true(vt_lookup(c->st, &root, SP "demo-1.0.dist-info/METADATA", &e));
+	assert_true(vt_lookup(c->st, &root, SP "demo-1.0.dist-info/entry_points.txt", &e));
 	verify_record(c, &root, "demo-1.0.dist-info");
 	s = content(c, &root, SP "demo-1.0.dist-info/RECORD", NULL);
 	assert_true(!strncmp(s, "../../../bin/demo,sha256=", 25)); /* sorted first */
@@ -467,10 +441,10 @@ static void test_pip_names(void **state)
 	if (install(c, w, &root, NULL) < 0)
 		fail_msg("%s", vv_errmsg());
 	struct vv_tree_ent e;
-	assert_true(lookup(c, &root, "bin/pip", &e));
-	assert_true(lookup(c, &root, "bin/pip3", &e));
-	assert_true(lookup(c, &root, "bin/pip3.11", &e));
-	assert_false(lookup(c, &root, "bin/pip3.8", &e));
+	assert_true(vt_lookup(c->st, &root, "bin/pip", &e));
+	assert_true(vt_lookup(c->st, &root, "bin/pip3", &e));
+	assert_true(vt_lookup(c->st, &root, "bin/pip3.11", &e));
+	assert_false(vt_lookup(c->st, &root, "bin/pip3.8", &e));
 	verify_record(c, &root, "pip-9.0.dist-info");
 	free(w);
 }
@@ -558,11 +532,11 @@ static void test_real_pip(void **state)
 		fail_msg("%s", vv_errmsg());
 	assert_string_equal(info.name, "pip");
 	struct vv_tree_ent e;
-	assert_true(lookup(c, &root, SP "pip/__init__.py", &e));
-	assert_true(lookup(c, &root, "bin/pip", &e));
+	assert_true(vt_lookup(c->st, &root, SP "pip/__init__.py", &e));
+	assert_true(vt_lookup(c->st, &root, "bin/pip", &e));
 	assert_int_equal(e.kind, VV_SCRIPT);
-	assert_true(lookup(c, &root, "bin/pip3", &e));
-	assert_true(lookup(c, &root, "bin/pip3.11", &e));
+	assert_true(vt_lookup(c->st, &root, "bin/pip3", &e));
+	assert_true(vt_lookup(c->st, &root, "bin/pip3.11", &e));
 	char di[256];
 	snprintf(di, sizeof(di), "pip-%s.dist-info", info.version);
 	verify_record(c, &root, di);

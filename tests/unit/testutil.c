@@ -12,10 +12,12 @@
 
 #include <zip.h>
 
+#include "env.h"
 #include "error.h"
 #include "fsutil.h"
 #include "hash.h"
 #include "store.h"
+#include "tree.h"
 
 char *vt_tempdir(void)
 {
@@ -297,4 +299,89 @@ int vt_is_elf(const char *path)
 	ssize_t n = read(fd, m, 4);
 	close(fd);
 	return n == 4 && !memcmp(m, "\x7f" "ELF", 4);
+}
+
+vv_oid vt_put(struct vv_store *st, const char *data)
+{
+	vv_oid oid;
+	assert_int_equal(vv_store_put_buf(st, data, strlen(data), &oid), 0);
+	return oid;
+}
+
+struct vv_tree_ent vt_file_ent(const char *name, vv_oid oid, uint64_t size)
+{
+	struct vv_tree_ent e;
+	memset(&e, 0, sizeof(e));
+	e.name = name;
+	e.namelen = (uint16_t)strlen(name);
+	e.kind = VV_REG;
+	e.mode = 0644;
+	e.size = size;
+	e.oid = oid;
+	return e;
+}
+
+struct vv_tree_ent vt_dir_ent(const char *name, vv_oid oid)
+{
+	struct vv_tree_ent e = vt_file_ent(name, oid, 0);
+	e.kind = VV_DIR;
+	e.mode = 0755;
+	return e;
+}
+
+struct vv_tree_ent vt_link_ent(const char *name, const char *target)
+{
+	struct vv_tree_ent e;
+	memset(&e, 0, sizeof(e));
+	e.name = name;
+	e.namelen = (uint16_t)strlen(name);
+	e.kind = VV_LNK;
+	e.mode = 0777;
+	e.size = strlen(target);
+	e.target = target;
+	return e;
+}
+
+vv_oid vt_tree(struct vv_store *st, struct vv_tree_ent *ents, size_t n)
+{
+	vv_oid oid;
+	vv_tree_sort(ents, n);
+	assert_int_equal(vv_tree_write(st, ents, n, &oid), 0);
+	return oid;
+}
+
+void vt_mkenv(struct vv_store *st, const char *name, vv_oid root)
+{
+	struct vv_envcfg cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.python = (char *)"/usr/bin/python3";
+	cfg.root = root;
+	if (vv_env_create(st, name, &cfg) < 0)
+		fail_msg("vv_env_create: %s", vv_errmsg());
+}
+
+int vt_lookup(struct vv_store *st, const vv_oid *root, const char *path, struct vv_tree_ent *out)
+{
+	vv_oid cur = *root;
+	char buf[1024];
+	snprintf(buf, sizeof(buf), "%s", path);
+	char *save = NULL;
+	for (char *comp = strtok_r(buf, "/", &save); comp; comp = strtok_r(NULL, "/", &save)) {
+		struct vv_tree *t;
+		assert_int_equal(vv_tree_get(st, &cur, &t), 0);
+		const struct vv_tree_ent *e = vv_tree_find(t, comp, strlen(comp));
+		if (!e) {
+			vv_tree_unref(t);
+			return 0;
+		}
+		*out = *e;
+		out->name = NULL;
+		out->target = NULL;
+		cur = e->oid;
+		char *next = save;
+		vv_tree_unref(t);
+		if (next && *next && out->kind != VV_DIR)
+			return 0;
+	}
+	return 1;
 }

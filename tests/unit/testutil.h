@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "tree.h"
+
 struct vv_store;
 
 /* mkdtemp under $TMPDIR (or /tmp); malloc'd path. Fails the test on error. */
@@ -67,5 +69,18 @@ size_t vt_patch_file(const char *path, const char *from, const char *to);
 
 /* The first PREFIX*.whl in dir (by name), or NULL; malloc'd path. */
 char *vt_find_wheel(const char *dir, const char *prefix);
+
+/* Tree and env fixtures: publish bytes, make entries, write a tree (entries get sorted),
+ * make envs/NAME for root with a placeholder interpreter. Fail the test on error. */
+vv_oid vt_put(struct vv_store *st, const char *data);
+struct vv_tree_ent vt_file_ent(const char *name, vv_oid oid, uint64_t size);
+struct vv_tree_ent vt_dir_ent(const char *name, vv_oid oid);
+struct vv_tree_ent vt_link_ent(const char *name, const char *target);
+vv_oid vt_tree(struct vv_store *st, struct vv_tree_ent *ents, size_t n);
+void vt_mkenv(struct vv_store *st, const char *name, vv_oid root);
+
+/* Find '/'-separated path under tree root: 1 and *out filled (name and target cleared),
+ * 0 if absent or a component on the way is not a directory. */
+int vt_lookup(struct vv_store *st, const vv_oid *root, const char *path, struct vv_tree_ent *out);
 
 #endif
