@@ -1,0 +1,289 @@
+/*
+ * create.c - venvctl create and add: make envs with venv's flags, install wheels into them.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "env.h"
+#include "envops.h"
+#include "error.h"
+#include "install.h"
+
+/* ---- create ---------------------------------------------------------------------- */
+
+static int cmd_create(struct vc_ctx *c, int argc, char **argv)
+{
+	struct vv_create_opts cr = { 0 };
+	char *prompt_buf = NULL;
+	struct vv_creator *creator = NULL;
+	const char **names = calloc((size_t)argc, sizeof(*names));
+	size_t nnames = 0;
+	int rc = 0;
+	if (!names) {
+		vc_msg(c, "out of memory");
+		return VC_EXIT_USAGE;
+	}
+	bool opts_done = false;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = NULL;
+		int m;
+		if (opts_done || a[0] != '-' || !a[1]) {
+			names[nnames++] = a;
+			continue;
+		}
+		if (!strcmp(a, "--")) {
+			opts_done = true;
+		} else if (vc_is_help(a)) {
+			vc_print_command_help(stdout, c->self);
+			goto out;
+		} else if ((m = vc_opt_match(argc, argv, &i, "--python", NULL, &v))) {
+			if (m < 0 || !*v) {
+				rc = vc_usage_error(c, "option '--python' needs an interpreter (a "
+						 "version such as 3.12, a path or a command)");
+				goto out;
+			}
+			cr.python = v;
+		} else if ((m = vc_opt_match(argc, argv, &i, "--prompt", NULL, &v))) {
+			if (m < 0 || !*v) {
+				rc = vc_usage_error(c, "option '--prompt' needs a non-empty prompt");
+				goto out;
+			}
+			cr.prompt = v;
+		} else if (!strcmp(a, "--system-site-packages")) {
+			cr.system_site = true;
+		} else if (!strcmp(a, "--without-pip")) {
+			cr.without_pip = true;
+		} else if (!strcmp(a, "--clear")) {
+			cr.clear = true;
+		} else if (!strcmp(a, "--upgrade")) {
+			cr.upgrade = true;
+		} else if (!strcmp(a, "--upgrade-deps")) {
+			cr.upgrade_deps = true;
+		} else {
+			rc = vc_usage_error(c, "unknown option '%s'", a);
+			goto out;
+		}
+	}
+	if (!nnames) {
+		rc = vc_usage_error(c, "no env name given");
+		goto out;
+	}
+	if (cr.clear && cr.upgrade) {
+		rc = vc_usage_error(c, "--clear and --upgrade cannot be combined");
+		goto out;
+	}
+	if (cr.without_pip && cr.upgrade_deps) {
+		rc = vc_usage_error(c, "--without-pip and --upgrade-deps cannot be combined");
+		goto out;
+	}
+	for (size_t i = 0; i < nnames; i++) {
+		vv_err_clear();
+		if (vv_env_name_check(names[i], strlen(names[i])) < 0) {
+			rc = vc_usage_error(c, "%s", vv_errmsg());
+			goto out;
+		}
+		for (size_t k = 0; k < i; k++)
+			if (!strcmp(names[k], names[i])) {
+				rc = vc_usage_error(c, "env '%s' given twice", names[i]);
+				goto out;
+			}
+	}
+	if (cr.prompt && !strcmp(cr.prompt, ".")) {
+		/* venv's rule: "." is the name of the current directory. */
+		char cwd[PATH_MAX];
+		if (!getcwd(cwd, sizeof(cwd))) {
+			vc_msg(c, "--prompt .: cannot get the current directory: %s",
+			    strerror(errno));
+			rc = VC_EXIT_USAGE;
+			goto out;
+		}
+		const char *base = strrchr(cwd, '/');
+		base = base && base[1] ? base + 1 : cwd;
+		if (!(prompt_buf = strdup(base))) {
+			vc_msg(c, "out of memory");
+			rc = VC_EXIT_USAGE;
+			goto out;
+		}
+		cr.prompt = prompt_buf;
+	}
+	if (cr.prompt) {
+		vv_err_clear();
+		if (vv_ini_value_check("prompt", cr.prompt, "prompt") < 0) {
+			rc = vc_usage_error(c, "%s", vv_errmsg());
+			goto out;
+		}
+	}
+	if ((rc = vc_open_store_mode(c, 1)))
+		goto out;
+	if (vv_creator_new(c->st, &c->cfg, &cr, &creator) < 0) {
+		vc_msg(c, "%s", vv_errmsg());
+		rc = VC_EXIT_USAGE;
+		goto out;
+	}
+	/* one failing env does not stop the others */
+	for (size_t i = 0; i < nnames; i++) {
+		if (vv_creator_run(creator, names[i]) < 0) {
+			vc_msg(c, "%s", vv_errmsg());
+			rc = VC_EXIT_PROBLEMS;
+		}
+	}
+	if (fflush(stdout) != 0) {
+		vc_msg(c, "cannot write output: %s", strerror(errno));
+		rc = VC_EXIT_USAGE;
+	}
+out:
+	free(names);
+	free(prompt_buf);
+	vv_creator_free(creator);
+	return rc;
+}
+
+/* ---- add ------------------------------------------------------------------------- */
+
+static int cmd_add(struct vc_ctx *c, int argc, char **argv)
+{
+	const char **args = calloc((size_t)argc, sizeof(*args));
+	size_t nargs = 0;
+	bool opts_done = false;
+	int rc = 0;
+	if (!args) {
+		vc_msg(c, "out of memory");
+		return VC_EXIT_USAGE;
+	}
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (opts_done || a[0] != '-' || !a[1]) {
+			args[nargs++] = a;
+		} else if (!strcmp(a, "--")) {
+			opts_done = true;
+		} else if (vc_is_help(a)) {
+			vc_print_command_help(stdout, c->self);
+			goto out;
+		} else {
+			rc = vc_usage_error(c, "unknown option '%s'", a);
+			goto out;
+		}
+	}
+	if (nargs < 2) {
+		rc = vc_usage_error(c, nargs ? "no wheel given" : "no env name given");
+		goto out;
+	}
+	vv_err_clear();
+	if (vv_env_name_check(args[0], strlen(args[0])) < 0) {
+		rc = vc_usage_error(c, "%s", vv_errmsg());
+		goto out;
+	}
+	for (size_t i = 1; i < nargs; i++) {
+		struct stat sb;
+		if (stat(args[i], &sb) < 0 || !S_ISREG(sb.st_mode)) {
+			rc = vc_usage_error(c, "'%s' is not a wheel file", args[i]);
+			goto out;
+		}
+	}
+	if ((rc = vc_open_store_mode(c, 0)))
+		goto out;
+	struct vv_installed *done = NULL;
+	if (vv_install_wheels(c->st, args[0], args + 1, nargs - 1, &done) < 0) {
+		vc_msg(c, "%s", vv_errmsg());
+		vc_msg(c, "env '%s' is unchanged", args[0]);
+		rc = VC_EXIT_PROBLEMS;
+		goto out;
+	}
+	for (size_t i = 0; i < nargs - 1; i++) {
+		printf("env '%s': installed %s %s", args[0], done[i].name, done[i].version);
+		if (done[i].replaced)
+			printf(" (replacing %s)", done[i].replaced);
+		printf("\n");
+	}
+	vv_installed_free(done, nargs - 1);
+	if (fflush(stdout) != 0) {
+		vc_msg(c, "cannot write output: %s", strerror(errno));
+		rc = VC_EXIT_USAGE;
+	}
+out:
+	free(args);
+	return rc;
+}
+
+const struct vc_command vc_command_create = {"create", cmd_create,
+	 "[--python VER|PATH] [--system-site-packages] [--without-pip] [--prompt P] "
+	 "[--clear] [--upgrade] [--upgrade-deps] NAME...",
+	 "create envs, or clear or upgrade them, like `python -m venv`",
+	 "Create each NAME as a new env in the store, with `python -m venv`'s options and\n"
+	 "meanings. The store need not be mounted: a new env is one small file, envs/NAME,\n"
+	 "pointing at the interpreter's cached skeleton (pip unpacked once per interpreter).\n"
+	 "An existing NAME is an error unless --clear, --upgrade or --upgrade-deps says\n"
+	 "what to do with it (venv would silently reuse the directory).\n"
+	 "\n"
+	 "    --python VER|PATH       the interpreter: a version prefix (3, 3.12, 3.12.1,\n"
+	 "                            python3.12: the newest installed match, see\n"
+	 "                            `venvctl python list`), a path, or a command on PATH.\n"
+	 "                            Default: the config's `python`, else the first\n"
+	 "                            python3 on PATH; with --clear, the env's own\n"
+	 "                            interpreter.\n"
+	 "    --system-site-packages  give the env access to the interpreter's\n"
+	 "                            site-packages (include-system-site-packages = true)\n"
+	 "    --without-pip           no pip in the env (default: the config's\n"
+	 "                            without-pip, else false)\n"
+	 "    --prompt P              the prompt activate shows instead of the env's name;\n"
+	 "                            \".\" means the name of the current directory\n"
+	 "    --clear                 empty an existing env: it starts again from the\n"
+	 "                            skeleton of its interpreter (or of --python), with\n"
+	 "                            the options of this command line; options not given\n"
+	 "                            are back to their defaults, and changes not yet\n"
+	 "                            committed (journal/NAME) are dropped\n"
+	 "    --upgrade               point an existing env at the newest installed patch\n"
+	 "                            release of its Python X.Y (e.g. 3.11.6 -> 3.11.7;\n"
+	 "                            never an older one), or at --python, which must be\n"
+	 "                            the same X.Y. The env's files are unchanged.\n"
+	 "    --upgrade-deps          replace the env's pip with the newest pip wheel on\n"
+	 "                            offer (the installed interpreters' bundled ones and\n"
+	 "                            /usr/share/python-wheels) that supports the env's\n"
+	 "                            Python; other packages are kept\n"
+	 "    -h, --help              show this text\n"
+	 "\n"
+	 "--clear cannot be combined with --upgrade, nor --without-pip with --upgrade-deps.\n"
+	 "Unlike venv, --upgrade and --upgrade-deps without --clear keep the env's\n"
+	 "system-site-packages and prompt settings unless given again; --upgrade-deps\n"
+	 "refuses an env with uncommitted changes. One line per env is printed on success.\n"
+	 "\n"
+	 "Creates the store if it does not exist. Exits 0 if every NAME was done, 1 if some\n"
+	 "could not be (each named in one line on stderr, the others are still done), 2 on\n"
+	 "a usage error (nothing is done).\n"};
+
+const struct vc_command vc_command_add = {"add", cmd_add, "NAME WHEEL...",
+	 "install wheels into an env, as pip would, without mounting",
+	 "Install each WHEEL file into env NAME's committed tree the way `pip install` run in\n"
+	 "that venv would, so pip lists, shows, freezes, checks, upgrades and uninstalls the\n"
+	 "packages like its own (INSTALLER is \"venvctl\"; REQUESTED is written). Works\n"
+	 "whether or not the store is mounted: a mount shows the change at once.\n"
+	 "\n"
+	 "A wheel must fit the env's Python by its file-name tags: py3-none-any (py3N with\n"
+	 "N up to the env's 3.N, compressed sets such as py2.py3), cp3N-cp3N and cp3N-none\n"
+	 "for the env's own 3.N, cp3M-abi3 for M up to N; platform any, linux_ARCH or\n"
+	 "manylinux*_ARCH of this machine. Its Requires-Python must admit the env's\n"
+	 "interpreter. A distribution of the same (PEP 503) name already installed is\n"
+	 "replaced as pip upgrades: the files its RECORD lists, their bytecode, directories\n"
+	 "left empty and its .dist-info are removed first. Every member is checked against\n"
+	 "the wheel's RECORD (hash and size) before the env changes.\n"
+	 "\n"
+	 "    -h, --help  show this text\n"
+	 "\n"
+	 "All wheels go in at once or none does: the env file is replaced once, at the end.\n"
+	 "Refused: an env whose journal holds changes a mount has not committed yet, a wheel\n"
+	 "given twice, and a wheel that would write a file another installed distribution\n"
+	 "owns. Dependencies are not resolved (run `bin/pip check`).\n"
+	 "\n"
+	 "Prints one line per wheel. Exits 0 when all were installed, 1 if the env was left\n"
+	 "unchanged (the wheel, the member and the reason on stderr), 2 on a usage error.\n"};
