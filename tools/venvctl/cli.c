@@ -131,7 +131,7 @@ void vc_size_field(uint64_t n, bool exact, char *buf, size_t cap)
 }
 
 /* Length of a valid UTF-8 sequence at s (1..4), or 0 if the bytes are not one. */
-size_t vc_utf8_len(const unsigned char *s)
+static size_t utf8_len(const unsigned char *s)
 {
 	unsigned char c = s[0];
 	size_t n;
@@ -168,7 +168,7 @@ void vc_json_str(FILE *f, const char *s)
 	fputc('"', f);
 	while (*p) {
 		unsigned char c = *p;
-		size_t n = vc_utf8_len(p);
+		size_t n = utf8_len(p);
 		if (n == 0) {
 			fputs("\\ufffd", f);
 			p++;

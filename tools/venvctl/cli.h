@@ -69,7 +69,6 @@ int vc_parse_flags(struct vc_ctx *c, int argc, char **argv, const struct vc_flag
 void vc_human_size(uint64_t n, char *buf, size_t cap);
 /* n as a human size, or the exact byte count when exact. */
 void vc_size_field(uint64_t n, bool exact, char *buf, size_t cap);
-size_t vc_utf8_len(const unsigned char *s);
 /* s as a JSON string literal. */
 void vc_json_str(FILE *f, const char *s);
 /* s with control characters made visible, and its display width; caller frees. */

@@ -80,18 +80,10 @@ static void print_usage(FILE *f)
 	      "\n"
 	      "COMMANDS\n",
 	      f);
-	size_t w = 0;
-	for (size_t i = 0; i < NCOMMANDS; i++) {
-		size_t l = strlen(commands[i]->name) + 1 + strlen(commands[i]->args);
-		if (l > w)
-			w = l;
-	}
-	for (size_t i = 0; i < NCOMMANDS; i++) {
-		size_t l = strlen(commands[i]->name) + 1 + strlen(commands[i]->args);
-		fprintf(f, "    %s %s", commands[i]->name, commands[i]->args);
-		vc_pad(f, w - l + 2);
-		fprintf(f, "%s\n", commands[i]->summary);
-	}
+	/* Man-page style: the synopsis line, then the summary indented below it. */
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		fprintf(f, "    %s %s\n        %s\n", commands[i]->name, commands[i]->args,
+			commands[i]->summary);
 	fputs("\n"
 	      "OPTIONS\n"
 	      "    --store DIR    the store directory (default: `store` in the config file,\n"
