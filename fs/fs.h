@@ -66,4 +66,11 @@ void vv_fs_worker_stop(struct vv_fs *fs);
 /* ops.c */
 extern const struct fuse_lowlevel_ops vv_fs_ops;
 
+/* count.c: the ops to serve (vv_fs_ops, or counting wrappers when VENVFS_COUNT_FILE
+ * is set); start the SIGUSR1 listener after daemonizing, before other threads; write
+ * the counts once more at exit. */
+const struct fuse_lowlevel_ops *vv_fs_count_ops(void);
+int vv_fs_count_start(void);
+void vv_fs_count_write(void);
+
 #endif

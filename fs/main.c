@@ -179,7 +179,7 @@ int main(int argc, char **argv)
 		return die("out of memory");
 
 	int ret = 1;
-	fs.se = fuse_session_new(&args, &vv_fs_ops, sizeof(vv_fs_ops), &fs);
+	fs.se = fuse_session_new(&args, vv_fs_count_ops(), sizeof(vv_fs_ops), &fs);
 	if (!fs.se)
 		goto out_set;
 	if (fuse_set_signal_handlers(fs.se) != 0)
@@ -190,7 +190,7 @@ int main(int argc, char **argv)
 	}
 	if (fuse_daemonize(foreground) != 0)
 		goto out_unmount;
-	if (vv_fs_worker_start(&fs) < 0) {
+	if (vv_fs_count_start() < 0 || vv_fs_worker_start(&fs) < 0) {
 		fprintf(stderr, "venvfs: %s\n", vv_errmsg());
 		goto out_unmount;
 	}
@@ -205,6 +205,7 @@ int main(int argc, char **argv)
 
 out_worker:
 	vv_fs_worker_stop(&fs);
+	vv_fs_count_write();
 out_unmount:
 	fuse_session_unmount(fs.se);
 out_signals:
