@@ -365,7 +365,7 @@ int vv_node_lookup(struct vv_node *dir, const char *name, struct vv_node **out)
 	return 0;
 }
 
-int vv_node_readdir(struct vv_node *dir, uint64_t off, bool want_nodes, vv_dir_fn fn, void *ctx)
+int vv_node_readdir(struct vv_node *dir, uint64_t off, vv_dir_fn fn, void *ctx)
 {
 	if (!is_dir(dir))
 		return -ENOTDIR;
@@ -408,7 +408,7 @@ int vv_node_readdir(struct vv_node *dir, uint64_t off, bool want_nodes, vv_dir_f
 		if (i++ < off)
 			continue;
 		struct vv_node *n = NULL;
-		if (want_nodes && (r = vv_node_lookup(dir, e->name, &n)) < 0)
+		if ((r = vv_node_lookup(dir, e->name, &n)) < 0)
 			return r;
 		if (fn(ctx, e->name, e->kind, n, i))
 			return 0;

@@ -184,11 +184,12 @@ int vv_node_lookup(struct vv_node *dir, const char *name, struct vv_node **out);
 /* stat of a node (ino is left 0: the caller fills it). */
 void vv_node_stat(struct vv_node *n, struct stat *st);
 /* Listing: calls fn for entries from index `off` on, in a stable order (synthesized
- * entries first, then by name); fn returns nonzero to stop. Makes nodes only when
- * want_nodes (readdirplus). Index i's next offset is i + 1. */
+ * entries first, then by name), each with its node (made if needed: a listing must
+ * carry real inode numbers); fn returns nonzero to stop. Index i's next offset is
+ * i + 1. */
 typedef int (*vv_dir_fn)(void *ctx, const char *name, uint8_t kind, struct vv_node *n,
 			 uint64_t next_off);
-int vv_node_readdir(struct vv_node *dir, uint64_t off, bool want_nodes, vv_dir_fn fn, void *ctx);
+int vv_node_readdir(struct vv_node *dir, uint64_t off, vv_dir_fn fn, void *ctx);
 
 int vv_node_create(struct vv_node *dir, const char *name, uint16_t mode, bool excl,
 		   struct vv_node **out);

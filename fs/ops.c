@@ -663,12 +663,11 @@ static int add_entry(struct dirbuf *d, const char *name, struct vv_node *n, uint
 		need = fuse_add_direntry_plus(d->req, NULL, 0, name, NULL, 0);
 		if (d->len + need > d->size)
 			return 1;
-		if (n)
-			vv_fs_entry(n, &e);
+		vv_fs_entry(n, &e);
 		fuse_add_direntry_plus(d->req, d->buf + d->len, d->size - d->len, name, &e,
 				       (off_t)next_off);
 	} else {
-		st.st_ino = n ? vv_fs_ino(n) : 0;
+		st.st_ino = vv_fs_ino(n);
 		st.st_mode = kind == VV_DIR ? S_IFDIR : (kind == VV_LNK || kind == VV_SYN_LINK)
 				 ? S_IFLNK : S_IFREG;
 		need = fuse_add_direntry(d->req, NULL, 0, name, NULL, 0);
@@ -724,17 +723,15 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, b
 		struct vv_envset *set = fs->set;
 		for (uint64_t i = from; i < set->nenvs; i++) {
 			struct vv_env *env = set->envs[i];
-			struct vv_node *n = NULL;
-			if (plus) {
-				if ((r = vv_env_load_root(env)) < 0)
-					break;
-				n = env->root;
-			}
-			if (add_entry(&d, env->name, n, VV_DIR, i + 1 + 2))
+			if ((r = vv_env_load_root(env)) < 0)
+				break;
+			if (add_entry(&d, env->name, env->root, VV_DIR, i + 1 + 2))
 				break;
 		}
 	} else if (r == 0) {
-		r = vv_node_readdir(dir, from, plus, dir_cb, &d);
+		/* Nodes even for plain READDIR: an entry needs its real inode number (glibc
+		 * drops d_ino 0 entries, and tools compare d_ino with st_ino). */
+		r = vv_node_readdir(dir, from, dir_cb, &d);
 	}
 done:
 	unlock(fs);
