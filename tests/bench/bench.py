@@ -1,24 +1,27 @@
 #!/usr/bin/env python3
-"""venvfs benchmark: envs on a venvfs mount against native venvs, on one machine, in one run.
+"""venvfs benchmark suite: every performance target of venvfs, measured against its
+native counterpart in the same run on the same machine.
 
-usage: tests/bench/bench.py [--build DIR] [--wheels DIR] [--python PY] [--reps N]
-                            [--envs N] [--out FILE]
+usage: tests/bench/bench.py [--build DIR] [--wheels DIR] [--python PY] [--quick]
+                            [--only ROW,...] [--out FILE] [--chart FILE]
 
-Prints a markdown table (and writes it to --out, default docs/benchmarks.md) comparing:
-  - creating an env: mkdir on the mount vs `python -m venv` (with and without pip) and
-    `virtualenv` when it is installed
-  - the first `python -c "import pip"` in a brand-new env
-  - a warm import of a large package set
-  - `pip install` of that set
-  - store bytes for N envs holding the same set vs N native venvs
-Wheels come from --wheels, else they are built once with the repository's sibling
-`../shared/tools/make-wheel-corpus.py` (offline: it repacks installed packages).
-This is a script, not a test: it measures, it does not assert.
+One command, well under 15 minutes on a 2-core machine: it builds the wheel corpus if
+--wheels is not given (the repository's sibling ../shared/tools/make-wheel-corpus.py
+repacks installed packages into wheels, offline, cached under ~/.cache/venvfs-bench),
+runs every row, and writes docs/benchmarks.md (table, targets met or not, FUSE request
+counts per workload, the machine) and docs/benchmarks.svg (gnuplot, when installed).
+
+Rows alternate venvfs and native runs (A/B, several repetitions; medians, spread as
+min-max). Request counts come from the daemon itself (VENVFS_COUNT_FILE, SIGUSR1), so
+a caching regression shows up as counts, not only as seconds. This is a script, not a
+test: it measures, it does not fail on a missed target.
 """
 import argparse
+import json
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -26,11 +29,15 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-INSTALL_SET = ["flask", "requests", "boto3", "pydantic", "ipython", "sympy", "networkx"]
-IMPORT_SET = ["flask", "requests", "boto3", "botocore.session", "pydantic", "IPython",
-              "sympy", "networkx", "jinja2", "werkzeug", "urllib3"]
-SMALL_SET = ["flask", "requests"]
+# ~50 distributions with their dependencies (moto, boto3, IPython, sympy, ...)
+INSTALL_SET = ["flask", "requests", "boto3", "pydantic", "ipython", "sympy", "networkx", "moto"]
+# ~2,000 modules
+IMPORT_SET = ["moto", "boto3", "botocore.session", "flask", "pydantic", "IPython", "sympy",
+              "networkx", "requests", "jinja2", "werkzeug", "urllib3"]
+LIGHT_IMPORT = "import flask, requests, jinja2"
 
+
+# ---- helpers ------------------------------------------------------------------------
 
 def run(cmd, **kw):
     kw.setdefault("check", True)
@@ -38,9 +45,13 @@ def run(cmd, **kw):
     return subprocess.run(cmd, **kw)
 
 
-def timed(cmd, env=None):
+def out(cmd, **kw):
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw).stdout
+
+
+def timed(cmd, env=None, **kw):
     t = time.perf_counter()
-    run(cmd, env=env)
+    run(cmd, env=env, **kw)
     return time.perf_counter() - t
 
 
@@ -48,39 +59,48 @@ def med(xs):
     return statistics.median(xs)
 
 
-def fmt_s(x):
-    return f"{x * 1000:.1f} ms" if x < 1 else f"{x:.2f} s"
+def spread(xs):
+    return (min(xs), max(xs)) if xs else None
 
 
 def du_bytes(path):
-    out = subprocess.run(["du", "-sb", path], check=True, capture_output=True, text=True)
-    return int(out.stdout.split()[0])
+    return int(out(["du", "-sb", path]).split()[0])
 
 
 def env_vars():
     e = dict(os.environ)
-    e.pop("PYTHONDONTWRITEBYTECODE", None)  # measure real use: pyc files get written
+    e.pop("PYTHONDONTWRITEBYTECODE", None)  # real use: bytecode gets written
     e["PIP_NO_INDEX"] = "1"
     e["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     return e
 
 
+def log(msg):
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
 class Mount:
-    def __init__(self, build, top, python):
+    """A venvfs daemon in the foreground, counting its requests."""
+
+    def __init__(self, build, top, python, store=None):
         self.build, self.top = build, top
-        self.store = os.path.join(top, "store")
+        self.store = store or os.path.join(top, "store")
         self.mnt = os.path.join(top, "mnt")
+        self.counts_file = os.path.join(top, "counts.json")
         os.makedirs(self.mnt, exist_ok=True)
-        cfg = os.path.join(top, "venvfs.ini")
-        with open(cfg, "w") as f:
+        self.cfg = os.path.join(top, "venvfs.ini")
+        with open(self.cfg, "w") as f:
             f.write(f"[venvfs]\npython = {python}\n")
-        self.cfg = cfg
         self.proc = None
 
     def __enter__(self):
+        return self.up()
+
+    def up(self):
+        e = dict(os.environ, VENVFS_COUNT_FILE=self.counts_file)
         self.proc = subprocess.Popen([os.path.join(self.build, "venvfs"), "-f", "--store",
-                                      self.store, "--config", self.cfg, self.mnt])
-        for _ in range(300):
+                                      self.store, "--config", self.cfg, self.mnt], env=e)
+        for _ in range(600):
             if os.path.ismount(self.mnt):
                 return self
             if self.proc.poll() is not None:
@@ -89,18 +109,52 @@ class Mount:
         raise SystemExit("venvfs did not mount")
 
     def __exit__(self, *a):
+        self.down()
+
+    def down(self):
+        if not self.proc:
+            return
         subprocess.run(["fusermount3", "-u", self.mnt])
         try:
-            self.proc.wait(timeout=60)
+            self.proc.wait(timeout=120)
         except subprocess.TimeoutExpired:
             subprocess.run(["fusermount3", "-uz", self.mnt])
             self.proc.kill()
+        self.proc = None
+
+    def remount(self):
+        self.down()
+        self.up()
 
     def sync(self):
-        # fsync of the mount root commits every env
-        fd = os.open(self.mnt, os.O_RDONLY)
+        fd = os.open(self.mnt, os.O_RDONLY)  # fsync of the root commits every env
         os.fsync(fd)
         os.close(fd)
+
+    def counts(self):
+        try:
+            os.unlink(self.counts_file)
+        except FileNotFoundError:
+            pass
+        self.proc.send_signal(signal.SIGUSR1)
+        for _ in range(500):
+            try:
+                with open(self.counts_file) as f:
+                    return json.load(f)
+            except (FileNotFoundError, json.JSONDecodeError):
+                time.sleep(0.01)
+        raise SystemExit("venvfs did not write its request counts")
+
+    def rss_mib(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        return float("nan")
+
+
+def delta(a, b):
+    return {k: b[k] - a.get(k, 0) for k in b if b[k] - a.get(k, 0)}
 
 
 def machine():
@@ -113,139 +167,419 @@ def machine():
     except OSError:
         pass
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{platform.node()}: {os.cpu_count()} CPUs ({cpu}), {mem:.0f} GiB RAM, " \
-           f"Linux {platform.release()}"
+    return f"{os.cpu_count()} CPUs ({cpu}), {mem:.0f} GiB RAM, Linux {platform.release()}"
+
+
+# ---- rows ---------------------------------------------------------------------------
+
+class Row:
+    """One measured figure. kind 'ratio': venvfs/native against a ratio target;
+    'abs': venvfs alone against an absolute limit (native shown for scale)."""
+
+    def __init__(self, key, what, v, n, unit, target, limit, kind, native_is, sv=None,
+                 sn=None, counts=None, note=""):
+        self.key, self.what, self.v, self.n, self.unit = key, what, v, n, unit
+        self.target, self.limit, self.kind, self.native_is = target, limit, kind, native_is
+        self.sv, self.sn, self.counts, self.note = sv, sn, counts, note
+
+    @property
+    def measured(self):
+        """The figure compared with the limit."""
+        if self.kind == "ratio":
+            return self.v / self.n if self.n else float("inf")
+        return self.v
+
+    @property
+    def met(self):
+        return None if self.limit is None else self.measured <= self.limit
+
+
+def fmt(x, unit):
+    if x is None:
+        return "-"
+    if unit == "s":
+        return f"{x * 1000:.1f} ms" if x < 1 else f"{x:.2f} s"
+    if unit == "MiB":
+        return f"{x:.1f} MiB"
+    if unit == "B":
+        return f"{x / 2**20:.1f} MiB"
+    return f"{x:g}"
+
+
+class Bench:
+    def __init__(self, a):
+        self.a = a
+        self.env = env_vars()
+        self.py = a.python
+        self.rows = []
+        self.top = tempfile.mkdtemp(prefix="venvfs-bench.")
+        self.native = os.path.join(self.top, "native")
+        os.makedirs(self.native)
+        self.venvctl = os.path.join(a.build, "venvctl")
+        self.reqs = os.path.join(self.top, "reqs.txt")
+        self.pipargs = ["install", "-q", "--no-index", "--find-links", a.wheels]
+        self.reps = 3 if a.quick else 7
+
+    def want(self, key):
+        return not self.a.only or key in self.a.only
+
+    def ctl(self, store, *args, **kw):
+        return run([self.venvctl, "--store", store] + list(args), **kw)
+
+    def add(self, row):
+        self.rows.append(row)
+        ok = {None: "", True: "met", False: "NOT met"}[row.met]
+        log(f"{row.what}: venvfs {fmt(row.v, row.unit)}, native {fmt(row.n, row.unit)} {ok}")
+
+    # -- pins of the install set, from a native dry run --
+    def pins(self):
+        nv = os.path.join(self.native, "resolve")
+        run([self.py, "-m", "venv", nv], env=self.env)
+        rep = os.path.join(self.top, "report.json")
+        run([os.path.join(nv, "bin", "pip"), "install", "-q", "--dry-run", "--ignore-installed",
+             "--report", rep, "--no-index", "--find-links", self.a.wheels] + INSTALL_SET,
+            env=self.env)
+        with open(rep) as f:
+            inst = json.load(f)["install"]
+        pins = sorted(f"{i['metadata']['name']}=={i['metadata']['version']}" for i in inst)
+        with open(self.reqs, "w") as f:
+            f.write("\n".join(pins) + "\n")
+        return len(pins)
+
+    def run_all(self):
+        npkg = self.pins()
+        log(f"install set: {npkg} distributions")
+        self.npkg = npkg
+        m = Mount(self.a.build, os.path.join(self.top, "vfs"), self.py)
+        with m:
+            if self.want("mkdir"):
+                self.row_mkdir(m)
+            if any(self.want(k) for k in ("pip", "import", "cold", "ls", "rss", "bytes")):
+                self.row_pip(m)  # the big envs the next rows use
+            if self.want("import"):
+                self.row_import(m)
+            if self.want("cold"):
+                self.row_cold(m)
+            if self.want("ls"):
+                self.row_ls(m)
+            if self.want("rss"):
+                self.row_rss(m)
+        if self.want("create-r"):
+            self.row_create_r()
+        if self.want("bytes"):
+            self.row_bytes()
+        if self.want("manyenvs"):
+            self.row_manyenvs()
+
+    # 1. mkdir of an env (pip included) vs python -m venv
+    def row_mkdir(self, m):
+        tv, tn = [], []
+        c0 = m.counts()
+        for i in range(20):
+            t = time.perf_counter()
+            os.mkdir(os.path.join(m.mnt, f"mk{i}"))
+            tv.append(time.perf_counter() - t)
+        c1 = m.counts()
+        for i in range(3):
+            tn.append(timed([self.py, "-m", "venv", os.path.join(self.native, f"mk{i}")],
+                            self.env))
+        self.add(Row("mkdir", "`mkdir` of a new env (pip included)", med(tv), med(tn), "s",
+                     "≤ 1 ms median", 0.001, "abs", "python -m venv", spread(tv), spread(tn),
+                     {k: v / 20 for k, v in delta(c0, c1).items()},
+                     "requests per mkdir"))
+
+    # 2. pip install of the set through the mount vs into a native venv
+    def row_pip(self, m):
+        reps = 1 if self.a.quick else 2
+        tv, tn, cnt = [], [], None
+        for r in range(reps):
+            # A/B in alternating order; the last pair's envs stay for the next rows
+            mine = os.path.join(m.mnt, f"big{r}")
+            nat = os.path.join(self.native, f"big{r}")
+            os.mkdir(mine)
+            run([self.py, "-m", "venv", nat], env=self.env)
+            order = [("v", mine), ("n", nat)] if r % 2 == 0 else [("n", nat), ("v", mine)]
+            for who, d in order:
+                c0 = m.counts() if who == "v" else None
+                t = timed([os.path.join(d, "bin", "pip")] + self.pipargs + ["-r", self.reqs],
+                          self.env)
+                if who == "v":
+                    tv.append(t)
+                    cnt = delta(c0, m.counts())
+                else:
+                    tn.append(t)
+        self.big_v, self.big_n = mine, nat
+        m.sync()
+        if self.want("pip"):
+            self.add(Row("pip", f"`pip install` of {self.npkg} packages", med(tv), med(tn), "s",
+                         "≤ 1.2 × native", 1.2, "ratio", "native venv", spread(tv),
+                         spread(tn), cnt))
+
+    def import_cmd(self, d):
+        return [os.path.join(d, "bin", "python"), "-c", "import " + ", ".join(IMPORT_SET)]
+
+    def nmodules(self, d):
+        code = ("import sys; n = len(sys.modules); import " + ", ".join(IMPORT_SET) +
+                "; print(len(sys.modules) - n)")
+        return int(out([os.path.join(d, "bin", "python"), "-c", code], env=self.env))
+
+    # 3. warm import
+    def row_import(self, m):
+        cv, cn = self.import_cmd(self.big_v), self.import_cmd(self.big_n)
+        for _ in range(2):  # the second run refreshes atimes the first run's reads staled
+            timed(cv, self.env)
+            timed(cn, self.env)
+        tv, tn = [], []
+        c0 = m.counts()
+        for i in range(self.reps):
+            pair = [(tv, cv), (tn, cn)] if i % 2 == 0 else [(tn, cn), (tv, cv)]
+            for acc, c in pair:
+                acc.append(timed(c, self.env))
+        c1 = m.counts()
+        nmod = self.nmodules(self.big_n)
+        self.add(Row("import", f"warm import of {nmod} modules", med(tv), med(tn), "s",
+                     "≤ 1.05 × native", 1.05, "ratio", "native venv", spread(tv), spread(tn),
+                     {k: v / self.reps for k, v in delta(c0, c1).items()}, "requests per run"))
+
+    # 4. the same import right after mounting: the kernel's caches of the mount are cold,
+    #    the store's files are in the page cache
+    def row_cold(self, m):
+        cv, cn = self.import_cmd(self.big_v), self.import_cmd(self.big_n)
+        tv, tn, cnt = [], [], None
+        for i in range(3 if self.a.quick else 5):
+            m.remount()
+            c0 = m.counts()
+            tv.append(timed(cv, self.env))
+            cnt = delta(c0, m.counts())
+            tn.append(timed(cn, self.env))
+        self.add(Row("cold", "the same import right after mounting", med(tv), med(tn), "s",
+                     "≤ 1.3 × native", 1.3, "ratio", "native venv (warm)", spread(tv),
+                     spread(tn), cnt))
+
+    # 5. ls -lR of a big env, warm
+    def row_ls(self, m):
+        nfiles = int(out(["sh", "-c", f"find '{self.big_n}' | wc -l"]))
+        cv, cn = ["ls", "-lR", self.big_v], ["ls", "-lR", self.big_n]
+        timed(cv)
+        timed(cn)
+        tv, tn = [], []
+        c0 = m.counts()
+        for i in range(self.reps):
+            pair = [(tv, cv), (tn, cn)] if i % 2 == 0 else [(tn, cn), (tv, cv)]
+            for acc, c in pair:
+                acc.append(timed(c))
+        c1 = m.counts()
+        self.add(Row("ls", f"`ls -lR` of an env with {nfiles} files, warm", med(tv), med(tn), "s",
+                     "≤ 1.5 × native", 1.5, "ratio", "native venv", spread(tv), spread(tn),
+                     {k: v / self.reps for k, v in delta(c0, c1).items()}, "requests per run"))
+
+    # 6. daemon memory with 100 envs holding the same packages, each used once
+    def row_rss(self, m):
+        n = 10 if self.a.quick else 100
+        names = [f"same{i}" for i in range(n)]
+        m.sync()
+        for nm in names:
+            self.ctl(m.store, "clone", os.path.basename(self.big_v), nm)
+        for nm in names:  # a running mount shows envs made behind its back at once
+            run([os.path.join(m.mnt, nm, "bin", "python"), "-c", LIGHT_IMPORT], env=self.env)
+        rss = m.rss_mib()
+        # native: the same work costs no daemon; show the kernel-side equivalent as "-"
+        self.add(Row("rss", f"daemon memory, {n} envs with the same {self.npkg} packages, each "
+                     "used", rss, None, "MiB", "≤ 64 MiB RSS", 64, "abs", "-",
+                     note=f"after `{LIGHT_IMPORT}` in each env"))
+
+    # 7. an env from stored packages (-r) vs pip install into a native venv
+    def row_create_r(self):
+        st = os.path.join(self.top, "pkgstore")
+        self.ctl(st, "create", "first", "-r", self.reqs, "--find-links", self.a.wheels)
+        tv = []
+        for i in range(self.reps):
+            tv.append(timed([self.venvctl, "--store", st, "create", f"r{i}", "-r", self.reqs]))
+        tn = []
+        for i in range(1 if self.a.quick else 2):
+            nat = os.path.join(self.native, f"r{i}")
+            t = time.perf_counter()
+            run([self.py, "-m", "venv", nat], env=self.env)
+            run([os.path.join(nat, "bin", "pip")] + self.pipargs + ["-r", self.reqs],
+                env=self.env)
+            tn.append(time.perf_counter() - t)
+        self.add(Row("create-r", f"an env from {self.npkg} stored packages "
+                     "(`venvctl create -r`)", med(tv), med(tn), "s", "≤ 50 ms", 0.05, "abs",
+                     "python -m venv + pip install", spread(tv), spread(tn)))
+
+    # 8. store bytes for 50 envs with the same packages
+    def row_bytes(self):
+        n = 10 if self.a.quick else 50
+        st = os.path.join(self.top, "bytestore")
+        self.ctl(st, "create", "--without-pip", "empty")
+        base = du_bytes(st)
+        self.ctl(st, "create", "b0", "-r", self.reqs, "--find-links", self.a.wheels)
+        one = du_bytes(st) - base
+        for i in range(1, n):
+            self.ctl(st, "create", f"b{i}", "-r", self.reqs)
+        allb = du_bytes(st) - base
+        limit = 1.02 * one + 64 * 1024 * n
+        nat = du_bytes(self.big_n)
+        self.add(Row("bytes", f"store bytes, {n} envs with the same {self.npkg} packages", allb,
+                     nat * n, "B", f"≤ 1.02 × one copy + 64 KiB per env "
+                     f"({fmt(limit, 'B')})", limit, "abs", f"{n} × one native venv",
+                     note=f"one copy: {fmt(one, 'B')}; native: {n} × `du -sb` of one venv "
+                     "with the set installed by pip"))
+
+    # 9. 10,000 envs in one mount
+    def row_manyenvs(self):
+        n = 1000 if self.a.quick else 10000
+        top = os.path.join(self.top, "many")
+        m = Mount(self.a.build, top, self.py)
+        names = [f"e{i:05d}" for i in range(n)]
+        for k in range(0, n, 1000):
+            self.ctl(m.store, "create", "--without-pip", *names[k:k + 1000])
+        ndir = os.path.join(self.native, "many")
+        for nm in names:
+            os.makedirs(os.path.join(ndir, nm))
+        with m:
+            tcold = timed(["ls", m.mnt])
+            timed(["ls", ndir])
+            tv, tn = [], []
+            for i in range(self.reps):
+                tv.append(timed(["ls", m.mnt]))
+                tn.append(timed(["ls", ndir]))
+            self.add(Row("manyls", f"`ls` of a mount with {n} envs", med(tv), med(tn), "s",
+                         "≤ 100 ms", 0.1, "abs", f"`ls` of a directory of {n} dirs",
+                         spread(tv), spread(tn),
+                         note=f"right after mounting: {fmt(tcold, 's')}"))
+            tv = []
+            for i in range(20):
+                t = time.perf_counter()
+                os.mkdir(os.path.join(m.mnt, f"new{i}"))
+                tv.append(time.perf_counter() - t)
+            self.add(Row("manymkdir", f"`mkdir` with {n} envs in the mount", med(tv), None, "s",
+                         "≤ 1 ms median", 0.001, "abs", "-", spread(tv)))
+
+    def cleanup(self):
+        shutil.rmtree(self.top, ignore_errors=True)
+
+
+# ---- output -------------------------------------------------------------------------
+
+def write_md(path, rows, a, ver, started, elapsed, chart):
+    L = [
+        "# venvfs benchmarks",
+        "",
+        "Produced by `tests/bench/bench.py` (one command, see its `--help`). Every row",
+        "measures venvfs and its native counterpart in the same run on the same machine,",
+        "alternating A/B; figures are medians, ranges are min-max of the repetitions.",
+        "",
+        f"- machine: {machine()}",
+        f"- Python {ver}; run {started} ({elapsed / 60:.1f} min"
+        f"{', --quick' if a.quick else ''})",
+        "",
+        "| what | venvfs | native | native is | measured | target | met |",
+        "|---|---:|---:|---|---:|---|:---:|",
+    ]
+    for r in rows:
+        meas = f"{r.measured:.2f} ×" if r.kind == "ratio" else fmt(r.v, r.unit)
+        met = {None: "", True: "yes", False: "**no**"}[r.met]
+        L.append(f"| {r.what} | {fmt(r.v, r.unit)} | {fmt(r.n, r.unit)} | {r.native_is} | "
+                 f"{meas} | {r.target} | {met} |")
+    L += ["", "Ranges (min-max) and notes:", ""]
+    for r in rows:
+        parts = []
+        if r.sv:
+            parts.append(f"venvfs {fmt(r.sv[0], r.unit)}-{fmt(r.sv[1], r.unit)}")
+        if r.sn:
+            parts.append(f"native {fmt(r.sn[0], r.unit)}-{fmt(r.sn[1], r.unit)}")
+        if r.note:
+            parts.append(r.note)
+        if parts:
+            L.append(f"- {r.what}: {'; '.join(parts)}")
+    L += ["", "## FUSE requests per workload", "",
+          "Counted by the daemon (`VENVFS_COUNT_FILE`); requests libfuse answers itself "
+          "are not seen.", "",
+          "| workload | requests | by kind |", "|---|---:|---|"]
+    for r in rows:
+        if not r.counts:
+            continue
+        tot = sum(r.counts.values())
+        kinds = ", ".join(f"{k} {v:g}" for k, v in
+                          sorted(r.counts.items(), key=lambda kv: -kv[1]) if v >= 0.5)
+        L.append(f"| {r.what}{' (' + r.note + ')' if r.note.startswith('requests') else ''} "
+                 f"| {tot:,.0f} | {kinds} |")
+    if chart:
+        L += ["", f"![measured figure as a fraction of its target]({os.path.basename(chart)})"]
+    with open(path, "w") as f:
+        f.write("\n".join(L) + "\n")
+
+
+def write_chart(path, rows):
+    """Each target row as a bar: measured / limit (1.0 is the target; below is met)."""
+    gp = shutil.which("gnuplot")
+    if not gp or not path:
+        return None
+    data = [(r.key, r.measured / r.limit) for r in rows if r.limit]
+    if not data:
+        return None
+    with tempfile.NamedTemporaryFile("w", suffix=".dat", delete=False) as f:
+        for k, v in data:
+            f.write(f'"{k}" {v:.4f}\n')
+        dat = f.name
+    script = f"""
+set terminal svg size 760,360 dynamic font "sans,11"
+set output "{path}"
+set title "venvfs: measured figure / target (below 1 = target met)"
+set style data histograms
+set style fill solid 0.8 border -1
+set boxwidth 0.7
+set yrange [0:*]
+set grid ytics
+set xtics rotate by -30
+set arrow from graph 0, first 1 to graph 1, first 1 nohead dt 2 lw 2 lc rgb "#c00000"
+plot "{dat}" using 2:xtic(1) title "" lc rgb "#4472c4"
+"""
+    subprocess.run([gp], input=script, text=True, check=True)
+    os.unlink(dat)
+    return path
+
+
+def corpus(a, py):
+    if a.wheels:
+        return a.wheels
+    cache = os.path.join(os.path.expanduser("~"), ".cache", "venvfs-bench", "wheels")
+    if os.path.isdir(cache) and any(n.endswith(".whl") for n in os.listdir(cache)):
+        return cache
+    tool = os.path.join(os.path.dirname(ROOT), "shared", "tools", "make-wheel-corpus.py")
+    if not os.path.exists(tool):
+        raise SystemExit("no --wheels DIR given and the wheel corpus tool "
+                         "(../shared/tools/make-wheel-corpus.py) is not there")
+    log(f"building the wheel corpus into {cache}")
+    run([py, tool, cache])
+    return cache
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
-    ap.add_argument("--wheels")
+    ap.add_argument("--wheels", help="wheel corpus (default: built once and cached)")
     ap.add_argument("--python", default=shutil.which("python3"))
-    ap.add_argument("--reps", type=int, default=5)
-    ap.add_argument("--envs", type=int, default=10)
+    ap.add_argument("--quick", action="store_true", help="fewer repetitions and envs")
+    ap.add_argument("--only", type=lambda s: s.split(","),
+                    help="rows to run: mkdir,pip,import,cold,ls,rss,create-r,bytes,manyenvs")
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "benchmarks.md"))
+    ap.add_argument("--chart", default=os.path.join(ROOT, "docs", "benchmarks.svg"))
     a = ap.parse_args()
-
-    py = subprocess.run([a.python, "-c", "import sys,os;print(os.path.realpath(sys.executable))"],
-                        check=True, capture_output=True, text=True).stdout.strip()
-    ver = subprocess.run([py, "-c", "import sys;print('%d.%d.%d'%sys.version_info[:3])"],
-                         check=True, capture_output=True, text=True).stdout.strip()
-    top = tempfile.mkdtemp(prefix="venvfs-bench.")
-    wheels = a.wheels
-    if not wheels:
-        wheels = os.path.join(top, "wheels")
-        tool = os.path.join(os.path.dirname(ROOT), "shared", "tools", "make-wheel-corpus.py")
-        if not os.path.exists(tool):
-            raise SystemExit("no --wheels given and no wheel corpus tool found")
-        run([py, tool, wheels])
-    env = env_vars()
-    pipargs = ["install", "-q", "--no-index", "--find-links", wheels]
-    rows = []
-    native = os.path.join(top, "native")
-    os.makedirs(native)
+    a.python = out([a.python, "-c", "import sys, os; print(os.path.realpath(sys.executable))"]
+                   ).strip()
+    ver = out([a.python, "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"]).strip()
+    a.wheels = corpus(a, a.python)
+    started, t0 = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), time.monotonic()
+    b = Bench(a)
     try:
-        with Mount(a.build, os.path.join(top, "vfs"), py) as m:
-            # 1. env creation
-            t_mk = []
-            for i in range(a.reps):
-                t = time.perf_counter()
-                os.mkdir(os.path.join(m.mnt, f"mk{i}"))
-                t_mk.append(time.perf_counter() - t)
-            t_venv = [timed([py, "-m", "venv", os.path.join(native, f"v{i}")], env)
-                      for i in range(a.reps)]
-            t_venv_np = [timed([py, "-m", "venv", "--without-pip", os.path.join(native, f"n{i}")],
-                               env) for i in range(a.reps)]
-            rows.append(("create an env (pip included)", med(t_mk), med(t_venv), "python -m venv"))
-            rows.append(("create an env (no pip)", med(t_mk), med(t_venv_np),
-                         "python -m venv --without-pip"))
-            venv_tool = shutil.which("virtualenv")
-            if venv_tool:
-                t_ve = [timed([venv_tool, "-q", "-p", py, os.path.join(native, f"ve{i}")], env)
-                        for i in range(a.reps)]
-                rows.append(("create an env (pip included)", med(t_mk), med(t_ve), "virtualenv"))
-
-            # 2. first import of pip in a brand-new env
-            t_fm, t_fn = [], []
-            for i in range(a.reps):
-                os.mkdir(os.path.join(m.mnt, f"fp{i}"))
-                t_fm.append(timed([os.path.join(m.mnt, f"fp{i}", "bin", "python"), "-c",
-                                   "import pip"], env))
-                run([py, "-m", "venv", os.path.join(native, f"fp{i}")], env=env)
-                t_fn.append(timed([os.path.join(native, f"fp{i}", "bin", "python"), "-c",
-                                   "import pip"], env))
-            rows.append(("first `import pip` in a new env", med(t_fm), med(t_fn), "native venv"))
-
-            # 3. pip install of the large set
-            os.mkdir(os.path.join(m.mnt, "big"))
-            run([py, "-m", "venv", os.path.join(native, "big")], env=env)
-            t_pm = timed([os.path.join(m.mnt, "big", "bin", "pip")] + pipargs + INSTALL_SET, env)
-            t_pn = timed([os.path.join(native, "big", "bin", "pip")] + pipargs + INSTALL_SET, env)
-            rows.append((f"`pip install` {' '.join(INSTALL_SET)}", t_pm, t_pn, "native venv"))
-
-            # 4. warm import of the set (first run warms both, then alternate)
-            code = "import " + ", ".join(IMPORT_SET)
-            pm = os.path.join(m.mnt, "big", "bin", "python")
-            pn = os.path.join(native, "big", "bin", "python")
-            timed([pm, "-c", code], env)
-            timed([pn, "-c", code], env)
-            t_im, t_in = [], []
-            for _ in range(a.reps):
-                t_im.append(timed([pm, "-c", code], env))
-                t_in.append(timed([pn, "-c", code], env))
-            rows.append((f"warm import of {len(IMPORT_SET)} packages", med(t_im), med(t_in),
-                         "native venv"))
-
-            # 5. store bytes for N envs with the same set
-            m.sync()
-            base = du_bytes(m.store)
-            for i in range(a.envs):
-                d = os.path.join(m.mnt, f"same{i}")
-                os.mkdir(d)
-                run([os.path.join(d, "bin", "pip")] + pipargs + SMALL_SET, env=env)
-                nd = os.path.join(native, f"same{i}")
-                run([py, "-m", "venv", nd], env=env)
-                run([os.path.join(nd, "bin", "pip")] + pipargs + SMALL_SET, env=env)
-            m.sync()
-            grew = du_bytes(m.store) - base
-            nat = sum(du_bytes(os.path.join(native, f"same{i}")) for i in range(a.envs))
-            rows.append((f"bytes for {a.envs} envs with {' + '.join(SMALL_SET)}", grew, nat,
-                         f"{a.envs} native venvs"))
+        b.run_all()
     finally:
-        shutil.rmtree(top, ignore_errors=True)
-
-    lines = [
-        "# venvfs benchmarks",
-        "",
-        "Produced by `tests/bench/bench.py`; every row compares venvfs with its native",
-        "counterpart measured in the same run on the same machine (medians of "
-        f"{a.reps} runs where repeated; `pip install` and byte counts once).",
-        "",
-        f"- machine: {machine()}",
-        f"- Python {ver} ({py}); {time.strftime('%Y-%m-%d')}",
-        "",
-        "| what | venvfs | native | native is | venvfs / native |",
-        "|---|---:|---:|---|---:|",
-    ]
-    for what, v, n, kind in rows:
-        if what.startswith("bytes"):
-            vs, ns = f"{v / 2**20:.1f} MiB", f"{n / 2**20:.1f} MiB"
-        else:
-            vs, ns = fmt_s(v), fmt_s(n)
-        lines.append(f"| {what} | {vs} | {ns} | {kind} | {v / n:.2f} |")
-    lines += [
-        "",
-        "- *create* rows: `mkdir` on the mount gives an env with pip in both rows; the native",
-        "  rows are `python -m venv` with and without pip (ensurepip installs pip).",
-        "- *bytes*: growth of the whole store (objects, trees, env files) for the envs,",
-        "  against `du -sb` of the native venvs; `.pyc` files embed their env's path, so",
-        "  each env still stores its own bytecode.",
-    ]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if a.out:
-        with open(a.out, "w") as f:
-            f.write(text)
+        b.cleanup()
+    chart = write_chart(a.chart, b.rows) if not a.only else None
+    write_md(a.out, b.rows, a, ver, started, time.monotonic() - t0, chart)
+    print(open(a.out).read())
 
 
 if __name__ == "__main__":
