@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "damaged.h"
 #include "error.h"
 #include "fsutil.h"
 #include "journal.h"
@@ -977,6 +978,15 @@ int vv_node_setattr(struct vv_node *n, int mode, int64_t atime_ns, int64_t mtime
 
 /* ---- content ------------------------------------------------------------------- */
 
+/* Open the published object of a file node for its bytes: a missing, truncated or
+ * damaged object is -EIO (logged once), never wrong bytes (damaged.h). */
+static int open_content(struct vv_node *n)
+{
+	char what[300];
+	snprintf(what, sizeof(what), "env %.256s", n->env->name);
+	return vv_obj_open_checked(n->env->set->st, &n->oid, n->size, what);
+}
+
 /* Copy the node's current content (as users see it) into fd. */
 static int copy_content(struct vv_node *n, int fd)
 {
@@ -986,7 +996,7 @@ static int copy_content(struct vv_node *n, int fd)
 		int r = synth_content(n);
 		return r < 0 ? r : vv_write_all(fd, n->synth, n->synthlen);
 	}
-	int src = vv_store_open_obj(n->env->set->st, &n->oid);
+	int src = open_content(n);
 	if (src < 0)
 		return src;
 	int r;
@@ -1106,7 +1116,7 @@ int vv_node_read_source(struct vv_node *n, struct vv_readsrc *out)
 		out->fd = n->stage;
 		return 0;
 	}
-	int fd = vv_store_open_obj(n->env->set->st, &n->oid);
+	int fd = open_content(n);
 	if (fd < 0)
 		return fd;
 	out->fd = vv_fdref_new(fd);
