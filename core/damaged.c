@@ -217,8 +217,22 @@ static void log_once(struct vv_damaged_state *s, const vv_oid *oid, const char *
 		vv_oidset_add(&s->logged, oid);
 	char hex[VV_OID_HEX + 1];
 	vv_oid_hex(oid, hex);
-	fprintf(stderr, "venvfs: object %s%s%s: %s; reads fail with EIO (run venvctl fsck "
-		"--repair)\n", hex, what ? " used by " : "", what ? what : "", why);
+	fprintf(stderr, "venvfs: object %s%s%s %s; reads fail with EIO (see venvctl fsck "
+		"--repair)\n", hex, what ? " (" : "", what ? what : "", why);
+}
+
+int vv_obj_report_bad(struct vv_store *st, const vv_oid *oid, const char *what,
+		      const char *why)
+{
+	struct vv_damaged_state *s = state_of(st);
+	if (s) {
+		pthread_mutex_lock(&s->lk);
+		log_once(s, oid, what, why);
+		pthread_mutex_unlock(&s->lk);
+	}
+	char hex[VV_OID_HEX + 1];
+	vv_oid_hex(oid, hex);
+	return vv_err(-EIO, "object %s: %s", hex, why);
 }
 
 int vv_obj_open_checked(struct vv_store *st, const vv_oid *oid, uint64_t size,
@@ -238,13 +252,13 @@ int vv_obj_open_checked(struct vv_store *st, const vv_oid *oid, uint64_t size,
 	if (fd < 0) {
 		if (fd != -ENOENT && fd != -EIO)
 			return fd;
-		why = fd == -ENOENT ? "missing from the store" : "cannot be opened";
+		why = fd == -ENOENT ? "is missing from the store" : "cannot be opened";
 	} else {
 		struct stat sb;
 		if (fstat(fd, &sb) < 0) {
 			why = "cannot be read";
 		} else if (size != UINT64_MAX && (uint64_t)sb.st_size != size) {
-			snprintf(whybuf, sizeof(whybuf), "has %llu bytes, its tree says %llu",
+			snprintf(whybuf, sizeof(whybuf), "has %llu bytes where its tree says %llu",
 				 (unsigned long long)sb.st_size, (unsigned long long)size);
 			why = whybuf;
 		} else if (listed) {
@@ -260,12 +274,5 @@ int vv_obj_open_checked(struct vv_store *st, const vv_oid *oid, uint64_t size,
 	}
 	if (!why)
 		return fd;
-	if (s) {
-		pthread_mutex_lock(&s->lk);
-		log_once(s, oid, what, why);
-		pthread_mutex_unlock(&s->lk);
-	}
-	char hex[VV_OID_HEX + 1];
-	vv_oid_hex(oid, hex);
-	return vv_err(-EIO, "object %s %s", hex, why);
+	return vv_obj_report_bad(st, oid, what, why);
 }

@@ -52,6 +52,11 @@ int vv_damaged_save(struct vv_store *st, struct vv_oidset *s);
 int vv_obj_open_checked(struct vv_store *st, const vv_oid *oid, uint64_t size,
 			const char *what);
 
+/* Log (once per id) that object oid, used by `what`, cannot be served because of
+ * `why`; returns -EIO. For trees the daemon cannot load. */
+int vv_obj_report_bad(struct vv_store *st, const vv_oid *oid, const char *what,
+		      const char *why);
+
 /* Free the per-store state vv_obj_open_checked() keeps (called by vv_store_close). */
 void vv_damaged_state_free(struct vv_store *st);
 

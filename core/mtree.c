@@ -209,6 +209,15 @@ static int dir_base(struct vv_node *dir)
 	if (dir->mat || dir->base)
 		return 0;
 	int r = vv_tree_get(dir->env->set->st, &dir->oid, &dir->base);
+	if (r == -ENOENT || r == -EUCLEAN || r == -EIO) {
+		/* a missing or damaged tree: EIO to the reader, logged once (damaged.h) */
+		char what[300];
+		snprintf(what, sizeof(what), "env %.200s, directory %.80s", dir->env->name,
+			 dir->name);
+		return vv_obj_report_bad(dir->env->set->st, &dir->oid, what,
+					 r == -ENOENT ? "is missing from the store" :
+					 "is a damaged tree");
+	}
 	if (r < 0)
 		return vv_err_prefix(r, "directory '%s'", dir->name);
 	return 0;
