@@ -131,12 +131,25 @@ static bool is_synth(const struct vv_node *n)
 	return n->kind == VV_SYN_FILE || n->kind == VV_SYN_LINK;
 }
 
+/* An unlinked file nobody writes to any more will never be published: give its stage's
+ * space back now instead of when the kernel forgets the inode (open read handles hold
+ * their own reference). */
+static void drop_dead_stage(struct vv_node *n)
+{
+	if (n->unlinked && !n->writers && n->stage && !n->publishing &&
+	    n->kind != VV_DIR) {
+		vv_fdref_put(n->stage);
+		n->stage = NULL;
+	}
+}
+
 /* Frees subtrees of materialized/clean dirs that are no longer reachable. Only nodes
  * without kernel references are freed; others stay until vv_node_forget. */
 static void node_drop(struct vv_node *n)
 {
 	n->parent = NULL;
 	n->unlinked = true;
+	drop_dead_stage(n);
 	if (n->nlookup == 0 && n->pins == 0) {
 		for (size_t i = 0; i < n->nkids; i++)
 			node_drop(n->kids[i]);
@@ -1042,6 +1055,7 @@ static int stage_for_write(struct vv_node *n, bool trunc)
 				return -errno;
 			n->ssize = 0;
 			n->stage_gen++;
+			n->stage_err = 0;
 		}
 		return 0;
 	}
@@ -1062,6 +1076,7 @@ static int stage_for_write(struct vv_node *n, bool trunc)
 	n->stage = s;
 	n->ssize = size;
 	n->stage_gen++;
+	n->stage_err = 0;
 	n->publishing = false;
 	free(n->stage_envpath);
 	n->stage_envpath = n->parent && is_env_bin(n->parent) ? vv_env_path(n->env) : NULL;
@@ -1158,6 +1173,12 @@ int vv_node_write_begin(struct vv_node *n, struct vv_fdref **out)
 	return 0;
 }
 
+void vv_node_write_failed(struct vv_node *n, int err)
+{
+	if (err < 0 && n->stage)
+		n->stage_err = err;
+}
+
 void vv_node_write_end(struct vv_node *n, uint64_t end_off)
 {
 	if (end_off > n->ssize)
@@ -1172,6 +1193,8 @@ int vv_node_publish_begin(struct vv_node *n, struct vv_publish *p, bool *need)
 	*need = false;
 	if (!n->stage || n->publishing || n->unlinked || is_synth(n))
 		return 0;
+	if (n->stage_err)
+		return n->stage_err; /* half-written: never published */
 	*need = true;
 	p->node = n;
 	p->fd = n->stage;
@@ -1342,6 +1365,7 @@ void vv_node_close_write(struct vv_node *n)
 		vv_fdref_put(n->stage);
 		n->stage = NULL;
 	}
+	drop_dead_stage(n);
 }
 
 /* ---- edits of synthesized files ---------------------------------------------------- */
