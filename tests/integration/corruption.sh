@@ -186,3 +186,16 @@ assert_contains "$out" "source '$VV_TMP/nonexistent'" "message names the bad sou
 rc=0
 out=$(vv_ctl fsck --source "$W" 2>&1) || rc=$?
 assert_eq "$rc" 2 "--source without --repair"
+
+# ---- progress bars: drawn on a terminal, never into a pipe ------------------------------
+if command -v script >/dev/null; then
+	for cmd in fsck du gc stats; do
+		tty_out=$(script -qec "$(vv_quote "$VENVCTL" --store "$STORE" "$cmd")" /dev/null) ||
+			fail "venvctl $cmd on a terminal failed: $tty_out"
+		assert_contains "$tty_out" $'\r\033[K'"$cmd " "progress bar of venvctl $cmd on a terminal"
+		piped=$(vv_ctl "$cmd" 2>&1)
+		assert_not_contains "$piped" $'\033[K' "venvctl $cmd into a pipe"
+	done
+else
+	vv_note "no script(1): progress bars not checked"
+fi
