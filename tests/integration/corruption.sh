@@ -4,9 +4,10 @@
 # rest fail with EIO through the mount instead of returning wrong bytes.
 #
 # Damage: single-bit flips and truncations in random objects that came from wheels,
-# in files written through the mount, one such file deleted, and a bit flip in a
-# directory tree. Then: plain fsck lists every damaged id (exit 1); --repair with the
-# wheels as --source restores the wheel objects (every installed file matches its
+# in random trees and in files written through the mount, one such file deleted, and a
+# bit flip in the tree of a directory written through the mount. Then: plain fsck lists
+# every damaged id (exit 1); --repair with the wheels and copies of the random trees as
+# --source restores those (every installed file matches its
 # RECORD hash again), lists the others in STORE/damaged (exit 1) and reading them
 # through the mount fails with EIO, logged once per object; --repair with copies of the
 # lost bytes restores the rest (exit 3) and fsck is clean (exit 0).
@@ -104,23 +105,37 @@ lost_tree=$(grep -l -r -- " 6:inlost" "$STORE/objects" | head -n 1)
 lost_tree=${lost_tree#"$STORE/objects/"}
 lost_tree=${lost_tree/\//}
 
-mkdir -p "$VV_TMP/saved"
-for h in "${user[@]}" "$lost_tree"; do cp "$(vv_obj_path "$h")" "$VV_TMP/saved/$h"; done
+# three random trees besides: one bit flipped in two, one truncated
+mapfile -t trees < <(python3 - "$STORE/objects" "$lost_tree" <<'EOF' | shuf -n 3
+import os, sys
+top, skip = sys.argv[1], sys.argv[2]
+for d in os.listdir(top):
+    for f in os.listdir(os.path.join(top, d)):
+        with open(os.path.join(top, d, f), "rb") as fh:
+            if fh.read(14) == b"venvfs-tree 1\n" and d + f != skip:
+                print(d + f)
+EOF
+)
+((${#trees[@]} == 3)) || fail "fewer than 3 trees in the store"
 
-for h in "${flipped[@]}" "${user[0]}" "${user[1]}" "$lost_tree"; do
+mkdir -p "$VV_TMP/saved" "$VV_TMP/savedtrees"
+for h in "${user[@]}" "$lost_tree"; do cp "$(vv_obj_path "$h")" "$VV_TMP/saved/$h"; done
+for h in "${trees[@]}"; do cp "$(vv_obj_path "$h")" "$VV_TMP/savedtrees/$h"; done
+
+for h in "${flipped[@]}" "${user[0]}" "${user[1]}" "$lost_tree" "${trees[0]}" "${trees[1]}"; do
 	p=$(vv_obj_path "$h")
 	chmod u+w "$p"
 	flip_bit "$p"
 done
-for h in "${truncated[@]}" "${user[2]}"; do
+for h in "${truncated[@]}" "${user[2]}" "${trees[2]}"; do
 	p=$(vv_obj_path "$h")
 	chmod u+w "$p"
 	truncate -s $(($(stat -c %s "$p") / 2)) "$p"
 done
 rm -f "$(vv_obj_path "${user[3]}")"
-damaged_all=$(printf '%s\n' "${pick[@]}" "${user[@]}" "$lost_tree" | sort -u)
+damaged_all=$(printf '%s\n' "${pick[@]}" "${user[@]}" "$lost_tree" "${trees[@]}" | sort -u)
 unrestorable=$(printf '%s\n' "${user[@]}" "$lost_tree" | sort -u)
-vv_note "damaged $(wc -l <<<"$damaged_all") objects: 8 + 2 + 1 flipped bits, 4 + 1 truncated, 1 deleted"
+vv_note "damaged $(wc -l <<<"$damaged_all") objects: wheel files 8 flipped + 4 truncated, own files 2 flipped + 1 truncated + 1 deleted, trees 3 flipped + 1 truncated"
 
 # ---- fsck finds every one -----------------------------------------------------------------
 rc=0
@@ -130,17 +145,20 @@ found=$(grep -oE '^(corrupt|missing) object [0-9a-f]{64}' <<<"$out" | awk '{prin
 assert_eq "$found" "$damaged_all" "ids fsck reports as corrupt or missing"
 assert_contains "$out" "missing object ${user[3]} (env e, path /keep/f4)" "fsck names env and path"
 
-# ---- repair with the wheels as a source ---------------------------------------------------
+# ---- repair with the wheels and copies of the trees as sources ----------------------------
 rc=0
-out=$(vv_ctl fsck --repair --no-bundled --source "$W") || rc=$?
+out=$(vv_ctl fsck --repair --no-bundled --source "$W" --source "$VV_TMP/savedtrees") || rc=$?
 assert_eq "$rc" 1 "exit status of fsck --repair with unrestorable objects"
 for h in "${pick[@]}"; do
 	assert_contains "$out" "restored object $h from $W/" "repair of wheel object $h"
 done
+for h in "${trees[@]}"; do
+	assert_contains "$out" "restored object $h from $VV_TMP/savedtrees/$h" "repair of tree $h"
+done
 assert_eq "$(sort "$STORE/damaged")" "$unrestorable" "the damaged list"
 assert_contains "$out" "still damaged: missing object ${user[0]} (env e, path /keep/f1)" \
 	"repair output"
-for h in "${flipped[@]}" "${truncated[@]}" "${user[0]}" "$lost_tree"; do
+for h in "${flipped[@]}" "${truncated[@]}" "${user[0]}" "$lost_tree" "${trees[@]}"; do
 	[[ -f $STORE/quarantine/$h ]] || fail "corrupt object $h not in quarantine/"
 done
 rc=0
