@@ -218,8 +218,8 @@ static void log_once(struct vv_damaged_state *s, const vv_oid *oid, const char *
 		vv_oidset_add(&s->logged, oid);
 	char hex[VV_OID_HEX + 1];
 	vv_oid_hex(oid, hex);
-	fprintf(stderr, "venvfs: object %s%s%s %s; reads fail with EIO (see venvctl fsck "
-		"--repair)\n", hex, what ? " (" : "", what ? what : "", why);
+	fprintf(stderr, "venvfs: object %s%s%s%s %s; reads fail with EIO (see venvctl fsck "
+		"--repair)\n", hex, what ? " (" : "", what ? what : "", what ? ")" : "", why);
 }
 
 int vv_obj_report_bad(struct vv_store *st, const vv_oid *oid, const char *what,
