@@ -100,8 +100,11 @@ truncated=("${pick[@]:8:4}")
 
 user=()
 for f in f1 f2 f3 f4; do user+=("$(vv_sha256 "$VV_TMP/orig/$f")"); done
-lost_tree=$(grep -l -r -- " 6:inlost" "$STORE/objects" | head -n 1)
-[[ -n $lost_tree ]] || fail "no tree lists lost/inlost"
+# the committed tree of lost/: the one listing inlost with its final content (an
+# earlier commit may have left an older, unreachable version of the directory)
+mapfile -t lt < <(grep -l -r -- " $(vv_sha256 "$VV_TMP/orig/inlost") 6:inlost" "$STORE/objects")
+((${#lt[@]} == 1)) || fail "expected one tree listing lost/inlost, found ${#lt[@]}"
+lost_tree=${lt[0]}
 lost_tree=${lost_tree#"$STORE/objects/"}
 lost_tree=${lost_tree/\//}
 
@@ -158,6 +161,7 @@ done
 assert_eq "$(sort "$STORE/damaged")" "$unrestorable" "the damaged list"
 assert_contains "$out" "still damaged: missing object ${user[0]} (env e, path /keep/f1)" \
 	"repair output"
+assert_contains "$out" "damaged envs: e"$'\n' "repair names the damaged env"
 for h in "${flipped[@]}" "${truncated[@]}" "${user[0]}" "$lost_tree" "${trees[@]}"; do
 	[[ -f $STORE/quarantine/$h ]] || fail "corrupt object $h not in quarantine/"
 done

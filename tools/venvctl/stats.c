@@ -171,6 +171,8 @@ struct fsck_out {
 	bool quiet;
 	struct vc_bar *bar;
 	const char *prefix; /* "" or "still damaged: " */
+	char **envs;        /* --repair: envs with damage left, each once */
+	size_t nenvs;
 };
 
 static int fsck_print(const struct vv_fsck_problem *p, void *arg)
@@ -186,7 +188,19 @@ static int fsck_print(const struct vv_fsck_problem *p, void *arg)
 
 static int fsck_print_remaining(const struct vv_fsck_problem *p, void *arg)
 {
-	struct fsck_out o = *(const struct fsck_out *)arg;
+	struct fsck_out *out = arg;
+	if (p->env) {
+		size_t i = 0;
+		while (i < out->nenvs && strcmp(out->envs[i], p->env))
+			i++;
+		char **ne = i < out->nenvs ? NULL :
+			realloc(out->envs, (out->nenvs + 1) * sizeof(*ne));
+		if (ne && (ne[out->nenvs] = strdup(p->env)))
+			out->nenvs++;
+		if (ne)
+			out->envs = ne;
+	}
+	struct fsck_out o = *out;
 	o.prefix = "still damaged: ";
 	return fsck_print(p, &o);
 }
@@ -281,6 +295,19 @@ static int cmd_fsck(struct vc_ctx *c, int argc, char **argv)
 			       (unsigned long long)res.quarantined,
 			       (unsigned long long)res.restored, (unsigned long long)res.damaged,
 			       res.damaged == 1 ? "" : "s", c->st->path);
+		if (!quiet && fo.nenvs) {
+			printf("damaged envs:");
+			for (size_t i = 0; i < fo.nenvs; i++) {
+				size_t w;
+				char *dn = vc_display_name(fo.envs[i], &w);
+				printf(" %s", dn ? dn : "?");
+				free(dn);
+			}
+			printf("\n");
+		}
+		for (size_t i = 0; i < fo.nenvs; i++)
+			free(fo.envs[i]);
+		free(fo.envs);
 		rc = !res.found ? 0 : res.remaining ? VC_EXIT_PROBLEMS : FSCK_EXIT_REPAIRED;
 	}
 	if (!quiet)
@@ -515,9 +542,12 @@ const struct vc_command vc_command_fsck = {"fsck", cmd_fsck,
 	 "                     that object. Repeatable.\n"
 	 "    --no-bundled     do not use the interpreters' wheels and skeletons\n"
 	 "\n"
+	 "With --repair, what could not be fixed is printed as \"still damaged: ...\" lines\n"
+	 "and the envs concerned as \"damaged envs: NAME...\".\n"
+	 "\n"
 	 "Exit status: 0 the store is clean, 1 problems were found (with --repair: some\n"
-	 "remain; see the \"still damaged:\" lines), 2 the check could not run (bad option,\n"
-	 "unreadable store or source), 3 (--repair) problems were found and all repaired.\n"
+	 "remain), 2 the check could not run (bad option, unreadable store or source),\n"
+	 "3 (--repair) problems were found and all repaired.\n"
 	 "Without --repair nothing is changed.\n"};
 
 const struct vc_command vc_command_du = {"du", cmd_du, "[--json] [--bytes] [NAME...]",
