@@ -1173,10 +1173,19 @@ int vv_node_write_begin(struct vv_node *n, struct vv_fdref **out)
 	return 0;
 }
 
-void vv_node_write_failed(struct vv_node *n, int err)
+void vv_node_write_failed(struct vv_node *n, int err, uint64_t at)
 {
-	if (err < 0 && n->stage)
-		n->stage_err = err;
+	if (err >= 0 || !n->stage)
+		return;
+	if (!n->stage_err || at < n->stage_err_at)
+		n->stage_err_at = at;
+	n->stage_err = err;
+}
+
+void vv_node_write_ok(struct vv_node *n, uint64_t start, uint64_t end)
+{
+	if (n->stage_err && start <= n->stage_err_at && end > n->stage_err_at)
+		n->stage_err = 0;
 }
 
 void vv_node_write_end(struct vv_node *n, uint64_t end_off)

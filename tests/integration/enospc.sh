@@ -67,6 +67,42 @@ check rm -f "$MNT/e/huge.bin"
 vv_commit e
 assert_eq "$(listing)" "$before" "env listing after the failed write"
 
+# A writer that gets ENOSPC, frees space and writes the failed part again: its file is
+# stored complete after all.
+head -c $(( ($(free_kb) - 3072) * 1024 )) /dev/zero >"$SMALL/filler" 2>/dev/null || true
+out=$(python3 - "$MNT/e/retry.bin" "$SMALL/filler" "$VV_TMP/retry.expected" <<'EOF'
+import errno, os, sys
+path, filler, expected = sys.argv[1:]
+fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+data, pos, failed = bytearray(), 0, False
+while pos < 64 << 20:
+    chunk = os.urandom(1 << 20)
+    try:
+        n = os.pwrite(fd, chunk, pos)
+    except OSError as e:
+        if e.errno != errno.ENOSPC:
+            raise
+        failed = True
+        break
+    data += chunk[:n]
+    pos += n
+    if n < len(chunk):
+        # a short write: the next one fails with ENOSPC
+        continue
+if not failed:
+    sys.exit("no ENOSPC after %d bytes" % pos)
+os.remove(filler)                      # space comes back
+rest = os.urandom(1 << 20)
+assert os.pwrite(fd, rest, pos) == len(rest)
+os.fsync(fd)
+os.close(fd)
+open(expected, "wb").write(bytes(data) + rest)
+print("ENOSPC after %d bytes, retried" % pos)
+EOF
+) || fail "retrying after ENOSPC: $out"
+vv_note "$out"
+vv_commit e
+
 # Space is back: the mount keeps working.
 check "$MNT/e/bin/pip" install -q --no-index --find-links "$W" laterpkg
 assert_eq "$("$MNT/e/bin/later")" "laterpkg 1.0" "a package installed after ENOSPC"
@@ -76,6 +112,11 @@ vv_commit e f
 fsck_clean "after freeing space (mounted)"
 vv_umount
 fsck_clean "after unmounting"
+vv_mount
+check cmp "$VV_TMP/retry.expected" "$MNT/e/retry.bin"
+check rm "$MNT/e/retry.bin"
+vv_commit e
+vv_umount
 assert_eq "$(tmp_left)" 0 "entries left in tmp/ after unmounting"
 
 # venvctl add of the big wheel: a clear error, the env file untouched.
