@@ -345,9 +345,13 @@ static int sweep(struct gc *g)
 	char **dirs;
 	size_t n;
 	int r = list_dir(g->st->objfd, "objects/", &dirs, &n);
-	for (size_t i = 0; i < n && r == 0; i++)
+	for (size_t i = 0; i < n && r == 0; i++) {
+		vv_progress_report(g->opts->progress, "sweeping", i, n);
 		if (strlen(dirs[i]) == 2 && is_hex(dirs[i], 2))
 			r = sweep_dir(g, dirs[i]);
+	}
+	if (r == 0)
+		vv_progress_report(g->opts->progress, "sweeping", n, n);
 	vv_env_list_free(dirs, n);
 	return r;
 }
@@ -398,6 +402,7 @@ int vv_gc(struct vv_store *st, const struct vv_gc_opts *opts, struct vv_gc_resul
 	if (r < 0)
 		return r;
 	r = vv_reach_new(st, &g.reach);
+	vv_progress_report(opts->progress, "marking", 0, 0);
 	if (r == 0)
 		r = mark_all(&g, st->journalfd, "journal/", mark_journal);
 	if (r == 0)

@@ -27,6 +27,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "progress.h"
+
 struct vv_store;
 
 #define VV_GC_GRACE_DEFAULT 3600 /* seconds */
@@ -35,6 +37,7 @@ struct vv_gc_opts {
 	int64_t grace_s;  /* keep objects changed less than this long ago (>= 0) */
 	bool dry_run;     /* report only; takes no lock, deletes nothing */
 	int64_t now_s;    /* the time ages are measured from; 0: now (tests set it) */
+	const struct vv_progress *progress; /* NULL: no report (progress.h) */
 };
 
 struct vv_gc_result {

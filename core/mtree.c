@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "damaged.h"
 #include "error.h"
 #include "fsutil.h"
 #include "journal.h"
@@ -130,12 +131,25 @@ static bool is_synth(const struct vv_node *n)
 	return n->kind == VV_SYN_FILE || n->kind == VV_SYN_LINK;
 }
 
+/* An unlinked file nobody writes to any more will never be published: give its stage's
+ * space back now instead of when the kernel forgets the inode (open read handles hold
+ * their own reference). */
+static void drop_dead_stage(struct vv_node *n)
+{
+	if (n->unlinked && !n->writers && n->stage && !n->publishing &&
+	    n->kind != VV_DIR) {
+		vv_fdref_put(n->stage);
+		n->stage = NULL;
+	}
+}
+
 /* Frees subtrees of materialized/clean dirs that are no longer reachable. Only nodes
  * without kernel references are freed; others stay until vv_node_forget. */
 static void node_drop(struct vv_node *n)
 {
 	n->parent = NULL;
 	n->unlinked = true;
+	drop_dead_stage(n);
 	if (n->nlookup == 0 && n->pins == 0) {
 		for (size_t i = 0; i < n->nkids; i++)
 			node_drop(n->kids[i]);
@@ -208,6 +222,15 @@ static int dir_base(struct vv_node *dir)
 	if (dir->mat || dir->base)
 		return 0;
 	int r = vv_tree_get(dir->env->set->st, &dir->oid, &dir->base);
+	if (r == -ENOENT || r == -EUCLEAN || r == -EIO) {
+		/* a missing or damaged tree: EIO to the reader, logged once (damaged.h) */
+		char what[300];
+		snprintf(what, sizeof(what), "env %.200s, directory %.80s", dir->env->name,
+			 dir->name);
+		return vv_obj_report_bad(dir->env->set->st, &dir->oid, what,
+					 r == -ENOENT ? "is missing from the store" :
+					 "is a damaged tree");
+	}
 	if (r < 0)
 		return vv_err_prefix(r, "directory '%s'", dir->name);
 	return 0;
@@ -977,6 +1000,15 @@ int vv_node_setattr(struct vv_node *n, int mode, int64_t atime_ns, int64_t mtime
 
 /* ---- content ------------------------------------------------------------------- */
 
+/* Open the published object of a file node for its bytes: a missing, truncated or
+ * damaged object is -EIO (logged once), never wrong bytes (damaged.h). */
+static int open_content(struct vv_node *n)
+{
+	char what[300];
+	snprintf(what, sizeof(what), "env %.256s", n->env->name);
+	return vv_obj_open_checked(n->env->set->st, &n->oid, n->size, what);
+}
+
 /* Copy the node's current content (as users see it) into fd. */
 static int copy_content(struct vv_node *n, int fd)
 {
@@ -986,7 +1018,7 @@ static int copy_content(struct vv_node *n, int fd)
 		int r = synth_content(n);
 		return r < 0 ? r : vv_write_all(fd, n->synth, n->synthlen);
 	}
-	int src = vv_store_open_obj(n->env->set->st, &n->oid);
+	int src = open_content(n);
 	if (src < 0)
 		return src;
 	int r;
@@ -1023,6 +1055,7 @@ static int stage_for_write(struct vv_node *n, bool trunc)
 				return -errno;
 			n->ssize = 0;
 			n->stage_gen++;
+			n->stage_err = 0;
 		}
 		return 0;
 	}
@@ -1043,6 +1076,7 @@ static int stage_for_write(struct vv_node *n, bool trunc)
 	n->stage = s;
 	n->ssize = size;
 	n->stage_gen++;
+	n->stage_err = 0;
 	n->publishing = false;
 	free(n->stage_envpath);
 	n->stage_envpath = n->parent && is_env_bin(n->parent) ? vv_env_path(n->env) : NULL;
@@ -1106,7 +1140,7 @@ int vv_node_read_source(struct vv_node *n, struct vv_readsrc *out)
 		out->fd = n->stage;
 		return 0;
 	}
-	int fd = vv_store_open_obj(n->env->set->st, &n->oid);
+	int fd = open_content(n);
 	if (fd < 0)
 		return fd;
 	out->fd = vv_fdref_new(fd);
@@ -1139,6 +1173,21 @@ int vv_node_write_begin(struct vv_node *n, struct vv_fdref **out)
 	return 0;
 }
 
+void vv_node_write_failed(struct vv_node *n, int err, uint64_t at)
+{
+	if (err >= 0 || !n->stage)
+		return;
+	if (!n->stage_err || at < n->stage_err_at)
+		n->stage_err_at = at;
+	n->stage_err = err;
+}
+
+void vv_node_write_ok(struct vv_node *n, uint64_t start, uint64_t end)
+{
+	if (n->stage_err && start <= n->stage_err_at && end > n->stage_err_at)
+		n->stage_err = 0;
+}
+
 void vv_node_write_end(struct vv_node *n, uint64_t end_off)
 {
 	if (end_off > n->ssize)
@@ -1153,6 +1202,8 @@ int vv_node_publish_begin(struct vv_node *n, struct vv_publish *p, bool *need)
 	*need = false;
 	if (!n->stage || n->publishing || n->unlinked || is_synth(n))
 		return 0;
+	if (n->stage_err)
+		return n->stage_err; /* half-written: never published */
 	*need = true;
 	p->node = n;
 	p->fd = n->stage;
@@ -1323,6 +1374,7 @@ void vv_node_close_write(struct vv_node *n)
 		vv_fdref_put(n->stage);
 		n->stage = NULL;
 	}
+	drop_dead_stage(n);
 }
 
 /* ---- edits of synthesized files ---------------------------------------------------- */

@@ -90,6 +90,12 @@ struct vv_node {
 				   written then names it, even if the env is renamed before
 				   the file is published) */
 	uint64_t stage_gen;     /* bumped on every write to stage */
+	int stage_err;          /* a write to the stage failed (-ENOSPC, -EIO...): the
+				   stage is never published (fsync returns this error), so
+				   a half-written file reaches neither the store nor a
+				   commit; cleared when the file is truncated to 0 or a
+				   later write covers stage_err_at (the writer retried) */
+	uint64_t stage_err_at;  /* offset of the first byte that was not written */
 	uint32_t pins;          /* in-flight publishes keeping the node alive */
 	uint32_t writers;       /* open handles that may write */
 	uint8_t synth_which;    /* VV_SYN_FILE: enum vv_synth_file */
@@ -224,6 +230,10 @@ int vv_node_read_source(struct vv_node *n, struct vv_readsrc *out);
 /* The stage to write to (referenced) and bump stage_gen; updates size/mtime. */
 int vv_node_write_begin(struct vv_node *n, struct vv_fdref **out);
 void vv_node_write_end(struct vv_node *n, uint64_t end_off);
+/* A write to the stage failed with err (< 0) at offset at: see vv_node.stage_err. */
+void vv_node_write_failed(struct vv_node *n, int err, uint64_t at);
+/* A write of [start, end) succeeded: clears a failure it covers. */
+void vv_node_write_ok(struct vv_node *n, uint64_t start, uint64_t end);
 
 /* Publishing a stage is split so that hashing runs without the lock:
  *   vv_node_publish_begin (locked) -> vv_publish_run (unlocked) -> vv_node_publish_end

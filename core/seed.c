@@ -290,7 +290,12 @@ int vv_seed_ensure(struct vv_store *st, struct vv_python *py)
 	int r = cached(st, py);
 	if (r != 0)
 		return r < 0 ? vv_err_prefix(r, "checking the env skeleton") : 0;
+	return vv_seed_rebuild(st, py);
+}
 
+int vv_seed_rebuild(struct vv_store *st, struct vv_python *py)
+{
+	int r;
 	/* Directory mtimes: the newest member of the pip wheel, or 0 without one. Never
 	 * the clock or the wheel file's mtime, so rebuilding gives the same ids. */
 	int64_t mtime_ns = 0;

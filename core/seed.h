@@ -13,4 +13,9 @@ struct vv_python;
 /* Make sure py->skel_pip and py->skel_nopip are built and cached (vv_python_save). */
 int vv_seed_ensure(struct vv_store *st, struct vv_python *py);
 
+/* Build both skeletons again even when cached, publishing every object and tree they
+ * consist of (the same ids: seeding is deterministic). fsck --repair uses it to restore
+ * damaged or missing skeleton objects. */
+int vv_seed_rebuild(struct vv_store *st, struct vv_python *py);
+
 #endif

@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -298,20 +299,33 @@ static int stat_object(int dirfd, const char *name, const vv_oid *oid, bool veri
  * objects and anything that does not belong under objects/; without, just stat them.
  */
 static int scan_objects(struct vv_store *st, struct table *t, struct fsck_ctx *fc,
-			int *stop)
+			int *stop, const struct vv_progress *pg)
 {
+	/* the number of fan-out directories, for the progress report */
+	uint64_t ndirs = 0, done = 0;
 	DIR *top = vv_opendir_at(st->objfd, ".");
+	if (top) {
+		for (struct dirent *de; (de = readdir(top));)
+			ndirs += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+		closedir(top);
+	}
+	const char *phase = fc ? "hashing" : "scanning";
+	top = vv_opendir_at(st->objfd, ".");
 	if (!top)
 		return vv_err_sys(-errno, "cannot read objects/ of '%s'", st->path);
 	int r = 0;
+	char spath[64 + NAME_MAX];
 	struct dirent *de = NULL;
 	while (!*stop && (errno = 0, de = readdir(top))) {
 		const char *dn = de->d_name;
 		if (!strcmp(dn, ".") || !strcmp(dn, ".."))
 			continue;
+		vv_progress_report(pg, phase, done, ndirs > done ? ndirs : done + 1);
+		done++;
+		snprintf(spath, sizeof(spath), "objects/%s", dn);
 		if (strlen(dn) != 2 || !is_hex(dn, 2)) {
 			if (fc)
-				r = fsck_report(fc, VV_FSCK_STRAY, NULL, NULL, NULL,
+				r = fsck_report(fc, VV_FSCK_STRAY, NULL, NULL, spath,
 						"stray entry objects/%s (not a fan-out directory)", dn);
 			if (r < 0)
 				break;
@@ -321,7 +335,7 @@ static int scan_objects(struct vv_store *st, struct table *t, struct fsck_ctx *f
 		if (sub < 0) {
 			if (errno == ENOTDIR || errno == ELOOP) {
 				if (fc)
-					r = fsck_report(fc, VV_FSCK_STRAY, NULL, NULL, NULL,
+					r = fsck_report(fc, VV_FSCK_STRAY, NULL, NULL, spath,
 							"stray entry objects/%s (not a directory)", dn);
 			} else if (fc) {
 				r = fsck_report(fc, VV_FSCK_IO, NULL, NULL, NULL,
@@ -354,9 +368,10 @@ static int scan_objects(struct vv_store *st, struct table *t, struct fsck_ctx *f
 				named = vv_oid_from_hex(&oid, hex, VV_OID_HEX) == 0;
 			}
 			struct stat sb;
+			snprintf(spath, sizeof(spath), "objects/%s/%s", dn, fn);
 			if (!named) {
 				if (fc)
-					r = fsck_report(fc, VV_FSCK_STRAY, NULL, NULL, NULL,
+					r = fsck_report(fc, VV_FSCK_STRAY, NULL, NULL, spath,
 							"stray entry objects/%s/%s (not an object name)",
 							dn, fn);
 				if (r < 0)
@@ -372,7 +387,7 @@ static int scan_objects(struct vv_store *st, struct table *t, struct fsck_ctx *f
 			}
 			if (ok == 2) {
 				if (fc)
-					r = fsck_report(fc, VV_FSCK_STRAY, NULL, NULL, NULL,
+					r = fsck_report(fc, VV_FSCK_STRAY, NULL, NULL, spath,
 							"stray entry objects/%s/%s (not a regular file)",
 							dn, fn);
 				if (r < 0)
@@ -412,6 +427,8 @@ static int scan_objects(struct vv_store *st, struct table *t, struct fsck_ctx *f
 	if (r == 0 && !*stop && !de && errno)
 		r = vv_err_sys(-errno, "cannot read objects/ of '%s'", st->path);
 	closedir(top);
+	if (r == 0)
+		vv_progress_report(pg, phase, done, done);
 	return r;
 }
 
@@ -612,12 +629,18 @@ static int set_env_error(struct vv_stats_env *e, const char *fmt, ...)
  */
 int vv_stats_collect(struct vv_store *st, struct vv_stats *out)
 {
+	return vv_stats_collect_ex(st, out, NULL);
+}
+
+int vv_stats_collect_ex(struct vv_store *st, struct vv_stats *out,
+			const struct vv_progress *pg)
+{
 	memset(out, 0, sizeof(*out));
 	struct stats_ctx sc = {.st = st};
 	char **names = NULL;
 	size_t nnames = 0;
 	int stop = 0;
-	int r = scan_objects(st, &sc.t, NULL, &stop);
+	int r = scan_objects(st, &sc.t, NULL, &stop, pg);
 	if (r < 0)
 		goto fail;
 	r = vv_env_list(st, &names, &nnames);
@@ -630,6 +653,7 @@ int vv_stats_collect(struct vv_store *st, struct vv_stats *out)
 	}
 	out->nenvs = nnames;
 	for (size_t i = 0; i < nnames; i++) {
+		vv_progress_report(pg, "walking", i, nnames);
 		struct vv_stats_env *e = &out->envs[i];
 		e->name = strdup(names[i]);
 		if (!e->name) {
@@ -875,10 +899,16 @@ static int check_tree(struct fsck_ctx *fc, struct node *n, const char *env, int 
 
 int vv_fsck(struct vv_store *st, vv_fsck_cb cb, void *arg, struct vv_fsck_summary *sum)
 {
+	return vv_fsck_ex(st, cb, arg, sum, NULL);
+}
+
+int vv_fsck_ex(struct vv_store *st, vv_fsck_cb cb, void *arg, struct vv_fsck_summary *sum,
+	       const struct vv_progress *pg)
+{
 	struct fsck_ctx fc = {.st = st, .cb = cb, .arg = arg};
 	char **names = NULL;
 	size_t nnames = 0;
-	int r = scan_objects(st, &fc.t, &fc, &fc.stop);
+	int r = scan_objects(st, &fc.t, &fc, &fc.stop, pg);
 	if (r < 0)
 		goto out;
 	fc.sum.objects = fc.t.used; /* so far the table holds exactly the scanned files */
@@ -888,6 +918,7 @@ int vv_fsck(struct vv_store *st, vv_fsck_cb cb, void *arg, struct vv_fsck_summar
 	if (r < 0)
 		goto out;
 	for (size_t i = 0; i < nnames && !fc.stop; i++) {
+		vv_progress_report(pg, "checking", i, nnames);
 		struct vv_envcfg cfg = {0};
 		vv_err_clear();
 		int lr = vv_env_load(st, names[i], &cfg);
@@ -913,6 +944,7 @@ int vv_fsck(struct vv_store *st, vv_fsck_cb cb, void *arg, struct vv_fsck_summar
 		if (r < 0)
 			goto out;
 	}
+	vv_progress_report(pg, "checking", nnames, nnames);
 	r = 0;
 out:
 	free_names(names, nnames);

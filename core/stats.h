@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "hash.h"
+#include "progress.h"
 
 struct vv_store;
 
@@ -61,6 +62,9 @@ struct vv_stats {
 /* Collect statistics. Damaged envs or trees do not fail the call: they are recorded in
  * vv_stats_env.error. Returns 0, or -errno when the store itself cannot be read. */
 int vv_stats_collect(struct vv_store *st, struct vv_stats *out);
+/* The same, reporting progress ("scanning" fan-out directories, then "walking" envs). */
+int vv_stats_collect_ex(struct vv_store *st, struct vv_stats *out,
+			const struct vv_progress *pg);
 void vv_stats_release(struct vv_stats *s);
 
 /* logical / file_bytes; 1.0 when nothing is stored. */
@@ -80,7 +84,9 @@ struct vv_fsck_problem {
 	enum vv_fsck_kind kind;
 	const vv_oid *oid;   /* the object concerned, or NULL */
 	const char *env;     /* env whose walk found it, or NULL (object scan) */
-	const char *path;    /* path inside that env ("" for its root), or NULL */
+	const char *path;    /* path inside that env ("" for its root), or for
+				VV_FSCK_STRAY the entry's path in the store
+				("objects/ab/junk"), or NULL */
 	const char *msg;     /* the whole report line, e.g.
 				"missing object <hex> (env web, path lib/x.py)" */
 };
@@ -103,6 +109,9 @@ struct vv_fsck_summary {
  * Returns the number of problems (0 = clean) or -errno when the check itself failed
  * (the store directory unreadable, out of memory). */
 int vv_fsck(struct vv_store *st, vv_fsck_cb cb, void *arg, struct vv_fsck_summary *sum);
+/* The same, reporting progress ("hashing" fan-out directories, then "checking" envs). */
+int vv_fsck_ex(struct vv_store *st, vv_fsck_cb cb, void *arg, struct vv_fsck_summary *sum,
+	       const struct vv_progress *pg);
 
 /* ---- reachability, shared with gc (gc.h) ----
  *

@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "damaged.h"
 #include "error.h"
 #include "fsutil.h"
 #include "tree.h"
@@ -245,6 +246,7 @@ int vv_store_open(struct vv_store **out, const char *path, int create)
 	clean_atomic_tmps(st->envfd);
 	clean_atomic_tmps(st->journalfd);
 	clean_atomic_tmps(st->pythonfd);
+	clean_atomic_tmps(st->dirfd); /* the damaged list's */
 	if (create && (r = vv_fsync_dir_at(st->dirfd, ".")) < 0)
 		goto fail;
 	st->trees = vv_treecache_new();
@@ -269,6 +271,7 @@ void vv_store_close(struct vv_store *st)
 			close(fds[i]);
 	if (st->trees)
 		vv_treecache_free(st->trees);
+	vv_damaged_state_free(st);
 	free(st->path);
 	free(st);
 }

@@ -9,6 +9,8 @@
  *   journal/NAME         per-env log of changes made since that root (journal.h)
  *   pythons/KEY          cached facts about an interpreter (python.h)
  *   tmp/                 temp files; anything here is garbage after a crash
+ *   quarantine/          corrupt objects moved aside by `venvctl fsck --repair`
+ *   damaged              objects that could not be restored (damaged.h)
  *
  * Publishing an object: write a temp file (O_TMPFILE where the filesystem has it),
  * fsync it, make it 0444, link it under its final name with linkat(), which never
@@ -27,6 +29,7 @@
 #include "hash.h"
 
 struct vv_treecache;
+struct vv_damaged_state;
 
 struct vv_store {
 	char *path;     /* absolute path of the store directory */
@@ -37,6 +40,8 @@ struct vv_store {
 	int pythonfd;   /* pythons/ */
 	int tmpfd;      /* tmp/ */
 	struct vv_treecache *trees; /* parsed immutable trees shared by every env (tree.h) */
+	struct vv_damaged_state *damaged; /* damaged-list state of checked opens (damaged.h),
+					     made on first use */
 };
 
 /* Open (creating the layout when create != 0) the store at path. Fails with a clear

@@ -582,6 +582,10 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	lock(fs);
 	if (done)
 		vv_node_write_end(fh->n, (uint64_t)off + done);
+	if (r < 0) /* ENOSPC: never publish half a file (unless the writer retries) */
+		vv_node_write_failed(fh->n, r, (uint64_t)off + done);
+	else
+		vv_node_write_ok(fh->n, (uint64_t)off, (uint64_t)off + done);
 	unlock(fs);
 	vv_fdref_put(fd);
 	if (r < 0 && !done)

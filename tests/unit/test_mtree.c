@@ -278,6 +278,65 @@ static int setup(void **state)
 	return 0;
 }
 
+/* A failed write (ENOSPC) keeps the stage from being published until the writer
+ * retries the failed range or truncates the file; an unlinked file's stage goes at
+ * once. */
+static void test_failed_write_not_published(void **state)
+{
+	struct vv_store *st = *state;
+	struct vv_envset *set = open_set(st);
+	struct vv_env *env;
+	assert_int_equal(vv_envset_create(set, "nospc", &env), 0);
+	assert_int_equal(vv_env_load_root(env), 0);
+	struct vv_node *inc = walk(env, "include"), *f;
+	assert_int_equal(vv_node_create(inc, "half.bin", 0644, true, &f), 0);
+	vv_oid empty = f->oid;
+	struct vv_fdref *fd;
+	assert_int_equal(vv_node_write_begin(f, &fd), 0);
+	assert_int_equal(pwrite(fd->fd, "abcd", 4, 0), 4);
+	vv_node_write_end(f, 4);
+	vv_node_write_failed(f, -ENOSPC, 4); /* the rest did not fit */
+	vv_node_close_write(f);
+	struct vv_publish p;
+	bool need;
+	assert_int_equal(vv_node_publish_begin(f, &p, &need), -ENOSPC);
+	assert_false(need);
+	assert_true(vv_oid_eq(&f->oid, &empty)); /* nothing published */
+	/* the writer retries the failed range: publishable again */
+	assert_int_equal(vv_node_open_write(f, false), 0);
+	assert_int_equal(pwrite(fd->fd, "efgh", 4, 4), 4);
+	vv_node_write_end(f, 8);
+	vv_node_write_ok(f, 8, 12); /* beyond the failure: does not clear it */
+	assert_int_equal(f->stage_err, -ENOSPC);
+	vv_node_write_ok(f, 4, 8);
+	assert_int_equal(f->stage_err, 0);
+	vv_fdref_put(fd);
+	vv_node_close_write(f);
+	assert_int_equal(vv_node_publish_begin(f, &p, &need), 0);
+	assert_true(need);
+	vv_publish_run(st, &p);
+	assert_int_equal(vv_node_publish_end(&p), 0);
+	char *c = content(f, NULL);
+	assert_string_equal(c, "abcdefgh");
+	free(c);
+	/* truncating to 0 clears a failure too */
+	assert_int_equal(vv_node_open_write(f, false), 0);
+	vv_node_write_failed(f, -ENOSPC, 0);
+	assert_int_equal(vv_node_truncate(f, 0), 0);
+	assert_int_equal(f->stage_err, 0);
+	vv_node_close_write(f);
+	/* an unlinked file nobody writes to drops its stage at once */
+	assert_int_equal(vv_node_open_write(f, true), 0);
+	vv_node_write_failed(f, -ENOSPC, 0);
+	vv_node_close_write(f);
+	assert_non_null(f->stage);
+	f->nlookup++; /* the kernel still knows the inode */
+	assert_int_equal(vv_node_unlink(inc, "half.bin"), 0);
+	assert_null(f->stage);
+	vv_node_forget(f, 1);
+	assert_int_equal(vv_envset_close(set), 0);
+}
+
 static int teardown(void **state)
 {
 	vt_store_free(*state);
@@ -292,6 +351,7 @@ int main(void)
 		cmocka_unit_test(test_copy_up_isolation),
 		cmocka_unit_test(test_journal_replay_after_crash),
 		cmocka_unit_test(test_env_rename_remove),
+		cmocka_unit_test(test_failed_write_not_published),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

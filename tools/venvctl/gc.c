@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bar.h"
 #include "cli.h"
 #include "error.h"
 #include "gc.h"
@@ -63,8 +64,12 @@ static int cmd_gc(struct vc_ctx *c, int argc, char **argv)
 	if (rc)
 		return rc;
 	struct vv_gc_result res;
+	struct vc_bar bar;
+	vc_bar_init(&bar, "gc");
+	o.progress = &bar.cb;
 	vv_err_clear();
 	int r = vv_gc(c->st, &o, &res);
+	vc_bar_done(&bar);
 	if (r < 0) {
 		vc_msg(c, "%s", vv_errmsg());
 		return r == -EBUSY || r == -ENOMEM ? VC_EXIT_USAGE : VC_EXIT_PROBLEMS;

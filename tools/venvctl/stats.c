@@ -14,9 +14,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bar.h"
 #include "cli.h"
 #include "error.h"
 #include "fsutil.h"
+#include "repair.h"
 #include "stats.h"
 
 /* ---- stats ----------------------------------------------------------------------- */
@@ -135,8 +137,11 @@ static int cmd_stats(struct vc_ctx *c, int argc, char **argv)
 	if ((rc = vc_open_store(c)))
 		return rc;
 	struct vv_stats s;
+	struct vc_bar bar;
+	vc_bar_init(&bar, "stats");
 	vv_err_clear();
-	int r = vv_stats_collect(c->st, &s);
+	int r = vv_stats_collect_ex(c->st, &s, &bar.cb);
+	vc_bar_done(&bar);
 	if (r < 0) {
 		vc_msg(c, "%s", vv_errmsg());
 		return VC_EXIT_USAGE;
@@ -159,35 +164,151 @@ static int cmd_stats(struct vc_ctx *c, int argc, char **argv)
 
 /* ---- fsck ------------------------------------------------------------------------ */
 
+/* Exit status of `fsck --repair` when it fixed everything it found. */
+#define FSCK_EXIT_REPAIRED 3
+
+struct fsck_out {
+	bool quiet;
+	struct vc_bar *bar;
+	const char *prefix; /* "" or "still damaged: " */
+	char **envs;        /* --repair: envs with damage left, each once */
+	size_t nenvs;
+};
+
 static int fsck_print(const struct vv_fsck_problem *p, void *arg)
 {
-	const bool *quiet = arg;
-	if (!*quiet)
-		printf("%s\n", p->msg);
+	const struct fsck_out *o = arg;
+	if (!o->quiet) {
+		vc_bar_done(o->bar);
+		printf("%s%s\n", o->prefix, p->msg);
+		fflush(stdout);
+	}
 	return 0;
+}
+
+static int fsck_print_remaining(const struct vv_fsck_problem *p, void *arg)
+{
+	struct fsck_out *out = arg;
+	if (p->env) {
+		size_t i = 0;
+		while (i < out->nenvs && strcmp(out->envs[i], p->env))
+			i++;
+		char **ne = i < out->nenvs ? NULL :
+			realloc(out->envs, (out->nenvs + 1) * sizeof(*ne));
+		if (ne && (ne[out->nenvs] = strdup(p->env)))
+			out->nenvs++;
+		if (ne)
+			out->envs = ne;
+	}
+	struct fsck_out o = *out;
+	o.prefix = "still damaged: ";
+	return fsck_print(p, &o);
+}
+
+static void fsck_action(void *arg, const char *line)
+{
+	const struct fsck_out *o = arg;
+	if (!o->quiet) {
+		vc_bar_done(o->bar);
+		printf("%s\n", line);
+		fflush(stdout);
+	}
 }
 
 static int cmd_fsck(struct vc_ctx *c, int argc, char **argv)
 {
-	bool quiet = false, help = false;
-	const struct vc_flag flags[] = {
-		{"--quiet", "-q", &quiet},
-	};
-	int rc = vc_parse_flags(c, argc, argv, flags, sizeof(flags) / sizeof(flags[0]), &help);
-	if (rc || help) {
-		if (help)
+	bool quiet = false, repair = false, no_bundled = false;
+	const char **sources = calloc((size_t)argc, sizeof(*sources));
+	size_t nsources = 0;
+	int rc = 0;
+	if (!sources) {
+		vc_msg(c, "out of memory");
+		return VC_EXIT_USAGE;
+	}
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = NULL;
+		int m;
+		if (vc_is_help(a)) {
 			vc_print_command_help(stdout, c->self);
-		return rc;
+			goto out;
+		} else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
+			quiet = true;
+		} else if (!strcmp(a, "--repair")) {
+			repair = true;
+		} else if (!strcmp(a, "--no-bundled")) {
+			no_bundled = true;
+		} else if ((m = vc_opt_match(argc, argv, &i, "--source", NULL, &v))) {
+			if (m < 0 || !*v) {
+				rc = vc_usage_error(c, "option '--source' needs a path");
+				goto out;
+			}
+			sources[nsources++] = v;
+		} else if (a[0] == '-' && a[1]) {
+			rc = vc_usage_error(c, "unknown option '%s'", a);
+			goto out;
+		} else {
+			rc = vc_usage_error(c, "unexpected argument '%s'", a);
+			goto out;
+		}
+	}
+	if ((nsources || no_bundled) && !repair) {
+		rc = vc_usage_error(c, "'--source' and '--no-bundled' need '--repair'");
+		goto out;
 	}
 	if ((rc = vc_open_store(c)))
-		return rc;
+		goto out;
+	struct vc_bar bar;
+	vc_bar_init(&bar, "fsck");
+	struct fsck_out fo = {.quiet = quiet, .bar = &bar, .prefix = ""};
 	struct vv_fsck_summary sum;
 	vv_err_clear();
-	int r = vv_fsck(c->st, fsck_print, &quiet, &sum);
-	fflush(stdout);
-	if (r < 0) {
-		vc_msg(c, "%s", vv_errmsg());
-		return VC_EXIT_USAGE;
+	if (!repair) {
+		int r = vv_fsck_ex(c->st, fsck_print, &fo, &sum, &bar.cb);
+		vc_bar_done(&bar);
+		fflush(stdout);
+		if (r < 0) {
+			vc_msg(c, "%s", vv_errmsg());
+			rc = VC_EXIT_USAGE;
+			goto out;
+		}
+		rc = r > 0 ? VC_EXIT_PROBLEMS : 0;
+	} else {
+		struct vv_repair_opts o = {
+			.sources = sources, .nsources = nsources, .no_bundled = no_bundled,
+			.found = fsck_print, .remaining = fsck_print_remaining,
+			.action = fsck_action, .arg = &fo, .progress = &bar.cb,
+		};
+		struct vv_repair_result res;
+		int r = vv_repair(c->st, &o, &res);
+		vc_bar_done(&bar);
+		fflush(stdout);
+		if (r < 0) {
+			vc_msg(c, "%s", vv_errmsg());
+			rc = VC_EXIT_USAGE;
+			goto out;
+		}
+		sum = res.sum;
+		if (!quiet && res.found)
+			printf("repair: %llu problem%s found, %llu quarantined, %llu restored, "
+			       "%llu object%s left damaged (listed in %s/damaged)\n",
+			       (unsigned long long)res.found, res.found == 1 ? "" : "s",
+			       (unsigned long long)res.quarantined,
+			       (unsigned long long)res.restored, (unsigned long long)res.damaged,
+			       res.damaged == 1 ? "" : "s", c->st->path);
+		if (!quiet && fo.nenvs) {
+			printf("damaged envs:");
+			for (size_t i = 0; i < fo.nenvs; i++) {
+				size_t w;
+				char *dn = vc_display_name(fo.envs[i], &w);
+				printf(" %s", dn ? dn : "?");
+				free(dn);
+			}
+			printf("\n");
+		}
+		for (size_t i = 0; i < fo.nenvs; i++)
+			free(fo.envs[i]);
+		free(fo.envs);
+		rc = !res.found ? 0 : res.remaining ? VC_EXIT_PROBLEMS : FSCK_EXIT_REPAIRED;
 	}
 	if (!quiet)
 		printf("checked %llu objects, %llu envs, %llu trees: %llu problem%s\n",
@@ -196,9 +317,11 @@ static int cmd_fsck(struct vc_ctx *c, int argc, char **argv)
 		       sum.problems == 1 ? "" : "s");
 	if (fflush(stdout) != 0) {
 		vc_msg(c, "cannot write output: %s", strerror(errno));
-		return VC_EXIT_USAGE;
+		rc = VC_EXIT_USAGE;
 	}
-	return r > 0 ? VC_EXIT_PROBLEMS : 0;
+out:
+	free(sources);
+	return rc;
 }
 
 /* ---- du -------------------------------------------------------------------------- */
@@ -325,8 +448,12 @@ static int cmd_du(struct vc_ctx *c, int argc, char **argv)
 	}
 	if ((rc = vc_open_store(c)))
 		goto out;
+	struct vc_bar bar;
+	vc_bar_init(&bar, "du");
 	vv_err_clear();
-	if (vv_stats_collect(c->st, &s) < 0) {
+	int cr = vv_stats_collect_ex(c->st, &s, &bar.cb);
+	vc_bar_done(&bar);
+	if (cr < 0) {
 		vc_msg(c, "%s", vv_errmsg());
 		rc = VC_EXIT_USAGE;
 		goto out;
@@ -385,22 +512,43 @@ const struct vc_command vc_command_stats = {"stats", cmd_stats, "[--json] [--byt
 	 "\n"
 	 "Exits 1 if some env could not be read completely (see fsck).\n"};
 
-const struct vc_command vc_command_fsck = {"fsck", cmd_fsck, "[--quiet]", "verify objects, env files and trees",
+const struct vc_command vc_command_fsck = {"fsck", cmd_fsck,
+	 "[--quiet] [--repair [--source PATH]... [--no-bundled]]",
+	 "verify objects, env files and trees; repair what can be restored",
 	 "Check that every object file hashes to its name, every env file parses, and every\n"
 	 "tree reachable from an env's root exists, parses and references only existing,\n"
-	 "intact objects of the recorded size. Problems are printed one per line:\n"
+	 "intact objects of the recorded size. Problems are printed one per line, with the\n"
+	 "envs and paths that use the object:\n"
 	 "\n"
-	 "    corrupt object HEX\n"
+	 "    corrupt object HEX [(env NAME, path P)]\n"
 	 "    missing object HEX (env NAME, path P)\n"
 	 "    bad tree HEX (env NAME, path P): WHY\n"
 	 "    size mismatch HEX (env NAME, path P): WHY\n"
 	 "    bad env NAME: WHY\n"
 	 "    stray entry objects/...\n"
 	 "\n"
-	 "    -q, --quiet  print nothing; only the exit status tells\n"
+	 "    -q, --quiet      print nothing; only the exit status tells\n"
+	 "    --repair         move corrupt objects and stray entries to STORE/quarantine/,\n"
+	 "                     restore corrupt and missing objects from intact sources, and\n"
+	 "                     list the ones that cannot be restored in STORE/damaged: the\n"
+	 "                     mount then fails reads of files using them with EIO instead\n"
+	 "                     of returning wrong bytes. Sources, in this order: each\n"
+	 "                     --source, then each env interpreter's bundled pip wheel and\n"
+	 "                     a rebuild of its env skeletons (pip, its bytecode, trees).\n"
+	 "                     Safe next to a running mount and when interrupted.\n"
+	 "    --source PATH    a file, a wheel, or a directory searched recursively (wheels\n"
+	 "                     in it are opened too; another store's objects/ works): every\n"
+	 "                     file or member whose SHA-256 is a wanted id is published as\n"
+	 "                     that object. Repeatable.\n"
+	 "    --no-bundled     do not use the interpreters' wheels and skeletons\n"
 	 "\n"
-	 "Exits 0 if the store is clean, 1 if problems were found, 2 if it could not check.\n"
-	 "Nothing is repaired or removed.\n"};
+	 "With --repair, what could not be fixed is printed as \"still damaged: ...\" lines\n"
+	 "and the envs concerned as \"damaged envs: NAME...\".\n"
+	 "\n"
+	 "Exit status: 0 the store is clean, 1 problems were found (with --repair: some\n"
+	 "remain), 2 the check could not run (bad option, unreadable store or source),\n"
+	 "3 (--repair) problems were found and all repaired.\n"
+	 "Without --repair nothing is changed.\n"};
 
 const struct vc_command vc_command_du = {"du", cmd_du, "[--json] [--bytes] [NAME...]",
 	 "per env: logical, shared and unique bytes; store totals",
