@@ -233,7 +233,11 @@ int main(int argc, char **argv)
 
 	/* FUSE arguments: ours first, the user's -o after so they can override */
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
-	char base[] = "default_permissions,fsname=venvfs,subtype=venvfs,noatime";
+	/* fsname: the store, as mount(8), df and systemd show and match the source (when
+	 * it needs no escaping in an option list) */
+	char base[PATH_MAX + 80];
+	snprintf(base, sizeof(base), "default_permissions,fsname=%s,subtype=venvfs,noatime",
+		 strpbrk(st->path, ",\\ \t\n") ? "venvfs" : st->path);
 	if (fuse_opt_add_arg(&args, argv[0]) || fuse_opt_add_arg(&args, "-o") ||
 	    fuse_opt_add_arg(&args, base) ||
 	    (mopts && (fuse_opt_add_arg(&args, "-o") || fuse_opt_add_arg(&args, mopts))) ||
