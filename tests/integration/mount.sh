@@ -1,6 +1,6 @@
 #!/bin/bash
 # mount.sh - venvfs under mount(8): `mount -t fuse.venvfs STORE MNT -o ro,allow_other`
-# and fstab lines (`STORE MNT fuse.venvfs defaults,noauto,ro,allow_other 0 0`, and the
+# and fstab lines (the README's `STORE MNT fuse.venvfs defaults,ro,allow_other 0 0`, the
 # old `venvfs#STORE MNT fuse ...` form), read from a private fstab with `mount -T`.
 # mount(8) runs mount.fuse3, which runs `venvfs STORE MNT -o OPTS` through /bin/sh with
 # the default PATH, so the fuse.venvfs form runs in a private mount namespace where
@@ -70,7 +70,10 @@ vv_wait_for 20 daemon_gone || fail "rw: the daemon did not exit after umount"
 if ! command -v unshare >/dev/null; then
 	vv_note "unshare missing: the fuse.venvfs forms were not tried"
 else
-	printf '%s %s fuse.venvfs defaults,noauto,ro,allow_other 0 0\n' "$STORE" "$MNT" >"$FSTAB"
+	# the README's fstab line, on the test's store and mount point
+	line=$(grep -E '^/srv/venvfs +/opt/venvs +fuse\.venvfs ' "$VV_LIB_DIR/../../README.md") ||
+		fail "README has no fstab line for fuse.venvfs"
+	printf '%s\n' "$line" | sed "s|/srv/venvfs|$STORE|; s|/opt/venvs|$MNT|" >"$FSTAB"
 	cat >"$VV_TMP/ns.sh" <<-EOF
 	set -eu
 	mount -t tmpfs tmpfs /usr/local/bin
