@@ -61,9 +61,9 @@ void vv_envcfg_release(struct vv_envcfg *cfg)
 
 /* ---- the INI text ---- */
 
-enum { K_PYTHON, K_ROOT, K_SYSTEM_SITE, K_WITHOUT_PIP, K_PROMPT, K_N };
+enum { K_PYTHON, K_ROOT, K_SYSTEM_SITE, K_WITHOUT_PIP, K_PROMPT, K_LOCKED, K_N };
 static const char *const env_keys[K_N] = { "python", "root", "system-site-packages",
-					   "without-pip", "prompt" };
+					   "without-pip", "prompt", "locked" };
 
 struct env_parse {
 	struct vv_envcfg *cfg;
@@ -111,6 +111,8 @@ static int env_key(void *user, const char *section, const char *key, const char 
 		return vv_parse_bool(value, &cfg->system_site);
 	case K_WITHOUT_PIP:
 		return vv_parse_bool(value, &cfg->without_pip);
+	case K_LOCKED:
+		return vv_parse_bool(value, &cfg->locked);
 	default:
 		cfg->prompt = strdup(value);
 		return cfg->prompt ? 0 : vv_err(-ENOMEM, "out of memory");
@@ -148,10 +150,10 @@ int vv_envcfg_format(const struct vv_envcfg *cfg, char **out, size_t *len)
 	char hex[VV_OID_HEX + 1];
 	vv_oid_hex(&cfg->root, hex);
 	const char *p = cfg->prompt;
-	int n = asprintf(out, "[env]\npython = %s\nroot = %s\nsystem-site-packages = %s\n%s%s%s%s",
+	int n = asprintf(out, "[env]\npython = %s\nroot = %s\nsystem-site-packages = %s\n%s%s%s%s%s",
 			 cfg->python, hex, cfg->system_site ? "true" : "false",
 			 cfg->without_pip ? "without-pip = true\n" : "", p ? "prompt = " : "",
-			 p ? p : "", p ? "\n" : "");
+			 p ? p : "", p ? "\n" : "", cfg->locked ? "locked = true\n" : "");
 	if (n < 0) {
 		*out = NULL;
 		return vv_err(-ENOMEM, "out of memory");
@@ -159,6 +161,14 @@ int vv_envcfg_format(const struct vv_envcfg *cfg, char **out, size_t *len)
 	if (len)
 		*len = (size_t)n;
 	return 0;
+}
+
+int vv_envcfg_check_unlocked(const struct vv_envcfg *cfg, const char *name)
+{
+	if (!cfg->locked)
+		return 0;
+	return vv_err(-EROFS, "env '%s' is locked (read-only); unlock it first with "
+		      "'venvctl unlock %s'", name, name);
 }
 
 /* ---- files in the store ---- */
@@ -403,6 +413,30 @@ int vv_env_journal_pending(struct vv_store *st, const char *name, const vv_oid *
 	if (strncmp(buf, want, strlen(want)))
 		return 0; /* names another root: stale, ignored */
 	return (size_t)n > strlen(want);
+}
+
+int vv_env_set_locked(struct vv_store *st, const char *name, bool locked)
+{
+	struct vv_envcfg cfg;
+	int r = vv_env_load(st, name, &cfg);
+	if (r < 0)
+		return r;
+	if (cfg.locked == locked) {
+		vv_envcfg_release(&cfg);
+		return 1;
+	}
+	/* A mount holding changes would commit them with the config it loaded, dropping
+	 * the new flag: let it commit first (it does within seconds). */
+	if ((r = vv_env_journal_pending(st, name, &cfg.root)) > 0)
+		r = vv_err(-EBUSY, "env '%s' has changes not committed yet in journal/%s (a "
+			   "mount is writing to it, or crashed): try again in a few seconds, or "
+			   "run 'sync MOUNT/%s' first", name, name, name);
+	if (r == 0) {
+		cfg.locked = locked;
+		r = vv_env_save(st, name, &cfg);
+	}
+	vv_envcfg_release(&cfg);
+	return r;
 }
 
 int vv_env_py_minor(struct vv_store *st, const vv_oid *root)

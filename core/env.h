@@ -7,6 +7,7 @@
  *   system-site-packages = false
  *   without-pip = true            ; only when made without pip
  *   prompt = my prompt            ; optional
+ *   locked = true                 ; only when locked: read-only in every mount
  *
  * Writing envs/NAME (temp file in tmp/, fsync, rename into envs/, fsync envs/) is the
  * single atomic commit point of every change to an env: a reader sees the old root or
@@ -28,6 +29,8 @@ struct vv_envcfg {
 	bool system_site;
 	bool without_pip; /* made without pip (shown in pyvenv.cfg's `command`) */
 	char *prompt;  /* NULL: the env's name */
+	bool locked;   /* read-only: mounts refuse every write (EROFS), tools refuse to
+			  change it (venvctl lock/unlock) */
 };
 
 /* Is name usable as an env name? 0, or -EINVAL ("", ".", "..", '/' or NUL inside, or
@@ -37,6 +40,14 @@ int vv_env_name_check(const char *name, size_t len);
 int vv_envcfg_parse(const char *buf, size_t len, const char *name, struct vv_envcfg *out);
 /* malloc'd INI text. */
 int vv_envcfg_format(const struct vv_envcfg *cfg, char **out, size_t *len);
+
+/* 0 if cfg (env `name`) is not locked, else -EROFS with a message naming the lock and
+ * how to lift it. For tools that are about to replace envs/name. */
+int vv_envcfg_check_unlocked(const struct vv_envcfg *cfg, const char *name);
+/* Set or clear the lock of env `name` (one atomic replacement of envs/NAME). Refused
+ * with -EBUSY while journal/NAME holds uncommitted changes (a mount would commit over
+ * the lock). 1 if it was already in that state (nothing written), 0 if changed. */
+int vv_env_set_locked(struct vv_store *st, const char *name, bool locked);
 
 /* -ENOENT if there is no such env. */
 int vv_env_load(struct vv_store *st, const char *name, struct vv_envcfg *out);

@@ -467,6 +467,16 @@ int vv_creator_run(struct vv_creator *cr, const char *name)
 		return r;
 	bool exists = fstatat(cr->st->envfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0;
 	vv_err_clear();
+	if (exists && (cr->clear || cr->upgrade || cr->upgrade_deps)) {
+		/* a locked env is read-only for tools too */
+		struct vv_envcfg cur;
+		if ((r = vv_env_load(cr->st, name, &cur)) == 0) {
+			r = vv_envcfg_check_unlocked(&cur, name);
+			vv_envcfg_release(&cur);
+		}
+		if (r < 0)
+			return r;
+	}
 	if (!exists)
 		r = create_fresh(cr, name, false);
 	else if (cr->clear)

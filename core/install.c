@@ -492,6 +492,8 @@ static int add_to_env(struct vv_store *st, const char *name, const char *const *
 	if (r < 0)
 		return r;
 	bool have_py = false;
+	if ((r = vv_envcfg_check_unlocked(&cfg, name)) < 0)
+		goto out;
 	if ((r = vv_env_journal_pending(st, name, &cfg.root)) != 0) {
 		if (r > 0)
 			r = vv_err(-EBUSY, "it has changes not committed yet in journal/%s (mounted "

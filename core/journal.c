@@ -482,7 +482,8 @@ int vv_journal_replay(struct vv_env *env)
 			/* a torn or damaged tail: cut it so later appends stay readable */
 			fprintf(stderr, "venvfs: env '%s': journal ends with %zu unusable bytes\n",
 				env->name, len - off);
-			int fd = openat(st->journalfd, env->name, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+			int fd = st->readonly ? -1 : openat(st->journalfd, env->name,
+							    O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
 			if (fd >= 0) {
 				if (ftruncate(fd, (off_t)off) < 0)
 					fprintf(stderr, "venvfs: env '%s': journal: %s\n", env->name,

@@ -571,6 +571,10 @@ void vv_node_stat(struct vv_node *n, struct stat *st)
 	default: type = S_IFREG; break;
 	}
 	st->st_mode = type | n->mode;
+	/* a locked env (or a read-only mount) shows no write permission, so tools that
+	 * test for it (test -w, os.access) see the truth before trying */
+	if (type != S_IFLNK && vv_env_readonly(n->env))
+		st->st_mode &= ~(mode_t)0222;
 	st->st_nlink = is_dir(n) ? 2 : 1;
 	st->st_uid = getuid();
 	st->st_gid = getgid();
@@ -661,6 +665,21 @@ int vv_env_walk(struct vv_env *env, const char *relpath, struct vv_node **out)
 
 /* ---- namespace changes ----------------------------------------------------------- */
 
+/* Writes into env are refused with -EROFS when the envset is read-only (venvfs -o ro)
+ * or the env is locked (envs/NAME `locked = true`). Journal replay rebuilds what was
+ * already written, so it is never refused. */
+static int env_writable(const struct vv_env *env)
+{
+	if (env->replaying)
+		return 0;
+	return env->set->readonly || env->cfg.locked ? -EROFS : 0;
+}
+
+bool vv_env_readonly(const struct vv_env *env)
+{
+	return env->set->readonly || env->cfg.locked;
+}
+
 static int check_new_name(struct vv_node *dir, const char *name)
 {
 	if (!is_dir(dir))
@@ -705,6 +724,9 @@ int vv_node_create(struct vv_node *dir, const char *name, uint16_t mode, bool ex
 		   struct vv_node **out)
 {
 	struct vv_node *old;
+	int wr = env_writable(dir->env);
+	if (wr < 0)
+		return wr;
 	/* re-creating an unlinked pyvenv.cfg or activator: the env's own file comes back
 	 * and what is written becomes an edit of it (see vv_node_flush) */
 	struct vv_node *syn = is_dir(dir) ? syn_lookup(dir, name, strlen(name), true) : NULL;
@@ -746,7 +768,10 @@ int vv_node_create(struct vv_node *dir, const char *name, uint16_t mode, bool ex
 
 int vv_node_mkdir(struct vv_node *dir, const char *name, uint16_t mode, struct vv_node **out)
 {
-	int r = check_new_name(dir, name);
+	int r = env_writable(dir->env);
+	if (r < 0)
+		return r;
+	r = check_new_name(dir, name);
 	if (r < 0)
 		return r;
 	struct vv_node *n = node_new(dir->env, name, strlen(name), VV_DIR);
@@ -769,6 +794,9 @@ int vv_node_symlink(struct vv_node *dir, const char *name, const char *target,
 		    struct vv_node **out)
 {
 	size_t tl = strlen(target);
+	int wr = env_writable(dir->env);
+	if (wr < 0)
+		return wr;
 	if (tl == 0 || tl >= PATH_MAX)
 		return -EINVAL;
 	/* bin/python* and lib64 are the env's: a tool that unlinks and makes them itself
@@ -811,7 +839,10 @@ static int journal_remove(struct vv_node *n)
 int vv_node_unlink(struct vv_node *dir, const char *name)
 {
 	struct vv_node *n;
-	int r = vv_node_lookup(dir, name, &n);
+	int r = env_writable(dir->env);
+	if (r < 0)
+		return r;
+	r = vv_node_lookup(dir, name, &n);
 	if (r < 0)
 		return r;
 	if (is_dir(n))
@@ -846,7 +877,10 @@ static bool dir_empty(struct vv_node *d)
 int vv_node_rmdir(struct vv_node *dir, const char *name)
 {
 	struct vv_node *n;
-	int r = vv_node_lookup(dir, name, &n);
+	int r = env_writable(dir->env);
+	if (r < 0)
+		return r;
+	r = vv_node_lookup(dir, name, &n);
 	if (r < 0)
 		return r;
 	if (!is_dir(n))
@@ -868,6 +902,9 @@ int vv_node_rename(struct vv_node *dir, const char *name, struct vv_node *newdir
 {
 	if (dir->env != newdir->env)
 		return -EXDEV;
+	int wr = env_writable(dir->env);
+	if (wr < 0)
+		return wr;
 	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
 		return -EINVAL;
 	struct vv_node *src, *dst = NULL;
@@ -973,6 +1010,9 @@ int vv_node_rename(struct vv_node *dir, const char *name, struct vv_node *newdir
 
 int vv_node_setattr(struct vv_node *n, int mode, int64_t atime_ns, int64_t mtime_ns)
 {
+	int wr = env_writable(n->env);
+	if (wr < 0)
+		return wr;
 	/* modes and times of synthesized entries are the env's: accept and keep them
 	 * (venv copies the mode of its activation scripts onto them) */
 	if (is_synth(n))
@@ -1089,6 +1129,9 @@ static int stage_for_write(struct vv_node *n, bool trunc)
 
 int vv_node_open_write(struct vv_node *n, bool trunc)
 {
+	int wr = env_writable(n->env);
+	if (wr < 0)
+		return wr;
 	if (is_dir(n))
 		return -EISDIR;
 	if (n->kind != VV_REG && n->kind != VV_SCRIPT && n->kind != VV_SYN_FILE)
@@ -1104,6 +1147,9 @@ int vv_node_open_write(struct vv_node *n, bool trunc)
 
 int vv_node_truncate(struct vv_node *n, uint64_t size)
 {
+	int wr = env_writable(n->env);
+	if (wr < 0)
+		return wr;
 	if (n->kind == VV_SYN_LINK)
 		return -EPERM;
 	if (is_dir(n))
@@ -1331,6 +1377,9 @@ int vv_node_publish_end(struct vv_publish *p)
 
 int vv_node_put(struct vv_node *dir, const char *name, const struct vv_tree_ent *e)
 {
+	int wr = env_writable(dir->env);
+	if (wr < 0)
+		return wr;
 	if (e->kind != VV_REG && e->kind != VV_SCRIPT)
 		return -EINVAL;
 	struct vv_node *n;
@@ -1732,7 +1781,8 @@ bool vv_env_has_changes(const struct vv_env *env)
 
 int vv_env_commit(struct vv_env *env)
 {
-	if (!vv_env_has_changes(env) || env->removed)
+	/* a read-only envset never writes the store (a replayed journal stays pending) */
+	if (!vv_env_has_changes(env) || env->removed || env->set->readonly)
 		return 0;
 	struct vv_store *st = env->set->st;
 	int r = commit_dir(st, env->root);
@@ -1951,15 +2001,18 @@ int vv_envset_open(struct vv_envset **out, struct vv_store *st, const struct vv_
 		return -ENOMEM;
 	set->st = st;
 	set->without_pip = o->without_pip;
+	set->readonly = o->readonly;
 	set->mtime_ns = vv_now_ns();
 	int r = -ENOMEM;
 	if (!(set->mountpoint = strdup(o->mountpoint)))
 		goto fail;
-	if ((r = vv_store_put_buf(st, "", 0, &set->empty_oid)) < 0)
+	/* read-only: no file is ever created and no env made, so neither the empty
+	 * object nor a seeded interpreter is needed (and neither may be written) */
+	if (!set->readonly && (r = vv_store_put_buf(st, "", 0, &set->empty_oid)) < 0)
 		goto fail;
 	if ((r = vv_python_resolve(st, o->python, &set->defpy)) < 0)
 		goto fail;
-	if ((r = vv_seed_ensure(st, &set->defpy)) < 0)
+	if (!set->readonly && (r = vv_seed_ensure(st, &set->defpy)) < 0)
 		goto fail;
 	char **names = NULL;
 	size_t n = 0;
@@ -2004,8 +2057,16 @@ static bool cfg_equal(const struct vv_envcfg *a, const struct vv_envcfg *b)
 {
 	return a->python && b->python && !strcmp(a->python, b->python) &&
 	       vv_oid_eq(&a->root, &b->root) && a->system_site == b->system_site &&
-	       a->without_pip == b->without_pip &&
+	       a->without_pip == b->without_pip && a->locked == b->locked &&
 	       !(a->prompt ? !b->prompt || strcmp(a->prompt, b->prompt) : !!b->prompt);
+}
+
+/* b differs from a in its lock only */
+static bool lock_only_change(const struct vv_envcfg *a, const struct vv_envcfg *b)
+{
+	struct vv_envcfg t = *b;
+	t.locked = a->locked;
+	return a->locked != b->locked && cfg_equal(a, &t);
 }
 
 int vv_envset_sync(struct vv_envset *set, const char *name)
@@ -2019,6 +2080,12 @@ int vv_envset_sync(struct vv_envset *set, const char *name)
 	int ret = VV_SYNC_NONE;
 	if (env && env->cfg.python && exists && cfg_equal(&env->cfg, &cfg)) {
 		ret = VV_SYNC_NONE; /* our own write */
+	} else if (env && env->cfg.python && exists && lock_only_change(&env->cfg, &cfg)) {
+		/* only the lock changed (venvctl lock/unlock): apply it in place, so every
+		 * node the kernel holds, a shell's cwd included, follows it at once; a
+		 * commit of changes made before keeps the new flag */
+		env->cfg.locked = !env->cfg.locked;
+		ret = VV_SYNC_LOCK;
 	} else if (env && vv_env_has_changes(env)) {
 		fprintf(stderr, "venvfs: env '%s' was changed by another process while it has "
 			"changes of its own; keeping this mount's version\n", name);
@@ -2071,6 +2138,8 @@ int vv_envset_close(struct vv_envset *set)
 
 int vv_envset_create(struct vv_envset *set, const char *name, struct vv_env **out)
 {
+	if (set->readonly)
+		return -EROFS;
 	int r = vv_env_name_check(name, strlen(name));
 	if (r < 0)
 		return r;
@@ -2105,6 +2174,8 @@ int vv_envset_remove(struct vv_envset *set, const char *name)
 	int r = vv_env_load_root(env);
 	if (r < 0)
 		return r;
+	if ((r = env_writable(env)) < 0)
+		return r;
 	struct vv_node *root = env->root;
 	if (!dir_empty(root))
 		return -ENOTEMPTY;
@@ -2130,6 +2201,8 @@ int vv_envset_rename(struct vv_envset *set, const char *from, const char *to, bo
 		return -ENOENT;
 	int r = vv_env_name_check(to, strlen(to));
 	if (r < 0)
+		return r;
+	if ((r = env_load_cfg(env)) < 0 || (r = env_writable(env)) < 0)
 		return r;
 	if (vv_envset_find(set, to, strlen(to)))
 		return noreplace ? -EEXIST : -ENOTEMPTY;

@@ -134,6 +134,8 @@ struct vv_envset_opts {
 	const char *mountpoint;      /* absolute; env path = mountpoint/name */
 	const char *python;          /* default interpreter (config), NULL: python3 on PATH */
 	bool without_pip;
+	bool readonly;               /* serve without ever writing the store: every change
+					is -EROFS, nothing is committed (venvfs -o ro) */
 };
 
 struct vv_envset {
@@ -141,6 +143,7 @@ struct vv_envset {
 	char *mountpoint;
 	struct vv_python defpy;      /* default interpreter, resolved at open */
 	bool without_pip;
+	bool readonly;               /* see vv_envset_opts */
 	struct vv_env **envs;        /* sorted by name */
 	size_t nenvs, capenvs;
 	vv_oid empty_oid;            /* the empty object, for newly created files */
@@ -171,7 +174,8 @@ int vv_envset_rename(struct vv_envset *set, const char *from, const char *to, bo
  * or removed env is detached: nodes the kernel still holds stay valid but no longer
  * belong to the store. An env with uncommitted changes of its own is left alone
  * (its next commit wins) and a message is logged. */
-enum { VV_SYNC_NONE, VV_SYNC_ADDED, VV_SYNC_REMOVED, VV_SYNC_REPLACED };
+/* VV_SYNC_LOCK: only the env's lock changed; it was applied in place (same nodes). */
+enum { VV_SYNC_NONE, VV_SYNC_ADDED, VV_SYNC_REMOVED, VV_SYNC_REPLACED, VV_SYNC_LOCK };
 int vv_envset_sync(struct vv_envset *set, const char *name);
 
 /* ---- env ---- */
@@ -181,6 +185,9 @@ int vv_env_load_root(struct vv_env *env);
 char *vv_env_path(const struct vv_env *env);
 /* Commit changes (see top). durable: fsync trees (objects are always fsynced). */
 int vv_env_commit(struct vv_env *env);
+/* Read-only: the envset is, or the env is locked (cfg.locked). Every change to it is
+ * then -EROFS (also removing and renaming the env), and stat shows no write bits. */
+bool vv_env_readonly(const struct vv_env *env);
 /* Does the env have uncommitted changes? */
 bool vv_env_has_changes(const struct vv_env *env);
 

@@ -694,6 +694,8 @@ static int append(char **buf, size_t *len, const char *section, const char *key,
 
 int vv_python_save(struct vv_store *st, const struct vv_python *py)
 {
+	if (st->readonly)
+		return 0; /* facts stay in memory: learned again next time */
 	if (!py->exe || py->exe[0] != '/' || !py->home || !py->base_exe || !py->version)
 		return vv_err(-EINVAL, "incomplete interpreter facts");
 	struct stat sb;

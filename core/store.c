@@ -209,6 +209,9 @@ int vv_store_open(struct vv_store **out, const char *path, int create)
 	*out = NULL;
 	if (!path || !*path)
 		return vv_err(-EINVAL, "no store path given");
+	bool ro = create == VV_STORE_READONLY;
+	if (ro)
+		create = 0;
 	if (create) {
 		struct stat s;
 		if (stat(path, &s) < 0 && errno == ENOENT &&
@@ -239,14 +242,17 @@ int vv_store_open(struct vv_store **out, const char *path, int create)
 	for (size_t i = 0; i < sizeof(layout) / sizeof(layout[0]); i++)
 		if ((r = open_sub(st, layout[i], create, fds[i])) < 0)
 			goto fail;
-	if ((r = write_probe(st)) < 0)
+	st->readonly = ro;
+	if (!ro && (r = write_probe(st)) < 0)
 		goto fail;
-	if ((r = clean_tmp(st)) < 0)
+	if (!ro && (r = clean_tmp(st)) < 0)
 		goto fail;
-	clean_atomic_tmps(st->envfd);
-	clean_atomic_tmps(st->journalfd);
-	clean_atomic_tmps(st->pythonfd);
-	clean_atomic_tmps(st->dirfd); /* the damaged list's */
+	if (!ro) {
+		clean_atomic_tmps(st->envfd);
+		clean_atomic_tmps(st->journalfd);
+		clean_atomic_tmps(st->pythonfd);
+		clean_atomic_tmps(st->dirfd); /* the damaged list's */
+	}
 	if (create && (r = vv_fsync_dir_at(st->dirfd, ".")) < 0)
 		goto fail;
 	st->trees = vv_treecache_new();
@@ -278,6 +284,8 @@ void vv_store_close(struct vv_store *st)
 
 int vv_store_tmpfile(struct vv_store *st)
 {
+	if (st->readonly)
+		return vv_err(-EROFS, "store '%s' is open read-only", st->path);
 	int fd = openat(st->tmpfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (fd >= 0)
 		return fd;
@@ -399,6 +407,8 @@ int vv_store_publish_tmpfile(struct vv_store *st, int fd, vv_oid *out, uint64_t 
 {
 	vv_oid oid;
 	uint64_t size;
+	if (st->readonly)
+		return vv_err(-EROFS, "store '%s' is open read-only", st->path);
 	int r = vv_hash_fd(fd, &oid, &size);
 	if (r < 0)
 		return vv_err_prefix(r, "publishing to store '%s'", st->path);
@@ -414,6 +424,8 @@ int vv_store_put_buf(struct vv_store *st, const void *buf, size_t len, vv_oid *o
 {
 	vv_oid oid;
 	vv_hash_buf(buf, len, &oid);
+	if (st->readonly)
+		return vv_err(-EROFS, "store '%s' is open read-only", st->path);
 	int r = vv_store_has(st, &oid);
 	if (r < 0)
 		return r;

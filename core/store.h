@@ -23,6 +23,7 @@
 #ifndef VV_STORE_H
 #define VV_STORE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -42,10 +43,18 @@ struct vv_store {
 	struct vv_treecache *trees; /* parsed immutable trees shared by every env (tree.h) */
 	struct vv_damaged_state *damaged; /* damaged-list state of checked opens (damaged.h),
 					     made on first use */
+	bool readonly;  /* opened with VV_STORE_READONLY: nothing is ever written */
 };
 
-/* Open (creating the layout when create != 0) the store at path. Fails with a clear
- * message if path is not a writable directory. Cleans tmp/ leftovers of a crash. */
+/* vv_store_open's create argument: 0 open, 1 also make the layout, VV_STORE_READONLY
+ * open for reading only (no write probe, no tmp/ cleaning; publishing fails with
+ * -EROFS and interpreter facts are not cached), e.g. for `venvfs -o ro`, which must
+ * leave the store unchanged and may serve a store it cannot write. */
+#define VV_STORE_READONLY 2
+
+/* Open (creating the layout when create == 1) the store at path. Fails with a clear
+ * message if path is not a writable directory (unless VV_STORE_READONLY). Cleans tmp/
+ * leftovers of a crash. */
 int vv_store_open(struct vv_store **out, const char *path, int create);
 void vv_store_close(struct vv_store *st);
 

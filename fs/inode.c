@@ -124,6 +124,22 @@ static void queue_env(struct vv_fs *fs, struct vv_env *env)
 	}
 }
 
+static void queue_all(struct vv_fs *fs, struct vv_node *d)
+{
+	queue(fs, d);
+	for (size_t i = 0; i < d->nkids; i++)
+		queue_all(fs, d->kids[i]);
+}
+
+/* Every inode of env the kernel knows: their attributes (write bits) changed. */
+static void queue_env_all(struct vv_fs *fs, struct vv_env *env)
+{
+	for (size_t s = 0; s < env->nsyn; s++)
+		queue(fs, env->syn[s]);
+	if (env->root)
+		queue_all(fs, env->root);
+}
+
 void vv_fs_inval_env(struct vv_fs *fs, struct vv_env *env)
 {
 	queue_env(fs, env);
@@ -238,6 +254,9 @@ static void *watcher(void *arg)
 			if (r < 0) {
 				fprintf(stderr, "venvfs: env '%s': %s\n", ev->name, vv_errmsg());
 			} else if (r != VV_SYNC_NONE) {
+				if (r == VV_SYNC_LOCK)
+					queue_env_all(fs, vv_envset_find(fs->set, ev->name,
+									 strlen(ev->name)));
 				vv_fs_inval_entry(fs, FUSE_ROOT_ID, ev->name);
 				any = true;
 			}

@@ -2,7 +2,15 @@
  * main.c - the venvfs daemon: parse the command line and config, open the store and
  * the env model, mount, serve requests on a multithreaded loop, commit on exit.
  *
- *   venvfs [-f] [-d] [-o OPT,...] [--store DIR] [--config FILE] MOUNTPOINT
+ *   venvfs [-f] [-d] [-o OPT,...] [--store DIR] [--config FILE] [STORE] MOUNTPOINT
+ *
+ * The form with STORE first is what mount(8) runs through mount.fuse3 for
+ * `mount -t fuse.venvfs STORE MNT -o OPTS` and fstab lines of type fuse.venvfs; options
+ * may follow the operands, and the fstab-only options mount passes along (noauto,
+ * _netdev, user, x-systemd.*, ...) are dropped before libfuse sees them.
+ *
+ * -o ro serves every env read-only and opens the store read-only: nothing in it is
+ * written, so it may belong to another user or sit on a read-only filesystem.
  *
  * Every failure before the mount is one line on stderr naming the input and the reason.
  */
@@ -30,7 +38,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: venvfs [-f] [-d] [-o OPT,...] [--store DIR] [--config FILE] MOUNTPOINT\n"
+		"usage: venvfs [-f] [-d] [-o OPT,...] [--store DIR] [--config FILE] [STORE] MOUNTPOINT\n"
 		"\n"
 		"Mount a directory of Python virtual environments backed by a content-addressed\n"
 		"store. Every directory made in MOUNTPOINT is a venv with pip.\n"
@@ -38,7 +46,9 @@ static void usage(FILE *f)
 		"options:\n"
 		"  -f               stay in the foreground\n"
 		"  -d               debug: foreground, log every FUSE request\n"
-		"  -o OPT[,OPT...]  mount options (ro, allow_other, ...)\n"
+		"  -o OPT[,OPT...]  mount options: ro (every env read-only, the store is never\n"
+		"                   written), allow_other, and the other FUSE mount options\n"
+		"  STORE            the store directory, as mount(8) passes it (same as --store)\n"
 		"  --store DIR      store directory (default $XDG_DATA_HOME/venvfs,\n"
 		"                   else ~/.local/share/venvfs)\n"
 		"  --config FILE    config file (default $XDG_CONFIG_HOME/venvfs/venvfs.ini)\n"
@@ -56,6 +66,43 @@ static int die(const char *fmt, ...)
 	fputc('\n', stderr);
 	va_end(ap);
 	return 1;
+}
+
+/* Options of fstab and mount(8) that mean nothing to a FUSE filesystem: mount.fuse3
+ * passes them along, libfuse would refuse them. */
+static bool ignored_opt(const char *o, size_t len)
+{
+	static const char *const names[] = { "defaults", "auto", "noauto", "nofail",
+		"_netdev", "user", "nouser", "users", "owner", "group", "rw" };
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (len == strlen(names[i]) && !strncmp(o, names[i], len))
+			return true;
+	return (len >= 2 && !strncmp(o, "x-", 2)) || (len >= 8 && !strncmp(o, "comment=", 8));
+}
+
+/* opts without the ignored ones, in place; NULL when nothing is left. */
+static char *filter_opts(char *opts)
+{
+	if (!opts)
+		return NULL;
+	char *w = opts;
+	for (const char *p = opts; *p;) {
+		const char *c = strchr(p, ',');
+		size_t len = c ? (size_t)(c - p) : strlen(p);
+		if (len && !ignored_opt(p, len)) {
+			if (w != opts)
+				*w++ = ',';
+			memmove(w, p, len);
+			w += len;
+		}
+		p = c ? c + 1 : p + len;
+	}
+	*w = 0;
+	if (!*opts) {
+		free(opts);
+		return NULL;
+	}
+	return opts;
 }
 
 /* Options the daemon itself reacts to inside -o lists. */
@@ -94,7 +141,8 @@ int main(int argc, char **argv)
 		{ 0 },
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, "+fdo:hV", longopts, NULL)) != -1) {
+	/* permuting: mount.fuse3 puts -o after the operands */
+	while ((c = getopt_long(argc, argv, "fdo:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f': foreground = true; break;
 		case 'd': debug = foreground = true; break;
@@ -116,15 +164,28 @@ int main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
-	if (optind != argc - 1) {
+	if (optind >= argc || argc - optind > 2) {
 		if (optind >= argc)
 			fprintf(stderr, "venvfs: missing MOUNTPOINT\n");
 		else
-			fprintf(stderr, "venvfs: unexpected argument '%s'\n", argv[optind + 1]);
+			fprintf(stderr, "venvfs: unexpected argument '%s'\n", argv[optind + 2]);
 		usage(stderr);
 		return 2;
 	}
+	if (argc - optind == 2) {
+		if (store_arg) {
+			fprintf(stderr, "venvfs: store given twice: --store '%s' and '%s'\n",
+				store_arg, argv[optind]);
+			usage(stderr);
+			return 2;
+		}
+		store_arg = argv[optind++];
+		if (!*store_arg)
+			return die("store '': empty path");
+	}
 	const char *mnt_arg = argv[optind];
+	mopts = filter_opts(mopts);
+	bool ro = has_opt(mopts, "ro");
 
 	/* config: an explicit --config must exist; the default one may be missing */
 	struct vv_config cfg = { 0 };
@@ -148,21 +209,22 @@ int main(int argc, char **argv)
 								   : vv_default_store_path();
 	if (!storepath)
 		return die("no store given and neither $XDG_DATA_HOME nor $HOME is set");
-	if (vv_mkdir_p_at(AT_FDCWD, storepath, 0755) < 0)
+	if (!ro && vv_mkdir_p_at(AT_FDCWD, storepath, 0755) < 0)
 		return die("%s", vv_errmsg());
 	struct vv_store *st = NULL;
-	if (vv_store_open(&st, storepath, 1) < 0)
+	if (vv_store_open(&st, storepath, ro ? VV_STORE_READONLY : 1) < 0)
 		return die("%s", vv_errmsg());
 	free(storepath);
 	raise_nofile();
 
-	struct vv_fs fs = { .st = st, .ro = has_opt(mopts, "ro"), .inotify_fd = -1 };
+	struct vv_fs fs = { .st = st, .ro = ro, .inotify_fd = -1 };
 	pthread_mutex_init(&fs.lk, NULL);
 	pthread_cond_init(&fs.cv, NULL);
 	struct vv_envset_opts eo = {
 		.mountpoint = mnt,
 		.python = cfg.python,
 		.without_pip = cfg.without_pip,
+		.readonly = ro,
 	};
 	if (vv_envset_open(&fs.set, st, &eo) < 0)
 		return die("%s", vv_errmsg());
@@ -171,7 +233,11 @@ int main(int argc, char **argv)
 
 	/* FUSE arguments: ours first, the user's -o after so they can override */
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
-	char base[] = "default_permissions,fsname=venvfs,subtype=venvfs,noatime";
+	/* fsname: the store, as mount(8), df and systemd show and match the source (when
+	 * it needs no escaping in an option list) */
+	char base[PATH_MAX + 80];
+	snprintf(base, sizeof(base), "default_permissions,fsname=%s,subtype=venvfs,noatime",
+		 strpbrk(st->path, ",\\ \t\n") ? "venvfs" : st->path);
 	if (fuse_opt_add_arg(&args, argv[0]) || fuse_opt_add_arg(&args, "-o") ||
 	    fuse_opt_add_arg(&args, base) ||
 	    (mopts && (fuse_opt_add_arg(&args, "-o") || fuse_opt_add_arg(&args, mopts))) ||

@@ -205,7 +205,10 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		return;
 	}
 	lock(fs);
-	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+	/* a locked env refuses even a no-op chown, like a read-only filesystem */
+	if (vv_env_readonly(n->env))
+		r = -EROFS;
+	if (r == 0 && (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))) {
 		/* ownership is the daemon's; only a no-op chown succeeds */
 		if (((to_set & FUSE_SET_ATTR_UID) && attr->st_uid != getuid()) ||
 		    ((to_set & FUSE_SET_ATTR_GID) && attr->st_gid != getgid()))
@@ -361,10 +364,40 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 
 static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
 {
-	(void)ino;
-	(void)newparent;
 	(void)newname;
-	fuse_reply_err(req, EPERM);
+	struct vv_fs *fs = fs_of(req);
+	struct vv_node *n = vv_fs_node(ino), *dir = vv_fs_node(newparent);
+	lock(fs);
+	/* hard links are not supported; in a read-only env the first answer is EROFS */
+	int err = fs->ro || (n && vv_env_readonly(n->env)) || (dir && vv_env_readonly(dir->env))
+		? EROFS : EPERM;
+	unlock(fs);
+	fuse_reply_err(req, err);
+}
+
+/* Extended attributes are not kept; setting or removing one is refused as on a
+ * filesystem without them, or with EROFS where the env is read-only. */
+static void xattr_refuse(fuse_req_t req, fuse_ino_t ino)
+{
+	struct vv_fs *fs = fs_of(req);
+	struct vv_node *n = vv_fs_node(ino);
+	lock(fs);
+	int err = fs->ro || (n && vv_env_readonly(n->env)) ? EROFS : ENOTSUP;
+	unlock(fs);
+	fuse_reply_err(req, err);
+}
+
+static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+			size_t size, int flags)
+{
+	(void)name, (void)value, (void)size, (void)flags;
+	xattr_refuse(req, ino);
+}
+
+static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	(void)name;
+	xattr_refuse(req, ino);
 }
 
 /* ---- files --------------------------------------------------------------------- */
@@ -842,6 +875,8 @@ const struct fuse_lowlevel_ops vv_fs_ops = {
 	.symlink = op_symlink,
 	.rename = op_rename,
 	.link = op_link,
+	.setxattr = op_setxattr,
+	.removexattr = op_removexattr,
 	.open = op_open,
 	.create = op_create,
 	.read = op_read,

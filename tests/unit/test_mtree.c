@@ -271,6 +271,91 @@ static void test_env_rename_remove(void **state)
 	assert_int_equal(vv_envset_close(set), 0);
 }
 
+/* A locked env refuses every change with -EROFS (replay excepted) and shows no write
+ * bits; a lock-only change of envs/NAME is applied in place by vv_envset_sync. */
+static void test_locked_env(void **state)
+{
+	struct vv_store *st = *state;
+	struct vv_envset *set = open_set(st);
+	struct vv_env *env, *other;
+	assert_int_equal(vv_envset_create(set, "lk", &env), 0);
+	assert_int_equal(vv_envset_create(set, "lk-other", &other), 0);
+	assert_int_equal(vv_env_load_root(env), 0);
+	assert_int_equal(vv_env_load_root(other), 0);
+	struct vv_node *lib = walk(env, "lib"), *n, *f = walk(env, "pyvenv.cfg");
+	assert_int_equal(vv_node_mkdir(lib, "keep", 0755, &n), 0);
+	assert_int_equal(vv_env_commit(env), 0);
+	struct stat sb;
+	vv_node_stat(lib, &sb);
+	assert_int_equal(sb.st_mode & 0777, 0755);
+
+	assert_int_equal(vv_env_set_locked(st, "lk", true), 0);
+	assert_int_equal(vv_envset_sync(set, "lk"), VV_SYNC_LOCK);
+	assert_ptr_equal(vv_envset_find(set, "lk", 2), env); /* same env, same nodes */
+	assert_true(vv_env_readonly(env));
+	assert_false(vv_env_readonly(other));
+	vv_node_stat(lib, &sb);
+	assert_int_equal(sb.st_mode & 0777, 0555);
+	assert_int_equal(vv_node_mkdir(lib, "new", 0755, &n), -EROFS);
+	assert_int_equal(vv_node_create(lib, "new.py", 0644, true, &n), -EROFS);
+	assert_int_equal(vv_node_symlink(lib, "ln", "x", &n), -EROFS);
+	assert_int_equal(vv_node_rmdir(lib, "keep"), -EROFS);
+	assert_int_equal(vv_node_rename(lib, "keep", lib, "kept", 0), -EROFS);
+	assert_int_equal(vv_node_setattr(lib, 0700, -1, -1), -EROFS);
+	assert_int_equal(vv_node_open_write(f, false), -EROFS);
+	assert_int_equal(vv_node_truncate(f, 0), -EROFS);
+	assert_int_equal(vv_envset_remove(set, "lk"), -EROFS);
+	assert_int_equal(vv_envset_rename(set, "lk", "lk2", true), -EROFS);
+	assert_int_equal(vv_node_mkdir(walk(other, "lib"), "new", 0755, &n), 0);
+
+	assert_int_equal(vv_env_set_locked(st, "lk", false), 0);
+	assert_int_equal(vv_envset_sync(set, "lk"), VV_SYNC_LOCK);
+	assert_false(vv_env_readonly(env));
+	assert_int_equal(vv_node_mkdir(lib, "new", 0755, &n), 0);
+	assert_int_equal(vv_envset_close(set), 0);
+}
+
+/* A read-only envset: nothing can change, nothing is committed, the journal of a
+ * crashed mount is shown but stays. */
+static void test_readonly_set(void **state)
+{
+	struct vv_store *st = *state;
+	struct vv_envset *set = open_set(st);
+	struct vv_env *env;
+	assert_int_equal(vv_envset_create(set, "ro", &env), 0);
+	assert_int_equal(vv_env_load_root(env), 0);
+	struct vv_node *lib = walk(env, "lib"), *n;
+	assert_int_equal(vv_node_mkdir(lib, "pending", 0755, &n), 0);
+	vv_oid root = env->cfg.root;
+	assert_true(vv_env_has_changes(env));
+	/* leave the journal as a crash would: no commit */
+	vv_journal_close(env);
+	env->root->dirty = false;
+	env->jrecords = 0;
+	assert_int_equal(vv_envset_close(set), 0);
+
+	struct vv_store *ros = NULL;
+	assert_int_equal(vv_store_open(&ros, st->path, VV_STORE_READONLY), 0);
+	struct vv_envset_opts o = { .mountpoint = "/mnt/envs", .readonly = true };
+	assert_int_equal(vv_envset_open(&set, ros, &o), 0);
+	env = vv_envset_find(set, "ro", 2);
+	assert_non_null(env);
+	assert_int_equal(vv_env_load_root(env), 0);
+	lib = walk(env, "lib");
+	assert_int_equal(vv_node_lookup(lib, "pending", &n), 0); /* replayed */
+	assert_int_equal(vv_node_mkdir(lib, "x", 0755, &n), -EROFS);
+	assert_int_equal(vv_envset_create(set, "new", &env), -EROFS);
+	env = vv_envset_find(set, "ro", 2);
+	assert_int_equal(vv_env_commit(env), 0);
+	assert_int_equal(vv_envset_close(set), 0);
+	vv_store_close(ros);
+	struct vv_envcfg cfg;
+	assert_int_equal(vv_env_load(st, "ro", &cfg), 0);
+	assert_true(vv_oid_eq(&cfg.root, &root)); /* nothing committed */
+	vv_envcfg_release(&cfg);
+	assert_int_equal(vv_env_journal_pending(st, "ro", &root), 1);
+}
+
 /* One store for all tests (seeding pip costs a second); env names differ per test. */
 static int setup(void **state)
 {
@@ -352,6 +437,8 @@ int main(void)
 		cmocka_unit_test(test_journal_replay_after_crash),
 		cmocka_unit_test(test_env_rename_remove),
 		cmocka_unit_test(test_failed_write_not_published),
+		cmocka_unit_test(test_locked_env),
+		cmocka_unit_test(test_readonly_set),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

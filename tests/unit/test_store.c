@@ -355,6 +355,43 @@ static void test_tmp_cleanup(void **state)
 	vt_rmtree(path);
 }
 
+/* VV_STORE_READONLY: leftovers stay, nothing can be published, objects are readable. */
+static void test_readonly(void **state)
+{
+	(void)state;
+	struct vv_store *st = vt_store_new();
+	vv_oid oid;
+	assert_int_equal(vv_store_put_buf(st, "kept", 4, &oid), 0);
+	char *path = strdup(st->path);
+	vv_store_close(st);
+	char p[PATH_MAX];
+	snprintf(p, sizeof(p), "%s/tmp/obj-999999999-0123456789abcdef", path);
+	vt_write_file(p, "partial", 7);
+
+	assert_int_equal(vv_store_open(&st, path, VV_STORE_READONLY), 0);
+	assert_true(st->readonly);
+	assert_int_equal(access(p, F_OK), 0); /* a read-only open cleans nothing */
+	char *buf = NULL;
+	size_t len = 0;
+	assert_int_equal(vv_store_read_obj(st, &oid, 100, &buf, &len), 0);
+	assert_int_equal(len, 4);
+	assert_memory_equal(buf, "kept", 4);
+	free(buf);
+	vv_oid o2;
+	vv_err_clear();
+	assert_int_equal(vv_store_put_buf(st, "new", 3, &o2), -EROFS);
+	assert_non_null(strstr(vv_errmsg(), "read-only"));
+	assert_int_equal(vv_store_put_buf(st, "kept", 4, &o2), -EROFS);
+	assert_int_equal(vv_store_tmpfile(st), -EROFS);
+	vv_store_close(st);
+	snprintf(p, sizeof(p), "%s/objects", path);
+	assert_int_equal(vt_count_files(p), 1);
+	/* a missing store is not created */
+	snprintf(p, sizeof(p), "%s/none", path);
+	assert_int_equal(vv_store_open(&st, p, VV_STORE_READONLY), -ENOENT);
+	vt_rmtree(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -369,6 +406,7 @@ int main(void)
 		cmocka_unit_test(test_missing_without_create),
 		cmocka_unit_test(test_unwritable),
 		cmocka_unit_test(test_tmp_cleanup),
+		cmocka_unit_test(test_readonly),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
