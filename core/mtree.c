@@ -1349,6 +1349,8 @@ int vv_node_publish_end(struct vv_publish *p)
 {
 	struct vv_node *n = p->node;
 	int r = p->err;
+	/* this publish is the node's current one (no writer made a new stage meanwhile) */
+	bool current = n->stage == p->fd;
 	if (r == 0) {
 		n->oid = p->oid;
 		n->size = p->size;
@@ -1365,7 +1367,7 @@ int vv_node_publish_end(struct vv_publish *p)
 				vv_journal_put(n->env, n);
 		}
 	}
-	if (n->stage == p->fd)
+	if (current)
 		n->publishing = false;
 	free(p->envpath);
 	vv_fdref_put(p->fd);

@@ -34,6 +34,7 @@ struct vv_fs {
 	/* background work: commits and kernel cache invalidation */
 	pthread_t worker, watcher;
 	pthread_cond_t cv;
+	pthread_cond_t published;    /* broadcast when a publish (done outside lk) ends */
 	bool stop, worker_started, watcher_started;
 	int inotify_fd;              /* watches STORE/envs for other processes' changes */
 	struct vv_inval *inval;      /* queue of pending invalidations (guarded by lk) */

@@ -220,6 +220,7 @@ int main(int argc, char **argv)
 	struct vv_fs fs = { .st = st, .ro = ro, .inotify_fd = -1 };
 	pthread_mutex_init(&fs.lk, NULL);
 	pthread_cond_init(&fs.cv, NULL);
+	pthread_cond_init(&fs.published, NULL);
 	struct vv_envset_opts eo = {
 		.mountpoint = mnt,
 		.python = cfg.python,

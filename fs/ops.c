@@ -77,6 +77,7 @@ static int publish(struct vv_fs *fs, struct vv_node *n)
 	vv_publish_run(fs->st, &p);
 	lock(fs);
 	r = vv_node_publish_end(&p);
+	pthread_cond_broadcast(&fs->published);
 	if (r < 0)
 		fprintf(stderr, "venvfs: storing a file: %s\n", vv_errmsg());
 	return r;
@@ -669,6 +670,10 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 	struct vv_node *n = vv_fs_node(ino);
 	int r = 0;
 	lock(fs);
+	/* A publish of this file already under way (the last writer's release) must be
+	 * in the journal before it is synced: wait for it, then publish what is left. */
+	while (n && n->publishing)
+		pthread_cond_wait(&fs->published, &fs->lk);
 	if (n && !n->unlinked) {
 		r = publish(fs, n);
 		if (r == 0)

@@ -75,6 +75,10 @@ static void write_node(struct vv_store *st, struct vv_node *n, const char *data,
 	assert_true(need);
 	vv_publish_run(st, &p);
 	assert_int_equal(vv_node_publish_end(&p), 0);
+	/* the stage became the object: nothing is being published any more (an fsync
+	 * waits for an in-flight publish by this flag) */
+	assert_null(n->stage);
+	assert_false(n->publishing);
 }
 
 static void test_layout(void **state)
