@@ -8,7 +8,7 @@
  * O_TMPFILE we fall back to a named temp file in tmp/ ("obj-<pid>-<random>"); it is
  * found again by inode number when publishing and removed afterwards, and
  * vv_store_open() removes such leftovers when their process is gone (as well as stale
- * vv_write_file_atomic() temp files in envs/, journal/ and pythons/).
+ * vv_write_file_atomic() temp files in envs/, journal/, pythons/ and packages/).
  */
 #include "store.h"
 
@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,8 @@
 #define TMP_PREFIX "obj-"
 #define PROBE_PREFIX "probe-"
 
-static const char *const layout[] = { "objects", "envs", "journal", "pythons", "tmp" };
+static const char *const layout[] = { "objects", "envs", "journal", "pythons", "tmp",
+					"packages" };
 
 void vv_store_obj_path(const vv_oid *oid, char *buf)
 {
@@ -225,6 +227,7 @@ int vv_store_open(struct vv_store **out, const char *path, int create)
 	}
 	st->path = abs;
 	st->dirfd = st->objfd = st->envfd = st->journalfd = st->pythonfd = st->tmpfd = -1;
+	st->pkgfd = -1;
 
 	st->dirfd = open(abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (st->dirfd < 0) {
@@ -234,10 +237,14 @@ int vv_store_open(struct vv_store **out, const char *path, int create)
 			r = vv_err_sys(-errno, "cannot open store '%s'", abs);
 		goto fail;
 	}
-	int *fds[] = { &st->objfd, &st->envfd, &st->journalfd, &st->pythonfd, &st->tmpfd };
-	for (size_t i = 0; i < sizeof(layout) / sizeof(layout[0]); i++)
-		if ((r = open_sub(st, layout[i], create, fds[i])) < 0)
+	int *fds[] = { &st->objfd, &st->envfd, &st->journalfd, &st->pythonfd, &st->tmpfd,
+		       &st->pkgfd };
+	for (size_t i = 0; i < sizeof(layout) / sizeof(layout[0]); i++) {
+		/* packages/ came later: a store made before it gets it on first open. */
+		bool later = !strcmp(layout[i], "packages");
+		if ((r = open_sub(st, layout[i], create || later, fds[i])) < 0)
 			goto fail;
+	}
 	if ((r = write_probe(st)) < 0)
 		goto fail;
 	if ((r = clean_tmp(st)) < 0)
@@ -245,6 +252,7 @@ int vv_store_open(struct vv_store **out, const char *path, int create)
 	clean_atomic_tmps(st->envfd);
 	clean_atomic_tmps(st->journalfd);
 	clean_atomic_tmps(st->pythonfd);
+	clean_atomic_tmps(st->pkgfd);
 	if (create && (r = vv_fsync_dir_at(st->dirfd, ".")) < 0)
 		goto fail;
 	st->trees = vv_treecache_new();
@@ -263,7 +271,8 @@ void vv_store_close(struct vv_store *st)
 {
 	if (!st)
 		return;
-	int fds[] = { st->objfd, st->envfd, st->journalfd, st->pythonfd, st->tmpfd, st->dirfd };
+	int fds[] = { st->objfd, st->envfd, st->journalfd, st->pythonfd, st->tmpfd, st->pkgfd,
+		      st->dirfd };
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);

@@ -8,6 +8,7 @@
  *                        the env's single atomic commit point
  *   journal/NAME         per-env log of changes made since that root (journal.h)
  *   pythons/KEY          cached facts about an interpreter (python.h)
+ *   packages/RECORD      ingested wheels: name, version, tags, trees (pkg.h)
  *   tmp/                 temp files; anything here is garbage after a crash
  *
  * Publishing an object: write a temp file (O_TMPFILE where the filesystem has it),
@@ -36,6 +37,7 @@ struct vv_store {
 	int journalfd;  /* journal/ */
 	int pythonfd;   /* pythons/ */
 	int tmpfd;      /* tmp/ */
+	int pkgfd;      /* packages/ */
 	struct vv_treecache *trees; /* parsed immutable trees shared by every env (tree.h) */
 };
 
