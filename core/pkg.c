@@ -553,7 +553,7 @@ static int parse_pin(struct req *q, const char *spec)
 	while (is_blank(*p))
 		p++;
 	const char *v = p;
-	while (is_alnum(*p) || strchr(".!+_-", *p))
+	while (is_alnum(*p) || (*p && strchr(".!+_-", *p)))
 		p++;
 	size_t vl = (size_t)(p - v);
 	while (is_blank(*p))

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bar.h"
 #include "cli.h"
 #include "env.h"
 #include "envops.h"
@@ -28,9 +29,12 @@ static int cmd_create(struct vc_ctx *c, int argc, char **argv)
 	char *prompt_buf = NULL;
 	struct vv_creator *creator = NULL;
 	const char **names = calloc((size_t)argc, sizeof(*names));
-	size_t nnames = 0;
+	const char **links = calloc((size_t)argc, sizeof(*links));
+	size_t nnames = 0, nlinks = 0;
+	struct vc_bar bar;
 	int rc = 0;
-	if (!names) {
+	vc_bar_init(&bar, "create");
+	if (!names || !links) {
 		vc_msg(c, "out of memory");
 		return VC_EXIT_USAGE;
 	}
@@ -60,6 +64,22 @@ static int cmd_create(struct vc_ctx *c, int argc, char **argv)
 				goto out;
 			}
 			cr.prompt = v;
+		} else if ((m = vc_opt_match(argc, argv, &i, "--requirement", "-r", &v))) {
+			if (m < 0 || !*v) {
+				rc = vc_usage_error(c, "option '-r' needs a requirements file");
+				goto out;
+			}
+			if (cr.requirements) {
+				rc = vc_usage_error(c, "option '-r' given twice");
+				goto out;
+			}
+			cr.requirements = v;
+		} else if ((m = vc_opt_match(argc, argv, &i, "--find-links", "-f", &v))) {
+			if (m < 0 || !*v) {
+				rc = vc_usage_error(c, "option '--find-links' needs a directory");
+				goto out;
+			}
+			links[nlinks++] = v;
 		} else if (!strcmp(a, "--system-site-packages")) {
 			cr.system_site = true;
 		} else if (!strcmp(a, "--without-pip")) {
@@ -87,6 +107,13 @@ static int cmd_create(struct vc_ctx *c, int argc, char **argv)
 		rc = vc_usage_error(c, "--without-pip and --upgrade-deps cannot be combined");
 		goto out;
 	}
+	if (nlinks && !cr.requirements) {
+		rc = vc_usage_error(c, "--find-links needs -r FILE");
+		goto out;
+	}
+	cr.find_links = links;
+	cr.nlinks = nlinks;
+	cr.progress = &bar.cb;
 	for (size_t i = 0; i < nnames; i++) {
 		vv_err_clear();
 		if (vv_env_name_check(names[i], strlen(names[i])) < 0) {
@@ -133,8 +160,15 @@ static int cmd_create(struct vc_ctx *c, int argc, char **argv)
 	}
 	/* one failing env does not stop the others */
 	for (size_t i = 0; i < nnames; i++) {
-		if (vv_creator_run(creator, names[i]) < 0) {
+		int r = vv_creator_run(creator, names[i]);
+		vc_bar_done(&bar);
+		if (r < 0) {
+			const char *report = vv_creator_report(creator);
 			vc_msg(c, "%s", vv_errmsg());
+			if (report)
+				fputs(report, stderr);
+			if (report)
+				vc_msg(c, "env '%s' was not created or changed", names[i]);
 			rc = VC_EXIT_PROBLEMS;
 		}
 	}
@@ -144,6 +178,7 @@ static int cmd_create(struct vc_ctx *c, int argc, char **argv)
 	}
 out:
 	free(names);
+	free(links);
 	free(prompt_buf);
 	vv_creator_free(creator);
 	return rc;
@@ -151,18 +186,33 @@ out:
 
 /* ---- add ------------------------------------------------------------------------- */
 
+static void print_installed(const char *env, const struct vv_installed *done, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		printf("env '%s': installed %s %s", env, done[i].name, done[i].version);
+		if (done[i].replaced)
+			printf(" (replacing %s)", done[i].replaced);
+		printf("\n");
+	}
+}
+
 static int cmd_add(struct vc_ctx *c, int argc, char **argv)
 {
 	const char **args = calloc((size_t)argc, sizeof(*args));
-	size_t nargs = 0;
+	const char **links = calloc((size_t)argc, sizeof(*links));
+	const char *reqs = NULL;
+	size_t nargs = 0, nlinks = 0;
 	bool opts_done = false;
 	int rc = 0;
-	if (!args) {
+	if (!args || !links) {
 		vc_msg(c, "out of memory");
+		free(args);
+		free(links);
 		return VC_EXIT_USAGE;
 	}
 	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
+		const char *a = argv[i], *v = NULL;
+		int m;
 		if (opts_done || a[0] != '-' || !a[1]) {
 			args[nargs++] = a;
 		} else if (!strcmp(a, "--")) {
@@ -170,13 +220,41 @@ static int cmd_add(struct vc_ctx *c, int argc, char **argv)
 		} else if (vc_is_help(a)) {
 			vc_print_command_help(stdout, c->self);
 			goto out;
+		} else if ((m = vc_opt_match(argc, argv, &i, "--requirement", "-r", &v))) {
+			if (m < 0 || !*v) {
+				rc = vc_usage_error(c, "option '-r' needs a requirements file");
+				goto out;
+			}
+			if (reqs) {
+				rc = vc_usage_error(c, "option '-r' given twice");
+				goto out;
+			}
+			reqs = v;
+		} else if ((m = vc_opt_match(argc, argv, &i, "--find-links", "-f", &v))) {
+			if (m < 0 || !*v) {
+				rc = vc_usage_error(c, "option '--find-links' needs a directory");
+				goto out;
+			}
+			links[nlinks++] = v;
 		} else {
 			rc = vc_usage_error(c, "unknown option '%s'", a);
 			goto out;
 		}
 	}
-	if (nargs < 2) {
-		rc = vc_usage_error(c, nargs ? "no wheel given" : "no env name given");
+	if (!nargs) {
+		rc = vc_usage_error(c, "no env name given");
+		goto out;
+	}
+	if (reqs && nargs > 1) {
+		rc = vc_usage_error(c, "give WHEEL files or -r FILE, not both");
+		goto out;
+	}
+	if (!reqs && nargs < 2) {
+		rc = vc_usage_error(c, "no wheel given (WHEEL... or -r FILE)");
+		goto out;
+	}
+	if (nlinks && !reqs) {
+		rc = vc_usage_error(c, "--find-links needs -r FILE");
 		goto out;
 	}
 	vv_err_clear();
@@ -194,25 +272,37 @@ static int cmd_add(struct vc_ctx *c, int argc, char **argv)
 	if ((rc = vc_open_store_mode(c, 0)))
 		goto out;
 	struct vv_installed *done = NULL;
-	if (vv_install_wheels(c->st, args[0], args + 1, nargs - 1, &done) < 0) {
+	size_t ndone = 0;
+	int r;
+	char *report = NULL;
+	if (reqs) {
+		struct vc_bar bar;
+		vc_bar_init(&bar, "add");
+		r = vv_install_requirements(c->st, args[0], reqs, links, nlinks, &bar.cb, &done,
+					    &ndone, &report);
+		vc_bar_done(&bar);
+	} else {
+		ndone = nargs - 1;
+		r = vv_install_wheels(c->st, args[0], args + 1, ndone, &done);
+	}
+	if (r < 0) {
 		vc_msg(c, "%s", vv_errmsg());
+		if (report)
+			fputs(report, stderr);
+		free(report);
 		vc_msg(c, "env '%s' is unchanged", args[0]);
 		rc = VC_EXIT_PROBLEMS;
 		goto out;
 	}
-	for (size_t i = 0; i < nargs - 1; i++) {
-		printf("env '%s': installed %s %s", args[0], done[i].name, done[i].version);
-		if (done[i].replaced)
-			printf(" (replacing %s)", done[i].replaced);
-		printf("\n");
-	}
-	vv_installed_free(done, nargs - 1);
+	print_installed(args[0], done, ndone);
+	vv_installed_free(done, ndone);
 	if (fflush(stdout) != 0) {
 		vc_msg(c, "cannot write output: %s", strerror(errno));
 		rc = VC_EXIT_USAGE;
 	}
 out:
 	free(args);
+	free(links);
 	return rc;
 }
 
