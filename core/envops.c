@@ -314,7 +314,7 @@ static int upgrade_pip(struct vv_creator *cr, const struct vv_python *py, vv_oid
 /* -r: the requirements file's packages put into *root (an env of py); *count gets how
  * many. Unmet lines leave their list in cr->report. */
 static int add_requirements(struct vv_creator *cr, const struct vv_python *py, vv_oid *root,
-			    size_t *count)
+			    bool fresh, size_t *count)
 {
 	struct vv_pkg *pkgs = NULL;
 	struct vv_installed *res = NULL;
@@ -326,7 +326,7 @@ static int add_requirements(struct vv_creator *cr, const struct vv_python *py, v
 		vv_oid out;
 		if (!(res = calloc(n, sizeof(*res))))
 			r = vv_err(-ENOMEM, "out of memory");
-		else if ((r = vv_install_pkgs(cr->st, root, py->minor, pkgs, n, &out, res)) == 0)
+		else if ((r = vv_install_pkgs(cr->st, root, py->minor, pkgs, n, fresh, &out, res)) == 0)
 			*root = out;
 	}
 	if (r == 0)
@@ -378,7 +378,8 @@ static int create_fresh(struct vv_creator *cr, const char *name, bool existed)
 	size_t npkgs = 0;
 	if (cr->upgrade_deps && (r = upgrade_pip(cr, py, &cfg.root, pipver, sizeof(pipver))) < 0)
 		goto out;
-	if (cr->requirements && (r = add_requirements(cr, py, &cfg.root, &npkgs)) < 0)
+	if (cr->requirements &&
+	    (r = add_requirements(cr, py, &cfg.root, !cr->upgrade_deps, &npkgs)) < 0)
 		goto out;
 	if (!existed) {
 		r = vv_env_create(st, name, &cfg);
@@ -505,7 +506,7 @@ static int create_update(struct vv_creator *cr, const char *name)
 					   "first)", name);
 			goto out;
 		}
-		if ((r = add_requirements(cr, py, &next.root, &npkgs)) < 0)
+		if ((r = add_requirements(cr, py, &next.root, false, &npkgs)) < 0)
 			goto out;
 		size_t l = strlen(line);
 		snprintf(line + l, sizeof(line) - l, "%s%zu package%s from %s",

@@ -543,8 +543,31 @@ static int merge_tree(struct adder *a, const char *path, const vv_oid *oid,
 	return r;
 }
 
+/* The newest mtime of bin/ and lib/python3.N/site-packages in root (0: neither). */
+static int64_t seeded_mtime(struct vv_store *st, const vv_oid *root, int minor)
+{
+	char pyname[32];
+	snprintf(pyname, sizeof(pyname), "python3.%d", minor);
+	struct vv_tree *t = NULL, *lib = NULL, *lpy = NULL;
+	int64_t best = 0;
+	if (vv_tree_get(st, root, &t) < 0)
+		return 0;
+	const struct vv_tree_ent *b = vv_tree_find(t, "bin", 3), *e;
+	if (b)
+		best = b->mtime_ns;
+	if (subtree(st, t, "lib", &lib) == 0 && lib && subtree(st, lib, pyname, &lpy) == 0 && lpy &&
+	    (e = vv_tree_find(lpy, "site-packages", 13)) && e->mtime_ns > best)
+		best = e->mtime_ns;
+	if (lpy)
+		vv_tree_unref(lpy);
+	if (lib)
+		vv_tree_unref(lib);
+	vv_tree_unref(t);
+	return best;
+}
+
 int vv_install_pkgs(struct vv_store *st, const vv_oid *root_in, int minor,
-		    const struct vv_pkg *pkgs, size_t n, vv_oid *root_out,
+		    const struct vv_pkg *pkgs, size_t n, bool fresh, vv_oid *root_out,
 		    struct vv_installed *res)
 {
 	struct vv_tree *root = NULL, *site = NULL;
@@ -553,6 +576,13 @@ int vv_install_pkgs(struct vv_store *st, const vv_oid *root_in, int minor,
 	int r = 0;
 	snprintf(a.libpy, sizeof(a.libpy), "lib/python3.%d", a.minor);
 	snprintf(a.sp, sizeof(a.sp), "%s/site-packages", a.libpy);
+	if (fresh) {
+		/* A new env: bin/ and site-packages keep the skeleton's mtimes, so the same
+		 * packages give the same trees (stored once) in every new env. */
+		int64_t m = seeded_mtime(st, root_in, minor);
+		if (m)
+			a.now = m;
+	}
 	if (n && !(canon = calloc(n, sizeof(*canon)))) {
 		r = vv_err(-ENOMEM, "out of memory");
 		goto out;
@@ -674,7 +704,7 @@ static int target_install(struct vv_store *st, const char *name, struct target *
 			  const struct vv_pkg *pkgs, size_t n, struct vv_installed *res)
 {
 	vv_oid was = t->cfg.root;
-	int r = vv_install_pkgs(st, &was, t->minor, pkgs, n, &t->cfg.root, res);
+	int r = vv_install_pkgs(st, &was, t->minor, pkgs, n, false, &t->cfg.root, res);
 	if (r < 0)
 		return r;
 	struct vv_envcfg now;

@@ -16,6 +16,7 @@
 #ifndef VV_INSTALL_H
 #define VV_INSTALL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "hash.h"
@@ -50,10 +51,12 @@ int vv_install_requirements(struct vv_store *st, const char *name, const char *r
 
 /* The tree root_in of an env of Python 3.minor with recorded packages put in (a
  * same-named installed distribution removed first) into *root_out; nothing is
- * committed. res (n entries, zeroed) gets what was installed. -EINVAL when two
- * packages share a name or a package would put a file where the env has one. */
+ * committed. Changed directories get the current time, or with fresh (a new env) the
+ * mtimes bin/ and site-packages had, so equal envs share every tree. res (n entries,
+ * zeroed) gets what was installed. -EINVAL when two packages share a name or a
+ * package would put a file where the env has one. */
 int vv_install_pkgs(struct vv_store *st, const vv_oid *root_in, int minor,
-		    const struct vv_pkg *pkgs, size_t n, vv_oid *root_out,
+		    const struct vv_pkg *pkgs, size_t n, bool fresh, vv_oid *root_out,
 		    struct vv_installed *res);
 
 /* Like vv_install_tag_check (no name out): how specific the best fitting tag set is

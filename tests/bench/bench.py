@@ -2,7 +2,7 @@
 """venvfs benchmark: envs on a venvfs mount against native venvs, on one machine, in one run.
 
 usage: tests/bench/bench.py [--build DIR] [--wheels DIR] [--python PY] [--reps N]
-                            [--envs N] [--out FILE]
+                            [--envs N] [--out FILE] [--only ROW]
 
 Prints a markdown table (and writes it to --out, default docs/benchmarks.md) comparing:
   - creating an env: mkdir on the mount vs `python -m venv` (with and without pip) and
@@ -11,6 +11,9 @@ Prints a markdown table (and writes it to --out, default docs/benchmarks.md) com
   - a warm import of a large package set
   - `pip install` of that set
   - store bytes for N envs holding the same set vs N native venvs
+  - `venvctl create -r` of ~50 pinned packages already in the store vs `python -m venv`
+    + `pip install --no-index --find-links -r` of the same pins (row "requirements")
+--only ROW runs one row and replaces just that row (and the machine/date lines) in --out.
 Wheels come from --wheels, else they are built once with the repository's sibling
 `../shared/tools/make-wheel-corpus.py` (offline: it repacks installed packages).
 This is a script, not a test: it measures, it does not assert.
@@ -30,6 +33,19 @@ INSTALL_SET = ["flask", "requests", "boto3", "pydantic", "ipython", "sympy", "ne
 IMPORT_SET = ["flask", "requests", "boto3", "botocore.session", "pydantic", "IPython",
               "sympy", "networkx", "jinja2", "werkzeug", "urllib3"]
 SMALL_SET = ["flask", "requests"]
+# Roots of the pinned set for the requirements row; their dependency closure in the
+# corpus is about fifty distributions.
+REQ_ROOTS = ["flask", "requests", "boto3", "jsonschema", "pydantic", "sympy", "networkx",
+             "cryptography", "pyyaml", "click", "regex", "orjson", "moto", "trio", "docutils",
+             "wrapt", "xmltodict", "sortedcontainers", "pygments", "colorama", "responses",
+             "pyparsing", "jsonpatch", "graphql-core", "python-dotenv", "cloudpickle"]
+REQ_ROW = "create an env from "
+REQ_NOTE = [
+    "- *create an env from N stored packages*: `venvctl create NAME -r FILE` (the",
+    "  whole command, process start included) when every pin was ingested before",
+    "  (`venvctl create warm -r FILE --find-links DIR`, not measured); the native row",
+    "  is `python -m venv` plus `pip install --no-index --find-links DIR -r FILE`, once.",
+]
 
 
 def run(cmd, **kw):
@@ -117,6 +133,104 @@ def machine():
            f"Linux {platform.release()}"
 
 
+def pinned_closure(py, wheels, roots, out):
+    """Write name==version pins for roots and everything they require (markers
+    evaluated for py, extras not followed) that the wheel directory has; returns n."""
+    code = r"""
+import os, sys, zipfile
+from pip._vendor.packaging.requirements import Requirement
+from pip._vendor.packaging.utils import canonicalize_name
+d, out, roots = sys.argv[1], sys.argv[2], sys.argv[3:]
+have = {}
+for f in sorted(os.listdir(d)):
+    if f.endswith(".whl"):
+        have[canonicalize_name(f.split("-")[0])] = f
+def deps(f):
+    z = zipfile.ZipFile(os.path.join(d, f))
+    md = [n for n in z.namelist() if n.endswith(".dist-info/METADATA")][0]
+    for line in z.read(md).decode("utf-8").splitlines():
+        if not line:
+            break
+        if line.startswith("Requires-Dist:"):
+            r = Requirement(line.split(":", 1)[1].strip())
+            if not r.marker or r.marker.evaluate({"extra": ""}):
+                yield canonicalize_name(r.name)
+seen, todo = [], [canonicalize_name(r) for r in roots]
+while todo:
+    n = todo.pop()
+    if n in seen or n not in have:
+        continue
+    seen.append(n)
+    todo += list(deps(have[n]))
+with open(out, "w") as fh:
+    for n in sorted(seen):
+        name, ver = have[n].split("-")[:2]
+        fh.write("%s==%s\n" % (name, ver))
+print(len(seen))
+"""
+    res = subprocess.run([py, "-c", code, wheels, out] + roots, check=True,
+                         capture_output=True, text=True)
+    return int(res.stdout.strip())
+
+
+def bench_requirements(a, py, wheels, top, env):
+    """venvctl create -r with every package already recorded in the store, against a
+    native venv + pip install of the same pins. Returns a table row."""
+    reqs = os.path.join(top, "reqs.txt")
+    n = pinned_closure(py, wheels, REQ_ROOTS, reqs)
+    store = os.path.join(top, "req-store")
+    cfg = os.path.join(top, "req.ini")
+    with open(cfg, "w") as f:
+        f.write(f"[venvfs]\npython = {py}\n")
+    ctl = [os.path.join(a.build, "venvctl"), "--store", store, "--config", cfg]
+    # Ingest once (and seed the interpreter): not measured.
+    run(ctl + ["create", "warm", "-r", reqs, "--find-links", wheels], env=env)
+    t_v = [timed(ctl + ["create", f"r{i}", "-r", reqs], env) for i in range(a.reps)]
+    nat = os.path.join(top, "req-native")
+    t = time.perf_counter()
+    run([py, "-m", "venv", nat], env=env)
+    run([os.path.join(nat, "bin", "pip"), "install", "-q", "--no-index", "--find-links",
+         wheels, "-r", reqs], env=env)
+    t_n = time.perf_counter() - t
+    return (f"{REQ_ROW}{n} stored packages (`venvctl create -r`)", med(t_v), t_n,
+            "python -m venv + pip install -r")
+
+
+def fmt_row(what, v, n, kind):
+    if what.startswith("bytes"):
+        vs, ns = f"{v / 2**20:.1f} MiB", f"{n / 2**20:.1f} MiB"
+    else:
+        vs, ns = fmt_s(v), fmt_s(n)
+    return f"| {what} | {vs} | {ns} | {kind} | {v / n:.2f} |"
+
+
+def update_row(out, row, ver, py):
+    """Replace (or add) one row of an existing table, and the machine/date lines."""
+    text = open(out).read().split("\n") if os.path.exists(out) else []
+    line = fmt_row(*row)
+    prefix = "| " + row[0][:len(REQ_ROW)]
+    done = False
+    for i, l in enumerate(text):
+        if l.startswith("- machine: "):
+            text[i] = f"- machine: {machine()}"
+        elif l.startswith("- Python "):
+            text[i] = f"- Python {ver} ({py}); {time.strftime('%Y-%m-%d')}"
+        elif l.startswith(prefix):
+            text[i] = line
+            done = True
+    if not done:
+        last = max((i for i, l in enumerate(text) if l.startswith("|")), default=None)
+        if last is None:
+            raise SystemExit(f"{out} has no table to add the row to")
+        text.insert(last + 1, line)
+    if REQ_NOTE[0] not in text:
+        while text and not text[-1]:
+            text.pop()
+        text += REQ_NOTE + [""]
+    with open(out, "w") as f:
+        f.write("\n".join(text))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
@@ -125,6 +239,8 @@ def main():
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--envs", type=int, default=10)
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "benchmarks.md"))
+    ap.add_argument("--only", choices=["requirements"],
+                    help="run one row and update only that row in --out")
     a = ap.parse_args()
 
     py = subprocess.run([a.python, "-c", "import sys,os;print(os.path.realpath(sys.executable))"],
@@ -140,6 +256,15 @@ def main():
             raise SystemExit("no --wheels given and no wheel corpus tool found")
         run([py, tool, wheels])
     env = env_vars()
+    if a.only == "requirements":
+        try:
+            row = bench_requirements(a, py, wheels, top, env)
+        finally:
+            shutil.rmtree(top, ignore_errors=True)
+        print(fmt_row(*row))
+        if a.out:
+            update_row(a.out, row, ver, py)
+        return
     pipargs = ["install", "-q", "--no-index", "--find-links", wheels]
     rows = []
     native = os.path.join(top, "native")
@@ -211,6 +336,8 @@ def main():
             nat = sum(du_bytes(os.path.join(native, f"same{i}")) for i in range(a.envs))
             rows.append((f"bytes for {a.envs} envs with {' + '.join(SMALL_SET)}", grew, nat,
                          f"{a.envs} native venvs"))
+        # 6. an env from ~50 pinned packages already in the store
+        rows.append(bench_requirements(a, py, wheels, top, env))
     finally:
         shutil.rmtree(top, ignore_errors=True)
 
@@ -227,12 +354,8 @@ def main():
         "| what | venvfs | native | native is | venvfs / native |",
         "|---|---:|---:|---|---:|",
     ]
-    for what, v, n, kind in rows:
-        if what.startswith("bytes"):
-            vs, ns = f"{v / 2**20:.1f} MiB", f"{n / 2**20:.1f} MiB"
-        else:
-            vs, ns = fmt_s(v), fmt_s(n)
-        lines.append(f"| {what} | {vs} | {ns} | {kind} | {v / n:.2f} |")
+    for row in rows:
+        lines.append(fmt_row(*row))
     lines += [
         "",
         "- *create* rows: `mkdir` on the mount gives an env with pip in both rows; the native",
@@ -240,7 +363,7 @@ def main():
         "- *bytes*: growth of the whole store (objects, trees, env files) for the envs,",
         "  against `du -sb` of the native venvs; `.pyc` files embed their env's path, so",
         "  each env still stores its own bytecode.",
-    ]
+    ] + REQ_NOTE
     text = "\n".join(lines) + "\n"
     print(text)
     if a.out:
