@@ -867,6 +867,25 @@ static int build_report(const char *file, struct reqs *rs, size_t *unmet, char *
 	return 0;
 }
 
+int vv_pkg_reqs_check(const char *buf, size_t len, const char *file, size_t *npins,
+		      char **report)
+{
+	struct reqs rs = {0};
+	size_t unmet = 0;
+	*report = NULL;
+	*npins = 0;
+	int r = parse_reqfile(buf, len, &rs);
+	if (r == 0 && (r = build_report(file, &rs, &unmet, report)) == 0) {
+		*npins = rs.n - unmet;
+		if (!unmet) {
+			free(*report);
+			*report = NULL;
+		}
+	}
+	reqs_free(&rs);
+	return r;
+}
+
 static int resolve(struct vv_store *st, const char *reqfile, const char *const *links,
 		   size_t nlinks, const struct vv_python *py, const struct vv_progress *prog,
 		   struct reqs *rs, char ***names, size_t *nnames)

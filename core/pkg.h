@@ -84,12 +84,19 @@ int vv_pkg_list(struct vv_store *st, char ***names, size_t *n);
  * packages for py (the most specific fitting tags first), else from the wheels in the
  * find-links directories (ingested then, with progress reports "ingesting"). On
  * success *out gets n packages in file order (free each with vv_pkg_release, then the
- * array). If some line cannot be met, returns -ENOENT (-EINVAL for a syntax problem)
+ * array). If some line cannot be met (unpinned, refused, not found), returns -ENOENT
  * with a one-line summary in vv_errmsg() and *report gets every unmet line, one per
  * line: "FILE:LINE: TEXT: why" (malloc'd; NULL otherwise). Nothing is changed but
- * records of ingested wheels. */
+ * records of ingested wheels. A file that cannot be read: -errno naming it. */
 int vv_pkg_resolve(struct vv_store *st, const char *reqfile, const char *const *find_links,
 		   size_t nlinks, const struct vv_python *py, const struct vv_progress *progress,
 		   struct vv_pkg **out, size_t *n, char **report);
+
+/* The syntax part of vv_pkg_resolve on the text of a requirements file, without a
+ * store: *npins gets the lines that are exact pins, *report (malloc'd, or NULL when
+ * every line is one) the others with why. -EINVAL for a NUL byte. For the fuzz target
+ * and tests. */
+int vv_pkg_reqs_check(const char *buf, size_t len, const char *file, size_t *npins,
+		      char **report);
 
 #endif
