@@ -6,7 +6,9 @@
  * lookup is a binary search and writing needs no sort. A directory created implicitly
  * as a parent may later be added explicitly (zip files list directories in any order):
  * that only sets its mode and mtime. A grafted directory (existing tree id) is a leaf
- * here: nothing can be added beneath it.
+ * here: nothing can be added beneath it until vv_tb_expand opens it (its entries become
+ * nodes, its subdirectories grafts), which is how a package is merged into a directory
+ * an env already has.
  */
 #include "treebuild.h"
 
