@@ -326,7 +326,8 @@ static int add_requirements(struct vv_creator *cr, const struct vv_python *py, v
 		vv_oid out;
 		if (!(res = calloc(n, sizeof(*res))))
 			r = vv_err(-ENOMEM, "out of memory");
-		else if ((r = vv_install_pkgs(cr->st, root, py->minor, pkgs, n, fresh, &out, res)) == 0)
+		else if ((r = vv_install_pkgs(cr->st, root, py->minor, pkgs, n, fresh, &out,
+					      res)) == 0)
 			*root = out;
 	}
 	if (r == 0)

@@ -6,11 +6,12 @@
  * vv_install_tag_check). Wheels are ingested as package records first (pkg.h: unpacked
  * once per store and Python X.Y), and a recorded package goes into an env as a few
  * tree grafts: its site-packages entries and bin/ scripts by their tree ids, merged
- * into directories the env already has (a shared namespace package directory). A distribution of the same PEP 503 name already in
- * site-packages is removed first as pip's upgrade does: the files its installed RECORD
- * lists (and their __pycache__ bytecode), directories that this leaves empty, and its
- * .dist-info. Then every wheel is unpacked (wheel.h, INSTALLER "venvctl", an empty
- * REQUESTED) and the new root replaces envs/NAME in one vv_env_save: any failure before
+ * into directories the env already has (a shared namespace package directory).
+ * A distribution of the same PEP 503 name already in site-packages is removed first as
+ * pip's upgrade does: the files its installed RECORD lists (and their __pycache__
+ * bytecode), directories that this leaves empty, and its .dist-info. Then every wheel
+ * is put in (wheel.h, INSTALLER "venvctl", an empty REQUESTED) and the new root
+ * replaces envs/NAME in one vv_env_save: any failure before
  * that leaves the env unchanged (objects already published are garbage for gc).
  */
 #ifndef VV_INSTALL_H

@@ -592,7 +592,8 @@ static int parse_line(struct req *q, char *l)
 		} else if (!strcmp(tok[i], "--hash") && i + 1 < nt) {
 			r = add_hash(q, tok[++i]);
 		} else {
-			r = set_why(q, "option '%.60s' is not supported here (only --hash)", tok[i]);
+			r = set_why(q, "option '%.60s' is not supported here (only --hash)",
+				    tok[i]);
 		}
 		if (r < 0 || q->why)
 			return r;
@@ -966,9 +967,10 @@ static int resolve(struct vv_store *st, const char *reqfile, const char *const *
 		if (k)
 			done++;
 		if (r == 0 && !q->done && !q->why)
-			r = set_why(q, "no wheel of %s %s for CPython 3.%d on Linux %s in the store%s%s",
-				    q->canon, q->version, py->minor, u.machine,
-				    nlinks ? " or the find-links directories" : " (no --find-links given)",
+			r = set_why(q, "no wheel of %s %s for CPython 3.%d on Linux %s in the "
+				    "store%s%s", q->canon, q->version, py->minor, u.machine,
+				    nlinks ? " or the find-links directories"
+					   : " (no --find-links given)",
 				    other ? " (there are wheels with other tags)" : "");
 	}
 	if (need)
