@@ -24,7 +24,9 @@
 #include "error.h"
 #include "fsutil.h"
 #include "hash.h"
+#include "install.h"
 #include "mtree.h"
+#include "pkg.h"
 #include "python.h"
 #include "seed.h"
 #include "store.h"
@@ -44,6 +46,11 @@ struct vv_creator {
 	bool have_newpy;
 	struct vv_pydisc disc;  /* every interpreter (for --upgrade and --upgrade-deps) */
 	bool have_disc;
+	const char *requirements; /* -r FILE, or NULL */
+	const char *const *links;
+	size_t nlinks;
+	const struct vv_progress *progress;
+	char *report;           /* unmet requirement lines of the last run */
 	char **wheels;          /* candidate pip wheels, newest first */
 	size_t nwheels;
 	bool have_wheels;
@@ -304,6 +311,34 @@ static int upgrade_pip(struct vv_creator *cr, const struct vv_python *py, vv_oid
 	return 0;
 }
 
+/* -r: the requirements file's packages put into *root (an env of py); *count gets how
+ * many. Unmet lines leave their list in cr->report. */
+static int add_requirements(struct vv_creator *cr, const struct vv_python *py, vv_oid *root,
+			    bool fresh, size_t *count)
+{
+	struct vv_pkg *pkgs = NULL;
+	struct vv_installed *res = NULL;
+	size_t n = 0;
+	*count = 0;
+	int r = vv_pkg_resolve(cr->st, cr->requirements, cr->links, cr->nlinks, py, cr->progress,
+			       &pkgs, &n, &cr->report);
+	if (r == 0 && n) {
+		vv_oid out;
+		if (!(res = calloc(n, sizeof(*res))))
+			r = vv_err(-ENOMEM, "out of memory");
+		else if ((r = vv_install_pkgs(cr->st, root, py->minor, pkgs, n, fresh, &out,
+					      res)) == 0)
+			*root = out;
+	}
+	if (r == 0)
+		*count = n;
+	vv_installed_free(res, n);
+	for (size_t i = 0; i < n; i++)
+		vv_pkg_release(&pkgs[i]);
+	free(pkgs);
+	return r;
+}
+
 /* A new env, or an existing one rebuilt from scratch (--clear). */
 static int create_fresh(struct vv_creator *cr, const char *name, bool existed)
 {
@@ -341,7 +376,11 @@ static int create_fresh(struct vv_creator *cr, const char *name, bool existed)
 		.prompt = (char *)cr->prompt,
 	};
 	char pipver[64] = "";
+	size_t npkgs = 0;
 	if (cr->upgrade_deps && (r = upgrade_pip(cr, py, &cfg.root, pipver, sizeof(pipver))) < 0)
+		goto out;
+	if (cr->requirements &&
+	    (r = add_requirements(cr, py, &cfg.root, !cr->upgrade_deps, &npkgs)) < 0)
 		goto out;
 	if (!existed) {
 		r = vv_env_create(st, name, &cfg);
@@ -356,6 +395,9 @@ static int create_fresh(struct vv_creator *cr, const char *name, bool existed)
 		       py->version, py->exe);
 		if (cr->upgrade_deps)
 			printf(", pip %s", pipver);
+		if (cr->requirements)
+			printf(", %zu package%s from %s", npkgs, npkgs == 1 ? "" : "s",
+			       cr->requirements);
 		printf("\n");
 	}
 out:
@@ -450,6 +492,32 @@ static int create_update(struct vv_creator *cr, const char *name)
 		next.without_pip = false;
 		r = 0;
 	}
+	if (cr->requirements) {
+		struct vv_python fallback = {.major = 3, .minor = minor};
+		char v3[16];
+		size_t npkgs = 0;
+		snprintf(v3, sizeof(v3), "3.%d", minor);
+		fallback.version = v3;
+		if (!py)
+			py = &fallback;
+		if ((r = vv_env_journal_pending(st, name, &cur.root)) != 0) {
+			if (r > 0)
+				r = vv_err(-EBUSY, "it has changes not committed yet in journal/%s "
+					   "(mounted, or a mount crashed: mount and unmount the store "
+					   "first)", name);
+			goto out;
+		}
+		if ((r = add_requirements(cr, py, &next.root, false, &npkgs)) < 0)
+			goto out;
+		size_t l = strlen(line);
+		snprintf(line + l, sizeof(line) - l, "%s%zu package%s from %s",
+			 l ? "; " : "", npkgs, npkgs == 1 ? "" : "s", cr->requirements);
+		if (!l) {
+			char tmp[700];
+			snprintf(tmp, sizeof(tmp), "env '%s': %s", name, line);
+			snprintf(line, sizeof(line), "%.590s", tmp);
+		}
+	}
 	if ((r = vv_env_save(st, name, &next)) == 0)
 		printf("%s\n", line);
 out:
@@ -477,6 +545,8 @@ int vv_creator_run(struct vv_creator *cr, const char *name)
 		if (r < 0)
 			return r;
 	}
+	free(cr->report);
+	cr->report = NULL;
 	if (!exists)
 		r = create_fresh(cr, name, false);
 	else if (cr->clear)
@@ -508,6 +578,10 @@ int vv_creator_new(struct vv_store *st, const struct vv_config *cfg,
 	cr->upgrade = o->upgrade;
 	cr->upgrade_deps = o->upgrade_deps;
 	cr->prompt = o->prompt;
+	cr->requirements = o->requirements;
+	cr->links = o->find_links;
+	cr->nlinks = o->nlinks;
+	cr->progress = o->progress;
 	*out = cr;
 	return 0;
 }
@@ -523,5 +597,11 @@ void vv_creator_free(struct vv_creator *cr)
 	for (size_t i = 0; i < cr->nwheels; i++)
 		free(cr->wheels[i]);
 	free(cr->wheels);
+	free(cr->report);
 	free(cr);
+}
+
+const char *vv_creator_report(const struct vv_creator *cr)
+{
+	return cr->report;
 }

@@ -26,8 +26,10 @@
 #include "fsutil.h"
 #include "hash.h"
 #include "journal.h"
+#include "pkg.h"
 #include "stats.h"
 #include "store.h"
+#include "tree.h"
 
 #define JOURNAL_MAGIC "venvfs-journal 1 "
 #define JOURNAL_MAX ((size_t)1 << 30)
@@ -213,6 +215,70 @@ static int mark_python(struct gc *g, const char *name)
 	}
 	if (r == 0)
 		g->res->pythons++;
+	return r;
+}
+
+static bool young(const struct gc *g, const struct stat *sb);
+
+/* The .dist-info tree of a package's site-packages part, or zero. */
+static int pkg_distinfo(struct gc *g, const struct vv_pkg *p, vv_oid *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (vv_oid_is_zero(&p->site))
+		return 0;
+	struct vv_tree *t = NULL;
+	int r = vv_tree_get(g->st, &p->site, &t);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < t->n; i++) {
+		const struct vv_tree_ent *e = &t->ents[i];
+		if (e->kind == VV_DIR && e->namelen > 10 &&
+		    !strcmp(e->name + e->namelen - 10, ".dist-info"))
+			*out = e->oid;
+	}
+	vv_tree_unref(t);
+	return 0;
+}
+
+/* packages/RECORD: the trees of an ingested wheel. With drop_packages, a record no
+ * env or journal uses (its .dist-info tree is not reached from them) and older than
+ * the grace period is removed instead. Runs after every other root is marked. */
+static int mark_package(struct gc *g, const char *name)
+{
+	char fname[400];
+	snprintf(fname, sizeof(fname), "packages/%.300s", name);
+	if (name[0] == '.' || !strchr(name, '@'))
+		return 0; /* a temp file of a record being written */
+	struct vv_pkg p;
+	vv_err_clear();
+	int r = vv_pkg_load(g->st, name, &p);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	if (g->opts->drop_packages) {
+		vv_oid di;
+		struct stat sb;
+		if ((r = pkg_distinfo(g, &p, &di)) < 0) {
+			vv_err_prefix(r, "%s", fname);
+			goto out;
+		}
+		bool used = !vv_oid_is_zero(&di) && vv_reach_has(g->reach, &di);
+		if (!used && fstatat(g->st->pkgfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    !young(g, &sb)) {
+			g->res->packages_dropped++;
+			if (!g->opts->dry_run && unlinkat(g->st->pkgfd, name, 0) < 0 &&
+			    errno != ENOENT)
+				r = vv_err_sys(-errno, "cannot remove %s", fname);
+			goto out;
+		}
+	}
+	if ((r = vv_reach_tree(g->reach, &p.tree)) < 0)
+		vv_err_prefix(r, "%s: tree", fname);
+	else
+		g->res->packages++;
+out:
+	vv_pkg_release(&p);
 	return r;
 }
 
@@ -409,6 +475,8 @@ int vv_gc(struct vv_store *st, const struct vv_gc_opts *opts, struct vv_gc_resul
 		r = mark_all(&g, st->envfd, "envs/", mark_env);
 	if (r == 0)
 		r = mark_all(&g, st->pythonfd, "pythons/", mark_python);
+	if (r == 0)
+		r = mark_all(&g, st->pkgfd, "packages/", mark_package);
 	if (r < 0) {
 		vv_err_prefix(r, "gc stopped, nothing deleted");
 	} else {

@@ -5,7 +5,11 @@
  *   - the committed root tree of every env (envs/NAME);
  *   - every journal (journal/NAME): the root its header names, even when the journal is
  *     stale, and every object a `c` record names;
- *   - the skeleton trees (skel-pip, skel-nopip) of every interpreter cached in pythons/.
+ *   - the skeleton trees (skel-pip, skel-nopip) of every interpreter cached in pythons/;
+ *   - the trees of every package record (packages/, pkg.h): an ingested wheel stays
+ *     installable in O(1) until its record goes. drop_packages removes the records no
+ *     env or journal uses (their .dist-info tree is not reached from those roots) and
+ *     that were written before the grace period, so their objects can go too.
  * If any root cannot be read or parsed (a corrupt env, journal or pythons/ file, a tree
  * that is missing or does not parse), gc deletes nothing and fails with the reason:
  * what an unreadable root references is unknown.
@@ -36,12 +40,15 @@ struct vv_store;
 struct vv_gc_opts {
 	int64_t grace_s;  /* keep objects changed less than this long ago (>= 0) */
 	bool dry_run;     /* report only; takes no lock, deletes nothing */
+	bool drop_packages; /* remove package records no env or journal uses */
 	int64_t now_s;    /* the time ages are measured from; 0: now (tests set it) */
 	const struct vv_progress *progress; /* NULL: no report (progress.h) */
 };
 
 struct vv_gc_result {
 	uint64_t envs, journals, pythons; /* root files read */
+	uint64_t packages;                /* package records kept (roots) */
+	uint64_t packages_dropped;        /* records removed (dry run: would be) */
 	uint64_t trees, files;            /* distinct reachable trees and file objects */
 	uint64_t objects, bytes;          /* object files found under objects/ */
 	uint64_t freed, freed_bytes;      /* deleted (dry run: would be deleted) */

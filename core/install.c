@@ -24,6 +24,7 @@
 #include "fsutil.h"
 #include "hash.h"
 #include "mtree.h"
+#include "pkg.h"
 #include "python.h"
 #include "store.h"
 #include "tree.h"
@@ -111,11 +112,25 @@ static bool plat_ok(const char *plat, const char *machine)
 	       !strcmp(plat + pl - ml, machine);
 }
 
-/* Is some combination of the '.'-separated tag sets accepted? */
-static bool tags_ok(const char *pys, const char *abis, const char *plats, int minor,
-		    const char *machine)
+/* How specific an accepted (py, abi, plat) is: a platform tag beats "any", the
+ * interpreter's own ABI beats abi3 beats none, cp3N beats py3N beats py3. */
+static int pair_score(const char *py, const char *abi, const char *plat)
+{
+	int s = strcmp(plat, "any") ? 10000 : 0;
+	s += !strcmp(abi, "none") ? 0 : !strcmp(abi, "abi3") ? 1000 : 2000;
+	int n = tag_minor(py, "cp");
+	if (n >= 0)
+		return s + 200 + n;
+	n = tag_minor(py, "py");
+	return s + (n >= 0 ? 100 + n : 0);
+}
+
+/* The best score of the accepted combinations of the '.'-separated tag sets, or -1. */
+static int tags_score(const char *pys, const char *abis, const char *plats, int minor,
+		      const char *machine)
 {
 	char a[128], b[128], c[128];
+	int best = -1;
 	snprintf(a, sizeof(a), "%s", pys);
 	for (char *sa, *py = strtok_r(a, ".", &sa); py; py = strtok_r(NULL, ".", &sa)) {
 		snprintf(b, sizeof(b), "%s", abis);
@@ -124,15 +139,15 @@ static bool tags_ok(const char *pys, const char *abis, const char *plats, int mi
 				continue;
 			snprintf(c, sizeof(c), "%s", plats);
 			for (char *sc, *pl = strtok_r(c, ".", &sc); pl; pl = strtok_r(NULL, ".", &sc))
-				if (plat_ok(pl, machine))
-					return true;
+				if (plat_ok(pl, machine) && pair_score(py, abi, pl) > best)
+					best = pair_score(py, abi, pl);
 		}
 	}
-	return false;
+	return best;
 }
 
-int vv_install_tag_check(const char *wheel_path, int minor, const char *machine, char *canon,
-			 size_t size)
+static int tag_check(const char *wheel_path, int minor, const char *machine, char *canon,
+		     size_t size)
 {
 	const char *w = base_name(wheel_path);
 	size_t len = strlen(w);
@@ -162,7 +177,8 @@ int vv_install_tag_check(const char *wheel_path, int minor, const char *machine,
 	if (bad)
 		return vv_err(-EINVAL, "%s: not a wheel file name (NAME-VERSION[-BUILD]-PY-ABI-"
 			      "PLATFORM.whl)", w);
-	if (!tags_ok(part[np - 3], part[np - 2], part[np - 1], minor, machine))
+	int score = tags_score(part[np - 3], part[np - 2], part[np - 1], minor, machine);
+	if (score < 0)
 		return vv_err(-EINVAL, "%s: not for this env (CPython 3.%d on Linux %s): tags "
 			      "%s-%s-%s", w, minor, machine, part[np - 3], part[np - 2],
 			      part[np - 1]);
@@ -171,7 +187,19 @@ int vv_install_tag_check(const char *wheel_path, int minor, const char *machine,
 		if (r < 0)
 			return vv_err_prefix(r, "%s", w);
 	}
-	return 0;
+	return score;
+}
+
+int vv_install_tag_check(const char *wheel_path, int minor, const char *machine, char *canon,
+			 size_t size)
+{
+	int r = tag_check(wheel_path, minor, machine, canon, size);
+	return r < 0 ? r : 0;
+}
+
+int vv_install_tag_score(const char *wheel_path, int minor, const char *machine)
+{
+	return tag_check(wheel_path, minor, machine, NULL, 0);
 }
 
 /* ---------------------------------------------------------------- path sets */
@@ -479,126 +507,136 @@ static int find_installed(struct adder *a, const struct vv_tree *site, const cha
 	return r;
 }
 
-static int add_to_env(struct vv_store *st, const char *name, const char *const *wheels,
-		      size_t n, struct vv_installed *res)
+/* Merge the package tree oid into the builder at path (pk names it in messages):
+ * what the env lacks is grafted whole, a directory both have is opened and merged,
+ * anything else is a conflict. */
+static int merge_tree(struct adder *a, const char *path, const vv_oid *oid,
+		      const struct vv_pkg *pk)
 {
-	struct vv_envcfg cfg;
-	struct vv_python py = {0};
+	struct vv_tree *t = NULL;
+	int r = vv_tree_get(a->st, oid, &t);
+	if (r < 0)
+		return vv_err_prefix(r, "%s", pk->wheel);
+	for (size_t i = 0; r == 0 && i < t->n; i++) {
+		const struct vv_tree_ent *e = &t->ents[i];
+		char *full;
+		if (asprintf(&full, "%s%s%s", path, *path ? "/" : "", e->name) < 0) {
+			r = vv_err(-ENOMEM, "out of memory");
+			break;
+		}
+		struct vv_tree_ent cur;
+		bool open = false;
+		if (vv_tb_lookup(a->tb, full, &cur, &open) < 0) {
+			r = vv_tb_add(a->tb, full, e);
+		} else if (e->kind == VV_DIR && cur.kind == VV_DIR) {
+			if (!open)
+				r = vv_tb_expand(a->tb, a->st, full);
+			if (r == 0)
+				r = merge_tree(a, full, &e->oid, pk);
+		} else {
+			r = vv_err(-EINVAL, "%s: '%s' is already in the env (another installed "
+				   "distribution's file)", pk->wheel, full);
+		}
+		free(full);
+	}
+	vv_tree_unref(t);
+	return r;
+}
+
+/* The newest mtime of bin/ and lib/python3.N/site-packages in root (0: neither). */
+static int64_t seeded_mtime(struct vv_store *st, const vv_oid *root, int minor)
+{
+	char pyname[32];
+	snprintf(pyname, sizeof(pyname), "python3.%d", minor);
+	struct vv_tree *t = NULL, *lib = NULL, *lpy = NULL;
+	int64_t best = 0;
+	if (vv_tree_get(st, root, &t) < 0)
+		return 0;
+	const struct vv_tree_ent *b = vv_tree_find(t, "bin", 3), *e;
+	if (b)
+		best = b->mtime_ns;
+	if (subtree(st, t, "lib", &lib) == 0 && lib && subtree(st, lib, pyname, &lpy) == 0 && lpy &&
+	    (e = vv_tree_find(lpy, "site-packages", 13)) && e->mtime_ns > best)
+		best = e->mtime_ns;
+	if (lpy)
+		vv_tree_unref(lpy);
+	if (lib)
+		vv_tree_unref(lib);
+	vv_tree_unref(t);
+	return best;
+}
+
+int vv_install_pkgs(struct vv_store *st, const vv_oid *root_in, int minor,
+		    const struct vv_pkg *pkgs, size_t n, bool fresh, vv_oid *root_out,
+		    struct vv_installed *res)
+{
 	struct vv_tree *root = NULL, *site = NULL;
 	char (*canon)[CANON_MAX] = NULL;
-	struct adder a = {.st = st, .now = vv_now_ns()};
-	struct utsname u;
-	int r = vv_env_load(st, name, &cfg);
-	if (r < 0)
-		return r;
-	bool have_py = false;
-	if ((r = vv_envcfg_check_unlocked(&cfg, name)) < 0)
-		goto out;
-	if ((r = vv_env_journal_pending(st, name, &cfg.root)) != 0) {
-		if (r > 0)
-			r = vv_err(-EBUSY, "it has changes not committed yet in journal/%s (mounted "
-				   "and busy, or a mount crashed: wait a few seconds, or mount and "
-				   "unmount the store)", name);
-		goto out;
-	}
-	if ((r = vv_env_py_minor(st, &cfg.root)) < 0)
-		goto out;
-	a.minor = r;
+	struct adder a = {.st = st, .now = vv_now_ns(), .minor = minor};
+	int r = 0;
 	snprintf(a.libpy, sizeof(a.libpy), "lib/python3.%d", a.minor);
 	snprintf(a.sp, sizeof(a.sp), "%s/site-packages", a.libpy);
-	/* The interpreter's facts for Requires-Python; the tree's 3.N when it is gone. */
-	char v3[16];
-	snprintf(v3, sizeof(v3), "3.%d", a.minor);
-	struct vv_python fallback = {.version = v3, .major = 3, .minor = a.minor};
-	if (vv_python_load(st, cfg.python, &py) == 0) {
-		have_py = py.major == 3 && py.minor == a.minor;
-		if (!have_py)
-			vv_python_release(&py);
+	if (fresh) {
+		/* A new env: bin/ and site-packages keep the skeleton's mtimes, so the same
+		 * packages give the same trees (stored once) in every new env. */
+		int64_t m = seeded_mtime(st, root_in, minor);
+		if (m)
+			a.now = m;
 	}
-	const struct vv_python *pyp = have_py ? &py : &fallback;
-	vv_err_clear();
-
-	if (uname(&u) < 0) {
-		r = vv_err_sys(-errno, "uname");
-		goto out;
-	}
-	if (!(canon = calloc(n, sizeof(*canon)))) {
+	if (n && !(canon = calloc(n, sizeof(*canon)))) {
 		r = vv_err(-ENOMEM, "out of memory");
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if ((r = vv_install_tag_check(wheels[i], a.minor, u.machine, canon[i],
-					      sizeof(canon[i]))) < 0)
+		if (pkgs[i].minor != minor) {
+			r = vv_err(-EINVAL, "%s: recorded for Python 3.%d, the env has 3.%d",
+				   pkgs[i].wheel, pkgs[i].minor, minor);
+			goto out;
+		}
+		if ((r = vv_dist_canonical(pkgs[i].name, strlen(pkgs[i].name), canon[i],
+					   sizeof(canon[i]))) < 0)
 			goto out;
 		for (size_t k = 0; k < i; k++)
 			if (!strcmp(canon[k], canon[i])) {
-				r = vv_err(-EINVAL, "%s: %s is given twice (also %s)",
-					   base_name(wheels[i]), canon[i], base_name(wheels[k]));
+				r = vv_err(-EINVAL, "%s: %s is given twice (also %s)", pkgs[i].wheel,
+					   canon[i], pkgs[k].wheel);
 				goto out;
 			}
-		char *req = NULL;
-		if ((r = vv_wheel_requires_python(wheels[i], &req)) < 0)
-			goto out;
-		bool ok = vv_python_requires_ok(pyp, req);
-		if (!ok)
-			r = vv_err(-EINVAL, "%s: requires Python %s, the env has %s",
-				   base_name(wheels[i]), req, pyp->version);
-		free(req);
-		if (r < 0)
-			goto out;
 	}
-
-	if ((r = site_tree(st, &cfg.root, a.minor, &site)) < 0)
+	if ((r = site_tree(st, root_in, a.minor, &site)) < 0)
 		goto out;
 	for (size_t i = 0; i < n; i++)
 		if ((r = find_installed(&a, site, canon[i], &res[i].replaced)) < 0) {
-			r = vv_err_prefix(r, "%s", base_name(wheels[i]));
+			r = vv_err_prefix(r, "%s", pkgs[i].wheel);
 			goto out;
 		}
 	ps_sort(&a.files);
 	ps_sort(&a.dirs);
-
 	if (!(a.tb = vv_tb_new(a.now))) {
 		r = vv_err(-ENOMEM, "out of memory");
 		goto out;
 	}
 	size_t kept;
 	bool changed;
-	if ((r = vv_tree_get(st, &cfg.root, &root)) < 0 ||
+	if ((r = vv_tree_get(st, root_in, &root)) < 0 ||
 	    (r = edit_dir(&a, "", root, &kept, &changed)) < 0)
 		goto out;
-	for (size_t i = 0; i < n; i++) {
-		struct vv_wheel_info info = {0};
-		r = vv_wheel_install_ex(st, wheels[i], pyp, "venvctl", VV_WHEEL_REQUESTED, a.tb,
-					&info);
-		char c[CANON_MAX];
-		if (r == 0 && (r = vv_dist_canonical(info.name, strlen(info.name), c, sizeof(c))) ==
-			      0 && strcmp(c, canon[i]))
-			r = vv_err(-EINVAL, "%s: the file name says %s, but METADATA says %s",
-				   base_name(wheels[i]), canon[i], info.name);
-		if (r == 0) {
-			res[i].name = info.name;
-			res[i].version = info.version;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		const struct vv_pkg *p = &pkgs[i];
+		if (p->extra) {
+			r = merge_tree(&a, "", &p->tree, p);
 		} else {
-			vv_wheel_info_release(&info);
-			goto out;
+			if (!vv_oid_is_zero(&p->site))
+				r = merge_tree(&a, a.sp, &p->site, p);
+			if (r == 0 && !vv_oid_is_zero(&p->bin))
+				r = merge_tree(&a, "bin", &p->bin, p);
 		}
+		if (r == 0 && (!(res[i].name = strdup(p->name)) ||
+			       !(res[i].version = strdup(p->version))))
+			r = vv_err(-ENOMEM, "out of memory");
 	}
-	vv_oid was = cfg.root;
-	if ((r = vv_tb_write(a.tb, st, &cfg.root)) < 0)
-		goto out;
-	/* Commit, unless a mount committed or logged changes meanwhile. A journal left
-	 * here names the old root (or one before it) and holds nothing: remove it so it can
-	 * never be replayed over a later root that happens to equal the one it names. */
-	struct vv_envcfg now;
-	if ((r = vv_env_load(st, name, &now)) < 0)
-		goto out;
-	bool same = vv_oid_eq(&now.root, &was);
-	vv_envcfg_release(&now);
-	if (!same || (r = vv_env_journal_pending(st, name, &was)) > 0)
-		r = vv_err(-EBUSY, "it was changed by a mount while installing; try again");
-	if (r == 0 && (r = vv_rm_rf_at(st->journalfd, name)) == 0)
-		r = vv_env_save(st, name, &cfg);
+	if (r == 0)
+		r = vv_tb_write(a.tb, st, root_out);
 out:
 	vv_tb_free(a.tb);
 	if (root)
@@ -608,10 +646,139 @@ out:
 	ps_free(&a.files);
 	ps_free(&a.dirs);
 	free(canon);
-	if (have_py)
-		vv_python_release(&py);
-	vv_envcfg_release(&cfg);
 	return r;
+}
+
+/* An env about to be changed: its config, no uncommitted journal, its Python. */
+struct target {
+	struct vv_envcfg cfg;
+	struct vv_python py;
+	bool have_py;
+	struct vv_python fallback; /* the tree's 3.N when the interpreter is gone */
+	char v3[16];
+	const struct vv_python *pyp;
+	int minor;
+};
+
+static void target_release(struct target *t)
+{
+	if (t->have_py)
+		vv_python_release(&t->py);
+	vv_envcfg_release(&t->cfg);
+}
+
+static int target_open(struct vv_store *st, const char *name, struct target *t)
+{
+	memset(t, 0, sizeof(*t));
+	int r = vv_env_load(st, name, &t->cfg);
+	if (r < 0)
+		return r;
+	if ((r = vv_envcfg_check_unlocked(&t->cfg, name)) < 0)
+		return r;
+	if ((r = vv_env_journal_pending(st, name, &t->cfg.root)) != 0) {
+		if (r > 0)
+			r = vv_err(-EBUSY, "it has changes not committed yet in journal/%s (mounted "
+				   "and busy, or a mount crashed: wait a few seconds, or mount and "
+				   "unmount the store)", name);
+		return r;
+	}
+	if ((r = vv_env_py_minor(st, &t->cfg.root)) < 0)
+		return r;
+	t->minor = r;
+	snprintf(t->v3, sizeof(t->v3), "3.%d", t->minor);
+	t->fallback = (struct vv_python){.version = t->v3, .major = 3, .minor = t->minor};
+	/* The interpreter's facts for Requires-Python; the tree's 3.N when it is gone. */
+	if (vv_python_load(st, t->cfg.python, &t->py) == 0) {
+		t->have_py = t->py.major == 3 && t->py.minor == t->minor;
+		if (!t->have_py)
+			vv_python_release(&t->py);
+	}
+	t->pyp = t->have_py ? &t->py : &t->fallback;
+	vv_err_clear();
+	return 0;
+}
+
+/* Build the new root from t's and commit it, unless a mount committed or logged
+ * changes meanwhile. A journal left here names the old root (or one before it) and
+ * holds nothing: remove it so it can never be replayed over a later root that happens
+ * to equal the one it names. */
+static int target_install(struct vv_store *st, const char *name, struct target *t,
+			  const struct vv_pkg *pkgs, size_t n, struct vv_installed *res)
+{
+	vv_oid was = t->cfg.root;
+	int r = vv_install_pkgs(st, &was, t->minor, pkgs, n, false, &t->cfg.root, res);
+	if (r < 0)
+		return r;
+	struct vv_envcfg now;
+	if ((r = vv_env_load(st, name, &now)) < 0)
+		return r;
+	bool same = vv_oid_eq(&now.root, &was);
+	vv_envcfg_release(&now);
+	if (!same || (r = vv_env_journal_pending(st, name, &was)) > 0)
+		r = vv_err(-EBUSY, "it was changed by a mount while installing; try again");
+	if (r == 0 && (r = vv_rm_rf_at(st->journalfd, name)) == 0)
+		r = vv_env_save(st, name, &t->cfg);
+	return r;
+}
+
+static void pkgs_free(struct vv_pkg *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		vv_pkg_release(&v[i]);
+	free(v);
+}
+
+static int add_to_env(struct vv_store *st, const char *name, const char *const *wheels,
+		      size_t n, struct vv_installed *res)
+{
+	struct target t;
+	struct vv_pkg *pkgs = NULL;
+	char (*canon)[CANON_MAX] = NULL;
+	struct utsname u;
+	int r = target_open(st, name, &t);
+	if (r < 0)
+		goto out;
+	if (uname(&u) < 0) {
+		r = vv_err_sys(-errno, "uname");
+		goto out;
+	}
+	if (!(canon = calloc(n, sizeof(*canon))) || !(pkgs = calloc(n, sizeof(*pkgs)))) {
+		r = vv_err(-ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if ((r = vv_install_tag_check(wheels[i], t.minor, u.machine, canon[i],
+					      sizeof(canon[i]))) < 0)
+			goto out;
+		for (size_t k = 0; k < i; k++)
+			if (!strcmp(canon[k], canon[i])) {
+				r = vv_err(-EINVAL, "%s: %s is given twice (also %s)",
+					   base_name(wheels[i]), canon[i], base_name(wheels[k]));
+				goto out;
+			}
+	}
+	for (size_t i = 0; i < n; i++) {
+		if ((r = vv_pkg_ingest(st, wheels[i], t.pyp, NULL, 0, &pkgs[i])) < 0)
+			goto out;
+		if (!vv_python_requires_ok(t.pyp, pkgs[i].requires_python)) {
+			r = vv_err(-EINVAL, "%s: requires Python %s, the env has %s",
+				   base_name(wheels[i]), pkgs[i].requires_python, t.pyp->version);
+			goto out;
+		}
+	}
+	r = target_install(st, name, &t, pkgs, n, res);
+out:
+	pkgs_free(pkgs, n);
+	free(canon);
+	target_release(&t);
+	return r;
+}
+
+static int fail_env(int r, const char *name)
+{
+	if (r == -ENOENT && !strncmp(vv_errmsg(), "no env named", 12))
+		return r;
+	return vv_err_prefix(r, "env '%s'", name);
 }
 
 int vv_install_wheels(struct vv_store *st, const char *name, const char *const *wheels,
@@ -629,11 +796,44 @@ int vv_install_wheels(struct vv_store *st, const char *name, const char *const *
 	vv_err_clear();
 	if ((r = add_to_env(st, name, wheels, n, res)) < 0) {
 		vv_installed_free(res, n);
-		if (r == -ENOENT && !strncmp(vv_errmsg(), "no env named", 12))
-			return r;
-		return vv_err_prefix(r, "env '%s'", name);
+		return fail_env(r, name);
 	}
 	*out = res;
+	return 0;
+}
+
+int vv_install_requirements(struct vv_store *st, const char *name, const char *reqfile,
+			    const char *const *find_links, size_t nlinks,
+			    const struct vv_progress *progress, struct vv_installed **out,
+			    size_t *nout, char **report)
+{
+	struct target t;
+	struct vv_pkg *pkgs = NULL;
+	struct vv_installed *res = NULL;
+	size_t n = 0;
+	*out = NULL;
+	*nout = 0;
+	*report = NULL;
+	int r = vv_env_name_check(name, strlen(name));
+	if (r < 0)
+		return r;
+	vv_err_clear();
+	if ((r = target_open(st, name, &t)) == 0 &&
+	    (r = vv_pkg_resolve(st, reqfile, find_links, nlinks, t.pyp, progress, &pkgs, &n,
+				report)) == 0) {
+		if (n && !(res = calloc(n, sizeof(*res))))
+			r = vv_err(-ENOMEM, "out of memory");
+		else if (n)
+			r = target_install(st, name, &t, pkgs, n, res);
+	}
+	pkgs_free(pkgs, n);
+	target_release(&t);
+	if (r < 0) {
+		vv_installed_free(res, n);
+		return fail_env(r, name);
+	}
+	*out = res;
+	*nout = n;
 	return 0;
 }
 

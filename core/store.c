@@ -8,7 +8,7 @@
  * O_TMPFILE we fall back to a named temp file in tmp/ ("obj-<pid>-<random>"); it is
  * found again by inode number when publishing and removed afterwards, and
  * vv_store_open() removes such leftovers when their process is gone (as well as stale
- * vv_write_file_atomic() temp files in envs/, journal/ and pythons/).
+ * vv_write_file_atomic() temp files in envs/, journal/, pythons/ and packages/).
  */
 #include "store.h"
 
@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +33,8 @@
 #define TMP_PREFIX "obj-"
 #define PROBE_PREFIX "probe-"
 
-static const char *const layout[] = { "objects", "envs", "journal", "pythons", "tmp" };
+static const char *const layout[] = { "objects", "envs", "journal", "pythons", "tmp",
+					"packages" };
 
 void vv_store_obj_path(const vv_oid *oid, char *buf)
 {
@@ -229,6 +231,7 @@ int vv_store_open(struct vv_store **out, const char *path, int create)
 	}
 	st->path = abs;
 	st->dirfd = st->objfd = st->envfd = st->journalfd = st->pythonfd = st->tmpfd = -1;
+	st->pkgfd = -1;
 
 	st->dirfd = open(abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (st->dirfd < 0) {
@@ -238,10 +241,18 @@ int vv_store_open(struct vv_store **out, const char *path, int create)
 			r = vv_err_sys(-errno, "cannot open store '%s'", abs);
 		goto fail;
 	}
-	int *fds[] = { &st->objfd, &st->envfd, &st->journalfd, &st->pythonfd, &st->tmpfd };
-	for (size_t i = 0; i < sizeof(layout) / sizeof(layout[0]); i++)
-		if ((r = open_sub(st, layout[i], create, fds[i])) < 0)
+	int *fds[] = { &st->objfd, &st->envfd, &st->journalfd, &st->pythonfd, &st->tmpfd,
+		       &st->pkgfd };
+	for (size_t i = 0; i < sizeof(layout) / sizeof(layout[0]); i++) {
+		/* packages/ came later: a store made before it gets it on first open. */
+		bool later = !strcmp(layout[i], "packages");
+		/* read-only: an older store without packages/ is served as it is (the
+		 * daemon never reads package records) */
+		if (ro && later && faccessat(st->dirfd, layout[i], F_OK, AT_SYMLINK_NOFOLLOW))
+			continue;
+		if ((r = open_sub(st, layout[i], create || (later && !ro), fds[i])) < 0)
 			goto fail;
+	}
 	st->readonly = ro;
 	if (!ro && (r = write_probe(st)) < 0)
 		goto fail;
@@ -251,6 +262,7 @@ int vv_store_open(struct vv_store **out, const char *path, int create)
 		clean_atomic_tmps(st->envfd);
 		clean_atomic_tmps(st->journalfd);
 		clean_atomic_tmps(st->pythonfd);
+		clean_atomic_tmps(st->pkgfd);
 		clean_atomic_tmps(st->dirfd); /* the damaged list's */
 	}
 	if (create && (r = vv_fsync_dir_at(st->dirfd, ".")) < 0)
@@ -271,7 +283,8 @@ void vv_store_close(struct vv_store *st)
 {
 	if (!st)
 		return;
-	int fds[] = { st->objfd, st->envfd, st->journalfd, st->pythonfd, st->tmpfd, st->dirfd };
+	int fds[] = { st->objfd, st->envfd, st->journalfd, st->pythonfd, st->tmpfd, st->pkgfd,
+		      st->dirfd };
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);

@@ -8,6 +8,7 @@
  *                        the env's single atomic commit point
  *   journal/NAME         per-env log of changes made since that root (journal.h)
  *   pythons/KEY          cached facts about an interpreter (python.h)
+ *   packages/RECORD      ingested wheels: name, version, tags, trees (pkg.h)
  *   tmp/                 temp files; anything here is garbage after a crash
  *   quarantine/          corrupt objects moved aside by `venvctl fsck --repair`
  *   damaged              objects that could not be restored (damaged.h)
@@ -40,6 +41,7 @@ struct vv_store {
 	int journalfd;  /* journal/ */
 	int pythonfd;   /* pythons/ */
 	int tmpfd;      /* tmp/ */
+	int pkgfd;      /* packages/ */
 	struct vv_treecache *trees; /* parsed immutable trees shared by every env (tree.h) */
 	struct vv_damaged_state *damaged; /* damaged-list state of checked opens (damaged.h),
 					     made on first use */

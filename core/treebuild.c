@@ -6,7 +6,9 @@
  * lookup is a binary search and writing needs no sort. A directory created implicitly
  * as a parent may later be added explicitly (zip files list directories in any order):
  * that only sets its mode and mtime. A grafted directory (existing tree id) is a leaf
- * here: nothing can be added beneath it.
+ * here: nothing can be added beneath it until vv_tb_expand opens it (its entries become
+ * nodes, its subdirectories grafts), which is how a package is merged into a directory
+ * an env already has.
  */
 #include "treebuild.h"
 
@@ -241,6 +243,56 @@ int vv_tb_exists(struct vv_tb *tb, const char *path)
 		dir = dir->kids[i];
 		p = slash + 1;
 	}
+}
+
+static struct tb_node *find_node(struct vv_tb *tb, const char *path)
+{
+	struct tb_node *dir = &tb->root;
+	const char *p = path;
+	if (!*p)
+		return dir;
+	for (;;) {
+		const char *slash = strchr(p, '/');
+		size_t len = slash ? (size_t)(slash - p) : strlen(p);
+		long i = find_kid(dir, p, len);
+		if (i < 0)
+			return NULL;
+		if (!slash)
+			return dir->kids[i];
+		dir = dir->kids[i];
+		p = slash + 1;
+	}
+}
+
+int vv_tb_lookup(struct vv_tb *tb, const char *path, struct vv_tree_ent *ent, bool *open)
+{
+	struct tb_node *n = find_node(tb, path);
+	if (!n)
+		return -ENOENT;
+	*ent = n->ent;
+	*open = n->open;
+	return 0;
+}
+
+int vv_tb_expand(struct vv_tb *tb, struct vv_store *st, const char *path)
+{
+	struct tb_node *n = find_node(tb, path);
+	if (!n)
+		return vv_err(-ENOENT, "cannot open '%s': not in the builder", path);
+	if (n->ent.kind != VV_DIR)
+		return vv_err(-ENOTDIR, "cannot open '%s': not a directory", path);
+	if (n->open)
+		return 0;
+	struct vv_tree *t = NULL;
+	int r = vv_tree_get(st, &n->ent.oid, &t);
+	if (r < 0)
+		return vv_err_prefix(r, "cannot open '%s'", path);
+	n->open = 1;
+	n->implicit = 0;
+	memset(&n->ent.oid, 0, sizeof(n->ent.oid));
+	r = vv_tb_add_tree(tb, path, t, NULL, NULL);
+	vv_tree_unref(t);
+	return r;
 }
 
 static int write_dir(struct tb_node *dir, struct vv_store *st, vv_oid *out)

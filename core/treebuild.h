@@ -35,6 +35,15 @@ int vv_tb_add_tree(struct vv_tb *tb, const char *path, const struct vv_tree *t,
 /* 1 if path exists in the builder, else 0. */
 int vv_tb_exists(struct vv_tb *tb, const char *path);
 
+/* The entry at path: 0 with *ent (name and target point into the builder) and *open
+ * (a directory built here, not a graft), or -ENOENT. */
+int vv_tb_lookup(struct vv_tb *tb, const char *path, struct vv_tree_ent *ent, bool *open);
+
+/* Turn the grafted directory at path into an open one holding the entries of its tree
+ * (subdirectories grafted), so more can be added beneath it. An open directory is left
+ * as it is; -ENOTDIR for a non-directory, -ENOENT if absent. */
+int vv_tb_expand(struct vv_tb *tb, struct vv_store *st, const char *path);
+
 int vv_tb_write(struct vv_tb *tb, struct vv_store *st, vv_oid *root_out);
 
 #endif

@@ -452,28 +452,29 @@ static int check_record(const struct wheel *w, const struct member *m, const vv_
 			return 0;
 		return werr(w, m->name, "not listed in RECORD");
 	}
-	if (row->hash[0]) {
-		const char *eq = strchr(row->hash, '=');
-		if (!eq || eq == row->hash)
-			return werr(w, m->name, "malformed hash '%.80s' in RECORD", row->hash);
-		if ((size_t)(eq - row->hash) == 6 && !memcmp(row->hash, "sha256", 6)) {
-			vv_oid want;
-			if (b64url_oid(eq + 1, &want) < 0)
-				return werr(w, m->name, "malformed sha256 '%.80s' in RECORD",
-					    eq + 1);
-			if (!vv_oid_eq(&want, oid))
-				return werr(w, m->name, "sha256 does not match RECORD");
-		}
-		/* Other algorithms are accepted unverified (hash.h has only SHA-256). */
-	}
-	if (row->size[0]) {
-		uint64_t sz;
-		if (parse_u64(row->size, &sz) < 0)
-			return werr(w, m->name, "malformed size '%.40s' in RECORD", row->size);
-		if (sz != m->size)
-			return werr(w, m->name, "size %llu does not match RECORD (%llu)",
-				    (unsigned long long)m->size, (unsigned long long)sz);
-	}
+	/* Every member must be verifiable: a sha256 and a size (pip's RECORDs always have
+	 * both; other algorithms cannot be checked here, so they are refused). */
+	const char *eq = strchr(row->hash, '=');
+	if (!row->hash[0])
+		return werr(w, m->name, "no hash in RECORD");
+	if (!eq || eq == row->hash)
+		return werr(w, m->name, "malformed hash '%.80s' in RECORD", row->hash);
+	if ((size_t)(eq - row->hash) != 6 || memcmp(row->hash, "sha256", 6))
+		return werr(w, m->name, "hash '%.*s' in RECORD is not sha256 (cannot be verified)",
+			    (int)(eq - row->hash > 40 ? 40 : eq - row->hash), row->hash);
+	vv_oid want;
+	if (b64url_oid(eq + 1, &want) < 0)
+		return werr(w, m->name, "malformed sha256 '%.80s' in RECORD", eq + 1);
+	if (!vv_oid_eq(&want, oid))
+		return werr(w, m->name, "sha256 does not match RECORD");
+	if (!row->size[0])
+		return werr(w, m->name, "no size in RECORD");
+	uint64_t sz;
+	if (parse_u64(row->size, &sz) < 0)
+		return werr(w, m->name, "malformed size '%.40s' in RECORD", row->size);
+	if (sz != m->size)
+		return werr(w, m->name, "size %llu does not match RECORD (%llu)",
+			    (unsigned long long)m->size, (unsigned long long)sz);
 	return 0;
 }
 
@@ -1133,9 +1134,15 @@ static int install_members(struct wheel *w)
 		const struct member *m = &w->m[i];
 		/* Directories come from file paths; RECORD and INSTALLER are rewritten, and
 		 * REQUESTED too when the installer writes its own. */
-		if (m->is_dir || !strcmp(m->name, rec) || !strcmp(m->name, inst) ||
-		    ((w->flags & VV_WHEEL_REQUESTED) && !strcmp(m->name, req)))
+		if (m->is_dir || !strcmp(m->name, rec))
 			continue;
+		if (!strcmp(m->name, inst) ||
+		    ((w->flags & VV_WHEEL_REQUESTED) && !strcmp(m->name, req))) {
+			/* Not installed (rewritten), but still listed like every member. */
+			if (!rec_find(w, m->name) && !record_exempt(w, m->name))
+				return werr(w, m->name, "not listed in RECORD");
+			continue;
+		}
 		char *dest;
 		bool script;
 		int r = dest_of(w, m, &dest, &script);

@@ -6,8 +6,9 @@
  * asked, REQUESTED) written and RECORD rewritten to list what was installed.
  *
  * The wheel is outside input: member names are confined (no "..", absolute paths,
- * symlinks, devices or duplicates), sizes are bounded, and when RECORD lists a hash the
- * member must match it. Errors name the wheel, the member and the reason (-EINVAL).
+ * symlinks, devices, FIFOs or duplicates), sizes and compression ratios are bounded,
+ * and every member must be listed in RECORD with a sha256 and a size that match.
+ * Errors name the wheel, the member and the reason (-EINVAL).
  * Reading zips uses libzip.
  */
 #ifndef VV_WHEEL_H

@@ -1,6 +1,6 @@
 /*
  * test_treebuild.c - the tree builder: implicit parents, explicit directories, grafts,
- * duplicate and non-directory errors, and the trees it writes.
+ * opening a graft, lookups, duplicate and non-directory errors, and the trees it writes.
  */
 #include "testutil.h"
 
@@ -198,6 +198,59 @@ static void test_graft(void **state)
 	vt_store_free(st);
 }
 
+/* A grafted directory opened (vv_tb_expand) takes adds beneath it; lookups tell what
+ * is where. */
+static void test_expand_lookup(void **state)
+{
+	(void)state;
+	struct vv_store *st = vt_store_new();
+	struct vv_tb *tb = vv_tb_new(0);
+	struct vv_tree_ent f = file_ent("1", 0644, 0);
+	assert_int_equal(vv_tb_add(tb, "x/one", &f), 0);
+	vv_oid sub;
+	assert_int_equal(vv_tb_write(tb, st, &sub), 0);
+	vv_tb_free(tb);
+
+	tb = vv_tb_new(0);
+	struct vv_tree_ent g = dir_ent(0700, 5), e;
+	g.oid = sub;
+	bool open = true;
+	assert_int_equal(vv_tb_add(tb, "ns", &g), 0);
+	assert_int_equal(vv_tb_lookup(tb, "ns", &e, &open), 0);
+	assert_false(open);
+	assert_true(vv_oid_eq(&e.oid, &sub));
+	assert_int_equal(vv_tb_lookup(tb, "ns/x", &e, &open), -ENOENT); /* inside a graft */
+	assert_int_equal(vv_tb_lookup(tb, "nope", &e, &open), -ENOENT);
+	assert_int_equal(vv_tb_expand(tb, st, "nope"), -ENOENT);
+	assert_int_equal(vv_tb_expand(tb, st, "ns"), 0);
+	assert_int_equal(vv_tb_expand(tb, st, "ns"), 0); /* already open: no change */
+	assert_int_equal(vv_tb_lookup(tb, "ns", &e, &open), 0);
+	assert_true(open);
+	assert_int_equal(e.mode, 0700);
+	assert_int_equal(e.mtime_ns, 5);
+	assert_int_equal(vv_tb_lookup(tb, "ns/x", &e, &open), 0);
+	assert_false(open); /* its subdirectories stay grafted */
+	assert_int_equal(vv_tb_expand(tb, st, "ns/x"), 0);
+	struct vv_tree_ent f2 = file_ent("2", 0644, 0);
+	assert_int_equal(vv_tb_add(tb, "ns/x/two", &f2), 0);
+	assert_int_equal(vv_tb_lookup(tb, "ns/x/one", &e, &open), 0);
+	assert_int_equal(e.kind, VV_REG);
+	assert_int_equal(vv_tb_expand(tb, st, "ns/x/one"), -ENOTDIR);
+	vv_oid root;
+	assert_int_equal(vv_tb_write(tb, st, &root), 0);
+	struct vv_tree *r = get(st, &root);
+	struct vv_tree *ns = get(st, &find(r, "ns")->oid);
+	struct vv_tree *x = get(st, &find(ns, "x")->oid);
+	assert_non_null(find(x, "one"));
+	assert_non_null(find(x, "two"));
+	assert_int_equal(find(r, "ns")->mode, 0700);
+	vv_tree_unref(x);
+	vv_tree_unref(ns);
+	vv_tree_unref(r);
+	vv_tb_free(tb);
+	vt_store_free(st);
+}
+
 static bool skip_named(const struct vv_tree_ent *e, void *arg)
 {
 	return !strcmp(e->name, (const char *)arg);
@@ -322,6 +375,7 @@ int main(void)
 		cmocka_unit_test(test_build_nested),
 		cmocka_unit_test(test_order_independent),
 		cmocka_unit_test(test_graft),
+		cmocka_unit_test(test_expand_lookup),
 		cmocka_unit_test(test_add_tree),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_empty_builder),

@@ -211,6 +211,10 @@ char *vt_wheel_build(const char *dir, const char *fname, const struct vt_member 
 			q[k++] = '"';
 			q[k] = 0;
 			rec_add(&rec, &reclen, "%s,sha256=%s,%zu\n", q, b64, sz);
+		} else if (o.no_hash && !strcmp(o.no_hash, nm)) {
+			rec_add(&rec, &reclen, "%s,,%zu\n", nm, sz);
+		} else if (o.other_hash && !strcmp(o.other_hash, nm)) {
+			rec_add(&rec, &reclen, "%s,md5=1B2M2Y8AsgTpgAmY7PhCfg,%zu\n", nm, sz);
 		} else {
 			rec_add(&rec, &reclen, "%s,sha256=%s,%zu\n", nm, b64, sz);
 		}

@@ -54,6 +54,8 @@ struct vt_wheel_opts {
 	const char *unlisted;       /* member left out of RECORD */
 	const char *bad_hash;       /* member given a wrong sha256 in RECORD */
 	const char *bad_size;       /* member given a wrong size in RECORD */
+	const char *no_hash;        /* member listed in RECORD without a hash */
+	const char *other_hash;     /* member listed with an md5 instead of sha256 */
 	bool store_only;            /* ZIP_CM_STORE instead of deflate */
 	time_t mtime;               /* member mtime; 0: a fixed date in 2023 */
 };

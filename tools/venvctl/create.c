@@ -1,5 +1,6 @@
 /*
- * create.c - venvctl create and add: make envs with venv's flags, install wheels into them.
+ * create.c - venvctl create and add: make envs with venv's flags, install wheels or the
+ * pinned packages of a requirements file into them (a progress bar while ingesting).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bar.h"
 #include "cli.h"
 #include "env.h"
 #include "envops.h"
@@ -28,9 +30,12 @@ static int cmd_create(struct vc_ctx *c, int argc, char **argv)
 	char *prompt_buf = NULL;
 	struct vv_creator *creator = NULL;
 	const char **names = calloc((size_t)argc, sizeof(*names));
-	size_t nnames = 0;
+	const char **links = calloc((size_t)argc, sizeof(*links));
+	size_t nnames = 0, nlinks = 0;
+	struct vc_bar bar;
 	int rc = 0;
-	if (!names) {
+	vc_bar_init(&bar, "create");
+	if (!names || !links) {
 		vc_msg(c, "out of memory");
 		return VC_EXIT_USAGE;
 	}
@@ -60,6 +65,22 @@ static int cmd_create(struct vc_ctx *c, int argc, char **argv)
 				goto out;
 			}
 			cr.prompt = v;
+		} else if ((m = vc_opt_match(argc, argv, &i, "--requirement", "-r", &v))) {
+			if (m < 0 || !*v) {
+				rc = vc_usage_error(c, "option '-r' needs a requirements file");
+				goto out;
+			}
+			if (cr.requirements) {
+				rc = vc_usage_error(c, "option '-r' given twice");
+				goto out;
+			}
+			cr.requirements = v;
+		} else if ((m = vc_opt_match(argc, argv, &i, "--find-links", "-f", &v))) {
+			if (m < 0 || !*v) {
+				rc = vc_usage_error(c, "option '--find-links' needs a directory");
+				goto out;
+			}
+			links[nlinks++] = v;
 		} else if (!strcmp(a, "--system-site-packages")) {
 			cr.system_site = true;
 		} else if (!strcmp(a, "--without-pip")) {
@@ -87,6 +108,13 @@ static int cmd_create(struct vc_ctx *c, int argc, char **argv)
 		rc = vc_usage_error(c, "--without-pip and --upgrade-deps cannot be combined");
 		goto out;
 	}
+	if (nlinks && !cr.requirements) {
+		rc = vc_usage_error(c, "--find-links needs -r FILE");
+		goto out;
+	}
+	cr.find_links = links;
+	cr.nlinks = nlinks;
+	cr.progress = &bar.cb;
 	for (size_t i = 0; i < nnames; i++) {
 		vv_err_clear();
 		if (vv_env_name_check(names[i], strlen(names[i])) < 0) {
@@ -133,8 +161,15 @@ static int cmd_create(struct vc_ctx *c, int argc, char **argv)
 	}
 	/* one failing env does not stop the others */
 	for (size_t i = 0; i < nnames; i++) {
-		if (vv_creator_run(creator, names[i]) < 0) {
+		int r = vv_creator_run(creator, names[i]);
+		vc_bar_done(&bar);
+		if (r < 0) {
+			const char *report = vv_creator_report(creator);
 			vc_msg(c, "%s", vv_errmsg());
+			if (report)
+				fputs(report, stderr);
+			if (report)
+				vc_msg(c, "env '%s' was not created or changed", names[i]);
 			rc = VC_EXIT_PROBLEMS;
 		}
 	}
@@ -144,6 +179,7 @@ static int cmd_create(struct vc_ctx *c, int argc, char **argv)
 	}
 out:
 	free(names);
+	free(links);
 	free(prompt_buf);
 	vv_creator_free(creator);
 	return rc;
@@ -151,18 +187,33 @@ out:
 
 /* ---- add ------------------------------------------------------------------------- */
 
+static void print_installed(const char *env, const struct vv_installed *done, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		printf("env '%s': installed %s %s", env, done[i].name, done[i].version);
+		if (done[i].replaced)
+			printf(" (replacing %s)", done[i].replaced);
+		printf("\n");
+	}
+}
+
 static int cmd_add(struct vc_ctx *c, int argc, char **argv)
 {
 	const char **args = calloc((size_t)argc, sizeof(*args));
-	size_t nargs = 0;
+	const char **links = calloc((size_t)argc, sizeof(*links));
+	const char *reqs = NULL;
+	size_t nargs = 0, nlinks = 0;
 	bool opts_done = false;
 	int rc = 0;
-	if (!args) {
+	if (!args || !links) {
 		vc_msg(c, "out of memory");
+		free(args);
+		free(links);
 		return VC_EXIT_USAGE;
 	}
 	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
+		const char *a = argv[i], *v = NULL;
+		int m;
 		if (opts_done || a[0] != '-' || !a[1]) {
 			args[nargs++] = a;
 		} else if (!strcmp(a, "--")) {
@@ -170,13 +221,41 @@ static int cmd_add(struct vc_ctx *c, int argc, char **argv)
 		} else if (vc_is_help(a)) {
 			vc_print_command_help(stdout, c->self);
 			goto out;
+		} else if ((m = vc_opt_match(argc, argv, &i, "--requirement", "-r", &v))) {
+			if (m < 0 || !*v) {
+				rc = vc_usage_error(c, "option '-r' needs a requirements file");
+				goto out;
+			}
+			if (reqs) {
+				rc = vc_usage_error(c, "option '-r' given twice");
+				goto out;
+			}
+			reqs = v;
+		} else if ((m = vc_opt_match(argc, argv, &i, "--find-links", "-f", &v))) {
+			if (m < 0 || !*v) {
+				rc = vc_usage_error(c, "option '--find-links' needs a directory");
+				goto out;
+			}
+			links[nlinks++] = v;
 		} else {
 			rc = vc_usage_error(c, "unknown option '%s'", a);
 			goto out;
 		}
 	}
-	if (nargs < 2) {
-		rc = vc_usage_error(c, nargs ? "no wheel given" : "no env name given");
+	if (!nargs) {
+		rc = vc_usage_error(c, "no env name given");
+		goto out;
+	}
+	if (reqs && nargs > 1) {
+		rc = vc_usage_error(c, "give WHEEL files or -r FILE, not both");
+		goto out;
+	}
+	if (!reqs && nargs < 2) {
+		rc = vc_usage_error(c, "no wheel given (WHEEL... or -r FILE)");
+		goto out;
+	}
+	if (nlinks && !reqs) {
+		rc = vc_usage_error(c, "--find-links needs -r FILE");
 		goto out;
 	}
 	vv_err_clear();
@@ -194,31 +273,43 @@ static int cmd_add(struct vc_ctx *c, int argc, char **argv)
 	if ((rc = vc_open_store_mode(c, 0)))
 		goto out;
 	struct vv_installed *done = NULL;
-	if (vv_install_wheels(c->st, args[0], args + 1, nargs - 1, &done) < 0) {
+	size_t ndone = 0;
+	int r;
+	char *report = NULL;
+	if (reqs) {
+		struct vc_bar bar;
+		vc_bar_init(&bar, "add");
+		r = vv_install_requirements(c->st, args[0], reqs, links, nlinks, &bar.cb, &done,
+					    &ndone, &report);
+		vc_bar_done(&bar);
+	} else {
+		ndone = nargs - 1;
+		r = vv_install_wheels(c->st, args[0], args + 1, ndone, &done);
+	}
+	if (r < 0) {
 		vc_msg(c, "%s", vv_errmsg());
+		if (report)
+			fputs(report, stderr);
+		free(report);
 		vc_msg(c, "env '%s' is unchanged", args[0]);
 		rc = VC_EXIT_PROBLEMS;
 		goto out;
 	}
-	for (size_t i = 0; i < nargs - 1; i++) {
-		printf("env '%s': installed %s %s", args[0], done[i].name, done[i].version);
-		if (done[i].replaced)
-			printf(" (replacing %s)", done[i].replaced);
-		printf("\n");
-	}
-	vv_installed_free(done, nargs - 1);
+	print_installed(args[0], done, ndone);
+	vv_installed_free(done, ndone);
 	if (fflush(stdout) != 0) {
 		vc_msg(c, "cannot write output: %s", strerror(errno));
 		rc = VC_EXIT_USAGE;
 	}
 out:
 	free(args);
+	free(links);
 	return rc;
 }
 
 const struct vc_command vc_command_create = {"create", cmd_create,
 	 "[--python VER|PATH] [--system-site-packages] [--without-pip] [--prompt P] "
-	 "[--clear] [--upgrade] [--upgrade-deps] NAME...",
+	 "[--clear] [--upgrade] [--upgrade-deps] [-r FILE [--find-links DIR]...] NAME...",
 	 "create envs, or clear or upgrade them, like `python -m venv`",
 	 "Create each NAME as a new env in the store, with `python -m venv`'s options and\n"
 	 "meanings. The store need not be mounted: a new env is one small file, envs/NAME,\n"
@@ -251,7 +342,21 @@ const struct vc_command vc_command_create = {"create", cmd_create,
 	 "                            offer (the installed interpreters' bundled ones and\n"
 	 "                            /usr/share/python-wheels) that supports the env's\n"
 	 "                            Python; other packages are kept\n"
+	 "    -r, --requirement FILE  also install the packages FILE pins (see below)\n"
+	 "    -f, --find-links DIR    wheels for pins not in the store yet (repeatable)\n"
 	 "    -h, --help              show this text\n"
+	 "\n"
+	 "With -r, every line of FILE must pin one version: `name==version` or\n"
+	 "`name[extra,...]==version`, optionally followed by `--hash=sha256:HEX` options\n"
+	 "(the wheel must have one of them); `#` comments, blank lines and `\\`\n"
+	 "continuations are allowed. Environment markers, other options, URLs and\n"
+	 "unpinned lines are refused (extras select nothing: pin every package). A pin is\n"
+	 "taken from the packages already in the store for the env's Python (the most\n"
+	 "specific fitting tags first), else from the wheels in the --find-links\n"
+	 "directories, which are then unpacked once and recorded in the store (a progress\n"
+	 "bar on a terminal), so the next env gets them in O(1) per package. If any line\n"
+	 "cannot be met, every such line is printed with its line number and the env is\n"
+	 "not created (nor changed). Dependencies are not resolved: `bin/pip check` tells.\n"
 	 "\n"
 	 "--clear cannot be combined with --upgrade, nor --without-pip with --upgrade-deps.\n"
 	 "Unlike venv, --upgrade and --upgrade-deps without --clear keep the env's\n"
@@ -262,7 +367,8 @@ const struct vc_command vc_command_create = {"create", cmd_create,
 	 "could not be (each named in one line on stderr, the others are still done), 2 on\n"
 	 "a usage error (nothing is done).\n"};
 
-const struct vc_command vc_command_add = {"add", cmd_add, "NAME WHEEL...",
+const struct vc_command vc_command_add = {"add", cmd_add,
+	 "NAME WHEEL... | NAME -r FILE [--find-links DIR]...",
 	 "install wheels into an env, as pip would, without mounting",
 	 "Install each WHEEL file into env NAME's committed tree the way `pip install` run in\n"
 	 "that venv would, so pip lists, shows, freezes, checks, upgrades and uninstalls the\n"
@@ -278,7 +384,14 @@ const struct vc_command vc_command_add = {"add", cmd_add, "NAME WHEEL...",
 	 "left empty and its .dist-info are removed first. Every member is checked against\n"
 	 "the wheel's RECORD (hash and size) before the env changes.\n"
 	 "\n"
-	 "    -h, --help  show this text\n"
+	 "A wheel is unpacked into the store once and recorded as a package (packages/):\n"
+	 "adding it to another env, or again, grafts its directories by their tree ids.\n"
+	 "With -r FILE, the packages FILE pins are installed instead, as `create -r` does\n"
+	 "(see `venvctl help create`): from the store, else from the --find-links wheels.\n"
+	 "\n"
+	 "    -r, --requirement FILE  install the pinned packages of FILE\n"
+	 "    -f, --find-links DIR    wheels for pins not in the store yet (repeatable)\n"
+	 "    -h, --help              show this text\n"
 	 "\n"
 	 "All wheels go in at once or none does: the env file is replaced once, at the end.\n"
 	 "Refused: an env whose journal holds changes a mount has not committed yet, a wheel\n"

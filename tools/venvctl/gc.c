@@ -50,6 +50,8 @@ static int cmd_gc(struct vc_ctx *c, int argc, char **argv)
 			o.dry_run = true;
 		} else if (!strcmp(a, "--json")) {
 			json = true;
+		} else if (!strcmp(a, "--drop-packages")) {
+			o.drop_packages = true;
 		} else if ((m = vc_opt_match(argc, argv, &i, "--grace", NULL, &v))) {
 			if (m < 0 || parse_seconds(v, &o.grace_s) < 0)
 				return vc_usage_error(c, "option '--grace' needs a whole number of "
@@ -78,22 +80,28 @@ static int cmd_gc(struct vc_ctx *c, int argc, char **argv)
 		printf("{\"store\": ");
 		vc_json_str(stdout, c->st->path);
 		printf(", \"dry_run\": %s, \"grace_seconds\": %lld, \"envs\": %llu, "
-		       "\"journals\": %llu, \"pythons\": %llu, \"reachable_trees\": %llu, "
+		       "\"journals\": %llu, \"pythons\": %llu, \"packages\": %llu, "
+		       "\"packages_dropped\": %llu, \"reachable_trees\": %llu, "
 		       "\"reachable_files\": %llu, \"objects\": %llu, \"stored_bytes\": %llu, "
 		       "\"freed_objects\": %llu, \"freed_bytes\": %llu, \"young_objects\": %llu, "
 		       "\"young_bytes\": %llu, \"seconds\": %.3f}\n",
 		       o.dry_run ? "true" : "false", (long long)o.grace_s,
 		       (unsigned long long)res.envs, (unsigned long long)res.journals,
-		       (unsigned long long)res.pythons, (unsigned long long)res.trees,
+		       (unsigned long long)res.pythons, (unsigned long long)res.packages,
+		       (unsigned long long)res.packages_dropped, (unsigned long long)res.trees,
 		       (unsigned long long)res.files, (unsigned long long)res.objects,
 		       (unsigned long long)res.bytes, (unsigned long long)res.freed,
 		       (unsigned long long)res.freed_bytes, (unsigned long long)res.young,
 		       (unsigned long long)res.young_bytes, res.seconds);
 	} else {
 		char a[64];
-		printf("roots:     %llu envs, %llu journals, %llu interpreter caches\n",
-		       (unsigned long long)res.envs, (unsigned long long)res.journals,
-		       (unsigned long long)res.pythons);
+		printf("roots:     %llu envs, %llu journals, %llu interpreter caches, %llu "
+		       "packages\n", (unsigned long long)res.envs, (unsigned long long)res.journals,
+		       (unsigned long long)res.pythons, (unsigned long long)res.packages);
+		if (o.drop_packages)
+			printf("%s %llu package records no env uses\n",
+			       o.dry_run ? "would drop:" : "dropped:   ",
+			       (unsigned long long)res.packages_dropped);
 		vc_human_size(res.bytes, a, sizeof(a));
 		printf("objects:   %llu of %llu bytes (%s); reachable: %llu trees, %llu files\n",
 		       (unsigned long long)res.objects, (unsigned long long)res.bytes, a,
@@ -116,13 +124,16 @@ static int cmd_gc(struct vc_ctx *c, int argc, char **argv)
 	return 0;
 }
 
-const struct vc_command vc_command_gc = {"gc", cmd_gc, "[--dry-run] [--grace SECONDS] [--json]",
+const struct vc_command vc_command_gc = {"gc", cmd_gc,
+	 "[--dry-run] [--grace SECONDS] [--drop-packages] [--json]",
 	 "delete objects no env, journal or interpreter skeleton uses",
 	 "Delete the objects (file contents and trees) under objects/ that nothing can\n"
 	 "reach, e.g. those of removed envs and uninstalled packages. Kept, with everything\n"
 	 "they reference: the committed root of every env (envs/NAME); the root named by\n"
 	 "every journal (journal/NAME) and every object its records name, also when the\n"
-	 "journal is stale; the skeleton trees of every interpreter cached in pythons/.\n"
+	 "journal is stale; the skeleton trees of every interpreter cached in pythons/;\n"
+	 "the trees of every package record in packages/ (wheels ingested by `add` or\n"
+	 "`create -r`, kept so that the next env gets them without unpacking).\n"
 	 "\n"
 	 "gc refuses to delete anything when one of these cannot be read or parsed (a\n"
 	 "damaged env, journal or pythons/ file, a missing or corrupt tree): what it\n"
@@ -139,6 +150,9 @@ const struct vc_command vc_command_gc = {"gc", cmd_gc, "[--dry-run] [--grace SEC
 	 "    -n, --dry-run      delete nothing; report what would be freed\n"
 	 "    --grace SECONDS    the grace period (default 3600). 0 is safe only when no\n"
 	 "                       daemon or venvctl is writing to the store\n"
+	 "    --drop-packages    first remove the package records no env or journal\n"
+	 "                       uses (and older than the grace period); their objects\n"
+	 "                       are then freed like any other\n"
 	 "    --json             print one JSON object instead of the report\n"
 	 "    -h, --help         show this text\n"
 	 "\n"

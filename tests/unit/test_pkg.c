@@ -1,0 +1,588 @@
+/*
+ * test_pkg.c - package records: a wheel ingested once and recorded (record text,
+ * re-ingest finds it), installed into envs by grafting the same trees a direct unpack
+ * gives, namespace directories merged; requirement files resolved from the store and
+ * find-links (pins, extras, hashes, comments, continuations, tag preference) and
+ * every unmet line reported; hostile wheels refused with nothing added to the env;
+ * gc keeping records' objects and dropping unused records on request.
+ */
+#include "testutil.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "env.h"
+#include "error.h"
+#include "gc.h"
+#include "hash.h"
+#include "install.h"
+#include "pkg.h"
+#include "python.h"
+#include "store.h"
+#include "tree.h"
+#include "treebuild.h"
+#include "wheel.h"
+
+#define SP "lib/python3.11/site-packages/"
+
+struct ctx {
+	struct vv_store *st;
+	char *dir;   /* wheels (find-links) */
+	char *work;  /* requirement files */
+	struct vv_python py;
+	vv_oid skel;
+};
+
+static int setup(void **state)
+{
+	struct ctx *c = calloc(1, sizeof(*c));
+	c->st = vt_store_new();
+	c->dir = vt_tempdir();
+	c->work = vt_tempdir();
+	c->py.major = 3;
+	c->py.minor = 11;
+	c->py.version = (char *)"3.11.7";
+	struct vv_tb *tb = vv_tb_new(1000);
+	struct vv_tree_ent d = {.kind = VV_DIR, .mode = 0755, .mtime_ns = 1000};
+	assert_int_equal(vv_tb_add(tb, "bin", &d), 0);
+	struct vv_tree_ent f = {.kind = VV_REG, .mode = 0644, .size = 6, .mtime_ns = 1000};
+	assert_int_equal(vv_store_put_buf(c->st, "x = 1\n", 6, &f.oid), 0);
+	assert_int_equal(vv_tb_add(tb, SP "keep.py", &f), 0);
+	assert_int_equal(vv_tb_write(tb, c->st, &c->skel), 0);
+	vv_tb_free(tb);
+	vt_mkenv(c->st, "e", c->skel);
+	*state = c;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct ctx *c = *state;
+	vt_store_free(c->st);
+	vt_rmtree(c->dir);
+	vt_rmtree(c->work);
+	free(c);
+	return 0;
+}
+
+static vv_oid env_root(struct ctx *c, const char *name)
+{
+	struct vv_envcfg cfg;
+	assert_int_equal(vv_env_load(c->st, name, &cfg), 0);
+	vv_oid r = cfg.root;
+	vv_envcfg_release(&cfg);
+	return r;
+}
+
+static size_t count_records(struct ctx *c)
+{
+	char **names;
+	size_t n;
+	assert_int_equal(vv_pkg_list(c->st, &names, &n), 0);
+	vv_env_list_free(names, n);
+	return n;
+}
+
+/* A small wheel NAME-VERSION with module NAME (pkg dir NAME/) and optional console
+ * script. tag: the file name's tags ("py3-none-any" when NULL). */
+static char *wheel(struct ctx *c, const char *name, const char *version, const char *tag,
+		   const char *script)
+{
+	char fname[200], mod[100], ep[300], di[200];
+	snprintf(fname, sizeof(fname), "%s-%s-%s.whl", name, version, tag ? tag : "py3-none-any");
+	snprintf(mod, sizeof(mod), "%s/__init__.py", name);
+	snprintf(di, sizeof(di), "%s-%s.dist-info/entry_points.txt", name, version);
+	snprintf(ep, sizeof(ep), "[console_scripts]\n%s = %s:main\n", script ? script : "", name);
+	struct vt_member m[] = {{mod, "def main():\n    return 0\n", 0, 0}, {di, ep, 0, 0}};
+	struct vt_wheel_opts o = {.name = name, .version = version};
+	return vt_wheel_build(c->dir, fname, m, script ? 2 : 1, &o);
+}
+
+static void test_ingest(void **state)
+{
+	struct ctx *c = *state;
+	char *w = wheel(c, "demo", "1.0", NULL, "demo-run");
+	struct vv_pkg p, q;
+	if (vv_pkg_ingest(c->st, w, &c->py, NULL, 0, &p) < 0)
+		fail_msg("%s", vv_errmsg());
+	assert_true(p.ingested);
+	assert_string_equal(p.name, "demo");
+	assert_string_equal(p.version, "1.0");
+	assert_string_equal(p.wheel, "demo-1.0-py3-none-any.whl");
+	assert_int_equal(p.minor, 11);
+	assert_false(p.extra);
+	assert_false(vv_oid_is_zero(&p.site));
+	assert_false(vv_oid_is_zero(&p.bin));
+	assert_null(p.requires_python);
+	struct vv_tree_ent e;
+	assert_true(vt_lookup(c->st, &p.tree, SP "demo/__init__.py", &e));
+	assert_true(vt_lookup(c->st, &p.tree, "bin/demo-run", &e));
+	assert_int_equal(e.kind, VV_SCRIPT);
+	assert_true(vt_lookup(c->st, &p.tree, SP "demo-1.0.dist-info/REQUESTED", &e));
+	assert_int_equal(count_records(c), 1);
+
+	/* The record is named after name, version, Python and the wheel's hash. */
+	char rname[300];
+	vv_oid sha;
+	int fd = open(w, O_RDONLY);
+	uint64_t sz;
+	assert_int_equal(vv_hash_fd(fd, &sha, &sz), 0);
+	close(fd);
+	assert_true(vv_oid_eq(&sha, &p.sha256));
+	assert_int_equal(vv_pkg_record_name("demo", "1.0", 11, &sha, rname, sizeof(rname)), 0);
+	assert_int_equal(vv_pkg_load(c->st, rname, &q), 0);
+	assert_true(vv_oid_eq(&q.tree, &p.tree));
+	assert_true(vv_oid_eq(&q.site, &p.site));
+	vv_pkg_release(&q);
+
+	/* A second ingest finds the record and unpacks nothing. */
+	assert_int_equal(vv_pkg_ingest(c->st, w, &c->py, NULL, 0, &q), 0);
+	assert_false(q.ingested);
+	assert_true(vv_oid_eq(&q.tree, &p.tree));
+	vv_pkg_release(&q);
+	assert_int_equal(count_records(c), 1);
+
+	/* A wrong --hash refuses before unpacking. */
+	vv_oid other = sha;
+	other.b[0] ^= 1;
+	assert_int_equal(vv_pkg_ingest(c->st, w, &c->py, &other, 1, &q), -EINVAL);
+	assert_non_null(strstr(vv_errmsg(), "demo-1.0-py3-none-any.whl: sha256 "));
+
+	/* The trees are what a direct unpack gives (directory mtimes: the wheel's). */
+	int64_t mt;
+	assert_int_equal(vv_wheel_mtime(w, &mt), 0);
+	struct vv_tb *tb = vv_tb_new(mt);
+	struct vv_wheel_info info = {0};
+	assert_int_equal(vv_wheel_install_ex(c->st, w, &c->py, "venvctl", VV_WHEEL_REQUESTED, tb,
+					     &info), 0);
+	vv_oid direct;
+	assert_int_equal(vv_tb_write(tb, c->st, &direct), 0);
+	assert_true(vv_oid_eq(&direct, &p.tree));
+	vv_tb_free(tb);
+	vv_wheel_info_release(&info);
+
+	/* Format and parse round-trip; strict parser. */
+	char *text;
+	size_t len;
+	p.requires_python = strdup(">=3.8");
+	assert_int_equal(vv_pkg_format(&p, &text, &len), 0);
+	assert_int_equal(vv_pkg_parse(text, len, "t", &q), 0);
+	assert_string_equal(q.requires_python, ">=3.8");
+	assert_true(vv_oid_eq(&q.bin, &p.bin));
+	vv_pkg_release(&q);
+	free(text);
+	static const char *const bad[] = {
+		"[package]\nname = a\n",                                    /* keys missing */
+		"[package]\nname = a\nname = b\n",                          /* duplicate */
+		"[package]\nbogus = 1\n",                                   /* unknown key */
+		"[other]\nname = a\n",                                      /* section */
+		"[package]\npython = 2.7\n",                                /* not 3.N */
+		"[package]\ntree = 12\n",                                   /* bad id */
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+		if (vv_pkg_parse(bad[i], strlen(bad[i]), "t", &q) != -EINVAL)
+			fail_msg("accepted '%s'", bad[i]);
+	vv_pkg_release(&p);
+	free(w);
+}
+
+static void test_install_graft(void **state)
+{
+	struct ctx *c = *state;
+	char *a = wheel(c, "demo", "1.0", NULL, "demo-run");
+	/* two distributions sharing a namespace directory ns/ */
+	struct vt_member m1[] = {{"ns/one/__init__.py", "ONE = 1\n", 0, 0}};
+	struct vt_member m2[] = {{"ns/two/__init__.py", "TWO = 2\n", 0, 0}};
+	char *n1 = vt_wheel_build(c->dir, "ns_one-1.0-py3-none-any.whl", m1, 1,
+				  &(struct vt_wheel_opts){.name = "ns_one"});
+	char *n2 = vt_wheel_build(c->dir, "ns_two-1.0-py3-none-any.whl", m2, 1,
+				  &(struct vt_wheel_opts){.name = "ns_two"});
+	const char *w1[] = {a, n1};
+	struct vv_installed *res;
+	if (vv_install_wheels(c->st, "e", w1, 2, &res) < 0)
+		fail_msg("%s", vv_errmsg());
+	vv_installed_free(res, 2);
+	const char *w2[] = {n2};
+	if (vv_install_wheels(c->st, "e", w2, 1, &res) < 0)
+		fail_msg("%s", vv_errmsg());
+	vv_installed_free(res, 1);
+	vv_oid r = env_root(c, "e");
+	struct vv_tree_ent e, pe;
+	assert_true(vt_lookup(c->st, &r, SP "keep.py", &e));
+	assert_true(vt_lookup(c->st, &r, SP "ns/one/__init__.py", &e));
+	assert_true(vt_lookup(c->st, &r, SP "ns/two/__init__.py", &e));
+	assert_true(vt_lookup(c->st, &r, "bin/demo-run", &e));
+	/* demo/ is the package's own tree, grafted by id */
+	struct vv_pkg p;
+	assert_int_equal(vv_pkg_ingest(c->st, a, &c->py, NULL, 0, &p), 0);
+	assert_false(p.ingested);
+	assert_true(vt_lookup(c->st, &r, SP "demo", &e));
+	assert_true(vt_lookup(c->st, &p.site, "demo", &pe));
+	assert_true(vv_oid_eq(&e.oid, &pe.oid));
+	assert_true(vt_lookup(c->st, &r, SP "demo-1.0.dist-info", &e));
+	assert_true(vt_lookup(c->st, &p.site, "demo-1.0.dist-info", &pe));
+	assert_true(vv_oid_eq(&e.oid, &pe.oid));
+
+	/* A file another distribution owns: refused, env unchanged. */
+	struct vt_member m3[] = {{"demo/__init__.py", "x\n", 0, 0}};
+	char *clash = vt_wheel_build(c->dir, "clash-1.0-py3-none-any.whl", m3, 1,
+				     &(struct vt_wheel_opts){.name = "clash"});
+	const char *w3[] = {clash};
+	assert_int_equal(vv_install_wheels(c->st, "e", w3, 1, &res), -EINVAL);
+	assert_non_null(strstr(vv_errmsg(), "clash-1.0-py3-none-any.whl: '" SP "demo/__init__.py' "
+				"is already in the env"));
+	vv_oid after = env_root(c, "e");
+	assert_true(vv_oid_eq(&r, &after));
+
+	/* Replacing: demo 2.0 takes demo 1.0's files out first. */
+	char *b = wheel(c, "demo", "2.0", NULL, NULL);
+	const char *w4[] = {b};
+	if (vv_install_wheels(c->st, "e", w4, 1, &res) < 0)
+		fail_msg("%s", vv_errmsg());
+	assert_string_equal(res[0].replaced, "1.0");
+	vv_installed_free(res, 1);
+	r = env_root(c, "e");
+	assert_false(vt_lookup(c->st, &r, SP "demo-1.0.dist-info", &e));
+	assert_false(vt_lookup(c->st, &r, "bin/demo-run", &e));
+	assert_true(vt_lookup(c->st, &r, SP "demo-2.0.dist-info/RECORD", &e));
+	vv_pkg_release(&p);
+	free(a);
+	free(b);
+	free(n1);
+	free(n2);
+	free(clash);
+}
+
+static char *reqfile(struct ctx *c, const char *name, const char *text)
+{
+	char *p;
+	assert_true(asprintf(&p, "%s/%s", c->work, name) > 0);
+	vt_write_file(p, text, strlen(text));
+	return p;
+}
+
+static void test_resolve(void **state)
+{
+	struct ctx *c = *state;
+	struct utsname u;
+	assert_int_equal(uname(&u), 0);
+	char plat[160];
+	snprintf(plat, sizeof(plat), "cp311-cp311-linux_%s", u.machine);
+	char *a = wheel(c, "alpha", "1.0", NULL, "alpha-run");
+	char *b = wheel(c, "Beta.Thing", "2.0.1", NULL, NULL);
+	char *g1 = wheel(c, "gamma", "3.0", NULL, NULL);
+	char *g2 = wheel(c, "gamma", "3.0", plat, NULL); /* more specific: preferred */
+	char *old = wheel(c, "alpha", "0.9", NULL, NULL);
+	vv_oid sha;
+	int fd = open(b, O_RDONLY);
+	uint64_t sz;
+	assert_int_equal(vv_hash_fd(fd, &sha, &sz), 0);
+	close(fd);
+	char hex[VV_OID_HEX + 1], text[1200];
+	vv_oid_hex(&sha, hex);
+	snprintf(text, sizeof(text),
+		 "# pinned\n"
+		 "alpha==1.0   # the app\n"
+		 "\n"
+		 "beta-thing[extra1, extra2] == 2.0.1 \\\n"
+		 "    --hash=sha256:%s \\\n"
+		 "    --hash sha256:%064d\n"
+		 "Gamma==3.0\r\n", hex, 0);
+	char *rf = reqfile(c, "reqs.txt", text);
+	const char *links[] = {c->dir};
+	struct vv_pkg *pk;
+	size_t n;
+	char *report;
+	if (vv_pkg_resolve(c->st, rf, links, 1, &c->py, NULL, &pk, &n, &report) < 0)
+		fail_msg("%s\n%s", vv_errmsg(), report ? report : "");
+	assert_null(report);
+	assert_int_equal(n, 3);
+	assert_string_equal(pk[0].name, "alpha");
+	assert_string_equal(pk[0].version, "1.0");
+	assert_string_equal(pk[1].name, "Beta.Thing");
+	assert_true(vv_oid_eq(&pk[1].sha256, &sha));
+	assert_string_equal(pk[2].wheel, strrchr(g2, '/') + 1);
+	for (size_t i = 0; i < n; i++) {
+		assert_true(pk[i].ingested);
+		vv_pkg_release(&pk[i]);
+	}
+	free(pk);
+	assert_int_equal(count_records(c), 3); /* only what was needed was ingested */
+
+	/* Again without the wheels: everything comes from the store. */
+	unlink(a);
+	unlink(b);
+	unlink(g1);
+	unlink(g2);
+	if (vv_pkg_resolve(c->st, rf, NULL, 0, &c->py, NULL, &pk, &n, &report) < 0)
+		fail_msg("%s\n%s", vv_errmsg(), report ? report : "");
+	assert_int_equal(n, 3);
+	assert_string_equal(pk[2].wheel, strrchr(g2, '/') + 1);
+	for (size_t i = 0; i < n; i++) {
+		assert_false(pk[i].ingested);
+		vv_pkg_release(&pk[i]);
+	}
+	free(pk);
+
+	/* Installed through the env: one commit with all of them. */
+	struct vv_installed *res;
+	size_t nres;
+	if (vv_install_requirements(c->st, "e", rf, NULL, 0, NULL, &res, &nres, &report) < 0)
+		fail_msg("%s", vv_errmsg());
+	assert_int_equal(nres, 3);
+	vv_installed_free(res, nres);
+	vv_oid r = env_root(c, "e");
+	struct vv_tree_ent e;
+	assert_true(vt_lookup(c->st, &r, SP "alpha/__init__.py", &e));
+	assert_true(vt_lookup(c->st, &r, SP "Beta.Thing/__init__.py", &e));
+	assert_true(vt_lookup(c->st, &r, SP "gamma-3.0.dist-info/RECORD", &e));
+	assert_true(vt_lookup(c->st, &r, "bin/alpha-run", &e));
+	free(rf);
+	free(a);
+	free(b);
+	free(g1);
+	free(g2);
+	free(old);
+}
+
+static void test_unmet(void **state)
+{
+	struct ctx *c = *state;
+	char *a = wheel(c, "alpha", "1.0", NULL, NULL);
+	char *x = wheel(c, "other", "1.0", "cp27-cp27mu-linux_x86_64", NULL);
+	vv_oid before = env_root(c, "e");
+	char *rf = reqfile(c, "bad.txt",
+			   "alpha==1.0\n"                              /* 1: fine */
+			   "unpinned>=1.0\n"                           /* 2 */
+			   "bare\n"                                    /* 3 */
+			   "missing==4.2\n"                            /* 4 */
+			   "alpha==1.0\n"                              /* 5: twice */
+			   "marked==1.0; python_version < \"3.8\"\n"   /* 6 */
+			   "-e .\n"                                    /* 7 */
+			   "star==1.*\n"                               /* 8 */
+			   "url @ https://example.org/u.whl\n"         /* 9 */
+			   "hashed==1.0 --hash=md5:abc\n"              /* 10 */
+			   "other==1.0\n");                            /* 11: tags */
+	const char *links[] = {c->dir};
+	struct vv_pkg *pk;
+	size_t n;
+	char *report = NULL;
+	assert_int_equal(vv_pkg_resolve(c->st, rf, links, 1, &c->py, NULL, &pk, &n, &report),
+			 -ENOENT);
+	assert_non_null(strstr(vv_errmsg(), "bad.txt: 10 of 11 requirements cannot be met"));
+	assert_non_null(report);
+	static const char *const want[] = {
+		"bad.txt:2: unpinned>=1.0: not pinned",
+		"bad.txt:3: bare: not pinned",
+		"bad.txt:4: missing==4.2: no wheel of missing 4.2 for CPython 3.11",
+		"bad.txt:5: alpha==1.0: alpha is required twice (also line 1)",
+		"bad.txt:6: marked==1.0; python_version < \"3.8\": environment markers are not",
+		"bad.txt:7: -e .: option '-e' is not supported",
+		"bad.txt:8: star==1.*: not pinned to one version (a wildcard",
+		"bad.txt:9: url @ https://example.org/u.whl: direct references",
+		"bad.txt:10: hashed==1.0 --hash=md5:abc: --hash 'md5:abc' is not sha256",
+		"bad.txt:11: other==1.0: no wheel of other 1.0",
+	};
+	for (size_t i = 0; i < sizeof(want) / sizeof(*want); i++)
+		if (!strstr(report, want[i]))
+			fail_msg("report lacks '%s':\n%s", want[i], report);
+	assert_null(strstr(report, "bad.txt:1:"));
+	free(report);
+
+	/* Through the env: the same error, env unchanged. */
+	struct vv_installed *res;
+	size_t nres;
+	assert_int_equal(vv_install_requirements(c->st, "e", rf, links, 1, NULL, &res, &nres,
+						 &report), -ENOENT);
+	assert_non_null(strstr(vv_errmsg(), "env 'e': "));
+	assert_non_null(report);
+	free(report);
+	vv_oid after = env_root(c, "e");
+	assert_true(vv_oid_eq(&before, &after));
+
+	/* A missing file is an error naming it. */
+	assert_int_equal(vv_pkg_resolve(c->st, "/nonexistent/r.txt", NULL, 0, &c->py, NULL, &pk,
+					&n, &report), -ENOENT);
+	assert_non_null(strstr(vv_errmsg(), "requirements file '/nonexistent/r.txt'"));
+	free(rf);
+	free(a);
+	free(x);
+}
+
+/* Every hostile class: refused by `add` with wheel, member and reason named, nothing
+ * added to the env and no package recorded. */
+static void test_hostile(void **state)
+{
+	struct ctx *c = *state;
+	size_t big = 8u << 20;
+	char *zeros = calloc(1, big);
+#define B {"bad/__init__.py", "", 0, 0}
+	static char ep1[] = "[console_scripts]\nsub/dir = bad:main\n";
+	static char ep2[] = "[console_scripts]\n../../x = bad:main\n";
+	struct {
+		struct vt_member m[3];
+		size_t n;
+		struct vt_wheel_opts o;
+		const char *want; /* after "bad-1.0-py3-none-any.whl: " */
+	} cases[] = {
+		{{B, {"bad/../../../x.py", "x", 0, 0}}, 2, {0}, "bad/../../../x.py: '..' component"},
+		{{B, {"/etc/cron.d/x", "x", 0, 0}}, 2, {0}, "/etc/cron.d/x: absolute member name"},
+		{{B, {"bad-1.0.data/data/../site/x", "x", 0, 0}}, 2, {0},
+		 "bad-1.0.data/data/../site/x: '..' component"},
+		{{B, {"bad-1.0.data/purelib/../../sibling/x.py", "x", 0, 0}}, 2, {0},
+		 "bad-1.0.data/purelib/../../sibling/x.py: '..' component"},
+		{{B, {"bad/l", "/etc/passwd", 0, S_IFLNK | 0777}}, 2, {0},
+		 "bad/l: symbolic links are not allowed"},
+		{{B, {"bad/dev", "", 0, S_IFCHR | 0644}}, 2, {0}, "bad/dev: not a regular file"},
+		{{B, {"bad/blk", "", 0, S_IFBLK | 0644}}, 2, {0}, "bad/blk: not a regular file"},
+		{{B, {"bad/fifo", "", 0, S_IFIFO | 0644}}, 2, {0}, "bad/fifo: not a regular file"},
+		{{B, {"bad/a.py", "a\n", 0, 0}}, 2, {.bad_hash = "bad/a.py"},
+		 "bad/a.py: sha256 does not match RECORD"},
+		{{B, {"bad/a.py", "a\n", 0, 0}}, 2, {.bad_size = "bad/a.py"},
+		 "bad/a.py: size 2 does not match RECORD (3)"},
+		{{B, {"bad/a.py", "a\n", 0, 0}}, 2, {.unlisted = "bad/a.py"},
+		 "bad/a.py: not listed in RECORD"},
+		{{B, {"bad/a.py", "a\n", 0, 0}}, 2, {.no_hash = "bad/a.py"},
+		 "bad/a.py: no hash in RECORD"},
+		{{B, {"bad/a.py", "a\n", 0, 0}}, 2, {.other_hash = "bad/a.py"},
+		 "bad/a.py: hash 'md5' in RECORD is not sha256"},
+		{{B, {"bad-1.0.dist-info/INSTALLER", "evil\n", 0, 0}}, 2,
+		 {.unlisted = "bad-1.0.dist-info/INSTALLER"},
+		 "bad-1.0.dist-info/INSTALLER: not listed in RECORD"},
+		{{B, {"bad/zeros.bin", zeros, big, 0}}, 2, {0},
+		 "bad/zeros.bin: compression ratio above 200:1"},
+		{{B}, 1, {.no_distinfo = true}, "no .dist-info directory"},
+		{{B, {"evil-2.0.dist-info/METADATA", "Name: evil\n", 0, 0}}, 2, {0},
+		 "more than one .dist-info directory"},
+		{{B, {"bad-1.0.dist-info/entry_points.txt", ep1, 0, 0}}, 2, {0},
+		 "bad-1.0.dist-info/entry_points.txt: bad entry point name 'sub/dir'"},
+		{{B, {"bad-1.0.dist-info/entry_points.txt", ep2, 0, 0}}, 2, {0},
+		 "bad-1.0.dist-info/entry_points.txt: bad entry point name '../../x'"},
+	};
+	vv_oid before = env_root(c, "e");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		cases[i].o.name = "bad";
+		char *w = vt_wheel_build(c->dir, "bad-1.0-py3-none-any.whl", cases[i].m, cases[i].n,
+					 &cases[i].o);
+		const char *ws[] = {w};
+		struct vv_installed *res = NULL;
+		vv_err_clear();
+		int r = vv_install_wheels(c->st, "e", ws, 1, &res);
+		if (r != -EINVAL || !strstr(vv_errmsg(), "bad-1.0-py3-none-any.whl: ") ||
+		    !strstr(vv_errmsg(), cases[i].want))
+			fail_msg("case %zu: got %d '%s', want '%s'", i, r, vv_errmsg(), cases[i].want);
+		assert_null(res);
+		vv_oid after = env_root(c, "e");
+		assert_true(vv_oid_eq(&before, &after));
+		assert_int_equal(count_records(c), 0);
+		unlink(w);
+		free(w);
+	}
+	free(zeros);
+
+	/* duplicate member names (patched after building: libzip refuses to write them) */
+	struct vt_member m[] = {B, {"bad/dupA.py", "a", 0, 0}, {"bad/dupB.py", "b", 0, 0}};
+	char *w = vt_wheel_build(c->dir, "bad-1.0-py3-none-any.whl", m, 3,
+				 &(struct vt_wheel_opts){.name = "bad", .store_only = true});
+	assert_int_equal(vt_patch_file(w, "bad/dupB.py", "bad/dupA.py"), 3);
+	const char *ws[] = {w};
+	struct vv_installed *res = NULL;
+	assert_int_equal(vv_install_wheels(c->st, "e", ws, 1, &res), -EINVAL);
+	assert_non_null(strstr(vv_errmsg(), "bad-1.0-py3-none-any.whl: bad/dupA.py: duplicate "
+			       "member"));
+	/* truncated, and not a zip at all */
+	struct vt_member ok[] = {B, {"bad/a.py", "a = 1\n", 0, 0}};
+	w = (free(w), vt_wheel_build(c->dir, "bad-1.0-py3-none-any.whl", ok, 2,
+				     &(struct vt_wheel_opts){.name = "bad"}));
+	struct stat sb;
+	assert_int_equal(stat(w, &sb), 0);
+	assert_int_equal(truncate(w, sb.st_size - 30), 0);
+	ws[0] = w;
+	assert_int_equal(vv_install_wheels(c->st, "e", ws, 1, &res), -EINVAL);
+	assert_non_null(strstr(vv_errmsg(), "bad-1.0-py3-none-any.whl: not a valid wheel"));
+	vt_write_file(w, "PK\3\4 nothing\n", 14);
+	assert_int_equal(vv_install_wheels(c->st, "e", ws, 1, &res), -EINVAL);
+	assert_non_null(strstr(vv_errmsg(), "bad-1.0-py3-none-any.whl: not a valid wheel"));
+	vv_oid after = env_root(c, "e");
+	assert_true(vv_oid_eq(&before, &after));
+	assert_int_equal(count_records(c), 0);
+	free(w);
+#undef B
+}
+
+static void test_gc(void **state)
+{
+	struct ctx *c = *state;
+	char *a = wheel(c, "alpha", "1.0", NULL, "alpha-run");
+	char *b = wheel(c, "beta", "1.0", NULL, NULL);
+	struct vv_pkg pa, pb;
+	assert_int_equal(vv_pkg_ingest(c->st, a, &c->py, NULL, 0, &pa), 0);
+	assert_int_equal(vv_pkg_ingest(c->st, b, &c->py, NULL, 0, &pb), 0);
+	const char *ws[] = {a};
+	struct vv_installed *res;
+	assert_int_equal(vv_install_wheels(c->st, "e", ws, 1, &res), 0);
+	vv_installed_free(res, 1);
+
+	/* Records are roots: nothing of beta goes although no env uses it. */
+	struct vv_gc_opts o = {.grace_s = 0};
+	struct vv_gc_result gr;
+	if (vv_gc(c->st, &o, &gr) < 0)
+		fail_msg("%s", vv_errmsg());
+	assert_int_equal(gr.packages, 2);
+	assert_int_equal(vv_store_has(c->st, &pb.tree), 1);
+	struct vv_tree_ent e;
+	assert_true(vt_lookup(c->st, &pb.site, "beta/__init__.py", &e));
+	assert_int_equal(vv_store_has(c->st, &e.oid), 1);
+
+	/* --drop-packages, dry run: reports beta, removes nothing. */
+	o.drop_packages = true;
+	o.dry_run = true;
+	assert_int_equal(vv_gc(c->st, &o, &gr), 0);
+	assert_int_equal(gr.packages_dropped, 1);
+	assert_int_equal(count_records(c), 2);
+	/* for real (beta's record is older than a grace period of 0 s) */
+	o.dry_run = false;
+	o.now_s = time(NULL) + 10;
+	assert_int_equal(vv_gc(c->st, &o, &gr), 0);
+	assert_int_equal(gr.packages_dropped, 1);
+	assert_int_equal(gr.packages, 1);
+	assert_int_equal(count_records(c), 1);
+	assert_int_equal(vv_store_has(c->st, &pb.tree), 0);
+	assert_int_equal(vv_store_has(c->st, &pa.tree), 1);
+	/* alpha's record stays usable */
+	struct vv_pkg again;
+	assert_int_equal(vv_pkg_ingest(c->st, a, &c->py, NULL, 0, &again), 0);
+	assert_false(again.ingested);
+	vv_pkg_release(&again);
+	/* a damaged record stops gc: what it references is unknown */
+	char p[4096];
+	snprintf(p, sizeof(p), "%s/packages/x@1@3.11@%064d", c->st->path, 0);
+	vt_write_file(p, "garbage\n", 8);
+	o.drop_packages = false;
+	assert_int_equal(vv_gc(c->st, &o, &gr), -EUCLEAN);
+	assert_non_null(strstr(vv_errmsg(), "nothing deleted"));
+	vv_pkg_release(&pa);
+	vv_pkg_release(&pb);
+	free(a);
+	free(b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_ingest, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_install_graft, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_resolve, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unmet, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gc, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
