@@ -166,10 +166,11 @@ run_unit() { # UNIT MOUNTPOINT ENV: start, use, stop as systemd would
 	pre=$(unit_cmd "$unit" ExecStartPre)
 	start=$(unit_cmd "$unit" ExecStart)
 	stop=$(unit_cmd "$unit" ExecStop)
+	# shellcheck disable=SC2086 # the unit's command lines, split as systemd does
 	check $pre
 	[[ -d $mp ]] || fail "ExecStartPre of $unit did not make $mp"
-	# shellcheck disable=SC2086 # the unit's command line, split as systemd does
-	HOME=$UHOME XDG_DATA_HOME= XDG_CONFIG_HOME= $start >>"$VV_LOG" 2>&1 &
+	# shellcheck disable=SC2086
+	HOME=$UHOME XDG_DATA_HOME='' XDG_CONFIG_HOME='' $start >>"$VV_LOG" 2>&1 &
 	VV_PID=$!
 	vv_wait_for 30 vv_is_mounted "$mp" || fail "ExecStart of $unit did not mount $mp"
 	assert_eq "$("$mp/$env/bin/python" -c 'import sys; print(sys.prefix)')" "$mp/$env" \
@@ -183,6 +184,7 @@ run_unit() { # UNIT MOUNTPOINT ENV: start, use, stop as systemd would
 		touch "$mp/$env/x" 2>/dev/null || rc=$?
 		((rc != 0)) || fail "a write into the shared unit's mount succeeded"
 	fi
+	# shellcheck disable=SC2086
 	check $stop
 	vv__stop_daemon 30 || fail "the daemon of $unit did not exit after ExecStop"
 	((VV_DAEMON_STATUS == 0)) || fail "the daemon of $unit exited with $VV_DAEMON_STATUS"
@@ -194,7 +196,7 @@ MNT=$UMNT
 run_unit "$SYSTEM_UNIT" "$UMNT" alpha
 MNT=$MNT_SAVED
 # the user unit: ~/envs on the default store ($HOME/.local/share/venvfs)
-HOME=$UHOME XDG_DATA_HOME= XDG_CONFIG_HOME= check "$BIN_VENVCTL" create mine >/dev/null
+HOME=$UHOME XDG_DATA_HOME='' XDG_CONFIG_HOME='' check "$BIN_VENVCTL" create mine >/dev/null
 MNT=$UHOME/envs
 run_unit "$USER_UNIT" "$UHOME/envs" mine
 MNT=$MNT_SAVED
