@@ -135,7 +135,7 @@ assert_eq "$(complete_words venvctl --store "$STORE" lo)" "lock" "completion of 
 assert_eq "$(complete_words venvctl --store "$STORE" lock "")" "alpha
 beta" "completion of env names after lock"
 assert_eq "$(complete_words venvctl --store "$STORE" unlock b)" "beta" "completion of 'b' after unlock"
-assert_eq "$(complete_words venvctl gc --d)" "--dry-run" "completion of gc's options"
+assert_eq "$(complete_words venvctl gc --dry)" "--dry-run" "completion of gc's options"
 got=$(complete_words venvctl create --)
 for o in --python --clear --upgrade-deps --without-pip; do
 	grep -qx -- "$o" <<<"$got" || fail "completion of create's options lacks $o: $got"
