@@ -58,12 +58,11 @@ for e in "${envs[@]}"; do check mkdir "$MNT/$e"; done
 # gc in a loop until told to stop; each round's exit status is logged
 stopfile=$VV_TMP/stop-gc
 gclog=$VV_TMP/gc.log
+# shellcheck disable=SC2016 # expanded by the inner shell
 vv_bg bash -c '
-	n=0
 	while [[ ! -e $1 ]]; do
 		"$2" --store "$3" gc >/dev/null 2>>"$4.err"
 		echo "$?" >>"$4"
-		n=$((n + 1))
 	done' gcloop "$stopfile" "$VENVCTL" "$STORE" "$gclog"
 gc_pid=$VV_BG_PID
 
