@@ -5,8 +5,8 @@
 # (python, import, console scripts, pip list/freeze as in the source); the source is
 # byte-for-byte unchanged; an imported pip shares its objects with venvfs's own pip of
 # the same version; bad input (not a venv, no interpreter, wrong --python, a fifo, an
-# existing NAME) is refused naming PATH and creates nothing. uv is not tested (not
-# installed here).
+# existing NAME) is refused naming PATH and creates nothing; a progress bar shows on a
+# terminal only. uv is not tested (not installed here).
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 VV_TEST_TIMEOUT=${VV_TEST_TIMEOUT:-600}
 # shellcheck source=tests/integration/lib.sh
@@ -66,7 +66,8 @@ fi
 
 # ---- import --------------------------------------------------------------------------------
 objs0=$(vv_objects_count)
-check vv_ctl import "$SRC/v" iv >"$VV_TMP/out"
+check vv_ctl import "$SRC/v" iv >"$VV_TMP/out" 2>"$VV_TMP/err"
+assert_eq "$(cat "$VV_TMP/err")" "" "stderr of an import that is not on a terminal"
 assert_contains "$(cat "$VV_TMP/out")" "imported '$SRC/v' as env 'iv': Python $VV_PYVER" \
 	"import output"
 objs1=$(vv_objects_count)
@@ -79,6 +80,15 @@ if ((shared_checked)); then
 	vv_note "import of a venv: $((objs1 - objs0)) new objects for $(find "$SRC/v" -type f | wc -l) files"
 fi
 check vv_ctl import "$SRC/with space/v" isp >/dev/null
+# on a terminal, a progress bar
+if command -v script >/dev/null; then
+	check script -qec "$(vv_quote "$VENVCTL" --store "$STORE" import "$SRC/v" tty)" /dev/null \
+		>"$VV_TMP/tty" 2>&1
+	assert_contains "$(cat "$VV_TMP/tty")" "import hashing [" "progress bar on a terminal"
+	assert_contains "$(cat "$VV_TMP/tty")" "imported '$SRC/v' as env 'tty'" "output on a terminal"
+else
+	vv_note "script(1) not installed: the progress bar is not tested"
+fi
 [[ ${#srcs[@]} -lt 3 ]] || check vv_ctl import "$SRC/ve" ive >/dev/null
 for s in "${srcs[@]}"; do
 	listing "$s" >"$s.after"
