@@ -475,9 +475,6 @@ static int walk(struct imp *im, int dfd, char *rel, size_t rl, int depth)
 			if (im->counting) {
 				im->total++;
 			} else {
-				if (!strcmp(dir, im->site) && !strncmp(name, "pip-", 4) && nl > 14 &&
-				    !strcmp(name + nl - 10, ".dist-info"))
-					im->has_pip = true;
 				r = add_file(im, dfd, dir, name, rel, &sb);
 				vv_progress_report(im->prog, "hashing", ++im->done, im->total);
 			}
@@ -488,7 +485,7 @@ static int walk(struct imp *im, int dfd, char *rel, size_t rl, int depth)
 			r = vv_err(-EINVAL, "'%s/%s': a %s cannot be stored in an env", im->path, rel,
 				   type_name(sb.st_mode));
 		}
-		/* a pip-X.dist-info directory also counts */
+		/* pip is installed: a pip-X.dist-info directory */
 		if (r == 0 && !im->counting && S_ISDIR(sb.st_mode) && !strcmp(dir, im->site) &&
 		    !strncmp(name, "pip-", 4) && nl > 14 && !strcmp(name + nl - 10, ".dist-info"))
 			im->has_pip = true;

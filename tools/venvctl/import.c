@@ -142,8 +142,8 @@ static int cmd_import(struct vc_ctx *c, int argc, char **argv)
 	       (unsigned long long)res.scripts, (unsigned long long)res.symlinks,
 	       (unsigned long long)res.dirs);
 	if (res.src_version && strcmp(res.src_version, res.version))
-		printf("note: the venv was made with Python %s, which is not installed; env '%s' "
-		       "uses %s\n", res.src_version, pos[1], res.version);
+		printf("note: the venv was made with Python %s; env '%s' uses %s\n",
+		       res.src_version, pos[1], res.version);
 	vv_import_result_release(&res);
 	return flush_out(c);
 }
