@@ -1266,35 +1266,6 @@ int vv_node_publish_begin(struct vv_node *n, struct vv_publish *p, bool *need)
 	return 0;
 }
 
-/* Length of the first line(s) of a script that runs the env's interpreter, with the
- * interpreter's suffix ("3", "3.11") copied to sfx; 0 if buf is no such script. */
-static size_t script_head(const char *buf, size_t len, const char *envpath, char *sfx,
-			  size_t sfxsize)
-{
-	char tramp[PATH_MAX + 128];
-	size_t el = strlen(envpath);
-	/* pip's trampoline, used for paths with spaces or too long for a #! line; the
-	 * interpreter is double-quoted when its path has a space */
-	for (int q = 0; q < 2; q++) {
-		int tl = snprintf(tramp, sizeof(tramp),
-				  "#!/bin/sh\n'''exec' %s%s/bin/python%s \"$0\" \"$@\"\n' '''\n",
-				  q ? "\"" : "", envpath, q ? "\"" : "");
-		if (tl > 0 && (size_t)tl < sizeof(tramp) && len >= (size_t)tl &&
-		    !memcmp(buf, tramp, (size_t)tl)) {
-			sfx[0] = 0;
-			return (size_t)tl;
-		}
-	}
-	if (len < 2 + el + 11 || memcmp(buf, "#!", 2) || memcmp(buf + 2, envpath, el) ||
-	    memcmp(buf + 2 + el, "/bin/python", 11))
-		return 0;
-	size_t i = 2 + el + 11, k = 0;
-	while (i < len && ((buf[i] >= '0' && buf[i] <= '9') || buf[i] == '.') && k + 1 < sfxsize)
-		sfx[k++] = buf[i++];
-	sfx[k] = 0;
-	return i < len && buf[i] == '\n' ? i + 1 : 0;
-}
-
 /* Store a script's neutral form; 1 if it was one, 0 if not, -errno. */
 static int publish_script(struct vv_store *st, struct vv_publish *p)
 {
@@ -1308,7 +1279,7 @@ static int publish_script(struct vv_store *st, struct vv_publish *p)
 	char sfx[16];
 	int r = 0;
 	ssize_t got = pread(p->fd->fd, buf, len, 0);
-	size_t head = got == (ssize_t)len ? script_head(buf, len, p->envpath, sfx, sizeof(sfx)) : 0;
+	size_t head = got == (ssize_t)len ? vv_synth_script_head(buf, len, p->envpath, sfx, sizeof(sfx)) : 0;
 	if (head) {
 		/* "#!python" + suffix + "\n" replaces the head in place */
 		int nl = snprintf(NULL, 0, "#!python%s\n", sfx);

@@ -11,6 +11,7 @@
  */
 #include "synth.h"
 
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -903,4 +904,41 @@ int vv_synth_file(enum vv_synth_file f, const struct vv_synth_env *e, char **out
 	if ((unsigned)f >= VV_SYNTH_NFILES || !synth_files[f].gen)
 		return vv_err(-ENOENT, "no such synthesized file");
 	return synth_files[f].gen(e, out, len);
+}
+
+/* Recognise a first line written for the env at envpath (see synth.h): mtree.c uses it
+ * when a file in an env's bin/ is published, import.c for every file of an imported
+ * venv's bin/. */
+size_t vv_synth_script_head(const char *buf, size_t len, const char *envpath, char *sfx,
+			    size_t sfxsize)
+{
+	static const char tr_head[] = "#!/bin/sh\n'''exec' ", tr_tail[] = " \"$0\" \"$@\"\n' '''\n";
+	size_t el = strlen(envpath), i = 0, k = 0;
+	/* pip's trampoline, used for paths with spaces or too long for a #! line; the
+	 * interpreter is double-quoted when its path has a space */
+	bool tramp = len > sizeof(tr_head) - 1 && !memcmp(buf, tr_head, sizeof(tr_head) - 1);
+	bool quoted = false;
+	if (tramp) {
+		i = sizeof(tr_head) - 1;
+		quoted = buf[i] == '"';
+		i += quoted;
+	} else if (len >= 2 && !memcmp(buf, "#!", 2)) {
+		i = 2;
+	} else {
+		return 0;
+	}
+	if (len < i + el + 11 || memcmp(buf + i, envpath, el) ||
+	    memcmp(buf + i + el, "/bin/python", 11))
+		return 0;
+	i += el + 11;
+	while (i < len && ((buf[i] >= '0' && buf[i] <= '9') || buf[i] == '.') && k + 1 < sfxsize)
+		sfx[k++] = buf[i++];
+	sfx[k] = 0;
+	if (!tramp)
+		return i < len && buf[i] == '\n' ? i + 1 : 0;
+	if (quoted && (i >= len || buf[i++] != '"'))
+		return 0;
+	if (len - i < sizeof(tr_tail) - 1 || memcmp(buf + i, tr_tail, sizeof(tr_tail) - 1))
+		return 0;
+	return i + sizeof(tr_tail) - 1;
 }

@@ -55,4 +55,13 @@ int vv_synth_file(enum vv_synth_file f, const struct vv_synth_env *e, char **out
  * line would exceed 127 bytes. */
 int vv_synth_shebang(const char *envpath, char **out, size_t *len);
 
+/* The inverse, for files written into (or imported from) an env at envpath: the length
+ * of the first line(s) of buf when they run that env's own interpreter - a plain
+ * "#!ENVPATH/bin/python[X[.Y]]\n" or pip's /bin/sh trampoline (the path quoted or not) -
+ * with the interpreter's suffix ("3", "3.11", "" for the trampoline) copied to sfx
+ * (sfxsize bytes); 0 if buf starts otherwise. Such a file is stored as a console script
+ * whose first line is "#!python" + sfx + "\n". */
+size_t vv_synth_script_head(const char *buf, size_t len, const char *envpath, char *sfx,
+			    size_t sfxsize);
+
 #endif

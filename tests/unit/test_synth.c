@@ -157,6 +157,39 @@ static void test_shebang(void **state)
 	check_shebang(path, want);
 }
 
+/* The inverse: which first lines are the env's own interpreter, and with what suffix. */
+static void check_head(const char *buf, const char *envpath, size_t want, const char *sfx)
+{
+	char got[16] = "?";
+	assert_int_equal(vv_synth_script_head(buf, strlen(buf), envpath, got, sizeof(got)), want);
+	if (want)
+		assert_string_equal(got, sfx);
+}
+
+static void test_script_head(void **state)
+{
+	(void)state;
+	const char *tr = "#!/bin/sh\n'''exec' \"/a b/v/bin/python3\" \"$0\" \"$@\"\n' '''\nimport x\n";
+	check_head("#!/e/v/bin/python\nimport x\n", "/e/v", 18, "");
+	check_head("#!/e/v/bin/python3.11\nimport x\n", "/e/v", 22, "3.11");
+	check_head(tr, "/a b/v", strlen(tr) - strlen("import x\n"), "3");
+	const char *tr2 = "#!/bin/sh\n'''exec' /e/v/bin/python \"$0\" \"$@\"\n' '''\n";
+	check_head(tr2, "/e/v", strlen(tr2), "");
+	/* what vv_synth_shebang writes is recognised */
+	char *sb;
+	size_t len;
+	assert_int_equal(vv_synth_shebang("/my envs/web", &sb, &len), 0);
+	check_head(sb, "/my envs/web", len, "");
+	free(sb);
+	/* other interpreters, other envs, a prefix of the env path, broken trampolines */
+	check_head("#!/usr/bin/python3\n", "/e/v", 0, "");
+	check_head("#!/e/v2/bin/python\n", "/e/v", 0, "");
+	check_head("#!/e/v/bin/pythonw\n", "/e/v", 0, "");
+	check_head("#!/e/v/bin/python", "/e/v", 0, "");
+	check_head("#!/bin/sh\n'''exec' \"/a b/v/bin/python3 \"$0\" \"$@\"\n' '''\n", "/a b/v", 0, "");
+	check_head("#!/bin/sh\n'''exec' /e/v/bin/python \"$0\"\n", "/e/v", 0, "");
+}
+
 static char *run_bash(const char *script);
 
 /* The trampoline really runs: a script in an env whose path has a space, quotes, $ and
@@ -841,6 +874,7 @@ int main(void)
 		cmocka_unit_test(test_pyvenv_cfg),
 		cmocka_unit_test(test_repr),
 		cmocka_unit_test(test_shebang),
+		cmocka_unit_test(test_script_head),
 		cmocka_unit_test(test_trampoline_runs),
 		cmocka_unit_test(test_activate),
 		cmocka_unit_test(test_table),

@@ -46,9 +46,10 @@ static const struct vc_command command_help = {"help", cmd_help, "[COMMAND]",
 
 /* The order of the usage text. */
 static const struct vc_command *const commands[] = {
-	&vc_command_create, &vc_command_add, &vc_command_lock,  &vc_command_unlock,
-	&vc_command_python, &vc_command_stats, &vc_command_fsck, &vc_command_du,
-	&vc_command_gc,     &command_help,
+	&vc_command_create, &vc_command_add,    &vc_command_clone, &vc_command_import,
+	&vc_command_freeze, &vc_command_lock,   &vc_command_unlock, &vc_command_python,
+	&vc_command_stats,  &vc_command_fsck,   &vc_command_du,     &vc_command_gc,
+	&command_help,
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -107,6 +108,7 @@ static void print_usage(FILE *f)
 	      "    0  success\n"
 	      "    1  the command found problems (fsck: damage; stats: an unreadable env;\n"
 	      "       create: some env could not be made; python list: no interpreter;\n"
+	      "       clone, import: refused, nothing created; freeze: unreadable env;\n"
 	      "       gc: a root could not be read, nothing deleted; lock/unlock: some env\n"
 	      "       could not be changed)\n"
 	      "    2  usage error, or the store could not be opened or read\n",
