@@ -2,9 +2,10 @@
 # install.sh - (test 'sysinstall') `meson install --destdir`: the binaries, the man pages venvfs(1),
 # venvctl(1) and venvfs.ini(5), the bash completion of venvctl and the systemd units
 # land in their places. Each man page renders without a warning (man --warnings and
-# groff -ww) and venvctl(1) has a section for every command `venvctl --help` lists; the
-# units pass `systemd-analyze verify` (where systemd is installed) with every command
-# they run present; the README's fstab line passes `findmnt --verify`; the completion,
+# groff -ww) and venvctl(1) has a section for every command `venvctl --help` lists,
+# showing every option of its `venvctl help CMD`; the units pass `systemd-analyze
+# verify` (where systemd is installed) with every command they run present; the
+# README's fstab line passes `findmnt --verify`; the completion,
 # sourced into bash, offers venvctl's commands, a command's options and the store's
 # env names.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
@@ -69,6 +70,27 @@ grep -qx '\.SS [a-z]*' "$MAN_VENVCTL" || fail "no .SS lines in venvctl(1)"
 for c in $(sed -n 's/^\.SS //p' "$MAN_VENVCTL"); do
 	grep -qx "$c" <<<"$cmds" || fail "venvctl(1) documents '$c', which venvctl --help lacks"
 done
+# ... made from `venvctl help CMD` at build time: each command's subsection shows every
+# option of its help
+if command -v groff >/dev/null; then
+	groff -man -Tascii -P-cbou "$MAN_VENVCTL" >"$VV_TMP/venvctl.txt" 2>/dev/null ||
+		fail "groff -Tascii failed on $MAN_VENVCTL"
+	nopts=0
+	for c in $cmds; do
+		sect=$(awk -v h="   $c" '$0 == h { on = 1; next } on && /^(   )?[^ ]/ { exit } on' \
+			"$VV_TMP/venvctl.txt")
+		[[ -n $sect ]] || fail "venvctl(1) has no text for command '$c'"
+		for o in $("$BIN_VENVCTL" help "$c" |
+			sed -nE 's/^ +(-[a-zA-Z], )?(--?[a-z][a-z0-9-]*)( .*)?$/\1 \2/p' | tr -d ,); do
+			# an entry (.TP, or a preformatted line) starts with it, e.g. "-n, --dry-run"
+			grep -qE -e "^ +(-[a-zA-Z], )?$o( |,|\$)" <<<"$sect" ||
+				fail "venvctl(1) on '$c' has no entry for its option $o:
+$sect"
+			nopts=$((nopts + 1))
+		done
+	done
+	((nopts >= 20)) || fail "found only $nopts options in the help of venvctl's commands"
+fi
 
 # ---- systemd units ---------------------------------------------------------------------------
 for u in "$USER_UNIT" "$SYSTEM_UNIT"; do

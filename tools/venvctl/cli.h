@@ -41,7 +41,10 @@ struct vc_command {
 	int (*fn)(struct vc_ctx *c, int argc, char **argv);
 	const char *args;    /* usage after the name */
 	const char *summary; /* one line for the command list */
-	const char *help;    /* long description and options for "help NAME", or NULL */
+	/* Long description and options for "help NAME", or NULL. venvctl(1)'s COMMANDS are
+	 * made from it at build time (man/help2roff.py): paragraphs at column 0, option
+	 * lists indented as "    -x, --long ARG  text" with continuations aligned. */
+	const char *help;
 };
 
 /* A command's boolean flag: long option (e.g. "--json"), optional short form. */

@@ -42,7 +42,10 @@ static int cmd_help(struct vc_ctx *c, int argc, char **argv)
 
 
 static const struct vc_command command_help = {"help", cmd_help, "[COMMAND]",
-	"show this text, or one command's", NULL};
+	"show this text, or one command's",
+	"Without COMMAND, show the usage: the commands, the global options, notes and\n"
+	"exit status. With COMMAND, show its usage line, summary and full text, the same\n"
+	"as `venvctl COMMAND --help`.\n"};
 
 /* The order of the usage text. */
 static const struct vc_command *const commands[] = {
