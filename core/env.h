@@ -40,13 +40,18 @@ int vv_envcfg_format(const struct vv_envcfg *cfg, char **out, size_t *len);
 
 /* -ENOENT if there is no such env. */
 int vv_env_load(struct vv_store *st, const char *name, struct vv_envcfg *out);
-/* Atomically replace (or create) envs/name. */
-int vv_env_save(struct vv_store *st, const char *name, const struct vv_envcfg *cfg);
+/* Atomically replace (or create) envs/name. A change of the root of an existing env is
+ * first recorded in history/name (history.h) as made by `source` ("mount", "add",
+ * "create", "rollback", ...); hflags are vv_history_record's (VV_HIST_COALESCE, ...).
+ * If the replacement fails the history is put back. */
+int vv_env_save(struct vv_store *st, const char *name, const struct vv_envcfg *cfg,
+		const char *source, unsigned hflags);
 /* Create envs/name; -EEXIST if it exists (never clobbers). */
 int vv_env_create(struct vv_store *st, const char *name, const struct vv_envcfg *cfg);
-/* Rename without clobbering (-EEXIST); moves the journal along. */
+/* Rename without clobbering (-EEXIST); moves the journal and the history along. */
 int vv_env_rename(struct vv_store *st, const char *from, const char *to);
-/* Remove envs/name and its journal. Objects stay until GC. */
+/* Remove envs/name, its journal and its history (snapshots included). Objects stay
+ * until GC. */
 int vv_env_remove(struct vv_store *st, const char *name);
 
 /* Sorted list of env names (malloc'd array of malloc'd strings). */

@@ -5,7 +5,10 @@
  *   - the committed root tree of every env (envs/NAME);
  *   - every journal (journal/NAME): the root its header names, even when the journal is
  *     stale, and every object a `c` record names;
- *   - the skeleton trees (skel-pip, skel-nopip) of every interpreter cached in pythons/.
+ *   - the skeleton trees (skel-pip, skel-nopip) of every interpreter cached in pythons/;
+ *   - every root named by an env's history (history/NAME, history.h): the old and new
+ *     root of every kept entry, and every snapshot. Read after envs/: a root change is
+ *     written to the history before the env file is replaced.
  * If any root cannot be read or parsed (a corrupt env, journal or pythons/ file, a tree
  * that is missing or does not parse), gc deletes nothing and fails with the reason:
  * what an unreadable root references is unknown.
@@ -39,6 +42,7 @@ struct vv_gc_opts {
 
 struct vv_gc_result {
 	uint64_t envs, journals, pythons; /* root files read */
+	uint64_t histories;               /* history files read */
 	uint64_t trees, files;            /* distinct reachable trees and file objects */
 	uint64_t objects, bytes;          /* object files found under objects/ */
 	uint64_t freed, freed_bytes;      /* deleted (dry run: would be deleted) */

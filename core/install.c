@@ -596,7 +596,7 @@ static int add_to_env(struct vv_store *st, const char *name, const char *const *
 	if (!same || (r = vv_env_journal_pending(st, name, &was)) > 0)
 		r = vv_err(-EBUSY, "it was changed by a mount while installing; try again");
 	if (r == 0 && (r = vv_rm_rf_at(st->journalfd, name)) == 0)
-		r = vv_env_save(st, name, &cfg);
+		r = vv_env_save(st, name, &cfg, "add", 0);
 out:
 	vv_tb_free(a.tb);
 	if (root)

@@ -17,6 +17,7 @@
 
 #include "error.h"
 #include "fsutil.h"
+#include "history.h"
 #include "journal.h"
 #include "seed.h"
 #include "store.h"
@@ -1543,7 +1544,7 @@ static int apply_pyvenv_cfg(struct vv_env *env, const char *buf, size_t len)
 		cfg.prompt = prompt;
 		if (newpy)
 			cfg.python = py.exe;
-		r = vv_env_save(env->set->st, env->name, &cfg);
+		r = vv_env_save(env->set->st, env->name, &cfg, "mount", 0);
 	}
 	if (r == 0 && !same) {
 		prune_seed(env, &env->py, newpy, newpy && py.minor != env->py.minor,
@@ -1680,6 +1681,11 @@ bool vv_env_has_changes(const struct vv_env *env)
 
 int vv_env_commit(struct vv_env *env)
 {
+	return vv_env_commit_batch(env, false);
+}
+
+int vv_env_commit_batch(struct vv_env *env, bool more)
+{
 	if (!vv_env_has_changes(env) || env->removed)
 		return 0;
 	struct vv_store *st = env->set->st;
@@ -1688,7 +1694,8 @@ int vv_env_commit(struct vv_env *env)
 		return vv_err_prefix(r, "committing env '%s'", env->name);
 	struct vv_envcfg cfg = env->cfg;
 	cfg.root = env->root->oid;
-	if ((r = vv_env_save(st, env->name, &cfg)) < 0)
+	unsigned hflags = VV_HIST_COALESCE | (more ? VV_HIST_OPEN : 0);
+	if ((r = vv_env_save(st, env->name, &cfg, "mount", hflags)) < 0)
 		return vv_err_prefix(r, "committing env '%s'", env->name);
 	env->cfg.root = cfg.root;
 	env->jrecords = 0;

@@ -175,6 +175,9 @@ int vv_env_load_root(struct vv_env *env);
 char *vv_env_path(const struct vv_env *env);
 /* Commit changes (see top). durable: fsync trees (objects are always fsynced). */
 int vv_env_commit(struct vv_env *env);
+/* The same; more: a timed commit in the middle of a run of changes, whose history entry
+ * the next commit may extend (history.h VV_HIST_OPEN). vv_env_commit closes the batch. */
+int vv_env_commit_batch(struct vv_env *env, bool more);
 /* Does the env have uncommitted changes? */
 bool vv_env_has_changes(const struct vv_env *env);
 

@@ -8,7 +8,7 @@
  * O_TMPFILE we fall back to a named temp file in tmp/ ("obj-<pid>-<random>"); it is
  * found again by inode number when publishing and removed afterwards, and
  * vv_store_open() removes such leftovers when their process is gone (as well as stale
- * vv_write_file_atomic() temp files in envs/, journal/ and pythons/).
+ * vv_write_file_atomic() temp files in envs/, journal/, pythons/ and history/).
  */
 #include "store.h"
 
@@ -26,12 +26,14 @@
 
 #include "error.h"
 #include "fsutil.h"
+#include "history.h"
 #include "tree.h"
 
 #define TMP_PREFIX "obj-"
 #define PROBE_PREFIX "probe-"
 
-static const char *const layout[] = { "objects", "envs", "journal", "pythons", "tmp" };
+static const char *const layout[] = { "objects", "envs", "journal", "pythons", "tmp",
+				       "history" };
 
 void vv_store_obj_path(const vv_oid *oid, char *buf)
 {
@@ -224,7 +226,8 @@ int vv_store_open(struct vv_store **out, const char *path, int create)
 		return vv_err(-ENOMEM, "cannot open store '%s': out of memory", path);
 	}
 	st->path = abs;
-	st->dirfd = st->objfd = st->envfd = st->journalfd = st->pythonfd = st->tmpfd = -1;
+	st->dirfd = st->objfd = st->envfd = st->journalfd = st->pythonfd = st->tmpfd =
+		st->historyfd = -1;
 
 	st->dirfd = open(abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (st->dirfd < 0) {
@@ -234,9 +237,12 @@ int vv_store_open(struct vv_store **out, const char *path, int create)
 			r = vv_err_sys(-errno, "cannot open store '%s'", abs);
 		goto fail;
 	}
-	int *fds[] = { &st->objfd, &st->envfd, &st->journalfd, &st->pythonfd, &st->tmpfd };
+	int *fds[] = { &st->objfd, &st->envfd, &st->journalfd, &st->pythonfd, &st->tmpfd,
+		       &st->historyfd };
+	/* history/ came later than the rest: stores made before it get it on open */
 	for (size_t i = 0; i < sizeof(layout) / sizeof(layout[0]); i++)
-		if ((r = open_sub(st, layout[i], create, fds[i])) < 0)
+		if ((r = open_sub(st, layout[i], create || !strcmp(layout[i], "history"),
+				  fds[i])) < 0)
 			goto fail;
 	if ((r = write_probe(st)) < 0)
 		goto fail;
@@ -245,6 +251,9 @@ int vv_store_open(struct vv_store **out, const char *path, int create)
 	clean_atomic_tmps(st->envfd);
 	clean_atomic_tmps(st->journalfd);
 	clean_atomic_tmps(st->pythonfd);
+	clean_atomic_tmps(st->historyfd);
+	st->hist_keep = VV_HIST_KEEP_DEFAULT;
+	st->hist_coalesce_s = VV_HIST_COALESCE_DEFAULT;
 	if (create && (r = vv_fsync_dir_at(st->dirfd, ".")) < 0)
 		goto fail;
 	st->trees = vv_treecache_new();
@@ -263,7 +272,8 @@ void vv_store_close(struct vv_store *st)
 {
 	if (!st)
 		return;
-	int fds[] = { st->objfd, st->envfd, st->journalfd, st->pythonfd, st->tmpfd, st->dirfd };
+	int fds[] = { st->objfd, st->envfd, st->journalfd, st->pythonfd, st->tmpfd,
+		      st->historyfd, st->dirfd };
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);

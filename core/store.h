@@ -8,6 +8,7 @@
  *                        the env's single atomic commit point
  *   journal/NAME         per-env log of changes made since that root (journal.h)
  *   pythons/KEY          cached facts about an interpreter (python.h)
+ *   history/NAME         per-env history of roots and named snapshots (history.h)
  *   tmp/                 temp files; anything here is garbage after a crash
  *
  * Publishing an object: write a temp file (O_TMPFILE where the filesystem has it),
@@ -36,6 +37,11 @@ struct vv_store {
 	int journalfd;  /* journal/ */
 	int pythonfd;   /* pythons/ */
 	int tmpfd;      /* tmp/ */
+	int historyfd;  /* history/ */
+	/* history policy (history.h; set from the config by vv_history_policy) */
+	int64_t hist_keep;       /* entries kept per env; 0: none */
+	int64_t hist_max_age_s;  /* drop entries older than this; 0: no limit */
+	int64_t hist_coalesce_s; /* a mount commit within this of the last one extends it */
 	struct vv_treecache *trees; /* parsed immutable trees shared by every env (tree.h) */
 };
 

@@ -164,7 +164,7 @@ static void commit_due(struct vv_fs *fs)
 			continue;
 		if (now - env->last_change_ns < QUIET_NS && now - env->first_change_ns < MAX_DELAY_NS)
 			continue;
-		if (vv_env_commit(env) < 0)
+		if (vv_env_commit_batch(env, true) < 0)
 			fprintf(stderr, "venvfs: %s\n", vv_errmsg());
 	}
 }

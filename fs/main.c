@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "history.h"
 #include "fsutil.h"
 #include "error.h"
 #include "store.h"
@@ -154,6 +155,7 @@ int main(int argc, char **argv)
 	if (vv_store_open(&st, storepath, 1) < 0)
 		return die("%s", vv_errmsg());
 	free(storepath);
+	vv_history_policy(st, &cfg);
 	raise_nofile();
 
 	struct vv_fs fs = { .st = st, .ro = has_opt(mopts, "ro"), .inotify_fd = -1 };

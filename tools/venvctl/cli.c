@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "config.h"
 #include "error.h"
+#include "history.h"
 #include "store.h"
 
 /* ---- messages -------------------------------------------------------------------- */
@@ -270,6 +271,8 @@ int vc_open_store_mode(struct vc_ctx *c, int create)
 			vc_msg(NULL, "cannot open store '%s': %s", path, vv_errmsg());
 		c->st = NULL;
 		rc = VC_EXIT_USAGE;
+	} else {
+		vv_history_policy(c->st, &cfg);
 	}
 out:
 	free(path);

@@ -86,6 +86,7 @@ int vc_open_store(struct vc_ctx *c);
 void vc_print_command_help(FILE *f, const struct vc_command *cmd);
 
 extern const struct vc_command vc_command_create, vc_command_add, vc_command_python,
-	vc_command_stats, vc_command_fsck, vc_command_du, vc_command_gc;
+	vc_command_stats, vc_command_fsck, vc_command_du, vc_command_gc, vc_command_history,
+	vc_command_rollback, vc_command_snapshot;
 
 #endif

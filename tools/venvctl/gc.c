@@ -73,22 +73,25 @@ static int cmd_gc(struct vc_ctx *c, int argc, char **argv)
 		printf("{\"store\": ");
 		vc_json_str(stdout, c->st->path);
 		printf(", \"dry_run\": %s, \"grace_seconds\": %lld, \"envs\": %llu, "
-		       "\"journals\": %llu, \"pythons\": %llu, \"reachable_trees\": %llu, "
+		       "\"journals\": %llu, \"pythons\": %llu, \"histories\": %llu, "
+		       "\"reachable_trees\": %llu, "
 		       "\"reachable_files\": %llu, \"objects\": %llu, \"stored_bytes\": %llu, "
 		       "\"freed_objects\": %llu, \"freed_bytes\": %llu, \"young_objects\": %llu, "
 		       "\"young_bytes\": %llu, \"seconds\": %.3f}\n",
 		       o.dry_run ? "true" : "false", (long long)o.grace_s,
 		       (unsigned long long)res.envs, (unsigned long long)res.journals,
-		       (unsigned long long)res.pythons, (unsigned long long)res.trees,
+		       (unsigned long long)res.pythons, (unsigned long long)res.histories,
+		       (unsigned long long)res.trees,
 		       (unsigned long long)res.files, (unsigned long long)res.objects,
 		       (unsigned long long)res.bytes, (unsigned long long)res.freed,
 		       (unsigned long long)res.freed_bytes, (unsigned long long)res.young,
 		       (unsigned long long)res.young_bytes, res.seconds);
 	} else {
 		char a[64];
-		printf("roots:     %llu envs, %llu journals, %llu interpreter caches\n",
-		       (unsigned long long)res.envs, (unsigned long long)res.journals,
-		       (unsigned long long)res.pythons);
+		printf("roots:     %llu envs, %llu journals, %llu interpreter caches, %llu "
+		       "histories\n", (unsigned long long)res.envs,
+		       (unsigned long long)res.journals, (unsigned long long)res.pythons,
+		       (unsigned long long)res.histories);
 		vc_human_size(res.bytes, a, sizeof(a));
 		printf("objects:   %llu of %llu bytes (%s); reachable: %llu trees, %llu files\n",
 		       (unsigned long long)res.objects, (unsigned long long)res.bytes, a,
@@ -117,10 +120,12 @@ const struct vc_command vc_command_gc = {"gc", cmd_gc, "[--dry-run] [--grace SEC
 	 "reach, e.g. those of removed envs and uninstalled packages. Kept, with everything\n"
 	 "they reference: the committed root of every env (envs/NAME); the root named by\n"
 	 "every journal (journal/NAME) and every object its records name, also when the\n"
-	 "journal is stale; the skeleton trees of every interpreter cached in pythons/.\n"
+	 "journal is stale; the skeleton trees of every interpreter cached in pythons/;\n"
+	 "every state an env's history still holds (history/NAME: the states before and\n"
+	 "after each kept entry, and every snapshot; see `venvctl history --help`).\n"
 	 "\n"
 	 "gc refuses to delete anything when one of these cannot be read or parsed (a\n"
-	 "damaged env, journal or pythons/ file, a missing or corrupt tree): what it\n"
+	 "damaged env, journal, history or pythons/ file, a missing or corrupt tree): what it\n"
 	 "references is then unknown. It prints the reason; `venvctl fsck` shows the\n"
 	 "whole damage.\n"
 	 "\n"
