@@ -238,7 +238,9 @@ int vv_env_save(struct vv_store *st, const char *name, const struct vv_envcfg *c
 	if ((r = write_temp(st, name, cfg, tmp, sizeof(tmp))) < 0)
 		return r;
 	/* The history entry goes first (see history.h: gc reads envs/ before history/). An
-	 * env file that is missing or unreadable has no old root to record. */
+	 * env file that is missing or unreadable has no old root to record. A damaged
+	 * history file (-EUCLEAN) is left alone and not extended: the env's commit matters
+	 * more, and gc and fsck report the file until it is repaired or removed. */
 	struct vv_envcfg old;
 	char *undo = NULL;
 	size_t undolen = 0;
@@ -248,6 +250,11 @@ int vv_env_save(struct vv_store *st, const char *name, const struct vv_envcfg *c
 				      &undolen);
 		recorded = r == 0 && !vv_oid_eq(&old.root, &cfg->root);
 		vv_envcfg_release(&old);
+		if (r == -EUCLEAN) {
+			fprintf(stderr, "venvfs: %s (change of env '%s' not recorded in its "
+				"history)\n", vv_errmsg(), name);
+			r = 0;
+		}
 		if (r < 0) {
 			unlinkat(st->tmpfd, tmp, 0);
 			return vv_err_prefix(r, "saving env '%s'", name);
