@@ -100,9 +100,15 @@ static int parse_i64(const char *s, int64_t *out)
 	return 0;
 }
 
+/* Exactly 64 lower-case hex digits: the one spelling vv_history_format writes. */
 static int parse_oid(const char *s, vv_oid *out)
 {
-	return strlen(s) == VV_OID_HEX ? vv_oid_from_hex(out, s, VV_OID_HEX) : -1;
+	if (strlen(s) != VV_OID_HEX)
+		return -1;
+	for (const char *p = s; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+			return -1;
+	return vv_oid_from_hex(out, s, VV_OID_HEX);
 }
 
 /* Split line (modified in place) at single blanks into at most max fields. */
@@ -172,6 +178,10 @@ int vv_history_parse(const char *buf, size_t len, const char *name, struct vv_hi
 			    parse_oid(f[5], &e.old_root) < 0 || parse_oid(f[6], &e.new_root) < 0 ||
 			    source_check(f[7]) < 0) {
 				why = "malformed entry (expected 'e ID START END OPEN OLD NEW SOURCE')";
+				break;
+			}
+			if (out->nsnaps) {
+				why = "entry after a snapshot (entries come first)";
 				break;
 			}
 			if (e.id >= out->next_id || (out->n && e.id <= out->ents[out->n - 1].id)) {

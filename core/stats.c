@@ -607,6 +607,7 @@ static int set_env_error(struct vv_stats_env *e, const char *fmt, ...)
 
 struct hist_own {
 	struct stats_ctx *sc;
+	struct vv_stats_env *env;
 	int32_t idx;
 	bool partial;
 };
@@ -620,6 +621,8 @@ static int hist_own_root(void *arg, const vv_oid *oid)
 		r = count_tree(ho->sc, n, 0);
 	if (r == 0)
 		r = own_tree(ho->sc, n, ho->idx, 0);
+	if (r == 0)
+		r = distinct_tree(ho->sc, n, ho->idx, ho->env, 0);
 	if (r == 0 && (n->flags & N_PARTIAL))
 		ho->partial = true;
 	return r;
@@ -689,7 +692,7 @@ int vv_stats_collect(struct vv_store *st, struct vv_stats *out)
 			if ((r = set_env_error(e, "%s", vv_errmsg())) < 0)
 				goto fail;
 		} else {
-			struct hist_own ho = {.sc = &sc, .idx = (int32_t)i};
+			struct hist_own ho = {.sc = &sc, .env = e, .idx = (int32_t)i};
 			r = vv_history_roots(&h, hist_own_root, &ho);
 			vv_history_release(&h);
 			if (r < 0)
