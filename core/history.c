@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -414,6 +415,27 @@ int vv_history_record(struct vv_store *st, const char *name, const vv_oid *old_r
 	} else {
 		free(raw);
 	}
+	return r;
+}
+
+int vv_history_close_batch(struct vv_store *st, const char *name)
+{
+	struct stat sb;
+	if (fstatat(st->historyfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
+		return 0;
+	int lk = lock_history(st);
+	if (lk < 0)
+		return lk;
+	struct vv_history h;
+	int r = load_raw(st, name, &h, NULL, NULL);
+	if (r == -EUCLEAN)
+		r = 0; /* damaged: reported by gc and fsck, not by every sync */
+	else if (r == 0 && h.n && h.ents[h.n - 1].open) {
+		h.ents[h.n - 1].open = false;
+		r = save(st, name, &h);
+	}
+	vv_history_release(&h);
+	unlock_history(lk);
 	return r;
 }
 

@@ -99,6 +99,10 @@ int vv_history_tag_check(const char *tag);
 int vv_history_record(struct vv_store *st, const char *name, const vv_oid *old_root,
 		      const vv_oid *new_root, const char *source, unsigned flags,
 		      int64_t now_ns, char **undo, size_t *undo_len);
+/* End an open batch: the last entry, if open, is closed, so the next mount commit makes
+ * a new entry (an explicit commit that found nothing left to write). Cheap when there
+ * is no history or the last entry is closed: nothing is written. */
+int vv_history_close_batch(struct vv_store *st, const char *name);
 /* Put back history/NAME as it was before vv_history_record (undo NULL: remove it). */
 int vv_history_restore(struct vv_store *st, const char *name, const char *undo, size_t len);
 

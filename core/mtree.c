@@ -1686,8 +1686,17 @@ int vv_env_commit(struct vv_env *env)
 
 int vv_env_commit_batch(struct vv_env *env, bool more)
 {
-	if (!vv_env_has_changes(env) || env->removed)
+	if (env->removed)
 		return 0;
+	if (!vv_env_has_changes(env)) {
+		/* an explicit commit with nothing left to write still ends the batch */
+		if (!more && env->cfg.python) {
+			int r = vv_history_close_batch(env->set->st, env->name);
+			if (r < 0)
+				return vv_err_prefix(r, "committing env '%s'", env->name);
+		}
+		return 0;
+	}
 	struct vv_store *st = env->set->st;
 	int r = commit_dir(st, env->root);
 	if (r < 0)

@@ -134,6 +134,14 @@ pipi e demolib==2.0
 vv_commit e
 assert_eq "$(entries e)" $((n + 2)) "after sync, the next change is a new entry"
 assert_contains "$(vv_ctl history e)" "demolib 1.0 -> 2.0" "upgrade shown as OLD -> NEW"
+# a sync that finds everything committed already (by the mount's timer) ends the batch
+echo marker >"$E/marker.txt"
+sleep 2
+vv_commit e
+check rm "$E/marker.txt"
+vv_commit e
+assert_eq "$(entries e)" $((n + 4)) "a sync with nothing left to commit ends the batch"
+assert_contains "$(vv_ctl history e)" "files changed, no package changes" "a change without packages"
 
 # ---- snapshot, more changes, rollback to the tag ----------------------------------------
 check vv_ctl snapshot e good >/dev/null

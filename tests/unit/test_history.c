@@ -214,6 +214,18 @@ static void test_coalesce(void **state)
 	assert_int_equal(h.n, 6);
 	assert_true(vv_oid_eq(&h.ents[5].new_root, &r[2]));
 	vv_history_release(&h);
+	/* closing a batch without a change (a sync that found nothing to write): the next
+	 * commit within the window is a new entry all the same */
+	assert_int_equal(vv_history_close_batch(st, "e"), 0);
+	assert_int_equal(vv_history_close_batch(st, "nohistory"), 0);
+	h = load(st, "e");
+	assert_false(h.ents[5].open);
+	vv_history_release(&h);
+	assert_int_equal(vv_history_record(st, "e", &r[2], &r[3], "mount", timed, t + 121 * SEC,
+					   NULL, NULL), 0);
+	h = load(st, "e");
+	assert_int_equal(h.n, 7);
+	vv_history_release(&h);
 	vt_store_free(st);
 }
 
