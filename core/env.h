@@ -17,10 +17,17 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/ioctl.h>
 
 #include "hash.h"
 
 struct vv_store;
+
+/* The ioctl a tool sends to the root of each venvfs mount after it replaced envs/NAME
+ * behind the mounts' back: the daemon replies once it has applied every envs/ change
+ * made before the call, the kernel's caches included, so the mount shows the change
+ * as soon as the tool returns. No payload. */
+#define VV_IOC_SYNC _IO('V', 0x53)
 
 struct vv_envcfg {
 	char *python;  /* real interpreter path (python.h vv_python.exe) */

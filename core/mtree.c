@@ -1615,6 +1615,28 @@ int vv_node_flush(struct vv_node *n)
 	return synth_edit(n, n->stage->fd, n->ssize);
 }
 
+/* Does anything below n still matter: a node the kernel holds or something pins, or
+ * state that is not just a cache of the tree? The kernel may forget a directory before
+ * the entries below it (forgets of an invalidated subtree come in any order, from
+ * several threads), so the whole subtree counts, not only n's own kids. */
+static bool subtree_busy(const struct vv_node *n, int depth)
+{
+	for (size_t i = 0; i < n->nkids; i++) {
+		const struct vv_node *c = n->kids[i];
+		if (c->nlookup || c->pins || c->stage || c->dirty || is_synth(c) ||
+		    (is_dir(c) && c->mat) || depth > 4096 || subtree_busy(c, depth + 1))
+			return true;
+	}
+	return false;
+}
+
+static void subtree_free(struct vv_node *n)
+{
+	for (size_t i = 0; i < n->nkids; i++)
+		subtree_free(n->kids[i]);
+	node_free(n);
+}
+
 bool vv_node_forget(struct vv_node *n, uint64_t k)
 {
 	n->nlookup = n->nlookup > k ? n->nlookup - k : 0;
@@ -1629,13 +1651,10 @@ bool vv_node_forget(struct vv_node *n, uint64_t k)
 	if (p && !p->mat && !n->stage && !n->dirty && !(is_dir(n) && n->mat)) {
 		size_t idx;
 		if (kid_find(p, n->name, strlen(n->name), &idx) == n) {
-			for (size_t i = 0; i < n->nkids; i++)
-				if (n->kids[i]->nlookup || n->kids[i]->pins)
-					return false;
+			if (subtree_busy(n, 0))
+				return false;
 			kid_remove(p, n);
-			for (size_t i = 0; i < n->nkids; i++)
-				node_free(n->kids[i]);
-			node_free(n);
+			subtree_free(n);
 			return true;
 		}
 	}

@@ -160,6 +160,7 @@ int main(int argc, char **argv)
 
 	struct vv_fs fs = { .st = st, .ro = has_opt(mopts, "ro"), .inotify_fd = -1 };
 	pthread_mutex_init(&fs.lk, NULL);
+	pthread_mutex_init(&fs.watch_lk, NULL);
 	pthread_cond_init(&fs.cv, NULL);
 	struct vv_envset_opts eo = {
 		.mountpoint = mnt,

@@ -11,12 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "config.h"
+#include "env.h"
 #include "error.h"
 #include "history.h"
 #include "store.h"
@@ -222,6 +224,55 @@ void vc_pad(FILE *f, size_t n)
 {
 	while (n--)
 		fputc(' ', f);
+}
+
+/* ---- mounts ---------------------------------------------------------------------- */
+
+/* Undo /proc/self/mountinfo's octal escapes (\040 space, \011 tab, \012, \134) in place. */
+static void unescape_mountinfo(char *s)
+{
+	char *o = s;
+	for (char *p = s; *p; p++) {
+		if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' &&
+		    p[3] >= '0' && p[3] <= '7') {
+			*o++ = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
+			p += 3;
+		} else {
+			*o++ = *p;
+		}
+	}
+	*o = 0;
+}
+
+void vc_sync_mounts(void)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return;
+	char *line = NULL;
+	size_t cap = 0;
+	while (getline(&line, &cap, f) > 0) {
+		/* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE ... */
+		char *sep = strstr(line, " - ");
+		if (!sep || strncmp(sep + 3, "fuse.venvfs ", 12))
+			continue;
+		*sep = 0;
+		char *save = NULL, *mnt = NULL;
+		char *tok = strtok_r(line, " ", &save);
+		for (int i = 0; tok && i < 4; i++)
+			tok = strtok_r(NULL, " ", &save);
+		mnt = tok;
+		if (!mnt)
+			continue;
+		unescape_mountinfo(mnt);
+		int fd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NONBLOCK);
+		if (fd < 0)
+			continue;
+		(void)ioctl(fd, VV_IOC_SYNC);
+		close(fd);
+	}
+	free(line);
+	fclose(f);
 }
 
 /* ---- store access ---------------------------------------------------------------- */

@@ -82,6 +82,12 @@ void vc_pad(FILE *f, size_t n);
 int vc_open_store_mode(struct vc_ctx *c, int create);
 int vc_open_store(struct vc_ctx *c);
 
+/* After replacing env files behind the mounts' back: ask every venvfs mount this
+ * process can see (/proc/self/mountinfo) to apply the change now (env.h VV_IOC_SYNC),
+ * so the mount shows it when the command returns. Errors are ignored: a mount that
+ * cannot be asked still picks the change up by itself a moment later. */
+void vc_sync_mounts(void);
+
 /* Show a command's help (usage line, summary, long text). */
 void vc_print_command_help(FILE *f, const struct vc_command *cmd);
 

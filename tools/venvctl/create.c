@@ -138,6 +138,7 @@ static int cmd_create(struct vc_ctx *c, int argc, char **argv)
 			rc = VC_EXIT_PROBLEMS;
 		}
 	}
+	vc_sync_mounts();
 	if (fflush(stdout) != 0) {
 		vc_msg(c, "cannot write output: %s", strerror(errno));
 		rc = VC_EXIT_USAGE;
@@ -200,6 +201,7 @@ static int cmd_add(struct vc_ctx *c, int argc, char **argv)
 		rc = VC_EXIT_PROBLEMS;
 		goto out;
 	}
+	vc_sync_mounts();
 	for (size_t i = 0; i < nargs - 1; i++) {
 		printf("env '%s': installed %s %s", args[0], done[i].name, done[i].version);
 		if (done[i].replaced)

@@ -198,6 +198,8 @@ static int cmd_rollback(struct vc_ctx *c, int argc, char **argv)
 		vc_msg(c, "%s", vv_errmsg());
 		return VC_EXIT_PROBLEMS;
 	}
+	if (r == 0)
+		vc_sync_mounts();
 	char hx[VV_OID_HEX + 1], what[128];
 	vv_oid_hex(&to, hx);
 	if (!args[1])
