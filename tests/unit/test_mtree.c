@@ -77,6 +77,41 @@ static void write_node(struct vv_store *st, struct vv_node *n, const char *data,
 	assert_int_equal(vv_node_publish_end(&p), 0);
 }
 
+/* The kernel may forget a directory before the entries below it (an invalidated
+ * subtree, forgets handled by several threads): a directory whose subtree the kernel
+ * still holds must stay, or those entries' parent pointers dangle. */
+static void test_forget_out_of_order(void **state)
+{
+	(void)state;
+	struct vv_store *st = vt_store_new();
+	struct vv_envset *set = open_set(st);
+	struct vv_env *env;
+	assert_int_equal(vv_envset_create(set, "e", &env), 0);
+	struct vv_node *lib = walk(env, "lib");
+	int minor = vv_env_py_minor(st, &env->cfg.root);
+	assert_true(minor >= 0);
+	char py[32];
+	snprintf(py, sizeof(py), "python3.%d", minor);
+	struct vv_node *pyd, *site, *pip;
+	assert_int_equal(vv_node_lookup(lib, py, &pyd), 0);
+	assert_int_equal(vv_node_lookup(pyd, "site-packages", &site), 0);
+	assert_int_equal(vv_node_lookup(site, "pip", &pip), 0);
+	lib->nlookup = pyd->nlookup = site->nlookup = pip->nlookup = 1; /* the kernel's */
+	assert_false(vv_node_forget(site, 1)); /* pip is still held */
+	assert_false(vv_node_forget(pyd, 1));  /* so is its grandchild */
+	assert_false(vv_node_forget(lib, 1));
+	assert_true(vv_node_forget(pip, 1)); /* pip goes; the directories above are intact */
+	struct vv_node *again;
+	assert_int_equal(vv_node_lookup(site, "pip", &again), 0);
+	assert_ptr_equal(again->parent, site);
+	assert_ptr_equal(site->parent, pyd);
+	assert_ptr_equal(pyd->parent, lib);
+	/* with nothing held below it any more, a directory can go with its subtree */
+	assert_true(vv_node_forget(pyd, 0));
+	assert_int_equal(vv_envset_close(set), 0);
+	vt_store_free(st);
+}
+
 static void test_layout(void **state)
 {
 	struct vv_store *st = *state;
@@ -292,6 +327,7 @@ int main(void)
 		cmocka_unit_test(test_copy_up_isolation),
 		cmocka_unit_test(test_journal_replay_after_crash),
 		cmocka_unit_test(test_env_rename_remove),
+		cmocka_unit_test(test_forget_out_of_order),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
