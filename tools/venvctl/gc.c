@@ -115,7 +115,7 @@ static int cmd_gc(struct vc_ctx *c, int argc, char **argv)
 }
 
 const struct vc_command vc_command_gc = {"gc", cmd_gc, "[--dry-run] [--grace SECONDS] [--json]",
-	 "delete objects no env, journal or interpreter skeleton uses",
+	 "delete objects no env, journal, history or interpreter skeleton uses",
 	 "Delete the objects (file contents and trees) under objects/ that nothing can\n"
 	 "reach, e.g. those of removed envs and uninstalled packages. Kept, with everything\n"
 	 "they reference: the committed root of every env (envs/NAME); the root named by\n"

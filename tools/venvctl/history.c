@@ -164,7 +164,7 @@ static int cmd_history(struct vc_ctx *c, int argc, char **argv)
 		}
 	}
 	if (!name)
-		return vc_usage_error(c, "no env named");
+		return vc_usage_error(c, "no env name given");
 	int rc = vc_open_store(c);
 	return rc ? rc : show_history(c, name, json);
 }
@@ -187,7 +187,7 @@ static int cmd_rollback(struct vc_ctx *c, int argc, char **argv)
 		}
 	}
 	if (!nargs)
-		return vc_usage_error(c, "no env named");
+		return vc_usage_error(c, "no env name given");
 	int rc = vc_open_store(c);
 	if (rc)
 		return rc;
@@ -222,6 +222,13 @@ static int list_snapshots(struct vc_ctx *c, const char *only)
 	size_t n = 0;
 	int r = 0, rc = 0;
 	if (only) {
+		struct vv_envcfg cfg;
+		vv_err_clear();
+		if (vv_env_load(c->st, only, &cfg) < 0) {
+			vc_msg(c, "%s", vv_errmsg());
+			return VC_EXIT_PROBLEMS;
+		}
+		vv_envcfg_release(&cfg);
 		names = calloc(1, sizeof(*names));
 		if (!names || !(names[0] = strdup(only))) {
 			free(names);
