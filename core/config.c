@@ -209,7 +209,7 @@ struct cfg_parse {
 
 static const char *const hist_keys[3] = { "history-keep", "history-max-age",
 					  "history-coalesce" };
-static const int64_t hist_max[3] = { 1000000, 100000, 86400 };
+static const int64_t hist_max[3] = { 10000, 100000, 86400 };
 static const char *const hist_unit[3] = { "entries", "days", "seconds" };
 
 /* A whole number 0..max. */

@@ -238,9 +238,10 @@ int vv_env_save(struct vv_store *st, const char *name, const struct vv_envcfg *c
 	if ((r = write_temp(st, name, cfg, tmp, sizeof(tmp))) < 0)
 		return r;
 	/* The history entry goes first (see history.h: gc reads envs/ before history/). An
-	 * env file that is missing or unreadable has no old root to record. A damaged
-	 * history file (-EUCLEAN) is left alone and not extended: the env's commit matters
-	 * more, and gc and fsck report the file until it is repaired or removed. */
+	 * env file that is missing or unreadable has no old root to record. A history
+	 * that cannot be written (damaged: -EUCLEAN, or a write error) never stops the
+	 * commit: the change is not recorded and a message says so; a damaged file is left
+	 * alone, and gc and fsck report it until it is repaired or removed. */
 	struct vv_envcfg old;
 	char *undo = NULL;
 	size_t undolen = 0;
@@ -250,14 +251,10 @@ int vv_env_save(struct vv_store *st, const char *name, const struct vv_envcfg *c
 				      &undolen);
 		recorded = r == 0 && !vv_oid_eq(&old.root, &cfg->root);
 		vv_envcfg_release(&old);
-		if (r == -EUCLEAN) {
+		if (r < 0) {
 			fprintf(stderr, "venvfs: %s (change of env '%s' not recorded in its "
 				"history)\n", vv_errmsg(), name);
 			r = 0;
-		}
-		if (r < 0) {
-			unlinkat(st->tmpfd, tmp, 0);
-			return vv_err_prefix(r, "saving env '%s'", name);
 		}
 	}
 	vv_err_clear();

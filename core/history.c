@@ -231,7 +231,9 @@ int vv_history_parse(const char *buf, size_t len, const char *name, struct vv_hi
 int vv_history_format(const struct vv_history *h, char **out, size_t *len)
 {
 	*out = NULL;
-	size_t cap = 64 + h->n * 200 + h->nsnaps * 160, n = 0;
+	/* an entry line is at most 2 + 3 * 20 + 2 + 2 * 65 + 16 + 4 bytes, a snapshot line
+	 * 2 + 20 + 65 + 65 + 1: 256 bytes each is room enough */
+	size_t cap = 64 + (h->n + h->nsnaps) * 256, n = 0;
 	char *b = malloc(cap);
 	if (!b)
 		return vv_err(-ENOMEM, "out of memory");

@@ -25,8 +25,8 @@
  * env in the history (see gc.h). A crash between the two leaves an entry whose change
  * did not happen: harmless (both roots exist; the next entry starts from the real root).
  *
- * Policy (venvfs.ini, vv_history_policy): `history-keep` entries per env (default 50; 0
- * records nothing and drops old entries at the next change), `history-max-age` days
+ * Policy (venvfs.ini, vv_history_policy): `history-keep` entries per env (default 50, at
+ * most 10000; 0 records nothing and drops old entries at the next change), `history-max-age` days
  * (default 0: no limit), `history-coalesce` seconds (default 10). Pruning happens when
  * an entry is appended. Snapshots are kept regardless. The history follows
  * vv_env_rename and is removed, snapshots included, with vv_env_remove.

@@ -194,6 +194,11 @@ vv_umount
 vv_ctl history --json f >"$VV_TMP/h.json" || fail "history --json f"
 first=$(vv_json "$VV_TMP/h.json" "j['entries'][-1]['id']")
 check vv_ctl rollback f "$first" >/dev/null
+# stats counts the states the history holds as the env's own: histpkg's payload is
+# only in f's history now, and it is f's unique bytes (what removing f would free)
+vv_ctl stats --json >"$VV_TMP/s.json" || fail "stats --json failed"
+uniq=$(vv_json "$VV_TMP/s.json" "[e for e in j['envs'] if e['name'] == 'f'][0]['unique_bytes']")
+((uniq >= 300000)) || fail "stats: f's unique bytes $uniq leave out what its history holds"
 check vv_ctl gc --grace 0 >/dev/null
 check test -f "$(vv_obj_path "$obj")"
 check vv_ctl fsck -q

@@ -3,7 +3,8 @@
  * change through vv_env_save is one entry, an unchanged root none; mount commits that
  * continue each other closely are coalesced and an explicit commit ends the batch;
  * pruning by count and age; the history follows renames and goes with removal; a
- * damaged history file is a clear error (never a crash, and it blocks no commit);
+ * damaged or unreadable history file is a clear error (never a crash, and it blocks
+ * no commit);
  * rollback by default, entry and snapshot, refused with pending mount changes or
  * another Python; package diffs; gc keeps what a kept entry or snapshot references
  * and frees it once none does; config keys.
@@ -402,6 +403,13 @@ static void test_corrupt(void **state)
 	assert_int_equal(alen, strlen(junk));
 	assert_memory_equal(after, junk, alen);
 	free(after);
+	/* a history that cannot even be read (here: a directory) blocks no commit either */
+	assert_int_equal(unlinkat(st->historyfd, "e", 0), 0);
+	assert_int_equal(mkdirat(st->historyfd, "e", 0755), 0);
+	save_root(st, "e", r1, "add");
+	now = env_root(st, "e");
+	assert_true(vv_oid_eq(&now, &r1));
+	assert_int_equal(unlinkat(st->historyfd, "e", AT_REMOVEDIR), 0);
 	free(good);
 	vt_store_free(st);
 }
@@ -559,6 +567,9 @@ static void test_config(void **state)
 	assert_non_null(strstr(vv_errmsg(), "history-keep"));
 	assert_int_equal(vv_config_parse(&cfg, "[venvfs]\nhistory-coalesce = soon\n", "t.ini"),
 			 -EINVAL);
+	assert_int_equal(vv_config_parse(&cfg, "[venvfs]\nhistory-keep = 10001\n", "t.ini"),
+			 -EINVAL);
+	assert_non_null(strstr(vv_errmsg(), "0 to 10000"));
 	assert_int_equal(vv_config_parse(&cfg, "[venvfs]\nhistory-max-age = 99999999999\n",
 					 "t.ini"), -EINVAL);
 	vv_config_release(&cfg);
