@@ -1253,12 +1253,15 @@ int vv_node_publish_end(struct vv_publish *p)
 {
 	struct vv_node *n = p->node;
 	int r = p->err;
-	if (r == 0) {
+	/* Only while the published stage is still the node's content: a write that began
+	 * meanwhile (an O_TRUNC open makes a new stage) may even have been published first,
+	 * and this older result must not replace it. */
+	bool current = n->stage == p->fd && n->stage_gen == p->gen;
+	if (r == 0 && current) {
 		n->oid = p->oid;
 		n->size = p->size;
 		n->kind = p->script ? VV_SCRIPT : VV_REG;
-		if ((p->link || (p->script && !n->writers)) && n->stage == p->fd &&
-		    n->stage_gen == p->gen) {
+		if (p->link || (p->script && !n->writers)) {
 			/* the stage is now the object itself: drop it */
 			vv_fdref_put(n->stage);
 			n->stage = NULL;

@@ -112,6 +112,43 @@ static void test_forget_out_of_order(void **state)
 	vt_store_free(st);
 }
 
+/* A file rewritten (O_TRUNC) while its previous content is still being stored, and
+ * the new content stored first: the older result must not replace it (pip rewrites a
+ * data script's first line right after copying it). */
+static void test_publish_out_of_order(void **state)
+{
+	(void)state;
+	struct vv_store *st = vt_store_new();
+	struct vv_envset *set = open_set(st);
+	struct vv_env *env;
+	assert_int_equal(vv_envset_create(set, "e", &env), 0);
+	struct vv_node *dir = walk(env, "lib"), *n;
+	assert_int_equal(vv_node_create(dir, "f.txt", 0644, true, &n), 0);
+	vv_node_close_write(n);
+	struct vv_fdref *fd;
+	/* version 1 written and closed; its publication starts ... */
+	assert_int_equal(vv_node_open_write(n, true), 0);
+	assert_int_equal(vv_node_write_begin(n, &fd), 0);
+	assert_int_equal(pwrite(fd->fd, "old\n", 4, 0), 4);
+	vv_node_write_end(n, 4);
+	vv_fdref_put(fd);
+	vv_node_close_write(n);
+	struct vv_publish p1;
+	bool need;
+	assert_int_equal(vv_node_publish_begin(n, &p1, &need), 0);
+	assert_true(need);
+	/* ... version 2 is written and stored completely meanwhile ... */
+	write_node(st, n, "new content\n", true);
+	/* ... and only then version 1's publication ends */
+	vv_publish_run(st, &p1);
+	assert_int_equal(vv_node_publish_end(&p1), 0);
+	char *c = content(n, NULL);
+	assert_string_equal(c, "new content\n");
+	free(c);
+	assert_int_equal(vv_envset_close(set), 0);
+	vt_store_free(st);
+}
+
 static void test_layout(void **state)
 {
 	struct vv_store *st = *state;
@@ -328,6 +365,7 @@ int main(void)
 		cmocka_unit_test(test_journal_replay_after_crash),
 		cmocka_unit_test(test_env_rename_remove),
 		cmocka_unit_test(test_forget_out_of_order),
+		cmocka_unit_test(test_publish_out_of_order),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
