@@ -203,7 +203,35 @@ struct cfg_parse {
 	char **pythons;
 	size_t npythons;
 	int store_line, python_line, without_pip_line, pythons_line;
+	int64_t hist[3];
+	int hist_line[3];
 };
+
+static const char *const hist_keys[3] = { "history-keep", "history-max-age",
+					  "history-coalesce" };
+static const int64_t hist_max[3] = { 10000, 100000, 86400 };
+static const char *const hist_unit[3] = { "entries", "days", "seconds" };
+
+/* A whole number 0..max. */
+static int parse_count(const char *key, const char *value, int64_t max, const char *unit,
+		       int64_t *out)
+{
+	int64_t v = 0;
+	const char *p = value;
+	if (!*p)
+		return vv_err(-EINVAL, "empty value for '%s'", key);
+	for (; *p; p++) {
+		if (*p < '0' || *p > '9' || v > max)
+			return vv_err(-EINVAL, "bad value '%s' for '%s' (a whole number of %s, "
+				      "0 to %lld)", value, key, unit, (long long)max);
+		v = v * 10 + (*p - '0');
+	}
+	if (v > max)
+		return vv_err(-EINVAL, "bad value '%s' for '%s' (a whole number of %s, 0 to "
+			      "%lld)", value, key, unit, (long long)max);
+	*out = v;
+	return 0;
+}
 
 static void free_list(char **v, size_t n)
 {
@@ -312,8 +340,15 @@ static int cfg_key(void *user, const char *section, const char *key, const char 
 			return r;
 		return parse_path_list(p, key, value);
 	}
+	for (int k = 0; k < 3; k++) {
+		if (strcmp(key, hist_keys[k]))
+			continue;
+		if ((r = cfg_dup(key, &p->hist_line[k], lineno)) < 0)
+			return r;
+		return parse_count(key, value, hist_max[k], hist_unit[k], &p->hist[k]);
+	}
 	return vv_err(-EINVAL, "unknown key '%s' in [venvfs] (known: store, python, without-pip, "
-		      "pythons)", key);
+		      "pythons, history-keep, history-max-age, history-coalesce)", key);
 }
 
 static int config_parse_buf(struct vv_config *cfg, const char *text, size_t len,
@@ -343,6 +378,14 @@ static int config_parse_buf(struct vv_config *cfg, const char *text, size_t len,
 		free_list(cfg->pythons, cfg->npythons);
 		cfg->pythons = p.pythons;
 		cfg->npythons = p.npythons;
+	}
+	int64_t *dst[3] = { &cfg->history_keep, &cfg->history_max_age_days,
+			    &cfg->history_coalesce_s };
+	for (int k = 0; k < 3; k++) {
+		if (p.hist_line[k]) {
+			*dst[k] = p.hist[k];
+			cfg->history_set |= 1u << k;
+		}
 	}
 	return 0;
 }
@@ -414,6 +457,8 @@ void vv_config_release(struct vv_config *cfg)
 	cfg->pythons = NULL;
 	cfg->npythons = 0;
 	cfg->without_pip = false;
+	cfg->history_keep = cfg->history_max_age_days = cfg->history_coalesce_s = 0;
+	cfg->history_set = 0;
 }
 
 /* $VAR/suffix when $VAR is an absolute path (the XDG spec ignores relative ones), else

@@ -6,6 +6,10 @@
  *   python = /usr/bin/python3.11              ; default interpreter for new envs
  *   without-pip = false                       ; create envs without pip
  *   pythons = /opt/py/bin/python3.12, ~/x/python3   ; more interpreters to offer
+ *   history-keep = 50                         ; history entries kept per env (0: none)
+ *   history-max-age = 0                       ; days an entry is kept (0: no limit)
+ *   history-coalesce = 10                     ; seconds: mount commits closer than this
+ *                                             ; are one history entry (history.h)
  *
  * `python` is a path or a command name looked up on $PATH. `pythons` lists extra
  * interpreters for discovery (python.h vv_python_discover) beyond those found on $PATH,
@@ -19,6 +23,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct vv_config {
 	char *store;      /* NULL = default (vv_default_store_path) */
@@ -26,7 +31,11 @@ struct vv_config {
 	bool without_pip;
 	char **pythons;   /* extra interpreters (absolute paths), npythons of them */
 	size_t npythons;
+	int64_t history_keep, history_max_age_days, history_coalesce_s;
+	unsigned history_set; /* VV_CFG_HISTORY_*: which of the three the files set */
 };
+
+enum { VV_CFG_HISTORY_KEEP = 1, VV_CFG_HISTORY_MAX_AGE = 2, VV_CFG_HISTORY_COALESCE = 4 };
 
 /* Load path into cfg (cfg must be zeroed or previously loaded; later values win).
  * A missing file is fine when must_exist == 0. Errors: -ENOENT, -EINVAL ("file:line: why"). */

@@ -22,6 +22,7 @@
 #include "config.h"
 #include "error.h"
 #include "fsutil.h"
+#include "history.h"
 #include "store.h"
 #include "tree.h"
 
@@ -237,7 +238,8 @@ static int rename_noreplace(int fromfd, const char *from, int tofd, const char *
 	return 0;
 }
 
-int vv_env_save(struct vv_store *st, const char *name, const struct vv_envcfg *cfg)
+int vv_env_save(struct vv_store *st, const char *name, const struct vv_envcfg *cfg,
+		const char *source, unsigned hflags)
 {
 	int r = name_ok(name);
 	if (r < 0)
@@ -245,11 +247,36 @@ int vv_env_save(struct vv_store *st, const char *name, const struct vv_envcfg *c
 	char tmp[64];
 	if ((r = write_temp(st, name, cfg, tmp, sizeof(tmp))) < 0)
 		return r;
+	/* The history entry goes first (see history.h: gc reads envs/ before history/). An
+	 * env file that is missing or unreadable has no old root to record. A history
+	 * that cannot be written (damaged: -EUCLEAN, or a write error) never stops the
+	 * commit: the change is not recorded and a message says so; a damaged file is left
+	 * alone, and gc and fsck report it until it is repaired or removed. */
+	struct vv_envcfg old;
+	char *undo = NULL;
+	size_t undolen = 0;
+	bool recorded = false;
+	if (vv_env_load(st, name, &old) == 0) {
+		r = vv_history_record(st, name, &old.root, &cfg->root, source, hflags, 0, &undo,
+				      &undolen);
+		recorded = r == 0 && !vv_oid_eq(&old.root, &cfg->root);
+		vv_envcfg_release(&old);
+		if (r < 0) {
+			fprintf(stderr, "venvfs: %s (change of env '%s' not recorded in its "
+				"history)\n", vv_errmsg(), name);
+			r = 0;
+		}
+	}
+	vv_err_clear();
 	if (renameat(st->tmpfd, tmp, st->envfd, name) < 0) {
 		r = vv_err_sys(-errno, "saving env '%s': rename into envs/", name);
 		unlinkat(st->tmpfd, tmp, 0);
+		if (recorded)
+			vv_history_restore(st, name, undo, undolen);
+		free(undo);
 		return r;
 	}
+	free(undo);
 	r = vv_fsync_dir_at(st->envfd, ".");
 	return r < 0 ? vv_err_prefix(r, "saving env '%s'", name) : 0;
 }
@@ -269,6 +296,9 @@ int vv_env_create(struct vv_store *st, const char *name, const struct vv_envcfg 
 			return vv_err(-EEXIST, "env '%s' already exists", name);
 		return vv_err_sys(r, "creating env '%s'", name);
 	}
+	/* A history of that name is a leftover of an earlier env (a crash in a rename). */
+	if (unlinkat(st->historyfd, name, 0) == 0)
+		vv_fsync_dir_at(st->historyfd, ".");
 	r = vv_fsync_dir_at(st->envfd, ".");
 	return r < 0 ? vv_err_prefix(r, "creating env '%s'", name) : 0;
 }
@@ -301,6 +331,8 @@ int vv_env_rename(struct vv_store *st, const char *from, const char *to)
 		if ((r = vv_rm_rf_at(st->journalfd, to)) < 0)
 			return vv_err_prefix(r, "renaming env '%s' to '%s'", from, to);
 	}
+	if ((r = vv_history_rename(st, from, to)) < 0)
+		return vv_err_prefix(r, "renaming env '%s' to '%s'", from, to);
 	if ((r = vv_fsync_dir_at(st->envfd, ".")) < 0 ||
 	    (r = vv_fsync_dir_at(st->journalfd, ".")) < 0)
 		return vv_err_prefix(r, "renaming env '%s' to '%s'", from, to);
@@ -315,6 +347,11 @@ int vv_env_remove(struct vv_store *st, const char *name)
 	/* The journal first: a crash in between leaves an env without changes, never a
 	 * journal that a later env of the same name would pick up. */
 	if ((r = vv_rm_rf_at(st->journalfd, name)) < 0)
+		return vv_err_prefix(r, "removing env '%s'", name);
+	struct stat sb;
+	if (fstatat(st->envfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
+		return vv_err(-ENOENT, "no env named '%s'", name);
+	if ((r = vv_history_remove(st, name)) < 0)
 		return vv_err_prefix(r, "removing env '%s'", name);
 	if (unlinkat(st->envfd, name, 0) < 0) {
 		if (errno == ENOENT)
@@ -433,7 +470,7 @@ int vv_env_set_locked(struct vv_store *st, const char *name, bool locked)
 			   "run 'sync MOUNT/%s' first", name, name, name);
 	if (r == 0) {
 		cfg.locked = locked;
-		r = vv_env_save(st, name, &cfg);
+		r = vv_env_save(st, name, &cfg, "lock", 0);
 	}
 	vv_envcfg_release(&cfg);
 	return r;

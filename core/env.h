@@ -18,10 +18,17 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/ioctl.h>
 
 #include "hash.h"
 
 struct vv_store;
+
+/* The ioctl a tool sends to the root of each venvfs mount after it replaced envs/NAME
+ * behind the mounts' back: the daemon replies once it has applied every envs/ change
+ * made before the call, the kernel's caches included, so the mount shows the change
+ * as soon as the tool returns. No payload. */
+#define VV_IOC_SYNC _IO('V', 0x53)
 
 struct vv_envcfg {
 	char *python;  /* real interpreter path (python.h vv_python.exe) */
@@ -51,13 +58,18 @@ int vv_env_set_locked(struct vv_store *st, const char *name, bool locked);
 
 /* -ENOENT if there is no such env. */
 int vv_env_load(struct vv_store *st, const char *name, struct vv_envcfg *out);
-/* Atomically replace (or create) envs/name. */
-int vv_env_save(struct vv_store *st, const char *name, const struct vv_envcfg *cfg);
+/* Atomically replace (or create) envs/name. A change of the root of an existing env is
+ * first recorded in history/name (history.h) as made by `source` ("mount", "add",
+ * "create", "rollback", ...); hflags are vv_history_record's (VV_HIST_COALESCE, ...).
+ * If the replacement fails the history is put back. */
+int vv_env_save(struct vv_store *st, const char *name, const struct vv_envcfg *cfg,
+		const char *source, unsigned hflags);
 /* Create envs/name; -EEXIST if it exists (never clobbers). */
 int vv_env_create(struct vv_store *st, const char *name, const struct vv_envcfg *cfg);
-/* Rename without clobbering (-EEXIST); moves the journal along. */
+/* Rename without clobbering (-EEXIST); moves the journal and the history along. */
 int vv_env_rename(struct vv_store *st, const char *from, const char *to);
-/* Remove envs/name and its journal. Objects stay until GC. */
+/* Remove envs/name, its journal and its history (snapshots included). Objects stay
+ * until GC. */
 int vv_env_remove(struct vv_store *st, const char *name);
 
 /* Sorted list of env names (malloc'd array of malloc'd strings). */

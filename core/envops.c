@@ -388,7 +388,7 @@ static int create_fresh(struct vv_creator *cr, const char *name, bool existed)
 		/* The journal's changes are what --clear throws away; remove it first so it
 		 * can never be replayed over the new root (which may equal the old one). */
 		if ((r = vv_rm_rf_at(st->journalfd, name)) == 0)
-			r = vv_env_save(st, name, &cfg);
+			r = vv_env_save(st, name, &cfg, "create", 0);
 	}
 	if (r == 0) {
 		printf("%s env '%s': Python %s (%s)", existed ? "cleared" : "created", name,
@@ -518,7 +518,7 @@ static int create_update(struct vv_creator *cr, const char *name)
 			snprintf(line, sizeof(line), "%.590s", tmp);
 		}
 	}
-	if ((r = vv_env_save(st, name, &next)) == 0)
+	if ((r = vv_env_save(st, name, &next, "create", 0)) == 0)
 		printf("%s\n", line);
 out:
 	vv_python_release(&curpy);

@@ -5,7 +5,10 @@
  *
  * Roots are read journals first, then env files: a commit renames envs/NAME before it
  * starts a new journal, so whatever a journal named is either still in the journal we
- * read or already under the env root we read after it.
+ * read or already under the env root we read after it. History files come after the
+ * env files: a root change is recorded in history/NAME before envs/NAME is replaced
+ * (history.h), so a root that leaves an env file we read is in the history we read
+ * after it.
  */
 #include "gc.h"
 
@@ -25,6 +28,7 @@
 #include "error.h"
 #include "fsutil.h"
 #include "hash.h"
+#include "history.h"
 #include "journal.h"
 #include "pkg.h"
 #include "stats.h"
@@ -282,6 +286,66 @@ out:
 	return r;
 }
 
+static int mark_root(void *arg, const vv_oid *root)
+{
+	return vv_reach_tree(arg, root);
+}
+
+/* Every history/NAME: the roots of its entries and snapshots. A file listed but gone
+ * when read was renamed (an env rename) or removed: list again, so a renamed history
+ * is not missed. */
+static int mark_histories(struct gc *g)
+{
+	for (int pass = 0; pass < 20; pass++) {
+		DIR *d = vv_opendir_at(g->st->historyfd, ".");
+		if (!d)
+			return vv_err_sys(-errno, "cannot read history/");
+		int r = 0;
+		bool vanished = false;
+		uint64_t count = 0;
+		struct dirent *de;
+		while (r == 0 && (errno = 0, de = readdir(d))) {
+			const char *nm = de->d_name;
+			if (!strcmp(nm, ".") || !strcmp(nm, "..") || !strncmp(nm, ".tmp-", 5) ||
+			    vv_env_name_check(nm, strlen(nm)) < 0)
+				continue;
+			struct vv_history h;
+			char *buf = NULL;
+			size_t len = 0;
+			vv_err_clear();
+			r = vv_read_file_at(g->st->historyfd, nm, (size_t)4 << 20, &buf, &len);
+			if (r == -ENOENT) {
+				vanished = true;
+				r = 0;
+				continue;
+			}
+			if (r < 0) {
+				vv_err_prefix(r, "history/%s", nm);
+				break;
+			}
+			r = vv_history_parse(buf, len, nm, &h);
+			free(buf);
+			if (r < 0)
+				break;
+			r = vv_history_roots(&h, mark_root, g->reach);
+			if (r < 0)
+				vv_err_prefix(r, "history/%s", nm);
+			vv_history_release(&h);
+			count++;
+		}
+		if (r == 0 && errno)
+			r = vv_err_sys(-errno, "cannot read history/");
+		closedir(d);
+		if (r < 0)
+			return r;
+		if (!vanished) {
+			g->res->histories = count;
+			return 0;
+		}
+	}
+	return vv_err(-EAGAIN, "history/ keeps changing while it is read; try again");
+}
+
 static int mark_all(struct gc *g, int dirfd, const char *what, int (*fn)(struct gc *,
 								      const char *))
 {
@@ -473,6 +537,8 @@ int vv_gc(struct vv_store *st, const struct vv_gc_opts *opts, struct vv_gc_resul
 		r = mark_all(&g, st->journalfd, "journal/", mark_journal);
 	if (r == 0)
 		r = mark_all(&g, st->envfd, "envs/", mark_env);
+	if (r == 0)
+		r = mark_histories(&g);
 	if (r == 0)
 		r = mark_all(&g, st->pythonfd, "pythons/", mark_python);
 	if (r == 0)

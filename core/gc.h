@@ -10,6 +10,9 @@
  *     installable in O(1) until its record goes. drop_packages removes the records no
  *     env or journal uses (their .dist-info tree is not reached from those roots) and
  *     that were written before the grace period, so their objects can go too.
+ *   - every root named by an env's history (history/NAME, history.h): the old and new
+ *     root of every kept entry, and every snapshot. Read after envs/: a root change is
+ *     written to the history before the env file is replaced.
  * If any root cannot be read or parsed (a corrupt env, journal or pythons/ file, a tree
  * that is missing or does not parse), gc deletes nothing and fails with the reason:
  * what an unreadable root references is unknown.
@@ -49,6 +52,7 @@ struct vv_gc_result {
 	uint64_t envs, journals, pythons; /* root files read */
 	uint64_t packages;                /* package records kept (roots) */
 	uint64_t packages_dropped;        /* records removed (dry run: would be) */
+	uint64_t histories;               /* history files read */
 	uint64_t trees, files;            /* distinct reachable trees and file objects */
 	uint64_t objects, bytes;          /* object files found under objects/ */
 	uint64_t freed, freed_bytes;      /* deleted (dry run: would be deleted) */

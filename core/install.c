@@ -717,7 +717,7 @@ static int target_install(struct vv_store *st, const char *name, struct target *
 	if (!same || (r = vv_env_journal_pending(st, name, &was)) > 0)
 		r = vv_err(-EBUSY, "it was changed by a mount while installing; try again");
 	if (r == 0 && (r = vv_rm_rf_at(st->journalfd, name)) == 0)
-		r = vv_env_save(st, name, &t->cfg);
+		r = vv_env_save(st, name, &t->cfg, "add", 0);
 	return r;
 }
 

@@ -18,6 +18,7 @@
 #include "damaged.h"
 #include "error.h"
 #include "fsutil.h"
+#include "history.h"
 #include "journal.h"
 #include "seed.h"
 #include "store.h"
@@ -1320,14 +1321,15 @@ int vv_node_publish_end(struct vv_publish *p)
 {
 	struct vv_node *n = p->node;
 	int r = p->err;
-	/* this publish is the node's current one (no writer made a new stage meanwhile) */
-	bool current = n->stage == p->fd;
-	if (r == 0) {
+	/* Only while the published stage is still the node's content: a write that began
+	 * meanwhile (an O_TRUNC open makes a new stage) may even have been published first,
+	 * and this older result must not replace it. */
+	bool current = n->stage == p->fd && n->stage_gen == p->gen;
+	if (r == 0 && current) {
 		n->oid = p->oid;
 		n->size = p->size;
 		n->kind = p->script ? VV_SCRIPT : VV_REG;
-		if ((p->link || (p->script && !n->writers)) && n->stage == p->fd &&
-		    n->stage_gen == p->gen) {
+		if (p->link || (p->script && !n->writers)) {
 			/* the stage is now the object itself: drop it */
 			vv_fdref_put(n->stage);
 			n->stage = NULL;
@@ -1617,7 +1619,7 @@ static int apply_pyvenv_cfg(struct vv_env *env, const char *buf, size_t len)
 		cfg.prompt = prompt;
 		if (newpy)
 			cfg.python = py.exe;
-		r = vv_env_save(env->set->st, env->name, &cfg);
+		r = vv_env_save(env->set->st, env->name, &cfg, "mount", 0);
 	}
 	if (r == 0 && !same) {
 		prune_seed(env, &env->py, newpy, newpy && py.minor != env->py.minor,
@@ -1688,6 +1690,28 @@ int vv_node_flush(struct vv_node *n)
 	return synth_edit(n, n->stage->fd, n->ssize);
 }
 
+/* Does anything below n still matter: a node the kernel holds or something pins, or
+ * state that is not just a cache of the tree? The kernel may forget a directory before
+ * the entries below it (forgets of an invalidated subtree come in any order, from
+ * several threads), so the whole subtree counts, not only n's own kids. */
+static bool subtree_busy(const struct vv_node *n, int depth)
+{
+	for (size_t i = 0; i < n->nkids; i++) {
+		const struct vv_node *c = n->kids[i];
+		if (c->nlookup || c->pins || c->stage || c->dirty || is_synth(c) ||
+		    (is_dir(c) && c->mat) || depth > 4096 || subtree_busy(c, depth + 1))
+			return true;
+	}
+	return false;
+}
+
+static void subtree_free(struct vv_node *n)
+{
+	for (size_t i = 0; i < n->nkids; i++)
+		subtree_free(n->kids[i]);
+	node_free(n);
+}
+
 bool vv_node_forget(struct vv_node *n, uint64_t k)
 {
 	n->nlookup = n->nlookup > k ? n->nlookup - k : 0;
@@ -1702,13 +1726,10 @@ bool vv_node_forget(struct vv_node *n, uint64_t k)
 	if (p && !p->mat && !n->stage && !n->dirty && !(is_dir(n) && n->mat)) {
 		size_t idx;
 		if (kid_find(p, n->name, strlen(n->name), &idx) == n) {
-			for (size_t i = 0; i < n->nkids; i++)
-				if (n->kids[i]->nlookup || n->kids[i]->pins)
-					return false;
+			if (subtree_busy(n, 0))
+				return false;
 			kid_remove(p, n);
-			for (size_t i = 0; i < n->nkids; i++)
-				node_free(n->kids[i]);
-			node_free(n);
+			subtree_free(n);
 			return true;
 		}
 	}
@@ -1754,16 +1775,31 @@ bool vv_env_has_changes(const struct vv_env *env)
 
 int vv_env_commit(struct vv_env *env)
 {
+	return vv_env_commit_batch(env, false);
+}
+
+int vv_env_commit_batch(struct vv_env *env, bool more)
+{
 	/* a read-only envset never writes the store (a replayed journal stays pending) */
-	if (!vv_env_has_changes(env) || env->removed || env->set->readonly)
+	if (env->removed || env->set->readonly)
 		return 0;
+	if (!vv_env_has_changes(env)) {
+		/* an explicit commit with nothing left to write still ends the batch */
+		if (!more && env->cfg.python) {
+			int r = vv_history_close_batch(env->set->st, env->name);
+			if (r < 0)
+				return vv_err_prefix(r, "committing env '%s'", env->name);
+		}
+		return 0;
+	}
 	struct vv_store *st = env->set->st;
 	int r = commit_dir(st, env->root);
 	if (r < 0)
 		return vv_err_prefix(r, "committing env '%s'", env->name);
 	struct vv_envcfg cfg = env->cfg;
 	cfg.root = env->root->oid;
-	if ((r = vv_env_save(st, env->name, &cfg)) < 0)
+	unsigned hflags = VV_HIST_COALESCE | (more ? VV_HIST_OPEN : 0);
+	if ((r = vv_env_save(st, env->name, &cfg, "mount", hflags)) < 0)
 		return vv_err_prefix(r, "committing env '%s'", env->name);
 	env->cfg.root = cfg.root;
 	env->jrecords = 0;

@@ -188,6 +188,10 @@ int vv_env_commit(struct vv_env *env);
 /* Read-only: the envset is, or the env is locked (cfg.locked). Every change to it is
  * then -EROFS (also removing and renaming the env), and stat shows no write bits. */
 bool vv_env_readonly(const struct vv_env *env);
+
+/* The same; more: a timed commit in the middle of a run of changes, whose history entry
+ * the next commit may extend (history.h VV_HIST_OPEN). vv_env_commit closes the batch. */
+int vv_env_commit_batch(struct vv_env *env, bool more);
 /* Does the env have uncommitted changes? */
 bool vv_env_has_changes(const struct vv_env *env);
 

@@ -27,6 +27,7 @@
 #include "error.h"
 #include "fsutil.h"
 #include "hash.h"
+#include "history.h"
 #include "store.h"
 #include "tree.h"
 
@@ -621,6 +622,29 @@ static int set_env_error(struct vv_stats_env *e, const char *fmt, ...)
 	return 0;
 }
 
+struct hist_own {
+	struct stats_ctx *sc;
+	struct vv_stats_env *env;
+	int32_t idx;
+	bool partial;
+};
+
+static int hist_own_root(void *arg, const vv_oid *oid)
+{
+	struct hist_own *ho = arg;
+	struct node *n = NULL;
+	int r = table_get(&ho->sc->t, oid, &n);
+	if (r == 0)
+		r = count_tree(ho->sc, n, 0);
+	if (r == 0)
+		r = own_tree(ho->sc, n, ho->idx, 0);
+	if (r == 0)
+		r = distinct_tree(ho->sc, n, ho->idx, ho->env, 0);
+	if (r == 0 && (n->flags & N_PARTIAL))
+		ho->partial = true;
+	return r;
+}
+
 /*
  * Unique bytes: each env claims the trees and file objects it reaches first (owner).
  * Reaching something another env owns marks it shared; for a tree, everything below it
@@ -685,6 +709,23 @@ int vv_stats_collect_ex(struct vv_store *st, struct vv_stats *out,
 			goto fail;
 		e->files = root->files;
 		e->logical = root->logical;
+		/* the states its history holds are the env's too (they go with it) */
+		struct vv_history h;
+		vv_err_clear();
+		if (vv_history_load(st, names[i], &h) < 0) {
+			if ((r = set_env_error(e, "%s", vv_errmsg())) < 0)
+				goto fail;
+		} else {
+			struct hist_own ho = {.sc = &sc, .env = e, .idx = (int32_t)i};
+			r = vv_history_roots(&h, hist_own_root, &ho);
+			vv_history_release(&h);
+			if (r < 0)
+				goto fail;
+			if (ho.partial && !(root->flags & N_PARTIAL) &&
+			    (r = set_env_error(e, "some trees its history names are missing or "
+					       "damaged (run venvctl fsck)")) < 0)
+				goto fail;
+		}
 		out->logical += e->logical;
 		if (root->flags & N_PARTIAL) {
 			r = set_env_error(e, "%s", !root->tree && root->errmsg ? root->errmsg :
@@ -897,6 +938,44 @@ static int check_tree(struct fsck_ctx *fc, struct node *n, const char *env, int 
 	return bad ? 1 : 0;
 }
 
+struct hist_check {
+	struct fsck_ctx *fc;
+	const char *env;
+};
+
+static int hist_check_root(void *arg, const vv_oid *oid)
+{
+	struct hist_check *hc = arg;
+	struct node *n = NULL;
+	int r = table_get(&hc->fc->t, oid, &n);
+	if (r < 0)
+		return r;
+	path_pop(&hc->fc->path, 0);
+	if (hc->fc->stop)
+		return 1;
+	r = check_tree(hc->fc, n, hc->env, 0);
+	return r < 0 ? r : 0;
+}
+
+/* The states an env's history holds must be as intact as its current one. */
+static int fsck_history(struct fsck_ctx *fc, const char *env)
+{
+	struct vv_history h;
+	vv_err_clear();
+	if (vv_history_load(fc->st, env, &h) < 0) {
+		char msg[1024];
+		size_t len = 0;
+		msg[0] = 0;
+		msg_escaped(msg, sizeof(msg), &len, vv_errmsg());
+		fsck_report(fc, VV_FSCK_BAD_ENV, NULL, NULL, NULL, "bad history: %s", msg);
+		return 0;
+	}
+	struct hist_check hc = {.fc = fc, .env = env};
+	int r = vv_history_roots(&h, hist_check_root, &hc);
+	vv_history_release(&h);
+	return r < 0 ? r : 0;
+}
+
 int vv_fsck(struct vv_store *st, vv_fsck_cb cb, void *arg, struct vv_fsck_summary *sum)
 {
 	return vv_fsck_ex(st, cb, arg, sum, NULL);
@@ -941,6 +1020,9 @@ int vv_fsck_ex(struct vv_store *st, vv_fsck_cb cb, void *arg, struct vv_fsck_sum
 			goto out;
 		path_pop(&fc.path, 0);
 		r = check_tree(&fc, root, names[i], 0);
+		if (r < 0)
+			goto out;
+		r = fsck_history(&fc, names[i]);
 		if (r < 0)
 			goto out;
 	}

@@ -2,8 +2,10 @@
  * stats.h - store-wide accounting and consistency checks, shared by venvctl and
  * (later) the daemon and gc.
  *
- * Both read only what is committed: the object files under objects/ and the root tree
- * recorded in each envs/NAME. Changes a mounted env has not committed yet live in
+ * Both read only what is committed: the object files under objects/, the root tree
+ * recorded in each envs/NAME and the roots its history holds (history/NAME: they
+ * belong to the env, so they count in its unique bytes but not in its files or logical
+ * bytes; fsck checks them like the env's own). Changes a mounted env has not committed yet live in
  * journal/NAME and are not seen here. Neither function writes to the store, so both may
  * run while the daemon is mounted; objects published concurrently are looked up on
  * demand, so they never show up as missing.

@@ -8,7 +8,7 @@
  * O_TMPFILE we fall back to a named temp file in tmp/ ("obj-<pid>-<random>"); it is
  * found again by inode number when publishing and removed afterwards, and
  * vv_store_open() removes such leftovers when their process is gone (as well as stale
- * vv_write_file_atomic() temp files in envs/, journal/, pythons/ and packages/).
+ * vv_write_file_atomic() temp files in envs/, journal/, pythons/, packages/ and history/).
  */
 #include "store.h"
 
@@ -28,13 +28,14 @@
 #include "damaged.h"
 #include "error.h"
 #include "fsutil.h"
+#include "history.h"
 #include "tree.h"
 
 #define TMP_PREFIX "obj-"
 #define PROBE_PREFIX "probe-"
 
 static const char *const layout[] = { "objects", "envs", "journal", "pythons", "tmp",
-					"packages" };
+					"packages", "history" };
 
 void vv_store_obj_path(const vv_oid *oid, char *buf)
 {
@@ -231,7 +232,7 @@ int vv_store_open(struct vv_store **out, const char *path, int create)
 	}
 	st->path = abs;
 	st->dirfd = st->objfd = st->envfd = st->journalfd = st->pythonfd = st->tmpfd = -1;
-	st->pkgfd = -1;
+	st->pkgfd = st->historyfd = -1;
 
 	st->dirfd = open(abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (st->dirfd < 0) {
@@ -242,12 +243,13 @@ int vv_store_open(struct vv_store **out, const char *path, int create)
 		goto fail;
 	}
 	int *fds[] = { &st->objfd, &st->envfd, &st->journalfd, &st->pythonfd, &st->tmpfd,
-		       &st->pkgfd };
+		       &st->pkgfd, &st->historyfd };
 	for (size_t i = 0; i < sizeof(layout) / sizeof(layout[0]); i++) {
-		/* packages/ came later: a store made before it gets it on first open. */
-		bool later = !strcmp(layout[i], "packages");
-		/* read-only: an older store without packages/ is served as it is (the
-		 * daemon never reads package records) */
+		/* packages/ and history/ came later: a store made before them gets them on
+		 * first open */
+		bool later = !strcmp(layout[i], "packages") || !strcmp(layout[i], "history");
+		/* read-only: an older store without them is served as it is (the daemon
+		 * reads neither package records nor, read-only, histories) */
 		if (ro && later && faccessat(st->dirfd, layout[i], F_OK, AT_SYMLINK_NOFOLLOW))
 			continue;
 		if ((r = open_sub(st, layout[i], create || (later && !ro), fds[i])) < 0)
@@ -263,8 +265,11 @@ int vv_store_open(struct vv_store **out, const char *path, int create)
 		clean_atomic_tmps(st->journalfd);
 		clean_atomic_tmps(st->pythonfd);
 		clean_atomic_tmps(st->pkgfd);
+		clean_atomic_tmps(st->historyfd);
 		clean_atomic_tmps(st->dirfd); /* the damaged list's */
 	}
+	st->hist_keep = VV_HIST_KEEP_DEFAULT;
+	st->hist_coalesce_s = VV_HIST_COALESCE_DEFAULT;
 	if (create && (r = vv_fsync_dir_at(st->dirfd, ".")) < 0)
 		goto fail;
 	st->trees = vv_treecache_new();
@@ -284,7 +289,7 @@ void vv_store_close(struct vv_store *st)
 	if (!st)
 		return;
 	int fds[] = { st->objfd, st->envfd, st->journalfd, st->pythonfd, st->tmpfd, st->pkgfd,
-		      st->dirfd };
+		      st->historyfd, st->dirfd };
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);

@@ -9,6 +9,7 @@
  *   journal/NAME         per-env log of changes made since that root (journal.h)
  *   pythons/KEY          cached facts about an interpreter (python.h)
  *   packages/RECORD      ingested wheels: name, version, tags, trees (pkg.h)
+ *   history/NAME         per-env history of roots and named snapshots (history.h)
  *   tmp/                 temp files; anything here is garbage after a crash
  *   quarantine/          corrupt objects moved aside by `venvctl fsck --repair`
  *   damaged              objects that could not be restored (damaged.h)
@@ -42,6 +43,11 @@ struct vv_store {
 	int pythonfd;   /* pythons/ */
 	int tmpfd;      /* tmp/ */
 	int pkgfd;      /* packages/ */
+	int historyfd;  /* history/ */
+	/* history policy (history.h; set from the config by vv_history_policy) */
+	int64_t hist_keep;       /* entries kept per env; 0: none */
+	int64_t hist_max_age_s;  /* drop entries older than this; 0: no limit */
+	int64_t hist_coalesce_s; /* a mount commit within this of the last one extends it */
 	struct vv_treecache *trees; /* parsed immutable trees shared by every env (tree.h) */
 	struct vv_damaged_state *damaged; /* damaged-list state of checked opens (damaged.h),
 					     made on first use */

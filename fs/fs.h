@@ -37,6 +37,7 @@ struct vv_fs {
 	pthread_cond_t published;    /* broadcast when a publish (done outside lk) ends */
 	bool stop, worker_started, watcher_started;
 	int inotify_fd;              /* watches STORE/envs for other processes' changes */
+	pthread_mutex_t watch_lk;    /* held while envs/ events are read and applied */
 	struct vv_inval *inval;      /* queue of pending invalidations (guarded by lk) */
 	size_t ninval, capinval;
 };
@@ -62,6 +63,9 @@ void vv_fs_inval_entry(struct vv_fs *fs, fuse_ino_t parent, const char *name);
 /* The model's hook for the same (struct vv_envset.inval_entry), ctx is the vv_fs. */
 void vv_fs_model_inval(void *ctx, struct vv_node *dir, const char *name);
 int vv_fs_worker_start(struct vv_fs *fs);
+/* Apply every envs/ change made before this call (other processes' env files), kernel
+ * caches included, before returning: the answer to a tool's VV_IOC_SYNC (env.h). */
+void vv_fs_watch_sync(struct vv_fs *fs);
 void vv_fs_worker_stop(struct vv_fs *fs);
 
 /* ops.c */

@@ -180,7 +180,7 @@ static void commit_due(struct vv_fs *fs)
 			continue;
 		if (now - env->last_change_ns < QUIET_NS && now - env->first_change_ns < MAX_DELAY_NS)
 			continue;
-		if (vv_env_commit(env) < 0)
+		if (vv_env_commit_batch(env, true) < 0)
 			fprintf(stderr, "venvfs: %s\n", vv_errmsg());
 	}
 }
@@ -223,13 +223,79 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-/* The watcher: envs/NAME files changed by another process (venvctl, another daemon on
- * the same store) are synced into the model, and the kernel's view of the mount root
- * is invalidated so the change shows at once. */
+/* Read and apply every queued envs/ event: envs/NAME files changed by another process
+ * (venvctl, another daemon on the same store) are synced into the model, then the
+ * kernel's entry for each changed name and the mount root are invalidated before this
+ * returns (outside fs->lk: the kernel may need a request answered to drop them). The
+ * caller holds fs->watch_lk, so when a drain ends, every event queued before it began
+ * has been applied, kernel caches included (vv_fs_watch_sync relies on that). */
+static void drain_events(struct vv_fs *fs)
+{
+	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+	for (;;) {
+		ssize_t len = read(fs->inotify_fd, buf, sizeof(buf));
+		if (len <= 0)
+			return;
+		char **names = NULL;
+		size_t nnames = 0;
+		pthread_mutex_lock(&fs->lk);
+		for (char *p = buf; p < buf + len;) {
+			struct inotify_event *ev = (struct inotify_event *)p;
+			p += sizeof(*ev) + ev->len;
+			if (!ev->len || vv_env_name_check(ev->name, strlen(ev->name)) < 0)
+				continue;
+			int r = vv_envset_sync(fs->set, ev->name);
+			if (r < 0) {
+				fprintf(stderr, "venvfs: env '%s': %s\n", ev->name, vv_errmsg());
+			} else if (r != VV_SYNC_NONE) {
+				/* a lock change keeps the nodes: their cached attrs (write bits)
+				 * are refreshed by the worker */
+				struct vv_env *e = r == VV_SYNC_LOCK ?
+					vv_envset_find(fs->set, ev->name, strlen(ev->name)) : NULL;
+				if (e) {
+					queue_env_all(fs, e);
+					pthread_cond_signal(&fs->cv);
+				}
+				char **nv = realloc(names, (nnames + 1) * sizeof(*nv));
+				char *dup = strdup(ev->name);
+				if (nv)
+					names = nv;
+				if (nv && dup)
+					names[nnames++] = dup;
+				else /* out of memory: leave it to the worker */
+					free(dup), vv_fs_inval_entry(fs, FUSE_ROOT_ID, ev->name);
+			}
+		}
+		pthread_mutex_unlock(&fs->lk);
+		for (size_t i = 0; i < nnames; i++) {
+			int r = fuse_lowlevel_notify_inval_entry(fs->se, FUSE_ROOT_ID, names[i],
+								 strlen(names[i]));
+			if (r < 0 && r != -ENOENT)
+				fprintf(stderr, "venvfs: cache invalidation: %s\n", strerror(-r));
+			free(names[i]);
+		}
+		if (nnames) {
+			int r = fuse_lowlevel_notify_inval_inode(fs->se, FUSE_ROOT_ID, 0, 0);
+			if (r < 0 && r != -ENOENT)
+				fprintf(stderr, "venvfs: cache invalidation: %s\n", strerror(-r));
+		}
+		free(names);
+	}
+}
+
+void vv_fs_watch_sync(struct vv_fs *fs)
+{
+	if (fs->inotify_fd < 0 || !fs->watcher_started)
+		return;
+	pthread_mutex_lock(&fs->watch_lk);
+	drain_events(fs);
+	pthread_mutex_unlock(&fs->watch_lk);
+}
+
+/* The watcher: applies envs/ changes of other processes as they come (drain_events). */
 static void *watcher(void *arg)
 {
 	struct vv_fs *fs = arg;
-	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
 	for (;;) {
 		struct pollfd pfd = { .fd = fs->inotify_fd, .events = POLLIN };
 		int pr = poll(&pfd, 1, 200);
@@ -240,34 +306,9 @@ static void *watcher(void *arg)
 			break;
 		if (pr <= 0)
 			continue;
-		ssize_t len = read(fs->inotify_fd, buf, sizeof(buf));
-		if (len <= 0)
-			continue;
-		pthread_mutex_lock(&fs->lk);
-		bool any = false;
-		for (char *p = buf; p < buf + len;) {
-			struct inotify_event *ev = (struct inotify_event *)p;
-			p += sizeof(*ev) + ev->len;
-			if (!ev->len || vv_env_name_check(ev->name, strlen(ev->name)) < 0)
-				continue;
-			int r = vv_envset_sync(fs->set, ev->name);
-			if (r < 0) {
-				fprintf(stderr, "venvfs: env '%s': %s\n", ev->name, vv_errmsg());
-			} else if (r != VV_SYNC_NONE) {
-				if (r == VV_SYNC_LOCK)
-					queue_env_all(fs, vv_envset_find(fs->set, ev->name,
-									 strlen(ev->name)));
-				vv_fs_inval_entry(fs, FUSE_ROOT_ID, ev->name);
-				any = true;
-			}
-		}
-		if (any) {
-			struct vv_inval *q = queue_slot(fs);
-			if (q)
-				q->ino = FUSE_ROOT_ID;
-			pthread_cond_signal(&fs->cv);
-		}
-		pthread_mutex_unlock(&fs->lk);
+		pthread_mutex_lock(&fs->watch_lk);
+		drain_events(fs);
+		pthread_mutex_unlock(&fs->watch_lk);
 	}
 	return NULL;
 }

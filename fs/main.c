@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "history.h"
 #include "fsutil.h"
 #include "error.h"
 #include "store.h"
@@ -215,10 +216,12 @@ int main(int argc, char **argv)
 	if (vv_store_open(&st, storepath, ro ? VV_STORE_READONLY : 1) < 0)
 		return die("%s", vv_errmsg());
 	free(storepath);
+	vv_history_policy(st, &cfg);
 	raise_nofile();
 
 	struct vv_fs fs = { .st = st, .ro = ro, .inotify_fd = -1 };
 	pthread_mutex_init(&fs.lk, NULL);
+	pthread_mutex_init(&fs.watch_lk, NULL);
 	pthread_cond_init(&fs.cv, NULL);
 	pthread_cond_init(&fs.published, NULL);
 	struct vv_envset_opts eo = {

@@ -858,8 +858,14 @@ static void op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg
 		     struct fuse_file_info *fi, unsigned flags, const void *in_buf,
 		     size_t in_bufsz, size_t out_bufsz)
 {
-	(void)ino, (void)cmd, (void)arg, (void)fi, (void)flags, (void)in_buf;
+	(void)ino, (void)arg, (void)fi, (void)flags, (void)in_buf;
 	(void)in_bufsz, (void)out_bufsz;
+	if (cmd == VV_IOC_SYNC) {
+		/* a tool changed envs/ (rollback, add): reply once the mount shows it */
+		vv_fs_watch_sync(fs_of(req));
+		fuse_reply_ioctl(req, 0, NULL, 0);
+		return;
+	}
 	/* Python <= 3.13 asks isatty() on every open file: answer at once */
 	fuse_reply_err(req, ENOTTY);
 }

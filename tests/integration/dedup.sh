@@ -12,6 +12,11 @@ vv_mkwheels "$W"
 python3 "$VV_LIB_DIR/mkwheel.py" "$W" bigpkg 1.0 --payload-size "$PAYLOAD" --modules 20 \
 	--script big=bigpkg:main >/dev/null
 
+# This test is about what the envs' current files share. Env history would keep the
+# states before the uninstalls below as the envs' own (history.sh covers that): off.
+mkdir -p "$XDG_CONFIG_HOME/venvfs"
+printf '[venvfs]\nhistory-keep = 0\n' >"$XDG_CONFIG_HOME/venvfs/venvfs.ini"
+
 # Bytecode (from pip and from imports) is left out of the measurement: a .pyc embeds the
 # path of the env it was compiled in, so each env holds its own (see README limits).
 install() { # ENV

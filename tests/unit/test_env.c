@@ -177,7 +177,7 @@ static void test_store_ops(void **state)
 	vv_envcfg_release(&back);
 
 	/* save replaces. */
-	assert_int_equal(vv_env_save(st, "web", &other), 0);
+	assert_int_equal(vv_env_save(st, "web", &other, "create", 0), 0);
 	assert_int_equal(vv_env_load(st, "web", &back), 0);
 	assert_string_equal(back.python, "/usr/bin/python3.12");
 	assert_string_equal(back.prompt, "x");

@@ -81,6 +81,78 @@ static void write_node(struct vv_store *st, struct vv_node *n, const char *data,
 	assert_false(n->publishing);
 }
 
+/* The kernel may forget a directory before the entries below it (an invalidated
+ * subtree, forgets handled by several threads): a directory whose subtree the kernel
+ * still holds must stay, or those entries' parent pointers dangle. */
+static void test_forget_out_of_order(void **state)
+{
+	(void)state;
+	struct vv_store *st = vt_store_new();
+	struct vv_envset *set = open_set(st);
+	struct vv_env *env;
+	assert_int_equal(vv_envset_create(set, "e", &env), 0);
+	struct vv_node *lib = walk(env, "lib");
+	int minor = vv_env_py_minor(st, &env->cfg.root);
+	assert_true(minor >= 0);
+	char py[32];
+	snprintf(py, sizeof(py), "python3.%d", minor);
+	struct vv_node *pyd, *site, *pip;
+	assert_int_equal(vv_node_lookup(lib, py, &pyd), 0);
+	assert_int_equal(vv_node_lookup(pyd, "site-packages", &site), 0);
+	assert_int_equal(vv_node_lookup(site, "pip", &pip), 0);
+	lib->nlookup = pyd->nlookup = site->nlookup = pip->nlookup = 1; /* the kernel's */
+	assert_false(vv_node_forget(site, 1)); /* pip is still held */
+	assert_false(vv_node_forget(pyd, 1));  /* so is its grandchild */
+	assert_false(vv_node_forget(lib, 1));
+	assert_true(vv_node_forget(pip, 1)); /* pip goes; the directories above are intact */
+	struct vv_node *again;
+	assert_int_equal(vv_node_lookup(site, "pip", &again), 0);
+	assert_ptr_equal(again->parent, site);
+	assert_ptr_equal(site->parent, pyd);
+	assert_ptr_equal(pyd->parent, lib);
+	/* with nothing held below it any more, a directory can go with its subtree */
+	assert_true(vv_node_forget(pyd, 0));
+	assert_int_equal(vv_envset_close(set), 0);
+	vt_store_free(st);
+}
+
+/* A file rewritten (O_TRUNC) while its previous content is still being stored, and
+ * the new content stored first: the older result must not replace it (pip rewrites a
+ * data script's first line right after copying it). */
+static void test_publish_out_of_order(void **state)
+{
+	(void)state;
+	struct vv_store *st = vt_store_new();
+	struct vv_envset *set = open_set(st);
+	struct vv_env *env;
+	assert_int_equal(vv_envset_create(set, "e", &env), 0);
+	struct vv_node *dir = walk(env, "lib"), *n;
+	assert_int_equal(vv_node_create(dir, "f.txt", 0644, true, &n), 0);
+	vv_node_close_write(n);
+	struct vv_fdref *fd;
+	/* version 1 written and closed; its publication starts ... */
+	assert_int_equal(vv_node_open_write(n, true), 0);
+	assert_int_equal(vv_node_write_begin(n, &fd), 0);
+	assert_int_equal(pwrite(fd->fd, "old\n", 4, 0), 4);
+	vv_node_write_end(n, 4);
+	vv_fdref_put(fd);
+	vv_node_close_write(n);
+	struct vv_publish p1;
+	bool need;
+	assert_int_equal(vv_node_publish_begin(n, &p1, &need), 0);
+	assert_true(need);
+	/* ... version 2 is written and stored completely meanwhile ... */
+	write_node(st, n, "new content\n", true);
+	/* ... and only then version 1's publication ends */
+	vv_publish_run(st, &p1);
+	assert_int_equal(vv_node_publish_end(&p1), 0);
+	char *c = content(n, NULL);
+	assert_string_equal(c, "new content\n");
+	free(c);
+	assert_int_equal(vv_envset_close(set), 0);
+	vt_store_free(st);
+}
+
 static void test_layout(void **state)
 {
 	struct vv_store *st = *state;
@@ -443,6 +515,8 @@ int main(void)
 		cmocka_unit_test(test_failed_write_not_published),
 		cmocka_unit_test(test_locked_env),
 		cmocka_unit_test(test_readonly_set),
+		cmocka_unit_test(test_forget_out_of_order),
+		cmocka_unit_test(test_publish_out_of_order),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

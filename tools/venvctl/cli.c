@@ -11,13 +11,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "config.h"
+#include "env.h"
 #include "error.h"
+#include "history.h"
 #include "store.h"
 
 /* ---- messages -------------------------------------------------------------------- */
@@ -223,6 +226,65 @@ void vc_pad(FILE *f, size_t n)
 		fputc(' ', f);
 }
 
+/* ---- mounts ---------------------------------------------------------------------- */
+
+/* Undo /proc/self/mountinfo's octal escapes (\040 space, \011 tab, \012, \134) in place. */
+static void unescape_mountinfo(char *s)
+{
+	char *o = s;
+	for (char *p = s; *p; p++) {
+		if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' &&
+		    p[3] >= '0' && p[3] <= '7') {
+			*o++ = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
+			p += 3;
+		} else {
+			*o++ = *p;
+		}
+	}
+	*o = 0;
+}
+
+void vc_sync_mounts(const struct vc_ctx *c)
+{
+	if (!c->st)
+		return;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return;
+	char *line = NULL;
+	size_t cap = 0;
+	while (getline(&line, &cap, f) > 0) {
+		/* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE ... */
+		char *sep = strstr(line, " - ");
+		if (!sep || strncmp(sep + 3, "fuse.venvfs ", 12))
+			continue;
+		/* only mounts of this store: the daemon names its store as the source
+		 * ("venvfs" when the path cannot be an option value: ask those too) */
+		char *src = sep + 3 + 12, *end = strpbrk(src, " \n");
+		if (end)
+			*end = 0;
+		unescape_mountinfo(src);
+		if (strcmp(src, c->st->path) && strcmp(src, "venvfs"))
+			continue;
+		*sep = 0;
+		char *save = NULL, *mnt = NULL;
+		char *tok = strtok_r(line, " ", &save);
+		for (int i = 0; tok && i < 4; i++)
+			tok = strtok_r(NULL, " ", &save);
+		mnt = tok;
+		if (!mnt)
+			continue;
+		unescape_mountinfo(mnt);
+		int fd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NONBLOCK);
+		if (fd < 0)
+			continue;
+		(void)ioctl(fd, VV_IOC_SYNC);
+		close(fd);
+	}
+	free(line);
+	fclose(f);
+}
+
 /* ---- store access ---------------------------------------------------------------- */
 
 /* --store, else the config file's `store`, else the default path. The config stays in
@@ -270,6 +332,8 @@ int vc_open_store_mode(struct vc_ctx *c, int create)
 			vc_msg(NULL, "cannot open store '%s': %s", path, vv_errmsg());
 		c->st = NULL;
 		rc = VC_EXIT_USAGE;
+	} else {
+		vv_history_policy(c->st, &cfg);
 	}
 out:
 	free(path);

@@ -84,11 +84,19 @@ void vc_pad(FILE *f, size_t n);
 int vc_open_store_mode(struct vc_ctx *c, int create);
 int vc_open_store(struct vc_ctx *c);
 
+/* After replacing env files behind the mounts' back: ask every venvfs mount this
+ * process can see (/proc/self/mountinfo) to apply the change now (env.h VV_IOC_SYNC),
+ * so the mount shows it when the command returns. Only mounts of c's store are asked.
+ * Errors are ignored: a mount that cannot be asked still picks the change up by itself
+ * a moment later. */
+void vc_sync_mounts(const struct vc_ctx *c);
+
 /* Show a command's help (usage line, summary, long text). */
 void vc_print_command_help(FILE *f, const struct vc_command *cmd);
 
 extern const struct vc_command vc_command_create, vc_command_add, vc_command_python,
 	vc_command_stats, vc_command_fsck, vc_command_du, vc_command_gc, vc_command_lock,
-	vc_command_unlock, vc_command_clone, vc_command_import, vc_command_freeze;
+	vc_command_unlock, vc_command_clone, vc_command_import, vc_command_freeze,
+	vc_command_history, vc_command_rollback, vc_command_snapshot;
 
 #endif

@@ -173,6 +173,7 @@ static int cmd_create(struct vc_ctx *c, int argc, char **argv)
 			rc = VC_EXIT_PROBLEMS;
 		}
 	}
+	vc_sync_mounts(c);
 	if (fflush(stdout) != 0) {
 		vc_msg(c, "cannot write output: %s", strerror(errno));
 		rc = VC_EXIT_USAGE;
@@ -295,6 +296,7 @@ static int cmd_add(struct vc_ctx *c, int argc, char **argv)
 		rc = VC_EXIT_PROBLEMS;
 		goto out;
 	}
+	vc_sync_mounts(c);
 	print_installed(args[0], done, ndone);
 	vv_installed_free(done, ndone);
 	if (fflush(stdout) != 0) {

@@ -81,14 +81,15 @@ static int cmd_gc(struct vc_ctx *c, int argc, char **argv)
 		vc_json_str(stdout, c->st->path);
 		printf(", \"dry_run\": %s, \"grace_seconds\": %lld, \"envs\": %llu, "
 		       "\"journals\": %llu, \"pythons\": %llu, \"packages\": %llu, "
-		       "\"packages_dropped\": %llu, \"reachable_trees\": %llu, "
+		       "\"packages_dropped\": %llu, \"histories\": %llu, \"reachable_trees\": %llu, "
 		       "\"reachable_files\": %llu, \"objects\": %llu, \"stored_bytes\": %llu, "
 		       "\"freed_objects\": %llu, \"freed_bytes\": %llu, \"young_objects\": %llu, "
 		       "\"young_bytes\": %llu, \"seconds\": %.3f}\n",
 		       o.dry_run ? "true" : "false", (long long)o.grace_s,
 		       (unsigned long long)res.envs, (unsigned long long)res.journals,
 		       (unsigned long long)res.pythons, (unsigned long long)res.packages,
-		       (unsigned long long)res.packages_dropped, (unsigned long long)res.trees,
+		       (unsigned long long)res.packages_dropped, (unsigned long long)res.histories,
+		       (unsigned long long)res.trees,
 		       (unsigned long long)res.files, (unsigned long long)res.objects,
 		       (unsigned long long)res.bytes, (unsigned long long)res.freed,
 		       (unsigned long long)res.freed_bytes, (unsigned long long)res.young,
@@ -96,8 +97,9 @@ static int cmd_gc(struct vc_ctx *c, int argc, char **argv)
 	} else {
 		char a[64];
 		printf("roots:     %llu envs, %llu journals, %llu interpreter caches, %llu "
-		       "packages\n", (unsigned long long)res.envs, (unsigned long long)res.journals,
-		       (unsigned long long)res.pythons, (unsigned long long)res.packages);
+		       "packages, %llu histories\n", (unsigned long long)res.envs,
+		       (unsigned long long)res.journals, (unsigned long long)res.pythons,
+		       (unsigned long long)res.packages, (unsigned long long)res.histories);
 		if (o.drop_packages)
 			printf("%s %llu package records no env uses\n",
 			       o.dry_run ? "would drop:" : "dropped:   ",
@@ -126,7 +128,7 @@ static int cmd_gc(struct vc_ctx *c, int argc, char **argv)
 
 const struct vc_command vc_command_gc = {"gc", cmd_gc,
 	 "[--dry-run] [--grace SECONDS] [--drop-packages] [--json]",
-	 "delete objects no env, journal or interpreter skeleton uses",
+	 "delete objects no env, journal, history or interpreter skeleton uses",
 	 "Delete the objects (file contents and trees) under objects/ that nothing can\n"
 	 "reach, e.g. those of removed envs and uninstalled packages. Kept, with everything\n"
 	 "they reference: the committed root of every env (envs/NAME); the root named by\n"
@@ -134,9 +136,11 @@ const struct vc_command vc_command_gc = {"gc", cmd_gc,
 	 "journal is stale; the skeleton trees of every interpreter cached in pythons/;\n"
 	 "the trees of every package record in packages/ (wheels ingested by `add` or\n"
 	 "`create -r`, kept so that the next env gets them without unpacking).\n"
+	 "every state an env's history still holds (history/NAME: the states before and\n"
+	 "after each kept entry, and every snapshot; see `venvctl history --help`).\n"
 	 "\n"
 	 "gc refuses to delete anything when one of these cannot be read or parsed (a\n"
-	 "damaged env, journal or pythons/ file, a missing or corrupt tree): what it\n"
+	 "damaged env, journal, history or pythons/ file, a missing or corrupt tree): what it\n"
 	 "references is then unknown. It prints the reason; `venvctl fsck` shows the\n"
 	 "whole damage.\n"
 	 "\n"

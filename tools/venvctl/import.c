@@ -87,6 +87,7 @@ static int cmd_clone(struct vc_ctx *c, int argc, char **argv)
 		vc_msg(c, "%s", vv_errmsg());
 		return VC_EXIT_PROBLEMS;
 	}
+	vc_sync_mounts(c);
 	printf("cloned env '%s' as '%s'\n", pos[0], pos[1]);
 	return flush_out(c);
 }
@@ -134,6 +135,7 @@ static int cmd_import(struct vc_ctx *c, int argc, char **argv)
 		vc_msg(c, "nothing was imported");
 		return r == -ENOMEM ? VC_EXIT_USAGE : VC_EXIT_PROBLEMS;
 	}
+	vc_sync_mounts(c);
 	char size[32];
 	vc_human_size(res.bytes, size, sizeof(size));
 	printf("imported '%s' as env '%s': Python %s (%s); %llu files (%s), %llu console "

@@ -63,6 +63,7 @@ static int lock_or_unlock(struct vc_ctx *c, int argc, char **argv, bool locked)
 			       locked ? "locked (read-only)" : "unlocked (writable)");
 		}
 	}
+	vc_sync_mounts(c);
 	if (fflush(stdout) != 0) {
 		vc_msg(c, "cannot write output: %s", strerror(errno));
 		rc = VC_EXIT_USAGE;
