@@ -403,9 +403,21 @@ class Bench:
             run([os.path.join(nat, "bin", "pip")] + self.pipargs + ["-r", self.reqs],
                 env=self.env)
             tn.append(time.perf_counter() - t)
+        # the env works: mounted, every package of the set imports and pip check is clean
+        m = Mount(self.a.build, os.path.join(self.top, "pkgmnt"), self.py, store=st)
+        with m:
+            env = os.path.join(m.mnt, "r0")
+            chk = subprocess.run([os.path.join(env, "bin", "pip"), "check"], env=self.env,
+                                 capture_output=True, text=True)
+            nmod = self.nmodules(env)
+        ok = chk.returncode == 0
         self.add(Row("create-r", f"an env from {self.npkg} stored packages "
                      "(`venvctl create -r`)", med(tv), med(tn), "s", "≤ 50 ms", 0.05, "abs",
-                     "python -m venv + pip install", spread(tv), spread(tn)))
+                     "python -m venv + pip install", spread(tv), spread(tn),
+                     note=f"the env, mounted: `pip check` {'clean' if ok else 'FAILED'}, "
+                     f"`import` of the set loads {nmod} modules"))
+        if not ok:
+            log(f"pip check failed: {chk.stdout}{chk.stderr}")
 
     # 8. store bytes for 50 envs with the same packages
     def row_bytes(self):
