@@ -35,6 +35,7 @@ INSTALL_SET = ["flask", "requests", "boto3", "pydantic", "ipython", "sympy", "ne
 IMPORT_SET = ["moto", "boto3", "botocore.session", "flask", "pydantic", "IPython", "sympy",
               "networkx", "requests", "jinja2", "werkzeug", "urllib3"]
 LIGHT_IMPORT = "import flask, requests, jinja2"
+NOTES_MARK = "<!-- written by hand: bench.py keeps everything from this line on -->"
 
 
 # ---- helpers ------------------------------------------------------------------------
@@ -519,8 +520,17 @@ def write_md(path, rows, a, ver, started, elapsed, chart):
                  f"| {tot:,.0f} | {kinds} |")
     if chart:
         L += ["", f"![measured figure as a fraction of its target]({os.path.basename(chart)})"]
+    # the hand-written analysis below the marker survives a rerun
+    kept = ""
+    try:
+        with open(path) as f:
+            old = f.read()
+        if NOTES_MARK in old:
+            kept = old[old.index(NOTES_MARK):]
+    except FileNotFoundError:
+        pass
     with open(path, "w") as f:
-        f.write("\n".join(L) + "\n")
+        f.write("\n".join(L) + "\n" + ("\n" + kept if kept else ""))
 
 
 def write_chart(path, rows):
@@ -544,7 +554,8 @@ set style fill solid 0.8 border -1
 set boxwidth 0.7
 set yrange [0:*]
 set grid ytics
-set xtics rotate by -30
+set xtics rotate by -30 offset 0,-0.3
+set bmargin 5
 set arrow from graph 0, first 1 to graph 1, first 1 nohead dt 2 lw 2 lc rgb "#c00000"
 plot "{dat}" using 2:xtic(1) title "" lc rgb "#4472c4"
 """
