@@ -75,42 +75,28 @@ static int pycfg_parse(const char *path, const char *buf, size_t len, struct pyc
 	memset(c, 0, sizeof(*c));
 	if (memchr(buf, 0, len))
 		return vv_err(-EINVAL, "'%s/pyvenv.cfg': NUL byte", path);
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *le = nl ? nl : end;
-		const char *eq = memchr(p, '=', (size_t)(le - p));
-		if (eq) {
-			const char *ks = p, *ke = eq, *vs = eq + 1, *ve = le;
-			while (ks < ke && (*ks == ' ' || *ks == '\t'))
-				ks++;
-			while (ke > ks && (ke[-1] == ' ' || ke[-1] == '\t'))
-				ke--;
-			while (vs < ve && (*vs == ' ' || *vs == '\t'))
-				vs++;
-			while (ve > vs && (ve[-1] == ' ' || ve[-1] == '\t' || ve[-1] == '\r'))
-				ve--;
-			size_t kl = (size_t)(ke - ks), vl = (size_t)(ve - vs);
-			char **slot = NULL;
-			if (kl == 4 && !strncasecmp(ks, "home", 4))
-				slot = &c->home;
-			else if ((kl == 7 && !strncasecmp(ks, "version", 7)) ||
-				 (kl == 12 && !strncasecmp(ks, "version_info", 12)))
-				slot = &c->version;
-			else if (kl == 10 && !strncasecmp(ks, "executable", 10))
-				slot = &c->executable;
-			else if (kl == 15 && !strncasecmp(ks, "base-executable", 15))
-				slot = &c->base_executable;
-			else if (kl == 6 && !strncasecmp(ks, "prompt", 6))
-				slot = &c->prompt;
-			else if (kl == 28 && !strncasecmp(ks, "include-system-site-packages", 28))
-				c->system_site = vl == 4 && !strncasecmp(vs, "true", 4);
-			if (slot) {
-				free(*slot);
-				if (!(*slot = strndup(vs, vl)))
-					return vv_err(-ENOMEM, "out of memory");
-			}
+	const char *ks, *vs;
+	size_t kl, vl;
+	while (vv_pycfg_next(&p, end, &ks, &kl, &vs, &vl)) {
+		char **slot = NULL;
+		if (kl == 4 && !strncasecmp(ks, "home", 4))
+			slot = &c->home;
+		else if ((kl == 7 && !strncasecmp(ks, "version", 7)) ||
+			 (kl == 12 && !strncasecmp(ks, "version_info", 12)))
+			slot = &c->version;
+		else if (kl == 10 && !strncasecmp(ks, "executable", 10))
+			slot = &c->executable;
+		else if (kl == 15 && !strncasecmp(ks, "base-executable", 15))
+			slot = &c->base_executable;
+		else if (kl == 6 && !strncasecmp(ks, "prompt", 6))
+			slot = &c->prompt;
+		else if (kl == 28 && !strncasecmp(ks, "include-system-site-packages", 28))
+			c->system_site = vl == 4 && !strncasecmp(vs, "true", 4);
+		if (slot) {
+			free(*slot);
+			if (!(*slot = strndup(vs, vl)))
+				return vv_err(-ENOMEM, "out of memory");
 		}
-		p = nl ? nl + 1 : end;
 	}
 	if (c->version)
 		trim_version(c->version);

@@ -1536,56 +1536,42 @@ static int apply_pyvenv_cfg(struct vv_env *env, const char *buf, size_t len)
 	const char *p = buf, *end = buf + len;
 	if (memchr(buf, 0, len))
 		return vv_err(-EINVAL, "pyvenv.cfg: NUL byte");
-	while (p < end && r == 0) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *le = nl ? nl : end;
-		const char *eq = memchr(p, '=', (size_t)(le - p));
-		if (eq) {
-			const char *ks = p, *ke = eq, *vs = eq + 1, *ve = le;
-			while (ks < ke && (*ks == ' ' || *ks == '\t'))
-				ks++;
-			while (ke > ks && (ke[-1] == ' ' || ke[-1] == '\t'))
-				ke--;
-			while (vs < ve && (*vs == ' ' || *vs == '\t'))
-				vs++;
-			while (ve > vs && (ve[-1] == ' ' || ve[-1] == '\t' || ve[-1] == '\r'))
-				ve--;
-			size_t kl = (size_t)(ke - ks), vl = (size_t)(ve - vs);
-			char *v = strndup(vs, vl);
-			if (!v) {
-				r = -ENOMEM;
-				break;
-			}
-			if (kl == 4 && !strncasecmp(ks, "home", 4)) {
-				free(home), home = v;
-			} else if (kl == 10 && !strncasecmp(ks, "executable", 10)) {
-				free(exe), exe = v;
-			} else if (kl == 7 && !strncasecmp(ks, "version", 7)) {
-				free(version), version = v;
-			} else if (kl == 6 && !strncasecmp(ks, "prompt", 6)) {
-				/* venv writes repr(prompt): strip one pair of matching quotes */
-				if (vl >= 2 && (v[0] == '\'' || v[0] == '"') && v[vl - 1] == v[0]) {
-					memmove(v, v + 1, vl - 2);
-					v[vl - 2] = 0;
-				}
-				free(prompt), prompt = v;
-			} else if (kl == 28 && !strncasecmp(ks, "include-system-site-packages", 28)) {
-				if (!strcasecmp(v, "true"))
-					cfg.system_site = true;
-				else if (!strcasecmp(v, "false"))
-					cfg.system_site = false;
-				else
-					r = vv_err(-EINVAL, "pyvenv.cfg: include-system-site-packages "
-						   "must be true or false, not '%s'", v);
-				free(v);
-			} else if (kl == 7 && !strncasecmp(ks, "command", 7)) {
-				without_pip = strstr(v, " --without-pip") != NULL;
-				free(v);
-			} else {
-				free(v); /* other tools' keys are not kept */
-			}
+	const char *ks, *vs;
+	size_t kl, vl;
+	while (r == 0 && vv_pycfg_next(&p, end, &ks, &kl, &vs, &vl)) {
+		char *v = strndup(vs, vl);
+		if (!v) {
+			r = -ENOMEM;
+			break;
 		}
-		p = nl ? nl + 1 : end;
+		if (kl == 4 && !strncasecmp(ks, "home", 4)) {
+			free(home), home = v;
+		} else if (kl == 10 && !strncasecmp(ks, "executable", 10)) {
+			free(exe), exe = v;
+		} else if (kl == 7 && !strncasecmp(ks, "version", 7)) {
+			free(version), version = v;
+		} else if (kl == 6 && !strncasecmp(ks, "prompt", 6)) {
+			/* venv writes repr(prompt): strip one pair of matching quotes */
+			if (vl >= 2 && (v[0] == '\'' || v[0] == '"') && v[vl - 1] == v[0]) {
+				memmove(v, v + 1, vl - 2);
+				v[vl - 2] = 0;
+			}
+			free(prompt), prompt = v;
+		} else if (kl == 28 && !strncasecmp(ks, "include-system-site-packages", 28)) {
+			if (!strcasecmp(v, "true"))
+				cfg.system_site = true;
+			else if (!strcasecmp(v, "false"))
+				cfg.system_site = false;
+			else
+				r = vv_err(-EINVAL, "pyvenv.cfg: include-system-site-packages "
+					   "must be true or false, not '%s'", v);
+			free(v);
+		} else if (kl == 7 && !strncasecmp(ks, "command", 7)) {
+			without_pip = strstr(v, " --without-pip") != NULL;
+			free(v);
+		} else {
+			free(v); /* other tools' keys are not kept */
+		}
 	}
 	struct vv_python py = { 0 };
 	bool newpy = false;

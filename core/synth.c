@@ -942,3 +942,31 @@ size_t vv_synth_script_head(const char *buf, size_t len, const char *envpath, ch
 		return 0;
 	return i + sizeof(tr_tail) - 1;
 }
+
+int vv_pycfg_next(const char **p, const char *end, const char **key, size_t *klen,
+		  const char **val, size_t *vlen)
+{
+	while (*p < end) {
+		const char *nl = memchr(*p, '\n', (size_t)(end - *p));
+		const char *le = nl ? nl : end;
+		const char *eq = memchr(*p, '=', (size_t)(le - *p));
+		const char *ks = *p, *ke = eq, *vs = eq ? eq + 1 : NULL, *ve = le;
+		*p = nl ? nl + 1 : end;
+		if (!eq)
+			continue;
+		while (ks < ke && (*ks == ' ' || *ks == '\t'))
+			ks++;
+		while (ke > ks && (ke[-1] == ' ' || ke[-1] == '\t'))
+			ke--;
+		while (vs < ve && (*vs == ' ' || *vs == '\t'))
+			vs++;
+		while (ve > vs && (ve[-1] == ' ' || ve[-1] == '\t' || ve[-1] == '\r'))
+			ve--;
+		*key = ks;
+		*klen = (size_t)(ke - ks);
+		*val = vs;
+		*vlen = (size_t)(ve - vs);
+		return 1;
+	}
+	return 0;
+}

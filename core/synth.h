@@ -64,4 +64,11 @@ int vv_synth_shebang(const char *envpath, char **out, size_t *len);
 size_t vv_synth_script_head(const char *buf, size_t len, const char *envpath, char *sfx,
 			    size_t sfxsize);
 
+/* pyvenv.cfg as CPython reads it (site.py, getpath): the next line of [*p, end) that
+ * has an '=', split at the first one, key and value stripped of blanks (the value also
+ * of a '\r'); lines without '=' are skipped. 1 with *p past the line, or 0 at the end.
+ * Keys are compared case-insensitively by the callers. */
+int vv_pycfg_next(const char **p, const char *end, const char **key, size_t *klen,
+		  const char **val, size_t *vlen);
+
 #endif

@@ -868,9 +868,36 @@ static void test_activate_this_runs(void **state)
 	vt_rmtree(fe.dir);
 }
 
+/* pyvenv.cfg lines as CPython splits them */
+static void test_pycfg_next(void **state)
+{
+	(void)state;
+	const char buf[] = "home = /usr/bin\nno equals sign here\n\tKey\t=  a = b \r\n=\nlast=x";
+	const char *p = buf, *end = buf + sizeof(buf) - 1, *k, *v;
+	size_t kl, vl;
+	assert_int_equal(vv_pycfg_next(&p, end, &k, &kl, &v, &vl), 1);
+	assert_int_equal(kl, 4);
+	assert_memory_equal(k, "home", 4);
+	assert_int_equal(vl, 8);
+	assert_memory_equal(v, "/usr/bin", 8);
+	assert_int_equal(vv_pycfg_next(&p, end, &k, &kl, &v, &vl), 1); /* skips the line without '=' */
+	assert_int_equal(kl, 3);
+	assert_memory_equal(k, "Key", 3);
+	assert_int_equal(vl, 5); /* split at the first '=', "\r" stripped */
+	assert_memory_equal(v, "a = b", 5);
+	assert_int_equal(vv_pycfg_next(&p, end, &k, &kl, &v, &vl), 1);
+	assert_int_equal(kl, 0);
+	assert_int_equal(vl, 0);
+	assert_int_equal(vv_pycfg_next(&p, end, &k, &kl, &v, &vl), 1); /* no final newline */
+	assert_memory_equal(k, "last", 4);
+	assert_memory_equal(v, "x", 1);
+	assert_int_equal(vv_pycfg_next(&p, end, &k, &kl, &v, &vl), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pycfg_next),
 		cmocka_unit_test(test_pyvenv_cfg),
 		cmocka_unit_test(test_repr),
 		cmocka_unit_test(test_shebang),
