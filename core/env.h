@@ -2,7 +2,7 @@
  * env.h - environments as the store records them: envs/NAME, a small INI file (inih)
  *
  *   [env]
- *   python = /root/.pyenv/versions/3.11.7/bin/python3.11
+ *   python = /home/user/.pyenv/versions/3.11.7/bin/python3.11
  *   root = <64-hex tree id>
  *   system-site-packages = false
  *   without-pip = true            ; only when made without pip

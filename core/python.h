@@ -25,7 +25,7 @@ struct vv_python {
 	char *exe;      /* realpath of the interpreter binary: bin/python3.X points here,
 			   pyvenv.cfg `executable` */
 	char *home;     /* pyvenv.cfg `home`: dirname of sys._base_executable (not
-			   resolved), e.g. /root/.pyenv/versions/3.11.7/bin */
+			   resolved), e.g. /home/user/.pyenv/versions/3.11.7/bin */
 	char *base_exe; /* sys._base_executable, for pyvenv.cfg `command` */
 	char *version;  /* "3.11.7" */
 	int major, minor;

@@ -32,7 +32,7 @@ static void test_round_trip(void **state)
 	struct vv_envcfg c, back;
 	const char *prompts[] = { NULL, "my prompt", "", "a;b = c", "caf\xc3\xa9 [x]" };
 	for (size_t i = 0; i < sizeof(prompts) / sizeof(*prompts); i++) {
-		make_cfg(&c, "/root/.pyenv/versions/3.11.7/bin/python3.11", HEX1, prompts[i]);
+		make_cfg(&c, "/home/user/.pyenv/versions/3.11.7/bin/python3.11", HEX1, prompts[i]);
 		c.system_site = i % 2;
 		char *text;
 		size_t len;

@@ -16,9 +16,9 @@
 #include "synth.h"
 
 static struct vv_python py311 = {
-	.exe = (char *)"/root/.pyenv/versions/3.11.7/bin/python3.11",
-	.home = (char *)"/root/.pyenv/versions/3.11.7/bin",
-	.base_exe = (char *)"/root/.pyenv/versions/3.11.7/bin/python3",
+	.exe = (char *)"/home/user/.pyenv/versions/3.11.7/bin/python3.11",
+	.home = (char *)"/home/user/.pyenv/versions/3.11.7/bin",
+	.base_exe = (char *)"/home/user/.pyenv/versions/3.11.7/bin/python3",
 	.version = (char *)"3.11.7",
 	.major = 3,
 	.minor = 11,
@@ -56,20 +56,20 @@ static void test_pyvenv_cfg(void **state)
 {
 	(void)state;
 	struct vv_synth_env e = { .path = "/tmp/v1", .name = "v1", .py = &py311 };
-	check_cfg(&e, "home = /root/.pyenv/versions/3.11.7/bin\n"
+	check_cfg(&e, "home = /home/user/.pyenv/versions/3.11.7/bin\n"
 		      "include-system-site-packages = false\n"
 		      "version = 3.11.7\n"
-		      "executable = /root/.pyenv/versions/3.11.7/bin/python3.11\n"
-		      "command = /root/.pyenv/versions/3.11.7/bin/python3 -m venv /tmp/v1\n");
+		      "executable = /home/user/.pyenv/versions/3.11.7/bin/python3.11\n"
+		      "command = /home/user/.pyenv/versions/3.11.7/bin/python3 -m venv /tmp/v1\n");
 
 	e.system_site = true;
 	e.prompt = "my env";
-	check_cfg(&e, "home = /root/.pyenv/versions/3.11.7/bin\n"
+	check_cfg(&e, "home = /home/user/.pyenv/versions/3.11.7/bin\n"
 		      "include-system-site-packages = true\n"
 		      "version = 3.11.7\n"
 		      "prompt = 'my env'\n"
-		      "executable = /root/.pyenv/versions/3.11.7/bin/python3.11\n"
-		      "command = /root/.pyenv/versions/3.11.7/bin/python3 -m venv "
+		      "executable = /home/user/.pyenv/versions/3.11.7/bin/python3.11\n"
+		      "command = /home/user/.pyenv/versions/3.11.7/bin/python3 -m venv "
 		      "--system-site-packages --prompt=\"my env\" /tmp/v1\n");
 
 	e.py = &py38;
