@@ -108,15 +108,20 @@ lost_tree=${lt[0]}
 lost_tree=${lost_tree#"$STORE/objects/"}
 lost_tree=${lost_tree/\//}
 
-# three random trees besides: one bit flipped in two, one truncated
-mapfile -t trees < <(python3 - "$STORE/objects" "$lost_tree" <<'EOF' | shuf -n 3
+# three random trees besides: one bit flipped in two, one truncated. Not a tree on the
+# way to keep/ or lost/ (the env root, keep/ itself): fsck cannot read below a damaged
+# tree, so the deleted keep/f4 would go unreported.
+mapfile -t trees < <(python3 - "$STORE/objects" "$lost_tree" "${user[@]}" <<'EOF' | shuf -n 3
 import os, sys
-top, skip = sys.argv[1], sys.argv[2]
+top, skip, users = sys.argv[1], sys.argv[2], sys.argv[3:]
+needles = [u.encode() for u in users] + [skip.encode(), b" 4:keep\n"]
 for d in os.listdir(top):
     for f in os.listdir(os.path.join(top, d)):
         with open(os.path.join(top, d, f), "rb") as fh:
-            if fh.read(14) == b"venvfs-tree 1\n" and d + f != skip:
-                print(d + f)
+            data = fh.read()
+        if data.startswith(b"venvfs-tree 1\n") and d + f != skip and \
+                not any(n in data for n in needles):
+            print(d + f)
 EOF
 )
 ((${#trees[@]} == 3)) || fail "fewer than 3 trees in the store"
