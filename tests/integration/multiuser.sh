@@ -186,7 +186,8 @@ grep -qx "python = $PY" "$STORE/envs/a" || fail "envs/a changed interpreter"
 # ---- root gives A's env to B; venvctl records its caller -------------------------------
 check chown "$UB:$GB" "$MNT/a"
 grep -qx "owner = $UB:$GB" "$STORE/envs/a" || fail "chown of the env not saved"
-vv_wait_for 10 eval '[[ $(stat -c %u "$MNT/a/$SITEV/demolib/__init__.py") == '"$UB"' ]]' ||
+owner_is() { [[ $(stat -c %u "$1") == "$2" ]]; }
+vv_wait_for 10 owner_is "$MNT/a/$SITEV/demolib/__init__.py" "$UB" ||
 	fail "files of the env still show their old owner"
 check as_b touch "$MNT/a/$SITEV/by-b"
 check_fail as_a touch "$MNT/a/$SITEV/by-a"
