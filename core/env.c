@@ -62,9 +62,65 @@ void vv_envcfg_release(struct vv_envcfg *cfg)
 
 /* ---- the INI text ---- */
 
-enum { K_PYTHON, K_ROOT, K_SYSTEM_SITE, K_WITHOUT_PIP, K_PROMPT, K_LOCKED, K_N };
+enum { K_PYTHON, K_ROOT, K_SYSTEM_SITE, K_WITHOUT_PIP, K_PROMPT, K_LOCKED, K_OWNER, K_MODE,
+       K_N };
 static const char *const env_keys[K_N] = { "python", "root", "system-site-packages",
-					   "without-pip", "prompt", "locked" };
+					   "without-pip", "prompt", "locked", "owner", "mode" };
+
+mode_t vv_envcfg_mode(const struct vv_envcfg *cfg)
+{
+	return cfg->has_mode ? cfg->mode & 07777 : 0755;
+}
+
+/* A decimal id below (uid_t)-1 (which means "no change" to chown), all of s. */
+static bool parse_id(const char *s, size_t len, unsigned long *out)
+{
+	unsigned long v = 0;
+	if (len == 0 || len > 10)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (unsigned long)(s[i] - '0');
+	}
+	if (v >= 0xffffffffUL)
+		return false;
+	*out = v;
+	return true;
+}
+
+/* owner = UID:GID */
+static int parse_owner(const char *value, struct vv_envcfg *cfg)
+{
+	const char *colon = strchr(value, ':');
+	unsigned long u, g;
+	if (!colon || !parse_id(value, (size_t)(colon - value), &u) ||
+	    !parse_id(colon + 1, strlen(colon + 1), &g))
+		return vv_err(-EINVAL, "owner '%s' is not UID:GID (two decimal ids, e.g. "
+			      "1000:1000)", value);
+	cfg->owned = true;
+	cfg->uid = (uid_t)u;
+	cfg->gid = (gid_t)g;
+	return 0;
+}
+
+/* mode = octal permission bits, at most 07777 */
+static int parse_mode(const char *value, struct vv_envcfg *cfg)
+{
+	size_t len = strlen(value);
+	unsigned long m = 0;
+	bool ok = len > 0 && len <= 5;
+	for (size_t i = 0; ok && i < len; i++) {
+		ok = value[i] >= '0' && value[i] <= '7';
+		m = m * 8 + (unsigned long)(value[i] - '0');
+	}
+	if (!ok || m > 07777)
+		return vv_err(-EINVAL, "mode '%s' is not an octal mode of at most 07777 (e.g. "
+			      "0755)", value);
+	cfg->has_mode = true;
+	cfg->mode = (mode_t)m;
+	return 0;
+}
 
 struct env_parse {
 	struct vv_envcfg *cfg;
@@ -114,6 +170,10 @@ static int env_key(void *user, const char *section, const char *key, const char 
 		return vv_parse_bool(value, &cfg->without_pip);
 	case K_LOCKED:
 		return vv_parse_bool(value, &cfg->locked);
+	case K_OWNER:
+		return parse_owner(value, cfg);
+	case K_MODE:
+		return parse_mode(value, cfg);
 	default:
 		cfg->prompt = strdup(value);
 		return cfg->prompt ? 0 : vv_err(-ENOMEM, "out of memory");
@@ -148,13 +208,22 @@ int vv_envcfg_format(const struct vv_envcfg *cfg, char **out, size_t *len)
 		r = vv_ini_value_check("prompt", cfg->prompt, "prompt");
 	if (r < 0)
 		return r;
-	char hex[VV_OID_HEX + 1];
+	if (cfg->owned && (cfg->uid == (uid_t)-1 || cfg->gid == (gid_t)-1))
+		return vv_err(-EINVAL, "env owner %lu:%lu is not a valid uid:gid",
+			      (unsigned long)cfg->uid, (unsigned long)cfg->gid);
+	char hex[VV_OID_HEX + 1], owner[48] = "", mode[24] = "";
 	vv_oid_hex(&cfg->root, hex);
+	if (cfg->owned)
+		snprintf(owner, sizeof(owner), "owner = %lu:%lu\n", (unsigned long)cfg->uid,
+			 (unsigned long)cfg->gid);
+	if (cfg->has_mode)
+		snprintf(mode, sizeof(mode), "mode = %04o\n", (unsigned)(cfg->mode & 07777));
 	const char *p = cfg->prompt;
-	int n = asprintf(out, "[env]\npython = %s\nroot = %s\nsystem-site-packages = %s\n%s%s%s%s%s",
+	int n = asprintf(out, "[env]\npython = %s\nroot = %s\nsystem-site-packages = %s\n%s%s%s%s%s%s%s",
 			 cfg->python, hex, cfg->system_site ? "true" : "false",
 			 cfg->without_pip ? "without-pip = true\n" : "", p ? "prompt = " : "",
-			 p ? p : "", p ? "\n" : "", cfg->locked ? "locked = true\n" : "");
+			 p ? p : "", p ? "\n" : "", cfg->locked ? "locked = true\n" : "",
+			 owner, mode);
 	if (n < 0) {
 		*out = NULL;
 		return vv_err(-ENOMEM, "out of memory");
@@ -189,6 +258,18 @@ int vv_env_load(struct vv_store *st, const char *name, struct vv_envcfg *out)
 		return vv_err_prefix(r, "loading env '%s'", name);
 	r = vv_envcfg_parse(buf, len, name, out);
 	free(buf);
+	if (r == 0 && !out->owned) {
+		/* written before envs had owners: the file's owner owns the env */
+		struct stat sb;
+		if (fstatat(st->envfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+			r = vv_err_sys(-errno, "loading env '%s'", name);
+			vv_envcfg_release(out);
+			return r;
+		}
+		out->owned = true;
+		out->uid = sb.st_uid;
+		out->gid = sb.st_gid;
+	}
 	return r;
 }
 
@@ -244,19 +325,37 @@ int vv_env_save(struct vv_store *st, const char *name, const struct vv_envcfg *c
 	int r = name_ok(name);
 	if (r < 0)
 		return r;
+	/* An env file that is missing or unreadable has no old root to record. */
+	struct vv_envcfg old, keep = *cfg;
+	bool have_old = vv_env_load(st, name, &old) == 0;
+	/* A config that does not say who owns the env (a tool that built it afresh, e.g.
+	 * create --clear) keeps the owner and mode of the env it replaces. */
+	if (have_old && (!cfg->owned || !cfg->has_mode)) {
+		if (!keep.owned) {
+			keep.owned = true;
+			keep.uid = old.uid;
+			keep.gid = old.gid;
+		}
+		if (!keep.has_mode) {
+			keep.has_mode = old.has_mode;
+			keep.mode = old.mode;
+		}
+		cfg = &keep;
+	}
 	char tmp[64];
-	if ((r = write_temp(st, name, cfg, tmp, sizeof(tmp))) < 0)
+	if ((r = write_temp(st, name, cfg, tmp, sizeof(tmp))) < 0) {
+		if (have_old)
+			vv_envcfg_release(&old);
 		return r;
-	/* The history entry goes first (see history.h: gc reads envs/ before history/). An
-	 * env file that is missing or unreadable has no old root to record. A history
-	 * that cannot be written (damaged: -EUCLEAN, or a write error) never stops the
-	 * commit: the change is not recorded and a message says so; a damaged file is left
-	 * alone, and gc and fsck report it until it is repaired or removed. */
-	struct vv_envcfg old;
+	}
+	/* The history entry goes first (see history.h: gc reads envs/ before history/). A
+	 * history that cannot be written (damaged: -EUCLEAN, or a write error) never stops
+	 * the commit: the change is not recorded and a message says so; a damaged file is
+	 * left alone, and gc and fsck report it until it is repaired or removed. */
 	char *undo = NULL;
 	size_t undolen = 0;
 	bool recorded = false;
-	if (vv_env_load(st, name, &old) == 0) {
+	if (have_old) {
 		r = vv_history_record(st, name, &old.root, &cfg->root, source, hflags, 0, &undo,
 				      &undolen);
 		recorded = r == 0 && !vv_oid_eq(&old.root, &cfg->root);
@@ -286,6 +385,14 @@ int vv_env_create(struct vv_store *st, const char *name, const struct vv_envcfg 
 	int r = name_ok(name);
 	if (r < 0)
 		return r;
+	/* whoever creates an env owns it unless told otherwise */
+	struct vv_envcfg own = *cfg;
+	if (!cfg->owned) {
+		own.owned = true;
+		own.uid = getuid();
+		own.gid = getgid();
+		cfg = &own;
+	}
 	char tmp[64];
 	if ((r = write_temp(st, name, cfg, tmp, sizeof(tmp))) < 0)
 		return r;

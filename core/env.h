@@ -8,6 +8,11 @@
  *   without-pip = true            ; only when made without pip
  *   prompt = my prompt            ; optional
  *   locked = true                 ; only when locked: read-only in every mount
+ *   owner = 1000:1000             ; uid:gid every file of the env is shown with
+ *   mode = 0755                   ; permission bits of the env's root directory
+ *
+ * Without `owner` the env belongs to the owner of the envs/NAME file (stores made
+ * before envs had owners), without `mode` its root directory is 0755.
  *
  * Writing envs/NAME (temp file in tmp/, fsync, rename into envs/, fsync envs/) is the
  * single atomic commit point of every change to an env: a reader sees the old root or
@@ -19,6 +24,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/ioctl.h>
+#include <sys/types.h>
 
 #include "hash.h"
 
@@ -38,7 +44,15 @@ struct vv_envcfg {
 	char *prompt;  /* NULL: the env's name */
 	bool locked;   /* read-only: mounts refuse every write (EROFS), tools refuse to
 			  change it (venvctl lock/unlock) */
+	bool owned;    /* uid/gid are set (`owner`); vv_env_load always sets them */
+	uid_t uid;     /* owner of every file of the env, as the mount shows it */
+	gid_t gid;
+	bool has_mode; /* mode is set (`mode`); else the root directory is 0755 */
+	mode_t mode;   /* permission bits (07777) of the env's root directory */
 };
+
+/* The permission bits of the env's root directory: cfg->mode, or 0755. */
+mode_t vv_envcfg_mode(const struct vv_envcfg *cfg);
 
 /* Is name usable as an env name? 0, or -EINVAL ("", ".", "..", '/' or NUL inside, or
  * starting with ".venvfs") / -ENAMETOOLONG (> 255 bytes), with a message. */
@@ -56,15 +70,18 @@ int vv_envcfg_check_unlocked(const struct vv_envcfg *cfg, const char *name);
  * the lock). 1 if it was already in that state (nothing written), 0 if changed. */
 int vv_env_set_locked(struct vv_store *st, const char *name, bool locked);
 
-/* -ENOENT if there is no such env. */
+/* -ENOENT if there is no such env. Without an `owner` key, uid/gid are the env file's
+ * owner (cfg->owned is then set too, so the next save records it). */
 int vv_env_load(struct vv_store *st, const char *name, struct vv_envcfg *out);
 /* Atomically replace (or create) envs/name. A change of the root of an existing env is
  * first recorded in history/name (history.h) as made by `source` ("mount", "add",
  * "create", "rollback", ...); hflags are vv_history_record's (VV_HIST_COALESCE, ...).
- * If the replacement fails the history is put back. */
+ * If the replacement fails the history is put back. A cfg without owner (or mode)
+ * keeps the replaced file's. */
 int vv_env_save(struct vv_store *st, const char *name, const struct vv_envcfg *cfg,
 		const char *source, unsigned hflags);
-/* Create envs/name; -EEXIST if it exists (never clobbers). */
+/* Create envs/name; -EEXIST if it exists (never clobbers). A cfg without owner is
+ * recorded as owned by the calling process's user and group (getuid/getgid). */
 int vv_env_create(struct vv_store *st, const char *name, const struct vv_envcfg *cfg);
 /* Rename without clobbering (-EEXIST); moves the journal and the history along. */
 int vv_env_rename(struct vv_store *st, const char *from, const char *to);

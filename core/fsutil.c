@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -457,4 +458,156 @@ DIR *vv_opendir_at(int dirfd, const char *path)
 		errno = e;
 	}
 	return d;
+}
+
+/* One step of vv_path_trusted: owner and write bits of what fd is (path: its name). */
+static int trusted_stat(const struct stat *sb, const char *path, uid_t uid, bool last)
+{
+	const char *what = last ? "the file" : "the directory";
+	if (!S_ISLNK(sb->st_mode) && (last ? !S_ISREG(sb->st_mode) : !S_ISDIR(sb->st_mode)))
+		return vv_err(-EPERM, "'%s' is not %s", path,
+			      last ? "a regular file" : "a directory");
+	if (S_ISLNK(sb->st_mode))
+		what = "the symbolic link";
+	if (sb->st_uid != 0 && sb->st_uid != uid)
+		return vv_err(-EPERM, "%s '%s' belongs to uid %lu, not to root or uid %lu", what,
+			      path, (unsigned long)sb->st_uid, (unsigned long)uid);
+	if (S_ISLNK(sb->st_mode))
+		return 0; /* its own mode means nothing */
+	bool sticky = !last && (sb->st_mode & S_ISVTX);
+	if (((sb->st_mode & S_IWGRP) && sb->st_gid != 0 && !sticky) ||
+	    ((sb->st_mode & S_IWOTH) && !sticky))
+		return vv_err(-EPERM, "%s '%s' is writable by %s", what, path,
+			      (sb->st_mode & S_IWOTH) ? "every user" : "its group");
+	return 0;
+}
+
+int vv_path_trusted(const char *path, uid_t uid, const char *avoid, char *real)
+{
+	if (path[0] != '/')
+		return vv_err(-EPERM, "'%s' is not an absolute path", path);
+	/* rest: what is left to walk; cur: the resolved directory fd points at */
+	char *rest = malloc(2 * PATH_MAX), *cur = malloc(PATH_MAX);
+	int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int r = 0, links = 0;
+	struct stat sb;
+	if (!rest || !cur)
+		r = vv_err(-ENOMEM, "out of memory");
+	else if (fd < 0 || fstat(fd, &sb) < 0)
+		r = vv_err_sys(-errno, "'/'");
+	else if (strlen(path) >= PATH_MAX)
+		r = vv_err(-ENAMETOOLONG, "'%.40s...': path too long", path);
+	if (r == 0) {
+		strcpy(rest, path);
+		strcpy(cur, "/");
+		r = trusted_stat(&sb, "/", uid, false);
+	}
+	char *p = rest;
+	while (r == 0) {
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		size_t len = strcspn(p, "/");
+		char name[NAME_MAX + 1];
+		if (len > NAME_MAX) {
+			r = vv_err(-ENAMETOOLONG, "'%s': a name is too long", path);
+			break;
+		}
+		memcpy(name, p, len);
+		name[len] = 0;
+		p += len;
+		bool last = !p[strspn(p, "/")];
+		if (!strcmp(name, "."))
+			continue;
+		size_t cl = strlen(cur);
+		if (!strcmp(name, "..")) {
+			/* the parent was checked on the way down (or is /) */
+			char *slash = strrchr(cur, '/');
+			if (slash == cur)
+				cur[1] = 0;
+			else if (slash)
+				*slash = 0;
+			int nfd = openat(fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+			if (nfd < 0) {
+				r = vv_err_sys(-errno, "'%s'", cur);
+				break;
+			}
+			close(fd);
+			fd = nfd;
+			if (last)
+				r = vv_err(-EPERM, "'%s' is not a regular file", path);
+			continue;
+		}
+		if (cl + 1 + len >= PATH_MAX) {
+			r = vv_err(-ENAMETOOLONG, "'%s': path too long", path);
+			break;
+		}
+		if (cl > 1)
+			cur[cl++] = '/';
+		memcpy(cur + cl, name, len + 1);
+		/* never into the caller's own mount: looking it up would wait for the
+		 * caller itself */
+		if (avoid && !strcmp(cur, avoid)) {
+			r = vv_err(-EPERM, "'%s' leads into the mount '%s'", path, avoid);
+			break;
+		}
+		int nfd = openat(fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (nfd < 0 || fstat(nfd, &sb) < 0) {
+			r = vv_err_sys(-errno, "'%s'", cur);
+			if (nfd >= 0)
+				close(nfd);
+			break;
+		}
+		if ((r = trusted_stat(&sb, cur, uid, last)) < 0) {
+			close(nfd);
+			break;
+		}
+		if (!S_ISLNK(sb.st_mode)) {
+			close(fd);
+			fd = nfd;
+			continue;
+		}
+		/* a trusted link: walk its target, then what was left */
+		char target[PATH_MAX];
+		ssize_t tl = readlinkat(nfd, "", target, sizeof(target) - 1);
+		close(nfd);
+		if (tl < 0 || ++links > 40) {
+			r = tl < 0 ? vv_err_sys(-errno, "'%s'", cur)
+				   : vv_err(-ELOOP, "'%s': too many symbolic links", path);
+			break;
+		}
+		target[tl] = 0;
+		size_t left = strlen(p);
+		if ((size_t)tl + 1 + left >= 2 * PATH_MAX) {
+			r = vv_err(-ENAMETOOLONG, "'%s': path too long", path);
+			break;
+		}
+		memmove(rest + tl + 1, p, left + 1);
+		memcpy(rest, target, (size_t)tl);
+		rest[tl] = '/';
+		p = rest;
+		cur[cl > 1 ? cl - 1 : 1] = 0; /* back to the link's directory */
+		if (target[0] == '/') {
+			int rfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+			if (rfd < 0) {
+				r = vv_err_sys(-errno, "'/'");
+				break;
+			}
+			close(fd);
+			fd = rfd;
+			strcpy(cur, "/");
+		}
+	}
+	if (r == 0 && strcmp(cur, "/") && !S_ISREG(sb.st_mode))
+		r = vv_err(-EPERM, "'%s' is not a regular file", path);
+	else if (r == 0 && !strcmp(cur, "/"))
+		r = vv_err(-EPERM, "'%s' is not a regular file", path);
+	if (r == 0 && real)
+		strcpy(real, cur);
+	if (fd >= 0)
+		close(fd);
+	free(rest);
+	free(cur);
+	return r;
 }

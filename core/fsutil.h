@@ -41,4 +41,15 @@ int vv_rm_rf_at(int dirfd, const char *path);
  * where it can. */
 int vv_copy_fd(int src, int dst);
 
+/* May a process running as root (or as uid) execute the file at path without letting
+ * another user choose what runs? Resolves path like realpath(3) into real (PATH_MAX
+ * bytes, may be NULL), following only symbolic links owned by root or uid; the file
+ * and every directory on the way must be owned by root or uid, and none writable by a
+ * group other than root's or by others, except a directory with the sticky bit (like
+ * /tmp: others cannot replace what is in it). Walked with O_PATH | O_NOFOLLOW from
+ * "/"; the directory `avoid` (may be NULL: the caller's own mount point) is never
+ * entered. 0, or -EPERM with a message naming the component and the reason (-errno
+ * if it cannot be reached). */
+int vv_path_trusted(const char *path, uid_t uid, const char *avoid, char *real);
+
 #endif

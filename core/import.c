@@ -619,6 +619,8 @@ int vv_env_clone(struct vv_store *st, const char *from, const char *to)
 		r = vv_err(-EBUSY, "env '%s' has changes not committed yet (journal/%s): commit "
 			   "them first (`sync MOUNT/%s`, or unmount) and clone again", from, from,
 			   from);
+	/* the copy belongs to whoever makes it (vv_env_create records the caller) */
+	cfg.owned = false;
 	if (r == 0 && (r = vv_env_create(st, to, &cfg)) == -EEXIST)
 		r = vv_err(-EEXIST, "env '%s' exists (clone never replaces an env)", to);
 	vv_envcfg_release(&cfg);

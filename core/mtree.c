@@ -577,8 +577,9 @@ void vv_node_stat(struct vv_node *n, struct stat *st)
 	if (type != S_IFLNK && vv_env_readonly(n->env))
 		st->st_mode &= ~(mode_t)0222;
 	st->st_nlink = is_dir(n) ? 2 : 1;
-	st->st_uid = getuid();
-	st->st_gid = getgid();
+	/* every file of an env is its owner's (envs/NAME `owner`) */
+	st->st_uid = n->env->cfg.owned ? n->env->cfg.uid : getuid();
+	st->st_gid = n->env->cfg.owned ? n->env->cfg.gid : getgid();
 	st->st_size = (off_t)node_size(n);
 	st->st_blocks = (st->st_size + 511) / 512;
 	st->st_blksize = 4096;
@@ -1587,11 +1588,19 @@ static int apply_pyvenv_cfg(struct vv_env *env, const char *buf, size_t len)
 			snprintf(path, sizeof(path), "%s/python%d.%d", home, major, minor);
 		else
 			snprintf(path, sizeof(path), "%s/python3", home);
-		if (!realpath(path, real))
-			r = vv_err(-EINVAL, "pyvenv.cfg: interpreter '%s': %s", path, strerror(errno));
-		else if (strcmp(real, env->cfg.python)) {
-			r = vv_python_load(env->set->st, real, &py);
-			if (r < 0)
+		/* Resolved like realpath(3), but the daemon runs a new interpreter to learn
+		 * about it: only one that no other user can have put there (a root daemon
+		 * serves every user), and never through this mount (its lookups would wait
+		 * for this very request). */
+		int t = vv_path_trusted(path, geteuid(), env->set->mountpoint, real);
+		if (t < 0 && !strcmp(path, env->cfg.python))
+			snprintf(real, sizeof(real), "%s", path); /* unchanged */
+		else if (t == -EPERM)
+			r = vv_err_prefix(-EPERM, "pyvenv.cfg: interpreter '%s' not run", path);
+		else if (t < 0)
+			r = vv_err_prefix(-EINVAL, "pyvenv.cfg: interpreter '%s'", path);
+		if (r == 0 && strcmp(real, env->cfg.python)) {
+			if ((r = vv_python_load(env->set->st, real, &py)) < 0)
 				r = vv_err_prefix(-EINVAL, "pyvenv.cfg: interpreter '%s'", real);
 			else
 				newpy = true;
@@ -1839,7 +1848,7 @@ int vv_env_load_root(struct vv_env *env)
 	struct vv_node *root = node_new(env, env->name, strlen(env->name), VV_DIR);
 	if (!root)
 		return -ENOMEM;
-	root->mode = 0755;
+	root->mode = (uint16_t)vv_envcfg_mode(&env->cfg);
 	root->oid = env->cfg.root;
 	root->mtime_ns = root->ctime_ns = root->atime_ns = env->mtime_ns;
 	env->root = root;
@@ -2053,15 +2062,22 @@ static bool cfg_equal(const struct vv_envcfg *a, const struct vv_envcfg *b)
 	return a->python && b->python && !strcmp(a->python, b->python) &&
 	       vv_oid_eq(&a->root, &b->root) && a->system_site == b->system_site &&
 	       a->without_pip == b->without_pip && a->locked == b->locked &&
+	       a->owned == b->owned && a->uid == b->uid && a->gid == b->gid &&
+	       vv_envcfg_mode(a) == vv_envcfg_mode(b) &&
 	       !(a->prompt ? !b->prompt || strcmp(a->prompt, b->prompt) : !!b->prompt);
 }
 
-/* b differs from a in its lock only */
+/* b differs from a in its lock, owner or root mode only */
 static bool lock_only_change(const struct vv_envcfg *a, const struct vv_envcfg *b)
 {
 	struct vv_envcfg t = *b;
 	t.locked = a->locked;
-	return a->locked != b->locked && cfg_equal(a, &t);
+	t.owned = a->owned;
+	t.uid = a->uid;
+	t.gid = a->gid;
+	t.has_mode = a->has_mode;
+	t.mode = a->mode;
+	return !cfg_equal(a, b) && cfg_equal(a, &t);
 }
 
 int vv_envset_sync(struct vv_envset *set, const char *name)
@@ -2078,8 +2094,16 @@ int vv_envset_sync(struct vv_envset *set, const char *name)
 	} else if (env && env->cfg.python && exists && lock_only_change(&env->cfg, &cfg)) {
 		/* only the lock changed (venvctl lock/unlock): apply it in place, so every
 		 * node the kernel holds, a shell's cwd included, follows it at once; a
-		 * commit of changes made before keeps the new flag */
-		env->cfg.locked = !env->cfg.locked;
+		 * commit of changes made before keeps the new flag. The same for a new
+		 * owner or root mode (chown/chmod of the env through another mount). */
+		env->cfg.locked = cfg.locked;
+		env->cfg.owned = cfg.owned;
+		env->cfg.uid = cfg.uid;
+		env->cfg.gid = cfg.gid;
+		env->cfg.has_mode = cfg.has_mode;
+		env->cfg.mode = cfg.mode;
+		if (env->root)
+			env->root->mode = (uint16_t)vv_envcfg_mode(&cfg);
 		ret = VV_SYNC_LOCK;
 	} else if (env && vv_env_has_changes(env)) {
 		fprintf(stderr, "venvfs: env '%s' was changed by another process while it has "
@@ -2133,6 +2157,12 @@ int vv_envset_close(struct vv_envset *set)
 
 int vv_envset_create(struct vv_envset *set, const char *name, struct vv_env **out)
 {
+	return vv_envset_create_as(set, name, getuid(), getgid(), -1, out);
+}
+
+int vv_envset_create_as(struct vv_envset *set, const char *name, uid_t uid, gid_t gid,
+			int mode, struct vv_env **out)
+{
 	if (set->readonly)
 		return -EROFS;
 	int r = vv_env_name_check(name, strlen(name));
@@ -2144,6 +2174,11 @@ int vv_envset_create(struct vv_envset *set, const char *name, struct vv_env **ou
 		.python = set->defpy.exe,
 		.root = set->without_pip ? set->defpy.skel_nopip : set->defpy.skel_pip,
 		.without_pip = set->without_pip,
+		.owned = true,
+		.uid = uid,
+		.gid = gid,
+		.has_mode = mode >= 0,
+		.mode = mode >= 0 ? (mode_t)mode & 07777 : 0,
 	};
 	if ((r = vv_env_create(set->st, name, &cfg)) < 0)
 		return r;
@@ -2219,5 +2254,39 @@ int vv_envset_rename(struct vv_envset *set, const char *from, const char *to, bo
 	envs_insert(set, env);
 	env->epoch++;
 	set->mtime_ns = vv_now_ns();
+	return 0;
+}
+
+int vv_env_set_owner(struct vv_env *env, long uid, long gid, int mode)
+{
+	int r = vv_env_load_root(env);
+	if (r < 0)
+		return r;
+	if ((r = env_writable(env)) < 0)
+		return r;
+	struct vv_envcfg cfg = env->cfg;
+	if (uid >= 0)
+		cfg.uid = (uid_t)uid;
+	if (gid >= 0)
+		cfg.gid = (gid_t)gid;
+	if (uid >= 0 || gid >= 0)
+		cfg.owned = true;
+	if (mode >= 0) {
+		cfg.has_mode = true;
+		cfg.mode = (mode_t)mode & 07777;
+	}
+	if (cfg_equal(&cfg, &env->cfg) && cfg.has_mode == env->cfg.has_mode)
+		return 0;
+	/* committed like a pyvenv.cfg edit: the env file with the committed root, so the
+	 * journal of changes not committed yet stays valid on top of it */
+	if ((r = vv_env_save(env->set->st, env->name, &cfg, "mount", 0)) < 0)
+		return r;
+	env->cfg.owned = cfg.owned;
+	env->cfg.uid = cfg.uid;
+	env->cfg.gid = cfg.gid;
+	env->cfg.has_mode = cfg.has_mode;
+	env->cfg.mode = cfg.mode;
+	env->root->mode = (uint16_t)vv_envcfg_mode(&cfg);
+	env->root->ctime_ns = vv_now_ns();
 	return 0;
 }

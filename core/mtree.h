@@ -163,6 +163,11 @@ struct vv_env *vv_envset_find(struct vv_envset *set, const char *name, size_t le
 
 /* mkdir of an env: -EEXIST, -EINVAL/-ENAMETOOLONG (bad name). No process is started. */
 int vv_envset_create(struct vv_envset *set, const char *name, struct vv_env **out);
+/* The same, owned by uid:gid with root directory mode `mode` (-1: 0755, not
+ * recorded): mkdir in the mount root by that user. vv_envset_create makes the daemon's
+ * user the owner. */
+int vv_envset_create_as(struct vv_envset *set, const char *name, uid_t uid, gid_t gid,
+			int mode, struct vv_env **out);
 /* rmdir of an env: -ENOTEMPTY unless its tree is empty (synthesized entries do not
  * count). */
 int vv_envset_remove(struct vv_envset *set, const char *name);
@@ -174,7 +179,8 @@ int vv_envset_rename(struct vv_envset *set, const char *from, const char *to, bo
  * or removed env is detached: nodes the kernel still holds stay valid but no longer
  * belong to the store. An env with uncommitted changes of its own is left alone
  * (its next commit wins) and a message is logged. */
-/* VV_SYNC_LOCK: only the env's lock changed; it was applied in place (same nodes). */
+/* VV_SYNC_LOCK: only the env's lock, owner or root mode changed; it was applied in
+ * place (same nodes). */
 enum { VV_SYNC_NONE, VV_SYNC_ADDED, VV_SYNC_REMOVED, VV_SYNC_REPLACED, VV_SYNC_LOCK };
 int vv_envset_sync(struct vv_envset *set, const char *name);
 
@@ -188,6 +194,11 @@ int vv_env_commit(struct vv_env *env);
 /* Read-only: the envset is, or the env is locked (cfg.locked). Every change to it is
  * then -EROFS (also removing and renaming the env), and stat shows no write bits. */
 bool vv_env_readonly(const struct vv_env *env);
+/* chown/chmod of the env's root directory: a new owner of the whole env (uid, gid;
+ * -1: unchanged) and/or root directory mode (-1: unchanged), saved in envs/NAME at once
+ * (the committed root stays; changes not committed yet stay in the journal). Who may
+ * do it is the kernel's check (default_permissions). -EROFS when read-only. */
+int vv_env_set_owner(struct vv_env *env, long uid, long gid, int mode);
 
 /* The same; more: a timed commit in the middle of a run of changes, whose history entry
  * the next commit may extend (history.h VV_HIST_OPEN). vv_env_commit closes the batch. */

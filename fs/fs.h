@@ -29,6 +29,7 @@ struct vv_fs {
 	struct vv_store *st;
 	struct fuse_session *se;
 	bool ro;
+	bool allow_other;            /* -o allow_other: the root is 01777, like /tmp */
 	bool no_opendir;             /* the kernel took FUSE_CAP_NO_OPENDIR_SUPPORT */
 
 	/* background work: commits and kernel cache invalidation */
@@ -58,6 +59,9 @@ void vv_fs_inval_env(struct vv_fs *fs, struct vv_env *env);
  * must not reply to before the kernel forgot the old content (an env rename changes
  * every script's first line). Never for an inode the current request works on. */
 void vv_fs_inval_env_now(struct vv_fs *fs, struct vv_env *env);
+/* Queue invalidation of the attributes of every inode of env the kernel knows (its
+ * owner changed, so every uid/gid did). */
+void vv_fs_inval_env_attrs(struct vv_fs *fs, struct vv_env *env);
 /* Queue invalidation of the kernel's dentry parent/name. */
 void vv_fs_inval_entry(struct vv_fs *fs, fuse_ino_t parent, const char *name);
 /* The model's hook for the same (struct vv_envset.inval_entry), ctx is the vv_fs. */

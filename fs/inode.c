@@ -55,7 +55,10 @@ void vv_fs_root_stat(struct vv_fs *fs, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->st_ino = FUSE_ROOT_ID;
-	st->st_mode = S_IFDIR | 0755;
+	/* with allow_other every user may make an env here, and the sticky bit lets only
+	 * an env's owner (and the daemon's user, and root) remove or rename it: the
+	 * kernel checks that against the owners we report (default_permissions) */
+	st->st_mode = S_IFDIR | (fs->allow_other ? 01777 : 0755);
 	st->st_nlink = 2;
 	st->st_uid = getuid();
 	st->st_gid = getgid();
@@ -138,6 +141,12 @@ static void queue_env_all(struct vv_fs *fs, struct vv_env *env)
 		queue(fs, env->syn[s]);
 	if (env->root)
 		queue_all(fs, env->root);
+}
+
+void vv_fs_inval_env_attrs(struct vv_fs *fs, struct vv_env *env)
+{
+	queue_env_all(fs, env);
+	pthread_cond_signal(&fs->cv);
 }
 
 void vv_fs_inval_env(struct vv_fs *fs, struct vv_env *env)

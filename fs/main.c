@@ -219,7 +219,8 @@ int main(int argc, char **argv)
 	vv_history_policy(st, &cfg);
 	raise_nofile();
 
-	struct vv_fs fs = { .st = st, .ro = ro, .inotify_fd = -1 };
+	struct vv_fs fs = { .st = st, .ro = ro, .inotify_fd = -1,
+			    .allow_other = has_opt(mopts, "allow_other") };
 	pthread_mutex_init(&fs.lk, NULL);
 	pthread_mutex_init(&fs.watch_lk, NULL);
 	pthread_cond_init(&fs.cv, NULL);

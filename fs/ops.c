@@ -209,12 +209,32 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	/* a locked env refuses even a no-op chown, like a read-only filesystem */
 	if (vv_env_readonly(n->env))
 		r = -EROFS;
+	/* Who may chown or chmod was checked by the kernel (default_permissions) against
+	 * the owner we report. An env's owner and its root directory's mode are the
+	 * env's (envs/NAME); inside an env only a no-op chown succeeds, since every file
+	 * shows the env's owner. */
+	bool envroot = n->env->root == n, owner_changed = false;
 	if (r == 0 && (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))) {
-		/* ownership is the daemon's; only a no-op chown succeeds */
-		if (((to_set & FUSE_SET_ATTR_UID) && attr->st_uid != getuid()) ||
-		    ((to_set & FUSE_SET_ATTR_GID) && attr->st_gid != getgid()))
+		struct stat cur;
+		vv_node_stat(n, &cur);
+		bool chg = ((to_set & FUSE_SET_ATTR_UID) && attr->st_uid != cur.st_uid) ||
+			   ((to_set & FUSE_SET_ATTR_GID) && attr->st_gid != cur.st_gid);
+		if (chg && !envroot) {
 			r = -EPERM;
+		} else if (chg) {
+			r = vv_env_set_owner(n->env,
+					     (to_set & FUSE_SET_ATTR_UID) ? (long)attr->st_uid : -1,
+					     (to_set & FUSE_SET_ATTR_GID) ? (long)attr->st_gid : -1,
+					     -1);
+			owner_changed = r == 0;
+		}
 	}
+	if (r == 0 && envroot && (to_set & FUSE_SET_ATTR_MODE)) {
+		r = vv_env_set_owner(n->env, -1, -1, (int)(attr->st_mode & 07777));
+		to_set &= ~FUSE_SET_ATTR_MODE;
+	}
+	if (r < 0 && r != -EROFS && r != -EPERM && envroot)
+		fprintf(stderr, "venvfs: env '%s': %s\n", n->env->name, vv_errmsg());
 	if (r == 0 && (to_set & FUSE_SET_ATTR_SIZE)) {
 		r = vv_node_truncate(n, (uint64_t)attr->st_size);
 		if (r == 0 && n->writers == 0)
@@ -231,6 +251,9 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		r = vv_node_setattr(n, mode, at, mt);
 	}
 	(void)fi;
+	/* every inode of the env shows the new owner: the kernel must forget the old */
+	if (owner_changed)
+		vv_fs_inval_env_attrs(fs, n->env);
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 	} else {
@@ -268,8 +291,11 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	}
 	lock(fs);
 	if (parent == FUSE_ROOT_ID) {
+		/* the env belongs to whoever makes it, with the mode mkdir(2) asked for */
+		const struct fuse_ctx *ctx = fuse_req_ctx(req);
 		struct vv_env *env;
-		r = vv_envset_create(fs->set, name, &env);
+		r = vv_envset_create_as(fs->set, name, ctx->uid, ctx->gid,
+					(int)(mode & ~ctx->umask & 07777), &env);
 		if (r < 0 && r != -EEXIST)
 			fprintf(stderr, "venvfs: mkdir '%s': %s\n", name, vv_errmsg());
 		if (r == 0 && (r = vv_env_load_root(env)) == 0)

@@ -1,15 +1,19 @@
 #!/usr/bin/env python3
-"""trywrites.py - try every kind of write into a read-only env; each must fail with EROFS.
+"""trywrites.py - try every kind of write into an env; each must fail with EROFS.
 
-usage: trywrites.py ENVDIR FILE DIR EMPTYDIR
+usage: trywrites.py [--expect ERRNO[,ERRNO...]] ENVDIR FILE DIR EMPTYDIR
+
+--expect names the errors that count as refusals instead of EROFS (e.g. EACCES,EPERM
+for another user's env).
 
 FILE is an existing regular file, DIR an existing non-empty directory and EMPTYDIR an
 existing empty directory, all relative to ENVDIR. Every operation a filesystem can be
 asked to change something with is tried: create, mkdir, mknod, symlink, link, unlink,
 rmdir, rename (file and directory, within and into DIR), open for writing (also with
 O_TRUNC and O_APPEND), truncate, chmod, chown, utime, setxattr, removexattr, and
-editing pyvenv.cfg. Prints one line per operation that did not fail with EROFS and exits
-1 if there was any, else prints the number of operations tried and exits 0.
+editing pyvenv.cfg. Prints one line per operation that did not fail with an expected
+error and exits 1 if there was any, else prints the number of operations tried and
+exits 0.
 """
 import errno
 import os
@@ -17,7 +21,13 @@ import sys
 
 
 def main():
-    env, f, d, empty = sys.argv[1:5]
+    args = sys.argv[1:]
+    expect = {errno.EROFS}
+    if args[:1] == ["--expect"]:
+        expect = {getattr(errno, n) for n in args[1].split(",")}
+        args = args[2:]
+    want = "/".join(sorted(errno.errorcode[e] for e in expect))
+    env, f, d, empty = args[:4]
     fp, dp, ep = (os.path.join(env, p) for p in (f, d, empty))
     new = os.path.join(env, "venvfs-trywrites-new")
     uid, gid = os.stat(fp).st_uid, os.stat(fp).st_gid
@@ -71,12 +81,12 @@ def main():
         try:
             op()
         except OSError as e:
-            if e.errno != errno.EROFS:
+            if e.errno not in expect:
                 print(f"{name}: {errno.errorcode.get(e.errno, e.errno)} ({e.strerror}), "
-                      "expected EROFS")
+                      f"expected {want}")
                 bad += 1
             continue
-        print(f"{name}: succeeded, expected EROFS")
+        print(f"{name}: succeeded, expected {want}")
         bad += 1
     if bad:
         return 1

@@ -312,6 +312,119 @@ static void test_locked(void **state)
 	vt_store_free(st);
 }
 
+/* owner = UID:GID and mode = 0NNN: round trip, only written when set, strict values,
+ * the env file's owner when absent, kept by a save that does not say, set by create. */
+static void test_owner(void **state)
+{
+	(void)state;
+	struct vv_envcfg c, back;
+	make_cfg(&c, "/usr/bin/python3", HEX1, NULL);
+	c.owned = true;
+	c.uid = 4101;
+	c.gid = 4202;
+	c.has_mode = true;
+	c.mode = 01750;
+	char *text;
+	size_t len;
+	assert_int_equal(vv_envcfg_format(&c, &text, &len), 0);
+	assert_non_null(strstr(text, "\nowner = 4101:4202\nmode = 1750\n"));
+	assert_int_equal(vv_envcfg_parse(text, len, "x", &back), 0);
+	assert_true(back.owned && back.has_mode);
+	assert_int_equal(back.uid, 4101);
+	assert_int_equal(back.gid, 4202);
+	assert_int_equal(back.mode, 01750);
+	assert_int_equal(vv_envcfg_mode(&back), 01750);
+	vv_envcfg_release(&back);
+	free(text);
+	/* not set: not written, and the root directory is 0755 */
+	c.owned = c.has_mode = false;
+	assert_int_equal(vv_envcfg_format(&c, &text, &len), 0);
+	assert_null(strstr(text, "owner"));
+	assert_null(strstr(text, "mode"));
+	assert_int_equal(vv_envcfg_parse(text, len, "x", &back), 0);
+	assert_false(back.owned || back.has_mode);
+	assert_int_equal(vv_envcfg_mode(&back), 0755);
+	vv_envcfg_release(&back);
+	free(text);
+	const char *good[] = { "owner = 0:0\nmode = 0", "owner = 4294967294:1\nmode = 07777",
+			       "mode = 755" };
+	for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++) {
+		char buf[300];
+		snprintf(buf, sizeof(buf), "[env]\npython = /p\nroot = " HEX1 "\n%s\n", good[i]);
+		assert_int_equal(vv_envcfg_parse(buf, strlen(buf), "e1", &back), 0);
+		vv_envcfg_release(&back);
+	}
+
+	/* bad values name the env file, the line and the key */
+	const char *bad[] = { "owner = 1000", "owner = 1000:", "owner = :1000", "owner = x:1",
+			      "owner = -1:0", "owner = 1:2:3", "owner = 4294967295:0",
+			      "owner = 99999999999:0", "owner = 1 :2", "mode = 0800",
+			      "mode = 17777", "mode = rwx", "mode = -755", "mode = 0x1ed",
+			      "owner = 1:1\nowner = 2:2", "mode = 0755\nmode = 0700" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		char buf[300];
+		snprintf(buf, sizeof(buf), "[env]\npython = /p\nroot = " HEX1 "\n%s\n", bad[i]);
+		const char *key = strncmp(bad[i], "owner", 5) ? "mode" : "owner";
+		expect_bad(buf, "envs/e1:");
+		assert_non_null(strstr(vv_errmsg(), key));
+	}
+	vv_err_clear();
+	assert_int_equal(vv_envcfg_parse("[env]\npython = /p\nroot = " HEX1 "\nowner = 1\n",
+					 strlen("[env]\npython = /p\nroot = " HEX1 "\nowner = 1\n"),
+					 "web", &back), -EINVAL);
+	assert_non_null(strstr(vv_errmsg(), "envs/web:4: owner '1' is not UID:GID"));
+	/* what cannot be read back is not written */
+	c.owned = true;
+	c.uid = (uid_t)-1;
+	assert_int_equal(vv_envcfg_format(&c, &text, &len), -EINVAL);
+	c.owned = false;
+
+	struct vv_store *st = vt_store_new();
+	/* create without an owner: the creating process's user */
+	assert_int_equal(vv_env_create(st, "web", &c), 0);
+	assert_int_equal(vv_env_load(st, "web", &back), 0);
+	assert_true(back.owned);
+	assert_int_equal(back.uid, getuid());
+	assert_int_equal(back.gid, getgid());
+	assert_false(back.has_mode);
+	vv_envcfg_release(&back);
+	/* an old env file without the keys: its owner's */
+	const char *old = "[env]\npython = /p\nroot = " HEX1 "\n";
+	int fd = openat(st->envfd, "old", O_WRONLY | O_CREAT | O_EXCL, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, old, strlen(old)), (ssize_t)strlen(old));
+	if (getuid() == 0)
+		assert_int_equal(fchown(fd, 4101, 4202), 0);
+	close(fd);
+	struct stat sb;
+	assert_int_equal(fstatat(st->envfd, "old", &sb, 0), 0);
+	assert_int_equal(vv_env_load(st, "old", &back), 0);
+	assert_true(back.owned);
+	assert_int_equal(back.uid, sb.st_uid);
+	assert_int_equal(back.gid, sb.st_gid);
+	assert_int_equal(vv_envcfg_mode(&back), 0755);
+	vv_envcfg_release(&back);
+	/* a save that does not say keeps the owner and mode it replaces; one that does
+	 * changes them */
+	c.owned = true;
+	c.uid = 4101;
+	c.gid = 4202;
+	c.has_mode = true;
+	c.mode = 0700;
+	assert_int_equal(vv_env_save(st, "web", &c, "test", 0), 0);
+	c.owned = c.has_mode = false;
+	assert_int_equal(vv_oid_from_hex(&c.root, HEX2, 64), 0);
+	assert_int_equal(vv_env_save(st, "web", &c, "create", 0), 0);
+	assert_int_equal(vv_env_load(st, "web", &back), 0);
+	assert_true(vv_oid_eq(&back.root, &c.root));
+	assert_int_equal(back.uid, 4101);
+	assert_int_equal(back.gid, 4202);
+	assert_int_equal(vv_envcfg_mode(&back), 0700);
+	vv_envcfg_release(&back);
+	vv_envcfg_release(&c);
+	vt_store_free(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -320,6 +433,7 @@ int main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_store_ops),
 		cmocka_unit_test(test_locked),
+		cmocka_unit_test(test_owner),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

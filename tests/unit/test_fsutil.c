@@ -1,6 +1,7 @@
 /*
  * test_fsutil.c - dirfd-relative helpers: complete writes, bounded reads, atomic
- * replacement, mkdir -p, rm -rf that never follows symlinks, and fd copies.
+ * replacement, mkdir -p, rm -rf that never follows symlinks, fd copies, and the
+ * trusted-path walk that decides whether the daemon may run an interpreter.
  */
 #include "testutil.h"
 
@@ -276,6 +277,88 @@ static void test_copy_fd(void **state)
 	close(dfd);
 }
 
+static void expect_untrusted(const char *path, uid_t uid, const char *avoid, int code,
+			     const char *why)
+{
+	char real[PATH_MAX] = "";
+	vv_err_clear();
+	int r = vv_path_trusted(path, uid, avoid, real);
+	if (r != code)
+		fail_msg("'%s': %d (%s), expected %d", path, r, vv_errmsg(), code);
+	if (!strstr(vv_errmsg(), why))
+		fail_msg("'%s': message '%s' lacks '%s'", path, vv_errmsg(), why);
+}
+
+/* vv_path_trusted: owners, write bits, sticky directories, links, "..", the mount. */
+static void test_path_trusted(void **state)
+{
+	const char *dir = *state;
+	uid_t me = getuid(), other = me == 4242 ? 4243 : 4242;
+	char sub[PATH_MAX], py[PATH_MAX + 16], real[PATH_MAX], p[PATH_MAX + 64];
+	snprintf(sub, sizeof(sub), "%s/bin", dir);
+	snprintf(py, sizeof(py), "%s/python", sub);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	vt_write_file(py, "#!/bin/sh\n", 10);
+	assert_int_equal(chmod(py, 0755), 0);
+	assert_int_equal(chmod(dir, 0755), 0);
+
+	/* the temp dir is ours (and /tmp sticky): trusted, resolved as given */
+	assert_int_equal(vv_path_trusted(py, me, NULL, real), 0);
+	assert_string_equal(real, py);
+	/* "." and ".." resolve like realpath */
+	snprintf(p, sizeof(p), "%s/./bin/../bin//python", dir);
+	assert_int_equal(vv_path_trusted(p, me, NULL, real), 0);
+	assert_string_equal(real, py);
+	/* a link we own is followed, relative or absolute */
+	snprintf(p, sizeof(p), "%s/rel", dir);
+	assert_int_equal(symlink("bin/python", p), 0);
+	assert_int_equal(vv_path_trusted(p, me, NULL, real), 0);
+	assert_string_equal(real, py);
+	snprintf(p, sizeof(p), "%s/abs", dir);
+	assert_int_equal(symlink(py, p), 0);
+	assert_int_equal(vv_path_trusted(p, me, NULL, real), 0);
+	assert_string_equal(real, py);
+
+	/* refused: relative paths, missing files, directories, the caller's mount */
+	expect_untrusted("bin/python", me, NULL, -EPERM, "not an absolute path");
+	snprintf(p, sizeof(p), "%s/none", sub);
+	expect_untrusted(p, me, NULL, -ENOENT, "/none");
+	expect_untrusted(sub, me, NULL, -EPERM, "not a regular file");
+	expect_untrusted(py, me, sub, -EPERM, "leads into the mount");
+
+	/* write bits: the file, its directory, a group (not root's) */
+	assert_int_equal(chmod(py, 0777), 0);
+	expect_untrusted(py, me, NULL, -EPERM, "writable by every user");
+	assert_int_equal(chmod(py, 0755), 0);
+	assert_int_equal(chmod(sub, 0777), 0);
+	expect_untrusted(py, me, NULL, -EPERM, "/bin' is writable by every user");
+	/* ... unless the directory is sticky, like /tmp */
+	assert_int_equal(chmod(sub, 01777), 0);
+	assert_int_equal(vv_path_trusted(py, me, NULL, NULL), 0);
+	assert_int_equal(chmod(sub, 0755), 0);
+
+	if (me == 0) {
+		/* root can hand files to others: owners are checked too */
+		assert_int_equal(chown(py, other, 0), 0);
+		expect_untrusted(py, 0, NULL, -EPERM, "belongs to uid");
+		assert_int_equal(vv_path_trusted(py, other, NULL, NULL), 0); /* uid's own */
+		assert_int_equal(chown(py, 0, 4242), 0);
+		assert_int_equal(chmod(py, 0775), 0);
+		expect_untrusted(py, 0, NULL, -EPERM, "writable by its group");
+		assert_int_equal(chown(py, 0, 0), 0);
+		assert_int_equal(vv_path_trusted(py, 0, NULL, NULL), 0); /* root's group */
+		assert_int_equal(chmod(py, 0755), 0);
+		/* a link somebody else owns is not followed */
+		snprintf(p, sizeof(p), "%s/abs", dir);
+		assert_int_equal(lchown(p, other, other), 0);
+		expect_untrusted(p, 0, NULL, -EPERM, "symbolic link");
+		/* nor a directory of theirs on the way */
+		assert_int_equal(chown(sub, other, other), 0);
+		expect_untrusted(py, 0, NULL, -EPERM, "the directory");
+		assert_int_equal(chown(sub, 0, 0), 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -284,6 +367,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_mkdir_p, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rm_rf, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_fd, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_path_trusted, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

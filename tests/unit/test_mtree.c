@@ -393,6 +393,89 @@ static void test_locked_env(void **state)
 
 /* A read-only envset: nothing can change, nothing is committed, the journal of a
  * crashed mount is shown but stays. */
+/* Owners: mkdir's caller owns the env, every node shows it, chown/chmod of the root
+ * are saved with the committed root while changes wait in the journal, and survive a
+ * reopen; another process's owner change is applied in place. */
+static void test_env_owner(void **state)
+{
+	struct vv_store *st = *state;
+	struct vv_envset *set = open_set(st);
+	struct vv_env *env;
+	assert_int_equal(vv_envset_create_as(set, "own", 4101, 4202, 0750, &env), 0);
+	assert_int_equal(vv_env_load_root(env), 0);
+	struct vv_node *lib = walk(env, "lib"), *cfg = walk(env, "pyvenv.cfg"), *n;
+	struct stat sb;
+	vv_node_stat(env->root, &sb);
+	assert_int_equal(sb.st_mode & 07777, 0750);
+	assert_int_equal(sb.st_uid, 4101);
+	assert_int_equal(sb.st_gid, 4202);
+	vv_node_stat(lib, &sb);
+	assert_int_equal(sb.st_uid, 4101);
+	assert_int_equal(sb.st_mode & 07777, 0755); /* per-file modes stay as stored */
+	vv_node_stat(cfg, &sb);
+	assert_int_equal(sb.st_gid, 4202);
+
+	/* a change waits in the journal while the owner and mode are saved */
+	assert_int_equal(vv_node_mkdir(lib, "pending", 0755, &n), 0);
+	vv_oid committed = env->cfg.root;
+	assert_int_equal(vv_env_set_owner(env, 4301, -1, 01777), 0);
+	struct vv_envcfg c;
+	assert_int_equal(vv_env_load(st, "own", &c), 0);
+	assert_int_equal(c.uid, 4301);
+	assert_int_equal(c.gid, 4202);
+	assert_int_equal(vv_envcfg_mode(&c), 01777);
+	assert_true(vv_oid_eq(&c.root, &committed));
+	vv_envcfg_release(&c);
+	assert_true(vv_env_has_changes(env));
+	vv_node_stat(lib, &sb);
+	assert_int_equal(sb.st_uid, 4301);
+	vv_node_stat(env->root, &sb);
+	assert_int_equal(sb.st_mode & 07777, 01777);
+	/* our own write is no change to sync */
+	assert_int_equal(vv_envset_sync(set, "own"), VV_SYNC_NONE);
+	/* the next commit keeps them */
+	assert_int_equal(vv_env_commit(env), 0);
+	assert_int_equal(vv_env_load(st, "own", &c), 0);
+	assert_int_equal(c.uid, 4301);
+	assert_int_equal(vv_envcfg_mode(&c), 01777);
+	assert_false(vv_oid_eq(&c.root, &committed));
+
+	/* another process changes the owner only: applied in place */
+	c.uid = 4401;
+	c.mode = 0700;
+	assert_int_equal(vv_env_save(st, "own", &c, "test", 0), 0);
+	vv_envcfg_release(&c);
+	assert_int_equal(vv_envset_sync(set, "own"), VV_SYNC_LOCK);
+	assert_ptr_equal(vv_envset_find(set, "own", 3), env);
+	vv_node_stat(lib, &sb);
+	assert_int_equal(sb.st_uid, 4401);
+	vv_node_stat(env->root, &sb);
+	assert_int_equal(sb.st_mode & 07777, 0700);
+	assert_int_equal(vv_envset_close(set), 0);
+
+	/* reopened */
+	set = open_set(st);
+	env = vv_envset_find(set, "own", 3);
+	assert_non_null(env);
+	assert_int_equal(vv_env_load_root(env), 0);
+	vv_node_stat(walk(env, "lib/pending"), &sb);
+	assert_int_equal(sb.st_uid, 4401);
+	assert_int_equal(sb.st_gid, 4202);
+	vv_node_stat(env->root, &sb);
+	assert_int_equal(sb.st_mode & 07777, 0700);
+	/* vv_envset_create: the daemon's user, 0755 */
+	assert_int_equal(vv_envset_create(set, "mine", &env), 0);
+	assert_int_equal(vv_env_load_root(env), 0);
+	vv_node_stat(env->root, &sb);
+	assert_int_equal(sb.st_uid, getuid());
+	assert_int_equal(sb.st_mode & 07777, 0755);
+	/* a locked env refuses */
+	assert_int_equal(vv_env_set_locked(st, "mine", true), 0);
+	assert_int_equal(vv_envset_sync(set, "mine"), VV_SYNC_LOCK);
+	assert_int_equal(vv_env_set_owner(env, 4101, 4101, -1), -EROFS);
+	assert_int_equal(vv_envset_close(set), 0);
+}
+
 static void test_readonly_set(void **state)
 {
 	struct vv_store *st = *state;
@@ -515,6 +598,7 @@ int main(void)
 		cmocka_unit_test(test_failed_write_not_published),
 		cmocka_unit_test(test_locked_env),
 		cmocka_unit_test(test_readonly_set),
+		cmocka_unit_test(test_env_owner),
 		cmocka_unit_test(test_forget_out_of_order),
 		cmocka_unit_test(test_publish_out_of_order),
 	};

@@ -197,7 +197,7 @@ const struct vc_command vc_command_clone = {"clone", cmd_clone, "FROM TO",
 	"\n"
 	"The prompt: when FROM uses the default (its name), TO uses its own name, as\n"
 	"`python -m venv TO` would; a prompt set explicitly (--prompt, or pyvenv.cfg) is\n"
-	"copied.\n"
+	"copied. TO belongs to the user running venvctl (FROM's root mode is copied).\n"
 	"\n"
 	"Refused: an existing TO (never replaced), and a FROM whose journal holds changes a\n"
 	"mount has not committed yet: commit them with `sync MOUNT/FROM` (a mount also\n"
