@@ -35,7 +35,7 @@
 #define PROBE_PREFIX "probe-"
 
 static const char *const layout[] = { "objects", "envs", "journal", "pythons", "tmp",
-					"packages", "history" };
+					"packages", "history", "locks" };
 
 void vv_store_obj_path(const vv_oid *oid, char *buf)
 {
@@ -232,7 +232,7 @@ int vv_store_open(struct vv_store **out, const char *path, int create)
 	}
 	st->path = abs;
 	st->dirfd = st->objfd = st->envfd = st->journalfd = st->pythonfd = st->tmpfd = -1;
-	st->pkgfd = st->historyfd = -1;
+	st->pkgfd = st->historyfd = st->lockfd = -1;
 
 	st->dirfd = open(abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (st->dirfd < 0) {
@@ -243,11 +243,12 @@ int vv_store_open(struct vv_store **out, const char *path, int create)
 		goto fail;
 	}
 	int *fds[] = { &st->objfd, &st->envfd, &st->journalfd, &st->pythonfd, &st->tmpfd,
-		       &st->pkgfd, &st->historyfd };
+		       &st->pkgfd, &st->historyfd, &st->lockfd };
 	for (size_t i = 0; i < sizeof(layout) / sizeof(layout[0]); i++) {
-		/* packages/ and history/ came later: a store made before them gets them on
-		 * first open */
-		bool later = !strcmp(layout[i], "packages") || !strcmp(layout[i], "history");
+		/* packages/, history/ and locks/ came later: a store made before them gets
+		 * them on first open */
+		bool later = !strcmp(layout[i], "packages") || !strcmp(layout[i], "history") ||
+			     !strcmp(layout[i], "locks");
 		/* read-only: an older store without them is served as it is (the daemon
 		 * reads neither package records nor, read-only, histories) */
 		if (ro && later && faccessat(st->dirfd, layout[i], F_OK, AT_SYMLINK_NOFOLLOW))
@@ -289,7 +290,7 @@ void vv_store_close(struct vv_store *st)
 	if (!st)
 		return;
 	int fds[] = { st->objfd, st->envfd, st->journalfd, st->pythonfd, st->tmpfd, st->pkgfd,
-		      st->historyfd, st->dirfd };
+		      st->historyfd, st->lockfd, st->dirfd };
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
