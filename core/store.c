@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "damaged.h"
@@ -66,17 +67,50 @@ static unsigned long long rand64(void)
 	return v;
 }
 
-/* Create a named temp file "<prefix><pid>-<random>" in tmp/. */
+/* Create a named temp file "<prefix><pid>-<random>" in tmp/. It carries a read lock
+ * (OFD, as long as the fd is open) that tells clean_tmp of any process, on any host
+ * sharing the store, that it is in use: the pid in the name only means something on
+ * the host that made it. */
 static int named_tmp(struct vv_store *st, const char *prefix, char *name, size_t namesz)
 {
 	for (int tries = 0; tries < 100; tries++) {
 		snprintf(name, namesz, "%s%ld-%016llx", prefix, (long)getpid(), rand64());
 		int fd = openat(st->tmpfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 				0600);
+		if (fd >= 0) {
+			struct flock fl = { .l_type = F_RDLCK, .l_whence = SEEK_SET };
+			(void)fcntl(fd, F_OFD_SETLK, &fl); /* without it: the age rule only */
+		}
 		if (fd >= 0 || errno != EEXIST)
 			return fd < 0 ? -errno : fd;
 	}
 	return -EEXIST;
+}
+
+/* tmp/ entries younger than this are never cleaned unless their name says whose they
+ * are: another process (on this host or another one sharing the store) may be about
+ * to rename it (env and journal files are written there first). */
+#define TMP_YOUNG_S 60
+
+/* Is tmp/name in use by someone: a regular file somebody holds a lock on (named_tmp),
+ * or a young entry whose owner cannot be told from its name? */
+static bool tmp_in_use(struct vv_store *st, const char *name, bool named)
+{
+	struct stat sb;
+	if (fstatat(st->tmpfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+		return false;
+	if (!named && time(NULL) - sb.st_mtime < TMP_YOUNG_S &&
+	    time(NULL) - sb.st_ctime < TMP_YOUNG_S)
+		return true;
+	if (!S_ISREG(sb.st_mode))
+		return false;
+	int fd = openat(st->tmpfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return false;
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	bool held = fcntl(fd, F_OFD_SETLK, &fl) < 0 && (errno == EAGAIN || errno == EACCES);
+	close(fd);
+	return held;
 }
 
 static int pid_alive(long pid)
@@ -88,14 +122,20 @@ static int pid_alive(long pid)
 	return kill((pid_t)pid, 0) == 0 || errno == EPERM;
 }
 
-/* Is this tmp/ entry a named temp file of a process that still runs? */
+/* Is this tmp/ entry a named temp file ("obj-PID-...", "probe-PID-...")? */
+static const char *tmp_named(const char *name)
+{
+	if (!strncmp(name, TMP_PREFIX, strlen(TMP_PREFIX)))
+		return name + strlen(TMP_PREFIX);
+	if (!strncmp(name, PROBE_PREFIX, strlen(PROBE_PREFIX)))
+		return name + strlen(PROBE_PREFIX);
+	return NULL;
+}
+
+/* Is this tmp/ entry a named temp file of a process that still runs here? */
 static int tmp_owner_alive(const char *name)
 {
-	const char *p = NULL;
-	if (!strncmp(name, TMP_PREFIX, strlen(TMP_PREFIX)))
-		p = name + strlen(TMP_PREFIX);
-	else if (!strncmp(name, PROBE_PREFIX, strlen(PROBE_PREFIX)))
-		p = name + strlen(PROBE_PREFIX);
+	const char *p = tmp_named(name);
 	if (!p)
 		return 0;
 	char *end;
@@ -107,7 +147,8 @@ static int tmp_owner_alive(const char *name)
 }
 
 /* Remove what a crashed writer left in tmp/. Files of live processes (another venvfs
- * sharing the store) are left alone. */
+ * or venvctl sharing the store, here or on another host) are left alone: a local pid
+ * in the name, a lock on the file, or an unnamed entry that is still young. */
 static int clean_tmp(struct vv_store *st)
 {
 	DIR *d = vv_opendir_at(st->tmpfd, ".");
@@ -118,7 +159,7 @@ static int clean_tmp(struct vv_store *st)
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		if (tmp_owner_alive(de->d_name))
+		if (tmp_owner_alive(de->d_name) || tmp_in_use(st, de->d_name, tmp_named(de->d_name)))
 			continue;
 		if ((r = vv_rm_rf_at(st->tmpfd, de->d_name)) < 0) {
 			vv_err_prefix(r, "cleaning '%s/tmp'", st->path);
