@@ -94,13 +94,12 @@ static int named_tmp(struct vv_store *st, const char *prefix, char *name, size_t
 
 /* Is tmp/name in use by someone: a regular file somebody holds a lock on (named_tmp),
  * or a young entry whose owner cannot be told from its name? */
-static bool tmp_in_use(struct vv_store *st, const char *name, bool named)
+static bool tmp_in_use(struct vv_store *st, const char *name, bool named, time_t now)
 {
 	struct stat sb;
 	if (fstatat(st->tmpfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
 		return false;
-	if (!named && time(NULL) - sb.st_mtime < TMP_YOUNG_S &&
-	    time(NULL) - sb.st_ctime < TMP_YOUNG_S)
+	if (!named && now - sb.st_mtime < TMP_YOUNG_S && now - sb.st_ctime < TMP_YOUNG_S)
 		return true;
 	if (!S_ISREG(sb.st_mode))
 		return false;
@@ -149,7 +148,7 @@ static int tmp_owner_alive(const char *name)
 /* Remove what a crashed writer left in tmp/. Files of live processes (another venvfs
  * or venvctl sharing the store, here or on another host) are left alone: a local pid
  * in the name, a lock on the file, or an unnamed entry that is still young. */
-static int clean_tmp(struct vv_store *st)
+static int clean_tmp(struct vv_store *st, time_t now)
 {
 	DIR *d = vv_opendir_at(st->tmpfd, ".");
 	if (!d)
@@ -159,7 +158,7 @@ static int clean_tmp(struct vv_store *st)
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		if (tmp_owner_alive(de->d_name) || tmp_in_use(st, de->d_name, tmp_named(de->d_name)))
+		if (tmp_owner_alive(de->d_name) || tmp_in_use(st, de->d_name, tmp_named(de->d_name), now))
 			continue;
 		if ((r = vv_rm_rf_at(st->tmpfd, de->d_name)) < 0) {
 			vv_err_prefix(r, "cleaning '%s/tmp'", st->path);
@@ -214,7 +213,7 @@ static void clean_atomic_tmps(int dirfd)
 
 /* A real write in tmp/: permission bits say little when running as root or on a
  * read-only mount. */
-static int write_probe(struct vv_store *st)
+static int write_probe(struct vv_store *st, time_t *now)
 {
 	char name[64];
 	int fd = named_tmp(st, PROBE_PREFIX, name, sizeof(name));
@@ -222,6 +221,9 @@ static int write_probe(struct vv_store *st)
 		return vv_err_sys(fd, "store '%s' is not writable: cannot create a file in tmp/",
 				  st->path);
 	int r = vv_write_all(fd, "x", 1);
+	/* "now" by the clock that stamps tmp/ files (a file server's, over NFS) */
+	struct stat sb;
+	*now = fstat(fd, &sb) == 0 ? sb.st_mtime : time(NULL);
 	close(fd);
 	unlinkat(st->tmpfd, name, 0);
 	if (r < 0)
@@ -298,9 +300,10 @@ int vv_store_open(struct vv_store **out, const char *path, int create)
 			goto fail;
 	}
 	st->readonly = ro;
-	if (!ro && (r = write_probe(st)) < 0)
+	time_t now = 0;
+	if (!ro && (r = write_probe(st, &now)) < 0)
 		goto fail;
-	if (!ro && (r = clean_tmp(st)) < 0)
+	if (!ro && (r = clean_tmp(st, now)) < 0)
 		goto fail;
 	if (!ro) {
 		clean_atomic_tmps(st->envfd);
