@@ -2347,25 +2347,25 @@ int vv_envset_rename(struct vv_envset *set, const char *from, const char *to, bo
 		fprintf(stderr, "venvfs: %s\n", vv_errmsg());
 		return r;
 	}
-	if ((r = vv_env_commit(env)) < 0) {
+	env->active++; /* the commit must not let from's lock go before the rename */
+	if ((r = vv_env_commit(env)) == 0) {
+		vv_journal_close(env);
+		r = vv_env_rename(set->st, from, to);
+	}
+	env->active--;
+	if (r < 0) {
 		vv_envlock_release(tofd);
+		vv_env_release_idle(env);
 		return r;
 	}
-	vv_journal_close(env);
-	if ((r = vv_env_rename(set->st, from, to)) < 0) {
-		vv_envlock_release(tofd);
-		return r;
-	}
-	/* committed and renamed: nothing of the env is pending under either name */
-	if (env->lockfd >= 0 && !env->active) {
-		vv_envlock_drop(set->st, from, env->lockfd);
-		env->lockfd = -1;
-		vv_envlock_release(tofd);
-	} else {
-		/* writers still open: keep holding, now under the new name */
-		vv_envlock_drop(set->st, from, env->lockfd);
+	/* from's lock file goes with the name; writers still open keep the env locked
+	 * under its new name */
+	vv_envlock_drop(set->st, from, env->lockfd);
+	env->lockfd = -1;
+	if (env->active)
 		env->lockfd = tofd;
-	}
+	else
+		vv_envlock_release(tofd);
 	char *nn = strdup(to);
 	if (!nn)
 		return -ENOMEM;

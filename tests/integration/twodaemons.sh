@@ -178,7 +178,13 @@ assert_eq "$(pyver "$MNT/x")" "2.0" "A right after venvctl add"
 assert_eq "$(pyver "$MNTB/x")" "2.0" "B right after venvctl add"
 
 # ---- kill -9 of A with changes only in its journal: replayed once, by B ---------------------
-echo dead >"$MNT/x/dead.txt"
+# fsync: the content is journaled before the kill (a close's release may still be in
+# flight when close returns); fsync of a file does not commit
+python3 -c 'import os, sys
+with open(sys.argv[1], "w") as f:
+    f.write("dead\n")
+    f.flush()
+    os.fsync(f.fileno())' "$MNT/x/dead.txt"
 mv "$MNT/x/dead.txt" "$MNT/x/dead2.txt"
 vv_kill_daemon
 (($(wc -l <"$STORE/journal/x") > 1)) ||

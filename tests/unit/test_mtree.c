@@ -7,12 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "testutil.h"
 
 #include "env.h"
+#include "envlock.h"
 #include "error.h"
 #include "journal.h"
 #include "mtree.h"
@@ -537,6 +539,18 @@ static void test_two_writers(void **state)
 	walk(ea, "lib/left-by-dead");
 	walk(ea, "lib/from-a");
 	walk(ea, "lib/from-b");
+
+	/* renaming an env takes both names' locks; the old name's lock file goes */
+	int held;
+	assert_int_equal(vv_envlock_take(st, "two-b", &held), 0);
+	assert_int_equal(vv_envset_rename(a, "two", "two-b", true), -EBUSY);
+	assert_non_null(strstr(vv_errmsg(), "env 'two-b' is being changed by"));
+	vv_envlock_release(held);
+	assert_int_equal(vv_envset_rename(a, "two", "two-b", true), 0);
+	assert_int_equal(ea->lockfd, -1);
+	struct stat sb;
+	assert_int_equal(fstatat(st->lockfd, "two", &sb, 0), -1);
+	assert_int_equal(vv_envlock_held(st, "two-b"), 0);
 	assert_int_equal(vv_envset_close(a), 0);
 }
 
