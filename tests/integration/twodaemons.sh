@@ -108,13 +108,17 @@ visible "env made on A, in B" test -x "$MNTB/x/bin/python"
 VV_BG_PIDS+=("$!")
 READER=$!
 
+# `sync FILE` first: a close's release (which stores the file) may still be in flight
+# when close returns, and the commit would not have it yet
 echo v1 >"$MNT/x/data.txt"
 check "$MNT/x/bin/pip" install -q --no-index --find-links "$W" demolib==1.0
+sync "$MNT/x/data.txt"
 vv_commit x
 visible "A's file write, in B" grep -qx v1 "$MNTB/x/data.txt"
 visible "A's pip install, in B" eval '[[ $(pyver "$MNTB/x") == 1.0 ]]'
 # B has read data.txt (page cache kept); A's next version replaces it
 echo v2 >"$MNT/x/data.txt"
+sync "$MNT/x/data.txt"
 vv_commit x
 visible "A's rewrite of a file B had read, in B" grep -qx v2 "$MNTB/x/data.txt"
 
@@ -148,6 +152,7 @@ vv_wait_for 15 sh -c "echo b >'$MNTB/x/fromb.txt'" 2>/dev/null ||
 	fail "B could not write after A committed"
 assert_eq "$(cat "$MNTB/x/held.txt")" "from A" "A's file in B after B took over"
 vv_commit_b() { sync "$MNTB/$1" || fail "sync of env '$1' on B failed"; }
+sync "$MNTB/x/fromb.txt"
 vv_commit_b x
 visible "B's write, in A" grep -qx b "$MNT/x/fromb.txt"
 assert_eq "$(cat "$MNT/x/data.txt")" "v2" "A's own file in A after B's commit"
@@ -194,6 +199,7 @@ echo b2 >"$MNTB/x/b2.txt" || fail "B's first write after A died failed"
 assert_contains "$(cat "$LOGB")" "replayed" "B's log after taking over a dead writer's journal"
 assert_eq "$(cat "$MNTB/x/dead2.txt")" "dead" "the dead writer's file in B"
 assert_missing "$MNTB/x/dead.txt"
+sync "$MNTB/x/b2.txt"
 vv_commit_b x
 assert_eq "$(wc -l <"$STORE/journal/x")" 1 "journal lines after B's commit"
 vv_mount
