@@ -6,9 +6,9 @@
 #     VISIBLE_S seconds, with its kernel caches (an entry it found missing, a file it
 #     had read) invalidated; a reader loop on B sees no error meanwhile;
 #   - while A holds uncommitted changes to env x (a file open for writing), B's writes
-#     to x fail with EBUSY and B's log names the holder (venvfs, A's pid, the host);
-#     `venvctl add` and `rollback` are refused the same way; once A commits, B writes,
-#     and A shows B's change;
+#     to x (and renaming x) fail with EBUSY and B's log names the holder (venvfs, A's
+#     pid, the host); `venvctl add`, `rollback`, `create --clear` and `lock` are refused
+#     the same way; once A commits, B writes, and A shows B's change;
 #   - pip installs into different envs through A and B at the same time both land;
 #   - `venvctl add` returns with the change shown by both mounts (B by a forced scan);
 #   - kill -9 of A with changes only in its journal: B's next write replays them under
@@ -51,9 +51,11 @@ mount_b() {
 	timeout 20 stat "$MNTB" >/dev/null || fail "mount B does not answer"
 }
 
+b_exited() { ! kill -0 "$B_PID" 2>/dev/null; }
+
 umount_b() {
 	vv__unmount "$MNTB" || fail "unmounting B needed a lazy unmount"
-	vv_wait_for 60 eval '! kill -0 "$B_PID" 2>/dev/null' || fail "daemon B did not exit"
+	vv_wait_for 60 b_exited || fail "daemon B did not exit"
 	local rc=0
 	wait "$B_PID" 2>/dev/null || rc=$?
 	((rc == 0)) || fail "daemon B exited with status $rc"
@@ -82,6 +84,9 @@ busy() {
 pyver() {
 	"$1/bin/python" -c 'import demolib; print(demolib.__version__)' 2>/dev/null
 }
+# has_demolib ENVDIR VERSION: the env imports demolib VERSION
+has_demolib() { [[ $(pyver "$1") == "$2" ]]; }
+gone() { [[ ! -e $1 ]]; }
 
 vv_mount
 A_PID=$VV_PID
@@ -115,7 +120,7 @@ check "$MNT/x/bin/pip" install -q --no-index --find-links "$W" demolib==1.0
 sync "$MNT/x/data.txt"
 vv_commit x
 visible "A's file write, in B" grep -qx v1 "$MNTB/x/data.txt"
-visible "A's pip install, in B" eval '[[ $(pyver "$MNTB/x") == 1.0 ]]'
+visible "A's pip install, in B" has_demolib "$MNTB/x" 1.0
 # B has read data.txt (page cache kept); A's next version replaces it
 echo v2 >"$MNT/x/data.txt"
 sync "$MNT/x/data.txt"
@@ -142,8 +147,12 @@ out=$(vv_ctl add x "$W/demolib-2.0-py3-none-any.whl" 2>&1) && fail "venvctl add 
 assert_contains "$out" "env 'x' is being changed by venvfs pid $A_PID on host $HOST" \
 	"venvctl add's error"
 assert_contains "$out" "try again when it has committed" "venvctl add's error"
-out=$(vv_ctl rollback x 2>&1) && fail "venvctl rollback succeeded"
-assert_contains "$out" "is being changed by venvfs pid $A_PID" "venvctl rollback's error"
+for cmd in "rollback x" "create --clear x" "lock x"; do
+	# shellcheck disable=SC2086 # word splitting wanted
+	out=$(vv_ctl $cmd 2>&1) && fail "venvctl $cmd succeeded"
+	assert_contains "$out" "is being changed by venvfs pid $A_PID" "venvctl $cmd's error"
+done
+busy mv "$MNTB/x" "$MNTB/x-renamed"
 assert_missing "$MNT/x/fromb.txt"
 assert_eq "$(pyver "$MNT/x")" "1.0" "A's env after the refused add"
 exec 3>&-
@@ -170,8 +179,8 @@ wait "$PA" || fail "pip install through A failed"
 wait "$PB" || fail "pip install through B failed"
 vv_commit ea
 vv_commit_b eb
-visible "A's install into ea, in B" eval '[[ $(pyver "$MNTB/ea") == 2.0 ]]'
-visible "B's install into eb, in A" eval '[[ $(pyver "$MNT/eb") == 1.0 ]]'
+visible "A's install into ea, in B" has_demolib "$MNTB/ea" 2.0
+visible "B's install into eb, in A" has_demolib "$MNT/eb" 1.0
 assert_eq "$("$MNT/ea/bin/demo")" "demoapp 1.0 demolib 2.0" "demo in ea through A"
 assert_eq "$("$MNTB/eb/bin/demo")" "demoapp 1.0 demolib 1.0" "demo in eb through B"
 assert_contains "$(vv_ctl freeze ea)" "demoapp==1.0" "ea's committed packages"
@@ -191,7 +200,7 @@ with open(sys.argv[1], "w") as f:
     f.flush()
     os.fsync(f.fileno())' "$MNT/x/dead.txt"
 mv "$MNT/x/dead.txt" "$MNT/x/dead2.txt"
-vv_kill_daemon
+vv_kill_daemon KILL
 (($(wc -l <"$STORE/journal/x") > 1)) ||
 	fail "A committed before it was killed: nothing left to replay"
 assert_missing "$MNTB/x/dead2.txt" # B shows the committed state
@@ -214,7 +223,7 @@ fi
 check rm -rf "$MNT/ea"
 assert_missing "$STORE/envs/ea"
 assert_missing "$STORE/locks/ea"
-visible "removal of ea, in B" eval '[[ ! -e $MNTB/ea ]]'
+visible "removal of ea, in B" gone "$MNTB/ea"
 
 vv_umount
 umount_b
