@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "envlock.h"
 #include "error.h"
 #include "fsutil.h"
 #include "history.h"
@@ -562,11 +563,17 @@ int vv_env_journal_pending(struct vv_store *st, const char *name, const vv_oid *
 int vv_env_set_locked(struct vv_store *st, const char *name, bool locked)
 {
 	struct vv_envcfg cfg;
-	int r = vv_env_load(st, name, &cfg);
-	if (r < 0)
+	int lk, r = name_ok(name);
+	/* one writer at a time: a mount with uncommitted changes holds the lock too */
+	if (r < 0 || (r = vv_envlock_take_env(st, name, &lk)) < 0)
 		return r;
+	if ((r = vv_env_load(st, name, &cfg)) < 0) {
+		vv_envlock_release(lk);
+		return r;
+	}
 	if (cfg.locked == locked) {
 		vv_envcfg_release(&cfg);
+		vv_envlock_release(lk);
 		return 1;
 	}
 	/* A mount holding changes would commit them with the config it loaded, dropping
@@ -580,6 +587,7 @@ int vv_env_set_locked(struct vv_store *st, const char *name, bool locked)
 		r = vv_env_save(st, name, &cfg, "lock", 0);
 	}
 	vv_envcfg_release(&cfg);
+	vv_envlock_release(lk);
 	return r;
 }
 

@@ -21,6 +21,7 @@
 
 #include "config.h"
 #include "env.h"
+#include "envlock.h"
 #include "error.h"
 #include "fsutil.h"
 #include "hash.h"
@@ -527,14 +528,9 @@ out:
 	return r;
 }
 
-int vv_creator_run(struct vv_creator *cr, const char *name)
+static int creator_run(struct vv_creator *cr, const char *name, bool exists)
 {
-	struct stat sb;
-	int r = vv_env_name_check(name, strlen(name));
-	if (r < 0)
-		return r;
-	bool exists = fstatat(cr->st->envfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0;
-	vv_err_clear();
+	int r = 0;
 	if (exists && (cr->clear || cr->upgrade || cr->upgrade_deps)) {
 		/* a locked env is read-only for tools too */
 		struct vv_envcfg cur;
@@ -561,6 +557,24 @@ int vv_creator_run(struct vv_creator *cr, const char *name)
 	else
 		r = create_update(cr, name);
 	return r < 0 ? vv_err_prefix(r, "env '%s'", name) : 0;
+}
+
+int vv_creator_run(struct vv_creator *cr, const char *name)
+{
+	struct stat sb;
+	int fd = -1, r = vv_env_name_check(name, strlen(name));
+	if (r < 0)
+		return r;
+	bool exists = fstatat(cr->st->envfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0;
+	/* replacing an existing env: one writer at a time (a mount with uncommitted
+	 * changes holds the lock too); a new one is made without clobbering */
+	if (exists && (cr->clear || cr->upgrade || cr->upgrade_deps) &&
+	    (r = vv_envlock_take_env(cr->st, name, &fd)) < 0)
+		return r;
+	vv_err_clear();
+	r = creator_run(cr, name, exists);
+	vv_envlock_release(fd);
+	return r;
 }
 
 int vv_creator_new(struct vv_store *st, const struct vv_config *cfg,

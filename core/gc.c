@@ -25,6 +25,7 @@
 
 #include "config.h"
 #include "env.h"
+#include "envlock.h"
 #include "error.h"
 #include "fsutil.h"
 #include "hash.h"
@@ -548,6 +549,9 @@ int vv_gc(struct vv_store *st, const struct vv_gc_opts *opts, struct vv_gc_resul
 	} else {
 		vv_reach_counts(g.reach, &res->trees, &res->files);
 		r = sweep(&g);
+		/* writer lock files of names with no env (each removed under its lock) */
+		if (r == 0 && !opts->dry_run)
+			vv_envlock_prune(st);
 	}
 	vv_reach_free(g.reach);
 	if (lockfd >= 0)

@@ -21,6 +21,7 @@
 
 #include "config.h"
 #include "env.h"
+#include "envlock.h"
 #include "error.h"
 #include "fsutil.h"
 #include "store.h"
@@ -582,7 +583,7 @@ int vv_history_snapshot_delete(struct vv_store *st, const char *name, const char
 
 /* ---- rollback ---- */
 
-int vv_history_rollback(struct vv_store *st, const char *name, const char *target, vv_oid *to)
+static int rollback(struct vv_store *st, const char *name, const char *target, vv_oid *to)
 {
 	struct vv_envcfg cfg;
 	int r = vv_env_name_check(name, strlen(name));
@@ -665,6 +666,19 @@ int vv_history_rollback(struct vv_store *st, const char *name, const char *targe
 		}
 	}
 	vv_envcfg_release(&cfg);
+	return r;
+}
+
+int vv_history_rollback(struct vv_store *st, const char *name, const char *target, vv_oid *to)
+{
+	int fd, r = vv_env_name_check(name, strlen(name));
+	if (r < 0)
+		return r;
+	/* one writer at a time: a mount with uncommitted changes holds the lock too */
+	if ((r = vv_envlock_take_env(st, name, &fd)) < 0)
+		return r;
+	r = rollback(st, name, target, to);
+	vv_envlock_release(fd);
 	return r;
 }
 

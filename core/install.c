@@ -20,6 +20,7 @@
 #include <sys/utsname.h>
 
 #include "env.h"
+#include "envlock.h"
 #include "error.h"
 #include "fsutil.h"
 #include "hash.h"
@@ -658,6 +659,7 @@ struct target {
 	char v3[16];
 	const struct vv_python *pyp;
 	int minor;
+	int lockfd; /* the env's writer lock (envlock.h), held until target_release */
 };
 
 static void target_release(struct target *t)
@@ -665,12 +667,19 @@ static void target_release(struct target *t)
 	if (t->have_py)
 		vv_python_release(&t->py);
 	vv_envcfg_release(&t->cfg);
+	vv_envlock_release(t->lockfd);
+	t->lockfd = -1;
 }
 
 static int target_open(struct vv_store *st, const char *name, struct target *t)
 {
 	memset(t, 0, sizeof(*t));
-	int r = vv_env_load(st, name, &t->cfg);
+	t->lockfd = -1;
+	/* one writer at a time: a mount with uncommitted changes holds it too */
+	int r = vv_envlock_take_env(st, name, &t->lockfd);
+	if (r < 0)
+		return r;
+	r = vv_env_load(st, name, &t->cfg);
 	if (r < 0)
 		return r;
 	if ((r = vv_envcfg_check_unlocked(&t->cfg, name)) < 0)
@@ -776,7 +785,8 @@ out:
 
 static int fail_env(int r, const char *name)
 {
-	if (r == -ENOENT && !strncmp(vv_errmsg(), "no env named", 12))
+	if ((r == -ENOENT && !strncmp(vv_errmsg(), "no env named", 12)) ||
+	    (r == -EBUSY && !strncmp(vv_errmsg(), "env '", 5)))
 		return r;
 	return vv_err_prefix(r, "env '%s'", name);
 }

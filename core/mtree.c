@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "damaged.h"
+#include "envlock.h"
 #include "error.h"
 #include "fsutil.h"
 #include "history.h"
@@ -667,14 +668,96 @@ int vv_env_walk(struct vv_env *env, const char *relpath, struct vv_node **out)
 
 /* ---- namespace changes ----------------------------------------------------------- */
 
-/* Writes into env are refused with -EROFS when the envset is read-only (venvfs -o ro)
- * or the env is locked (envs/NAME `locked = true`). Journal replay rebuilds what was
- * already written, so it is never refused. */
-static int env_writable(const struct vv_env *env)
+static bool cfg_equal(const struct vv_envcfg *a, const struct vv_envcfg *b);
+static void env_bury(struct vv_envset *set, struct vv_env *env);
+static int env_new(struct vv_envset *set, const char *name, struct vv_env **out);
+static int envs_insert(struct vv_envset *set, struct vv_env *env);
+static void envs_remove(struct vv_envset *set, struct vv_env *env);
+
+/* Replace env by a fresh, unloaded one of the same name (none if envs/NAME is gone):
+ * its loaded view is stale. The kernel's entry for the name is invalidated. */
+static int env_reload(struct vv_envset *set, struct vv_env *env, bool exists)
+{
+	struct vv_env *fresh = NULL;
+	int r;
+	if (exists && (r = env_new(set, env->name, &fresh)) < 0)
+		return r;
+	envs_remove(set, env);
+	env_bury(set, env);
+	if (fresh)
+		envs_insert(set, fresh);
+	set->mtime_ns = vv_now_ns();
+	if (set->inval_entry)
+		set->inval_entry(set->inval_ctx, NULL, env->name);
+	return 0;
+}
+
+/* Take env's writer lock for a change (see mtree.h): -EBUSY if another writer holds
+ * it, -ESTALE if the loaded view turned out stale (the env is reloaded). */
+static int env_lock(struct vv_env *env)
+{
+	struct vv_envset *set = env->set;
+	int fd, r = vv_envlock_take(set->st, env->name, &fd);
+	if (r < 0) {
+		fprintf(stderr, "venvfs: %s\n", vv_errmsg());
+		return r;
+	}
+	struct vv_envcfg now;
+	bool stale = false, exists = true;
+	r = vv_env_load(set->st, env->name, &now);
+	if (r == -ENOENT) {
+		stale = true;
+		exists = false;
+	} else if (r < 0) {
+		fprintf(stderr, "venvfs: %s\n", vv_errmsg());
+		vv_envlock_release(fd);
+		return r;
+	} else {
+		/* another writer committed since we loaded it, or one stopped with changes
+		 * not committed (its journal is replayed by the reload) */
+		stale = env->cfg.python && (!cfg_equal(&env->cfg, &now) ||
+					    vv_env_journal_pending(set->st, env->name, &now.root) > 0);
+		vv_envcfg_release(&now);
+	}
+	if (stale) {
+		vv_envlock_release(fd);
+		fprintf(stderr, "venvfs: env '%s' was changed by another writer since this mount "
+			"loaded it: reloaded (the request is retried)\n", env->name);
+		r = env_reload(set, env, exists);
+		return r < 0 ? r : -ESTALE;
+	}
+	/* another writer may have replaced journal/NAME meanwhile: append to the current
+	 * one */
+	vv_journal_close(env);
+	env->lockfd = fd;
+	return 0;
+}
+
+/* Every change to an env starts here. Writes into env are refused with -EROFS when the
+ * envset is read-only (venvfs -o ro) or the env is locked (envs/NAME `locked = true`);
+ * the first change takes the env's writer lock (env_lock). Journal replay rebuilds
+ * what was already written, so it is never refused. A detached env (replaced or
+ * removed behind a process whose cwd is inside) is stale. */
+static int env_writable(struct vv_env *env)
 {
 	if (env->replaying)
 		return 0;
-	return env->set->readonly || env->cfg.locked ? -EROFS : 0;
+	if (env->set->readonly || env->cfg.locked)
+		return -EROFS;
+	if (env->removed)
+		return -ESTALE;
+	return env->lockfd >= 0 ? 0 : env_lock(env);
+}
+
+bool vv_env_release_idle(struct vv_env *env)
+{
+	if (env->lockfd < 0)
+		return true;
+	if (env->active || vv_env_has_changes(env))
+		return false;
+	vv_envlock_release(env->lockfd);
+	env->lockfd = -1;
+	return true;
 }
 
 bool vv_env_readonly(const struct vv_env *env)
@@ -761,6 +844,7 @@ int vv_node_create(struct vv_node *dir, const char *name, uint16_t mode, bool ex
 		return r;
 	}
 	n->writers = 1;
+	dir->env->active++;
 	if (is_env_bin(dir))
 		n->stage_envpath = vv_env_path(dir->env);
 	vv_journal_put(dir->env, n);
@@ -1144,6 +1228,7 @@ int vv_node_open_write(struct vv_node *n, bool trunc)
 	if (trunc)
 		n->mtime_ns = n->ctime_ns = vv_now_ns();
 	n->writers++;
+	n->env->active++;
 	return 0;
 }
 
@@ -1265,6 +1350,7 @@ int vv_node_publish_begin(struct vv_node *n, struct vv_publish *p, bool *need)
 	else if (n->parent && is_env_bin(n->parent))
 		p->envpath = vv_env_path(n->env);
 	n->pins++;
+	n->env->active++; /* the writer lock stays until the result is journaled */
 	return 0;
 }
 
@@ -1346,6 +1432,7 @@ int vv_node_publish_end(struct vv_publish *p)
 	free(p->envpath);
 	vv_fdref_put(p->fd);
 	n->pins--;
+	n->env->active--;
 	if (n->unlinked && n->nlookup == 0 && n->pins == 0)
 		node_free(n);
 	return r;
@@ -1392,8 +1479,10 @@ int vv_node_put(struct vv_node *dir, const char *name, const struct vv_tree_ent 
 
 void vv_node_close_write(struct vv_node *n)
 {
-	if (n->writers)
+	if (n->writers) {
 		n->writers--;
+		n->env->active--;
+	}
 	/* an edit of a synthesized file lives only while it is open (see vv_node_flush) */
 	if (!n->writers && n->kind == VV_SYN_FILE && n->stage) {
 		vv_fdref_put(n->stage);
@@ -1785,8 +1874,14 @@ int vv_env_commit_batch(struct vv_env *env, bool more)
 			if (r < 0)
 				return vv_err_prefix(r, "committing env '%s'", env->name);
 		}
+		vv_env_release_idle(env);
 		return 0;
 	}
+	/* changes are made only under the writer lock: never commit without it (that
+	 * would write over another writer's commit) */
+	if (env->lockfd < 0)
+		return vv_err(-EBUSY, "committing env '%s': it has changes but its writer lock "
+			      "is not held", env->name);
 	struct vv_store *st = env->set->st;
 	int r = commit_dir(st, env->root);
 	if (r < 0)
@@ -1801,6 +1896,7 @@ int vv_env_commit_batch(struct vv_env *env, bool more)
 	env->first_change_ns = 0;
 	if ((r = vv_journal_reset(env)) < 0)
 		return vv_err_prefix(r, "committing env '%s'", env->name);
+	vv_env_release_idle(env);
 	return 0;
 }
 
@@ -1834,6 +1930,46 @@ static int env_load_cfg(struct vv_env *env)
 			env->cfg.python, vv_errmsg());
 	}
 	return 0;
+}
+
+/* Replay journal/NAME unless another writer holds the env's lock: a live daemon's
+ * journal is its own (this mount shows the committed root until it commits). One that
+ * a writer left behind when it stopped is replayed under the lock, which is kept until
+ * the replay is committed. */
+static int env_replay(struct vv_env *env)
+{
+	struct vv_envset *set = env->set;
+	int r = vv_env_journal_pending(set->st, env->name, &env->cfg.root);
+	if (r <= 0)
+		return r;
+	if (set->readonly) {
+		if (vv_envlock_held(set->st, env->name) > 0) {
+			fprintf(stderr, "venvfs: env '%s': another writer is changing it; showing "
+				"its committed state\n", env->name);
+			return 0;
+		}
+		return vv_journal_replay(env);
+	}
+	if (env->lockfd < 0) {
+		if ((r = vv_envlock_take(set->st, env->name, &env->lockfd)) == -EBUSY) {
+			fprintf(stderr, "venvfs: showing the committed state: %s\n", vv_errmsg());
+			return 0;
+		}
+		if (r < 0)
+			return r;
+		/* the writer may have committed between the check and the lock */
+		if ((r = vv_env_journal_pending(set->st, env->name, &env->cfg.root)) <= 0) {
+			vv_env_release_idle(env);
+			return r;
+		}
+	}
+	r = vv_journal_replay(env);
+	if (r > 0)
+		fprintf(stderr, "venvfs: env '%s': replayed %d change%s a stopped writer left "
+			"uncommitted in journal/%s\n", env->name, r, r == 1 ? "" : "s", env->name);
+	else if (r == 0 && (r = vv_journal_reset(env)) == 0)
+		vv_env_release_idle(env); /* nothing usable: not pending any more */
+	return r;
 }
 
 int vv_env_load_root(struct vv_env *env)
@@ -1876,7 +2012,7 @@ int vv_env_load_root(struct vv_env *env)
 		if (oom)
 			return -ENOMEM;
 	}
-	r = vv_journal_replay(env);
+	r = env_replay(env);
 	if (r < 0)
 		return vv_err_prefix(r, "env '%s': journal", env->name);
 	return 0;
@@ -1885,6 +2021,7 @@ int vv_env_load_root(struct vv_env *env)
 static void env_free(struct vv_env *env)
 {
 	vv_journal_close(env);
+	vv_envlock_release(env->lockfd);
 	if (env->root) {
 		/* free the whole materialized graph */
 		struct vv_node *stack_root = env->root;
@@ -1933,6 +2070,7 @@ static int env_new(struct vv_envset *set, const char *name, struct vv_env **out)
 	}
 	env->set = set;
 	env->jfd = -1;
+	env->lockfd = -1;
 	struct stat s;
 	if (fstatat(set->st->envfd, name, &s, AT_SYMLINK_NOFOLLOW) == 0)
 		env->mtime_ns = (int64_t)s.st_mtim.tv_sec * 1000000000 + s.st_mtim.tv_nsec;
@@ -2041,6 +2179,8 @@ fail:
 static void env_bury(struct vv_envset *set, struct vv_env *env)
 {
 	vv_journal_close(env);
+	vv_envlock_release(env->lockfd);
+	env->lockfd = -1;
 	env->removed = true;
 	if (env->root) {
 		env->root->unlinked = true;
@@ -2194,8 +2334,6 @@ int vv_envset_create_as(struct vv_envset *set, const char *name, uid_t uid, gid_
 	return 0;
 }
 
-static void env_bury(struct vv_envset *set, struct vv_env *env);
-
 int vv_envset_remove(struct vv_envset *set, const char *name)
 {
 	struct vv_env *env = vv_envset_find(set, name, strlen(name));
@@ -2211,6 +2349,8 @@ int vv_envset_remove(struct vv_envset *set, const char *name)
 		return -ENOTEMPTY;
 	if ((r = vv_env_remove(set->st, name)) < 0)
 		return r;
+	vv_envlock_drop(set->st, name, env->lockfd);
+	env->lockfd = -1;
 	vv_journal_close(env);
 	env->removed = true;
 	envs_remove(set, env);
@@ -2236,11 +2376,31 @@ int vv_envset_rename(struct vv_envset *set, const char *from, const char *to, bo
 		return r;
 	if (vv_envset_find(set, to, strlen(to)))
 		return noreplace ? -EEXIST : -ENOTEMPTY;
-	if ((r = vv_env_commit(env)) < 0)
+	/* both names' writer locks: from's is the env's (taken above) */
+	int tofd;
+	if ((r = vv_envlock_take(set->st, to, &tofd)) < 0) {
+		fprintf(stderr, "venvfs: %s\n", vv_errmsg());
 		return r;
-	vv_journal_close(env);
-	if ((r = vv_env_rename(set->st, from, to)) < 0)
+	}
+	env->active++; /* the commit must not let from's lock go before the rename */
+	if ((r = vv_env_commit(env)) == 0) {
+		vv_journal_close(env);
+		r = vv_env_rename(set->st, from, to);
+	}
+	env->active--;
+	if (r < 0) {
+		vv_envlock_release(tofd);
+		vv_env_release_idle(env);
 		return r;
+	}
+	/* from's lock file goes with the name; writers still open keep the env locked
+	 * under its new name */
+	vv_envlock_drop(set->st, from, env->lockfd);
+	env->lockfd = -1;
+	if (env->active)
+		env->lockfd = tofd;
+	else
+		vv_envlock_release(tofd);
 	char *nn = strdup(to);
 	if (!nn)
 		return -ENOMEM;

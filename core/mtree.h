@@ -127,6 +127,10 @@ struct vv_env {
 	int64_t mtime_ns;            /* of the env directory itself */
 	bool removed;
 	bool replaying;              /* journal replay in progress: do not log */
+	int lockfd;                  /* the env's writer lock (envlock.h) while held, else
+					-1: taken by the first change, held while anything
+					is uncommitted, open for writing or being published */
+	uint32_t active;             /* open writers + publishes in flight */
 	uint64_t nlookup;            /* of the env root node, mirrored (fs/) */
 };
 
@@ -147,7 +151,8 @@ struct vv_envset {
 	struct vv_env **envs;        /* sorted by name */
 	size_t nenvs, capenvs;
 	vv_oid empty_oid;            /* the empty object, for newly created files */
-	/* called when the model changed an entry behind the kernel's back (fs/ sets it) */
+	/* called when the model changed an entry behind the kernel's back (fs/ sets it);
+	 * dir NULL: the mount root (an env was reloaded) */
 	void (*inval_entry)(void *ctx, struct vv_node *dir, const char *name);
 	void *inval_ctx;
 	struct vv_env **dead;        /* detached envs the kernel may still reach */
@@ -185,7 +190,18 @@ enum { VV_SYNC_NONE, VV_SYNC_ADDED, VV_SYNC_REMOVED, VV_SYNC_REPLACED, VV_SYNC_L
 int vv_envset_sync(struct vv_envset *set, const char *name);
 
 /* ---- env ---- */
-/* Load the env's root (committed tree + journal replay) and synthesized nodes. */
+/* Writers (envlock.h): the first change to an env takes its writer lock on locks/NAME;
+ * a lock held by another daemon or tool refuses the change with -EBUSY (message on
+ * stderr naming the holder). Right after taking it, the env is checked against the
+ * store: if envs/NAME is no longer the loaded config, or journal/NAME holds changes a
+ * writer that stopped left behind, the env is reloaded (like vv_envset_sync, the
+ * kernel's entry invalidated through inval_entry with dir NULL for the mount root) and
+ * the change fails with -ESTALE, which makes the kernel walk the path again. The lock
+ * is released once a commit leaves nothing pending (vv_env_release_idle). */
+
+/* Load the env's root (committed tree + journal replay) and synthesized nodes. The
+ * journal is replayed only if no other writer holds the env's lock (a live daemon's
+ * journal is not ours); a replayed journal keeps the lock until it is committed. */
 int vv_env_load_root(struct vv_env *env);
 /* Absolute path of the env as users see it; malloc'd. */
 char *vv_env_path(const struct vv_env *env);
@@ -205,6 +221,9 @@ int vv_env_set_owner(struct vv_env *env, long uid, long gid, int mode);
 int vv_env_commit_batch(struct vv_env *env, bool more);
 /* Does the env have uncommitted changes? */
 bool vv_env_has_changes(const struct vv_env *env);
+/* Release the env's writer lock if nothing of it is pending (no uncommitted change, no
+ * writer, no publish in flight); true if it is not held afterwards. */
+bool vv_env_release_idle(struct vv_env *env);
 
 /* ---- nodes ---- */
 /* Find child `name` of dir, making its node if needed. -ENOENT, -ENOTDIR. */

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "damaged.h"
@@ -35,7 +36,7 @@
 #define PROBE_PREFIX "probe-"
 
 static const char *const layout[] = { "objects", "envs", "journal", "pythons", "tmp",
-					"packages", "history" };
+					"packages", "history", "locks" };
 
 void vv_store_obj_path(const vv_oid *oid, char *buf)
 {
@@ -66,17 +67,49 @@ static unsigned long long rand64(void)
 	return v;
 }
 
-/* Create a named temp file "<prefix><pid>-<random>" in tmp/. */
+/* Create a named temp file "<prefix><pid>-<random>" in tmp/. It carries a read lock
+ * (OFD, as long as the fd is open) that tells clean_tmp of any process, on any host
+ * sharing the store, that it is in use: the pid in the name only means something on
+ * the host that made it. */
 static int named_tmp(struct vv_store *st, const char *prefix, char *name, size_t namesz)
 {
 	for (int tries = 0; tries < 100; tries++) {
 		snprintf(name, namesz, "%s%ld-%016llx", prefix, (long)getpid(), rand64());
 		int fd = openat(st->tmpfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 				0600);
+		if (fd >= 0) {
+			struct flock fl = { .l_type = F_RDLCK, .l_whence = SEEK_SET };
+			(void)fcntl(fd, F_OFD_SETLK, &fl); /* without it: the age rule only */
+		}
 		if (fd >= 0 || errno != EEXIST)
 			return fd < 0 ? -errno : fd;
 	}
 	return -EEXIST;
+}
+
+/* tmp/ entries younger than this are never cleaned unless their name says whose they
+ * are: another process (on this host or another one sharing the store) may be about
+ * to rename it (env and journal files are written there first). */
+#define TMP_YOUNG_S 60
+
+/* Is tmp/name in use by someone: a regular file somebody holds a lock on (named_tmp),
+ * or a young entry whose owner cannot be told from its name? */
+static bool tmp_in_use(struct vv_store *st, const char *name, bool named, time_t now)
+{
+	struct stat sb;
+	if (fstatat(st->tmpfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+		return false;
+	if (!named && now - sb.st_mtime < TMP_YOUNG_S && now - sb.st_ctime < TMP_YOUNG_S)
+		return true;
+	if (!S_ISREG(sb.st_mode))
+		return false;
+	int fd = openat(st->tmpfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return false;
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	bool held = fcntl(fd, F_OFD_SETLK, &fl) < 0 && (errno == EAGAIN || errno == EACCES);
+	close(fd);
+	return held;
 }
 
 static int pid_alive(long pid)
@@ -88,14 +121,20 @@ static int pid_alive(long pid)
 	return kill((pid_t)pid, 0) == 0 || errno == EPERM;
 }
 
-/* Is this tmp/ entry a named temp file of a process that still runs? */
+/* Is this tmp/ entry a named temp file ("obj-PID-...", "probe-PID-...")? */
+static const char *tmp_named(const char *name)
+{
+	if (!strncmp(name, TMP_PREFIX, strlen(TMP_PREFIX)))
+		return name + strlen(TMP_PREFIX);
+	if (!strncmp(name, PROBE_PREFIX, strlen(PROBE_PREFIX)))
+		return name + strlen(PROBE_PREFIX);
+	return NULL;
+}
+
+/* Is this tmp/ entry a named temp file of a process that still runs here? */
 static int tmp_owner_alive(const char *name)
 {
-	const char *p = NULL;
-	if (!strncmp(name, TMP_PREFIX, strlen(TMP_PREFIX)))
-		p = name + strlen(TMP_PREFIX);
-	else if (!strncmp(name, PROBE_PREFIX, strlen(PROBE_PREFIX)))
-		p = name + strlen(PROBE_PREFIX);
+	const char *p = tmp_named(name);
 	if (!p)
 		return 0;
 	char *end;
@@ -107,8 +146,9 @@ static int tmp_owner_alive(const char *name)
 }
 
 /* Remove what a crashed writer left in tmp/. Files of live processes (another venvfs
- * sharing the store) are left alone. */
-static int clean_tmp(struct vv_store *st)
+ * or venvctl sharing the store, here or on another host) are left alone: a local pid
+ * in the name, a lock on the file, or an unnamed entry that is still young. */
+static int clean_tmp(struct vv_store *st, time_t now)
 {
 	DIR *d = vv_opendir_at(st->tmpfd, ".");
 	if (!d)
@@ -118,7 +158,7 @@ static int clean_tmp(struct vv_store *st)
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		if (tmp_owner_alive(de->d_name))
+		if (tmp_owner_alive(de->d_name) || tmp_in_use(st, de->d_name, tmp_named(de->d_name), now))
 			continue;
 		if ((r = vv_rm_rf_at(st->tmpfd, de->d_name)) < 0) {
 			vv_err_prefix(r, "cleaning '%s/tmp'", st->path);
@@ -173,7 +213,7 @@ static void clean_atomic_tmps(int dirfd)
 
 /* A real write in tmp/: permission bits say little when running as root or on a
  * read-only mount. */
-static int write_probe(struct vv_store *st)
+static int write_probe(struct vv_store *st, time_t *now)
 {
 	char name[64];
 	int fd = named_tmp(st, PROBE_PREFIX, name, sizeof(name));
@@ -181,6 +221,9 @@ static int write_probe(struct vv_store *st)
 		return vv_err_sys(fd, "store '%s' is not writable: cannot create a file in tmp/",
 				  st->path);
 	int r = vv_write_all(fd, "x", 1);
+	/* "now" by the clock that stamps tmp/ files (a file server's, over NFS) */
+	struct stat sb;
+	*now = fstat(fd, &sb) == 0 ? sb.st_mtime : time(NULL);
 	close(fd);
 	unlinkat(st->tmpfd, name, 0);
 	if (r < 0)
@@ -232,7 +275,7 @@ int vv_store_open(struct vv_store **out, const char *path, int create)
 	}
 	st->path = abs;
 	st->dirfd = st->objfd = st->envfd = st->journalfd = st->pythonfd = st->tmpfd = -1;
-	st->pkgfd = st->historyfd = -1;
+	st->pkgfd = st->historyfd = st->lockfd = -1;
 
 	st->dirfd = open(abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (st->dirfd < 0) {
@@ -243,11 +286,12 @@ int vv_store_open(struct vv_store **out, const char *path, int create)
 		goto fail;
 	}
 	int *fds[] = { &st->objfd, &st->envfd, &st->journalfd, &st->pythonfd, &st->tmpfd,
-		       &st->pkgfd, &st->historyfd };
+		       &st->pkgfd, &st->historyfd, &st->lockfd };
 	for (size_t i = 0; i < sizeof(layout) / sizeof(layout[0]); i++) {
-		/* packages/ and history/ came later: a store made before them gets them on
-		 * first open */
-		bool later = !strcmp(layout[i], "packages") || !strcmp(layout[i], "history");
+		/* packages/, history/ and locks/ came later: a store made before them gets
+		 * them on first open */
+		bool later = !strcmp(layout[i], "packages") || !strcmp(layout[i], "history") ||
+			     !strcmp(layout[i], "locks");
 		/* read-only: an older store without them is served as it is (the daemon
 		 * reads neither package records nor, read-only, histories) */
 		if (ro && later && faccessat(st->dirfd, layout[i], F_OK, AT_SYMLINK_NOFOLLOW))
@@ -256,9 +300,10 @@ int vv_store_open(struct vv_store **out, const char *path, int create)
 			goto fail;
 	}
 	st->readonly = ro;
-	if (!ro && (r = write_probe(st)) < 0)
+	time_t now = 0;
+	if (!ro && (r = write_probe(st, &now)) < 0)
 		goto fail;
-	if (!ro && (r = clean_tmp(st)) < 0)
+	if (!ro && (r = clean_tmp(st, now)) < 0)
 		goto fail;
 	if (!ro) {
 		clean_atomic_tmps(st->envfd);
@@ -289,7 +334,7 @@ void vv_store_close(struct vv_store *st)
 	if (!st)
 		return;
 	int fds[] = { st->objfd, st->envfd, st->journalfd, st->pythonfd, st->tmpfd, st->pkgfd,
-		      st->historyfd, st->dirfd };
+		      st->historyfd, st->lockfd, st->dirfd };
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);

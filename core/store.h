@@ -10,6 +10,7 @@
  *   pythons/KEY          cached facts about an interpreter (python.h)
  *   packages/RECORD      ingested wheels: name, version, tags, trees (pkg.h)
  *   history/NAME         per-env history of roots and named snapshots (history.h)
+ *   locks/NAME           per-env writer locks (envlock.h)
  *   tmp/                 temp files; anything here is garbage after a crash
  *   quarantine/          corrupt objects moved aside by `venvctl fsck --repair`
  *   damaged              objects that could not be restored (damaged.h)
@@ -44,6 +45,7 @@ struct vv_store {
 	int tmpfd;      /* tmp/ */
 	int pkgfd;      /* packages/ */
 	int historyfd;  /* history/ */
+	int lockfd;     /* locks/ (-1 on a read-only store without it) */
 	/* history policy (history.h; set from the config by vv_history_policy) */
 	int64_t hist_keep;       /* entries kept per env; 0: none */
 	int64_t hist_max_age_s;  /* drop entries older than this; 0: no limit */

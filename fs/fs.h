@@ -39,8 +39,23 @@ struct vv_fs {
 	bool stop, worker_started, watcher_started;
 	int inotify_fd;              /* watches STORE/envs for other processes' changes */
 	pthread_mutex_t watch_lk;    /* held while envs/ events are read and applied */
+	/* polling of envs/ (inode.c; guarded by watch_lk): what the last scan saw */
+	struct vv_envstamp *stamps;  /* sorted by name */
+	size_t nstamps;
+	int64_t dir_mtime_ns, dir_ctime_ns;
+	bool scanned, rescan;        /* rescan: look once more after a change was seen */
+	int64_t next_poll_ns;
 	struct vv_inval *inval;      /* queue of pending invalidations (guarded by lk) */
 	size_t ninval, capinval;
+};
+
+/* One envs/NAME file as the last poll saw it: another writer replaces it (rename), so
+ * a new inode or new times mean it changed. */
+struct vv_envstamp {
+	char *name;
+	ino_t ino;
+	int64_t mtime_ns, ctime_ns;
+	off_t size;
 };
 
 struct vv_inval {
@@ -68,7 +83,8 @@ void vv_fs_inval_entry(struct vv_fs *fs, fuse_ino_t parent, const char *name);
 void vv_fs_model_inval(void *ctx, struct vv_node *dir, const char *name);
 int vv_fs_worker_start(struct vv_fs *fs);
 /* Apply every envs/ change made before this call (other processes' env files), kernel
- * caches included, before returning: the answer to a tool's VV_IOC_SYNC (env.h). */
+ * caches included, before returning: the answer to a tool's VV_IOC_SYNC (env.h). With
+ * inotify unavailable it scans envs/ instead. */
 void vv_fs_watch_sync(struct vv_fs *fs);
 void vv_fs_worker_stop(struct vv_fs *fs);
 

@@ -6,7 +6,13 @@
  *     when called from a handler working on a related inode;
  *   - periodic commits: an env with changes is committed once it has been quiet for a
  *     second, or at the latest five seconds after its first uncommitted change, so the
- *     journal stays short and the store's committed state is never far behind.
+ *     journal stays short and the store's committed state is never far behind; the
+ *     env's writer lock is released when nothing of it is pending any more.
+ *
+ * The watcher thread applies envs/ changes of other processes: from inotify events,
+ * and by polling envs/ every POLL_NS, because a writer on another host (NFS) sends no
+ * inotify event here. A poll costs one fstat of envs/ while nothing changes; only
+ * when the directory's times change does it stat each env file.
  */
 #include "fs.h"
 
@@ -18,15 +24,20 @@
 #include <limits.h>
 #include <poll.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "env.h"
 #include "error.h"
+#include "fsutil.h"
 #include "store.h"
 
 #define QUIET_NS (1000LL * 1000 * 1000)
 #define MAX_DELAY_NS (5000LL * 1000 * 1000)
+/* How often the watcher compares envs/ with what it saw last (docs/cluster.md: another
+ * host's commit shows within this plus its commit delay). */
+#define POLL_NS (1000LL * 1000 * 1000)
 
 _Static_assert(sizeof(fuse_ino_t) >= sizeof(uintptr_t), "fuse_ino_t must hold a pointer");
 
@@ -185,8 +196,10 @@ static void commit_due(struct vv_fs *fs)
 	struct vv_envset *set = fs->set;
 	for (size_t i = 0; i < set->nenvs; i++) {
 		struct vv_env *env = set->envs[i];
-		if (!vv_env_has_changes(env))
+		if (!vv_env_has_changes(env)) {
+			vv_env_release_idle(env); /* e.g. opened for writing, closed unchanged */
 			continue;
+		}
 		if (now - env->last_change_ns < QUIET_NS && now - env->first_change_ns < MAX_DELAY_NS)
 			continue;
 		if (vv_env_commit_batch(env, true) < 0)
@@ -232,12 +245,64 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-/* Read and apply every queued envs/ event: envs/NAME files changed by another process
- * (venvctl, another daemon on the same store) are synced into the model, then the
- * kernel's entry for each changed name and the mount root are invalidated before this
- * returns (outside fs->lk: the kernel may need a request answered to drop them). The
- * caller holds fs->watch_lk, so when a drain ends, every event queued before it began
- * has been applied, kernel caches included (vv_fs_watch_sync relies on that). */
+/* Sync env files names[0..n) into the model (another process replaced, made or
+ * removed them), then invalidate the kernel's entry for each changed name and the mount
+ * root before returning (outside fs->lk: the kernel may need a request answered to drop
+ * them). Frees names. */
+static void sync_names(struct vv_fs *fs, char **names, size_t n)
+{
+	size_t nchanged = 0;
+	pthread_mutex_lock(&fs->lk);
+	for (size_t i = 0; i < n; i++) {
+		int r = vv_envset_sync(fs->set, names[i]);
+		if (r < 0) {
+			fprintf(stderr, "venvfs: env '%s': %s\n", names[i], vv_errmsg());
+		} else if (r != VV_SYNC_NONE) {
+			/* a lock change keeps the nodes: their cached attrs (write bits) are
+			 * refreshed by the worker */
+			struct vv_env *e = r == VV_SYNC_LOCK ?
+				vv_envset_find(fs->set, names[i], strlen(names[i])) : NULL;
+			if (e) {
+				queue_env_all(fs, e);
+				pthread_cond_signal(&fs->cv);
+			}
+			char *t = names[nchanged];
+			names[nchanged++] = names[i];
+			names[i] = t;
+		}
+	}
+	pthread_mutex_unlock(&fs->lk);
+	for (size_t i = 0; i < nchanged; i++) {
+		int r = fuse_lowlevel_notify_inval_entry(fs->se, FUSE_ROOT_ID, names[i],
+							 strlen(names[i]));
+		if (r < 0 && r != -ENOENT)
+			fprintf(stderr, "venvfs: cache invalidation: %s\n", strerror(-r));
+	}
+	if (nchanged) {
+		int r = fuse_lowlevel_notify_inval_inode(fs->se, FUSE_ROOT_ID, 0, 0);
+		if (r < 0 && r != -ENOENT)
+			fprintf(stderr, "venvfs: cache invalidation: %s\n", strerror(-r));
+	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+static int add_name(char ***names, size_t *n, const char *name)
+{
+	char **nv = realloc(*names, (*n + 1) * sizeof(*nv));
+	if (!nv)
+		return -ENOMEM;
+	*names = nv;
+	if (!(nv[*n] = strdup(name)))
+		return -ENOMEM;
+	(*n)++;
+	return 0;
+}
+
+/* Read and apply every queued envs/ event (sync_names). The caller holds fs->watch_lk,
+ * so when a drain ends, every event queued before it began has been applied, kernel
+ * caches included (vv_fs_watch_sync relies on that). */
 static void drain_events(struct vv_fs *fs)
 {
 	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
@@ -247,65 +312,138 @@ static void drain_events(struct vv_fs *fs)
 			return;
 		char **names = NULL;
 		size_t nnames = 0;
-		pthread_mutex_lock(&fs->lk);
 		for (char *p = buf; p < buf + len;) {
 			struct inotify_event *ev = (struct inotify_event *)p;
 			p += sizeof(*ev) + ev->len;
 			if (!ev->len || vv_env_name_check(ev->name, strlen(ev->name)) < 0)
 				continue;
-			int r = vv_envset_sync(fs->set, ev->name);
-			if (r < 0) {
-				fprintf(stderr, "venvfs: env '%s': %s\n", ev->name, vv_errmsg());
-			} else if (r != VV_SYNC_NONE) {
-				/* a lock change keeps the nodes: their cached attrs (write bits)
-				 * are refreshed by the worker */
-				struct vv_env *e = r == VV_SYNC_LOCK ?
-					vv_envset_find(fs->set, ev->name, strlen(ev->name)) : NULL;
-				if (e) {
-					queue_env_all(fs, e);
-					pthread_cond_signal(&fs->cv);
-				}
-				char **nv = realloc(names, (nnames + 1) * sizeof(*nv));
-				char *dup = strdup(ev->name);
-				if (nv)
-					names = nv;
-				if (nv && dup)
-					names[nnames++] = dup;
-				else /* out of memory: leave it to the worker */
-					free(dup), vv_fs_inval_entry(fs, FUSE_ROOT_ID, ev->name);
+			if (add_name(&names, &nnames, ev->name) < 0) {
+				/* out of memory: leave it to the worker */
+				pthread_mutex_lock(&fs->lk);
+				vv_fs_inval_entry(fs, FUSE_ROOT_ID, ev->name);
+				pthread_mutex_unlock(&fs->lk);
 			}
 		}
-		pthread_mutex_unlock(&fs->lk);
-		for (size_t i = 0; i < nnames; i++) {
-			int r = fuse_lowlevel_notify_inval_entry(fs->se, FUSE_ROOT_ID, names[i],
-								 strlen(names[i]));
-			if (r < 0 && r != -ENOENT)
-				fprintf(stderr, "venvfs: cache invalidation: %s\n", strerror(-r));
-			free(names[i]);
-		}
-		if (nnames) {
-			int r = fuse_lowlevel_notify_inval_inode(fs->se, FUSE_ROOT_ID, 0, 0);
-			if (r < 0 && r != -ENOENT)
-				fprintf(stderr, "venvfs: cache invalidation: %s\n", strerror(-r));
-		}
-		free(names);
+		sync_names(fs, names, nnames);
 	}
+}
+
+static int64_t ts_ns(const struct timespec *t)
+{
+	return (int64_t)t->tv_sec * 1000000000 + t->tv_nsec;
+}
+
+static int stamp_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct vv_envstamp *)a)->name, ((const struct vv_envstamp *)b)->name);
+}
+
+static void stamps_free(struct vv_envstamp *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i].name);
+	free(v);
+}
+
+static bool stamp_same(const struct vv_envstamp *a, const struct vv_envstamp *b)
+{
+	return a->ino == b->ino && a->mtime_ns == b->mtime_ns && a->ctime_ns == b->ctime_ns &&
+	       a->size == b->size;
+}
+
+/* Poll envs/ (caller holds fs->watch_lk): when its times differ from the last scan's
+ * (or force), stat every env file and sync the names whose file is new, gone or
+ * another (inode, times, size). A change in the same timestamp tick as a scan leaves
+ * the directory's times as they were, so after any change one more scan follows. The
+ * first scan only records what is there: the envset was just loaded from it. */
+static void poll_envs(struct vv_fs *fs, bool force)
+{
+	struct stat d;
+	if (fstat(fs->st->envfd, &d) < 0)
+		return;
+	int64_t m = ts_ns(&d.st_mtim), c = ts_ns(&d.st_ctim);
+	if (fs->scanned && !force && !fs->rescan && m == fs->dir_mtime_ns && c == fs->dir_ctime_ns)
+		return;
+	DIR *dir = vv_opendir_at(fs->st->envfd, ".");
+	if (!dir)
+		return;
+	struct vv_envstamp *now = NULL;
+	size_t n = 0, cap = 0;
+	bool oom = false;
+	struct dirent *de;
+	while ((de = readdir(dir)) && !oom) {
+		struct stat sb;
+		if (vv_env_name_check(de->d_name, strlen(de->d_name)) < 0 ||
+		    fstatat(dirfd(dir), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(sb.st_mode))
+			continue;
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 64;
+			struct vv_envstamp *v = realloc(now, nc * sizeof(*v));
+			if (!v) {
+				oom = true;
+				break;
+			}
+			now = v;
+			cap = nc;
+		}
+		now[n] = (struct vv_envstamp){ .name = strdup(de->d_name), .ino = sb.st_ino,
+					       .mtime_ns = ts_ns(&sb.st_mtim),
+					       .ctime_ns = ts_ns(&sb.st_ctim), .size = sb.st_size };
+		if (!now[n].name)
+			oom = true;
+		else
+			n++;
+	}
+	closedir(dir);
+	if (oom) {
+		stamps_free(now, n);
+		return; /* try again at the next poll */
+	}
+	qsort(now, n, sizeof(*now), stamp_cmp);
+	char **names = NULL;
+	size_t nnames = 0, i = 0, j = 0;
+	while (fs->scanned && (i < fs->nstamps || j < n)) {
+		int cmp = i == fs->nstamps ? 1 : j == n ? -1 : strcmp(fs->stamps[i].name, now[j].name);
+		const char *name = cmp < 0 ? fs->stamps[i].name : now[j].name;
+		if (cmp != 0 || !stamp_same(&fs->stamps[i], &now[j]))
+			if (add_name(&names, &nnames, name) < 0) {
+				stamps_free(now, n);
+				sync_names(fs, names, nnames);
+				return; /* the same differences are found at the next poll */
+			}
+		i += cmp <= 0;
+		j += cmp >= 0;
+	}
+	stamps_free(fs->stamps, fs->nstamps);
+	fs->stamps = now;
+	fs->nstamps = n;
+	fs->rescan = fs->scanned && (nnames > 0 || m != fs->dir_mtime_ns || c != fs->dir_ctime_ns);
+	fs->scanned = true;
+	fs->dir_mtime_ns = m;
+	fs->dir_ctime_ns = c;
+	sync_names(fs, names, nnames);
 }
 
 void vv_fs_watch_sync(struct vv_fs *fs)
 {
-	if (fs->inotify_fd < 0 || !fs->watcher_started)
+	if (!fs->watcher_started)
 		return;
 	pthread_mutex_lock(&fs->watch_lk);
-	drain_events(fs);
+	if (fs->inotify_fd >= 0)
+		drain_events(fs);
+	else
+		poll_envs(fs, true);
 	pthread_mutex_unlock(&fs->watch_lk);
 }
 
-/* The watcher: applies envs/ changes of other processes as they come (drain_events). */
+/* The watcher: applies envs/ changes of other processes as inotify reports them
+ * (drain_events), and those it does not report by polling (poll_envs). */
 static void *watcher(void *arg)
 {
 	struct vv_fs *fs = arg;
 	for (;;) {
+		/* a negative fd (no inotify) makes poll a plain wait */
 		struct pollfd pfd = { .fd = fs->inotify_fd, .events = POLLIN };
 		int pr = poll(&pfd, 1, 200);
 		pthread_mutex_lock(&fs->lk);
@@ -313,10 +451,14 @@ static void *watcher(void *arg)
 		pthread_mutex_unlock(&fs->lk);
 		if (stop)
 			break;
-		if (pr <= 0)
-			continue;
 		pthread_mutex_lock(&fs->watch_lk);
-		drain_events(fs);
+		if (pr > 0)
+			drain_events(fs);
+		int64_t now = vv_now_ns();
+		if (now >= fs->next_poll_ns) {
+			poll_envs(fs, false);
+			fs->next_poll_ns = now + POLL_NS;
+		}
 		pthread_mutex_unlock(&fs->watch_lk);
 	}
 	return NULL;
@@ -324,7 +466,14 @@ static void *watcher(void *arg)
 
 void vv_fs_model_inval(void *ctx, struct vv_node *dir, const char *name)
 {
-	vv_fs_inval_entry(ctx, vv_fs_ino(dir), name);
+	struct vv_fs *fs = ctx;
+	if (!dir) {
+		/* an env reloaded: its name and the listing of the mount root */
+		struct vv_inval *q = queue_slot(fs);
+		if (q)
+			q->ino = FUSE_ROOT_ID;
+	}
+	vv_fs_inval_entry(fs, dir ? vv_fs_ino(dir) : FUSE_ROOT_ID, name);
 }
 
 int vv_fs_worker_start(struct vv_fs *fs)
@@ -333,16 +482,25 @@ int vv_fs_worker_start(struct vv_fs *fs)
 	if (r)
 		return vv_err(-r, "cannot start worker thread: %s", strerror(r));
 	fs->worker_started = true;
-	fs->inotify_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 	char path[PATH_MAX];
 	snprintf(path, sizeof(path), "%s/envs", fs->st->path);
-	if (fs->inotify_fd < 0 ||
-	    inotify_add_watch(fs->inotify_fd, path, IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM |
-					 IN_DELETE | IN_CREATE) < 0) {
-		/* still a working mount; only changes by other processes go unseen */
-		fprintf(stderr, "venvfs: cannot watch %s: %s\n", path, strerror(errno));
-		return 0;
+	/* VENVFS_NO_INOTIFY=1 (a debugging aid): rely on polling alone, as for changes
+	 * made on another host */
+	const char *no = getenv("VENVFS_NO_INOTIFY");
+	if (no && *no && strcmp(no, "0")) {
+		fprintf(stderr, "venvfs: VENVFS_NO_INOTIFY set: polling %s only\n", path);
+	} else if ((fs->inotify_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK)) < 0 ||
+		   inotify_add_watch(fs->inotify_fd, path, IN_CLOSE_WRITE | IN_MOVED_TO |
+				     IN_MOVED_FROM | IN_DELETE | IN_CREATE) < 0) {
+		/* polling still shows other processes' changes, a moment later */
+		fprintf(stderr, "venvfs: cannot watch %s: %s (polling it)\n", path, strerror(errno));
+		if (fs->inotify_fd >= 0)
+			close(fs->inotify_fd);
+		fs->inotify_fd = -1;
 	}
+	/* the first scan only records envs/ as the envset was loaded from it */
+	poll_envs(fs, true);
+	fs->next_poll_ns = vv_now_ns() + POLL_NS;
 	if ((r = pthread_create(&fs->watcher, NULL, watcher, fs)) == 0)
 		fs->watcher_started = true;
 	else
@@ -365,6 +523,10 @@ void vv_fs_worker_stop(struct vv_fs *fs)
 	fs->watcher_started = false;
 	if (fs->inotify_fd >= 0)
 		close(fs->inotify_fd);
+	fs->inotify_fd = -1;
+	stamps_free(fs->stamps, fs->nstamps);
+	fs->stamps = NULL;
+	fs->nstamps = 0;
 	for (size_t i = 0; i < fs->ninval; i++)
 		free(fs->inval[i].name);
 	free(fs->inval);

@@ -7,11 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "testutil.h"
 
+#include "env.h"
+#include "envlock.h"
 #include "error.h"
 #include "journal.h"
 #include "mtree.h"
@@ -516,6 +519,124 @@ static void test_readonly_set(void **state)
 }
 
 /* One store for all tests (seeding pip costs a second); env names differ per test. */
+/* A writer that makes a change in env "two" and dies without committing. */
+static void dying_writer(struct vv_store *st)
+{
+	struct vv_envset *set = open_set(st);
+	struct vv_env *env = vv_envset_find(set, "two", 3);
+	struct vv_node *lib, *d;
+	if (!env || vv_env_load_root(env) < 0 || vv_env_walk(env, "lib", &lib) < 0 ||
+	    vv_node_mkdir(lib, "left-by-dead", 0755, &d) < 0 || env->lockfd < 0)
+		_exit(2);
+	_exit(0); /* no commit: journal/two holds the change, the lock dies with us */
+}
+
+/* Two daemons (envsets) on one store: one writer per env (EBUSY naming the holder),
+ * the lock goes with the commit, a stale view is reloaded (ESTALE) instead of being
+ * written over another's commit, and a dead writer's journal is replayed exactly once,
+ * by whoever takes the lock next. */
+static void test_two_writers(void **state)
+{
+	struct vv_store *st = *state;
+	struct vv_envset *a = open_set(st), *b = open_set(st);
+	struct vv_env *ea, *eb;
+	struct vv_node *lib, *d;
+	assert_int_equal(vv_envset_create(a, "two", &ea), 0);
+	assert_int_equal(vv_envset_sync(b, "two"), VV_SYNC_ADDED);
+	eb = vv_envset_find(b, "two", 3);
+	assert_int_equal(vv_env_load_root(ea), 0);
+	assert_int_equal(vv_env_load_root(eb), 0);
+	assert_int_equal(ea->lockfd, -1); /* loading takes no lock */
+
+	/* A's first change takes the lock; B is refused while A has it uncommitted */
+	assert_int_equal(vv_node_mkdir(walk(ea, "lib"), "from-a", 0755, &d), 0);
+	assert_true(ea->lockfd >= 0);
+	assert_int_equal(vv_node_mkdir(walk(eb, "lib"), "from-b", 0755, &d), -EBUSY);
+	char want[64];
+	snprintf(want, sizeof(want), "pid %ld on host", (long)getpid());
+	assert_non_null(strstr(vv_errmsg(), "env 'two' is being changed by"));
+	assert_non_null(strstr(vv_errmsg(), want));
+	assert_int_equal(eb->lockfd, -1);
+
+	/* A commits: nothing pending, the lock goes */
+	assert_int_equal(vv_env_commit(ea), 0);
+	assert_int_equal(ea->lockfd, -1);
+
+	/* B's view is older than A's commit: reloaded, the change fails with ESTALE (the
+	 * kernel retries the path walk), and the retry lands on top of A's commit */
+	lib = walk(eb, "lib");
+	assert_int_equal(vv_node_mkdir(lib, "from-b", 0755, &d), -ESTALE);
+	assert_true(eb->removed);
+	struct vv_env *eb2 = vv_envset_find(b, "two", 3);
+	assert_true(eb2 && eb2 != eb);
+	assert_int_equal(vv_env_load_root(eb2), 0);
+	walk(eb2, "lib/from-a");
+	assert_int_equal(vv_node_mkdir(walk(eb2, "lib"), "from-b", 0755, &d), 0);
+	/* the same from a node of the replaced env: stale */
+	assert_int_equal(vv_node_mkdir(lib, "late", 0755, &d), -ESTALE);
+	assert_int_equal(vv_env_commit(eb2), 0);
+	assert_int_equal(eb2->lockfd, -1);
+
+	/* A, in turn, sees B's commit once it writes again */
+	assert_int_equal(vv_node_mkdir(walk(ea, "lib"), "again", 0755, &d), -ESTALE);
+	ea = vv_envset_find(a, "two", 3);
+	assert_int_equal(vv_env_load_root(ea), 0);
+	walk(ea, "lib/from-b");
+	assert_false(vv_env_has_changes(ea));
+
+	/* a writer dies with a change in its journal: the next one to take the lock
+	 * (a reload, here forced by a write) replays and commits it, once */
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		dying_writer(st);
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(vv_env_journal_pending(st, "two", &ea->cfg.root), 1);
+	assert_int_equal(vv_node_mkdir(walk(ea, "lib"), "after", 0755, &d), -ESTALE);
+	ea = vv_envset_find(a, "two", 3);
+	assert_int_equal(vv_env_load_root(ea), 0); /* replays under the lock */
+	assert_true(ea->lockfd >= 0);
+	assert_true(vv_env_has_changes(ea));
+	walk(ea, "lib/left-by-dead");
+	/* B, loading it meanwhile, shows the committed state (the journal is A's now) */
+	assert_int_equal(vv_envset_sync(b, "two"), VV_SYNC_NONE);
+	eb2 = vv_envset_find(b, "two", 3);
+	assert_int_equal(vv_node_mkdir(walk(eb2, "lib"), "b2", 0755, &d), -EBUSY);
+	assert_int_equal(vv_env_commit(ea), 0);
+	assert_int_equal(ea->lockfd, -1);
+	assert_int_equal(vv_env_journal_pending(st, "two", &ea->cfg.root), 0);
+	vv_oid committed = ea->cfg.root;
+	assert_int_equal(vv_envset_close(a), 0);
+	assert_int_equal(vv_envset_close(b), 0);
+
+	/* a fresh daemon has nothing to replay */
+	a = open_set(st);
+	ea = vv_envset_find(a, "two", 3);
+	assert_int_equal(vv_env_load_root(ea), 0);
+	assert_true(vv_oid_eq(&ea->cfg.root, &committed));
+	assert_false(vv_env_has_changes(ea));
+	assert_int_equal(ea->lockfd, -1);
+	walk(ea, "lib/left-by-dead");
+	walk(ea, "lib/from-a");
+	walk(ea, "lib/from-b");
+
+	/* renaming an env takes both names' locks; the old name's lock file goes */
+	int held;
+	assert_int_equal(vv_envlock_take(st, "two-b", &held), 0);
+	assert_int_equal(vv_envset_rename(a, "two", "two-b", true), -EBUSY);
+	assert_non_null(strstr(vv_errmsg(), "env 'two-b' is being changed by"));
+	vv_envlock_release(held);
+	assert_int_equal(vv_envset_rename(a, "two", "two-b", true), 0);
+	assert_int_equal(ea->lockfd, -1);
+	struct stat sb;
+	assert_int_equal(fstatat(st->lockfd, "two", &sb, 0), -1);
+	assert_int_equal(vv_envlock_held(st, "two-b"), 0);
+	assert_int_equal(vv_envset_close(a), 0);
+}
+
 static int setup(void **state)
 {
 	*state = vt_store_new();
@@ -601,6 +722,7 @@ int main(void)
 		cmocka_unit_test(test_env_owner),
 		cmocka_unit_test(test_forget_out_of_order),
 		cmocka_unit_test(test_publish_out_of_order),
+		cmocka_unit_test(test_two_writers),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

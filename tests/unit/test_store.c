@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -323,6 +324,27 @@ static void test_tmp_cleanup(void **state)
 	vt_write_file(p, "y", 1);
 	snprintf(p, sizeof(p), "%s/tmp/link", path);
 	assert_int_equal(symlink("/nonexistent", p), 0);
+	/* Leftovers whose owner the name does not tell are removed once they are old (a
+	 * live writer may be about to rename a young one) */
+	struct timespec old[2] = { { .tv_sec = time(NULL) - 3600 }, { .tv_sec = time(NULL) - 3600 } };
+	snprintf(p, sizeof(p), "%s/tmp/stray", path);
+	assert_int_equal(utimensat(AT_FDCWD, p, old, AT_SYMLINK_NOFOLLOW), 0);
+	snprintf(p, sizeof(p), "%s/tmp/dir", path);
+	assert_int_equal(utimensat(AT_FDCWD, p, old, AT_SYMLINK_NOFOLLOW), 0);
+	snprintf(p, sizeof(p), "%s/tmp/link", path);
+	assert_int_equal(utimensat(AT_FDCWD, p, old, AT_SYMLINK_NOFOLLOW), 0);
+	/* A young one (an env file about to be renamed into envs/ by a live writer)
+	 * survives, and so does a named temp file of a dead pid that somebody holds a
+	 * lock on: a process on another host sharing the store. */
+	char young[PATH_MAX], remote[PATH_MAX];
+	snprintf(young, sizeof(young), "%s/tmp/env.123.0.1", path);
+	vt_write_file(young, "young", 5);
+	snprintf(remote, sizeof(remote), "%s/tmp/obj-999999998-00000000000000bb", path);
+	vt_write_file(remote, "remote", 6);
+	int rfd = open(remote, O_RDWR | O_CLOEXEC);
+	assert_true(rfd >= 0);
+	struct flock fl = { .l_type = F_RDLCK, .l_whence = SEEK_SET };
+	assert_int_equal(fcntl(rfd, F_OFD_SETLK, &fl), 0);
 	/* One that belongs to a live process (us) survives. */
 	char live[PATH_MAX];
 	snprintf(live, sizeof(live), "%s/tmp/obj-%ld-00000000000000aa", path, (long)getpid());
@@ -344,8 +366,11 @@ static void test_tmp_cleanup(void **state)
 	assert_int_equal(access(live_env, F_OK), 0);
 	assert_int_equal(access(other_env, F_OK), 0);
 	snprintf(p, sizeof(p), "%s/tmp", path);
-	assert_int_equal(vt_count_files(p), 1);
+	assert_int_equal(vt_count_files(p), 3);
 	assert_int_equal(access(live, F_OK), 0);
+	assert_int_equal(access(young, F_OK), 0);
+	assert_int_equal(access(remote, F_OK), 0);
+	close(rfd);
 	snprintf(p, sizeof(p), "%s/tmp/link", path);
 	struct stat s;
 	assert_int_equal(lstat(p, &s), -1);
