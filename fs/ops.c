@@ -483,9 +483,9 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		push_content(fs, ino, fh);
 		fi->fh = (uint64_t)(uintptr_t)fh;
 		fi->keep_cache = 1;
-		/* FLUSH does work only for generated files (an edit is applied, or refused,
-		 * at close); writes are write-through, so no other close needs it */
-		if (n->kind != VV_SYN_FILE)
+		/* FLUSH does work only for written generated files (an edit is applied, or
+		 * refused, at close); writes are write-through, so no other close needs it */
+		if (!w || n->kind != VV_SYN_FILE)
 			fi->noflush = 1;
 		if (fuse_reply_open(req, fi) == -ENOENT) {
 			if (w)
