@@ -65,6 +65,14 @@ assert_eq "$(delta "$c2" "$c3" release)" "$(delta "$c2" "$c3" open)" "releases v
 (($(delta "$c1" "$c2" getattr) <= $(delta "$c0" "$c1" open))) ||
 	fail "the second run sent more GETATTR than files were opened"
 
+# The threads that serve requests ask for the shortest scheduler slice (EEVDF's latency
+# hint, Linux 6.12+), so that a request is not queued behind a busy CPU's task.
+if IFS=. read -r kmaj kmin _ < /proc/sys/kernel/osrelease &&
+	((kmaj > 6 || (kmaj == 6 && kmin >= 12))) && [[ -r /proc/$VV_PID/sched ]]; then
+	short=$(cat /proc/"$VV_PID"/task/*/sched 2>/dev/null | awk '$1 == "se.slice" && $3 == 100000' | wc -l)
+	((short >= 1)) || fail "no daemon thread runs with the short scheduler slice"
+fi
+
 # Closing a written file sends no FLUSH (writes go straight through; the file is
 # stored on RELEASE); editing a generated file does, since the edit is applied at close.
 c4=$(counts)
