@@ -106,6 +106,8 @@ struct vv_node {
 	/* owned by the caller (fs/): kernel lookup count; the node is not freed while
 	 * nlookup > 0 */
 	uint64_t nlookup;
+	bool opened;            /* fs/: opened before (its first open may fill the
+				   kernel's page cache) */
 };
 
 struct vv_env {

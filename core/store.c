@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -410,6 +411,63 @@ static int link_obj(struct vv_store *st, int fd, const struct stat *fs, const ch
 	return errno == EEXIST ? 1 : -e;
 }
 
+static int64_t realtime_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* Index of an object's fan-out directory (its first byte). */
+static unsigned fan_of(const vv_oid *oid)
+{
+	return oid->b[0];
+}
+
+/* fsync objects/XX, remembering when the fsync started: a name linked there before
+ * that moment is durable once it returns. */
+static int fsync_fan(struct vv_store *st, const vv_oid *oid, const char *dir,
+		     const char *shown)
+{
+	int64_t start = realtime_ns();
+	int r = vv_fsync_dir_at(st->objfd, dir);
+	if (r < 0)
+		return vv_err_prefix(r, "publishing '%s'", shown);
+	_Atomic int64_t *p = &st->fan_synced_ns[fan_of(oid)];
+	int64_t old = atomic_load(p);
+	while (old < start && !atomic_compare_exchange_weak(p, &old, start))
+		;
+	return 0;
+}
+
+/* The object is already in the store (st holds its status): is its name durable?
+ * Yes if an fsync of its directory that completed started after the name was made.
+ * ctime is at the latest the link (fchmod and utimensat only move it later); it is
+ * read from a coarse clock and may be truncated to seconds, hence the margin. A clock
+ * that went back since makes every answer "no". */
+static bool known_durable(struct vv_store *st, const vv_oid *oid, const struct stat *sb)
+{
+	int64_t synced = atomic_load(&st->fan_synced_ns[fan_of(oid)]);
+	int64_t made = (int64_t)sb->st_ctim.tv_sec * 1000000000 + sb->st_ctim.tv_nsec;
+	return synced && synced <= realtime_ns() && made + 2000000000LL < synced;
+}
+
+/* Make objects/XX if this process has not seen it yet. */
+static int make_fan(struct vv_store *st, const vv_oid *oid, char *dir)
+{
+	if (atomic_load(&st->fan_made[fan_of(oid)]))
+		return 0;
+	if (mkdirat(st->objfd, dir, 0755) == 0) {
+		/* A new fan-out directory must itself be durable in objects/. */
+		if (fsync(st->objfd) < 0 && errno != EINVAL)
+			return vv_err_sys(-errno, "cannot fsync '%s/objects'", st->path);
+	} else if (errno != EEXIST) {
+		return vv_err_sys(-errno, "cannot create '%s/objects/%s'", st->path, dir);
+	}
+	atomic_store(&st->fan_made[fan_of(oid)], true);
+	return 0;
+}
+
 static int publish(struct vv_store *st, int fd, const vv_oid *oid)
 {
 	char rel[VV_OID_HEX + 2], shown[8 + VV_OID_HEX + 2];
@@ -422,22 +480,44 @@ static int publish(struct vv_store *st, int fd, const vv_oid *oid)
 	if (!S_ISREG(fs.st_mode))
 		return vv_err(-EINVAL, "cannot publish '%s': temp file is not a regular file",
 			      shown);
+
+	/* The bytes are already there (dedup): ours need not be durable. Freshen the
+	 * object (see below) and make sure its name is durable. */
+	struct stat os;
+	if (fstatat(st->objfd, rel, &os, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(os.st_mode) &&
+	    utimensat(st->objfd, rel, NULL, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (fs.st_nlink > 0) {
+			char name[NAME_MAX + 1];
+			if (find_tmp_name(st, &fs, name, sizeof(name)) == 0)
+				unlinkat(st->tmpfd, name, 0);
+		}
+		if (known_durable(st, oid, &os))
+			return 0;
+		rel[2] = 0;
+		return fsync_fan(st, oid, rel, shown);
+	}
+
 	if (fsync(fd) < 0)
 		return vv_err_sys(-errno, "cannot fsync temp file for '%s'", shown);
 	if (fchmod(fd, 0444) < 0)
 		return vv_err_sys(-errno, "cannot chmod temp file for '%s'", shown);
 
 	rel[2] = 0;
-	if (mkdirat(st->objfd, rel, 0755) == 0) {
-		/* A new fan-out directory must itself be durable in objects/. */
-		if (fsync(st->objfd) < 0 && errno != EINVAL)
-			return vv_err_sys(-errno, "cannot fsync '%s/objects'", st->path);
-	} else if (errno != EEXIST) {
-		return vv_err_sys(-errno, "cannot create '%s/objects/%s'", st->path, rel);
-	}
+	int r = make_fan(st, oid, rel);
+	if (r < 0)
+		return r;
 	rel[2] = '/';
 
-	int r = link_obj(st, fd, &fs, rel);
+	r = link_obj(st, fd, &fs, rel);
+	if (r == -ENOENT) {
+		/* objects/XX went away behind our back: make it again */
+		atomic_store(&st->fan_made[fan_of(oid)], false);
+		rel[2] = 0;
+		if ((r = make_fan(st, oid, rel)) < 0)
+			return r;
+		rel[2] = '/';
+		r = link_obj(st, fd, &fs, rel);
+	}
 	/* The bytes are already there (dedup). Freshen the object so that a gc that read
 	 * its roots before our reference is committed sees it as young; if a gc has just
 	 * taken it away, link ours after all. */
@@ -460,10 +540,7 @@ static int publish(struct vv_store *st, int fd, const vv_oid *oid)
 	}
 
 	rel[2] = 0;
-	r = vv_fsync_dir_at(st->objfd, rel);
-	if (r < 0)
-		return vv_err_prefix(r, "publishing '%s'", shown);
-	return 0;
+	return fsync_fan(st, oid, rel, shown);
 }
 
 int vv_store_publish_tmpfile(struct vv_store *st, int fd, vv_oid *out, uint64_t *size_out)

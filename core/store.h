@@ -54,6 +54,11 @@ struct vv_store {
 	struct vv_damaged_state *damaged; /* damaged-list state of checked opens (damaged.h),
 					     made on first use */
 	bool readonly;  /* opened with VV_STORE_READONLY: nothing is ever written */
+	/* publishing (store.c), per fan-out directory objects/XX: known to exist, and the
+	 * CLOCK_REALTIME start (ns) of the last fsync of it that completed, which made
+	 * durable every name linked there before it started */
+	_Atomic bool fan_made[256];
+	_Atomic int64_t fan_synced_ns[256];
 };
 
 /* vv_store_open's create argument: 0 open, 1 also make the layout, VV_STORE_READONLY

@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,6 +28,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -118,6 +120,29 @@ static bool has_opt(const char *opts, const char *name)
 		p = c ? c + 1 : NULL;
 	}
 	return false;
+}
+
+/* Every FUSE request keeps a process waiting, so the threads that serve them ask the
+ * scheduler for short slices (EEVDF's latency hint, Linux 6.12+, no privilege needed):
+ * a woken worker then preempts a long-running task on a busy CPU instead of queueing
+ * behind it. Threads made after this call inherit it; older kernels ignore it. */
+static void latency_hint(void)
+{
+#ifdef SYS_sched_setattr
+	struct {
+		uint32_t size, policy;
+		uint64_t flags;
+		int32_t nice;
+		uint32_t priority;
+		uint64_t runtime, deadline, period;
+	} a;
+	memset(&a, 0, sizeof(a));
+	a.size = sizeof(a);
+	a.policy = SCHED_OTHER;
+	a.nice = getpriority(PRIO_PROCESS, 0);
+	a.runtime = 100 * 1000; /* ns: the shortest slice the kernel accepts */
+	syscall(SYS_sched_setattr, 0, &a, 0);
+#endif
 }
 
 static void raise_nofile(void)
@@ -271,6 +296,7 @@ int main(int argc, char **argv)
 		goto out_worker;
 	fuse_loop_cfg_set_clone_fd(lc, 1);
 	fuse_loop_cfg_set_max_threads(lc, 16);
+	latency_hint();
 	ret = fuse_session_loop_mt(fs.se, lc) ? 1 : 0;
 	fuse_loop_cfg_destroy(lc);
 

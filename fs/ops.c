@@ -25,9 +25,13 @@
 
 struct vv_fh {
 	struct vv_node *n;
-	struct vv_readsrc src;
+	struct vv_readsrc src;   /* opened at the first READ (a warm open reads nothing) */
 	bool writable;
 };
+
+/* Content pushed into the kernel's page cache at a file's first open, so that a
+ * cold read costs no READ round trip; larger files are read on demand. */
+#define VV_PUSH_MAX (1024 * 1024)
 
 static struct vv_fs *fs_of(fuse_req_t req)
 {
@@ -436,13 +440,6 @@ static int fh_new(struct vv_node *n, bool writable, struct vv_fh **out)
 		return -ENOMEM;
 	fh->n = n;
 	fh->writable = writable;
-	int r = 0;
-	if (!writable)
-		r = vv_node_read_source(n, &fh->src);
-	if (r < 0) {
-		free(fh);
-		return r;
-	}
 	*out = fh;
 	return 0;
 }
@@ -457,6 +454,41 @@ static void fh_free(struct vv_fh *fh)
 static bool wants_write(int flags)
 {
 	return (flags & O_ACCMODE) != O_RDONLY;
+}
+
+/* The first open of a small stored file hands its bytes to the kernel with the OPEN
+ * reply still pending (notify_store), so reading it costs no READ round trip (and no
+ * atime invalidation). Only the node's very first open does this, before any handle
+ * of it exists: no READ of this inode can be in flight holding page locks, and no
+ * writer can change the bytes while fs->lk is held. Errors leave it to READ. */
+static void push_content(struct vv_fs *fs, fuse_ino_t ino, struct vv_fh *fh)
+{
+	struct vv_node *n = fh->n;
+	bool first = !n->opened;
+	n->opened = true;
+	if (!first || fh->writable || n->kind != VV_REG || n->stage || n->writers ||
+	    n->size == 0 || n->size > VV_PUSH_MAX)
+		return;
+	if (vv_node_read_source(n, &fh->src) < 0) {
+		memset(&fh->src, 0, sizeof(fh->src));
+		return;
+	}
+	size_t len = (size_t)n->size, got = 0;
+	char *buf = malloc(len);
+	while (buf && got < len) {
+		ssize_t k = pread(fh->src.fd->fd, buf + got, len - got, (off_t)got);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		got += (size_t)k;
+	}
+	if (buf && got == len) {
+		struct fuse_bufvec bv = FUSE_BUFVEC_INIT(len);
+		bv.buf[0].mem = buf;
+		fuse_lowlevel_notify_store(fs->se, ino, 0, &bv, 0);
+	}
+	free(buf);
 }
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -474,9 +506,12 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 	} else {
+		push_content(fs, ino, fh);
 		fi->fh = (uint64_t)(uintptr_t)fh;
 		fi->keep_cache = 1;
-		if (!w)
+		/* FLUSH does work only for written generated files (an edit is applied, or
+		 * refused, at close); writes are write-through, so no other close needs it */
+		if (!w || n->kind != VV_SYN_FILE)
 			fi->noflush = 1;
 		if (fuse_reply_open(req, fi) == -ENOENT) {
 			if (w)
@@ -508,8 +543,11 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	} else {
 		struct fuse_entry_param e;
 		vv_fs_entry(n, &e);
+		n->opened = true;
 		fi->fh = (uint64_t)(uintptr_t)fh;
 		fi->keep_cache = 1;
+		if (n->kind != VV_SYN_FILE)
+			fi->noflush = 1;
 		if (fuse_reply_create(req, &e, fi) == -ENOENT) {
 			vv_node_close_write(n);
 			fh_free(fh);
@@ -558,7 +596,8 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		plen = fh->src.prefixlen;
 		skip = fh->src.skip;
 	} else {
-		/* a writable handle whose stage was published: read the object */
+		/* the first READ of a handle (or of a writable one whose stage was
+		 * published): open the content now */
 		int r = vv_node_read_source(fh->n, &fh->src);
 		if (r < 0) {
 			unlock(fs);

@@ -1,8 +1,9 @@
 #!/bin/bash
 # requests.sh - the kernel's caches do their job, counted in FUSE requests: a warm run
 # of the same import sends no LOOKUP, GETATTR, READDIR or READ at all (only what every
-# open costs), and a change made behind the mount's back (venvctl add) is seen at once
-# despite those caches. Counts come from the daemon's VENVFS_COUNT_FILE (SIGUSR1).
+# open costs), a cold one no READ for the stored files it opens, closing a written file
+# sends no FLUSH, and a change made behind the mount's back (venvctl add) is seen at
+# once despite those caches. Counts come from the daemon's VENVFS_COUNT_FILE (SIGUSR1).
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -51,6 +52,10 @@ for k in lookup getattr readdir readdirplus read open ioctl; do
 done
 
 (($(delta "$c0" "$c1" lookup) > 100)) || fail "the cold run sent almost no LOOKUP: counting is broken"
+# A stored file's first open hands its bytes to the kernel: the cold run reads only
+# generated files (pyvenv.cfg) with READ requests, not the modules it opens.
+(($(delta "$c0" "$c1" read) * 20 < $(delta "$c0" "$c1" open))) ||
+	fail "the cold run sent $(delta "$c0" "$c1" read) READ for $(delta "$c0" "$c1" open) opens"
 for k in lookup getattr readdir readdirplus read readlink; do
 	assert_eq "$(delta "$c2" "$c3" $k)" 0 "$k requests of a warm import of pip"
 done
@@ -59,6 +64,30 @@ assert_eq "$(delta "$c2" "$c3" release)" "$(delta "$c2" "$c3" open)" "releases v
 # which costs one GETATTR on the next stat; never more than one per file opened.
 (($(delta "$c1" "$c2" getattr) <= $(delta "$c0" "$c1" open))) ||
 	fail "the second run sent more GETATTR than files were opened"
+
+# The threads that serve requests ask for the shortest scheduler slice (EEVDF's latency
+# hint, Linux 6.12+), so that a request is not queued behind a busy CPU's task.
+if IFS=. read -r kmaj kmin _ < /proc/sys/kernel/osrelease &&
+	((kmaj > 6 || (kmaj == 6 && kmin >= 12))) && [[ -r /proc/$VV_PID/sched ]]; then
+	short=$(cat /proc/"$VV_PID"/task/*/sched 2>/dev/null | awk '$1 == "se.slice" && $3 == 100000' | wc -l)
+	((short >= 1)) || fail "no daemon thread runs with the short scheduler slice"
+fi
+
+# Closing a written file sends no FLUSH (writes go straight through; the file is
+# stored on RELEASE); editing a generated file does, since the edit is applied at close.
+c4=$(counts)
+for i in 1 2 3 4 5; do
+	echo "data $i" >"$MNT/e/written$i"
+done
+# (one close: a shell redirection closes twice)
+python3 -c 'import sys; open(sys.argv[1], "a").write("# a comment\n")' "$MNT/e/pyvenv.cfg"
+c5=$(counts)
+assert_eq "$(delta "$c4" "$c5" create)" 5 "CREATE requests for five new files"
+assert_eq "$(delta "$c4" "$c5" flush)" 1 "FLUSH requests for five new files and one pyvenv.cfg edit"
+vv_commit e
+for i in 1 2 3 4 5; do
+	assert_eq "$(cat "$MNT/e/written$i")" "data $i" "written$i read back"
+done
 
 # A change behind the mount's back: every cached lookup of the env must be invalidated.
 vv_commit e
