@@ -20,7 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "error.h"
+#include "util/error.h"
 
 /* X(name, parameters, arguments) for every counted operation. */
 #define VV_COUNTED_OPS(X)                                                                   \

@@ -17,7 +17,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 
-#include "mtree.h"
+#include "live/mtree.h"
 
 /* Kernel cache lifetime of entries and attributes: long, because every change either
  * goes through the kernel or is invalidated explicitly. */

@@ -28,10 +28,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "env.h"
-#include "error.h"
-#include "fsutil.h"
-#include "store.h"
+#include "env/env.h"
+#include "util/error.h"
+#include "util/fsutil.h"
+#include "store/store.h"
 
 #define QUIET_NS (1000LL * 1000 * 1000)
 #define MAX_DELAY_NS (5000LL * 1000 * 1000)

@@ -31,11 +31,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "history.h"
-#include "fsutil.h"
-#include "error.h"
-#include "store.h"
+#include "util/config.h"
+#include "env/history.h"
+#include "util/fsutil.h"
+#include "util/error.h"
+#include "store/store.h"
 
 
 static void usage(FILE *f)

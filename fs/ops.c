@@ -19,9 +19,9 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#include "error.h"
-#include "journal.h"
-#include "store.h"
+#include "util/error.h"
+#include "env/journal.h"
+#include "store/store.h"
 
 struct vv_fh {
 	struct vv_node *n;

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "env.h"
+#include "util/config.h"
+#include "env/env.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

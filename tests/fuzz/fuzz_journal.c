@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "journal.h"
+#include "env/journal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

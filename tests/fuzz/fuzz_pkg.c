@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pkg.h"
+#include "pkg/pkg.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

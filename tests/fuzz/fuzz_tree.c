@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "error.h"
-#include "tree.h"
+#include "util/error.h"
+#include "store/tree.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -15,12 +15,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "error.h"
-#include "fsutil.h"
-#include "python.h"
-#include "store.h"
-#include "treebuild.h"
-#include "wheel.h"
+#include "util/error.h"
+#include "util/fsutil.h"
+#include "python/python.h"
+#include "store/store.h"
+#include "store/treebuild.h"
+#include "pkg/wheel.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

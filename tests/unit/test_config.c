@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "error.h"
+#include "util/config.h"
+#include "util/error.h"
 
 static void expect_error(const char *text, int code, const char *where, const char *why)
 {

@@ -14,10 +14,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "damaged.h"
-#include "error.h"
-#include "hash.h"
-#include "store.h"
+#include "store/damaged.h"
+#include "util/error.h"
+#include "util/hash.h"
+#include "store/store.h"
 
 static void obj_file(struct vv_store *st, const vv_oid *oid, char *buf, size_t cap)
 {

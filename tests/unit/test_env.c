@@ -9,10 +9,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "env.h"
-#include "error.h"
-#include "fsutil.h"
-#include "store.h"
+#include "env/env.h"
+#include "util/error.h"
+#include "util/fsutil.h"
+#include "store/store.h"
 
 #define HEX1 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define HEX2 "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"

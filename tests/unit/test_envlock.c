@@ -16,10 +16,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "envlock.h"
-#include "error.h"
-#include "fsutil.h"
-#include "store.h"
+#include "env/envlock.h"
+#include "util/error.h"
+#include "util/fsutil.h"
+#include "store/store.h"
 
 static int has_lockfile(struct vv_store *st, const char *name)
 {

@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "env.h"
-#include "error.h"
-#include "freeze.h"
-#include "store.h"
+#include "env/env.h"
+#include "util/error.h"
+#include "ops/freeze.h"
+#include "store/store.h"
 
 struct dist_spec {
 	const char *dir;       /* NAME.dist-info or NAME.egg-info */

@@ -14,8 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "error.h"
-#include "fsutil.h"
+#include "util/error.h"
+#include "util/fsutil.h"
 
 static int setup(void **state)
 {

@@ -20,14 +20,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "env.h"
-#include "error.h"
-#include "fsutil.h"
-#include "gc.h"
-#include "hash.h"
-#include "stats.h"
-#include "store.h"
-#include "tree.h"
+#include "env/env.h"
+#include "util/error.h"
+#include "util/fsutil.h"
+#include "ops/gc.h"
+#include "util/hash.h"
+#include "ops/stats.h"
+#include "store/store.h"
+#include "store/tree.h"
 
 
 

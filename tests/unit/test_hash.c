@@ -10,9 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "error.h"
-#include "fsutil.h"
-#include "hash.h"
+#include "util/error.h"
+#include "util/fsutil.h"
+#include "util/hash.h"
 
 #define EMPTY_HEX "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define ABC_HEX "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"

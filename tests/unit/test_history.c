@@ -19,16 +19,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "env.h"
-#include "error.h"
-#include "fsutil.h"
-#include "gc.h"
-#include "hash.h"
-#include "history.h"
-#include "stats.h"
-#include "store.h"
-#include "tree.h"
+#include "util/config.h"
+#include "env/env.h"
+#include "util/error.h"
+#include "util/fsutil.h"
+#include "ops/gc.h"
+#include "util/hash.h"
+#include "env/history.h"
+#include "ops/stats.h"
+#include "store/store.h"
+#include "store/tree.h"
 
 #define SEC 1000000000LL
 

@@ -14,12 +14,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "env.h"
-#include "error.h"
-#include "fsutil.h"
-#include "import.h"
-#include "python.h"
-#include "store.h"
+#include "env/env.h"
+#include "util/error.h"
+#include "util/fsutil.h"
+#include "ops/import.h"
+#include "python/python.h"
+#include "store/store.h"
 
 struct fixture {
 	struct vv_store *st;

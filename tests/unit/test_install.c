@@ -12,13 +12,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "env.h"
-#include "error.h"
-#include "hash.h"
-#include "install.h"
-#include "store.h"
-#include "tree.h"
-#include "treebuild.h"
+#include "env/env.h"
+#include "util/error.h"
+#include "util/hash.h"
+#include "ops/install.h"
+#include "store/store.h"
+#include "store/tree.h"
+#include "store/treebuild.h"
 
 #define SP "lib/python3.11/site-packages/"
 /* sha256 of the empty file, urlsafe base64 without padding */

@@ -9,7 +9,7 @@
 
 #include "testutil.h"
 
-#include "journal.h"
+#include "env/journal.h"
 
 #define HEX "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 

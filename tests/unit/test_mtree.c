@@ -13,12 +13,12 @@
 
 #include "testutil.h"
 
-#include "env.h"
-#include "envlock.h"
-#include "error.h"
-#include "journal.h"
-#include "mtree.h"
-#include "store.h"
+#include "env/env.h"
+#include "env/envlock.h"
+#include "util/error.h"
+#include "env/journal.h"
+#include "live/mtree.h"
+#include "store/store.h"
 
 static struct vv_envset *open_set(struct vv_store *st)
 {

@@ -18,17 +18,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "env.h"
-#include "error.h"
-#include "gc.h"
-#include "hash.h"
-#include "install.h"
-#include "pkg.h"
-#include "python.h"
-#include "store.h"
-#include "tree.h"
-#include "treebuild.h"
-#include "wheel.h"
+#include "env/env.h"
+#include "util/error.h"
+#include "ops/gc.h"
+#include "util/hash.h"
+#include "ops/install.h"
+#include "pkg/pkg.h"
+#include "python/python.h"
+#include "store/store.h"
+#include "store/tree.h"
+#include "store/treebuild.h"
+#include "pkg/wheel.h"
 
 #define SP "lib/python3.11/site-packages/"
 

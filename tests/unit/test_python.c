@@ -13,10 +13,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "error.h"
-#include "python.h"
-#include "store.h"
+#include "util/config.h"
+#include "util/error.h"
+#include "python/python.h"
+#include "store/store.h"
 
 static char *saved_path, *saved_home, *saved_pyenv;
 

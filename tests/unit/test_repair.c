@@ -16,13 +16,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "damaged.h"
-#include "error.h"
-#include "hash.h"
-#include "repair.h"
-#include "stats.h"
-#include "store.h"
-#include "tree.h"
+#include "store/damaged.h"
+#include "util/error.h"
+#include "util/hash.h"
+#include "ops/repair.h"
+#include "ops/stats.h"
+#include "store/store.h"
+#include "store/tree.h"
 
 static void obj_file(struct vv_store *st, const vv_oid *oid, char *buf, size_t cap)
 {

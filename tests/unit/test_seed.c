@@ -10,12 +10,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "error.h"
-#include "hash.h"
-#include "python.h"
-#include "seed.h"
-#include "store.h"
-#include "tree.h"
+#include "util/error.h"
+#include "util/hash.h"
+#include "python/python.h"
+#include "pkg/seed.h"
+#include "store/store.h"
+#include "store/tree.h"
 
 struct ctx {
 	struct vv_store *st;

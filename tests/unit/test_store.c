@@ -13,10 +13,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "error.h"
-#include "fsutil.h"
-#include "hash.h"
-#include "store.h"
+#include "util/error.h"
+#include "util/fsutil.h"
+#include "util/hash.h"
+#include "store/store.h"
 
 static size_t count_objects(struct vv_store *st)
 {

@@ -12,8 +12,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "python.h"
-#include "synth.h"
+#include "python/python.h"
+#include "python/synth.h"
 
 static struct vv_python py311 = {
 	.exe = (char *)"/home/user/.pyenv/versions/3.11.7/bin/python3.11",

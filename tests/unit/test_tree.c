@@ -11,10 +11,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "error.h"
-#include "hash.h"
-#include "store.h"
-#include "tree.h"
+#include "util/error.h"
+#include "util/hash.h"
+#include "store/store.h"
+#include "store/tree.h"
 
 #define HDR "venvfs-tree 1\n"
 #define H64 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"

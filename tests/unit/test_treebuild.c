@@ -7,11 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "error.h"
-#include "hash.h"
-#include "store.h"
-#include "tree.h"
-#include "treebuild.h"
+#include "util/error.h"
+#include "util/hash.h"
+#include "store/store.h"
+#include "store/tree.h"
+#include "store/treebuild.h"
 
 static struct vv_tree_ent file_ent(const char *content, uint16_t mode, int64_t mtime)
 {

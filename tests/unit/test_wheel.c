@@ -12,13 +12,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "error.h"
-#include "hash.h"
-#include "python.h"
-#include "store.h"
-#include "tree.h"
-#include "treebuild.h"
-#include "wheel.h"
+#include "util/error.h"
+#include "util/hash.h"
+#include "python/python.h"
+#include "store/store.h"
+#include "store/tree.h"
+#include "store/treebuild.h"
+#include "pkg/wheel.h"
 
 #define SP "lib/python3.11/site-packages/"
 

@@ -12,12 +12,12 @@
 
 #include <zip.h>
 
-#include "env.h"
-#include "error.h"
-#include "fsutil.h"
-#include "hash.h"
-#include "store.h"
-#include "tree.h"
+#include "env/env.h"
+#include "util/error.h"
+#include "util/fsutil.h"
+#include "util/hash.h"
+#include "store/store.h"
+#include "store/tree.h"
 
 char *vt_tempdir(void)
 {

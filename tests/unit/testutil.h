@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "tree.h"
+#include "store/tree.h"
 
 struct vv_store;
 

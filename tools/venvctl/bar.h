@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "progress.h"
+#include "util/progress.h"
 
 struct vc_bar {
 	struct vv_progress cb; /* hand &bar.cb to core functions */

@@ -17,11 +17,11 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "config.h"
-#include "env.h"
-#include "error.h"
-#include "history.h"
-#include "store.h"
+#include "util/config.h"
+#include "env/env.h"
+#include "util/error.h"
+#include "env/history.h"
+#include "store/store.h"
 
 /* ---- messages -------------------------------------------------------------------- */
 

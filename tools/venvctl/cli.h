@@ -15,8 +15,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "config.h"
-#include "store.h"
+#include "util/config.h"
+#include "store/store.h"
 
 #ifndef VV_VERSION
 #define VV_VERSION "0.1.0"

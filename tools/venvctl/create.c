@@ -17,10 +17,10 @@
 
 #include "bar.h"
 #include "cli.h"
-#include "env.h"
-#include "envops.h"
-#include "error.h"
-#include "install.h"
+#include "env/env.h"
+#include "ops/envops.h"
+#include "util/error.h"
+#include "ops/install.h"
 
 /* ---- create ---------------------------------------------------------------------- */
 

@@ -16,8 +16,8 @@
 
 #include "bar.h"
 #include "cli.h"
-#include "error.h"
-#include "gc.h"
+#include "util/error.h"
+#include "ops/gc.h"
 
 /* ---- gc -------------------------------------------------------------------------- */
 

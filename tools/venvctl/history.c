@@ -12,9 +12,9 @@
 #include <time.h>
 
 #include "cli.h"
-#include "env.h"
-#include "error.h"
-#include "history.h"
+#include "env/env.h"
+#include "util/error.h"
+#include "env/history.h"
 
 static void fmt_time(int64_t ns, char *buf, size_t cap)
 {

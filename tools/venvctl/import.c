@@ -10,10 +10,10 @@
 
 #include "bar.h"
 #include "cli.h"
-#include "env.h"
-#include "error.h"
-#include "freeze.h"
-#include "import.h"
+#include "env/env.h"
+#include "util/error.h"
+#include "ops/freeze.h"
+#include "ops/import.h"
 
 /* Collect positional arguments; options are handled by `opt` (returns 1 if it took
  * argv[*i], 0 if unknown, or an exit status < 0 negated). */

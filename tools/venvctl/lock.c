@@ -12,8 +12,8 @@
 #include <string.h>
 
 #include "cli.h"
-#include "env.h"
-#include "error.h"
+#include "env/env.h"
+#include "util/error.h"
 
 static int lock_or_unlock(struct vc_ctx *c, int argc, char **argv, bool locked)
 {

@@ -15,8 +15,8 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "config.h"
-#include "store.h"
+#include "util/config.h"
+#include "store/store.h"
 
 static const struct vc_command *find_command(const char *name);
 static void print_usage(FILE *f);

@@ -15,8 +15,8 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "error.h"
-#include "python.h"
+#include "util/error.h"
+#include "python/python.h"
 
 /* ---- python ---------------------------------------------------------------------- */
 

@@ -16,10 +16,10 @@
 
 #include "bar.h"
 #include "cli.h"
-#include "error.h"
-#include "fsutil.h"
-#include "repair.h"
-#include "stats.h"
+#include "util/error.h"
+#include "util/fsutil.h"
+#include "ops/repair.h"
+#include "ops/stats.h"
 
 /* ---- stats ----------------------------------------------------------------------- */
 

@@ -1,0 +1,107 @@
+/*
+ * env.h - environments as the store records them: envs/NAME, a small INI file (inih)
+ *
+ *   [env]
+ *   python = /home/user/.pyenv/versions/3.11.7/bin/python3.11
+ *   root = <64-hex tree id>
+ *   system-site-packages = false
+ *   without-pip = true            ; only when made without pip
+ *   prompt = my prompt            ; optional
+ *   locked = true                 ; only when locked: read-only in every mount
+ *   owner = 1000:1000             ; uid:gid every file of the env is shown with
+ *   mode = 0755                   ; permission bits of the env's root directory
+ *
+ * Without `owner` the env belongs to the owner of the envs/NAME file (stores made
+ * before envs had owners), without `mode` its root directory is 0755.
+ *
+ * Writing envs/NAME (temp file in tmp/, fsync, rename into envs/, fsync envs/) is the
+ * single atomic commit point of every change to an env: a reader sees the old root or
+ * the new one. Changes made since that root live in journal/NAME (journal.h).
+ */
+#ifndef VV_ENV_H
+#define VV_ENV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/ioctl.h>
+#include <sys/types.h>
+
+#include "util/hash.h"
+
+struct vv_store;
+
+/* The ioctl a tool sends to the root of each venvfs mount after it replaced envs/NAME
+ * behind the mounts' back: the daemon replies once it has applied every envs/ change
+ * made before the call, the kernel's caches included, so the mount shows the change
+ * as soon as the tool returns. No payload. */
+#define VV_IOC_SYNC _IO('V', 0x53)
+
+struct vv_envcfg {
+	char *python;  /* real interpreter path (python.h vv_python.exe) */
+	vv_oid root;
+	bool system_site;
+	bool without_pip; /* made without pip (shown in pyvenv.cfg's `command`) */
+	char *prompt;  /* NULL: the env's name */
+	bool locked;   /* read-only: mounts refuse every write (EROFS), tools refuse to
+			  change it (venvctl lock/unlock) */
+	bool owned;    /* uid/gid are set (`owner`); vv_env_load always sets them */
+	uid_t uid;     /* owner of every file of the env, as the mount shows it */
+	gid_t gid;
+	bool has_mode; /* mode is set (`mode`); else the root directory is 0755 */
+	mode_t mode;   /* permission bits (07777) of the env's root directory */
+};
+
+/* The permission bits of the env's root directory: cfg->mode, or 0755. */
+mode_t vv_envcfg_mode(const struct vv_envcfg *cfg);
+
+/* Is name usable as an env name? 0, or -EINVAL ("", ".", "..", '/' or NUL inside, or
+ * starting with ".venvfs") / -ENAMETOOLONG (> 255 bytes), with a message. */
+int vv_env_name_check(const char *name, size_t len);
+
+int vv_envcfg_parse(const char *buf, size_t len, const char *name, struct vv_envcfg *out);
+/* malloc'd INI text. */
+int vv_envcfg_format(const struct vv_envcfg *cfg, char **out, size_t *len);
+
+/* 0 if cfg (env `name`) is not locked, else -EROFS with a message naming the lock and
+ * how to lift it. For tools that are about to replace envs/name. */
+int vv_envcfg_check_unlocked(const struct vv_envcfg *cfg, const char *name);
+/* Set or clear the lock of env `name` (one atomic replacement of envs/NAME). Refused
+ * with -EBUSY while journal/NAME holds uncommitted changes (a mount would commit over
+ * the lock). 1 if it was already in that state (nothing written), 0 if changed. */
+int vv_env_set_locked(struct vv_store *st, const char *name, bool locked);
+
+/* -ENOENT if there is no such env. Without an `owner` key, uid/gid are the env file's
+ * owner (cfg->owned is then set too, so the next save records it). */
+int vv_env_load(struct vv_store *st, const char *name, struct vv_envcfg *out);
+/* Atomically replace (or create) envs/name. A change of the root of an existing env is
+ * first recorded in history/name (history.h) as made by `source` ("mount", "add",
+ * "create", "rollback", ...); hflags are vv_history_record's (VV_HIST_COALESCE, ...).
+ * If the replacement fails the history is put back. A cfg without owner (or mode)
+ * keeps the replaced file's. */
+int vv_env_save(struct vv_store *st, const char *name, const struct vv_envcfg *cfg,
+		const char *source, unsigned hflags);
+/* Create envs/name; -EEXIST if it exists (never clobbers). A cfg without owner is
+ * recorded as owned by the calling process's user and group (getuid/getgid). */
+int vv_env_create(struct vv_store *st, const char *name, const struct vv_envcfg *cfg);
+/* Rename without clobbering (-EEXIST); moves the journal and the history along. */
+int vv_env_rename(struct vv_store *st, const char *from, const char *to);
+/* Remove envs/name, its journal and its history (snapshots included). Objects stay
+ * until GC. */
+int vv_env_remove(struct vv_store *st, const char *name);
+
+/* Sorted list of env names (malloc'd array of malloc'd strings). */
+int vv_env_list(struct vv_store *st, char ***names, size_t *n);
+void vv_env_list_free(char **names, size_t n);
+
+void vv_envcfg_release(struct vv_envcfg *cfg);
+
+/* Does journal/name hold changes to root not committed yet (a mount that is running or
+ * crashed)? 1, 0 (no journal, only its header, or a stale one naming another root) or
+ * -errno. Tools that replace envs/name refuse to while it is 1. */
+int vv_env_journal_pending(struct vv_store *st, const char *name, const vv_oid *root);
+
+/* The N of the tree's lib/python3.N (the env's Python minor version), or -errno
+ * (-EINVAL "it has no/more than one lib/python3.N directory"). */
+int vv_env_py_minor(struct vv_store *st, const vv_oid *root);
+
+#endif

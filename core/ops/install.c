@@ -1,0 +1,860 @@
+/*
+ * install.c - `venvctl add`: wheels put into an env's committed tree as pip would
+ * install them in that venv (see install.h).
+ *
+ * The new root is built in one tree builder from the old one: directories that hold
+ * nothing to remove and no new files are grafted by their tree id, so only bin/, the
+ * site-packages path and the directories of a replaced distribution are rebuilt. The
+ * installed RECORD of a replaced distribution is store data that a hostile wheel once
+ * wrote, so its paths are confined to the env (".." may not leave it; absolute paths
+ * are ignored) and only files, symlinks and the distribution's own .dist-info are taken
+ * out.
+ */
+#include "ops/install.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+
+#include "env/env.h"
+#include "env/envlock.h"
+#include "util/error.h"
+#include "util/fsutil.h"
+#include "util/hash.h"
+#include "live/mtree.h"
+#include "pkg/pkg.h"
+#include "python/python.h"
+#include "store/store.h"
+#include "store/tree.h"
+#include "store/treebuild.h"
+#include "pkg/wheel.h"
+
+#define MAX_INSTALLED_RECORD (32u << 20)
+#define CANON_MAX 256
+
+static const char *base_name(const char *path)
+{
+	const char *s = strrchr(path, '/');
+	return s && s[1] ? s + 1 : path;
+}
+
+int vv_dist_canonical(const char *name, size_t len, char *out, size_t size)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < len;) {
+		char c = name[i];
+		if (c == '-' || c == '_' || c == '.') {
+			while (i < len && (name[i] == '-' || name[i] == '_' || name[i] == '.'))
+				i++;
+			c = '-';
+		} else {
+			if (c >= 'A' && c <= 'Z')
+				c = (char)(c - 'A' + 'a');
+			i++;
+		}
+		if (o + 1 >= size)
+			return vv_err(-ENAMETOOLONG, "distribution name too long");
+		out[o++] = c;
+	}
+	if (!size)
+		return vv_err(-ENAMETOOLONG, "distribution name too long");
+	out[o] = 0;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- tags */
+
+/* "3N" after a "py"/"cp" prefix: N, or -1. */
+static int tag_minor(const char *s, const char *prefix)
+{
+	size_t pl = strlen(prefix);
+	if (strncmp(s, prefix, pl) || s[pl] != '3')
+		return -1;
+	s += pl + 1;
+	if (!*s)
+		return -2; /* just "py3" / "cp3" */
+	if (strlen(s) > 3)
+		return -1;
+	int n = 0;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		n = n * 10 + (*s - '0');
+	}
+	return n;
+}
+
+static bool pair_ok(const char *py, const char *abi, int minor)
+{
+	char own[16];
+	snprintf(own, sizeof(own), "cp3%d", minor);
+	if (!strcmp(abi, "none")) {
+		int n = tag_minor(py, "py");
+		return n == -2 || (n >= 0 && n <= minor) || !strcmp(py, own);
+	}
+	if (!strcmp(abi, "abi3")) {
+		int n = tag_minor(py, "cp");
+		return n >= 2 && n <= minor;
+	}
+	return !strcmp(abi, own) && !strcmp(py, own);
+}
+
+static bool plat_ok(const char *plat, const char *machine)
+{
+	size_t pl = strlen(plat), ml = strlen(machine);
+	if (!strcmp(plat, "any"))
+		return true;
+	if (!strncmp(plat, "linux_", 6) && !strcmp(plat + 6, machine))
+		return true;
+	return !strncmp(plat, "manylinux", 9) && pl > 9 + ml && plat[pl - ml - 1] == '_' &&
+	       !strcmp(plat + pl - ml, machine);
+}
+
+/* How specific an accepted (py, abi, plat) is: a platform tag beats "any", the
+ * interpreter's own ABI beats abi3 beats none, cp3N beats py3N beats py3. */
+static int pair_score(const char *py, const char *abi, const char *plat)
+{
+	int s = strcmp(plat, "any") ? 10000 : 0;
+	s += !strcmp(abi, "none") ? 0 : !strcmp(abi, "abi3") ? 1000 : 2000;
+	int n = tag_minor(py, "cp");
+	if (n >= 0)
+		return s + 200 + n;
+	n = tag_minor(py, "py");
+	return s + (n >= 0 ? 100 + n : 0);
+}
+
+/* The best score of the accepted combinations of the '.'-separated tag sets, or -1. */
+static int tags_score(const char *pys, const char *abis, const char *plats, int minor,
+		      const char *machine)
+{
+	char a[128], b[128], c[128];
+	int best = -1;
+	snprintf(a, sizeof(a), "%s", pys);
+	for (char *sa, *py = strtok_r(a, ".", &sa); py; py = strtok_r(NULL, ".", &sa)) {
+		snprintf(b, sizeof(b), "%s", abis);
+		for (char *sb, *abi = strtok_r(b, ".", &sb); abi; abi = strtok_r(NULL, ".", &sb)) {
+			if (!pair_ok(py, abi, minor))
+				continue;
+			snprintf(c, sizeof(c), "%s", plats);
+			for (char *sc, *pl = strtok_r(c, ".", &sc); pl; pl = strtok_r(NULL, ".", &sc))
+				if (plat_ok(pl, machine) && pair_score(py, abi, pl) > best)
+					best = pair_score(py, abi, pl);
+		}
+	}
+	return best;
+}
+
+static int tag_check(const char *wheel_path, int minor, const char *machine, char *canon,
+		     size_t size)
+{
+	const char *w = base_name(wheel_path);
+	size_t len = strlen(w);
+	if (len < 5 || strcmp(w + len - 4, ".whl") || len > 400)
+		return vv_err(-EINVAL, "%.300s: not a wheel file name (NAME-VERSION-PY-ABI-PLATFORM"
+			      ".whl)", w);
+	char stem[400], *part[7];
+	size_t np = 0;
+	memcpy(stem, w, len - 4);
+	stem[len - 4] = 0;
+	for (char *p = stem;;) {
+		if (np == 7)
+			break;
+		part[np++] = p;
+		char *dash = strchr(p, '-');
+		if (!dash)
+			break;
+		*dash = 0;
+		p = dash + 1;
+	}
+	bool bad = np < 5 || np > 6;
+	for (size_t i = 0; !bad && i < np; i++)
+		bad = !*part[i] || strlen(part[i]) > 120;
+	for (const char *p = part[0]; !bad && *p; p++)
+		bad = !((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			(*p >= '0' && *p <= '9') || *p == '.' || *p == '_');
+	if (bad)
+		return vv_err(-EINVAL, "%s: not a wheel file name (NAME-VERSION[-BUILD]-PY-ABI-"
+			      "PLATFORM.whl)", w);
+	int score = tags_score(part[np - 3], part[np - 2], part[np - 1], minor, machine);
+	if (score < 0)
+		return vv_err(-EINVAL, "%s: not for this env (CPython 3.%d on Linux %s): tags "
+			      "%s-%s-%s", w, minor, machine, part[np - 3], part[np - 2],
+			      part[np - 1]);
+	if (canon) {
+		int r = vv_dist_canonical(part[0], strlen(part[0]), canon, size);
+		if (r < 0)
+			return vv_err_prefix(r, "%s", w);
+	}
+	return score;
+}
+
+int vv_install_tag_check(const char *wheel_path, int minor, const char *machine, char *canon,
+			 size_t size)
+{
+	int r = tag_check(wheel_path, minor, machine, canon, size);
+	return r < 0 ? r : 0;
+}
+
+int vv_install_tag_score(const char *wheel_path, int minor, const char *machine)
+{
+	return tag_check(wheel_path, minor, machine, NULL, 0);
+}
+
+/* ---------------------------------------------------------------- path sets */
+
+struct pathset {
+	char **v;
+	size_t n, cap;
+};
+
+static int ps_add(struct pathset *s, char *p) /* takes p */
+{
+	if (s->n == s->cap) {
+		size_t nc = s->cap ? s->cap * 2 : 64;
+		char **nv = realloc(s->v, nc * sizeof(*nv));
+		if (!nv) {
+			free(p);
+			return vv_err(-ENOMEM, "out of memory");
+		}
+		s->v = nv;
+		s->cap = nc;
+	}
+	s->v[s->n++] = p;
+	return 0;
+}
+
+static int cmp_pstr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void ps_sort(struct pathset *s)
+{
+	if (s->n)
+		qsort(s->v, s->n, sizeof(*s->v), cmp_pstr);
+}
+
+/* Index of the first element >= key. */
+static size_t ps_lower(const struct pathset *s, const char *key)
+{
+	size_t lo = 0, hi = s->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(s->v[mid], key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static bool ps_has(const struct pathset *s, const char *key)
+{
+	size_t i = ps_lower(s, key);
+	return i < s->n && !strcmp(s->v[i], key);
+}
+
+/* Does some element start with prefix? */
+static bool ps_has_prefix(const struct pathset *s, const char *prefix)
+{
+	size_t i = ps_lower(s, prefix);
+	return i < s->n && !strncmp(s->v[i], prefix, strlen(prefix));
+}
+
+static void ps_free(struct pathset *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+}
+
+/* sp + "/" + rel with "." and ".." resolved, relative to the env root; NULL in *out if
+ * it is absolute, empty or leaves the env. */
+static int confine(const char *sp, const char *rel, char **out)
+{
+	*out = NULL;
+	if (rel[0] == '/' || !rel[0])
+		return 0;
+	size_t cap = strlen(sp) + strlen(rel) + 2;
+	char *buf = malloc(cap), *res = malloc(cap);
+	if (!buf || !res) {
+		free(buf);
+		free(res);
+		return vv_err(-ENOMEM, "out of memory");
+	}
+	snprintf(buf, cap, "%s/%s", sp, rel);
+	size_t rl = 0;
+	bool escaped = false;
+	for (char *save, *c = strtok_r(buf, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+		if (!strcmp(c, "."))
+			continue;
+		if (!strcmp(c, "..")) {
+			if (!rl) {
+				escaped = true;
+				break;
+			}
+			while (rl && res[rl - 1] != '/')
+				rl--;
+			if (rl)
+				rl--;
+			continue;
+		}
+		if (rl)
+			res[rl++] = '/';
+		size_t cl = strlen(c);
+		memcpy(res + rl, c, cl);
+		rl += cl;
+	}
+	res[rl] = 0;
+	free(buf);
+	if (escaped || !rl) {
+		free(res);
+		return 0;
+	}
+	*out = res;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- one add */
+
+struct adder {
+	struct vv_store *st;
+	struct vv_tb *tb;
+	int64_t now;
+	char sp[64];               /* lib/python3.N/site-packages */
+	char libpy[32];            /* lib/python3.N */
+	int minor;
+	struct pathset files;      /* env-relative files and symlinks to remove */
+	struct pathset dirs;       /* .dist-info directories to remove whole */
+};
+
+/* Directories wheels install into: always rebuilt, never dropped. */
+static bool protected_dir(const struct adder *a, const char *path)
+{
+	return !strcmp(path, "bin") || !strcmp(path, "lib") || !strcmp(path, a->libpy) ||
+	       !strcmp(path, a->sp);
+}
+
+/* Queue the files of an installed distribution (its .dist-info tree di, named dname)
+ * for removal: every RECORD path inside the env, the bytecode of its .py files, and
+ * the .dist-info itself. */
+static int queue_removal(struct adder *a, const char *dname, const struct vv_tree *di)
+{
+	const struct vv_tree_ent *rec = vv_tree_find(di, "RECORD", 6);
+	char *text = NULL, *p;
+	size_t len, n = 0;
+	struct vv_record_row *rows = NULL;
+	if (!rec || rec->kind != VV_REG)
+		return vv_err(-EINVAL, "installed %s has no RECORD (pip cannot uninstall it "
+			      "either)", dname);
+	int r = vv_store_read_obj(a->st, &rec->oid, MAX_INSTALLED_RECORD, &text, &len);
+	if (r < 0)
+		return vv_err_prefix(r, "installed %s/RECORD", dname);
+	r = vv_record_parse(text, len, &rows, &n);
+	free(text);
+	if (r < 0)
+		return vv_err_prefix(r, "installed %s/RECORD", dname);
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		if ((r = confine(a->sp, rows[i].path, &p)) < 0 || !p)
+			continue;
+		size_t pl = strlen(p);
+		bool py = pl > 3 && !strcmp(p + pl - 3, ".py");
+		if ((r = ps_add(&a->files, p)) < 0 || !py)
+			continue;
+		/* __pycache__/BASE.cpython-3N{,.opt-1,.opt-2}.pyc next to it */
+		const char *slash = strrchr(p, '/');
+		int dl = slash ? (int)(slash - p) + 1 : 0;
+		static const char *const opt[] = {"", ".opt-1", ".opt-2"};
+		for (size_t k = 0; r == 0 && k < 3; k++) {
+			char *c;
+			if (asprintf(&c, "%.*s__pycache__/%.*s.cpython-3%d%s.pyc", dl, p,
+				     (int)(pl - (size_t)dl - 3), p + dl, a->minor, opt[k]) < 0)
+				r = vv_err(-ENOMEM, "out of memory");
+			else
+				r = ps_add(&a->files, c);
+		}
+	}
+	vv_record_free(rows, n);
+	if (r < 0)
+		return r;
+	if (asprintf(&p, "%s/%s", a->sp, dname) < 0)
+		return vv_err(-ENOMEM, "out of memory");
+	return ps_add(&a->dirs, p);
+}
+
+/* Add tree t (at path, "" for the root) to the builder without the queued paths.
+ * *kept gets how many entries stayed, *changed whether one of t's own entries was
+ * taken out. Directories with nothing queued below them are grafted whole. */
+static int edit_dir(struct adder *a, const char *path, const struct vv_tree *t, size_t *kept,
+		    bool *changed)
+{
+	int r = 0;
+	*kept = 0;
+	*changed = false;
+	for (size_t i = 0; r == 0 && i < t->n; i++) {
+		const struct vv_tree_ent *e = &t->ents[i];
+		char *full;
+		if (asprintf(&full, "%s%s%s", path, *path ? "/" : "", e->name) < 0)
+			return vv_err(-ENOMEM, "out of memory");
+		bool dir = e->kind == VV_DIR;
+		if ((!dir && ps_has(&a->files, full)) || (dir && ps_has(&a->dirs, full))) {
+			*changed = true;
+			free(full);
+			continue;
+		}
+		char *prefix = NULL;
+		bool open = false;
+		if (dir) {
+			if (asprintf(&prefix, "%s/", full) < 0) {
+				free(full);
+				return vv_err(-ENOMEM, "out of memory");
+			}
+			open = protected_dir(a, full) || ps_has_prefix(&a->files, prefix) ||
+			       ps_has_prefix(&a->dirs, prefix);
+			free(prefix);
+		}
+		if (!open) {
+			r = vv_tb_add(a->tb, full, e);
+			(*kept)++;
+			free(full);
+			continue;
+		}
+		struct vv_tree *sub = NULL;
+		size_t subkept = 0;
+		bool subchanged = false;
+		if ((r = vv_tree_get(a->st, &e->oid, &sub)) == 0) {
+			r = edit_dir(a, full, sub, &subkept, &subchanged);
+			vv_tree_unref(sub);
+		}
+		bool prot = protected_dir(a, full);
+		if (r == 0 && subkept == 0 && subchanged && !prot) {
+			*changed = true; /* emptied by the removal: gone, as pip leaves it */
+		} else if (r == 0) {
+			/* Declared after its entries (an implicit parent takes mode and mtime). */
+			bool fresh = subchanged || !strcmp(full, "bin") || !strcmp(full, a->sp);
+			struct vv_tree_ent d = {.kind = VV_DIR, .mode = e->mode,
+						.mtime_ns = fresh ? a->now : e->mtime_ns};
+			r = vv_tb_add(a->tb, full, &d);
+			(*kept)++;
+		}
+		free(full);
+	}
+	return r;
+}
+
+/* A subdirectory of t by name, or NULL (also when it is not a directory). */
+static int subtree(struct vv_store *st, const struct vv_tree *t, const char *name,
+		   struct vv_tree **out)
+{
+	*out = NULL;
+	const struct vv_tree_ent *e = t ? vv_tree_find(t, name, strlen(name)) : NULL;
+	if (!e || e->kind != VV_DIR)
+		return 0;
+	return vv_tree_get(st, &e->oid, out);
+}
+
+/* The site-packages tree of root, or NULL if the env has none. */
+static int site_tree(struct vv_store *st, const vv_oid *root, int minor, struct vv_tree **out)
+{
+	char pyname[32];
+	snprintf(pyname, sizeof(pyname), "python3.%d", minor);
+	const char *names[] = {"lib", pyname, "site-packages"};
+	struct vv_tree *t = NULL;
+	int r = vv_tree_get(st, root, &t);
+	for (size_t i = 0; r == 0 && t && i < 3; i++) {
+		struct vv_tree *next = NULL;
+		r = subtree(st, t, names[i], &next);
+		vv_tree_unref(t);
+		t = next;
+	}
+	*out = r == 0 ? t : NULL;
+	if (r < 0 && t)
+		vv_tree_unref(t);
+	return r;
+}
+
+/* The installed .dist-info directories of distribution canon in site-packages: queue
+ * their removal; *replaced gets the version of the (last) one found. */
+static int find_installed(struct adder *a, const struct vv_tree *site, const char *canon,
+			  char **replaced)
+{
+	int r = 0;
+	for (size_t i = 0; site && r == 0 && i < site->n; i++) {
+		const struct vv_tree_ent *e = &site->ents[i];
+		size_t n = e->namelen;
+		if (e->kind != VV_DIR || n <= 10 || strcmp(e->name + n - 10, ".dist-info"))
+			continue;
+		const char *dash = memchr(e->name, '-', n - 10);
+		char c[CANON_MAX];
+		if (!dash || vv_dist_canonical(e->name, (size_t)(dash - e->name), c, sizeof(c)) < 0)
+			continue;
+		if (strcmp(c, canon))
+			continue;
+		struct vv_tree *di = NULL;
+		if ((r = vv_tree_get(a->st, &e->oid, &di)) < 0)
+			break;
+		r = queue_removal(a, e->name, di);
+		vv_tree_unref(di);
+		if (r < 0)
+			break;
+		free(*replaced);
+		*replaced = strndup(dash + 1, (size_t)(e->name + n - 10 - dash - 1));
+		if (!*replaced)
+			r = vv_err(-ENOMEM, "out of memory");
+	}
+	return r;
+}
+
+/* Merge the package tree oid into the builder at path (pk names it in messages):
+ * what the env lacks is grafted whole, a directory both have is opened and merged,
+ * anything else is a conflict. */
+static int merge_tree(struct adder *a, const char *path, const vv_oid *oid,
+		      const struct vv_pkg *pk)
+{
+	struct vv_tree *t = NULL;
+	int r = vv_tree_get(a->st, oid, &t);
+	if (r < 0)
+		return vv_err_prefix(r, "%s", pk->wheel);
+	for (size_t i = 0; r == 0 && i < t->n; i++) {
+		const struct vv_tree_ent *e = &t->ents[i];
+		char *full;
+		if (asprintf(&full, "%s%s%s", path, *path ? "/" : "", e->name) < 0) {
+			r = vv_err(-ENOMEM, "out of memory");
+			break;
+		}
+		struct vv_tree_ent cur;
+		bool open = false;
+		if (vv_tb_lookup(a->tb, full, &cur, &open) < 0) {
+			r = vv_tb_add(a->tb, full, e);
+		} else if (e->kind == VV_DIR && cur.kind == VV_DIR) {
+			if (!open)
+				r = vv_tb_expand(a->tb, a->st, full);
+			if (r == 0)
+				r = merge_tree(a, full, &e->oid, pk);
+		} else {
+			r = vv_err(-EINVAL, "%s: '%s' is already in the env (another installed "
+				   "distribution's file)", pk->wheel, full);
+		}
+		free(full);
+	}
+	vv_tree_unref(t);
+	return r;
+}
+
+/* The newest mtime of bin/ and lib/python3.N/site-packages in root (0: neither). */
+static int64_t seeded_mtime(struct vv_store *st, const vv_oid *root, int minor)
+{
+	char pyname[32];
+	snprintf(pyname, sizeof(pyname), "python3.%d", minor);
+	struct vv_tree *t = NULL, *lib = NULL, *lpy = NULL;
+	int64_t best = 0;
+	if (vv_tree_get(st, root, &t) < 0)
+		return 0;
+	const struct vv_tree_ent *b = vv_tree_find(t, "bin", 3), *e;
+	if (b)
+		best = b->mtime_ns;
+	if (subtree(st, t, "lib", &lib) == 0 && lib && subtree(st, lib, pyname, &lpy) == 0 && lpy &&
+	    (e = vv_tree_find(lpy, "site-packages", 13)) && e->mtime_ns > best)
+		best = e->mtime_ns;
+	if (lpy)
+		vv_tree_unref(lpy);
+	if (lib)
+		vv_tree_unref(lib);
+	vv_tree_unref(t);
+	return best;
+}
+
+int vv_install_pkgs(struct vv_store *st, const vv_oid *root_in, int minor,
+		    const struct vv_pkg *pkgs, size_t n, bool fresh, vv_oid *root_out,
+		    struct vv_installed *res)
+{
+	struct vv_tree *root = NULL, *site = NULL;
+	char (*canon)[CANON_MAX] = NULL;
+	struct adder a = {.st = st, .now = vv_now_ns(), .minor = minor};
+	int r = 0;
+	snprintf(a.libpy, sizeof(a.libpy), "lib/python3.%d", a.minor);
+	snprintf(a.sp, sizeof(a.sp), "%s/site-packages", a.libpy);
+	if (fresh) {
+		/* A new env: bin/ and site-packages keep the skeleton's mtimes, so the same
+		 * packages give the same trees (stored once) in every new env. */
+		int64_t m = seeded_mtime(st, root_in, minor);
+		if (m)
+			a.now = m;
+	}
+	if (n && !(canon = calloc(n, sizeof(*canon)))) {
+		r = vv_err(-ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (pkgs[i].minor != minor) {
+			r = vv_err(-EINVAL, "%s: recorded for Python 3.%d, the env has 3.%d",
+				   pkgs[i].wheel, pkgs[i].minor, minor);
+			goto out;
+		}
+		if ((r = vv_dist_canonical(pkgs[i].name, strlen(pkgs[i].name), canon[i],
+					   sizeof(canon[i]))) < 0)
+			goto out;
+		for (size_t k = 0; k < i; k++)
+			if (!strcmp(canon[k], canon[i])) {
+				r = vv_err(-EINVAL, "%s: %s is given twice (also %s)", pkgs[i].wheel,
+					   canon[i], pkgs[k].wheel);
+				goto out;
+			}
+	}
+	if ((r = site_tree(st, root_in, a.minor, &site)) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		if ((r = find_installed(&a, site, canon[i], &res[i].replaced)) < 0) {
+			r = vv_err_prefix(r, "%s", pkgs[i].wheel);
+			goto out;
+		}
+	ps_sort(&a.files);
+	ps_sort(&a.dirs);
+	if (!(a.tb = vv_tb_new(a.now))) {
+		r = vv_err(-ENOMEM, "out of memory");
+		goto out;
+	}
+	size_t kept;
+	bool changed;
+	if ((r = vv_tree_get(st, root_in, &root)) < 0 ||
+	    (r = edit_dir(&a, "", root, &kept, &changed)) < 0)
+		goto out;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		const struct vv_pkg *p = &pkgs[i];
+		if (p->extra) {
+			r = merge_tree(&a, "", &p->tree, p);
+		} else {
+			if (!vv_oid_is_zero(&p->site))
+				r = merge_tree(&a, a.sp, &p->site, p);
+			if (r == 0 && !vv_oid_is_zero(&p->bin))
+				r = merge_tree(&a, "bin", &p->bin, p);
+		}
+		if (r == 0 && (!(res[i].name = strdup(p->name)) ||
+			       !(res[i].version = strdup(p->version))))
+			r = vv_err(-ENOMEM, "out of memory");
+	}
+	if (r == 0)
+		r = vv_tb_write(a.tb, st, root_out);
+out:
+	vv_tb_free(a.tb);
+	if (root)
+		vv_tree_unref(root);
+	if (site)
+		vv_tree_unref(site);
+	ps_free(&a.files);
+	ps_free(&a.dirs);
+	free(canon);
+	return r;
+}
+
+/* An env about to be changed: its config, no uncommitted journal, its Python. */
+struct target {
+	struct vv_envcfg cfg;
+	struct vv_python py;
+	bool have_py;
+	struct vv_python fallback; /* the tree's 3.N when the interpreter is gone */
+	char v3[16];
+	const struct vv_python *pyp;
+	int minor;
+	int lockfd; /* the env's writer lock (envlock.h), held until target_release */
+};
+
+static void target_release(struct target *t)
+{
+	if (t->have_py)
+		vv_python_release(&t->py);
+	vv_envcfg_release(&t->cfg);
+	vv_envlock_release(t->lockfd);
+	t->lockfd = -1;
+}
+
+static int target_open(struct vv_store *st, const char *name, struct target *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->lockfd = -1;
+	/* one writer at a time: a mount with uncommitted changes holds it too */
+	int r = vv_envlock_take_env(st, name, &t->lockfd);
+	if (r < 0)
+		return r;
+	r = vv_env_load(st, name, &t->cfg);
+	if (r < 0)
+		return r;
+	if ((r = vv_envcfg_check_unlocked(&t->cfg, name)) < 0)
+		return r;
+	if ((r = vv_env_journal_pending(st, name, &t->cfg.root)) != 0) {
+		if (r > 0)
+			r = vv_err(-EBUSY, "it has changes not committed yet in journal/%s (mounted "
+				   "and busy, or a mount crashed: wait a few seconds, or mount and "
+				   "unmount the store)", name);
+		return r;
+	}
+	if ((r = vv_env_py_minor(st, &t->cfg.root)) < 0)
+		return r;
+	t->minor = r;
+	snprintf(t->v3, sizeof(t->v3), "3.%d", t->minor);
+	t->fallback = (struct vv_python){.version = t->v3, .major = 3, .minor = t->minor};
+	/* The interpreter's facts for Requires-Python; the tree's 3.N when it is gone. */
+	if (vv_python_load(st, t->cfg.python, &t->py) == 0) {
+		t->have_py = t->py.major == 3 && t->py.minor == t->minor;
+		if (!t->have_py)
+			vv_python_release(&t->py);
+	}
+	t->pyp = t->have_py ? &t->py : &t->fallback;
+	vv_err_clear();
+	return 0;
+}
+
+/* Build the new root from t's and commit it, unless a mount committed or logged
+ * changes meanwhile. A journal left here names the old root (or one before it) and
+ * holds nothing: remove it so it can never be replayed over a later root that happens
+ * to equal the one it names. */
+static int target_install(struct vv_store *st, const char *name, struct target *t,
+			  const struct vv_pkg *pkgs, size_t n, struct vv_installed *res)
+{
+	vv_oid was = t->cfg.root;
+	int r = vv_install_pkgs(st, &was, t->minor, pkgs, n, false, &t->cfg.root, res);
+	if (r < 0)
+		return r;
+	struct vv_envcfg now;
+	if ((r = vv_env_load(st, name, &now)) < 0)
+		return r;
+	bool same = vv_oid_eq(&now.root, &was);
+	vv_envcfg_release(&now);
+	if (!same || (r = vv_env_journal_pending(st, name, &was)) > 0)
+		r = vv_err(-EBUSY, "it was changed by a mount while installing; try again");
+	if (r == 0 && (r = vv_rm_rf_at(st->journalfd, name)) == 0)
+		r = vv_env_save(st, name, &t->cfg, "add", 0);
+	return r;
+}
+
+static void pkgs_free(struct vv_pkg *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		vv_pkg_release(&v[i]);
+	free(v);
+}
+
+static int add_to_env(struct vv_store *st, const char *name, const char *const *wheels,
+		      size_t n, struct vv_installed *res)
+{
+	struct target t;
+	struct vv_pkg *pkgs = NULL;
+	char (*canon)[CANON_MAX] = NULL;
+	struct utsname u;
+	int r = target_open(st, name, &t);
+	if (r < 0)
+		goto out;
+	if (uname(&u) < 0) {
+		r = vv_err_sys(-errno, "uname");
+		goto out;
+	}
+	if (!(canon = calloc(n, sizeof(*canon))) || !(pkgs = calloc(n, sizeof(*pkgs)))) {
+		r = vv_err(-ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if ((r = vv_install_tag_check(wheels[i], t.minor, u.machine, canon[i],
+					      sizeof(canon[i]))) < 0)
+			goto out;
+		for (size_t k = 0; k < i; k++)
+			if (!strcmp(canon[k], canon[i])) {
+				r = vv_err(-EINVAL, "%s: %s is given twice (also %s)",
+					   base_name(wheels[i]), canon[i], base_name(wheels[k]));
+				goto out;
+			}
+	}
+	for (size_t i = 0; i < n; i++) {
+		if ((r = vv_pkg_ingest(st, wheels[i], t.pyp, NULL, 0, &pkgs[i])) < 0)
+			goto out;
+		if (!vv_python_requires_ok(t.pyp, pkgs[i].requires_python)) {
+			r = vv_err(-EINVAL, "%s: requires Python %s, the env has %s",
+				   base_name(wheels[i]), pkgs[i].requires_python, t.pyp->version);
+			goto out;
+		}
+	}
+	r = target_install(st, name, &t, pkgs, n, res);
+out:
+	pkgs_free(pkgs, n);
+	free(canon);
+	target_release(&t);
+	return r;
+}
+
+static int fail_env(int r, const char *name)
+{
+	if ((r == -ENOENT && !strncmp(vv_errmsg(), "no env named", 12)) ||
+	    (r == -EBUSY && !strncmp(vv_errmsg(), "env '", 5)))
+		return r;
+	return vv_err_prefix(r, "env '%s'", name);
+}
+
+int vv_install_wheels(struct vv_store *st, const char *name, const char *const *wheels,
+		      size_t n, struct vv_installed **out)
+{
+	*out = NULL;
+	int r = vv_env_name_check(name, strlen(name));
+	if (r < 0)
+		return r;
+	if (!n)
+		return vv_err(-EINVAL, "env '%s': no wheel given", name);
+	struct vv_installed *res = calloc(n, sizeof(*res));
+	if (!res)
+		return vv_err(-ENOMEM, "out of memory");
+	vv_err_clear();
+	if ((r = add_to_env(st, name, wheels, n, res)) < 0) {
+		vv_installed_free(res, n);
+		return fail_env(r, name);
+	}
+	*out = res;
+	return 0;
+}
+
+int vv_install_requirements(struct vv_store *st, const char *name, const char *reqfile,
+			    const char *const *find_links, size_t nlinks,
+			    const struct vv_progress *progress, struct vv_installed **out,
+			    size_t *nout, char **report)
+{
+	struct target t;
+	struct vv_pkg *pkgs = NULL;
+	struct vv_installed *res = NULL;
+	size_t n = 0;
+	*out = NULL;
+	*nout = 0;
+	*report = NULL;
+	int r = vv_env_name_check(name, strlen(name));
+	if (r < 0)
+		return r;
+	vv_err_clear();
+	if ((r = target_open(st, name, &t)) == 0 &&
+	    (r = vv_pkg_resolve(st, reqfile, find_links, nlinks, t.pyp, progress, &pkgs, &n,
+				report)) == 0) {
+		if (n && !(res = calloc(n, sizeof(*res))))
+			r = vv_err(-ENOMEM, "out of memory");
+		else if (n)
+			r = target_install(st, name, &t, pkgs, n, res);
+	}
+	pkgs_free(pkgs, n);
+	target_release(&t);
+	if (r < 0) {
+		vv_installed_free(res, n);
+		return fail_env(r, name);
+	}
+	*out = res;
+	*nout = n;
+	return 0;
+}
+
+void vv_installed_free(struct vv_installed *v, size_t n)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].name);
+		free(v[i].version);
+		free(v[i].replaced);
+	}
+	free(v);
+}

@@ -1,0 +1,111 @@
+/*
+ * python.h - what venvfs knows about a Python interpreter.
+ *
+ * Facts (version, the real ELF behind shims, home, bundled pip wheel) are learned by
+ * running the interpreter once, then cached in the store under pythons/KEY, keyed by the
+ * real executable and checked against its inode, size and mtime. Creating an env never
+ * starts a process: it only reads these facts.
+ *
+ * Several interpreters: vv_python_discover() finds every installed CPython 3.6+ (on
+ * $PATH, in pyenv, in /usr/bin, and the config's `pythons`), vv_python_select() picks
+ * one by path, command name or version ("3.12", "3.12.1", "python3.12").
+ */
+#ifndef VV_PYTHON_H
+#define VV_PYTHON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util/hash.h"
+
+struct vv_store;
+struct vv_config;
+
+struct vv_python {
+	char *exe;      /* realpath of the interpreter binary: bin/python3.X points here,
+			   pyvenv.cfg `executable` */
+	char *home;     /* pyvenv.cfg `home`: dirname of sys._base_executable (not
+			   resolved), e.g. /home/user/.pyenv/versions/3.11.7/bin */
+	char *base_exe; /* sys._base_executable, for pyvenv.cfg `command` */
+	char *version;  /* "3.11.7" */
+	int major, minor;
+	char *pip_wheel; /* path of the bundled pip wheel, or NULL if none was found */
+	/* Skeleton root trees for new envs, built once (seed.h); zero until built. */
+	vv_oid skel_pip;
+	vv_oid skel_nopip;
+};
+
+/* Find the interpreter to use: `configured` if not NULL (a path or a command name),
+ * else the first `python3` on $PATH. Shims (scripts such as pyenv's) are resolved to
+ * the real binary by asking the interpreter for sys.executable. Then load cached facts
+ * from the store or learn them (running the interpreter once) and cache them.
+ * Errors: -ENOENT "no Python interpreter found ..." with what was tried. */
+int vv_python_resolve(struct vv_store *st, const char *configured, struct vv_python *out);
+
+/* Load facts for an already-resolved real executable (as recorded in an env); learns
+ * and caches them if missing or stale. */
+int vv_python_load(struct vv_store *st, const char *exe, struct vv_python *out);
+
+/* Save the facts (incl. skeleton ids) to the store cache. */
+int vv_python_save(struct vv_store *st, const struct vv_python *py);
+
+void vv_python_release(struct vv_python *py);
+
+/* "python3.11" style name; buf must hold 32 bytes. */
+void vv_python_name(const struct vv_python *py, char *buf);
+
+/* ---- several interpreters ---- */
+
+/* What discovery found. */
+struct vv_pydisc {
+	struct vv_python *list; /* newest version first (ties: by exe), one per real exe */
+	size_t n;
+	long dflt;              /* index in list of the default interpreter (config `python`,
+				   else the first python3 on $PATH), -1 if it is unusable */
+	char **skipped;         /* one line per candidate that did not work, with why */
+	size_t nskipped;
+};
+
+/* Find installed CPython 3 interpreters: every `python3` and `python3.N` on $PATH,
+ * $PYENV_ROOT (else ~/.pyenv) versions/x/bin/python3, /usr/bin/python3.N, the config's
+ * `python` and `pythons` (cfg may be NULL). Each candidate is resolved like
+ * vv_python_resolve (an ELF with fresh cached facts starts no process; a shim runs at
+ * most once per call) and the results are deduplicated by real executable. pyenv's own
+ * shims directory is not searched (its shims lead into versions/, which is), except
+ * that its python3 is run when it is the default. Candidates
+ * that fail (broken shims, Python below 3.6) are listed in skipped, never fatal.
+ * Errors: only -ENOMEM and store failures. Release with vv_pydisc_release(). */
+int vv_python_discover_all(struct vv_store *st, const struct vv_config *cfg,
+			   struct vv_pydisc *out);
+void vv_pydisc_release(struct vv_pydisc *d);
+
+/* The same, just the list (newest first); free with vv_python_list_free(). */
+int vv_python_discover(struct vv_store *st, const struct vv_config *cfg,
+		       struct vv_python **list, size_t *n);
+void vv_python_list_free(struct vv_python *list, size_t n);
+
+/* Pick an interpreter. spec is a path (contains '/'), a version prefix ("3", "3.12",
+ * "3.12.1", or "python3.12" / "python3.12.1": the newest discovered interpreter whose
+ * version starts with those components), or else a command name on $PATH ("python3",
+ * "pypy3"). Errors: -ENOENT "no Python interpreter matches ..." listing the versions
+ * found; -EINVAL for an empty spec. */
+int vv_python_select(struct vv_store *st, const struct vv_config *cfg, const char *spec,
+		     struct vv_python *out);
+
+/* Deep copy (skeleton ids included). */
+int vv_python_copy(const struct vv_python *from, struct vv_python *to);
+
+/* Compare dotted release versions numerically ("23.10" > "23.9", "3.11" < "3.11.1",
+ * "24.0b1" < "24.0"): <0, 0 or >0. */
+int vv_version_cmp(const char *a, const char *b);
+
+/* Does py satisfy a Requires-Python specifier list (PEP 440 subset: ==, !=, >=, <=,
+ * >, <, ~=, with ".*" for == and !=, comma separated)? 1 yes, 0 no. Clauses it cannot
+ * read are ignored (an empty spec admits everything). */
+int vv_python_requires_ok(const struct vv_python *py, const char *requires_python);
+
+/* The version of a wheel from its file name ("pip-23.2.1-py3-none-any.whl" ->
+ * "23.2.1") into buf (size bytes); 0 or -EINVAL. */
+int vv_python_wheel_version(const char *path, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,90 @@
+/*
+ * tree.h - immutable directory listings ("trees"), their canonical bytes and a shared
+ * cache of parsed trees.
+ *
+ * A tree lists one directory's entries, sorted by name (bytewise), names unique. Its id
+ * is the SHA-256 of its canonical bytes, so identical directories anywhere, in any env,
+ * are one object and, once parsed, one struct vv_tree in memory.
+ *
+ * Canonical bytes (all numbers decimal without leading zeros, mode octal):
+ *   "venvfs-tree 1\n"
+ *   then per entry:  KIND SP MODE SP SIZE SP MTIME SP REF SP NAMELEN ":" NAME "\n"
+ *   KIND  'f' regular file, 's' console script (stored with "#!python" first line; the
+ *         mount shows the env's interpreter there), 'd' directory, 'l' symlink
+ *   MODE  permission bits only (<= 07777), octal
+ *   SIZE  bytes of the object ('f','s'), of the target ('l'), 0 for 'd'
+ *   MTIME nanoseconds since the epoch (signed)
+ *   REF   'f','s': 64-hex object id; 'd': 64-hex tree id; 'l': LEN ":" TARGET
+ * Names: 1..255 bytes, no '/' or NUL, not "." or "..". Targets: 1..4095 bytes, no NUL.
+ * The parser rejects anything else with -EUCLEAN (it reads outside input).
+ */
+#ifndef VV_TREE_H
+#define VV_TREE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/hash.h"
+
+struct vv_store;
+
+enum vv_kind {
+	VV_REG = 'f',
+	VV_SCRIPT = 's',
+	VV_DIR = 'd',
+	VV_LNK = 'l',
+};
+
+struct vv_tree_ent {
+	const char *name;   /* NUL-terminated; points into the tree's own memory */
+	uint16_t namelen;
+	uint8_t kind;       /* enum vv_kind */
+	uint16_t mode;      /* permission bits */
+	uint64_t size;
+	int64_t mtime_ns;
+	vv_oid oid;         /* object ('f','s') or tree ('d'); zero for 'l' */
+	const char *target; /* 'l' only, NUL-terminated */
+};
+
+struct vv_tree {
+	vv_oid oid;
+	size_t n;
+	struct vv_tree_ent *ents; /* sorted by name */
+	/* private: */
+	uint32_t refs;
+	char *mem;
+};
+
+/* Parse canonical bytes. Does not check the id (the caller hashed the bytes). */
+int vv_tree_parse(const char *buf, size_t len, struct vv_tree **out);
+
+/* Canonical bytes of n entries (must already be sorted and valid). malloc'd. */
+int vv_tree_serialize(const struct vv_tree_ent *ents, size_t n, char **out, size_t *len_out);
+
+/* Sort ents by name in place (helper for writers). */
+void vv_tree_sort(struct vv_tree_ent *ents, size_t n);
+
+/* Serialize + publish into the store. */
+int vv_tree_write(struct vv_store *st, const struct vv_tree_ent *ents, size_t n, vv_oid *out);
+
+/* Get a parsed tree by id: from the store's cache, else read (hash-verified) and parse.
+ * The result is shared and immutable; release it with vv_tree_unref(). */
+int vv_tree_get(struct vv_store *st, const vv_oid *oid, struct vv_tree **out);
+void vv_tree_ref(struct vv_tree *t);
+void vv_tree_unref(struct vv_tree *t);
+
+/* Binary search by name. NULL if absent. */
+const struct vv_tree_ent *vv_tree_find(const struct vv_tree *t, const char *name, size_t len);
+
+/* The id of the empty tree (its bytes are just the header). */
+int vv_tree_empty(struct vv_store *st, vv_oid *out);
+
+/* Is name a valid entry name? 0 or -EINVAL / -ENAMETOOLONG. */
+int vv_name_check(const char *name, size_t len);
+
+/* Tree cache lifetime (called by vv_store_open/close). */
+struct vv_treecache *vv_treecache_new(void);
+void vv_treecache_free(struct vv_treecache *c);
+
+#endif
