@@ -38,13 +38,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "store/store.h"
 #include "util/hash.h"
 
 struct vv_store;
 struct vv_config;
 
-#define VV_HIST_KEEP_DEFAULT 50
-#define VV_HIST_COALESCE_DEFAULT 10 /* seconds */
+/* the policy a store starts with, set by vv_store_open (store/handle.h) */
+#define VV_HIST_KEEP_DEFAULT VV_STORE_HIST_KEEP_DEFAULT
+#define VV_HIST_COALESCE_DEFAULT VV_STORE_HIST_COALESCE_DEFAULT /* seconds */
 #define VV_HIST_SOURCE_MAX 15
 #define VV_HIST_TAG_MAX 64
 

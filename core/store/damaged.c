@@ -17,9 +17,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "store/handle.h"
+#include "store/odb.h"
 #include "util/error.h"
 #include "util/fsutil.h"
-#include "store/store.h"
 
 /* ---- oid sets -------------------------------------------------------------------- */
 
@@ -145,32 +146,29 @@ struct vv_damaged_state {
 	struct stat sig;         /* identity of the file read; !have_sig: none */
 };
 
-static pthread_mutex_t create_lk = PTHREAD_MUTEX_INITIALIZER;
+struct vv_damaged_state *vv_damaged_state_new(void)
+{
+	struct vv_damaged_state *s = calloc(1, sizeof(*s));
+	if (s)
+		pthread_mutex_init(&s->lk, NULL);
+	return s;
+}
 
+/* The store's state (made by vv_store_open); NULL only for a handle made otherwise,
+ * which then gets no checks beyond the open. */
 static struct vv_damaged_state *state_of(struct vv_store *st)
 {
-	pthread_mutex_lock(&create_lk);
-	if (!st->damaged) {
-		struct vv_damaged_state *s = calloc(1, sizeof(*s));
-		if (s) {
-			pthread_mutex_init(&s->lk, NULL);
-			st->damaged = s;
-		}
-	}
-	pthread_mutex_unlock(&create_lk);
 	return st->damaged;
 }
 
-void vv_damaged_state_free(struct vv_store *st)
+void vv_damaged_state_free(struct vv_damaged_state *s)
 {
-	struct vv_damaged_state *s = st->damaged;
 	if (!s)
 		return;
 	vv_oidset_release(&s->list);
 	vv_oidset_release(&s->logged);
 	pthread_mutex_destroy(&s->lk);
 	free(s);
-	st->damaged = NULL;
 }
 
 static bool same_file(const struct stat *a, const struct stat *b)
@@ -240,7 +238,7 @@ int vv_obj_open_checked(struct vv_store *st, const vv_oid *oid, uint64_t size,
 			const char *what)
 {
 	struct vv_damaged_state *s = state_of(st);
-	int fd = vv_store_open_obj(st, oid);
+	int fd = vv_odb_open_obj(&st->odb, oid);
 	const char *why = NULL;
 	char whybuf[128];
 	bool listed = false;

@@ -57,7 +57,9 @@ int vv_obj_open_checked(struct vv_store *st, const vv_oid *oid, uint64_t size,
 int vv_obj_report_bad(struct vv_store *st, const vv_oid *oid, const char *what,
 		      const char *why);
 
-/* Free the per-store state vv_obj_open_checked() keeps (called by vv_store_close). */
-void vv_damaged_state_free(struct vv_store *st);
+/* The per-store state vv_obj_open_checked() keeps: made by vv_store_open, freed by
+ * vv_store_close. new returns NULL when out of memory. */
+struct vv_damaged_state *vv_damaged_state_new(void);
+void vv_damaged_state_free(struct vv_damaged_state *s);
 
 #endif

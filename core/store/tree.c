@@ -25,8 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/handle.h"
+#include "store/odb.h"
 #include "util/error.h"
-#include "store/store.h"
 
 #define TREE_HDR "venvfs-tree 1\n"
 #define TREE_HDR_LEN (sizeof(TREE_HDR) - 1)
@@ -574,10 +575,10 @@ int vv_tree_get(struct vv_store *st, const vv_oid *oid, struct vv_tree **out)
 	/* Read and parse without the lock; another thread may race us to the same tree,
 	 * in which case the first one inserted wins. */
 	char shown[8 + VV_OID_HEX + 2];
-	vv_store_obj_path(oid, shown);
+	vv_odb_obj_path(oid, shown);
 	char *buf;
 	size_t len;
-	int r = vv_store_read_obj(st, oid, TREE_READ_MAX, &buf, &len);
+	int r = vv_odb_read_obj(&st->odb, oid, TREE_READ_MAX, &buf, &len);
 	if (r < 0)
 		return r;
 	struct vv_tree *t;
@@ -632,7 +633,7 @@ int vv_tree_write(struct vv_store *st, const struct vv_tree_ent *ents, size_t n,
 	int r = vv_tree_serialize(ents, n, &buf, &len);
 	if (r < 0)
 		return r;
-	r = vv_store_put_buf(st, buf, len, out);
+	r = vv_odb_put_buf(&st->odb, buf, len, out);
 	free(buf);
 	return r;
 }

@@ -1,0 +1,425 @@
+/*
+ * odb.c - the object database (see odb.h for the layout and the publishing protocol).
+ *
+ * Objects are written into an anonymous O_TMPFILE in tmp/, hashed, fsynced, made 0444
+ * and linked under objects/ab/cdef... with linkat(), which never replaces an existing
+ * name: EEXIST means the same bytes are already there. Where the filesystem lacks
+ * O_TMPFILE we fall back to a named temp file in tmp/ ("obj-<pid>-<random>"); it is
+ * found again by inode number when publishing and removed afterwards, and
+ * vv_store_open() removes such leftovers when their process is gone.
+ */
+#include "store/odb.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/error.h"
+#include "util/fsutil.h"
+
+void vv_odb_init(struct vv_odb *odb, const char *path, int objfd, int tmpfd, bool readonly)
+{
+	odb->path = path;
+	odb->objfd = objfd;
+	odb->tmpfd = tmpfd;
+	odb->readonly = readonly;
+	for (size_t i = 0; i < 256; i++) {
+		atomic_init(&odb->fan_made[i], false);
+		atomic_init(&odb->fan_synced_ns[i], 0);
+	}
+}
+
+void vv_odb_obj_path(const vv_oid *oid, char *buf)
+{
+	char hex[VV_OID_HEX + 1];
+	vv_oid_hex(oid, hex);
+	snprintf(buf, VV_ODB_PATH_SIZE, "objects/%.2s/%s", hex, hex + 2);
+}
+
+/* "ab/cdef..." relative to objfd; buf must hold VV_OID_HEX + 2 bytes. */
+static void obj_relpath(const vv_oid *oid, char *buf)
+{
+	char hex[VV_OID_HEX + 1];
+	vv_oid_hex(oid, hex);
+	buf[0] = hex[0];
+	buf[1] = hex[1];
+	buf[2] = '/';
+	memcpy(buf + 3, hex + 2, VV_OID_HEX - 2 + 1);
+}
+
+static unsigned long long rand64(void)
+{
+	unsigned long long v = 0;
+	if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != (ssize_t)sizeof(v)) {
+		static _Thread_local unsigned long long ctr;
+		v = ((unsigned long long)getpid() << 32) ^ (unsigned long long)(uintptr_t)&v ^
+		    ++ctr;
+	}
+	return v;
+}
+
+/* Create a named temp file "<prefix><pid>-<random>" in tmp/. It carries a read lock
+ * (OFD, as long as the fd is open) that tells clean_tmp (store.c) of any process, on any host
+ * sharing the store, that it is in use: the pid in the name only means something on
+ * the host that made it. */
+int vv_odb_named_tmp(struct vv_odb *odb, const char *prefix, char *name, size_t namesz)
+{
+	for (int tries = 0; tries < 100; tries++) {
+		snprintf(name, namesz, "%s%ld-%016llx", prefix, (long)getpid(), rand64());
+		int fd = openat(odb->tmpfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+				0600);
+		if (fd >= 0) {
+			struct flock fl = { .l_type = F_RDLCK, .l_whence = SEEK_SET };
+			(void)fcntl(fd, F_OFD_SETLK, &fl); /* without it: the age rule only */
+		}
+		if (fd >= 0 || errno != EEXIST)
+			return fd < 0 ? -errno : fd;
+	}
+	return -EEXIST;
+}
+
+int vv_odb_tmpfile(struct vv_odb *odb)
+{
+	if (odb->readonly)
+		return vv_err(-EROFS, "store '%s' is open read-only", odb->path);
+	int fd = openat(odb->tmpfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		return fd;
+	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+		return vv_err_sys(-errno, "cannot create temp file in '%s/tmp'", odb->path);
+	/* No O_TMPFILE here: a named temp file, linked by inode when published. */
+	char name[64];
+	fd = vv_odb_named_tmp(odb, VV_ODB_TMP_PREFIX, name, sizeof(name));
+	if (fd < 0)
+		return vv_err_sys(fd, "cannot create temp file in '%s/tmp'", odb->path);
+	return fd;
+}
+
+/* Find the tmp/ name of a named temp file by inode; 0 and name filled, or -ENOENT. */
+static int find_tmp_name(struct vv_odb *odb, const struct stat *fs, char *name, size_t sz)
+{
+	DIR *d = vv_opendir_at(odb->tmpfd, ".");
+	if (!d)
+		return -errno;
+	int r = -ENOENT;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		struct stat s;
+		if (de->d_ino != fs->st_ino)
+			continue;
+		if (fstatat(odb->tmpfd, de->d_name, &s, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    s.st_ino == fs->st_ino && s.st_dev == fs->st_dev) {
+			snprintf(name, sz, "%s", de->d_name);
+			r = 0;
+			break;
+		}
+	}
+	closedir(d);
+	return r;
+}
+
+/* Link fd's inode at objfd/rel. 0 if linked or already present, else -errno. */
+static int link_obj(struct vv_odb *odb, int fd, const struct stat *fs, const char *rel)
+{
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, proc, odb->objfd, rel, AT_SYMLINK_FOLLOW) == 0)
+		return 0;
+	if (errno == EEXIST)
+		return 1;
+	int e = errno;
+	if (e != ENOENT && e != EACCES && e != EPERM)
+		return -e;
+	/* No /proc: a named temp file can be linked by its name; an O_TMPFILE inode only
+	 * with AT_EMPTY_PATH (needs CAP_DAC_READ_SEARCH). */
+	char name[NAME_MAX + 1];
+	if (fs->st_nlink > 0 && find_tmp_name(odb, fs, name, sizeof(name)) == 0) {
+		if (linkat(odb->tmpfd, name, odb->objfd, rel, 0) == 0)
+			return 0;
+		return errno == EEXIST ? 1 : -errno;
+	}
+	if (linkat(fd, "", odb->objfd, rel, AT_EMPTY_PATH) == 0)
+		return 0;
+	return errno == EEXIST ? 1 : -e;
+}
+
+static int64_t realtime_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* Index of an object's fan-out directory (its first byte). */
+static unsigned fan_of(const vv_oid *oid)
+{
+	return oid->b[0];
+}
+
+/* fsync objects/XX, remembering when the fsync started: a name linked there before
+ * that moment is durable once it returns. */
+static int fsync_fan(struct vv_odb *odb, const vv_oid *oid, const char *dir,
+		     const char *shown)
+{
+	int64_t start = realtime_ns();
+	int r = vv_fsync_dir_at(odb->objfd, dir);
+	if (r < 0)
+		return vv_err_prefix(r, "publishing '%s'", shown);
+	_Atomic int64_t *p = &odb->fan_synced_ns[fan_of(oid)];
+	int64_t old = atomic_load(p);
+	while (old < start && !atomic_compare_exchange_weak(p, &old, start))
+		;
+	return 0;
+}
+
+/* The object is already in the store (sb holds its status): is its name durable?
+ * Yes if an fsync of its directory that completed started after the name was made.
+ * ctime is at the latest the link (fchmod and utimensat only move it later); it is
+ * read from a coarse clock and may be truncated to seconds, hence the margin. A clock
+ * that went back since makes every answer "no". */
+static bool known_durable(struct vv_odb *odb, const vv_oid *oid, const struct stat *sb)
+{
+	int64_t synced = atomic_load(&odb->fan_synced_ns[fan_of(oid)]);
+	int64_t made = (int64_t)sb->st_ctim.tv_sec * 1000000000 + sb->st_ctim.tv_nsec;
+	return synced && synced <= realtime_ns() && made + 2000000000LL < synced;
+}
+
+/* Make objects/XX if this process has not seen it yet. */
+static int make_fan(struct vv_odb *odb, const vv_oid *oid, char *dir)
+{
+	if (atomic_load(&odb->fan_made[fan_of(oid)]))
+		return 0;
+	if (mkdirat(odb->objfd, dir, 0755) == 0) {
+		/* A new fan-out directory must itself be durable in objects/. */
+		if (fsync(odb->objfd) < 0 && errno != EINVAL)
+			return vv_err_sys(-errno, "cannot fsync '%s/objects'", odb->path);
+	} else if (errno != EEXIST) {
+		return vv_err_sys(-errno, "cannot create '%s/objects/%s'", odb->path, dir);
+	}
+	atomic_store(&odb->fan_made[fan_of(oid)], true);
+	return 0;
+}
+
+static int publish(struct vv_odb *odb, int fd, const vv_oid *oid)
+{
+	char rel[VV_OID_HEX + 2], shown[VV_ODB_PATH_SIZE];
+	obj_relpath(oid, rel);
+	vv_odb_obj_path(oid, shown);
+
+	struct stat fs;
+	if (fstat(fd, &fs) < 0)
+		return vv_err_sys(-errno, "cannot stat temp file for '%s'", shown);
+	if (!S_ISREG(fs.st_mode))
+		return vv_err(-EINVAL, "cannot publish '%s': temp file is not a regular file",
+			      shown);
+
+	/* The bytes are already there (dedup): ours need not be durable. Freshen the
+	 * object (see below) and make sure its name is durable. */
+	struct stat os;
+	if (fstatat(odb->objfd, rel, &os, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(os.st_mode) &&
+	    utimensat(odb->objfd, rel, NULL, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (fs.st_nlink > 0) {
+			char name[NAME_MAX + 1];
+			if (find_tmp_name(odb, &fs, name, sizeof(name)) == 0)
+				unlinkat(odb->tmpfd, name, 0);
+		}
+		if (known_durable(odb, oid, &os))
+			return 0;
+		rel[2] = 0;
+		return fsync_fan(odb, oid, rel, shown);
+	}
+
+	if (fsync(fd) < 0)
+		return vv_err_sys(-errno, "cannot fsync temp file for '%s'", shown);
+	if (fchmod(fd, 0444) < 0)
+		return vv_err_sys(-errno, "cannot chmod temp file for '%s'", shown);
+
+	rel[2] = 0;
+	int r = make_fan(odb, oid, rel);
+	if (r < 0)
+		return r;
+	rel[2] = '/';
+
+	r = link_obj(odb, fd, &fs, rel);
+	if (r == -ENOENT) {
+		/* objects/XX went away behind our back: make it again */
+		atomic_store(&odb->fan_made[fan_of(oid)], false);
+		rel[2] = 0;
+		if ((r = make_fan(odb, oid, rel)) < 0)
+			return r;
+		rel[2] = '/';
+		r = link_obj(odb, fd, &fs, rel);
+	}
+	/* The bytes are already there (dedup). Freshen the object so that a gc that read
+	 * its roots before our reference is committed sees it as young; if a gc has just
+	 * taken it away, link ours after all. */
+	for (int tries = 0; r == 1 && tries < 3; tries++) {
+		if (utimensat(odb->objfd, rel, NULL, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
+			r = 0; /* freshened, or not ours to touch (a shared store): still fine */
+		else
+			r = link_obj(odb, fd, &fs, rel);
+	}
+	if (r == 1)
+		r = -EAGAIN;
+	if (r < 0)
+		return vv_err_sys(r, "cannot link object '%s' in store '%s'", shown, odb->path);
+
+	/* A named fallback temp file has served its purpose. */
+	if (fs.st_nlink > 0) {
+		char name[NAME_MAX + 1];
+		if (find_tmp_name(odb, &fs, name, sizeof(name)) == 0)
+			unlinkat(odb->tmpfd, name, 0);
+	}
+
+	rel[2] = 0;
+	return fsync_fan(odb, oid, rel, shown);
+}
+
+int vv_odb_publish_tmpfile(struct vv_odb *odb, int fd, vv_oid *out, uint64_t *size_out)
+{
+	vv_oid oid;
+	uint64_t size;
+	if (odb->readonly)
+		return vv_err(-EROFS, "store '%s' is open read-only", odb->path);
+	int r = vv_hash_fd(fd, &oid, &size);
+	if (r < 0)
+		return vv_err_prefix(r, "publishing to store '%s'", odb->path);
+	if ((r = publish(odb, fd, &oid)) < 0)
+		return r;
+	*out = oid;
+	if (size_out)
+		*size_out = size;
+	return 0;
+}
+
+int vv_odb_put_buf(struct vv_odb *odb, const void *buf, size_t len, vv_oid *out)
+{
+	vv_oid oid;
+	vv_hash_buf(buf, len, &oid);
+	if (odb->readonly)
+		return vv_err(-EROFS, "store '%s' is open read-only", odb->path);
+	int r = vv_odb_has(odb, &oid);
+	if (r < 0)
+		return r;
+	if (r == 1) {
+		/* freshen it for gc's grace period (see publish) unless gc just took it */
+		char rel[VV_OID_HEX + 2];
+		obj_relpath(&oid, rel);
+		rel[2] = '/';
+		if (utimensat(odb->objfd, rel, NULL, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT) {
+			*out = oid;
+			return 0;
+		}
+	}
+	int fd = vv_odb_tmpfile(odb);
+	if (fd < 0)
+		return fd;
+	if ((r = vv_write_all(fd, buf, len)) < 0) {
+		vv_err_prefix(r, "writing object to store '%s'", odb->path);
+	} else {
+		/* We wrote exactly buf, so its hash is the object's id. */
+		r = publish(odb, fd, &oid);
+	}
+	if (r < 0) {
+		struct stat s;
+		char name[NAME_MAX + 1];
+		if (fstat(fd, &s) == 0 && s.st_nlink > 0 &&
+		    find_tmp_name(odb, &s, name, sizeof(name)) == 0)
+			unlinkat(odb->tmpfd, name, 0);
+	}
+	close(fd);
+	if (r == 0)
+		*out = oid;
+	return r;
+}
+
+int vv_odb_put_fd(struct vv_odb *odb, int fd, vv_oid *out, uint64_t *size_out)
+{
+	int tfd = vv_odb_tmpfile(odb);
+	if (tfd < 0)
+		return tfd;
+	int r = vv_copy_fd(fd, tfd);
+	if (r < 0)
+		vv_err_prefix(r, "copying into store '%s'", odb->path);
+	else
+		r = vv_odb_publish_tmpfile(odb, tfd, out, size_out);
+	if (r < 0) {
+		struct stat s;
+		char name[NAME_MAX + 1];
+		if (fstat(tfd, &s) == 0 && s.st_nlink > 0 &&
+		    find_tmp_name(odb, &s, name, sizeof(name)) == 0)
+			unlinkat(odb->tmpfd, name, 0);
+	}
+	close(tfd);
+	return r;
+}
+
+int vv_odb_open_obj(struct vv_odb *odb, const vv_oid *oid)
+{
+	char rel[VV_OID_HEX + 2];
+	obj_relpath(oid, rel);
+	int fd = openat(odb->objfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		char shown[VV_ODB_PATH_SIZE];
+		vv_odb_obj_path(oid, shown);
+		if (errno == ENOENT)
+			return vv_err(-ENOENT, "object '%s' not found in store '%s'", shown,
+				      odb->path);
+		return vv_err_sys(-errno, "cannot open object '%s' in store '%s'", shown,
+				  odb->path);
+	}
+	return fd;
+}
+
+int vv_odb_read_obj(struct vv_odb *odb, const vv_oid *oid, size_t maxlen, char **out,
+		      size_t *len_out)
+{
+	char rel[VV_OID_HEX + 2], shown[VV_ODB_PATH_SIZE];
+	obj_relpath(oid, rel);
+	vv_odb_obj_path(oid, shown);
+	char *buf;
+	size_t len;
+	int r = vv_read_file_at(odb->objfd, rel, maxlen, &buf, &len);
+	if (r < 0) {
+		if (r == -ENOENT)
+			return vv_err(-ENOENT, "object '%s' not found in store '%s'", shown,
+				      odb->path);
+		return vv_err_prefix(r, "reading object '%s' in store '%s'", shown, odb->path);
+	}
+	vv_oid got;
+	vv_hash_buf(buf, len, &got);
+	if (!vv_oid_eq(&got, oid)) {
+		free(buf);
+		return vv_err(-EUCLEAN, "object '%s' in store '%s' is corrupt: content does not "
+			      "match its hash", shown, odb->path);
+	}
+	*out = buf;
+	if (len_out)
+		*len_out = len;
+	return 0;
+}
+
+int vv_odb_has(struct vv_odb *odb, const vv_oid *oid)
+{
+	char rel[VV_OID_HEX + 2];
+	obj_relpath(oid, rel);
+	struct stat s;
+	if (fstatat(odb->objfd, rel, &s, AT_SYMLINK_NOFOLLOW) == 0)
+		return S_ISREG(s.st_mode) ? 1 : 0;
+	if (errno == ENOENT)
+		return 0;
+	char shown[VV_ODB_PATH_SIZE];
+	vv_odb_obj_path(oid, shown);
+	return vv_err_sys(-errno, "cannot stat object '%s' in store '%s'", shown, odb->path);
+}
+
