@@ -634,7 +634,7 @@ static int rollback(struct vv_store *st, const char *name, const char *target, v
 		return 1;
 	}
 	if (r == 0) {
-		int has = vv_store_has(st, to);
+		int has = vv_odb_has(&st->odb, to);
 		if (has < 0)
 			r = has;
 		else if (!has)

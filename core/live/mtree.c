@@ -794,7 +794,7 @@ static int add_new(struct vv_node *dir, struct vv_node *n)
 
 static int new_stage(struct vv_env *env, struct vv_fdref **out)
 {
-	int fd = vv_store_tmpfile(env->set->st);
+	int fd = vv_odb_tmpfile(&env->set->st->odb);
 	if (fd < 0)
 		return fd;
 	*out = vv_fdref_new(fd);
@@ -1379,7 +1379,7 @@ static int publish_script(struct vv_store *st, struct vv_publish *p)
 		snprintf(out, (size_t)nl + 1, "#!python%s\n", sfx);
 		memcpy(out + nl, buf + head, len - head);
 		p->size = len - head + (size_t)nl;
-		r = vv_store_put_buf(st, out, p->size, &p->oid);
+		r = vv_odb_put_buf(&st->odb, out, p->size, &p->oid);
 		free(out);
 		if (r == 0)
 			r = 1;
@@ -1399,9 +1399,9 @@ void vv_publish_run(struct vv_store *st, struct vv_publish *p)
 		}
 	}
 	if (p->link)
-		p->err = vv_store_publish_tmpfile(st, p->fd->fd, &p->oid, &p->size);
+		p->err = vv_odb_publish_tmpfile(&st->odb, p->fd->fd, &p->oid, &p->size);
 	else
-		p->err = vv_store_put_fd(st, p->fd->fd, &p->oid, &p->size);
+		p->err = vv_odb_put_fd(&st->odb, p->fd->fd, &p->oid, &p->size);
 }
 
 int vv_node_publish_end(struct vv_publish *p)
@@ -2150,7 +2150,7 @@ int vv_envset_open(struct vv_envset **out, struct vv_store *st, const struct vv_
 		goto fail;
 	/* read-only: no file is ever created and no env made, so neither the empty
 	 * object nor a seeded interpreter is needed (and neither may be written) */
-	if (!set->readonly && (r = vv_store_put_buf(st, "", 0, &set->empty_oid)) < 0)
+	if (!set->readonly && (r = vv_odb_put_buf(&st->odb, "", 0, &set->empty_oid)) < 0)
 		goto fail;
 	if ((r = vv_python_resolve(st, o->python, &set->defpy)) < 0)
 		goto fail;

@@ -339,16 +339,16 @@ static int add_file(struct imp *im, int dfd, const char *dir, const char *name,
 			memcpy(out + nl, buf + head, len - head);
 			e.size = len - head + (size_t)nl;
 			e.kind = VV_SCRIPT;
-			r = vv_store_put_buf(im->st, out, e.size, &e.oid);
+			r = vv_odb_put_buf(&im->st->odb, out, e.size, &e.oid);
 			free(out);
 			im->res->scripts++;
 		} else {
 			e.size = len;
-			r = vv_store_put_buf(im->st, buf, len, &e.oid);
+			r = vv_odb_put_buf(&im->st->odb, buf, len, &e.oid);
 		}
 		free(buf);
 	} else {
-		r = vv_store_put_fd(im->st, fd, &e.oid, &e.size);
+		r = vv_odb_put_fd(&im->st->odb, fd, &e.oid, &e.size);
 	}
 	if (r < 0) {
 		r = vv_err_prefix(r, "'%s/%s'", im->path, rel);

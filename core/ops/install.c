@@ -350,7 +350,7 @@ static int queue_removal(struct adder *a, const char *dname, const struct vv_tre
 	if (!rec || rec->kind != VV_REG)
 		return vv_err(-EINVAL, "installed %s has no RECORD (pip cannot uninstall it "
 			      "either)", dname);
-	int r = vv_store_read_obj(a->st, &rec->oid, MAX_INSTALLED_RECORD, &text, &len);
+	int r = vv_odb_read_obj(&a->st->odb, &rec->oid, MAX_INSTALLED_RECORD, &text, &len);
 	if (r < 0)
 		return vv_err_prefix(r, "installed %s/RECORD", dname);
 	r = vv_record_parse(text, len, &rows, &n);

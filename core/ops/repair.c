@@ -85,7 +85,7 @@ static int from_buf(struct src *s, const void *buf, size_t len, const char *what
 	if (!vv_oidset_has(s->want, &oid))
 		return 0;
 	vv_oid got;
-	int r = vv_store_put_buf(s->st, buf, len, &got);
+	int r = vv_odb_put_buf(&s->st->odb, buf, len, &got);
 	if (r < 0)
 		return vv_err_prefix(r, "restoring from '%s'", what);
 	take(s->want, &oid);
@@ -156,7 +156,7 @@ static int from_file(struct src *s, int dirfd, const char *name, const char *pat
 	}
 	if (vv_oidset_has(s->want, &oid)) {
 		vv_oid got;
-		r = vv_store_put_fd(s->st, fd, &got, NULL);
+		r = vv_odb_put_fd(&s->st->odb, fd, &got, NULL);
 		if (r == 0 && !vv_oid_eq(&got, &oid))
 			r = vv_err(-EAGAIN, "source '%s' changed while it was read", path);
 		if (r == 0) {
@@ -371,7 +371,7 @@ static int quarantine_all(struct rctx *c)
 	int r = vv_fsync_dir_at(c->st->dirfd, ".");
 	for (size_t i = 0; i < c->corrupt.n && r == 0; i++) {
 		char rel[8 + VV_OID_HEX + 2], hex[VV_OID_HEX + 1];
-		vv_store_obj_path(&c->corrupt.ids[i], rel);
+		vv_odb_obj_path(&c->corrupt.ids[i], rel);
 		vv_oid_hex(&c->corrupt.ids[i], hex);
 		r = quarantine(c, qfd, rel, hex);
 	}
@@ -451,7 +451,7 @@ static int from_bundled(struct rctx *c)
 			} else {
 				/* what the rebuild published is there now */
 				for (size_t k = 0; k < c->want.n;) {
-					if (vv_store_has(c->st, &c->want.ids[k]) == 1) {
+					if (vv_odb_has(&c->st->odb, &c->want.ids[k]) == 1) {
 						char hex[VV_OID_HEX + 1];
 						vv_oid_hex(&c->want.ids[k], hex);
 						act(c->o->action, c->o->arg,

@@ -36,10 +36,10 @@ static int cached(struct vv_store *st, const struct vv_python *py)
 {
 	if (vv_oid_is_zero(&py->skel_pip) || vv_oid_is_zero(&py->skel_nopip))
 		return 0;
-	int r = vv_store_has(st, &py->skel_nopip);
+	int r = vv_odb_has(&st->odb, &py->skel_nopip);
 	if (r <= 0)
 		return r;
-	return vv_store_has(st, &py->skel_pip);
+	return vv_odb_has(&st->odb, &py->skel_pip);
 }
 
 static int add_dirs(struct vv_tb *tb, const struct vv_python *py, int64_t mtime_ns)
@@ -88,7 +88,7 @@ static int extract(struct vv_store *st, const vv_oid *oid, int dirfd, const char
 		}
 		if (e->kind != VV_REG)
 			continue; /* scripts and links are not compiled */
-		int src = vv_store_open_obj(st, &e->oid);
+		int src = vv_odb_open_obj(&st->odb, &e->oid);
 		if (src < 0) {
 			r = src;
 			break;
@@ -169,7 +169,7 @@ static int add_pycs(struct vv_store *st, struct vv_tb *tb, const char *dir, cons
 				break;
 			}
 			struct vv_tree_ent e = { .kind = VV_REG, .mode = 0644, .mtime_ns = mtime_ns };
-			r = vv_store_put_fd(st, fd, &e.oid, &e.size);
+			r = vv_odb_put_fd(&st->odb, fd, &e.oid, &e.size);
 			close(fd);
 			char path[PATH_MAX + 80];
 			snprintf(path, sizeof(path), "%s/%s", prefix, sub);

@@ -985,7 +985,7 @@ static int publish_tmp(struct wheel *w, int fd, const vv_oid *want, const char *
 {
 	vv_oid got;
 	int r;
-	if ((r = vv_store_publish_tmpfile(w->st, fd, &got, NULL)) < 0)
+	if ((r = vv_odb_publish_tmpfile(&w->st->odb, fd, &got, NULL)) < 0)
 		return wprefix(w, member, r);
 	if (!vv_oid_eq(&got, want))
 		return vv_err(-EIO, "%s: %s: content changed while being stored", w->wname,
@@ -1050,7 +1050,7 @@ static int file_sink(void *ctx, const char *buf, size_t n)
 static int install_member(struct wheel *w, const struct member *m, const char *dest,
 			  bool script)
 {
-	int fd = vv_store_tmpfile(w->st);
+	int fd = vv_odb_tmpfile(&w->st->odb);
 	if (fd < 0)
 		return wprefix(w, m->name, fd);
 	vv_hasher *orig = vv_hasher_new();
@@ -1339,7 +1339,7 @@ static int write_script(struct wheel *w, const char *epmember, const char *name,
 		goto out;
 	}
 	vv_oid oid;
-	if ((r = vv_store_put_buf(w->st, text, len, &oid)) < 0) {
+	if ((r = vv_odb_put_buf(&w->st->odb, text, len, &oid)) < 0) {
 		r = wprefix(w, epmember, r);
 		goto out;
 	}
@@ -1487,7 +1487,7 @@ static int write_installer_and_record(struct wheel *w, const char *installer)
 	memcpy(text + il, "\n", 2);
 	snprintf(member, sizeof(member), "%s/INSTALLER", w->distinfo);
 	snprintf(dest, sizeof(dest), "%s/%s", w->sp, member);
-	r = vv_store_put_buf(w->st, text, il + 1, &oid);
+	r = vv_odb_put_buf(&w->st->odb, text, il + 1, &oid);
 	free(text);
 	if (r < 0)
 		return wprefix(w, member, r);
@@ -1498,7 +1498,7 @@ static int write_installer_and_record(struct wheel *w, const char *installer)
 		/* Empty, and listed in RECORD with its hash, as pip writes it. */
 		snprintf(member, sizeof(member), "%s/REQUESTED", w->distinfo);
 		snprintf(dest, sizeof(dest), "%s/%s", w->sp, member);
-		if ((r = vv_store_put_buf(w->st, "", 0, &oid)) < 0)
+		if ((r = vv_odb_put_buf(&w->st->odb, "", 0, &oid)) < 0)
 			return wprefix(w, member, r);
 		if ((r = tb_put(w, member, dest, VV_REG, 0644, 0, w->mtime_ns, &oid)) < 0)
 			return r;
@@ -1523,7 +1523,7 @@ static int write_installer_and_record(struct wheel *w, const char *installer)
 			return vv_err(-ENOMEM, "%s: out of memory", w->wname);
 		}
 	}
-	r = vv_store_put_buf(w->st, b.p ? b.p : "", b.len, &oid);
+	r = vv_odb_put_buf(&w->st->odb, b.p ? b.p : "", b.len, &oid);
 	size_t len = b.len;
 	free(b.p);
 	if (r < 0)

@@ -36,43 +36,4 @@
 int vv_store_open(struct vv_store **out, const char *path, int create);
 void vv_store_close(struct vv_store *st);
 
-/* BEGIN old object names: the functions before the object database (odb.h) had its own
- * module, kept for one commit while call sites move to vv_odb_*(&st->odb, ...). */
-static inline int vv_store_put_buf(struct vv_store *st, const void *buf, size_t len,
-				   vv_oid *out)
-{
-	return vv_odb_put_buf(&st->odb, buf, len, out);
-}
-static inline int vv_store_put_fd(struct vv_store *st, int fd, vv_oid *out,
-				  uint64_t *size_out)
-{
-	return vv_odb_put_fd(&st->odb, fd, out, size_out);
-}
-static inline int vv_store_tmpfile(struct vv_store *st)
-{
-	return vv_odb_tmpfile(&st->odb);
-}
-static inline int vv_store_publish_tmpfile(struct vv_store *st, int fd, vv_oid *out,
-					   uint64_t *size_out)
-{
-	return vv_odb_publish_tmpfile(&st->odb, fd, out, size_out);
-}
-static inline int vv_store_open_obj(struct vv_store *st, const vv_oid *oid)
-{
-	return vv_odb_open_obj(&st->odb, oid);
-}
-static inline int vv_store_read_obj(struct vv_store *st, const vv_oid *oid, size_t maxlen,
-				    char **out, size_t *len_out)
-{
-	return vv_odb_read_obj(&st->odb, oid, maxlen, out, len_out);
-}
-static inline int vv_store_has(struct vv_store *st, const vv_oid *oid)
-{
-	return vv_odb_has(&st->odb, oid);
-}
-static inline void vv_store_obj_path(const vv_oid *oid, char *buf)
-{
-	vv_odb_obj_path(oid, buf);
-}
-/* END old object names */
 #endif

@@ -22,7 +22,7 @@
 static void obj_file(struct vv_store *st, const vv_oid *oid, char *buf, size_t cap)
 {
 	char rel[8 + VV_OID_HEX + 2];
-	vv_store_obj_path(oid, rel);
+	vv_odb_obj_path(oid, rel);
 	snprintf(buf, cap, "%s/%s", st->path, rel);
 }
 

@@ -41,7 +41,7 @@ static void write_at(int dirfd, const char *name, const char *text)
 
 static bool has(struct vv_store *st, const vv_oid *oid)
 {
-	int r = vv_store_has(st, oid);
+	int r = vv_odb_has(&st->odb, oid);
 	assert_true(r >= 0);
 	return r == 1;
 }
@@ -50,7 +50,7 @@ static bool has(struct vv_store *st, const vv_oid *oid)
 static void make_young(struct vv_store *st, const vv_oid *oid, time_t when)
 {
 	char rel[8 + VV_OID_HEX + 2];
-	vv_store_obj_path(oid, rel);
+	vv_odb_obj_path(oid, rel);
 	struct timespec ts[2] = {{when, 0}, {when, 0}};
 	assert_int_equal(utimensat(st->dirfd, rel, ts, AT_SYMLINK_NOFOLLOW), 0);
 }
@@ -137,7 +137,7 @@ static void test_gc_sweeps(void **state)
 	build(&f);
 	char *bytes = NULL;
 	size_t treelen = 0;
-	assert_int_equal(vv_store_read_obj(f.st, &f.oldtree, 4096, &bytes, &treelen), 0);
+	assert_int_equal(vv_odb_read_obj(&f.st->odb, &f.oldtree, 4096, &bytes, &treelen), 0);
 	free(bytes);
 	struct vv_gc_result res;
 	run_gc(&f, false, &res, 0);
@@ -322,7 +322,7 @@ static void test_du_numbers(void **state)
 	assert_int_equal(a->unique, 7);
 	char *bytes = NULL;
 	size_t len = 0;
-	assert_int_equal(vv_store_read_obj(st, &ra, 4096, &bytes, &len), 0);
+	assert_int_equal(vv_odb_read_obj(&st->odb, &ra, 4096, &bytes, &len), 0);
 	free(bytes);
 	assert_int_equal(a->unique_tree_bytes, len);
 	assert_int_equal(s.envs[1].distinct, 33);

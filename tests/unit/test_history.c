@@ -486,7 +486,7 @@ static void test_rollback(void **state)
 
 static bool has(struct vv_store *st, const vv_oid *oid)
 {
-	int r = vv_store_has(st, oid);
+	int r = vv_odb_has(&st->odb, oid);
 	assert_true(r >= 0);
 	return r == 1;
 }

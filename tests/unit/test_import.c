@@ -134,7 +134,7 @@ static void test_import(void **state)
 	assert_int_equal(e.mtime_ns, 1600000000000000123LL);
 	char *buf = NULL;
 	size_t len = 0;
-	assert_int_equal(vv_store_read_obj(f->st, &e.oid, 1 << 20, &buf, &len), 0);
+	assert_int_equal(vv_odb_read_obj(&f->st->odb, &e.oid, 1 << 20, &buf, &len), 0);
 	assert_string_equal(buf, "#!python3\nimport demo\n");
 	free(buf);
 	assert_true(vt_lookup(f->st, &cfg.root, "bin/other", &e));

@@ -34,7 +34,7 @@ static void put_file(struct vv_store *st, struct vv_tb *tb, const char *path, co
 {
 	struct vv_tree_ent e = {.kind = VV_REG, .mode = 0644, .size = strlen(text),
 				.mtime_ns = 1000};
-	assert_int_equal(vv_store_put_buf(st, text, strlen(text), &e.oid), 0);
+	assert_int_equal(vv_odb_put_buf(&st->odb, text, strlen(text), &e.oid), 0);
 	assert_int_equal(vv_tb_add(tb, path, &e), 0);
 }
 
@@ -95,7 +95,7 @@ static char *content(struct ctx *c, const vv_oid *root, const char *path)
 		fail_msg("'%s' missing", path);
 	char *buf;
 	size_t l;
-	assert_int_equal(vv_store_read_obj(c->st, &e.oid, 1 << 20, &buf, &l), 0);
+	assert_int_equal(vv_odb_read_obj(&c->st->odb, &e.oid, 1 << 20, &buf, &l), 0);
 	char *z = malloc(l + 1);
 	memcpy(z, buf, l);
 	z[l] = 0;

@@ -267,7 +267,7 @@ static void test_copy_up_isolation(void **state)
 	/* the original object is intact */
 	char *obj = NULL;
 	size_t olen;
-	assert_int_equal(vv_store_read_obj(st, &orig, 1 << 20, &obj, &olen), 0);
+	assert_int_equal(vv_odb_read_obj(&st->odb, &orig, 1 << 20, &obj, &olen), 0);
 	assert_int_equal(olen, strlen(before));
 	free(obj);
 	free(ca);

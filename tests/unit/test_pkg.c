@@ -53,7 +53,7 @@ static int setup(void **state)
 	struct vv_tree_ent d = {.kind = VV_DIR, .mode = 0755, .mtime_ns = 1000};
 	assert_int_equal(vv_tb_add(tb, "bin", &d), 0);
 	struct vv_tree_ent f = {.kind = VV_REG, .mode = 0644, .size = 6, .mtime_ns = 1000};
-	assert_int_equal(vv_store_put_buf(c->st, "x = 1\n", 6, &f.oid), 0);
+	assert_int_equal(vv_odb_put_buf(&c->st->odb, "x = 1\n", 6, &f.oid), 0);
 	assert_int_equal(vv_tb_add(tb, SP "keep.py", &f), 0);
 	assert_int_equal(vv_tb_write(tb, c->st, &c->skel), 0);
 	vv_tb_free(tb);
@@ -536,10 +536,10 @@ static void test_gc(void **state)
 	if (vv_gc(c->st, &o, &gr) < 0)
 		fail_msg("%s", vv_errmsg());
 	assert_int_equal(gr.packages, 2);
-	assert_int_equal(vv_store_has(c->st, &pb.tree), 1);
+	assert_int_equal(vv_odb_has(&c->st->odb, &pb.tree), 1);
 	struct vv_tree_ent e;
 	assert_true(vt_lookup(c->st, &pb.site, "beta/__init__.py", &e));
-	assert_int_equal(vv_store_has(c->st, &e.oid), 1);
+	assert_int_equal(vv_odb_has(&c->st->odb, &e.oid), 1);
 
 	/* --drop-packages, dry run: reports beta, removes nothing. */
 	o.drop_packages = true;
@@ -554,8 +554,8 @@ static void test_gc(void **state)
 	assert_int_equal(gr.packages_dropped, 1);
 	assert_int_equal(gr.packages, 1);
 	assert_int_equal(count_records(c), 1);
-	assert_int_equal(vv_store_has(c->st, &pb.tree), 0);
-	assert_int_equal(vv_store_has(c->st, &pa.tree), 1);
+	assert_int_equal(vv_odb_has(&c->st->odb, &pb.tree), 0);
+	assert_int_equal(vv_odb_has(&c->st->odb, &pa.tree), 1);
 	/* alpha's record stays usable */
 	struct vv_pkg again;
 	assert_int_equal(vv_pkg_ingest(c->st, a, &c->py, NULL, 0, &again), 0);

@@ -27,7 +27,7 @@
 static void obj_file(struct vv_store *st, const vv_oid *oid, char *buf, size_t cap)
 {
 	char rel[8 + VV_OID_HEX + 2];
-	vv_store_obj_path(oid, rel);
+	vv_odb_obj_path(oid, rel);
 	snprintf(buf, cap, "%s/%s", st->path, rel);
 }
 
@@ -163,10 +163,10 @@ static void test_restore_from_dir_and_wheel(void **state)
 	assert_int_equal(d.n, 1);
 	assert_true(vv_oidset_has(&d, &c));
 	vv_oidset_release(&d);
-	assert_int_equal(vv_store_has(st, &a), 1);
+	assert_int_equal(vv_odb_has(&st->odb, &a), 1);
 	char *buf;
 	size_t len;
-	assert_int_equal(vv_store_read_obj(st, &b, 1 << 20, &buf, &len), 0);
+	assert_int_equal(vv_odb_read_obj(&st->odb, &b, 1 << 20, &buf, &len), 0);
 	assert_memory_equal(buf, cb, strlen(cb));
 	free(buf);
 
@@ -201,7 +201,7 @@ static void test_tree_rounds(void **state)
 	char *dir = vt_tempdir();
 	char *tb;
 	size_t tl;
-	assert_int_equal(vv_store_read_obj(st, &subt, 1 << 20, &tb, &tl), 0);
+	assert_int_equal(vv_odb_read_obj(&st->odb, &subt, 1 << 20, &tb, &tl), 0);
 	char p[4096];
 	snprintf(p, sizeof(p), "%s/tree", dir);
 	vt_write_file(p, tb, tl);

@@ -194,7 +194,7 @@ static void test_idempotent(void **state)
 	py3.skel_pip = pip;
 	py3.skel_nopip = nopip;
 	assert_int_equal(vv_seed_ensure(other, &py3), 0);
-	assert_int_equal(vv_store_has(other, &pip), 1);
+	assert_int_equal(vv_odb_has(&other->odb, &pip), 1);
 	assert_true(vv_oid_eq(&pip, &py3.skel_pip));
 	assert_true(vv_oid_eq(&nopip, &py3.skel_nopip));
 	vt_store_free(other);

@@ -39,7 +39,7 @@ static const struct vv_stats_env *env_of(const struct vv_stats *s, const char *n
 static void obj_path(struct vv_store *st, const vv_oid *oid, char *buf, size_t cap)
 {
 	char rel[8 + VV_OID_HEX + 2];
-	vv_store_obj_path(oid, rel);
+	vv_odb_obj_path(oid, rel);
 	snprintf(buf, cap, "%s/%s", st->path, rel);
 }
 

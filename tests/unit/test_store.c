@@ -28,7 +28,7 @@ static size_t count_objects(struct vv_store *st)
 static void obj_fullpath(struct vv_store *st, const vv_oid *oid, char *out, size_t sz)
 {
 	char rel[8 + VV_OID_HEX + 2];
-	vv_store_obj_path(oid, rel);
+	vv_odb_obj_path(oid, rel);
 	snprintf(out, sz, "%s/%s", st->path, rel);
 }
 
@@ -63,7 +63,7 @@ static void test_obj_path(void **state)
 	vv_oid o;
 	char buf[8 + VV_OID_HEX + 2];
 	vv_hash_buf("", 0, &o);
-	vv_store_obj_path(&o, buf);
+	vv_odb_obj_path(&o, buf);
 	assert_string_equal(buf, "objects/e3/b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b"
 				 "7852b855");
 }
@@ -74,12 +74,12 @@ static void test_put_buf_dedup(void **state)
 	struct vv_store *st = vt_store_new();
 	vv_oid a, b, want;
 	vv_hash_buf("hello\n", 6, &want);
-	assert_int_equal(vv_store_put_buf(st, "hello\n", 6, &a), 0);
+	assert_int_equal(vv_odb_put_buf(&st->odb, "hello\n", 6, &a), 0);
 	assert_true(vv_oid_eq(&a, &want));
-	assert_int_equal(vv_store_put_buf(st, "hello\n", 6, &b), 0);
+	assert_int_equal(vv_odb_put_buf(&st->odb, "hello\n", 6, &b), 0);
 	assert_true(vv_oid_eq(&a, &b));
 	assert_int_equal(count_objects(st), 1);
-	assert_int_equal(vv_store_has(st, &a), 1);
+	assert_int_equal(vv_odb_has(&st->odb, &a), 1);
 
 	char p[PATH_MAX];
 	obj_fullpath(st, &a, p, sizeof(p));
@@ -91,7 +91,7 @@ static void test_put_buf_dedup(void **state)
 	assert_int_equal(s.st_nlink, 1);
 
 	/* Empty object. */
-	assert_int_equal(vv_store_put_buf(st, "", 0, &b), 0);
+	assert_int_equal(vv_odb_put_buf(&st->odb, "", 0, &b), 0);
 	vv_hash_buf("", 0, &want);
 	assert_true(vv_oid_eq(&b, &want));
 	assert_int_equal(count_objects(st), 2);
@@ -110,18 +110,18 @@ static void test_fanout_remade(void **state)
 	(void)state;
 	struct vv_store *st = vt_store_new();
 	vv_oid a, b;
-	assert_int_equal(vv_store_put_buf(st, "fan\n", 4, &a), 0);
+	assert_int_equal(vv_odb_put_buf(&st->odb, "fan\n", 4, &a), 0);
 	char p[PATH_MAX], dir[PATH_MAX];
 	obj_fullpath(st, &a, p, sizeof(p));
 	snprintf(dir, sizeof(dir), "%s", p);
 	*strrchr(dir, '/') = 0;
 	assert_int_equal(unlink(p), 0);
 	assert_int_equal(rmdir(dir), 0);
-	assert_int_equal(vv_store_put_buf(st, "fan\n", 4, &b), 0);
+	assert_int_equal(vv_odb_put_buf(&st->odb, "fan\n", 4, &b), 0);
 	assert_true(vv_oid_eq(&a, &b));
 	char *got = NULL;
 	size_t len = 0;
-	assert_int_equal(vv_store_read_obj(st, &a, 100, &got, &len), 0);
+	assert_int_equal(vv_odb_read_obj(&st->odb, &a, 100, &got, &len), 0);
 	assert_int_equal(len, 4);
 	assert_memory_equal(got, "fan\n", 4);
 	free(got);
@@ -129,9 +129,9 @@ static void test_fanout_remade(void **state)
 	/* another handle on the same store: its publish is a dedup here */
 	struct vv_store *other = NULL;
 	assert_int_equal(vv_store_open(&other, st->path, 0), 0);
-	assert_int_equal(vv_store_put_buf(other, "other\n", 6, &b), 0);
+	assert_int_equal(vv_odb_put_buf(&other->odb, "other\n", 6, &b), 0);
 	vv_store_close(other);
-	assert_int_equal(vv_store_put_buf(st, "other\n", 6, &a), 0);
+	assert_int_equal(vv_odb_put_buf(&st->odb, "other\n", 6, &a), 0);
 	assert_true(vv_oid_eq(&a, &b));
 	assert_int_equal(count_objects(st), 2);
 	char t[PATH_MAX];
@@ -157,28 +157,28 @@ static void test_put_fd_and_read(void **state)
 	assert_true(fd >= 0);
 	vv_oid o, want, b;
 	uint64_t size = 0;
-	assert_int_equal(vv_store_put_fd(st, fd, &o, &size), 0);
+	assert_int_equal(vv_odb_put_fd(&st->odb, fd, &o, &size), 0);
 	assert_int_equal(size, n);
 	vv_hash_buf(data, n, &want);
 	assert_true(vv_oid_eq(&o, &want));
 	/* Same bytes via put_buf and put_fd again: still one object. */
-	assert_int_equal(vv_store_put_buf(st, data, n, &b), 0);
+	assert_int_equal(vv_odb_put_buf(&st->odb, data, n, &b), 0);
 	assert_true(vv_oid_eq(&o, &b));
-	assert_int_equal(vv_store_put_fd(st, fd, &b, NULL), 0);
+	assert_int_equal(vv_odb_put_fd(&st->odb, fd, &b, NULL), 0);
 	assert_int_equal(count_objects(st), 1);
 	close(fd);
 
 	char *got = NULL;
 	size_t len = 0;
-	assert_int_equal(vv_store_read_obj(st, &o, n, &got, &len), 0);
+	assert_int_equal(vv_odb_read_obj(&st->odb, &o, n, &got, &len), 0);
 	assert_int_equal(len, n);
 	assert_memory_equal(got, data, n);
 	assert_int_equal(got[len], 0);
 	free(got);
 	/* Size limit. */
-	assert_int_equal(vv_store_read_obj(st, &o, n - 1, &got, &len), -EFBIG);
+	assert_int_equal(vv_odb_read_obj(&st->odb, &o, n - 1, &got, &len), -EFBIG);
 
-	fd = vv_store_open_obj(st, &o);
+	fd = vv_odb_open_obj(&st->odb, &o);
 	assert_true(fd >= 0);
 	int fl = fcntl(fd, F_GETFL);
 	assert_int_equal(fl & O_ACCMODE, O_RDONLY);
@@ -193,12 +193,12 @@ static void test_tmpfile_publish(void **state)
 {
 	(void)state;
 	struct vv_store *st = vt_store_new();
-	int fd = vv_store_tmpfile(st);
+	int fd = vv_odb_tmpfile(&st->odb);
 	assert_true(fd >= 0);
 	assert_int_equal(vv_write_all(fd, "abc", 3), 0);
 	vv_oid o, want;
 	uint64_t size = 99;
-	assert_int_equal(vv_store_publish_tmpfile(st, fd, &o, &size), 0);
+	assert_int_equal(vv_odb_publish_tmpfile(&st->odb, fd, &o, &size), 0);
 	assert_int_equal(size, 3);
 	vv_hash_buf("abc", 3, &want);
 	assert_true(vv_oid_eq(&o, &want));
@@ -208,17 +208,17 @@ static void test_tmpfile_publish(void **state)
 	close(fd);
 
 	/* A duplicate tmpfile publishes as success without a second file. */
-	fd = vv_store_tmpfile(st);
+	fd = vv_odb_tmpfile(&st->odb);
 	assert_true(fd >= 0);
 	assert_int_equal(vv_write_all(fd, "abc", 3), 0);
 	vv_oid o2;
-	assert_int_equal(vv_store_publish_tmpfile(st, fd, &o2, NULL), 0);
+	assert_int_equal(vv_odb_publish_tmpfile(&st->odb, fd, &o2, NULL), 0);
 	assert_true(vv_oid_eq(&o, &o2));
 	close(fd);
 	assert_int_equal(count_objects(st), 1);
 
 	/* An abandoned tmpfile leaves nothing visible. */
-	fd = vv_store_tmpfile(st);
+	fd = vv_odb_tmpfile(&st->odb);
 	assert_int_equal(vv_write_all(fd, "zzz", 3), 0);
 	close(fd);
 	char t[PATH_MAX];
@@ -233,10 +233,10 @@ static void test_missing_object(void **state)
 	struct vv_store *st = vt_store_new();
 	vv_oid o;
 	vv_hash_buf("never stored", 12, &o);
-	assert_int_equal(vv_store_has(st, &o), 0);
-	assert_int_equal(vv_store_open_obj(st, &o), -ENOENT);
+	assert_int_equal(vv_odb_has(&st->odb, &o), 0);
+	assert_int_equal(vv_odb_open_obj(&st->odb, &o), -ENOENT);
 	char *buf = NULL;
-	assert_int_equal(vv_store_read_obj(st, &o, 100, &buf, NULL), -ENOENT);
+	assert_int_equal(vv_odb_read_obj(&st->odb, &o, 100, &buf, NULL), -ENOENT);
 	assert_null(buf);
 	char hex[VV_OID_HEX + 1];
 	vv_oid_hex(&o, hex);
@@ -249,7 +249,7 @@ static void test_corrupt_object(void **state)
 	(void)state;
 	struct vv_store *st = vt_store_new();
 	vv_oid o;
-	assert_int_equal(vv_store_put_buf(st, "good bytes", 10, &o), 0);
+	assert_int_equal(vv_odb_put_buf(&st->odb, "good bytes", 10, &o), 0);
 	char p[PATH_MAX];
 	obj_fullpath(st, &o, p, sizeof(p));
 	assert_int_equal(chmod(p, 0644), 0);
@@ -257,23 +257,23 @@ static void test_corrupt_object(void **state)
 	char *buf = NULL;
 	size_t len;
 	vv_err_clear();
-	assert_int_equal(vv_store_read_obj(st, &o, 1024, &buf, &len), -EUCLEAN);
+	assert_int_equal(vv_odb_read_obj(&st->odb, &o, 1024, &buf, &len), -EUCLEAN);
 	assert_null(buf);
 	char rel[8 + VV_OID_HEX + 2];
-	vv_store_obj_path(&o, rel);
+	vv_odb_obj_path(&o, rel);
 	assert_non_null(strstr(vv_errmsg(), rel));
 	assert_non_null(strstr(vv_errmsg(), "corrupt"));
 
 	/* Truncated object, too. */
 	vt_write_file(p, "", 0);
-	assert_int_equal(vv_store_read_obj(st, &o, 1024, &buf, &len), -EUCLEAN);
+	assert_int_equal(vv_odb_read_obj(&st->odb, &o, 1024, &buf, &len), -EUCLEAN);
 
 	/* A symlink in place of an object is not followed. */
 	assert_int_equal(unlink(p), 0);
 	assert_int_equal(symlink("/etc/passwd", p), 0);
-	assert_true(vv_store_read_obj(st, &o, 1 << 20, &buf, &len) < 0);
-	assert_true(vv_store_open_obj(st, &o) < 0);
-	assert_int_equal(vv_store_has(st, &o), 0);
+	assert_true(vv_odb_read_obj(&st->odb, &o, 1 << 20, &buf, &len) < 0);
+	assert_true(vv_odb_open_obj(&st->odb, &o) < 0);
+	assert_int_equal(vv_odb_has(&st->odb, &o), 0);
 	vt_store_free(st);
 }
 
@@ -424,7 +424,7 @@ static void test_readonly(void **state)
 	(void)state;
 	struct vv_store *st = vt_store_new();
 	vv_oid oid;
-	assert_int_equal(vv_store_put_buf(st, "kept", 4, &oid), 0);
+	assert_int_equal(vv_odb_put_buf(&st->odb, "kept", 4, &oid), 0);
 	char *path = strdup(st->path);
 	vv_store_close(st);
 	char p[PATH_MAX];
@@ -436,16 +436,16 @@ static void test_readonly(void **state)
 	assert_int_equal(access(p, F_OK), 0); /* a read-only open cleans nothing */
 	char *buf = NULL;
 	size_t len = 0;
-	assert_int_equal(vv_store_read_obj(st, &oid, 100, &buf, &len), 0);
+	assert_int_equal(vv_odb_read_obj(&st->odb, &oid, 100, &buf, &len), 0);
 	assert_int_equal(len, 4);
 	assert_memory_equal(buf, "kept", 4);
 	free(buf);
 	vv_oid o2;
 	vv_err_clear();
-	assert_int_equal(vv_store_put_buf(st, "new", 3, &o2), -EROFS);
+	assert_int_equal(vv_odb_put_buf(&st->odb, "new", 3, &o2), -EROFS);
 	assert_non_null(strstr(vv_errmsg(), "read-only"));
-	assert_int_equal(vv_store_put_buf(st, "kept", 4, &o2), -EROFS);
-	assert_int_equal(vv_store_tmpfile(st), -EROFS);
+	assert_int_equal(vv_odb_put_buf(&st->odb, "kept", 4, &o2), -EROFS);
+	assert_int_equal(vv_odb_tmpfile(&st->odb), -EROFS);
 	vv_store_close(st);
 	snprintf(p, sizeof(p), "%s/objects", path);
 	assert_int_equal(vt_count_files(p), 1);

@@ -336,18 +336,18 @@ static void test_get_errors(void **state)
 	assert_null(t);
 
 	/* A stored object that is not a tree. */
-	assert_int_equal(vv_store_put_buf(st, "not a tree", 10, &o), 0);
+	assert_int_equal(vv_odb_put_buf(&st->odb, "not a tree", 10, &o), 0);
 	assert_int_equal(vv_tree_get(st, &o, &t), -EUCLEAN);
 	assert_null(t);
 	char rel[8 + VV_OID_HEX + 2];
-	vv_store_obj_path(&o, rel);
+	vv_odb_obj_path(&o, rel);
 	assert_non_null(strstr(vv_errmsg(), rel));
 
 	/* A tree whose bytes were corrupted on disk. */
 	vv_oid empty;
 	assert_int_equal(vv_tree_empty(st, &empty), 0);
 	char p[PATH_MAX];
-	vv_store_obj_path(&empty, rel);
+	vv_odb_obj_path(&empty, rel);
 	snprintf(p, sizeof(p), "%s/%s", st->path, rel);
 	assert_int_equal(chmod(p, 0644), 0);
 	vt_write_file(p, "venvfs-tree 1\n\n", 15);

@@ -76,7 +76,7 @@ static char *content(struct ctx *c, const vv_oid *root, const char *path, size_t
 	assert_true(e.kind == VV_REG || e.kind == VV_SCRIPT);
 	char *buf;
 	size_t l;
-	assert_int_equal(vv_store_read_obj(c->st, &e.oid, 1 << 28, &buf, &l), 0);
+	assert_int_equal(vv_odb_read_obj(&c->st->odb, &e.oid, 1 << 28, &buf, &l), 0);
 	assert_int_equal(l, e.size);
 	char *z = malloc(l + 1);
 	memcpy(z, buf, l);

@@ -308,7 +308,7 @@ int vt_is_elf(const char *path)
 vv_oid vt_put(struct vv_store *st, const char *data)
 {
 	vv_oid oid;
-	assert_int_equal(vv_store_put_buf(st, data, strlen(data), &oid), 0);
+	assert_int_equal(vv_odb_put_buf(&st->odb, data, strlen(data), &oid), 0);
 	return oid;
 }
 
