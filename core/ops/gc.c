@@ -1,7 +1,8 @@
 /*
  * gc.c - garbage collection (rules in gc.h): mark everything the roots reach with the
- * reachability walk shared with stats (stats.h vv_reach_*), then sweep objects/,
- * deleting unreachable objects older than the grace period.
+ * reachability walk shared with stats (stats.h vv_reach_*), then sweep objects/ (the
+ * object database's walk, odb.h), deleting unreachable objects older than the grace
+ * period (vv_odb_remove).
  *
  * Roots are read journals first, then env files: a commit renames envs/NAME before it
  * starts a new journal, so whatever a journal named is either still in the journal we
@@ -33,6 +34,7 @@
 #include "env/journal.h"
 #include "pkg/pkg.h"
 #include "ops/stats.h"
+#include "store/odb.h"
 #include "store/store.h"
 #include "store/tree.h"
 
@@ -47,15 +49,8 @@ struct gc {
 	struct vv_gc_result *res;
 	struct vv_reach *reach;
 	struct timespec cutoff; /* objects changed after this are young */
+	uint64_t nfans;         /* entries of objects/, for the progress report */
 };
-
-static bool is_hex(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-	return true;
-}
 
 /* Lists of names in a store directory, skipping dot files (temp files of
  * vv_write_file_atomic). */
@@ -371,119 +366,55 @@ static bool young(const struct gc *g, const struct stat *sb)
 	return ts_after(&sb->st_mtim, &g->cutoff) || ts_after(&sb->st_ctim, &g->cutoff);
 }
 
-/*
- * Delete one object: rename it into tmp/ under a temp-file name of this process (a
- * crash leaves it to vv_store_open's cleanup), so a writer that refreshes it from now on
- * finds it gone and publishes it again; check that nobody refreshed it between our
- * stat and the rename (its mtime); then unlink it, or put it back.
- * Returns 1 deleted, 0 kept, -errno.
- */
-static int delete_object(struct gc *g, int sub, const char *dn, const char *fn,
-			 const struct stat *before)
+/* One entry of objects/ (vv_odb_each): count it, and delete it when nothing reaches it
+ * and it is older than the grace period. */
+static int sweep_one(const struct vv_odb_entry *e, void *arg)
 {
-	char q[128];
-	snprintf(q, sizeof(q), "obj-%ld-gc-%s%s", (long)getpid(), dn, fn);
-	if (renameat(sub, fn, g->st->tmpfd, q) < 0) {
-		if (errno == ENOENT)
-			return 0;
-		return vv_err_sys(-errno, "cannot remove objects/%s/%s", dn, fn);
+	struct gc *g = arg;
+	switch (e->kind) {
+	case VV_ODB_FAN:
+		vv_progress_report(g->opts->progress, "sweeping", e->fan, e->nfans);
+		g->nfans = e->nfans;
+		return 0;
+	case VV_ODB_STRAY:
+		return 0; /* not an object: fsck reports it, gc leaves it */
+	case VV_ODB_ERROR:
+		if (e->has_oid)
+			return vv_err_sys(e->err, "cannot stat %s", e->rel);
+		return e->err == -ENOENT ? 0 : vv_err_sys(e->err, "cannot open %s", e->rel);
+	case VV_ODB_OBJECT:
+		break;
 	}
-	struct stat sb;
-	bool keep = fstatat(g->st->tmpfd, q, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    sb.st_mtim.tv_sec != before->st_mtim.tv_sec ||
-		    sb.st_mtim.tv_nsec != before->st_mtim.tv_nsec ||
-		    ts_after(&sb.st_mtim, &g->cutoff);
-	if (keep) {
-		if (renameat2(g->st->tmpfd, q, sub, fn, RENAME_NOREPLACE) == 0)
-			return 0;
-		if (errno != EEXIST)
-			return vv_err_sys(-errno, "cannot put back objects/%s/%s (it is in tmp/%s)",
-					  dn, fn, q);
-		/* published again meanwhile: the copy in tmp/ is surplus */
+	uint64_t size = (uint64_t)e->st.st_size;
+	g->res->objects++;
+	g->res->bytes += size;
+	if (vv_reach_has(g->reach, &e->oid))
+		return 0;
+	if (young(g, &e->st)) {
+		g->res->young++;
+		g->res->young_bytes += size;
+		return 0;
 	}
-	if (unlinkat(g->st->tmpfd, q, 0) < 0 && errno != ENOENT)
-		return vv_err_sys(-errno, "cannot remove tmp/%s", q);
-	return keep ? 0 : 1;
-}
-
-static int sweep_dir(struct gc *g, const char *dn)
-{
-	int sub = openat(g->st->objfd, dn, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (sub < 0)
-		return errno == ENOTDIR || errno == ELOOP || errno == ENOENT
-			       ? 0 : vv_err_sys(-errno, "cannot open objects/%s", dn);
-	DIR *d = vv_opendir_at(sub, ".");
-	if (!d) {
-		int r = vv_err_sys(-errno, "cannot read objects/%s", dn);
-		close(sub);
-		return r;
-	}
-	int r = 0;
-	struct dirent *de;
-	while ((errno = 0, de = readdir(d))) {
-		const char *fn = de->d_name;
-		size_t fl = strlen(fn);
-		if (fl != VV_OID_HEX - 2 || !is_hex(fn, fl))
-			continue; /* not an object: fsck reports it, gc leaves it */
-		char hex[VV_OID_HEX + 1];
-		memcpy(hex, dn, 2);
-		memcpy(hex + 2, fn, fl + 1);
-		vv_oid oid;
-		if (vv_oid_from_hex(&oid, hex, VV_OID_HEX) < 0)
-			continue;
-		struct stat sb;
-		if (fstatat(sub, fn, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
-			if (errno == ENOENT)
-				continue;
-			r = vv_err_sys(-errno, "cannot stat objects/%s/%s", dn, fn);
-			break;
-		}
-		if (!S_ISREG(sb.st_mode))
-			continue;
-		uint64_t size = (uint64_t)sb.st_size;
-		g->res->objects++;
-		g->res->bytes += size;
-		if (vv_reach_has(g->reach, &oid))
-			continue;
-		if (young(g, &sb)) {
+	if (!g->opts->dry_run) {
+		int r = vv_odb_remove(&g->st->odb, &e->oid, &e->st, &g->cutoff);
+		if (r < 0)
+			return r;
+		if (r == 0) {
 			g->res->young++;
 			g->res->young_bytes += size;
-			continue;
+			return 0;
 		}
-		if (!g->opts->dry_run) {
-			r = delete_object(g, sub, dn, fn, &sb);
-			if (r < 0)
-				break;
-			if (r == 0) {
-				g->res->young++;
-				g->res->young_bytes += size;
-				continue;
-			}
-			r = 0;
-		}
-		g->res->freed++;
-		g->res->freed_bytes += size;
 	}
-	if (r == 0 && errno)
-		r = vv_err_sys(-errno, "cannot read objects/%s", dn);
-	closedir(d);
-	close(sub);
-	return r;
+	g->res->freed++;
+	g->res->freed_bytes += size;
+	return 0;
 }
 
 static int sweep(struct gc *g)
 {
-	char **dirs;
-	size_t n;
-	int r = list_dir(g->st->objfd, "objects/", &dirs, &n);
-	for (size_t i = 0; i < n && r == 0; i++) {
-		vv_progress_report(g->opts->progress, "sweeping", i, n);
-		if (strlen(dirs[i]) == 2 && is_hex(dirs[i], 2))
-			r = sweep_dir(g, dirs[i]);
-	}
+	int r = vv_odb_each(&g->st->odb, 0, sweep_one, g);
 	if (r == 0)
-		vv_progress_report(g->opts->progress, "sweeping", n, n);
-	vv_env_list_free(dirs, n);
+		vv_progress_report(g->opts->progress, "sweeping", g->nfans, g->nfans);
 	return r;
 }
 

@@ -28,6 +28,7 @@
 #include "util/fsutil.h"
 #include "util/hash.h"
 #include "env/history.h"
+#include "store/odb.h"
 #include "store/store.h"
 #include "store/tree.h"
 
@@ -185,27 +186,6 @@ static int table_get(struct table *t, const vv_oid *oid, struct node **out)
 
 /* ---- small helpers --------------------------------------------------------------- */
 
-/* "ab/cdef..." relative to objects/. */
-static void obj_rel(const vv_oid *oid, char *buf)
-{
-	char hex[VV_OID_HEX + 1];
-	vv_oid_hex(oid, hex);
-	buf[0] = hex[0];
-	buf[1] = hex[1];
-	buf[2] = '/';
-	memcpy(buf + 3, hex + 2, VV_OID_HEX - 2 + 1);
-}
-
-static bool is_hex(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-			return false;
-	}
-	return true;
-}
-
 /* A growable path inside an env, "/lib/python3.11/...". */
 struct pathbuf {
 	char *s;
@@ -271,27 +251,74 @@ static int fsck_report(struct fsck_ctx *fc, enum vv_fsck_kind kind, const vv_oid
 		       const char *env, const char *path, const char *fmt, ...)
 	__attribute__((format(printf, 6, 7)));
 
-/* Stat one object file (dirfd-relative name) and, with verify, hash it and compare
- * with its id. Returns 1 intact (or not verified), 0 corrupt, 2 not a regular file,
- * -errno unreadable (-ENOENT: not there). */
-static int stat_object(int dirfd, const char *name, const vv_oid *oid, bool verify,
-		       struct stat *sb)
+/* The scan of objects/ (vv_odb_each): the table, and with fc (fsck) where to report. */
+struct scan {
+	struct table *t;
+	struct fsck_ctx *fc;
+	int *stop;
+	const struct vv_progress *pg;
+	const char *phase;
+	uint64_t done;   /* entries of objects/ begun */
+};
+
+/* One entry of objects/: record an object file in the table. With fc, report corrupt
+ * objects and anything that does not belong under objects/; without, stray entries
+ * are skipped and an unreadable one fails the scan. */
+static int scan_one(const struct vv_odb_entry *e, void *arg)
 {
-	if (fstatat(dirfd, name, sb, AT_SYMLINK_NOFOLLOW) < 0)
-		return vv_err_sys(-errno, "cannot stat object");
-	if (!S_ISREG(sb->st_mode))
-		return 2;
-	if (!verify)
-		return 1;
-	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return vv_err_sys(-errno, "cannot open object");
-	vv_oid got;
-	uint64_t size;
-	int r = vv_hash_fd(fd, &got, &size);
-	if (r == 0)
-		r = vv_oid_eq(&got, oid) ? 1 : 0;
-	close(fd);
+	struct scan *sc = arg;
+	struct fsck_ctx *fc = sc->fc;
+	int r = 0;
+	char hex[VV_OID_HEX + 1];
+	struct node *n;
+	switch (e->kind) {
+	case VV_ODB_FAN:
+		vv_progress_report(sc->pg, sc->phase, e->fan, e->nfans);
+		sc->done = e->fan + 1;
+		break;
+	case VV_ODB_STRAY:
+		if (fc)
+			r = fsck_report(fc, VV_FSCK_STRAY, NULL, NULL, e->rel, "stray entry %s (%s)",
+					e->rel, e->why);
+		break;
+	case VV_ODB_ERROR:
+		if (!e->has_oid) {
+			/* a fan-out directory that cannot be opened */
+			if (fc)
+				r = fsck_report(fc, VV_FSCK_IO, NULL, NULL, NULL, "cannot open %s: %s",
+						e->rel, strerror(-e->err));
+			else
+				r = vv_err_sys(e->err, "cannot open %s", e->rel);
+			break;
+		}
+		if (!fc) {
+			r = vv_err_prefix(e->err, "%s", e->rel);
+			break;
+		}
+		if ((r = table_get(sc->t, &e->oid, &n)) < 0)
+			break;
+		/* Unreadable: treat like corrupt so walks do not trust it. */
+		n->flags |= N_SCANNED | N_CORRUPT;
+		vv_oid_hex(&e->oid, hex);
+		r = fsck_report(fc, VV_FSCK_IO, &e->oid, NULL, NULL, "cannot read object %s: %s",
+				hex, vv_errmsg());
+		break;
+	case VV_ODB_OBJECT:
+		if ((r = table_get(sc->t, &e->oid, &n)) < 0)
+			break;
+		n->flags |= N_SCANNED;
+		n->size = (uint64_t)e->st.st_size;
+		n->disk = (uint64_t)e->st.st_blocks * 512;
+		if (!e->intact) {
+			n->flags |= N_CORRUPT;
+			vv_oid_hex(&e->oid, hex);
+			r = fsck_report(fc, VV_FSCK_CORRUPT, &e->oid, NULL, NULL, "corrupt object %s",
+					hex);
+		}
+		break;
+	}
+	if (r == 0 && *sc->stop)
+		r = 1;
 	return r;
 }
 
@@ -302,134 +329,13 @@ static int stat_object(int dirfd, const char *name, const vv_oid *oid, bool veri
 static int scan_objects(struct vv_store *st, struct table *t, struct fsck_ctx *fc,
 			int *stop, const struct vv_progress *pg)
 {
-	/* the number of fan-out directories, for the progress report */
-	uint64_t ndirs = 0, done = 0;
-	DIR *top = vv_opendir_at(st->objfd, ".");
-	if (top) {
-		for (struct dirent *de; (de = readdir(top));)
-			ndirs += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
-		closedir(top);
-	}
-	const char *phase = fc ? "hashing" : "scanning";
-	top = vv_opendir_at(st->objfd, ".");
-	if (!top)
-		return vv_err_sys(-errno, "cannot read objects/ of '%s'", st->path);
-	int r = 0;
-	char spath[64 + NAME_MAX];
-	struct dirent *de = NULL;
-	while (!*stop && (errno = 0, de = readdir(top))) {
-		const char *dn = de->d_name;
-		if (!strcmp(dn, ".") || !strcmp(dn, ".."))
-			continue;
-		vv_progress_report(pg, phase, done, ndirs > done ? ndirs : done + 1);
-		done++;
-		snprintf(spath, sizeof(spath), "objects/%s", dn);
-		if (strlen(dn) != 2 || !is_hex(dn, 2)) {
-			if (fc)
-				r = fsck_report(fc, VV_FSCK_STRAY, NULL, NULL, spath,
-						"stray entry objects/%s (not a fan-out directory)", dn);
-			if (r < 0)
-				break;
-			continue;
-		}
-		int sub = openat(st->objfd, dn, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (sub < 0) {
-			if (errno == ENOTDIR || errno == ELOOP) {
-				if (fc)
-					r = fsck_report(fc, VV_FSCK_STRAY, NULL, NULL, spath,
-							"stray entry objects/%s (not a directory)", dn);
-			} else if (fc) {
-				r = fsck_report(fc, VV_FSCK_IO, NULL, NULL, NULL,
-						"cannot open objects/%s: %s", dn, strerror(errno));
-			} else {
-				r = vv_err_sys(-errno, "cannot open objects/%s", dn);
-			}
-			if (r < 0)
-				break;
-			continue;
-		}
-		DIR *d = fdopendir(sub);
-		if (!d) {
-			r = vv_err_sys(-errno, "cannot read objects/%s", dn);
-			close(sub);
-			break;
-		}
-		struct dirent *fe = NULL;
-		while (!*stop && (errno = 0, fe = readdir(d))) {
-			const char *fn = fe->d_name;
-			if (!strcmp(fn, ".") || !strcmp(fn, ".."))
-				continue;
-			char hex[VV_OID_HEX + 1];
-			vv_oid oid;
-			size_t fl = strlen(fn);
-			bool named = fl == VV_OID_HEX - 2 && is_hex(fn, fl);
-			if (named) {
-				memcpy(hex, dn, 2);
-				memcpy(hex + 2, fn, fl + 1);
-				named = vv_oid_from_hex(&oid, hex, VV_OID_HEX) == 0;
-			}
-			struct stat sb;
-			snprintf(spath, sizeof(spath), "objects/%s/%s", dn, fn);
-			if (!named) {
-				if (fc)
-					r = fsck_report(fc, VV_FSCK_STRAY, NULL, NULL, spath,
-							"stray entry objects/%s/%s (not an object name)",
-							dn, fn);
-				if (r < 0)
-					break;
-				continue;
-			}
-			int ok = stat_object(sub, fn, &oid, fc != NULL, &sb);
-			if (ok == -ENOENT)
-				continue; /* removed under us (gc): not a problem */
-			if (ok < 0 && !fc) {
-				r = vv_err_prefix(ok, "objects/%s/%s", dn, fn);
-				break;
-			}
-			if (ok == 2) {
-				if (fc)
-					r = fsck_report(fc, VV_FSCK_STRAY, NULL, NULL, spath,
-							"stray entry objects/%s/%s (not a regular file)",
-							dn, fn);
-				if (r < 0)
-					break;
-				continue;
-			}
-			struct node *n;
-			r = table_get(t, &oid, &n);
-			if (r < 0)
-				break;
-			if (ok < 0) {
-				/* Unreadable: treat like corrupt so walks do not trust it. */
-				n->flags |= N_SCANNED | N_CORRUPT;
-				r = fsck_report(fc, VV_FSCK_IO, &oid, NULL, NULL,
-						"cannot read object %s: %s", hex, vv_errmsg());
-				if (r < 0)
-					break;
-				continue;
-			}
-			n->flags |= N_SCANNED;
-			n->size = (uint64_t)sb.st_size;
-			n->disk = (uint64_t)sb.st_blocks * 512;
-			if (!ok) {
-				n->flags |= N_CORRUPT;
-				r = fsck_report(fc, VV_FSCK_CORRUPT, &oid, NULL, NULL,
-						"corrupt object %s", hex);
-				if (r < 0)
-					break;
-			}
-		}
-		if (r == 0 && !*stop && !fe && errno)
-			r = vv_err_sys(-errno, "cannot read objects/%s", dn);
-		closedir(d);
-		if (r < 0)
-			break;
-	}
-	if (r == 0 && !*stop && !de && errno)
-		r = vv_err_sys(-errno, "cannot read objects/ of '%s'", st->path);
-	closedir(top);
+	struct scan sc = {.t = t, .fc = fc, .stop = stop, .pg = pg,
+			  .phase = fc ? "hashing" : "scanning"};
+	int r = vv_odb_each(&st->odb, fc ? VV_ODB_VERIFY : 0, scan_one, &sc);
+	if (r > 0)
+		r = 0; /* stopped by the callback */
 	if (r == 0)
-		vv_progress_report(pg, phase, done, done);
+		vv_progress_report(pg, sc.phase, sc.done, sc.done);
 	return r;
 }
 
@@ -439,16 +345,17 @@ static int probe_object(struct vv_store *st, struct node *n, bool verify)
 {
 	if (n->flags & (N_SCANNED | N_ABSENT))
 		return 0;
-	char rel[VV_OID_HEX + 2];
-	obj_rel(&n->oid, rel);
 	struct stat sb;
-	int ok = stat_object(st->objfd, rel, &n->oid, verify, &sb);
+	int ok = vv_odb_check(&st->odb, &n->oid, verify, &sb);
 	if (ok == -ENOENT || ok == 2) {
 		n->flags |= N_ABSENT;
 		return 0;
 	}
-	if (ok < 0)
-		return vv_err_prefix(ok, "objects/%s", rel);
+	if (ok < 0) {
+		char shown[VV_ODB_PATH_SIZE];
+		vv_odb_obj_path(&n->oid, shown);
+		return vv_err_prefix(ok, "%s", shown);
+	}
 	n->flags |= N_SCANNED | (ok ? 0 : N_CORRUPT);
 	n->size = (uint64_t)sb.st_size;
 	n->disk = (uint64_t)sb.st_blocks * 512;

@@ -7,6 +7,10 @@
  * O_TMPFILE we fall back to a named temp file in tmp/ ("obj-<pid>-<random>"); it is
  * found again by inode number when publishing and removed afterwards, and
  * vv_store_open() removes such leftovers when their process is gone.
+ *
+ * Besides publishing and reading, this file holds the one walk over objects/ (used by
+ * gc's sweep, fsck and stats) and gc's removal of an object, so no other file needs to
+ * know how objects lie on disk.
  */
 #include "store/odb.h"
 
@@ -423,3 +427,235 @@ int vv_odb_has(struct vv_odb *odb, const vv_oid *oid)
 	return vv_err_sys(-errno, "cannot stat object '%s' in store '%s'", shown, odb->path);
 }
 
+/* ---- checking and removing one object ---------------------------------------------- */
+
+/* Stat one object file (dirfd-relative name) and, with verify, hash it and compare
+ * with its id. Returns 1 intact (or not verified), 0 corrupt, 2 not a regular file,
+ * -errno unreadable (-ENOENT: not there). */
+static int stat_object(int dirfd, const char *name, const vv_oid *oid, bool verify,
+		       struct stat *sb)
+{
+	if (fstatat(dirfd, name, sb, AT_SYMLINK_NOFOLLOW) < 0)
+		return vv_err_sys(-errno, "cannot stat object");
+	if (!S_ISREG(sb->st_mode))
+		return 2;
+	if (!verify)
+		return 1;
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return vv_err_sys(-errno, "cannot open object");
+	vv_oid got;
+	uint64_t size;
+	int r = vv_hash_fd(fd, &got, &size);
+	if (r == 0)
+		r = vv_oid_eq(&got, oid) ? 1 : 0;
+	close(fd);
+	return r;
+}
+
+int vv_odb_check(struct vv_odb *odb, const vv_oid *oid, bool verify, struct stat *sb)
+{
+	char rel[VV_OID_HEX + 2];
+	obj_relpath(oid, rel);
+	return stat_object(odb->objfd, rel, oid, verify, sb);
+}
+
+static bool ts_after(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec > b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec > b->tv_nsec);
+}
+
+/*
+ * Delete one object: rename it into tmp/ under a temp-file name of this process (a
+ * crash leaves it to vv_store_open's cleanup), so a writer that refreshes it from now on
+ * finds it gone and publishes it again; check that nobody refreshed it between our
+ * stat and the rename (its mtime); then unlink it, or put it back.
+ * Returns 1 deleted, 0 kept, -errno.
+ */
+int vv_odb_remove(struct vv_odb *odb, const vv_oid *oid, const struct stat *before,
+		  const struct timespec *cutoff)
+{
+	char hex[VV_OID_HEX + 1], rel[VV_OID_HEX + 2], shown[VV_ODB_PATH_SIZE];
+	vv_oid_hex(oid, hex);
+	obj_relpath(oid, rel);
+	vv_odb_obj_path(oid, shown);
+	char q[128];
+	snprintf(q, sizeof(q), VV_ODB_TMP_PREFIX "%ld-gc-%s", (long)getpid(), hex);
+	if (renameat(odb->objfd, rel, odb->tmpfd, q) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return vv_err_sys(-errno, "cannot remove %s", shown);
+	}
+	struct stat sb;
+	bool keep = fstatat(odb->tmpfd, q, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    sb.st_mtim.tv_sec != before->st_mtim.tv_sec ||
+		    sb.st_mtim.tv_nsec != before->st_mtim.tv_nsec ||
+		    (cutoff && ts_after(&sb.st_mtim, cutoff));
+	if (keep) {
+		if (renameat2(odb->tmpfd, q, odb->objfd, rel, RENAME_NOREPLACE) == 0)
+			return 0;
+		if (errno != EEXIST)
+			return vv_err_sys(-errno, "cannot put back %s (it is in tmp/%s)", shown, q);
+		/* published again meanwhile: the copy in tmp/ is surplus */
+	}
+	if (unlinkat(odb->tmpfd, q, 0) < 0 && errno != ENOENT)
+		return vv_err_sys(-errno, "cannot remove tmp/%s", q);
+	return keep ? 0 : 1;
+}
+
+/* ---- walking every object ------------------------------------------------------------ */
+
+static bool is_hex(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return false;
+	}
+	return true;
+}
+
+static void free_names(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+/* The names in objects/ (all but "." and ".."), in directory order. */
+static int list_top(struct vv_odb *odb, char ***out, size_t *nout)
+{
+	*out = NULL;
+	*nout = 0;
+	DIR *top = vv_opendir_at(odb->objfd, ".");
+	if (!top)
+		return vv_err_sys(-errno, "cannot read objects/ of '%s'", odb->path);
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	int r = 0;
+	struct dirent *de;
+	while ((errno = 0, de = readdir(top))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 256;
+			char **nn = realloc(names, cap * sizeof(*nn));
+			if (!nn) {
+				r = vv_err(-ENOMEM, "out of memory");
+				break;
+			}
+			names = nn;
+		}
+		if (!(names[n] = strdup(de->d_name))) {
+			r = vv_err(-ENOMEM, "out of memory");
+			break;
+		}
+		n++;
+	}
+	if (r == 0 && errno)
+		r = vv_err_sys(-errno, "cannot read objects/ of '%s'", odb->path);
+	closedir(top);
+	if (r < 0) {
+		free_names(names, n);
+		return r;
+	}
+	*out = names;
+	*nout = n;
+	return 0;
+}
+
+/* The entries of objects/dn, a fan-out directory. */
+static int each_in_fan(struct vv_odb *odb, const char *dn, unsigned flags, vv_odb_each_cb cb,
+		       void *arg)
+{
+	char spath[64 + NAME_MAX];
+	struct vv_odb_entry e = {.rel = spath};
+	snprintf(spath, sizeof(spath), "objects/%s", dn);
+	int sub = openat(odb->objfd, dn, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (sub < 0) {
+		if (errno == ENOTDIR || errno == ELOOP) {
+			e.kind = VV_ODB_STRAY;
+			e.why = "not a directory";
+		} else {
+			e.kind = VV_ODB_ERROR;
+			e.err = -errno;
+		}
+		return cb(&e, arg);
+	}
+	DIR *d = fdopendir(sub);
+	if (!d) {
+		int r = vv_err_sys(-errno, "cannot read objects/%s", dn);
+		close(sub);
+		return r;
+	}
+	int r = 0;
+	struct dirent *fe = NULL;
+	while (r == 0 && (errno = 0, fe = readdir(d))) {
+		const char *fn = fe->d_name;
+		if (!strcmp(fn, ".") || !strcmp(fn, ".."))
+			continue;
+		char hex[VV_OID_HEX + 1];
+		size_t fl = strlen(fn);
+		memset(&e, 0, sizeof(e));
+		e.rel = spath;
+		bool named = fl == VV_OID_HEX - 2 && is_hex(fn, fl);
+		if (named) {
+			memcpy(hex, dn, 2);
+			memcpy(hex + 2, fn, fl + 1);
+			named = vv_oid_from_hex(&e.oid, hex, VV_OID_HEX) == 0;
+		}
+		snprintf(spath, sizeof(spath), "objects/%s/%s", dn, fn);
+		if (!named) {
+			e.kind = VV_ODB_STRAY;
+			e.why = "not an object name";
+			r = cb(&e, arg);
+			continue;
+		}
+		e.has_oid = true;
+		int ok = stat_object(sub, fn, &e.oid, flags & VV_ODB_VERIFY, &e.st);
+		if (ok == -ENOENT)
+			continue; /* removed under us (gc): not a problem */
+		if (ok < 0) {
+			e.kind = VV_ODB_ERROR;
+			e.err = ok;
+		} else if (ok == 2) {
+			e.kind = VV_ODB_STRAY;
+			e.why = "not a regular file";
+			e.has_oid = false;
+		} else {
+			e.kind = VV_ODB_OBJECT;
+			e.intact = ok == 1;
+		}
+		r = cb(&e, arg);
+	}
+	if (r == 0 && !fe && errno)
+		r = vv_err_sys(-errno, "cannot read objects/%s", dn);
+	closedir(d);
+	return r;
+}
+
+int vv_odb_each(struct vv_odb *odb, unsigned flags, vv_odb_each_cb cb, void *arg)
+{
+	char **names;
+	size_t n;
+	int r = list_top(odb, &names, &n);
+	if (r < 0)
+		return r;
+	char spath[64 + NAME_MAX];
+	for (size_t i = 0; i < n && r == 0; i++) {
+		const char *dn = names[i];
+		snprintf(spath, sizeof(spath), "objects/%s", dn);
+		struct vv_odb_entry e = {.kind = VV_ODB_FAN, .rel = spath, .fan = i, .nfans = n};
+		if ((r = cb(&e, arg)) != 0)
+			break;
+		if (strlen(dn) != 2 || !is_hex(dn, 2)) {
+			e = (struct vv_odb_entry){.kind = VV_ODB_STRAY, .rel = spath,
+						  .why = "not a fan-out directory"};
+			r = cb(&e, arg);
+			continue;
+		}
+		r = each_in_fan(odb, dn, flags, cb, arg);
+	}
+	free_names(names, n);
+	return r;
+}

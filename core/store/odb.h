@@ -5,7 +5,7 @@
  *   objects/ab/cdef...   one file per object, named by its 64-hex id split after the
  *                        first byte (256 fan-out directories), mode 0444, never rewritten
  * Everything else asks here: put bytes or a file, open or read an object, ask whether it
- * exists, get its path for a message.
+ * exists, get its path for a message, or walk every object (vv_odb_each).
  *
  * Publishing an object: write a temp file (O_TMPFILE where the filesystem has it),
  * fsync it, make it 0444, link it under its final name with linkat(), which never
@@ -89,5 +89,62 @@ int vv_odb_has(struct vv_odb *odb, const vv_oid *oid);
 /* Relative path "objects/ab/cdef..." for messages; buf must hold VV_ODB_PATH_SIZE
  * (8 + 65 + 1) bytes. */
 void vv_odb_obj_path(const vv_oid *oid, char *buf);
+
+/* Look at one object: lstat it into *sb and, with verify, hash its bytes and compare
+ * them with its id. Returns 1 intact (or not verified), 0 corrupt, 2 not a regular
+ * file, -errno unreadable (-ENOENT: not there; message "cannot stat object: ..." or
+ * "cannot open object: ..."). */
+int vv_odb_check(struct vv_odb *odb, const vv_oid *oid, bool verify, struct stat *sb);
+
+/*
+ * Delete an object (gc): rename it into tmp/ under a temp-file name of this process
+ * (a crash leaves it to the store's cleaning of tmp/), so a writer that freshens it
+ * from now on finds it gone and publishes it again; check that nobody freshened it
+ * since *before was taken (its mtime) and that its mtime is not after *cutoff; then
+ * unlink it, or put it back. Returns 1 deleted, 0 kept (freshened, or already gone),
+ * -errno.
+ */
+int vv_odb_remove(struct vv_odb *odb, const vv_oid *oid, const struct stat *before,
+		  const struct timespec *cutoff);
+
+/* ---- walking every object ----
+ *
+ * vv_odb_each() lists objects/ once (the fan-out directories it holds then, in
+ * directory order) and calls cb for what it finds, in this order for each entry of
+ * objects/: one VV_ODB_FAN (for progress), then, for a fan-out directory, one entry per
+ * name in it. Objects removed while the walk runs (gc) are skipped silently. */
+enum vv_odb_kind {
+	VV_ODB_FAN,    /* the next entry of objects/: fan of nfans (0-based) */
+	VV_ODB_OBJECT, /* an object file: oid, st (its lstat); with VV_ODB_VERIFY intact */
+	VV_ODB_STRAY,  /* something that is not an object: rel, why */
+	VV_ODB_ERROR,  /* something that cannot be read: err, rel; has_oid for an object
+			  file (message set: "cannot stat object: ..."), else a fan-out
+			  directory that cannot be opened (no message) */
+};
+
+struct vv_odb_entry {
+	enum vv_odb_kind kind;
+	const char *rel;  /* the entry's path in the store: "objects/ab", "objects/ab/cd..." */
+	const char *why;  /* VV_ODB_STRAY: "not a fan-out directory", "not a directory",
+			     "not an object name" or "not a regular file" */
+	bool has_oid;
+	vv_oid oid;       /* VV_ODB_OBJECT, VV_ODB_ERROR with has_oid */
+	struct stat st;   /* VV_ODB_OBJECT */
+	bool intact;      /* VV_ODB_OBJECT: the bytes hash to oid (always true without
+			     VV_ODB_VERIFY) */
+	int err;          /* VV_ODB_ERROR: -errno */
+	uint64_t fan, nfans; /* VV_ODB_FAN */
+};
+
+/* vv_odb_each flags */
+#define VV_ODB_VERIFY 1 /* hash every object file (entry.intact) */
+
+/* Return < 0 from cb to fail the walk with that code, > 0 to stop it. */
+typedef int (*vv_odb_each_cb)(const struct vv_odb_entry *e, void *arg);
+
+/* Walk every object. Returns 0 at the end, cb's positive value if it stopped the walk,
+ * cb's negative value, or -errno when objects/ or a fan-out directory cannot be listed
+ * (message set). */
+int vv_odb_each(struct vv_odb *odb, unsigned flags, vv_odb_each_cb cb, void *arg);
 
 #endif
