@@ -1,6 +1,6 @@
 /*
  * gc.c - garbage collection (rules in gc.h): mark everything the roots reach with the
- * reachability walk shared with stats (stats.h vv_reach_*), then sweep objects/ (the
+ * reachability walk shared with fsck and stats (reach.h), then sweep objects/ (the
  * object database's walk, odb.h), deleting unreachable objects older than the grace
  * period (vv_odb_remove).
  *
@@ -33,7 +33,7 @@
 #include "env/history.h"
 #include "env/journal.h"
 #include "pkg/pkg.h"
-#include "ops/stats.h"
+#include "ops/reach.h"
 #include "store/odb.h"
 #include "store/store.h"
 #include "store/tree.h"

@@ -25,7 +25,7 @@
 #include <stdint.h>
 
 #include "util/progress.h"
-#include "ops/stats.h"
+#include "ops/fsck.h"
 
 struct vv_store;
 

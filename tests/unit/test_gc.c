@@ -25,6 +25,7 @@
 #include "util/fsutil.h"
 #include "ops/gc.h"
 #include "util/hash.h"
+#include "ops/fsck.h"
 #include "ops/stats.h"
 #include "store/store.h"
 #include "store/tree.h"

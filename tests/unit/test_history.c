@@ -26,6 +26,7 @@
 #include "ops/gc.h"
 #include "util/hash.h"
 #include "env/history.h"
+#include "ops/fsck.h"
 #include "ops/stats.h"
 #include "store/store.h"
 #include "store/tree.h"

@@ -20,7 +20,7 @@
 #include "util/error.h"
 #include "util/hash.h"
 #include "ops/repair.h"
-#include "ops/stats.h"
+#include "ops/fsck.h"
 #include "store/store.h"
 #include "store/tree.h"
 

@@ -17,6 +17,7 @@
 #include "util/error.h"
 #include "util/fsutil.h"
 #include "util/hash.h"
+#include "ops/fsck.h"
 #include "ops/stats.h"
 #include "store/store.h"
 #include "store/tree.h"

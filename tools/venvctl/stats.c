@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "util/error.h"
 #include "util/fsutil.h"
+#include "ops/fsck.h"
 #include "ops/repair.h"
 #include "ops/stats.h"
 
