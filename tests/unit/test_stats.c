@@ -1,8 +1,6 @@
 /*
- * test_stats.c - store accounting and fsck on small hand-built stores: counts and
- * sharing across envs with common subtrees, unreachable objects, and every kind of
- * damage fsck must report (corrupt, missing, unparseable tree, size mismatch, bad env
- * file, stray files), including a damaged tree shared by two envs.
+ * test_stats.c - store accounting on small hand-built stores: counts and sharing across
+ * envs with common subtrees, unreachable objects (fsck's tests are in test_fsck.c).
  */
 #include "testutil.h"
 
@@ -42,22 +40,6 @@ static void obj_path(struct vv_store *st, const vv_oid *oid, char *buf, size_t c
 	char rel[8 + VV_OID_HEX + 2];
 	vv_odb_obj_path(oid, rel);
 	snprintf(buf, cap, "%s/%s", st->path, rel);
-}
-
-/* Replace an object file's bytes (objects are 0444). */
-static void clobber(struct vv_store *st, const vv_oid *oid, const char *data)
-{
-	char p[4096];
-	obj_path(st, oid, p, sizeof(p));
-	assert_int_equal(chmod(p, 0644), 0);
-	vt_write_file(p, data, strlen(data));
-}
-
-static void drop(struct vv_store *st, const vv_oid *oid)
-{
-	char p[4096];
-	obj_path(st, oid, p, sizeof(p));
-	assert_int_equal(unlink(p), 0);
 }
 
 /*
@@ -195,189 +177,12 @@ static void test_stats_unique_objects(void **state)
 	vt_store_free(st);
 }
 
-struct collected {
-	char lines[32][512];
-	enum vv_fsck_kind kinds[32];
-	int n;
-};
-
-static int collect(const struct vv_fsck_problem *p, void *arg)
-{
-	struct collected *c = arg;
-	if (c->n < 32) {
-		snprintf(c->lines[c->n], sizeof(c->lines[0]), "%s", p->msg);
-		c->kinds[c->n] = p->kind;
-		c->n++;
-	}
-	return 0;
-}
-
-static int has_line(const struct collected *c, const char *want)
-{
-	for (int i = 0; i < c->n; i++)
-		if (!strcmp(c->lines[i], want))
-			return 1;
-	return 0;
-}
-
-static void dump(const struct collected *c)
-{
-	for (int i = 0; i < c->n; i++)
-		print_message("  fsck: %s\n", c->lines[i]);
-}
-
-static void test_fsck_clean(void **state)
-{
-	(void)state;
-	struct fixture f;
-	build(&f);
-	struct collected c = {0};
-	struct vv_fsck_summary sum;
-	assert_int_equal(vv_fsck(f.st, collect, &c, &sum), 0);
-	dump(&c);
-	assert_int_equal(c.n, 0);
-	assert_int_equal(sum.objects, 9);
-	assert_int_equal(sum.envs, 2);
-	assert_int_equal(sum.trees, 3);
-	vt_store_free(f.st);
-}
-
-static void test_fsck_damage(void **state)
-{
-	(void)state;
-	struct fixture f;
-	build(&f);
-	char hx[VV_OID_HEX + 1], hy[VV_OID_HEX + 1], hu[VV_OID_HEX + 1], hg[VV_OID_HEX + 1];
-	vv_oid_hex(&f.x, hx);
-	vv_oid_hex(&f.y, hy);
-	vv_oid_hex(&f.u, hu);
-	vv_oid_hex(&f.garbage, hg);
-	clobber(f.st, &f.x, "not x");        /* referenced from the shared tree */
-	drop(f.st, &f.y);                    /* missing, also in the shared tree */
-	clobber(f.st, &f.garbage, "changed"); /* corrupt but unreferenced */
-
-	struct collected c = {0};
-	int r = vv_fsck(f.st, collect, &c, NULL);
-	dump(&c);
-	char want[512];
-	snprintf(want, sizeof(want), "corrupt object %s", hx);
-	assert_true(has_line(&c, want));
-	snprintf(want, sizeof(want), "corrupt object %s", hg);
-	assert_true(has_line(&c, want));
-	snprintf(want, sizeof(want), "corrupt object %s (env a, path /common/x)", hx);
-	assert_true(has_line(&c, want));
-	snprintf(want, sizeof(want), "missing object %s (env a, path /common/y)", hy);
-	assert_true(has_line(&c, want));
-	/* the shared tree is reported again for b, at both of its paths */
-	snprintf(want, sizeof(want), "missing object %s (env b, path /common/y)", hy);
-	assert_true(has_line(&c, want));
-	snprintf(want, sizeof(want), "missing object %s (env b, path /again/y)", hy);
-	assert_true(has_line(&c, want));
-	assert_int_equal(r, c.n);
-	assert_int_equal(c.n, 2 + 2 * 3); /* 2 scan lines, (x, y) at 3 places */
-
-	/* size mismatch: a tree records the wrong size for an intact object */
-	struct vv_tree_ent bad[] = {vt_file_ent("u", f.u, 8)};
-	vt_mkenv(f.st, "c", vt_tree(f.st, bad, 1));
-	memset(&c, 0, sizeof(c));
-	vv_fsck(f.st, collect, &c, NULL);
-	snprintf(want, sizeof(want),
-		 "size mismatch %s (env c, path /u): tree says 8 bytes, object has 7", hu);
-	assert_true(has_line(&c, want));
-	vt_store_free(f.st);
-}
-
-static void test_fsck_trees_envs_strays(void **state)
-{
-	(void)state;
-	struct vv_store *st = vt_store_new();
-	/* a tree object whose bytes hash right but do not parse */
-	vv_oid junk = vt_put(st, "venvfs-tree 1\nthis is not an entry\n");
-	struct vv_tree_ent r[] = {vt_dir_ent("sub", junk)};
-	vv_oid root = vt_tree(st, r, 1);
-	vt_mkenv(st, "t", root);
-	/* a missing root */
-	vv_oid nowhere;
-	vv_hash_buf("no such tree", 12, &nowhere);
-	vt_mkenv(st, "gone", nowhere);
-	/* an env file that does not parse */
-	char p[4096];
-	snprintf(p, sizeof(p), "%s/envs/broken", st->path);
-	vt_write_file(p, "[env]\nroot = nope\n", 18);
-	/* strays */
-	snprintf(p, sizeof(p), "%s/objects/zz", st->path);
-	vt_write_file(p, "x", 1);
-	snprintf(p, sizeof(p), "%s/objects/ab/not-an-object", st->path);
-	vt_write_file(p, "x", 1);
-
-	struct collected c = {0};
-	int n = vv_fsck(st, collect, &c, NULL);
-	dump(&c);
-	assert_int_equal(n, 5);
-	char hj[VV_OID_HEX + 1], hn[VV_OID_HEX + 1], want[512];
-	vv_oid_hex(&junk, hj);
-	vv_oid_hex(&nowhere, hn);
-	snprintf(want, sizeof(want), "missing object %s (env gone, path /)", hn);
-	assert_true(has_line(&c, want));
-	int bad_tree = 0, bad_env = 0, strays = 0;
-	for (int i = 0; i < c.n; i++) {
-		if (c.kinds[i] == VV_FSCK_BAD_TREE) {
-			bad_tree++;
-			snprintf(want, sizeof(want), "bad tree %s (env t, path /sub): ", hj);
-			assert_memory_equal(c.lines[i], want, strlen(want));
-		}
-		if (c.kinds[i] == VV_FSCK_BAD_ENV) {
-			bad_env++;
-			assert_memory_equal(c.lines[i], "bad env broken: ", 16);
-		}
-		strays += c.kinds[i] == VV_FSCK_STRAY;
-	}
-	assert_int_equal(bad_tree, 1);
-	assert_int_equal(bad_env, 1);
-	assert_int_equal(strays, 2);
-
-	/* stats survives all of it and flags the damaged envs */
-	struct vv_stats s;
-	assert_int_equal(vv_stats_collect(st, &s), 0);
-	assert_int_equal(s.env_errors, 3);
-	assert_non_null(env_of(&s, "broken")->error);
-	assert_non_null(env_of(&s, "gone")->error);
-	assert_non_null(env_of(&s, "t")->error);
-	vv_stats_release(&s);
-	vt_store_free(st);
-}
-
-/* A callback returning non-zero stops the check. */
-static int stop_first(const struct vv_fsck_problem *p, void *arg)
-{
-	(void)p;
-	(*(int *)arg)++;
-	return 1;
-}
-
-static void test_fsck_stop(void **state)
-{
-	(void)state;
-	struct fixture f;
-	build(&f);
-	drop(f.st, &f.x);
-	drop(f.st, &f.y);
-	int calls = 0;
-	assert_int_equal(vv_fsck(f.st, stop_first, &calls, NULL), 1);
-	assert_int_equal(calls, 1);
-	vt_store_free(f.st);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stats_empty),
 		cmocka_unit_test(test_stats_sharing),
 		cmocka_unit_test(test_stats_unique_objects),
-		cmocka_unit_test(test_fsck_clean),
-		cmocka_unit_test(test_fsck_damage),
-		cmocka_unit_test(test_fsck_trees_envs_strays),
-		cmocka_unit_test(test_fsck_stop),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
