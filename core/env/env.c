@@ -17,6 +17,7 @@
 
 #include "util/config.h"
 #include "util/error.h"
+#include "util/vec.h"
 #include "util/fsutil.h"
 #include "store/store.h"
 #include "store/tree.h"
@@ -308,16 +309,8 @@ int vv_env_list(struct vv_store *st, char ***names, size_t *n)
 			    fstatat(dirfd(d), nm, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(sb.st_mode))
 				continue;
 		}
-		if (cnt == cap) {
-			size_t nc = cap ? cap * 2 : 16;
-			char **nv = realloc(v, nc * sizeof(*nv));
-			if (!nv) {
-				r = vv_err(-ENOMEM, "out of memory");
-				break;
-			}
-			v = nv;
-			cap = nc;
-		}
+		if ((r = VV_GROW(v, cnt, cap, 16)) < 0)
+			break;
 		if (!(v[cnt] = strdup(nm))) {
 			r = vv_err(-ENOMEM, "out of memory");
 			break;

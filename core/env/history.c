@@ -23,6 +23,7 @@
 #include "util/config.h"
 #include "env/env.h"
 #include "util/error.h"
+#include "util/vec.h"
 #include "util/fsutil.h"
 #include "store/store.h"
 #include "store/tree.h"
@@ -129,19 +130,6 @@ static size_t split(char *line, char **f, size_t max)
 	return n;
 }
 
-static int grow(void **v, size_t n, size_t *cap, size_t sz)
-{
-	if (n < *cap)
-		return 0;
-	size_t nc = *cap ? *cap * 2 : 16;
-	void *nv = realloc(*v, nc * sz);
-	if (!nv)
-		return vv_err(-ENOMEM, "out of memory");
-	*v = nv;
-	*cap = nc;
-	return 0;
-}
-
 int vv_history_parse(const char *buf, size_t len, const char *name, struct vv_history *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -192,7 +180,7 @@ int vv_history_parse(const char *buf, size_t len, const char *name, struct vv_hi
 			}
 			e.open = open;
 			snprintf(e.source, sizeof(e.source), "%s", f[7]);
-			if ((r = grow((void **)&out->ents, out->n, &ecap, sizeof(e))) < 0)
+			if ((r = VV_GROW(out->ents, out->n, ecap, 16)) < 0)
 				break;
 			out->ents[out->n++] = e;
 		} else if (!strcmp(f[0], "s")) {
@@ -210,7 +198,7 @@ int vv_history_parse(const char *buf, size_t len, const char *name, struct vv_hi
 				break;
 			}
 			snprintf(s.tag, sizeof(s.tag), "%s", f[3]);
-			if ((r = grow((void **)&out->snaps, out->nsnaps, &scap, sizeof(s))) < 0)
+			if ((r = VV_GROW(out->snaps, out->nsnaps, scap, 16)) < 0)
 				break;
 			out->snaps[out->nsnaps++] = s;
 		} else {
@@ -395,7 +383,7 @@ int vv_history_record(struct vv_store *st, const char *name, const vv_oid *old_r
 			h.n--; /* the batch came back to where it started: no change */
 	} else if (st->hist_keep > 0) {
 		size_t cap = h.n;
-		if ((r = grow((void **)&h.ents, h.n, &cap, sizeof(*h.ents))) == 0) {
+		if ((r = VV_GROW(h.ents, h.n, cap, 16)) == 0) {
 			struct vv_hist_entry *e = &h.ents[h.n++];
 			memset(e, 0, sizeof(*e));
 			e->id = h.next_id++;
@@ -517,7 +505,7 @@ int vv_history_snapshot_add(struct vv_store *st, const char *name, const char *t
 			   tag);
 	} else {
 		size_t cap = h.nsnaps;
-		if ((r = grow((void **)&h.snaps, h.nsnaps, &cap, sizeof(*h.snaps))) == 0) {
+		if ((r = VV_GROW(h.snaps, h.nsnaps, cap, 16)) == 0) {
 			memmove(h.snaps + i + 1, h.snaps + i, (h.nsnaps - i) * sizeof(*h.snaps));
 			struct vv_hist_snap *s = &h.snaps[i];
 			memset(s, 0, sizeof(*s));
@@ -676,7 +664,7 @@ static int list_dists(struct vv_store *st, const vv_oid *root, struct dist **out
 				struct dist d;
 				if (site->ents[j].kind != VV_DIR || parse_dist(site->ents[j].name, &d) < 0)
 					continue;
-				if ((r = grow((void **)out, *n, &cap, sizeof(d))) == 0)
+				if ((r = VV_GROW(*out, *n, cap, 16)) == 0)
 					(*out)[(*n)++] = d;
 			}
 			vv_tree_unref(site);
@@ -710,7 +698,7 @@ void vv_history_diff_free(struct vv_hist_change *c, size_t n)
 static int add_change(struct vv_hist_change **v, size_t *n, size_t *cap, char kind,
 		      const char *name, const char *ov, const char *nv)
 {
-	int r = grow((void **)v, *n, cap, sizeof(**v));
+	int r = VV_GROW(*v, *n, *cap, 16);
 	if (r < 0)
 		return r;
 	struct vv_hist_change *c = &(*v)[*n];

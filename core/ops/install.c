@@ -22,6 +22,7 @@
 #include "env/env.h"
 #include "env/txn.h"
 #include "util/error.h"
+#include "util/vec.h"
 #include "util/fsutil.h"
 #include "util/hash.h"
 #include "live/mtree.h"
@@ -212,15 +213,10 @@ struct pathset {
 
 static int ps_add(struct pathset *s, char *p) /* takes p */
 {
-	if (s->n == s->cap) {
-		size_t nc = s->cap ? s->cap * 2 : 64;
-		char **nv = realloc(s->v, nc * sizeof(*nv));
-		if (!nv) {
-			free(p);
-			return vv_err(-ENOMEM, "out of memory");
-		}
-		s->v = nv;
-		s->cap = nc;
+	int r = VV_GROW(s->v, s->n, s->cap, 64);
+	if (r < 0) {
+		free(p);
+		return r;
 	}
 	s->v[s->n++] = p;
 	return 0;
