@@ -1,29 +1,24 @@
 /*
  * env.c - environments as the store records them: envs/NAME (see env.h).
  *
- * envs/NAME is written whole and renamed into place, so it is the atomic commit point
- * of an env. Its temp file lives in tmp/, never in envs/, where it would look like an
- * env to a concurrent lister. Creation and renames never clobber (RENAME_NOREPLACE, or
- * link+unlink where the filesystem lacks it). Parsing is strict: the file is written
- * by us, so anything unexpected is corruption or tampering and is reported.
+ * The reading side: names, the INI text, loading and listing. Writing envs/NAME is
+ * the env transaction's (txn.h), the one commit point. Parsing is strict: the file is
+ * written by us, so anything unexpected is corruption or tampering and is reported.
  */
 #include "env/env.h"
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "util/config.h"
-#include "env/envlock.h"
 #include "util/error.h"
+#include "util/vec.h"
 #include "util/fsutil.h"
-#include "env/history.h"
 #include "store/store.h"
 #include "store/tree.h"
 
@@ -274,204 +269,6 @@ int vv_env_load(struct vv_store *st, const char *name, struct vv_envcfg *out)
 	return r;
 }
 
-/* Write the env file as a fresh, fsynced temp file in tmp/; *tmpname gets its name. */
-static int write_temp(struct vv_store *st, const char *name, const struct vv_envcfg *cfg,
-		      char *tmpname, size_t tmpsize)
-{
-	static atomic_uint counter;
-	char *text;
-	size_t len;
-	int r = vv_envcfg_format(cfg, &text, &len);
-	if (r < 0)
-		return vv_err_prefix(r, "saving env '%s'", name);
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	snprintf(tmpname, tmpsize, "env.%ld.%u.%lx", (long)getpid(),
-		 atomic_fetch_add(&counter, 1), (unsigned long)ts.tv_nsec);
-	int fd = openat(st->tmpfd, tmpname, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		free(text);
-		return vv_err_sys(-errno, "saving env '%s': cannot create tmp/%s", name, tmpname);
-	}
-	r = vv_write_all(fd, text, len);
-	free(text);
-	if (r == 0 && fsync(fd) < 0)
-		r = vv_err_sys(-errno, "saving env '%s': fsync", name);
-	if (close(fd) < 0 && r == 0)
-		r = vv_err_sys(-errno, "saving env '%s': close", name);
-	if (r < 0) {
-		unlinkat(st->tmpfd, tmpname, 0);
-		return r;
-	}
-	return 0;
-}
-
-/* rename without replacing; link+unlink where RENAME_NOREPLACE is not supported. */
-static int rename_noreplace(int fromfd, const char *from, int tofd, const char *to)
-{
-	if (renameat2(fromfd, from, tofd, to, RENAME_NOREPLACE) == 0)
-		return 0;
-	if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP)
-		return -errno;
-	if (linkat(fromfd, from, tofd, to, 0) < 0)
-		return -errno;
-	if (unlinkat(fromfd, from, 0) < 0)
-		return -errno;
-	return 0;
-}
-
-int vv_env_save(struct vv_store *st, const char *name, const struct vv_envcfg *cfg,
-		const char *source, unsigned hflags)
-{
-	int r = name_ok(name);
-	if (r < 0)
-		return r;
-	/* An env file that is missing or unreadable has no old root to record. */
-	struct vv_envcfg old, keep = *cfg;
-	bool have_old = vv_env_load(st, name, &old) == 0;
-	/* A config that does not say who owns the env (a tool that built it afresh, e.g.
-	 * create --clear) keeps the owner and mode of the env it replaces. */
-	if (have_old && (!cfg->owned || !cfg->has_mode)) {
-		if (!keep.owned) {
-			keep.owned = true;
-			keep.uid = old.uid;
-			keep.gid = old.gid;
-		}
-		if (!keep.has_mode) {
-			keep.has_mode = old.has_mode;
-			keep.mode = old.mode;
-		}
-		cfg = &keep;
-	}
-	char tmp[64];
-	if ((r = write_temp(st, name, cfg, tmp, sizeof(tmp))) < 0) {
-		if (have_old)
-			vv_envcfg_release(&old);
-		return r;
-	}
-	/* The history entry goes first (see history.h: gc reads envs/ before history/). A
-	 * history that cannot be written (damaged: -EUCLEAN, or a write error) never stops
-	 * the commit: the change is not recorded and a message says so; a damaged file is
-	 * left alone, and gc and fsck report it until it is repaired or removed. */
-	char *undo = NULL;
-	size_t undolen = 0;
-	bool recorded = false;
-	if (have_old) {
-		r = vv_history_record(st, name, &old.root, &cfg->root, source, hflags, 0, &undo,
-				      &undolen);
-		recorded = r == 0 && !vv_oid_eq(&old.root, &cfg->root);
-		vv_envcfg_release(&old);
-		if (r < 0) {
-			fprintf(stderr, "venvfs: %s (change of env '%s' not recorded in its "
-				"history)\n", vv_errmsg(), name);
-			r = 0;
-		}
-	}
-	vv_err_clear();
-	if (renameat(st->tmpfd, tmp, st->envfd, name) < 0) {
-		r = vv_err_sys(-errno, "saving env '%s': rename into envs/", name);
-		unlinkat(st->tmpfd, tmp, 0);
-		if (recorded)
-			vv_history_restore(st, name, undo, undolen);
-		free(undo);
-		return r;
-	}
-	free(undo);
-	r = vv_fsync_dir_at(st->envfd, ".");
-	return r < 0 ? vv_err_prefix(r, "saving env '%s'", name) : 0;
-}
-
-int vv_env_create(struct vv_store *st, const char *name, const struct vv_envcfg *cfg)
-{
-	int r = name_ok(name);
-	if (r < 0)
-		return r;
-	/* whoever creates an env owns it unless told otherwise */
-	struct vv_envcfg own = *cfg;
-	if (!cfg->owned) {
-		own.owned = true;
-		own.uid = getuid();
-		own.gid = getgid();
-		cfg = &own;
-	}
-	char tmp[64];
-	if ((r = write_temp(st, name, cfg, tmp, sizeof(tmp))) < 0)
-		return r;
-	r = rename_noreplace(st->tmpfd, tmp, st->envfd, name);
-	if (r < 0) {
-		unlinkat(st->tmpfd, tmp, 0);
-		if (r == -EEXIST)
-			return vv_err(-EEXIST, "env '%s' already exists", name);
-		return vv_err_sys(r, "creating env '%s'", name);
-	}
-	/* A history of that name is a leftover of an earlier env (a crash in a rename). */
-	if (unlinkat(st->historyfd, name, 0) == 0)
-		vv_fsync_dir_at(st->historyfd, ".");
-	r = vv_fsync_dir_at(st->envfd, ".");
-	return r < 0 ? vv_err_prefix(r, "creating env '%s'", name) : 0;
-}
-
-int vv_env_rename(struct vv_store *st, const char *from, const char *to)
-{
-	int r = name_ok(from);
-	if (r == 0)
-		r = name_ok(to);
-	if (r < 0)
-		return r;
-	if (!strcmp(from, to)) {
-		struct stat sb;
-		if (fstatat(st->envfd, from, &sb, AT_SYMLINK_NOFOLLOW) < 0)
-			return vv_err(-ENOENT, "no env named '%s'", from);
-		return vv_err(-EEXIST, "env '%s' already exists", to);
-	}
-	r = rename_noreplace(st->envfd, from, st->envfd, to);
-	if (r == -ENOENT)
-		return vv_err(-ENOENT, "no env named '%s'", from);
-	if (r == -EEXIST)
-		return vv_err(-EEXIST, "env '%s' already exists", to);
-	if (r < 0)
-		return vv_err_sys(r, "renaming env '%s' to '%s'", from, to);
-	/* envs/to did not exist, so any journal/to is a leftover: replace or remove it. */
-	if (renameat(st->journalfd, from, st->journalfd, to) < 0) {
-		if (errno != ENOENT)
-			return vv_err_sys(-errno, "renaming env '%s' to '%s': moving its journal",
-					  from, to);
-		if ((r = vv_rm_rf_at(st->journalfd, to)) < 0)
-			return vv_err_prefix(r, "renaming env '%s' to '%s'", from, to);
-	}
-	if ((r = vv_history_rename(st, from, to)) < 0)
-		return vv_err_prefix(r, "renaming env '%s' to '%s'", from, to);
-	if ((r = vv_fsync_dir_at(st->envfd, ".")) < 0 ||
-	    (r = vv_fsync_dir_at(st->journalfd, ".")) < 0)
-		return vv_err_prefix(r, "renaming env '%s' to '%s'", from, to);
-	return 0;
-}
-
-int vv_env_remove(struct vv_store *st, const char *name)
-{
-	int r = name_ok(name);
-	if (r < 0)
-		return r;
-	/* The journal first: a crash in between leaves an env without changes, never a
-	 * journal that a later env of the same name would pick up. */
-	if ((r = vv_rm_rf_at(st->journalfd, name)) < 0)
-		return vv_err_prefix(r, "removing env '%s'", name);
-	struct stat sb;
-	if (fstatat(st->envfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
-		return vv_err(-ENOENT, "no env named '%s'", name);
-	if ((r = vv_history_remove(st, name)) < 0)
-		return vv_err_prefix(r, "removing env '%s'", name);
-	if (unlinkat(st->envfd, name, 0) < 0) {
-		if (errno == ENOENT)
-			return vv_err(-ENOENT, "no env named '%s'", name);
-		return vv_err_sys(-errno, "removing env '%s'", name);
-	}
-	if ((r = vv_fsync_dir_at(st->envfd, ".")) < 0 ||
-	    (r = vv_fsync_dir_at(st->journalfd, ".")) < 0)
-		return vv_err_prefix(r, "removing env '%s'", name);
-	return 0;
-}
-
 static int cmp_names(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -512,16 +309,8 @@ int vv_env_list(struct vv_store *st, char ***names, size_t *n)
 			    fstatat(dirfd(d), nm, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(sb.st_mode))
 				continue;
 		}
-		if (cnt == cap) {
-			size_t nc = cap ? cap * 2 : 16;
-			char **nv = realloc(v, nc * sizeof(*nv));
-			if (!nv) {
-				r = vv_err(-ENOMEM, "out of memory");
-				break;
-			}
-			v = nv;
-			cap = nc;
-		}
+		if ((r = VV_GROW(v, cnt, cap, 16)) < 0)
+			break;
 		if (!(v[cnt] = strdup(nm))) {
 			r = vv_err(-ENOMEM, "out of memory");
 			break;
@@ -560,34 +349,13 @@ int vv_env_journal_pending(struct vv_store *st, const char *name, const vv_oid *
 	return (size_t)n > strlen(want);
 }
 
-int vv_env_set_locked(struct vv_store *st, const char *name, bool locked)
+int vv_env_check_committed(struct vv_store *st, const char *name, const vv_oid *root)
 {
-	struct vv_envcfg cfg;
-	int lk, r = name_ok(name);
-	/* one writer at a time: a mount with uncommitted changes holds the lock too */
-	if (r < 0 || (r = vv_envlock_take_env(st, name, &lk)) < 0)
-		return r;
-	if ((r = vv_env_load(st, name, &cfg)) < 0) {
-		vv_envlock_release(lk);
-		return r;
-	}
-	if (cfg.locked == locked) {
-		vv_envcfg_release(&cfg);
-		vv_envlock_release(lk);
-		return 1;
-	}
-	/* A mount holding changes would commit them with the config it loaded, dropping
-	 * the new flag: let it commit first (it does within seconds). */
-	if ((r = vv_env_journal_pending(st, name, &cfg.root)) > 0)
-		r = vv_err(-EBUSY, "env '%s' has changes not committed yet in journal/%s (a "
-			   "mount is writing to it, or crashed): try again in a few seconds, or "
-			   "run 'sync MOUNT/%s' first", name, name, name);
-	if (r == 0) {
-		cfg.locked = locked;
-		r = vv_env_save(st, name, &cfg, "lock", 0);
-	}
-	vv_envcfg_release(&cfg);
-	vv_envlock_release(lk);
+	int r = vv_env_journal_pending(st, name, root);
+	if (r > 0)
+		r = vv_err(-EBUSY, "env '%s' has changes not committed yet (journal/%s): commit "
+			   "them first (`sync MOUNT/%s`, or unmount; a mount that stopped leaves "
+			   "them to the next mount of the store) and try again", name, name, name);
 	return r;
 }
 

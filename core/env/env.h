@@ -14,9 +14,9 @@
  * Without `owner` the env belongs to the owner of the envs/NAME file (stores made
  * before envs had owners), without `mode` its root directory is 0755.
  *
- * Writing envs/NAME (temp file in tmp/, fsync, rename into envs/, fsync envs/) is the
- * single atomic commit point of every change to an env: a reader sees the old root or
- * the new one. Changes made since that root live in journal/NAME (journal.h).
+ * This module reads envs/NAME; writing it is the env transaction's (txn.h), the single
+ * atomic commit point of every change to an env: a reader sees the old root or the new
+ * one. Changes made since that root live in journal/NAME (journal.h).
  */
 #ifndef VV_ENV_H
 #define VV_ENV_H
@@ -65,30 +65,9 @@ int vv_envcfg_format(const struct vv_envcfg *cfg, char **out, size_t *len);
 /* 0 if cfg (env `name`) is not locked, else -EROFS with a message naming the lock and
  * how to lift it. For tools that are about to replace envs/name. */
 int vv_envcfg_check_unlocked(const struct vv_envcfg *cfg, const char *name);
-/* Set or clear the lock of env `name` (one atomic replacement of envs/NAME). Refused
- * with -EBUSY while journal/NAME holds uncommitted changes (a mount would commit over
- * the lock). 1 if it was already in that state (nothing written), 0 if changed. */
-int vv_env_set_locked(struct vv_store *st, const char *name, bool locked);
-
 /* -ENOENT if there is no such env. Without an `owner` key, uid/gid are the env file's
  * owner (cfg->owned is then set too, so the next save records it). */
 int vv_env_load(struct vv_store *st, const char *name, struct vv_envcfg *out);
-/* Atomically replace (or create) envs/name. A change of the root of an existing env is
- * first recorded in history/name (history.h) as made by `source` ("mount", "add",
- * "create", "rollback", ...); hflags are vv_history_record's (VV_HIST_COALESCE, ...).
- * If the replacement fails the history is put back. A cfg without owner (or mode)
- * keeps the replaced file's. */
-int vv_env_save(struct vv_store *st, const char *name, const struct vv_envcfg *cfg,
-		const char *source, unsigned hflags);
-/* Create envs/name; -EEXIST if it exists (never clobbers). A cfg without owner is
- * recorded as owned by the calling process's user and group (getuid/getgid). */
-int vv_env_create(struct vv_store *st, const char *name, const struct vv_envcfg *cfg);
-/* Rename without clobbering (-EEXIST); moves the journal and the history along. */
-int vv_env_rename(struct vv_store *st, const char *from, const char *to);
-/* Remove envs/name, its journal and its history (snapshots included). Objects stay
- * until GC. */
-int vv_env_remove(struct vv_store *st, const char *name);
-
 /* Sorted list of env names (malloc'd array of malloc'd strings). */
 int vv_env_list(struct vv_store *st, char ***names, size_t *n);
 void vv_env_list_free(char **names, size_t n);
@@ -99,6 +78,11 @@ void vv_envcfg_release(struct vv_envcfg *cfg);
  * crashed)? 1, 0 (no journal, only its header, or a stale one naming another root) or
  * -errno. Tools that replace envs/name refuse to while it is 1. */
 int vv_env_journal_pending(struct vv_store *st, const char *name, const vv_oid *root);
+
+/* 0 if no journal names root with changes, else -EBUSY with the one message every
+ * tool gives for it: "env 'NAME' has changes not committed yet (journal/NAME): commit
+ * them first ...". */
+int vv_env_check_committed(struct vv_store *st, const char *name, const vv_oid *root);
 
 /* The N of the tree's lib/python3.N (the env's Python minor version), or -errno
  * (-EINVAL "it has no/more than one lib/python3.N directory"). */

@@ -1,5 +1,6 @@
 /*
- * history.c - per-env history of committed roots, rollback and snapshots (history.h).
+ * history.c - per-env history of committed roots, rollback targets and snapshots
+ * (history.h).
  *
  * history/NAME is small (the policy keeps it to tens of entries), so every change reads
  * it whole, edits it in memory and replaces it with vv_write_file_atomic() while holding
@@ -21,8 +22,8 @@
 
 #include "util/config.h"
 #include "env/env.h"
-#include "env/envlock.h"
 #include "util/error.h"
+#include "util/vec.h"
 #include "util/fsutil.h"
 #include "store/store.h"
 #include "store/tree.h"
@@ -129,19 +130,6 @@ static size_t split(char *line, char **f, size_t max)
 	return n;
 }
 
-static int grow(void **v, size_t n, size_t *cap, size_t sz)
-{
-	if (n < *cap)
-		return 0;
-	size_t nc = *cap ? *cap * 2 : 16;
-	void *nv = realloc(*v, nc * sz);
-	if (!nv)
-		return vv_err(-ENOMEM, "out of memory");
-	*v = nv;
-	*cap = nc;
-	return 0;
-}
-
 int vv_history_parse(const char *buf, size_t len, const char *name, struct vv_history *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -192,7 +180,7 @@ int vv_history_parse(const char *buf, size_t len, const char *name, struct vv_hi
 			}
 			e.open = open;
 			snprintf(e.source, sizeof(e.source), "%s", f[7]);
-			if ((r = grow((void **)&out->ents, out->n, &ecap, sizeof(e))) < 0)
+			if ((r = VV_GROW(out->ents, out->n, ecap, 16)) < 0)
 				break;
 			out->ents[out->n++] = e;
 		} else if (!strcmp(f[0], "s")) {
@@ -210,7 +198,7 @@ int vv_history_parse(const char *buf, size_t len, const char *name, struct vv_hi
 				break;
 			}
 			snprintf(s.tag, sizeof(s.tag), "%s", f[3]);
-			if ((r = grow((void **)&out->snaps, out->nsnaps, &scap, sizeof(s))) < 0)
+			if ((r = VV_GROW(out->snaps, out->nsnaps, scap, 16)) < 0)
 				break;
 			out->snaps[out->nsnaps++] = s;
 		} else {
@@ -395,7 +383,7 @@ int vv_history_record(struct vv_store *st, const char *name, const vv_oid *old_r
 			h.n--; /* the batch came back to where it started: no change */
 	} else if (st->hist_keep > 0) {
 		size_t cap = h.n;
-		if ((r = grow((void **)&h.ents, h.n, &cap, sizeof(*h.ents))) == 0) {
+		if ((r = VV_GROW(h.ents, h.n, cap, 16)) == 0) {
 			struct vv_hist_entry *e = &h.ents[h.n++];
 			memset(e, 0, sizeof(*e));
 			e->id = h.next_id++;
@@ -495,32 +483,12 @@ int vv_history_remove(struct vv_store *st, const char *name)
 
 /* ---- snapshots ---- */
 
-static int load_committed(struct vv_store *st, const char *name, struct vv_envcfg *cfg)
-{
-	int r = vv_env_load(st, name, cfg);
-	if (r < 0)
-		return r;
-	if ((r = vv_env_journal_pending(st, name, &cfg->root)) != 0) {
-		vv_envcfg_release(cfg);
-		if (r > 0)
-			r = vv_err(-EBUSY, "env '%s' has changes not committed yet in journal/%s "
-				   "(a mount is writing to it: run `sync` on the env's directory in "
-				   "the mount, or unmount, and try again)", name, name);
-		return r;
-	}
-	return 0;
-}
-
-int vv_history_snapshot(struct vv_store *st, const char *name, const char *tag)
+int vv_history_snapshot_add(struct vv_store *st, const char *name, const char *tag,
+			     const vv_oid *root)
 {
 	int r = vv_history_tag_check(tag);
 	if (r < 0)
 		return r;
-	struct vv_envcfg cfg;
-	if ((r = load_committed(st, name, &cfg)) < 0)
-		return r;
-	vv_oid root = cfg.root;
-	vv_envcfg_release(&cfg);
 	int lk = lock_history(st);
 	if (lk < 0)
 		return lk;
@@ -537,13 +505,13 @@ int vv_history_snapshot(struct vv_store *st, const char *name, const char *tag)
 			   tag);
 	} else {
 		size_t cap = h.nsnaps;
-		if ((r = grow((void **)&h.snaps, h.nsnaps, &cap, sizeof(*h.snaps))) == 0) {
+		if ((r = VV_GROW(h.snaps, h.nsnaps, cap, 16)) == 0) {
 			memmove(h.snaps + i + 1, h.snaps + i, (h.nsnaps - i) * sizeof(*h.snaps));
 			struct vv_hist_snap *s = &h.snaps[i];
 			memset(s, 0, sizeof(*s));
 			snprintf(s->tag, sizeof(s->tag), "%s", tag);
 			s->time_ns = now_ns();
-			s->root = root;
+			s->root = *root;
 			h.nsnaps++;
 			r = save(st, name, &h);
 		}
@@ -581,24 +549,16 @@ int vv_history_snapshot_delete(struct vv_store *st, const char *name, const char
 	return r;
 }
 
-/* ---- rollback ---- */
+/* ---- rollback targets ---- */
 
-static int rollback(struct vv_store *st, const char *name, const char *target, vv_oid *to)
+int vv_history_target(struct vv_store *st, const char *name, const char *target, vv_oid *to,
+		      char *desc, size_t descsize)
 {
-	struct vv_envcfg cfg;
-	int r = vv_env_name_check(name, strlen(name));
+	struct vv_history h;
+	int r = vv_history_load(st, name, &h);
 	if (r < 0)
 		return r;
-	if ((r = load_committed(st, name, &cfg)) < 0)
-		return r;
-	struct vv_history h;
-	if ((r = vv_history_load(st, name, &h)) < 0) {
-		vv_envcfg_release(&cfg);
-		return r;
-	}
 	uint64_t id = 0;
-	const char *what = target;
-	char desc[128];
 	if (!target) {
 		if (!h.n)
 			r = vv_err(-ENOENT, "env '%s' has no history to roll back", name);
@@ -625,60 +585,9 @@ static int rollback(struct vv_store *st, const char *name, const char *target, v
 	}
 	vv_history_release(&h);
 	if (!target || id)
-		snprintf(desc, sizeof(desc), "the state before entry %llu",
-			 (unsigned long long)id);
+		snprintf(desc, descsize, "the state before entry %llu", (unsigned long long)id);
 	else
-		snprintf(desc, sizeof(desc), "snapshot '%s'", what);
-	if (r == 0 && vv_oid_eq(to, &cfg.root)) {
-		vv_envcfg_release(&cfg);
-		return 1;
-	}
-	if (r == 0) {
-		int has = vv_odb_has(&st->odb, to);
-		if (has < 0)
-			r = has;
-		else if (!has)
-			r = vv_err(-EUCLEAN, "%s is gone from the store (its tree is missing)",
-				   desc);
-	}
-	if (r == 0) {
-		int a = vv_env_py_minor(st, &cfg.root), b = vv_env_py_minor(st, to);
-		vv_err_clear();
-		if (a >= 0 && b >= 0 && a != b)
-			r = vv_err(-EINVAL, "%s is for python3.%d, the env now "
-				   "uses python3.%d (recreate it with `venvctl create --python`)",
-				   desc, b, a);
-	}
-	if (r == 0) {
-		/* Commit, unless somebody committed or logged changes meanwhile; a journal left
-		 * here holds nothing: remove it so it is never replayed over the old root. */
-		struct vv_envcfg now;
-		vv_oid was = cfg.root;
-		if ((r = vv_env_load(st, name, &now)) == 0) {
-			bool same = vv_oid_eq(&now.root, &was);
-			vv_envcfg_release(&now);
-			if (!same || (r = vv_env_journal_pending(st, name, &was)) > 0)
-				r = vv_err(-EBUSY, "env '%s' was changed meanwhile; try again", name);
-		}
-		if (r == 0 && (r = vv_rm_rf_at(st->journalfd, name)) == 0) {
-			cfg.root = *to;
-			r = vv_env_save(st, name, &cfg, "rollback", 0);
-		}
-	}
-	vv_envcfg_release(&cfg);
-	return r;
-}
-
-int vv_history_rollback(struct vv_store *st, const char *name, const char *target, vv_oid *to)
-{
-	int fd, r = vv_env_name_check(name, strlen(name));
-	if (r < 0)
-		return r;
-	/* one writer at a time: a mount with uncommitted changes holds the lock too */
-	if ((r = vv_envlock_take_env(st, name, &fd)) < 0)
-		return r;
-	r = rollback(st, name, target, to);
-	vv_envlock_release(fd);
+		snprintf(desc, descsize, "snapshot '%s'", target);
 	return r;
 }
 
@@ -755,7 +664,7 @@ static int list_dists(struct vv_store *st, const vv_oid *root, struct dist **out
 				struct dist d;
 				if (site->ents[j].kind != VV_DIR || parse_dist(site->ents[j].name, &d) < 0)
 					continue;
-				if ((r = grow((void **)out, *n, &cap, sizeof(d))) == 0)
+				if ((r = VV_GROW(*out, *n, cap, 16)) == 0)
 					(*out)[(*n)++] = d;
 			}
 			vv_tree_unref(site);
@@ -789,7 +698,7 @@ void vv_history_diff_free(struct vv_hist_change *c, size_t n)
 static int add_change(struct vv_hist_change **v, size_t *n, size_t *cap, char kind,
 		      const char *name, const char *ov, const char *nv)
 {
-	int r = grow((void **)v, *n, cap, sizeof(**v));
+	int r = VV_GROW(*v, *n, *cap, 16);
 	if (r < 0)
 		return r;
 	struct vv_hist_change *c = &(*v)[*n];

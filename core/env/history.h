@@ -1,11 +1,13 @@
 /*
- * history.h - per-env history of committed roots, rollback and named snapshots.
+ * history.h - per-env history of committed roots and named snapshots.
  *
- * Every change of an env's root goes through vv_env_save (env.h), which records it here
- * (vv_history_record) just before it replaces envs/NAME: an entry names the root before
- * and after the change, when it happened and who made it ("mount", "add", "create",
- * "rollback", ...). Rolling back is one more vv_env_save of an older root, recorded like
- * any other change, so it can be undone. Snapshots are named roots kept until deleted.
+ * Every change of an env's root goes through the env transaction (txn.h), which records
+ * it here (vv_history_record) just before it replaces envs/NAME: an entry names the
+ * root before and after the change, when it happened and who made it ("mount", "add",
+ * "create", "rollback", ...). Rolling back is one more commit of an older root
+ * (ops/envstate.h), recorded like any other change, so it can be undone. Snapshots are
+ * named roots kept until deleted. This module only keeps the file: it never loads or
+ * writes envs/NAME.
  *
  * STORE/history/NAME, one text file per env, replaced atomically (temp file, fsync,
  * rename, fsync history/) under an flock of history/ (writers: the daemon, venvctl):
@@ -29,7 +31,7 @@
  * most 10000; 0 records nothing and drops old entries at the next change), `history-max-age` days
  * (default 0: no limit), `history-coalesce` seconds (default 10). Pruning happens when
  * an entry is appended. Snapshots are kept regardless. The history follows
- * vv_env_rename and is removed, snapshots included, with vv_env_remove.
+ * vv_txn_rename and is removed, snapshots included, with vv_txn_remove.
  */
 #ifndef VV_HISTORY_H
 #define VV_HISTORY_H
@@ -112,20 +114,19 @@ int vv_history_restore(struct vv_store *st, const char *name, const char *undo, 
 int vv_history_rename(struct vv_store *st, const char *from, const char *to);
 int vv_history_remove(struct vv_store *st, const char *name);
 
-/* Snapshots of the env's committed root. -EEXIST if the tag exists, -EBUSY while a
- * mount has uncommitted changes to it. */
-int vv_history_snapshot(struct vv_store *st, const char *name, const char *tag);
+/* Add snapshot tag of env name naming root (the env's committed root: the caller
+ * checks, see ops/envstate.h). -EEXIST if the tag exists. */
+int vv_history_snapshot_add(struct vv_store *st, const char *name, const char *tag,
+			     const vv_oid *root);
 /* -ENOENT if there is no such snapshot. */
 int vv_history_snapshot_delete(struct vv_store *st, const char *name, const char *tag);
 
-/* Roll env name back: target NULL undoes the last entry (puts back its old root), a
- * number puts back the root before that entry, anything else names a snapshot.
- * Refused with -EBUSY while a mount has uncommitted changes to the env, -EINVAL when
- * the target state is for another Python minor version. One vv_env_save (recorded as
- * a "rollback" entry). *to gets the root put back; returns 1 if the env already was
- * in that state (nothing changed), else 0. */
-int vv_history_rollback(struct vv_store *st, const char *name, const char *target,
-			vv_oid *to);
+/* The root a rollback of env name to target puts back: target NULL is the state
+ * before the last entry, a number the state before that entry, anything else names a
+ * snapshot. desc (descsize bytes) gets how to name it in messages ("the state before
+ * entry 7", "snapshot 'good'"). -ENOENT with a message if there is no such entry. */
+int vv_history_target(struct vv_store *st, const char *name, const char *target, vv_oid *to,
+		      char *desc, size_t descsize);
 
 /* What changed between two roots: the *.dist-info directories of every
  * lib/python3.N/site-packages, compared by canonical project name. */

@@ -21,6 +21,7 @@
 #include "util/fsutil.h"
 #include "env/history.h"
 #include "env/journal.h"
+#include "env/txn.h"
 #include "pkg/seed.h"
 #include "store/store.h"
 #include "python/synth.h"
@@ -690,6 +691,17 @@ static int env_reload(struct vv_envset *set, struct vv_env *env, bool exists)
 	if (set->inval_entry)
 		set->inval_entry(set->inval_ctx, NULL, env->name);
 	return 0;
+}
+
+/* Commit cfg as env's state: the mount's side of the env transaction (env/txn.h),
+ * over the writer lock it has held since its first change and its own journal. */
+static int live_save(struct vv_env *env, const struct vv_envcfg *cfg, unsigned hflags)
+{
+	struct vv_txn t;
+	vv_txn_live(env->set->st, env->name, env->lockfd, &env->cfg, &t);
+	int r = vv_txn_commit(&t, cfg, "mount", hflags);
+	vv_txn_end(&t);
+	return r;
 }
 
 /* Take env's writer lock for a change (see mtree.h): -EBUSY if another writer holds
@@ -1703,7 +1715,7 @@ static int apply_pyvenv_cfg(struct vv_env *env, const char *buf, size_t len)
 		cfg.prompt = prompt;
 		if (newpy)
 			cfg.python = py.exe;
-		r = vv_env_save(env->set->st, env->name, &cfg, "mount", 0);
+		r = live_save(env, &cfg, 0);
 	}
 	if (r == 0 && !same) {
 		prune_seed(env, &env->py, newpy, newpy && py.minor != env->py.minor,
@@ -1889,7 +1901,7 @@ int vv_env_commit_batch(struct vv_env *env, bool more)
 	struct vv_envcfg cfg = env->cfg;
 	cfg.root = env->root->oid;
 	unsigned hflags = VV_HIST_COALESCE | (more ? VV_HIST_OPEN : 0);
-	if ((r = vv_env_save(st, env->name, &cfg, "mount", hflags)) < 0)
+	if ((r = live_save(env, &cfg, hflags)) < 0)
 		return vv_err_prefix(r, "committing env '%s'", env->name);
 	env->cfg.root = cfg.root;
 	env->jrecords = 0;
@@ -2320,7 +2332,7 @@ int vv_envset_create_as(struct vv_envset *set, const char *name, uid_t uid, gid_
 		.has_mode = mode >= 0,
 		.mode = mode >= 0 ? (mode_t)mode & 07777 : 0,
 	};
-	if ((r = vv_env_create(set->st, name, &cfg)) < 0)
+	if ((r = vv_txn_create(set->st, name, &cfg)) < 0)
 		return r;
 	struct vv_env *env;
 	if ((r = env_new(set, name, &env)) < 0)
@@ -2347,7 +2359,7 @@ int vv_envset_remove(struct vv_envset *set, const char *name)
 	struct vv_node *root = env->root;
 	if (!dir_empty(root))
 		return -ENOTEMPTY;
-	if ((r = vv_env_remove(set->st, name)) < 0)
+	if ((r = vv_txn_remove(set->st, name)) < 0)
 		return r;
 	vv_envlock_drop(set->st, name, env->lockfd);
 	env->lockfd = -1;
@@ -2385,7 +2397,7 @@ int vv_envset_rename(struct vv_envset *set, const char *from, const char *to, bo
 	env->active++; /* the commit must not let from's lock go before the rename */
 	if ((r = vv_env_commit(env)) == 0) {
 		vv_journal_close(env);
-		r = vv_env_rename(set->st, from, to);
+		r = vv_txn_rename(set->st, from, to);
 	}
 	env->active--;
 	if (r < 0) {
@@ -2439,7 +2451,7 @@ int vv_env_set_owner(struct vv_env *env, long uid, long gid, int mode)
 		return 0;
 	/* committed like a pyvenv.cfg edit: the env file with the committed root, so the
 	 * journal of changes not committed yet stays valid on top of it */
-	if ((r = vv_env_save(env->set->st, env->name, &cfg, "mount", 0)) < 0)
+	if ((r = live_save(env, &cfg, 0)) < 0)
 		return r;
 	env->cfg.owned = cfg.owned;
 	env->cfg.uid = cfg.uid;

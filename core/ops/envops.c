@@ -21,7 +21,7 @@
 
 #include "util/config.h"
 #include "env/env.h"
-#include "env/envlock.h"
+#include "env/txn.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 #include "util/hash.h"
@@ -340,23 +340,20 @@ static int add_requirements(struct vv_creator *cr, const struct vv_python *py, v
 	return r;
 }
 
-/* A new env, or an existing one rebuilt from scratch (--clear). */
-static int create_fresh(struct vv_creator *cr, const char *name, bool existed)
+/* A new env (t NULL), or an existing one rebuilt from scratch (--clear, in t). */
+static int create_fresh(struct vv_creator *cr, const char *name, struct vv_txn *t)
 {
 	struct vv_store *st = cr->st;
 	struct vv_python own = {0};
 	const struct vv_python *py;
+	bool existed = t != NULL;
 	int r;
 	if (existed && !cr->python) {
 		/* --clear keeps the env's own interpreter unless told otherwise. */
-		struct vv_envcfg cur;
-		if ((r = vv_env_load(st, name, &cur)) < 0)
-			return r;
-		r = vv_python_load(st, cur.python, &own);
+		r = vv_python_load(st, t->cfg.python, &own);
 		if (r < 0)
 			r = vv_err_prefix(r, "its interpreter is not usable (choose one with "
 					  "--python)");
-		vv_envcfg_release(&cur);
 		if (r == 0 && (r = vv_seed_ensure(st, &own)) < 0)
 			vv_python_release(&own);
 		if (r < 0)
@@ -383,14 +380,12 @@ static int create_fresh(struct vv_creator *cr, const char *name, bool existed)
 	if (cr->requirements &&
 	    (r = add_requirements(cr, py, &cfg.root, !cr->upgrade_deps, &npkgs)) < 0)
 		goto out;
-	if (!existed) {
-		r = vv_env_create(st, name, &cfg);
-	} else {
-		/* The journal's changes are what --clear throws away; remove it first so it
-		 * can never be replayed over the new root (which may equal the old one). */
-		if ((r = vv_rm_rf_at(st->journalfd, name)) == 0)
-			r = vv_env_save(st, name, &cfg, "create", 0);
-	}
+	/* The journal's changes are what --clear throws away: the commit removes it
+	 * (VV_TXN_DISCARD), so it can never be replayed over the new root. */
+	if (!existed)
+		r = vv_txn_create(st, name, &cfg);
+	else
+		r = vv_txn_commit(t, &cfg, "create", 0);
 	if (r == 0) {
 		printf("%s env '%s': Python %s (%s)", existed ? "cleared" : "created", name,
 		       py->version, py->exe);
@@ -406,15 +401,13 @@ out:
 	return r;
 }
 
-/* --upgrade and/or --upgrade-deps of an existing env (without --clear). */
-static int create_update(struct vv_creator *cr, const char *name)
+/* --upgrade and/or --upgrade-deps of an existing env (without --clear), in t. */
+static int create_update(struct vv_creator *cr, const char *name, struct vv_txn *t)
 {
 	struct vv_store *st = cr->st;
-	struct vv_envcfg cur;
+	const struct vv_envcfg cur = t->cfg;
 	struct vv_python curpy = {0}, newpy = {0};
-	int r = vv_env_load(st, name, &cur);
-	if (r < 0)
-		return r;
+	int r;
 	bool have_cur = vv_python_load(st, cur.python, &curpy) == 0;
 	int minor = vv_env_py_minor(st, &cur.root);
 	if (minor < 0) {
@@ -473,13 +466,6 @@ static int create_update(struct vv_creator *cr, const char *name)
 		fallback.version = v3;
 		if (!py)
 			py = &fallback; /* the interpreter is gone: the tree says 3.N */
-		if ((r = vv_env_journal_pending(st, name, &cur.root)) != 0) {
-			if (r > 0)
-				r = vv_err(-EBUSY, "it has changes not committed yet in journal/%s "
-					   "(mounted, or a mount crashed: mount and unmount the store "
-					   "first)", name);
-			goto out;
-		}
 		if ((r = upgrade_pip(cr, py, &next.root, ver, sizeof(ver))) < 0)
 			goto out;
 		size_t l = strlen(line);
@@ -501,13 +487,6 @@ static int create_update(struct vv_creator *cr, const char *name)
 		fallback.version = v3;
 		if (!py)
 			py = &fallback;
-		if ((r = vv_env_journal_pending(st, name, &cur.root)) != 0) {
-			if (r > 0)
-				r = vv_err(-EBUSY, "it has changes not committed yet in journal/%s "
-					   "(mounted, or a mount crashed: mount and unmount the store "
-					   "first)", name);
-			goto out;
-		}
 		if ((r = add_requirements(cr, py, &next.root, false, &npkgs)) < 0)
 			goto out;
 		size_t l = strlen(line);
@@ -519,34 +498,25 @@ static int create_update(struct vv_creator *cr, const char *name)
 			snprintf(line, sizeof(line), "%.590s", tmp);
 		}
 	}
-	if ((r = vv_env_save(st, name, &next, "create", 0)) == 0)
+	if ((r = vv_txn_commit(t, &next, "create", 0)) == 0)
 		printf("%s\n", line);
 out:
 	vv_python_release(&curpy);
 	vv_python_release(&newpy);
-	vv_envcfg_release(&cur);
 	return r;
 }
 
-static int creator_run(struct vv_creator *cr, const char *name, bool exists)
+/* t: the transaction on an existing env that is to be replaced, else NULL. */
+static int creator_run(struct vv_creator *cr, const char *name, bool exists,
+		       struct vv_txn *t)
 {
 	int r = 0;
-	if (exists && (cr->clear || cr->upgrade || cr->upgrade_deps)) {
-		/* a locked env is read-only for tools too */
-		struct vv_envcfg cur;
-		if ((r = vv_env_load(cr->st, name, &cur)) == 0) {
-			r = vv_envcfg_check_unlocked(&cur, name);
-			vv_envcfg_release(&cur);
-		}
-		if (r < 0)
-			return r;
-	}
 	free(cr->report);
 	cr->report = NULL;
 	if (!exists)
-		r = create_fresh(cr, name, false);
+		r = create_fresh(cr, name, NULL);
 	else if (cr->clear)
-		r = create_fresh(cr, name, true);
+		r = create_fresh(cr, name, t);
 	else if (!cr->upgrade && !cr->upgrade_deps)
 		return vv_err(-EEXIST, "env '%s' exists; use --clear or --upgrade (or --upgrade-deps)",
 			      name);
@@ -555,25 +525,27 @@ static int creator_run(struct vv_creator *cr, const char *name, bool exists)
 	else if (cr->python && !cr->upgrade)
 		return vv_err(-EINVAL, "env '%s' exists: --python needs --clear or --upgrade", name);
 	else
-		r = create_update(cr, name);
+		r = create_update(cr, name, t);
 	return r < 0 ? vv_err_prefix(r, "env '%s'", name) : 0;
 }
 
 int vv_creator_run(struct vv_creator *cr, const char *name)
 {
 	struct stat sb;
-	int fd = -1, r = vv_env_name_check(name, strlen(name));
+	struct vv_txn t = {.lockfd = -1};
+	int r = vv_env_name_check(name, strlen(name));
 	if (r < 0)
 		return r;
 	bool exists = fstatat(cr->st->envfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0;
-	/* replacing an existing env: one writer at a time (a mount with uncommitted
-	 * changes holds the lock too); a new one is made without clobbering */
+	/* replacing an existing env is a transaction (a locked env is read-only for tools
+	 * too; --clear throws a journal's changes away); a new one is made without
+	 * clobbering */
 	if (exists && (cr->clear || cr->upgrade || cr->upgrade_deps) &&
-	    (r = vv_envlock_take_env(cr->st, name, &fd)) < 0)
+	    (r = vv_txn_begin(cr->st, name, cr->clear ? VV_TXN_DISCARD : 0, &t)) < 0)
 		return r;
 	vv_err_clear();
-	r = creator_run(cr, name, exists);
-	vv_envlock_release(fd);
+	r = creator_run(cr, name, exists, &t);
+	vv_txn_end(&t);
 	return r;
 }
 

@@ -6,7 +6,7 @@
  * pyvenv.cfg names when installed); walk the folder twice through directory fds opened
  * with O_NOFOLLOW (once to count files for the progress bar, once to publish them into
  * a tree builder), so no symlink is ever followed and the source is only read; then
- * write the trees and create envs/NAME with vv_env_create, which never clobbers.
+ * write the trees and create envs/NAME with vv_txn_create, which never clobbers.
  */
 #include "ops/import.h"
 
@@ -23,6 +23,7 @@
 
 #include "util/config.h"
 #include "env/env.h"
+#include "env/txn.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 #include "python/python.h"
@@ -577,7 +578,7 @@ int vv_import_venv(struct vv_store *st, const char *path, const char *name,
 		r = vv_err_prefix(r, "'%s': writing trees", path);
 		goto out;
 	}
-	if ((r = vv_env_create(st, name, &cfg)) < 0)
+	if ((r = vv_txn_create(st, name, &cfg)) < 0)
 		goto out;
 	res->python = strdup(py.exe);
 	res->version = strdup(py.version);
@@ -615,13 +616,10 @@ int vv_env_clone(struct vv_store *st, const char *from, const char *to)
 		return r;
 	if ((r = vv_env_load(st, from, &cfg)) < 0)
 		return r;
-	if ((r = vv_env_journal_pending(st, from, &cfg.root)) > 0)
-		r = vv_err(-EBUSY, "env '%s' has changes not committed yet (journal/%s): commit "
-			   "them first (`sync MOUNT/%s`, or unmount) and clone again", from, from,
-			   from);
-	/* the copy belongs to whoever makes it (vv_env_create records the caller) */
+	r = vv_env_check_committed(st, from, &cfg.root);
+	/* the copy belongs to whoever makes it (vv_txn_create records the caller) */
 	cfg.owned = false;
-	if (r == 0 && (r = vv_env_create(st, to, &cfg)) == -EEXIST)
+	if (r == 0 && (r = vv_txn_create(st, to, &cfg)) == -EEXIST)
 		r = vv_err(-EEXIST, "env '%s' exists (clone never replaces an env)", to);
 	vv_envcfg_release(&cfg);
 	return r;

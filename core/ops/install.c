@@ -20,8 +20,9 @@
 #include <sys/utsname.h>
 
 #include "env/env.h"
-#include "env/envlock.h"
+#include "env/txn.h"
 #include "util/error.h"
+#include "util/vec.h"
 #include "util/fsutil.h"
 #include "util/hash.h"
 #include "live/mtree.h"
@@ -212,15 +213,10 @@ struct pathset {
 
 static int ps_add(struct pathset *s, char *p) /* takes p */
 {
-	if (s->n == s->cap) {
-		size_t nc = s->cap ? s->cap * 2 : 64;
-		char **nv = realloc(s->v, nc * sizeof(*nv));
-		if (!nv) {
-			free(p);
-			return vv_err(-ENOMEM, "out of memory");
-		}
-		s->v = nv;
-		s->cap = nc;
+	int r = VV_GROW(s->v, s->n, s->cap, 64);
+	if (r < 0) {
+		free(p);
+		return r;
 	}
 	s->v[s->n++] = p;
 	return 0;
@@ -650,54 +646,39 @@ out:
 	return r;
 }
 
-/* An env about to be changed: its config, no uncommitted journal, its Python. */
+/* An env about to be changed (an env transaction, env/txn.h) and its Python. */
 struct target {
-	struct vv_envcfg cfg;
+	struct vv_txn txn; /* the writer lock and the env's config, until target_release */
 	struct vv_python py;
 	bool have_py;
 	struct vv_python fallback; /* the tree's 3.N when the interpreter is gone */
 	char v3[16];
 	const struct vv_python *pyp;
 	int minor;
-	int lockfd; /* the env's writer lock (envlock.h), held until target_release */
 };
 
 static void target_release(struct target *t)
 {
 	if (t->have_py)
 		vv_python_release(&t->py);
-	vv_envcfg_release(&t->cfg);
-	vv_envlock_release(t->lockfd);
-	t->lockfd = -1;
+	t->have_py = false;
+	vv_txn_end(&t->txn);
 }
 
 static int target_open(struct vv_store *st, const char *name, struct target *t)
 {
 	memset(t, 0, sizeof(*t));
-	t->lockfd = -1;
-	/* one writer at a time: a mount with uncommitted changes holds it too */
-	int r = vv_envlock_take_env(st, name, &t->lockfd);
+	int r = vv_txn_begin(st, name, 0, &t->txn);
 	if (r < 0)
 		return r;
-	r = vv_env_load(st, name, &t->cfg);
-	if (r < 0)
-		return r;
-	if ((r = vv_envcfg_check_unlocked(&t->cfg, name)) < 0)
-		return r;
-	if ((r = vv_env_journal_pending(st, name, &t->cfg.root)) != 0) {
-		if (r > 0)
-			r = vv_err(-EBUSY, "it has changes not committed yet in journal/%s (mounted "
-				   "and busy, or a mount crashed: wait a few seconds, or mount and "
-				   "unmount the store)", name);
-		return r;
-	}
-	if ((r = vv_env_py_minor(st, &t->cfg.root)) < 0)
+	const struct vv_envcfg *cfg = &t->txn.cfg;
+	if ((r = vv_env_py_minor(st, &cfg->root)) < 0)
 		return r;
 	t->minor = r;
 	snprintf(t->v3, sizeof(t->v3), "3.%d", t->minor);
 	t->fallback = (struct vv_python){.version = t->v3, .major = 3, .minor = t->minor};
 	/* The interpreter's facts for Requires-Python; the tree's 3.N when it is gone. */
-	if (vv_python_load(st, t->cfg.python, &t->py) == 0) {
+	if (vv_python_load(st, cfg->python, &t->py) == 0) {
 		t->have_py = t->py.major == 3 && t->py.minor == t->minor;
 		if (!t->have_py)
 			vv_python_release(&t->py);
@@ -707,27 +688,16 @@ static int target_open(struct vv_store *st, const char *name, struct target *t)
 	return 0;
 }
 
-/* Build the new root from t's and commit it, unless a mount committed or logged
- * changes meanwhile. A journal left here names the old root (or one before it) and
- * holds nothing: remove it so it can never be replayed over a later root that happens
- * to equal the one it names. */
-static int target_install(struct vv_store *st, const char *name, struct target *t,
-			  const struct vv_pkg *pkgs, size_t n, struct vv_installed *res)
+/* Build the new root from t's and commit it (the transaction refuses if a mount
+ * committed or logged changes meanwhile). */
+static int target_install(struct vv_store *st, struct target *t, const struct vv_pkg *pkgs,
+			  size_t n, struct vv_installed *res)
 {
-	vv_oid was = t->cfg.root;
-	int r = vv_install_pkgs(st, &was, t->minor, pkgs, n, false, &t->cfg.root, res);
+	vv_oid was = t->txn.cfg.root;
+	int r = vv_install_pkgs(st, &was, t->minor, pkgs, n, false, &t->txn.cfg.root, res);
 	if (r < 0)
 		return r;
-	struct vv_envcfg now;
-	if ((r = vv_env_load(st, name, &now)) < 0)
-		return r;
-	bool same = vv_oid_eq(&now.root, &was);
-	vv_envcfg_release(&now);
-	if (!same || (r = vv_env_journal_pending(st, name, &was)) > 0)
-		r = vv_err(-EBUSY, "it was changed by a mount while installing; try again");
-	if (r == 0 && (r = vv_rm_rf_at(st->journalfd, name)) == 0)
-		r = vv_env_save(st, name, &t->cfg, "add", 0);
-	return r;
+	return vv_txn_commit(&t->txn, &t->txn.cfg, "add", 0);
 }
 
 static void pkgs_free(struct vv_pkg *v, size_t n)
@@ -775,7 +745,7 @@ static int add_to_env(struct vv_store *st, const char *name, const char *const *
 			goto out;
 		}
 	}
-	r = target_install(st, name, &t, pkgs, n, res);
+	r = target_install(st, &t, pkgs, n, res);
 out:
 	pkgs_free(pkgs, n);
 	free(canon);
@@ -834,7 +804,7 @@ int vv_install_requirements(struct vv_store *st, const char *name, const char *r
 		if (n && !(res = calloc(n, sizeof(*res))))
 			r = vv_err(-ENOMEM, "out of memory");
 		else if (n)
-			r = target_install(st, name, &t, pkgs, n, res);
+			r = target_install(st, &t, pkgs, n, res);
 	}
 	pkgs_free(pkgs, n);
 	target_release(&t);

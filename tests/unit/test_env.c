@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "env/txn.h"
+#include "ops/envstate.h"
 #include "env/env.h"
 #include "util/error.h"
 #include "util/fsutil.h"
@@ -163,7 +165,7 @@ static void test_store_ops(void **state)
 	make_cfg(&c, "/usr/bin/python3.11", HEX1, NULL);
 
 	assert_int_equal(vv_env_load(st, "web", &back), -ENOENT);
-	assert_int_equal(vv_env_create(st, "web", &c), 0);
+	assert_int_equal(vv_txn_create(st, "web", &c), 0);
 	assert_int_equal(vv_env_load(st, "web", &back), 0);
 	assert_true(vv_oid_eq(&back.root, &c.root));
 	vv_envcfg_release(&back);
@@ -171,13 +173,13 @@ static void test_store_ops(void **state)
 	/* create never clobbers. */
 	struct vv_envcfg other;
 	make_cfg(&other, "/usr/bin/python3.12", HEX2, "x");
-	assert_int_equal(vv_env_create(st, "web", &other), -EEXIST);
+	assert_int_equal(vv_txn_create(st, "web", &other), -EEXIST);
 	assert_int_equal(vv_env_load(st, "web", &back), 0);
 	assert_string_equal(back.python, "/usr/bin/python3.11");
 	vv_envcfg_release(&back);
 
 	/* save replaces. */
-	assert_int_equal(vv_env_save(st, "web", &other, "create", 0), 0);
+	assert_int_equal(vt_env_save(st, "web", &other, "create", 0), 0);
 	assert_int_equal(vv_env_load(st, "web", &back), 0);
 	assert_string_equal(back.python, "/usr/bin/python3.12");
 	assert_string_equal(back.prompt, "x");
@@ -187,22 +189,22 @@ static void test_store_ops(void **state)
 	assert_int_equal(count_dir(st->tmpfd), 0);
 
 	/* Bad names are refused before touching anything. */
-	assert_int_equal(vv_env_create(st, "a/b", &c), -EINVAL);
-	assert_int_equal(vv_env_create(st, ".venvfs-x", &c), -EINVAL);
+	assert_int_equal(vv_txn_create(st, "a/b", &c), -EINVAL);
+	assert_int_equal(vv_txn_create(st, ".venvfs-x", &c), -EINVAL);
 	assert_int_equal(vv_env_load(st, "..", &back), -EINVAL);
 
 	/* rename moves the journal and never clobbers. */
-	assert_int_equal(vv_env_create(st, "api", &c), 0);
+	assert_int_equal(vv_txn_create(st, "api", &c), 0);
 	int fd = openat(st->journalfd, "web", O_WRONLY | O_CREAT, 0644);
 	assert_true(fd >= 0);
 	assert_int_equal(vv_write_all(fd, "journal of web\n", 15), 0);
 	close(fd);
-	assert_int_equal(vv_env_rename(st, "web", "api"), -EEXIST);
+	assert_int_equal(vv_txn_rename(st, "web", "api"), -EEXIST);
 	assert_int_equal(vv_env_load(st, "api", &back), 0);
 	assert_string_equal(back.python, "/usr/bin/python3.11");
 	vv_envcfg_release(&back);
-	assert_int_equal(vv_env_rename(st, "nope", "new"), -ENOENT);
-	assert_int_equal(vv_env_rename(st, "web", "web2"), 0);
+	assert_int_equal(vv_txn_rename(st, "nope", "new"), -ENOENT);
+	assert_int_equal(vv_txn_rename(st, "web", "web2"), 0);
 	assert_int_equal(vv_env_load(st, "web", &back), -ENOENT);
 	assert_int_equal(vv_env_load(st, "web2", &back), 0);
 	assert_string_equal(back.python, "/usr/bin/python3.12");
@@ -217,13 +219,13 @@ static void test_store_ops(void **state)
 	fd = openat(st->journalfd, "stale", O_WRONLY | O_CREAT, 0644);
 	assert_true(fd >= 0);
 	close(fd);
-	assert_int_equal(vv_env_rename(st, "api", "stale"), 0);
+	assert_int_equal(vv_txn_rename(st, "api", "stale"), 0);
 	assert_true(faccessat(st->journalfd, "stale", F_OK, 0) < 0);
 
 	/* list: sorted, dot-names included, .venvfs* and directories skipped. */
-	assert_int_equal(vv_env_create(st, ".dot", &c), 0);
-	assert_int_equal(vv_env_create(st, "Zed", &c), 0);
-	assert_int_equal(vv_env_create(st, "alpha", &c), 0);
+	assert_int_equal(vv_txn_create(st, ".dot", &c), 0);
+	assert_int_equal(vv_txn_create(st, "Zed", &c), 0);
+	assert_int_equal(vv_txn_create(st, "alpha", &c), 0);
 	fd = openat(st->envfd, ".venvfs-lock", O_WRONLY | O_CREAT, 0644);
 	assert_true(fd >= 0);
 	close(fd);
@@ -241,11 +243,11 @@ static void test_store_ops(void **state)
 	fd = openat(st->journalfd, "alpha", O_WRONLY | O_CREAT, 0644);
 	assert_true(fd >= 0);
 	close(fd);
-	assert_int_equal(vv_env_remove(st, "alpha"), 0);
+	assert_int_equal(vv_txn_remove(st, "alpha"), 0);
 	assert_true(faccessat(st->journalfd, "alpha", F_OK, 0) < 0);
 	assert_int_equal(vv_env_load(st, "alpha", &back), -ENOENT);
-	assert_int_equal(vv_env_remove(st, "alpha"), -ENOENT);
-	assert_int_equal(vv_env_remove(st, "Zed"), 0);
+	assert_int_equal(vv_txn_remove(st, "alpha"), -ENOENT);
+	assert_int_equal(vv_txn_remove(st, "Zed"), 0);
 	assert_int_equal(vv_env_list(st, &names, &n), 0);
 	assert_int_equal(n, 3);
 	vv_env_list_free(names, n);
@@ -282,18 +284,18 @@ static void test_locked(void **state)
 	assert_int_equal(vv_envcfg_check_unlocked(&c, "web"), 0);
 
 	struct vv_store *st = vt_store_new();
-	assert_int_equal(vv_env_create(st, "web", &c), 0);
-	assert_int_equal(vv_env_set_locked(st, "web", true), 0);
+	assert_int_equal(vv_txn_create(st, "web", &c), 0);
+	assert_int_equal(vv_envstate_lock(st, "web", true), 0);
 	assert_int_equal(vv_env_load(st, "web", &back), 0);
 	assert_true(back.locked);
 	assert_true(vv_oid_eq(&back.root, &c.root));
 	vv_envcfg_release(&back);
-	assert_int_equal(vv_env_set_locked(st, "web", true), 1);
-	assert_int_equal(vv_env_set_locked(st, "web", false), 0);
+	assert_int_equal(vv_envstate_lock(st, "web", true), 1);
+	assert_int_equal(vv_envstate_lock(st, "web", false), 0);
 	assert_int_equal(vv_env_load(st, "web", &back), 0);
 	assert_false(back.locked);
 	vv_envcfg_release(&back);
-	assert_int_equal(vv_env_set_locked(st, "nosuch", true), -ENOENT);
+	assert_int_equal(vv_envstate_lock(st, "nosuch", true), -ENOENT);
 	/* a journal with records over the root: a mount would commit over the lock */
 	char hex[VV_OID_HEX + 1], head[128];
 	vv_oid_hex(&c.root, hex);
@@ -303,7 +305,7 @@ static void test_locked(void **state)
 	assert_int_equal(write(fd, head, (size_t)n), n);
 	close(fd);
 	vv_err_clear();
-	assert_int_equal(vv_env_set_locked(st, "web", true), -EBUSY);
+	assert_int_equal(vv_envstate_lock(st, "web", true), -EBUSY);
 	assert_non_null(strstr(vv_errmsg(), "not committed"));
 	assert_int_equal(vv_env_load(st, "web", &back), 0);
 	assert_false(back.locked);
@@ -381,7 +383,7 @@ static void test_owner(void **state)
 
 	struct vv_store *st = vt_store_new();
 	/* create without an owner: the creating process's user */
-	assert_int_equal(vv_env_create(st, "web", &c), 0);
+	assert_int_equal(vv_txn_create(st, "web", &c), 0);
 	assert_int_equal(vv_env_load(st, "web", &back), 0);
 	assert_true(back.owned);
 	assert_int_equal(back.uid, getuid());
@@ -411,10 +413,10 @@ static void test_owner(void **state)
 	c.gid = 4202;
 	c.has_mode = true;
 	c.mode = 0700;
-	assert_int_equal(vv_env_save(st, "web", &c, "test", 0), 0);
+	assert_int_equal(vt_env_save(st, "web", &c, "test", 0), 0);
 	c.owned = c.has_mode = false;
 	assert_int_equal(vv_oid_from_hex(&c.root, HEX2, 64), 0);
-	assert_int_equal(vv_env_save(st, "web", &c, "create", 0), 0);
+	assert_int_equal(vt_env_save(st, "web", &c, "create", 0), 0);
 	assert_int_equal(vv_env_load(st, "web", &back), 0);
 	assert_true(vv_oid_eq(&back.root, &c.root));
 	assert_int_equal(back.uid, 4101);

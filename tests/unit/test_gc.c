@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "env/txn.h"
 #include "env/env.h"
 #include "util/error.h"
 #include "util/fsutil.h"
@@ -239,7 +240,7 @@ static void test_gc_missing_tree(void **state)
 	assert_nothing_deleted(&f);
 
 	/* a subtree that does not parse */
-	assert_int_equal(vv_env_remove(f.st, "b"), 0);
+	assert_int_equal(vv_txn_remove(f.st, "b"), 0);
 	vv_oid bad = vt_put(f.st, "venvfs-tree 1\nthis is no entry\n");
 	struct vv_tree_ent be[] = {vt_dir_ent("lib", bad)};
 	vt_mkenv(f.st, "c", vt_tree(f.st, be, 1));

@@ -19,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "env/txn.h"
+#include "ops/envstate.h"
 #include "util/config.h"
 #include "env/env.h"
 #include "util/error.h"
@@ -67,7 +69,7 @@ static void save_root(struct vv_store *st, const char *name, vv_oid root, const 
 	struct vv_envcfg cfg;
 	assert_int_equal(vv_env_load(st, name, &cfg), 0);
 	cfg.root = root;
-	int r = vv_env_save(st, name, &cfg, src, 0);
+	int r = vt_env_save(st, name, &cfg, src, 0);
 	if (r < 0)
 		fail_msg("vv_env_save: %s", vv_errmsg());
 	vv_envcfg_release(&cfg);
@@ -266,7 +268,7 @@ static void test_prune(void **state)
 	vt_mkenv(st, "p", r[0]);
 	save_root(st, "p", r[1], "add");
 	save_root(st, "p", r[6], "add");
-	assert_int_equal(vv_history_snapshot(st, "p", "tagged"), 0);
+	assert_int_equal(vv_envstate_snapshot(st, "p", "tagged"), 0);
 	h = load(st, "p");
 	assert_int_equal(h.n, 2);
 	vv_history_release(&h);
@@ -292,8 +294,8 @@ static void test_rename_remove(void **state)
 	vv_oid r0 = mkroot(st, 11, D0, 1, "0"), r1 = mkroot(st, 11, D1, 3, "1");
 	vt_mkenv(st, "e", r0);
 	save_root(st, "e", r1, "add");
-	assert_int_equal(vv_history_snapshot(st, "e", "v1"), 0);
-	assert_int_equal(vv_env_rename(st, "e", "f"), 0);
+	assert_int_equal(vv_envstate_snapshot(st, "e", "v1"), 0);
+	assert_int_equal(vv_txn_rename(st, "e", "f"), 0);
 	struct vv_history h = load(st, "f");
 	assert_int_equal(h.n, 1);
 	assert_int_equal(h.nsnaps, 1);
@@ -308,10 +310,10 @@ static void test_rename_remove(void **state)
 	assert_int_equal(h.n, 0);
 	vv_history_release(&h);
 	/* removal takes the history and its snapshots along */
-	assert_int_equal(vv_env_remove(st, "f"), 0);
+	assert_int_equal(vv_txn_remove(st, "f"), 0);
 	struct stat sb;
 	assert_int_equal(fstatat(st->historyfd, "f", &sb, 0), -1);
-	assert_int_equal(vv_env_remove(st, "f"), -ENOENT);
+	assert_int_equal(vv_txn_remove(st, "f"), -ENOENT);
 	vt_store_free(st);
 }
 
@@ -323,7 +325,7 @@ static void test_corrupt(void **state)
 	       r2 = mkroot(st, 11, D2, 2, "2");
 	vt_mkenv(st, "e", r0);
 	save_root(st, "e", r1, "add");
-	assert_int_equal(vv_history_snapshot(st, "e", "snap"), 0);
+	assert_int_equal(vv_envstate_snapshot(st, "e", "snap"), 0);
 	char *good;
 	size_t glen;
 	assert_int_equal(vv_read_file_at(st->historyfd, "e", 1 << 20, &good, &glen), 0);
@@ -385,8 +387,8 @@ static void test_corrupt(void **state)
 	assert_int_equal(vv_history_load(st, "e", &h), -EUCLEAN);
 	assert_non_null(strstr(vv_errmsg(), "history/e:2: unknown record"));
 	vv_oid to;
-	assert_int_equal(vv_history_rollback(st, "e", NULL, &to), -EUCLEAN);
-	assert_int_equal(vv_history_snapshot(st, "e", "other"), -EUCLEAN);
+	assert_int_equal(vv_envstate_rollback(st, "e", NULL, &to), -EUCLEAN);
+	assert_int_equal(vv_envstate_snapshot(st, "e", "other"), -EUCLEAN);
 	struct vv_gc_opts o = {.grace_s = 0};
 	struct vv_gc_result res;
 	assert_int_equal(vv_gc(st, &o, &res), -EUCLEAN);
@@ -423,16 +425,16 @@ static void test_rollback(void **state)
 	       r2 = mkroot(st, 11, D2, 2, "2"), other = mkroot(st, 12, D0, 1, "0");
 	vt_mkenv(st, "e", r0);
 	vv_oid to;
-	assert_int_equal(vv_history_rollback(st, "e", NULL, &to), -ENOENT);
+	assert_int_equal(vv_envstate_rollback(st, "e", NULL, &to), -ENOENT);
 	assert_non_null(strstr(vv_errmsg(), "no history"));
 	save_root(st, "e", r1, "add");
-	assert_int_equal(vv_history_snapshot(st, "e", "one"), 0);
-	assert_int_equal(vv_history_snapshot(st, "e", "one"), -EEXIST);
-	assert_int_equal(vv_history_snapshot(st, "e", "1x"), -EINVAL);
-	assert_int_equal(vv_history_snapshot(st, "e", "a/b"), -EINVAL);
+	assert_int_equal(vv_envstate_snapshot(st, "e", "one"), 0);
+	assert_int_equal(vv_envstate_snapshot(st, "e", "one"), -EEXIST);
+	assert_int_equal(vv_envstate_snapshot(st, "e", "1x"), -EINVAL);
+	assert_int_equal(vv_envstate_snapshot(st, "e", "a/b"), -EINVAL);
 	save_root(st, "e", r2, "add");
 	/* default: undo the last entry */
-	assert_int_equal(vv_history_rollback(st, "e", NULL, &to), 0);
+	assert_int_equal(vv_envstate_rollback(st, "e", NULL, &to), 0);
 	assert_true(vv_oid_eq(&to, &r1));
 	vv_oid cur = env_root(st, "e");
 	assert_true(vv_oid_eq(&cur, &r1));
@@ -441,41 +443,41 @@ static void test_rollback(void **state)
 	assert_string_equal(h.ents[2].source, "rollback");
 	vv_history_release(&h);
 	/* undoing the rollback */
-	assert_int_equal(vv_history_rollback(st, "e", NULL, &to), 0);
+	assert_int_equal(vv_envstate_rollback(st, "e", NULL, &to), 0);
 	cur = env_root(st, "e");
 	assert_true(vv_oid_eq(&cur, &r2));
 	/* by entry: the state before entry 1 */
-	assert_int_equal(vv_history_rollback(st, "e", "1", &to), 0);
+	assert_int_equal(vv_envstate_rollback(st, "e", "1", &to), 0);
 	cur = env_root(st, "e");
 	assert_true(vv_oid_eq(&cur, &r0));
-	assert_int_equal(vv_history_rollback(st, "e", "1", &to), 1); /* already there */
+	assert_int_equal(vv_envstate_rollback(st, "e", "1", &to), 1); /* already there */
 	/* by snapshot */
-	assert_int_equal(vv_history_rollback(st, "e", "one", &to), 0);
+	assert_int_equal(vv_envstate_rollback(st, "e", "one", &to), 0);
 	cur = env_root(st, "e");
 	assert_true(vv_oid_eq(&cur, &r1));
-	assert_int_equal(vv_history_rollback(st, "e", "42", &to), -ENOENT);
+	assert_int_equal(vv_envstate_rollback(st, "e", "42", &to), -ENOENT);
 	assert_non_null(strstr(vv_errmsg(), "42"));
-	assert_int_equal(vv_history_rollback(st, "e", "nope", &to), -ENOENT);
-	assert_int_equal(vv_history_rollback(st, "missing", NULL, &to), -ENOENT);
+	assert_int_equal(vv_envstate_rollback(st, "e", "nope", &to), -ENOENT);
+	assert_int_equal(vv_envstate_rollback(st, "missing", NULL, &to), -ENOENT);
 	/* pending mount changes: refused, nothing changes */
 	char hx[VV_OID_HEX + 1], jr[200];
 	vv_oid_hex(&r1, hx);
 	snprintf(jr, sizeof(jr), "venvfs-journal 1 %s\nsomething\n", hx);
 	assert_int_equal(vv_write_file_atomic(st->journalfd, "e", jr, strlen(jr), 0644), 0);
-	assert_int_equal(vv_history_rollback(st, "e", NULL, &to), -EBUSY);
+	assert_int_equal(vv_envstate_rollback(st, "e", NULL, &to), -EBUSY);
 	assert_non_null(strstr(vv_errmsg(), "not committed"));
-	assert_int_equal(vv_history_snapshot(st, "e", "two"), -EBUSY);
+	assert_int_equal(vv_envstate_snapshot(st, "e", "two"), -EBUSY);
 	cur = env_root(st, "e");
 	assert_true(vv_oid_eq(&cur, &r1));
 	/* a header-only journal is no pending change: it is removed by the rollback */
 	snprintf(jr, sizeof(jr), "venvfs-journal 1 %s\n", hx);
 	assert_int_equal(vv_write_file_atomic(st->journalfd, "e", jr, strlen(jr), 0644), 0);
-	assert_int_equal(vv_history_rollback(st, "e", NULL, &to), 0);
+	assert_int_equal(vv_envstate_rollback(st, "e", NULL, &to), 0);
 	struct stat sb;
 	assert_int_equal(fstatat(st->journalfd, "e", &sb, 0), -1);
 	/* a state of another Python minor version is refused */
 	save_root(st, "e", other, "create");
-	assert_int_equal(vv_history_rollback(st, "e", NULL, &to), -EINVAL);
+	assert_int_equal(vv_envstate_rollback(st, "e", NULL, &to), -EINVAL);
 	assert_non_null(strstr(vv_errmsg(), "python3.11"));
 	cur = env_root(st, "e");
 	assert_true(vv_oid_eq(&cur, &other));
@@ -505,7 +507,7 @@ static void test_gc_roots(void **state)
 	vv_oid r0 = vt_tree(st, &e0, 1), r1 = vt_tree(st, &e1, 1), rs = vt_tree(st, &es, 1);
 	vv_oid r2 = mkroot(st, 11, D0, 1, "2");
 	vt_mkenv(st, "e", rs);
-	assert_int_equal(vv_history_snapshot(st, "e", "keep"), 0);
+	assert_int_equal(vv_envstate_snapshot(st, "e", "keep"), 0);
 	save_root(st, "e", r0, "add");
 	save_root(st, "e", r1, "add");
 	save_root(st, "e", r2, "add");

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "env/txn.h"
 #include "env/env.h"
 #include "util/error.h"
 #include "util/fsutil.h"
@@ -245,9 +246,9 @@ static void test_clone(void **state)
 	vv_oid root = vt_tree(st, NULL, 0);
 	struct vv_envcfg cfg = {.python = (char *)"/usr/bin/python3", .root = root,
 				.system_site = true};
-	assert_int_equal(vv_env_create(st, "a", &cfg), 0);
+	assert_int_equal(vv_txn_create(st, "a", &cfg), 0);
 	cfg.prompt = (char *)"my prompt";
-	assert_int_equal(vv_env_create(st, "p", &cfg), 0);
+	assert_int_equal(vv_txn_create(st, "p", &cfg), 0);
 
 	assert_int_equal(vv_env_clone(st, "a", "b"), 0);
 	struct vv_envcfg got;

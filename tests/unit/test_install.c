@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "env/txn.h"
 #include "env/env.h"
 #include "util/error.h"
 #include "util/hash.h"
@@ -58,7 +59,7 @@ static int setup(void **state)
 	assert_int_equal(vv_tb_write(tb, c->st, &c->skel), 0);
 	vv_tb_free(tb);
 	struct vv_envcfg cfg = {.python = (char *)"/nonexistent/python3.11", .root = c->skel};
-	assert_int_equal(vv_env_create(c->st, "e", &cfg), 0);
+	assert_int_equal(vv_txn_create(c->st, "e", &cfg), 0);
 	*state = c;
 	return 0;
 }

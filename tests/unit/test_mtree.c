@@ -13,6 +13,7 @@
 
 #include "testutil.h"
 
+#include "ops/envstate.h"
 #include "env/env.h"
 #include "env/envlock.h"
 #include "util/error.h"
@@ -368,7 +369,7 @@ static void test_locked_env(void **state)
 	vv_node_stat(lib, &sb);
 	assert_int_equal(sb.st_mode & 0777, 0755);
 
-	assert_int_equal(vv_env_set_locked(st, "lk", true), 0);
+	assert_int_equal(vv_envstate_lock(st, "lk", true), 0);
 	assert_int_equal(vv_envset_sync(set, "lk"), VV_SYNC_LOCK);
 	assert_ptr_equal(vv_envset_find(set, "lk", 2), env); /* same env, same nodes */
 	assert_true(vv_env_readonly(env));
@@ -387,7 +388,7 @@ static void test_locked_env(void **state)
 	assert_int_equal(vv_envset_rename(set, "lk", "lk2", true), -EROFS);
 	assert_int_equal(vv_node_mkdir(walk(other, "lib"), "new", 0755, &n), 0);
 
-	assert_int_equal(vv_env_set_locked(st, "lk", false), 0);
+	assert_int_equal(vv_envstate_lock(st, "lk", false), 0);
 	assert_int_equal(vv_envset_sync(set, "lk"), VV_SYNC_LOCK);
 	assert_false(vv_env_readonly(env));
 	assert_int_equal(vv_node_mkdir(lib, "new", 0755, &n), 0);
@@ -446,7 +447,7 @@ static void test_env_owner(void **state)
 	/* another process changes the owner only: applied in place */
 	c.uid = 4401;
 	c.mode = 0700;
-	assert_int_equal(vv_env_save(st, "own", &c, "test", 0), 0);
+	assert_int_equal(vt_env_save(st, "own", &c, "test", 0), 0);
 	vv_envcfg_release(&c);
 	assert_int_equal(vv_envset_sync(set, "own"), VV_SYNC_LOCK);
 	assert_ptr_equal(vv_envset_find(set, "own", 3), env);
@@ -473,7 +474,7 @@ static void test_env_owner(void **state)
 	assert_int_equal(sb.st_uid, getuid());
 	assert_int_equal(sb.st_mode & 07777, 0755);
 	/* a locked env refuses */
-	assert_int_equal(vv_env_set_locked(st, "mine", true), 0);
+	assert_int_equal(vv_envstate_lock(st, "mine", true), 0);
 	assert_int_equal(vv_envset_sync(set, "mine"), VV_SYNC_LOCK);
 	assert_int_equal(vv_env_set_owner(env, 4101, 4101, -1), -EROFS);
 	assert_int_equal(vv_envset_close(set), 0);

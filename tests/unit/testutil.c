@@ -13,6 +13,7 @@
 #include <zip.h>
 
 #include "env/env.h"
+#include "env/txn.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 #include "util/hash.h"
@@ -360,8 +361,18 @@ void vt_mkenv(struct vv_store *st, const char *name, vv_oid root)
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.python = (char *)"/usr/bin/python3";
 	cfg.root = root;
-	if (vv_env_create(st, name, &cfg) < 0)
-		fail_msg("vv_env_create: %s", vv_errmsg());
+	if (vv_txn_create(st, name, &cfg) < 0)
+		fail_msg("vv_txn_create: %s", vv_errmsg());
+}
+
+int vt_env_save(struct vv_store *st, const char *name, const struct vv_envcfg *cfg,
+		const char *source, unsigned hflags)
+{
+	struct vv_txn t;
+	vv_txn_live(st, name, -1, cfg, &t);
+	int r = vv_txn_commit(&t, cfg, source, hflags);
+	vv_txn_end(&t);
+	return r;
 }
 
 int vt_lookup(struct vv_store *st, const vv_oid *root, const char *path, struct vv_tree_ent *out)

@@ -79,7 +79,12 @@ struct vv_tree_ent vt_file_ent(const char *name, vv_oid oid, uint64_t size);
 struct vv_tree_ent vt_dir_ent(const char *name, vv_oid oid);
 struct vv_tree_ent vt_link_ent(const char *name, const char *target);
 vv_oid vt_tree(struct vv_store *st, struct vv_tree_ent *ents, size_t n);
+struct vv_envcfg;
 void vt_mkenv(struct vv_store *st, const char *name, vv_oid root);
+/* Replace envs/NAME with cfg the way the mount commits (vv_txn_live: no lock taken,
+ * no recheck, the journal left alone), recording history as `source`. */
+int vt_env_save(struct vv_store *st, const char *name, const struct vv_envcfg *cfg,
+		const char *source, unsigned hflags);
 
 /* Find '/'-separated path under tree root: 1 and *out filled (name and target cleared),
  * 0 if absent or a component on the way is not a directory. */

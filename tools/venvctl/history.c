@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "env/env.h"
 #include "util/error.h"
+#include "ops/envstate.h"
 #include "env/history.h"
 
 static void fmt_time(int64_t ns, char *buf, size_t cap)
@@ -193,7 +194,7 @@ static int cmd_rollback(struct vc_ctx *c, int argc, char **argv)
 		return rc;
 	vv_oid to;
 	vv_err_clear();
-	int r = vv_history_rollback(c->st, args[0], args[1], &to);
+	int r = vv_envstate_rollback(c->st, args[0], args[1], &to);
 	if (r < 0) {
 		vc_msg(c, "%s", vv_errmsg());
 		return VC_EXIT_PROBLEMS;
@@ -295,7 +296,7 @@ static int cmd_snapshot(struct vc_ctx *c, int argc, char **argv)
 		return list_snapshots(c, args[0]);
 	vv_err_clear();
 	int r = del ? vv_history_snapshot_delete(c->st, args[0], args[1])
-		    : vv_history_snapshot(c->st, args[0], args[1]);
+		    : vv_envstate_snapshot(c->st, args[0], args[1]);
 	if (r < 0) {
 		vc_msg(c, "%s", vv_errmsg());
 		return r == -EINVAL ? VC_EXIT_USAGE : VC_EXIT_PROBLEMS;

@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "env/env.h"
 #include "util/error.h"
+#include "ops/envstate.h"
 
 static int lock_or_unlock(struct vc_ctx *c, int argc, char **argv, bool locked)
 {
@@ -54,7 +55,7 @@ static int lock_or_unlock(struct vc_ctx *c, int argc, char **argv, bool locked)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		vv_err_clear();
-		int r = vv_env_set_locked(c->st, names[i], locked);
+		int r = vv_envstate_lock(c->st, names[i], locked);
 		if (r < 0) {
 			vc_msg(c, "%s", vv_errmsg());
 			rc = VC_EXIT_PROBLEMS;
