@@ -24,6 +24,7 @@
 #include "pkg/seed.h"
 #include "store/store.h"
 #include "python/synth.h"
+#include "live/live.h"
 
 /* A stored console script starts with "#!python" + SUFFIX + "\n" (SUFFIX: [0-9.]*, as
  * in python3.11); the mount shows the env's interpreter there instead. */
@@ -666,6 +667,124 @@ int vv_env_walk(struct vv_env *env, const char *relpath, struct vv_node **out)
 	return 0;
 }
 
+/* ---- journal records ------------------------------------------------------------- */
+
+/* Changes are journaled while the env is not being replayed (replay rebuilds what the
+ * journal already says) and still belongs to the store. */
+static bool recording(const struct vv_env *env)
+{
+	return !env->replaying && !env->removed;
+}
+
+/* Open the env's journal for appending (a new one if it is missing or stale). */
+static int jopen(struct vv_env *env)
+{
+	return vv_journal_open(env->set->st, env->name, &env->cfg.root, &env->jfd);
+}
+
+/* A record that could not be written is reported; the change stays in memory and
+ * reaches the store with the next commit. */
+static int recorded(struct vv_env *env, int r)
+{
+	if (r < 0)
+		fprintf(stderr, "venvfs: env '%s': journal: %s\n", env->name, vv_errmsg());
+	return r;
+}
+
+/* File n has new published content (n->oid). */
+static int record_put(struct vv_node *n)
+{
+	struct vv_env *env = n->env;
+	if (!recording(env))
+		return 0;
+	char *rel = vv_node_relpath(n);
+	if (!rel)
+		return -ENOMEM;
+	int r = jopen(env);
+	if (r == 0)
+		r = vv_journal_put(env->jfd, rel, (char)n->kind, n->mode, n->size, n->mtime_ns,
+				   &n->oid);
+	free(rel);
+	return recorded(env, r);
+}
+
+static int record_mkdir(struct vv_node *n)
+{
+	struct vv_env *env = n->env;
+	if (!recording(env))
+		return 0;
+	char *rel = vv_node_relpath(n);
+	if (!rel)
+		return -ENOMEM;
+	int r = jopen(env);
+	if (r == 0)
+		r = vv_journal_mkdir(env->jfd, rel, n->mode, n->mtime_ns);
+	free(rel);
+	return recorded(env, r);
+}
+
+static int record_symlink(struct vv_node *n)
+{
+	struct vv_env *env = n->env;
+	if (!recording(env))
+		return 0;
+	char *rel = vv_node_relpath(n);
+	if (!rel)
+		return -ENOMEM;
+	int r = jopen(env);
+	if (r == 0)
+		r = vv_journal_symlink(env->jfd, rel, n->target, n->mtime_ns);
+	free(rel);
+	return recorded(env, r);
+}
+
+/* n is about to be unlinked or removed (it still has its path). */
+static int record_remove(struct vv_node *n)
+{
+	struct vv_env *env = n->env;
+	if (!recording(env))
+		return 0;
+	char *rel = vv_node_relpath(n);
+	if (!rel)
+		return -ENOMEM;
+	int r = jopen(env);
+	if (r == 0)
+		r = vv_journal_remove(env->jfd, rel);
+	free(rel);
+	return recorded(env, r);
+}
+
+/* from and to: the paths before and after the rename. */
+static int record_rename(struct vv_env *env, const char *from, const char *to, unsigned flags)
+{
+	if (!recording(env))
+		return 0;
+	int r = jopen(env);
+	if (r == 0)
+		r = vv_journal_rename(env->jfd, from, to, flags);
+	return recorded(env, r);
+}
+
+static int record_attr(struct vv_node *n)
+{
+	struct vv_env *env = n->env;
+	if (!recording(env))
+		return 0;
+	char *rel = vv_node_relpath(n);
+	if (!rel)
+		return -ENOMEM;
+	int r = jopen(env);
+	if (r == 0)
+		r = vv_journal_attr(env->jfd, rel, n->mode, n->mtime_ns);
+	free(rel);
+	return recorded(env, r);
+}
+
+int vv_journal_sync(struct vv_env *env)
+{
+	return vv_journal_datasync(env->jfd, env->name);
+}
+
 /* ---- namespace changes ----------------------------------------------------------- */
 
 static bool cfg_equal(const struct vv_envcfg *a, const struct vv_envcfg *b);
@@ -728,7 +847,7 @@ static int env_lock(struct vv_env *env)
 	}
 	/* another writer may have replaced journal/NAME meanwhile: append to the current
 	 * one */
-	vv_journal_close(env);
+	vv_journal_close(&env->jfd);
 	env->lockfd = fd;
 	return 0;
 }
@@ -847,7 +966,7 @@ int vv_node_create(struct vv_node *dir, const char *name, uint16_t mode, bool ex
 	dir->env->active++;
 	if (is_env_bin(dir))
 		n->stage_envpath = vv_env_path(dir->env);
-	vv_journal_put(dir->env, n);
+	record_put(n);
 	*out = n;
 	return 0;
 }
@@ -871,7 +990,7 @@ int vv_node_mkdir(struct vv_node *dir, const char *name, uint16_t mode, struct v
 		node_free(n);
 		return r;
 	}
-	vv_journal_mkdir(dir->env, n);
+	record_mkdir(n);
 	*out = n;
 	return 0;
 }
@@ -907,19 +1026,9 @@ int vv_node_symlink(struct vv_node *dir, const char *name, const char *target,
 		node_free(n);
 		return n->target ? r : -ENOMEM;
 	}
-	vv_journal_symlink(dir->env, n);
+	record_symlink(n);
 	*out = n;
 	return 0;
-}
-
-static int journal_remove(struct vv_node *n)
-{
-	char *rel = vv_node_relpath(n);
-	if (!rel)
-		return -ENOMEM;
-	int r = vv_journal_remove(n->env, rel);
-	free(rel);
-	return r;
 }
 
 int vv_node_unlink(struct vv_node *dir, const char *name)
@@ -945,7 +1054,7 @@ int vv_node_unlink(struct vv_node *dir, const char *name)
 	}
 	if ((r = dir_touch(dir, true)) < 0)
 		return r;
-	journal_remove(n);
+	record_remove(n);
 	kid_remove(dir, n);
 	n->ctime_ns = vv_now_ns();
 	node_drop(n);
@@ -975,7 +1084,7 @@ int vv_node_rmdir(struct vv_node *dir, const char *name)
 		return -ENOTEMPTY;
 	if ((r = dir_touch(dir, true)) < 0)
 		return r;
-	journal_remove(n);
+	record_remove(n);
 	kid_remove(dir, n);
 	node_drop(n);
 	return 0;
@@ -1087,7 +1196,7 @@ int vv_node_rename(struct vv_node *dir, const char *name, struct vv_node *newdir
 	src->ctime_ns = vv_now_ns();
 	char *to = vv_node_relpath(src);
 	if (to) {
-		vv_journal_rename(dir->env, from, to, flags);
+		record_rename(dir->env, from, to, flags);
 		free(to);
 	}
 	free(from);
@@ -1120,7 +1229,7 @@ int vv_node_setattr(struct vv_node *n, int mode, int64_t atime_ns, int64_t mtime
 	if (is_dir(n))
 		n->dirty = true;
 	if (!env_is_root(n))
-		vv_journal_attr(n->env, n);
+		record_attr(n);
 	return 0;
 }
 
@@ -1424,7 +1533,7 @@ int vv_node_publish_end(struct vv_publish *p)
 		if (!n->unlinked && n->parent) {
 			/* a content change does not change the parent's mtime */
 			if (dir_touch(n->parent, false) == 0)
-				vv_journal_put(n->env, n);
+				record_put(n);
 		}
 	}
 	if (current)
@@ -1473,7 +1582,7 @@ int vv_node_put(struct vv_node *dir, const char *name, const struct vv_tree_ent 
 	n->oid = e->oid;
 	n->mtime_ns = n->atime_ns = e->mtime_ns;
 	n->ctime_ns = vv_now_ns();
-	vv_journal_put(dir->env, n);
+	record_put(n);
 	return 0;
 }
 
@@ -1894,7 +2003,7 @@ int vv_env_commit_batch(struct vv_env *env, bool more)
 	env->cfg.root = cfg.root;
 	env->jrecords = 0;
 	env->first_change_ns = 0;
-	if ((r = vv_journal_reset(env)) < 0)
+	if ((r = vv_journal_reset(st, env->name, &env->cfg.root, &env->jfd)) < 0)
 		return vv_err_prefix(r, "committing env '%s'", env->name);
 	vv_env_release_idle(env);
 	return 0;
@@ -1948,7 +2057,7 @@ static int env_replay(struct vv_env *env)
 				"its committed state\n", env->name);
 			return 0;
 		}
-		return vv_journal_replay(env);
+		return vv_live_replay(env);
 	}
 	if (env->lockfd < 0) {
 		if ((r = vv_envlock_take(set->st, env->name, &env->lockfd)) == -EBUSY) {
@@ -1963,11 +2072,12 @@ static int env_replay(struct vv_env *env)
 			return r;
 		}
 	}
-	r = vv_journal_replay(env);
+	r = vv_live_replay(env);
 	if (r > 0)
 		fprintf(stderr, "venvfs: env '%s': replayed %d change%s a stopped writer left "
 			"uncommitted in journal/%s\n", env->name, r, r == 1 ? "" : "s", env->name);
-	else if (r == 0 && (r = vv_journal_reset(env)) == 0)
+	else if (r == 0 &&
+		 (r = vv_journal_reset(set->st, env->name, &env->cfg.root, &env->jfd)) == 0)
 		vv_env_release_idle(env); /* nothing usable: not pending any more */
 	return r;
 }
@@ -2020,7 +2130,7 @@ int vv_env_load_root(struct vv_env *env)
 
 static void env_free(struct vv_env *env)
 {
-	vv_journal_close(env);
+	vv_journal_close(&env->jfd);
 	vv_envlock_release(env->lockfd);
 	if (env->root) {
 		/* free the whole materialized graph */
@@ -2178,7 +2288,7 @@ fail:
 /* Keep a detached env alive until the envset closes (the kernel may hold its nodes). */
 static void env_bury(struct vv_envset *set, struct vv_env *env)
 {
-	vv_journal_close(env);
+	vv_journal_close(&env->jfd);
 	vv_envlock_release(env->lockfd);
 	env->lockfd = -1;
 	env->removed = true;
@@ -2351,7 +2461,7 @@ int vv_envset_remove(struct vv_envset *set, const char *name)
 		return r;
 	vv_envlock_drop(set->st, name, env->lockfd);
 	env->lockfd = -1;
-	vv_journal_close(env);
+	vv_journal_close(&env->jfd);
 	env->removed = true;
 	envs_remove(set, env);
 	set->mtime_ns = vv_now_ns();
@@ -2384,7 +2494,7 @@ int vv_envset_rename(struct vv_envset *set, const char *from, const char *to, bo
 	}
 	env->active++; /* the commit must not let from's lock go before the rename */
 	if ((r = vv_env_commit(env)) == 0) {
-		vv_journal_close(env);
+		vv_journal_close(&env->jfd);
 		r = vv_env_rename(set->st, from, to);
 	}
 	env->active--;
