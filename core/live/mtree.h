@@ -118,7 +118,7 @@ struct vv_env {
 	bool py_ok;
 	struct vv_node *root;        /* NULL until first used */
 	struct vv_node *syn[16];     /* synthesized nodes, made with the root (slots in
-					mtree.c); NULL where the interpreter has none */
+					live.h); NULL where the interpreter has none */
 	size_t nsyn;
 	uint32_t hidden;             /* synthesized entries unlinked (bit per slot), until
 					made again or the next mount */

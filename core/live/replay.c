@@ -29,7 +29,7 @@ static int walk_parent(struct vv_env *env, const char *path, size_t len, struct 
 	int r = -EINVAL;
 	if (strlen(base) && strlen(base) <= 255) {
 		strcpy(name, base);
-		r = vv_env_walk(env, slash ? p : "", dir);
+		r = vv_live_walk(env, slash ? p : "", dir);
 	}
 	free(p);
 	return r;
