@@ -20,7 +20,6 @@
 #include <unistd.h>
 
 #include "util/error.h"
-#include "env/journal.h"
 #include "store/store.h"
 
 struct vv_fh {

@@ -3,9 +3,14 @@
  *
  * Appends are one write(2) each on an O_APPEND fd, so a killed daemon leaves whole
  * records; only a power loss can tear the last one, which replay then ignores.
+ *
+ * The format only: nothing here knows the live model. Its writers are handed the paths
+ * and values to record, and vv_journal_read hands each record to a callback (the live
+ * model's replay, live/replay.c).
  */
 #include "env/journal.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -18,8 +23,8 @@
 
 #include "util/error.h"
 #include "util/fsutil.h"
-#include "live/mtree.h"
 #include "store/store.h"
+#include "store/tree.h"
 
 #define JOURNAL_MAGIC "venvfs-journal 1 "
 #define JOURNAL_MAX ((size_t)1 << 30)
@@ -75,29 +80,28 @@ static void jb_str(struct jbuf *b, const char *s)
 	jb_add(b, s, len);
 }
 
-static int header(const struct vv_env *env, char *buf, size_t size)
+static int header(const vv_oid *root, char *buf, size_t size)
 {
 	char hex[VV_OID_HEX + 1];
-	vv_oid_hex(&env->cfg.root, hex);
+	vv_oid_hex(root, hex);
 	return snprintf(buf, size, JOURNAL_MAGIC "%s\n", hex);
 }
 
-int vv_journal_reset(struct vv_env *env)
+int vv_journal_reset(struct vv_store *st, const char *name, const vv_oid *root, int *jfd)
 {
-	vv_journal_close(env);
-	struct vv_store *st = env->set->st;
+	vv_journal_close(jfd);
 	char head[128];
-	int hl = header(env, head, sizeof(head));
+	int hl = header(root, head, sizeof(head));
 	/* write the new journal beside and rename it over: the old one (for the previous
 	 * root) stays valid until the new one replaces it, and either is harmless */
 	char tmp[64];
 	snprintf(tmp, sizeof(tmp), "journal.%d.%lx", (int)getpid(), (unsigned long)random());
 	int fd = openat(st->tmpfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0)
-		return vv_err_sys(-errno, "cannot create journal for env '%s'", env->name);
+		return vv_err_sys(-errno, "cannot create journal for env '%s'", name);
 	int r = vv_write_all(fd, head, (size_t)hl);
-	if (r == 0 && renameat(st->tmpfd, tmp, st->journalfd, env->name) < 0)
-		r = vv_err_sys(-errno, "cannot install journal for env '%s'", env->name);
+	if (r == 0 && renameat(st->tmpfd, tmp, st->journalfd, name) < 0)
+		r = vv_err_sys(-errno, "cannot install journal for env '%s'", name);
 	if (r < 0) {
 		close(fd);
 		unlinkat(st->tmpfd, tmp, 0);
@@ -105,132 +109,112 @@ int vv_journal_reset(struct vv_env *env)
 	}
 	/* reopen for appending */
 	close(fd);
-	fd = openat(st->journalfd, env->name, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+	fd = openat(st->journalfd, name, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
-		return vv_err_sys(-errno, "cannot open journal of env '%s'", env->name);
-	env->jfd = fd;
+		return vv_err_sys(-errno, "cannot open journal of env '%s'", name);
+	*jfd = fd;
 	return 0;
 }
 
 /* Open the journal for appending; start a new one if it is missing or stale. */
-static int jopen(struct vv_env *env)
+int vv_journal_open(struct vv_store *st, const char *name, const vv_oid *root, int *jfd)
 {
-	if (env->jfd >= 0)
+	if (*jfd >= 0)
 		return 0;
-	struct vv_store *st = env->set->st;
 	char head[128], have[128];
-	int hl = header(env, head, sizeof(head));
-	int fd = openat(st->journalfd, env->name, O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+	int hl = header(root, head, sizeof(head));
+	int fd = openat(st->journalfd, name, O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
 	if (fd >= 0) {
 		ssize_t n = pread(fd, have, (size_t)hl, 0);
 		if (n == hl && !memcmp(have, head, (size_t)hl)) {
-			env->jfd = fd;
+			*jfd = fd;
 			return 0;
 		}
 		close(fd);
 	}
-	return vv_journal_reset(env);
+	return vv_journal_reset(st, name, root, jfd);
 }
 
-static int append(struct vv_env *env, struct jbuf *b)
+/* End the record with its newline and write it with one write(2). */
+static int append(int fd, struct jbuf *b)
 {
 	int r = b->err;
-	if (r == 0 && !env->replaying && !env->removed) {
+	if (r == 0) {
 		jb_add(b, "\n", 1);
-		if ((r = b->err) == 0 && (r = jopen(env)) == 0)
-			r = vv_write_all(env->jfd, b->p, b->len);
-		if (r < 0)
-			fprintf(stderr, "venvfs: env '%s': journal: %s\n", env->name, vv_errmsg());
+		if ((r = b->err) == 0)
+			r = vv_write_all(fd, b->p, b->len);
 	}
 	free(b->p);
 	return r;
 }
 
-static int with_path(struct vv_env *env, struct jbuf *b, struct vv_node *n)
+static int with_path(int fd, struct jbuf *b, const char *path)
 {
-	char *rel = vv_node_relpath(n);
-	if (!rel) {
-		free(b->p);
-		return -ENOMEM;
-	}
-	jb_str(b, rel);
-	free(rel);
-	return append(env, b);
+	jb_str(b, path);
+	return append(fd, b);
 }
 
-int vv_journal_put(struct vv_env *env, struct vv_node *n)
+int vv_journal_put(int fd, const char *path, char kind, unsigned mode, uint64_t size,
+		   int64_t mtime_ns, const vv_oid *oid)
 {
-	if (env->replaying)
-		return 0;
 	struct jbuf b = { 0 };
 	char hex[VV_OID_HEX + 1];
-	vv_oid_hex(&n->oid, hex);
-	jb_fmt(&b, "c %c %o %" PRIu64 " %" PRId64 " %s", n->kind, n->mode, n->size, n->mtime_ns,
-	       hex);
-	return with_path(env, &b, n);
+	vv_oid_hex(oid, hex);
+	jb_fmt(&b, "c %c %o %" PRIu64 " %" PRId64 " %s", kind, mode, size, mtime_ns, hex);
+	return with_path(fd, &b, path);
 }
 
-int vv_journal_mkdir(struct vv_env *env, struct vv_node *n)
+int vv_journal_mkdir(int fd, const char *path, unsigned mode, int64_t mtime_ns)
 {
-	if (env->replaying)
-		return 0;
 	struct jbuf b = { 0 };
-	jb_fmt(&b, "d %o %" PRId64, n->mode, n->mtime_ns);
-	return with_path(env, &b, n);
+	jb_fmt(&b, "d %o %" PRId64, mode, mtime_ns);
+	return with_path(fd, &b, path);
 }
 
-int vv_journal_symlink(struct vv_env *env, struct vv_node *n)
+int vv_journal_symlink(int fd, const char *path, const char *target, int64_t mtime_ns)
 {
-	if (env->replaying)
-		return 0;
 	struct jbuf b = { 0 };
-	jb_fmt(&b, "l %" PRId64, n->mtime_ns);
-	jb_str(&b, n->target);
-	return with_path(env, &b, n);
+	jb_fmt(&b, "l %" PRId64, mtime_ns);
+	jb_str(&b, target);
+	return with_path(fd, &b, path);
 }
 
-int vv_journal_remove(struct vv_env *env, const char *relpath)
+int vv_journal_remove(int fd, const char *path)
 {
-	if (env->replaying)
-		return 0;
 	struct jbuf b = { 0 };
 	jb_add(&b, "u", 1);
-	jb_str(&b, relpath);
-	return append(env, &b);
+	jb_str(&b, path);
+	return append(fd, &b);
 }
 
-int vv_journal_rename(struct vv_env *env, const char *from, const char *to, unsigned flags)
+int vv_journal_rename(int fd, const char *from, const char *to, unsigned flags)
 {
-	if (env->replaying)
-		return 0;
 	struct jbuf b = { 0 };
 	jb_fmt(&b, "r %u", flags);
 	jb_str(&b, from);
 	jb_str(&b, to);
-	return append(env, &b);
+	return append(fd, &b);
 }
 
-int vv_journal_attr(struct vv_env *env, struct vv_node *n)
+int vv_journal_attr(int fd, const char *path, unsigned mode, int64_t mtime_ns)
 {
-	if (env->replaying)
-		return 0;
 	struct jbuf b = { 0 };
-	jb_fmt(&b, "a %o %" PRId64, n->mode, n->mtime_ns);
-	return with_path(env, &b, n);
+	jb_fmt(&b, "a %o %" PRId64, mode, mtime_ns);
+	return with_path(fd, &b, path);
 }
 
-int vv_journal_sync(struct vv_env *env)
+int vv_journal_datasync(int fd, const char *name)
 {
-	if (env->jfd >= 0 && fdatasync(env->jfd) < 0)
-		return vv_err_sys(-errno, "fsync of journal of env '%s'", env->name);
+	if (fd >= 0 && fdatasync(fd) < 0)
+		return vv_err_sys(-errno, "fsync of journal of env '%s'", name);
 	return 0;
 }
 
-void vv_journal_close(struct vv_env *env)
+void vv_journal_close(int *fd)
 {
-	if (env->jfd >= 0)
-		close(env->jfd);
-	env->jfd = -1;
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
 }
 
 /* ---- parsing ------------------------------------------------------------------- */
@@ -382,128 +366,49 @@ int vv_journal_parse(const char *buf, size_t len, struct vv_jrec *out)
 	return (int)(c.p - buf);
 }
 
-/* ---- replay -------------------------------------------------------------------- */
+/* ---- reading ------------------------------------------------------------------- */
 
-/* Split "a/b/c" into the node for "a/b" and the name "c" (copied into name). */
-static int walk_parent(struct vv_env *env, const char *path, size_t len, struct vv_node **dir,
-		       char *name)
+int vv_journal_read(struct vv_store *st, const char *name, const vv_oid *root,
+		    vv_journal_fn fn, void *ctx)
 {
-	char *p = strndup(path, len);
-	if (!p)
-		return -ENOMEM;
-	char *slash = strrchr(p, '/');
-	const char *base = slash ? slash + 1 : p;
-	if (slash)
-		*slash = 0;
-	int r = -EINVAL;
-	if (strlen(base) && strlen(base) <= 255) {
-		strcpy(name, base);
-		r = vv_env_walk(env, slash ? p : "", dir);
-	}
-	free(p);
-	return r;
-}
-
-static int apply(struct vv_env *env, const struct vv_jrec *j)
-{
-	struct vv_node *dir, *dir2, *n;
-	char name[256], name2[256];
-	int r;
-	const char *pa = j->op == 'l' ? j->b : j->a;
-	size_t pl = j->op == 'l' ? j->blen : j->alen;
-	if ((r = walk_parent(env, pa, pl, &dir, name)) < 0)
-		return r;
-	switch (j->op) {
-	case 'c': {
-		struct vv_tree_ent e = {
-			.kind = (uint8_t)j->kind,
-			.mode = (uint16_t)j->mode,
-			.size = j->size,
-			.mtime_ns = j->mtime_ns,
-		};
-		if ((r = vv_oid_from_hex(&e.oid, j->oidhex, VV_OID_HEX)) < 0)
-			return r;
-		return vv_node_put(dir, name, &e);
-	}
-	case 'd':
-		if ((r = vv_node_mkdir(dir, name, (uint16_t)j->mode, &n)) < 0)
-			return r;
-		n->mtime_ns = n->ctime_ns = n->atime_ns = j->mtime_ns;
-		return 0;
-	case 'l': {
-		char *target = strndup(j->a, j->alen);
-		if (!target)
-			return -ENOMEM;
-		r = vv_node_symlink(dir, name, target, &n);
-		free(target);
-		if (r == 0)
-			n->mtime_ns = n->ctime_ns = n->atime_ns = j->mtime_ns;
-		return r;
-	}
-	case 'u':
-		if ((r = vv_node_lookup(dir, name, &n)) < 0)
-			return r;
-		return n->kind == VV_DIR ? vv_node_rmdir(dir, name) : vv_node_unlink(dir, name);
-	case 'r':
-		if ((r = walk_parent(env, j->b, j->blen, &dir2, name2)) < 0)
-			return r;
-		return vv_node_rename(dir, name, dir2, name2, j->flags);
-	case 'a':
-		if ((r = vv_node_lookup(dir, name, &n)) < 0)
-			return r;
-		return vv_node_setattr(n, n->kind == VV_LNK ? -1 : (int)j->mode, -1, j->mtime_ns);
-	}
-	return -EINVAL;
-}
-
-int vv_journal_replay(struct vv_env *env)
-{
-	struct vv_store *st = env->set->st;
 	char *buf = NULL;
 	size_t len = 0;
-	int r = vv_read_file_at(st->journalfd, env->name, JOURNAL_MAX, &buf, &len);
+	int r = vv_read_file_at(st->journalfd, name, JOURNAL_MAX, &buf, &len);
 	if (r == -ENOENT)
 		return 0;
 	if (r < 0)
 		return r;
 	char head[128];
-	int hl = header(env, head, sizeof(head));
+	int hl = header(root, head, sizeof(head));
 	if (len < (size_t)hl || memcmp(buf, head, (size_t)hl)) {
 		free(buf); /* stale: written for another root, already part of the commit */
 		return 0;
 	}
-	env->replaying = true;
 	size_t off = (size_t)hl;
-	int applied = 0;
+	int records = 0;
+	r = 0;
 	while (off < len) {
 		struct vv_jrec j;
 		int n = vv_journal_parse(buf + off, len - off, &j);
 		if (n <= 0) {
 			/* a torn or damaged tail: cut it so later appends stay readable */
 			fprintf(stderr, "venvfs: env '%s': journal ends with %zu unusable bytes\n",
-				env->name, len - off);
-			int fd = st->readonly ? -1 : openat(st->journalfd, env->name,
+				name, len - off);
+			int fd = st->readonly ? -1 : openat(st->journalfd, name,
 							    O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
 			if (fd >= 0) {
 				if (ftruncate(fd, (off_t)off) < 0)
-					fprintf(stderr, "venvfs: env '%s': journal: %s\n", env->name,
+					fprintf(stderr, "venvfs: env '%s': journal: %s\n", name,
 						strerror(errno));
 				close(fd);
 			}
 			break;
 		}
-		r = apply(env, &j);
-		if (r < 0)
-			fprintf(stderr, "venvfs: env '%s': journal record %d (%c) skipped: %s\n",
-				env->name, applied + 1, j.op, strerror(-r));
-		else
-			applied++;
+		records++;
+		if ((r = fn(ctx, &j)) < 0)
+			break;
 		off += (size_t)n;
 	}
-	env->replaying = false;
 	free(buf);
-	/* keep appending to this journal: it still describes changes over the root */
-	if (applied)
-		env->jrecords += (uint64_t)applied;
-	return applied;
+	return r < 0 ? r : records;
 }

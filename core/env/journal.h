@@ -18,39 +18,51 @@
  * A daemon killed at any moment thus loses at most the writes to files that were never
  * closed or fsynced. Appends are not fsynced (a killed process loses nothing that is
  * already in the page cache); fsync(2) through the mount fsyncs the journal.
+ *
+ * This file knows the format only: writers take what to record (paths already made
+ * relative to the env root, ids, modes, times) and readers hand out parsed records.
+ * What a record means for an env is the live model's business (live/: it computes the
+ * paths when it changes something, and replays records over a loaded root).
  */
 #ifndef VV_JOURNAL_H
 #define VV_JOURNAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
-struct vv_env;
-struct vv_node;
+#include "util/hash.h"
 
-/* Append records. Callers pass the node/paths after the change was applied. */
-int vv_journal_put(struct vv_env *env, struct vv_node *n);
-int vv_journal_mkdir(struct vv_env *env, struct vv_node *n);
-int vv_journal_symlink(struct vv_env *env, struct vv_node *n);
-int vv_journal_remove(struct vv_env *env, const char *relpath);
-int vv_journal_rename(struct vv_env *env, const char *from, const char *to, unsigned flags);
-int vv_journal_attr(struct vv_env *env, struct vv_node *n);
+struct vv_store;
 
-/* fdatasync the journal (fsync through the mount). */
-int vv_journal_sync(struct vv_env *env);
+/* ---- writing ---- */
 
-/* Replay journal/NAME over the env's freshly loaded root. Returns the number of
- * records applied, or -errno. Records that cannot be applied are skipped with a
- * warning on stderr. */
-int vv_journal_replay(struct vv_env *env);
+/* Open journal/NAME for appending into *fd: nothing to do when *fd >= 0; a journal
+ * that is missing or names another root than root is replaced by a new, empty one. */
+int vv_journal_open(struct vv_store *st, const char *name, const vv_oid *root, int *fd);
 
-/* Start a new, empty journal for the env's current committed root (after a commit). */
-int vv_journal_reset(struct vv_env *env);
+/* Start a new, empty journal/NAME for root (after a commit) and open it for appending
+ * into *fd, closing the one open there before. */
+int vv_journal_reset(struct vv_store *st, const char *name, const vv_oid *root, int *fd);
 
-/* Close the journal fd. */
-void vv_journal_close(struct vv_env *env);
+/* Close *fd if it is open; *fd = -1. */
+void vv_journal_close(int *fd);
 
-/* Parse one record (exposed for the fuzz target and tests). Returns bytes consumed,
- * 0 if the buffer holds no complete record, -EUCLEAN if malformed. */
+/* fdatasync an open journal (fsync through the mount); name is for the message. */
+int vv_journal_datasync(int fd, const char *name);
+
+/* Append one record to the journal open at fd, as one write(2). Paths are relative to
+ * the env root, without a leading '/'. */
+int vv_journal_put(int fd, const char *path, char kind, unsigned mode, uint64_t size,
+		   int64_t mtime_ns, const vv_oid *oid);
+int vv_journal_mkdir(int fd, const char *path, unsigned mode, int64_t mtime_ns);
+int vv_journal_symlink(int fd, const char *path, const char *target, int64_t mtime_ns);
+int vv_journal_remove(int fd, const char *path);
+int vv_journal_rename(int fd, const char *from, const char *to, unsigned flags);
+int vv_journal_attr(int fd, const char *path, unsigned mode, int64_t mtime_ns);
+
+/* ---- reading ---- */
+
+/* One parsed record. a and b point into the parsed buffer (not NUL-terminated). */
 struct vv_jrec {
 	char op;
 	char kind;
@@ -62,6 +74,21 @@ struct vv_jrec {
 	const char *a; size_t alen;  /* path, or target for 'l', or from for 'r' */
 	const char *b; size_t blen;  /* path for 'l', to for 'r' */
 };
+
+/* Parse one record (exposed for the fuzz target, tests and gc). Returns bytes
+ * consumed, 0 if the buffer holds no complete record, -EUCLEAN if malformed. */
 int vv_journal_parse(const char *buf, size_t len, struct vv_jrec *out);
+
+/* Called for each record in order; rec and what it points to are valid during the
+ * call only. A negative return stops the reading with that value. */
+typedef int (*vv_journal_fn)(void *ctx, const struct vv_jrec *rec);
+
+/* Read journal/NAME written for root, calling fn for every record. A missing journal,
+ * or a stale one naming another root (already part of a commit), has no records. A
+ * torn or damaged tail ends the records: it is reported on stderr and, unless the store
+ * is read-only, cut off so that later appends stay readable. Returns the number of
+ * records read, or -errno. */
+int vv_journal_read(struct vv_store *st, const char *name, const vv_oid *root,
+		    vv_journal_fn fn, void *ctx);
 
 #endif

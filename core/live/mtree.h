@@ -118,7 +118,7 @@ struct vv_env {
 	bool py_ok;
 	struct vv_node *root;        /* NULL until first used */
 	struct vv_node *syn[16];     /* synthesized nodes, made with the root (slots in
-					mtree.c); NULL where the interpreter has none */
+					live.h); NULL where the interpreter has none */
 	size_t nsyn;
 	uint32_t hidden;             /* synthesized entries unlinked (bit per slot), until
 					made again or the next mount */
@@ -221,6 +221,8 @@ int vv_env_set_owner(struct vv_env *env, long uid, long gid, int mode);
 /* The same; more: a timed commit in the middle of a run of changes, whose history entry
  * the next commit may extend (history.h VV_HIST_OPEN). vv_env_commit closes the batch. */
 int vv_env_commit_batch(struct vv_env *env, bool more);
+/* fdatasync the env's journal (fsync(2) through the mount; journal.h). */
+int vv_journal_sync(struct vv_env *env);
 /* Does the env have uncommitted changes? */
 bool vv_env_has_changes(const struct vv_env *env);
 /* Release the env's writer lock if nothing of it is pending (no uncommitted change, no

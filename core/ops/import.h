@@ -9,7 +9,7 @@
  * own. Files in bin/ whose first line runs the source venv's own interpreter (a plain
  * `#!PATH/bin/python…` or pip's /bin/sh trampoline) are stored as console scripts with
  * the neutral first line (synth.h vv_synth_script_head), so they run from the new env.
- * Nothing is created unless everything was read: the one commit is vv_env_create.
+ * Nothing is created unless everything was read: the one commit is vv_txn_create.
  */
 #ifndef VV_IMPORT_H
 #define VV_IMPORT_H

@@ -11,7 +11,7 @@
  * pip's upgrade does: the files its installed RECORD lists (and their __pycache__
  * bytecode), directories that this leaves empty, and its .dist-info. Then every wheel
  * is put in (wheel.h, INSTALLER "venvctl", an empty REQUESTED) and the new root
- * replaces envs/NAME in one vv_env_save: any failure before
+ * replaces envs/NAME in one env transaction (env/txn.h): any failure before
  * that leaves the env unchanged (objects already published are garbage for gc).
  */
 #ifndef VV_INSTALL_H

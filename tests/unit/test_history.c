@@ -1,6 +1,6 @@
 /*
  * test_history.c - env history (core/history.c) on small hand-built stores: every root
- * change through vv_env_save is one entry, an unchanged root none; mount commits that
+ * change through the env transaction is one entry, an unchanged root none; mount commits that
  * continue each other closely are coalesced and an explicit commit ends the batch;
  * pruning by count and age; the history follows renames and goes with removal; a
  * damaged or unreadable history file is a clear error (never a crash, and it blocks
@@ -71,7 +71,7 @@ static void save_root(struct vv_store *st, const char *name, vv_oid root, const 
 	cfg.root = root;
 	int r = vt_env_save(st, name, &cfg, src, 0);
 	if (r < 0)
-		fail_msg("vv_env_save: %s", vv_errmsg());
+		fail_msg("vt_env_save: %s", vv_errmsg());
 	vv_envcfg_release(&cfg);
 }
 

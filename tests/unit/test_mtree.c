@@ -492,7 +492,7 @@ static void test_readonly_set(void **state)
 	vv_oid root = env->cfg.root;
 	assert_true(vv_env_has_changes(env));
 	/* leave the journal as a crash would: no commit */
-	vv_journal_close(env);
+	vv_journal_close(&env->jfd);
 	env->root->dirty = false;
 	env->jrecords = 0;
 	assert_int_equal(vv_envset_close(set), 0);

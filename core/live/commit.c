@@ -1,0 +1,112 @@
+/*
+ * commit.c - committing an env: the trees of its dirty directories are written bottom
+ * up, then the new root is committed through the env transaction (env/txn.h: the mount's
+ * side, vv_txn_live, over the writer lock the env holds since its first change) and a
+ * new journal is started on top of it. Also saving the env's settings with its
+ * committed root outside a commit (pyvenv.cfg edits, chown/chmod of the env).
+ */
+#include "live/live.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "env/env.h"
+#include "env/history.h"
+#include "env/journal.h"
+#include "env/txn.h"
+#include "util/error.h"
+#include "store/tree.h"
+
+/* Commit cfg as the env's state: one env transaction over the mount's own lock, config
+ * and journal. */
+static int live_commit(struct vv_env *env, const struct vv_envcfg *cfg, unsigned hflags)
+{
+	struct vv_txn t;
+	vv_txn_live(env->set->st, env->name, env->lockfd, &env->cfg, &t);
+	int r = vv_txn_commit(&t, cfg, "mount", hflags);
+	vv_txn_end(&t);
+	return r;
+}
+
+static int commit_dir(struct vv_store *st, struct vv_node *d)
+{
+	if (!d->dirty)
+		return 0;
+	struct vv_tree_ent *ents = calloc(d->nkids ? d->nkids : 1, sizeof(*ents));
+	if (!ents)
+		return -ENOMEM;
+	int r = 0;
+	for (size_t i = 0; i < d->nkids; i++) {
+		struct vv_node *k = d->kids[i];
+		if (vv_live_is_dir(k) && (r = commit_dir(st, k)) < 0)
+			break;
+		struct vv_tree_ent *e = &ents[i];
+		e->name = k->name;
+		e->namelen = (uint16_t)strlen(k->name);
+		e->kind = k->kind;
+		e->mode = k->mode;
+		e->size = vv_live_is_dir(k) ? 0 :
+			  k->kind == VV_LNK ? strlen(k->target) : k->size;
+		e->mtime_ns = k->mtime_ns;
+		e->oid = k->oid;
+		e->target = k->target;
+	}
+	if (r == 0)
+		r = vv_tree_write(st, ents, d->nkids, &d->oid);
+	free(ents);
+	if (r == 0)
+		d->dirty = false;
+	return r;
+}
+
+int vv_env_commit(struct vv_env *env)
+{
+	return vv_env_commit_batch(env, false);
+}
+
+int vv_env_commit_batch(struct vv_env *env, bool more)
+{
+	/* a read-only envset never writes the store (a replayed journal stays pending) */
+	if (env->removed || env->set->readonly)
+		return 0;
+	if (!vv_env_has_changes(env)) {
+		/* an explicit commit with nothing left to write still ends the batch */
+		if (!more && env->cfg.python) {
+			int r = vv_history_close_batch(env->set->st, env->name);
+			if (r < 0)
+				return vv_err_prefix(r, "committing env '%s'", env->name);
+		}
+		vv_env_release_idle(env);
+		return 0;
+	}
+	/* changes are made only under the writer lock: never commit without it (that
+	 * would write over another writer's commit) */
+	if (env->lockfd < 0)
+		return vv_err(-EBUSY, "committing env '%s': it has changes but its writer lock "
+			      "is not held", env->name);
+	struct vv_store *st = env->set->st;
+	int r = commit_dir(st, env->root);
+	if (r < 0)
+		return vv_err_prefix(r, "committing env '%s'", env->name);
+	struct vv_envcfg cfg = env->cfg;
+	cfg.root = env->root->oid;
+	unsigned hflags = VV_HIST_COALESCE | (more ? VV_HIST_OPEN : 0);
+	if ((r = live_commit(env, &cfg, hflags)) < 0)
+		return vv_err_prefix(r, "committing env '%s'", env->name);
+	env->cfg.root = cfg.root;
+	env->jrecords = 0;
+	env->first_change_ns = 0;
+	if ((r = vv_journal_reset(st, env->name, &env->cfg.root, &env->jfd)) < 0)
+		return vv_err_prefix(r, "committing env '%s'", env->name);
+	vv_env_release_idle(env);
+	return 0;
+}
+
+/* Save cfg as envs/NAME with the env's committed root, outside a commit: a change of the
+ * env's settings (an edit of pyvenv.cfg), which leaves the journal of changes not
+ * committed yet valid on top of it. */
+int vv_live_save_cfg(struct vv_env *env, const struct vv_envcfg *cfg)
+{
+	return live_commit(env, cfg, 0);
+}

@@ -1,0 +1,398 @@
+/*
+ * content.c - the bytes of files: copy-up into a private stage for writing, reading
+ * (a stored script shows the env's interpreter in its first line), and publishing a
+ * stage as an object, after which its new content is journaled. Also replacing a
+ * file's content with a published object (vv_node_put: replay and tools).
+ */
+#include "live/live.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store/damaged.h"
+#include "util/fsutil.h"
+#include "store/store.h"
+#include "python/synth.h"
+
+int vv_live_new_stage(struct vv_env *env, struct vv_fdref **out)
+{
+	int fd = vv_odb_tmpfile(&env->set->st->odb);
+	if (fd < 0)
+		return fd;
+	*out = vv_fdref_new(fd);
+	if (!*out) {
+		close(fd);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Open the published object of a file node for its bytes: a missing, truncated or
+ * damaged object is -EIO (logged once), never wrong bytes (damaged.h). */
+static int open_content(struct vv_node *n)
+{
+	char what[300];
+	snprintf(what, sizeof(what), "env %.256s", n->env->name);
+	return vv_obj_open_checked(n->env->set->st, &n->oid, n->size, what);
+}
+
+/* Copy the node's current content (as users see it) into fd. */
+static int copy_content(struct vv_node *n, int fd)
+{
+	if (n->stage)
+		return vv_copy_fd(n->stage->fd, fd);
+	if (n->kind == VV_SYN_FILE) {
+		int r = vv_live_synth_content(n);
+		return r < 0 ? r : vv_write_all(fd, n->synth, n->synthlen);
+	}
+	int src = open_content(n);
+	if (src < 0)
+		return src;
+	int r;
+	if (n->kind == VV_SCRIPT) {
+		char *sb = NULL, *buf = NULL;
+		size_t sl = 0, skip = 0;
+		struct stat s;
+		if ((r = vv_live_script_prefix(n, src, &sb, &sl, &skip)) == 0 &&
+		    (r = fstat(src, &s) < 0 ? -errno : 0) == 0) {
+			size_t len = (size_t)s.st_size;
+			buf = malloc(len ? len : 1);
+			if (!buf)
+				r = -ENOMEM;
+			else if (pread(src, buf, len, 0) != (ssize_t)len || len < skip)
+				r = -EIO;
+			else if ((r = vv_write_all(fd, sb, sl)) == 0)
+				r = vv_write_all(fd, buf + skip, len - skip);
+		}
+		free(sb);
+		free(buf);
+	} else {
+		r = vv_copy_fd(src, fd);
+	}
+	close(src);
+	return r;
+}
+
+/* Make sure n has a stage that may be written (copying up its content unless trunc). */
+static int stage_for_write(struct vv_node *n, bool trunc)
+{
+	if (n->stage && !n->publishing) {
+		if (trunc) {
+			if (ftruncate(n->stage->fd, 0) < 0)
+				return -errno;
+			n->ssize = 0;
+			n->stage_gen++;
+			n->stage_err = 0;
+		}
+		return 0;
+	}
+	struct vv_fdref *s;
+	int r = vv_live_new_stage(n->env, &s);
+	if (r < 0)
+		return r;
+	uint64_t size = 0;
+	if (!trunc) {
+		if ((r = copy_content(n, s->fd)) < 0) {
+			vv_fdref_put(s);
+			return r;
+		}
+		struct stat st;
+		size = fstat(s->fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+	}
+	vv_fdref_put(n->stage);
+	n->stage = s;
+	n->ssize = size;
+	n->stage_gen++;
+	n->stage_err = 0;
+	n->publishing = false;
+	free(n->stage_envpath);
+	n->stage_envpath = n->parent && vv_live_is_env_bin(n->parent) ?
+			   vv_env_path(n->env) : NULL;
+	if (n->kind == VV_SYN_FILE)
+		return 0;
+	if (n->kind == VV_SCRIPT)
+		n->kind = VV_REG; /* its content now names this env's interpreter */
+	return 0;
+}
+
+int vv_node_open_write(struct vv_node *n, bool trunc)
+{
+	int wr = vv_live_env_writable(n->env);
+	if (wr < 0)
+		return wr;
+	if (vv_live_is_dir(n))
+		return -EISDIR;
+	if (n->kind != VV_REG && n->kind != VV_SCRIPT && n->kind != VV_SYN_FILE)
+		return -EINVAL;
+	int r = stage_for_write(n, trunc);
+	if (r < 0)
+		return r;
+	if (trunc)
+		n->mtime_ns = n->ctime_ns = vv_now_ns();
+	n->writers++;
+	n->env->active++;
+	return 0;
+}
+
+int vv_node_truncate(struct vv_node *n, uint64_t size)
+{
+	int wr = vv_live_env_writable(n->env);
+	if (wr < 0)
+		return wr;
+	if (n->kind == VV_SYN_LINK)
+		return -EPERM;
+	if (vv_live_is_dir(n))
+		return -EISDIR;
+	int r = stage_for_write(n, size == 0);
+	if (r < 0)
+		return r;
+	if (ftruncate(n->stage->fd, (off_t)size) < 0)
+		return -errno;
+	n->ssize = size;
+	n->stage_gen++;
+	n->mtime_ns = n->ctime_ns = vv_now_ns();
+	return 0;
+}
+
+int vv_node_read_source(struct vv_node *n, struct vv_readsrc *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (n->kind == VV_SYN_FILE) {
+		int r = vv_live_synth_content(n);
+		if (r < 0)
+			return r;
+		out->prefix = malloc(n->synthlen ? n->synthlen : 1);
+		if (!out->prefix)
+			return -ENOMEM;
+		memcpy((char *)out->prefix, n->synth, n->synthlen);
+		out->prefixlen = n->synthlen;
+		return 0;
+	}
+	if (n->kind != VV_REG && n->kind != VV_SCRIPT)
+		return -EINVAL;
+	if (n->stage) {
+		vv_fdref_get(n->stage);
+		out->fd = n->stage;
+		return 0;
+	}
+	int fd = open_content(n);
+	if (fd < 0)
+		return fd;
+	out->fd = vv_fdref_new(fd);
+	if (!out->fd) {
+		close(fd);
+		return -ENOMEM;
+	}
+	if (n->kind == VV_SCRIPT) {
+		char *sb = NULL;
+		size_t sl = 0, skip = 0;
+		int r = vv_live_script_prefix(n, fd, &sb, &sl, &skip);
+		if (r < 0) {
+			vv_fdref_put(out->fd);
+			out->fd = NULL;
+			return r;
+		}
+		out->prefix = sb;
+		out->prefixlen = sl;
+		out->skip = skip;
+	}
+	return 0;
+}
+
+int vv_node_write_begin(struct vv_node *n, struct vv_fdref **out)
+{
+	if (!n->stage || n->publishing || n->writers == 0)
+		return -EBADF;
+	vv_fdref_get(n->stage);
+	*out = n->stage;
+	return 0;
+}
+
+void vv_node_write_failed(struct vv_node *n, int err, uint64_t at)
+{
+	if (err >= 0 || !n->stage)
+		return;
+	if (!n->stage_err || at < n->stage_err_at)
+		n->stage_err_at = at;
+	n->stage_err = err;
+}
+
+void vv_node_write_ok(struct vv_node *n, uint64_t start, uint64_t end)
+{
+	if (n->stage_err && start <= n->stage_err_at && end > n->stage_err_at)
+		n->stage_err = 0;
+}
+
+void vv_node_write_end(struct vv_node *n, uint64_t end_off)
+{
+	if (end_off > n->ssize)
+		n->ssize = end_off;
+	n->stage_gen++;
+	n->mtime_ns = n->ctime_ns = vv_now_ns();
+}
+
+int vv_node_publish_begin(struct vv_node *n, struct vv_publish *p, bool *need)
+{
+	memset(p, 0, sizeof(*p));
+	*need = false;
+	if (!n->stage || n->publishing || n->unlinked || vv_live_is_synth(n))
+		return 0;
+	if (n->stage_err)
+		return n->stage_err; /* half-written: never published */
+	*need = true;
+	p->node = n;
+	p->fd = n->stage;
+	vv_fdref_get(p->fd);
+	p->gen = n->stage_gen;
+	p->link = n->writers == 0;
+	if (p->link)
+		n->publishing = true;
+	if (n->stage_envpath)
+		p->envpath = strdup(n->stage_envpath);
+	else if (n->parent && vv_live_is_env_bin(n->parent))
+		p->envpath = vv_env_path(n->env);
+	n->pins++;
+	n->env->active++; /* the writer lock stays until the result is journaled */
+	return 0;
+}
+
+/* Store a script's neutral form; 1 if it was one, 0 if not, -errno. */
+static int publish_script(struct vv_store *st, struct vv_publish *p)
+{
+	struct stat s;
+	if (fstat(p->fd->fd, &s) < 0 || s.st_size > (1 << 20) || s.st_size < 4)
+		return 0;
+	size_t len = (size_t)s.st_size;
+	char *buf = malloc(len + 32);
+	if (!buf)
+		return -ENOMEM;
+	char sfx[16];
+	int r = 0;
+	ssize_t got = pread(p->fd->fd, buf, len, 0);
+	size_t head = got == (ssize_t)len ? vv_synth_script_head(buf, len, p->envpath, sfx, sizeof(sfx)) : 0;
+	if (head) {
+		/* "#!python" + suffix + "\n" replaces the head in place */
+		int nl = snprintf(NULL, 0, "#!python%s\n", sfx);
+		char *out = malloc(len - head + (size_t)nl + 1);
+		if (!out) {
+			free(buf);
+			return -ENOMEM;
+		}
+		snprintf(out, (size_t)nl + 1, "#!python%s\n", sfx);
+		memcpy(out + nl, buf + head, len - head);
+		p->size = len - head + (size_t)nl;
+		r = vv_odb_put_buf(&st->odb, out, p->size, &p->oid);
+		free(out);
+		if (r == 0)
+			r = 1;
+	}
+	free(buf);
+	return r;
+}
+
+void vv_publish_run(struct vv_store *st, struct vv_publish *p)
+{
+	if (p->envpath) {
+		int r = publish_script(st, p);
+		if (r != 0) {
+			p->script = r > 0;
+			p->err = r < 0 ? r : 0;
+			return;
+		}
+	}
+	if (p->link)
+		p->err = vv_odb_publish_tmpfile(&st->odb, p->fd->fd, &p->oid, &p->size);
+	else
+		p->err = vv_odb_put_fd(&st->odb, p->fd->fd, &p->oid, &p->size);
+}
+
+int vv_node_publish_end(struct vv_publish *p)
+{
+	struct vv_node *n = p->node;
+	int r = p->err;
+	/* Only while the published stage is still the node's content: a write that began
+	 * meanwhile (an O_TRUNC open makes a new stage) may even have been published first,
+	 * and this older result must not replace it. */
+	bool current = n->stage == p->fd && n->stage_gen == p->gen;
+	if (r == 0 && current) {
+		n->oid = p->oid;
+		n->size = p->size;
+		n->kind = p->script ? VV_SCRIPT : VV_REG;
+		if (p->link || (p->script && !n->writers)) {
+			/* the stage is now the object itself: drop it */
+			vv_fdref_put(n->stage);
+			n->stage = NULL;
+		}
+		if (!n->unlinked && n->parent) {
+			/* a content change does not change the parent's mtime */
+			if (vv_live_dir_touch(n->parent, false) == 0)
+				vv_live_record_put(n);
+		}
+	}
+	if (current)
+		n->publishing = false;
+	free(p->envpath);
+	vv_fdref_put(p->fd);
+	n->pins--;
+	n->env->active--;
+	if (n->unlinked && n->nlookup == 0 && n->pins == 0)
+		vv_live_node_free(n);
+	return r;
+}
+
+int vv_node_put(struct vv_node *dir, const char *name, const struct vv_tree_ent *e)
+{
+	int wr = vv_live_env_writable(dir->env);
+	if (wr < 0)
+		return wr;
+	if (e->kind != VV_REG && e->kind != VV_SCRIPT)
+		return -EINVAL;
+	struct vv_node *n;
+	int r = vv_node_lookup(dir, name, &n);
+	if (r == -ENOENT) {
+		if ((r = vv_live_check_new_name(dir, name)) < 0)
+			return r;
+		if (!(n = vv_live_node_new(dir->env, name, strlen(name), e->kind)))
+			return -ENOMEM;
+		if ((r = vv_live_add_new(dir, n)) < 0) {
+			vv_live_node_free(n);
+			return r;
+		}
+	} else if (r < 0) {
+		return r;
+	} else if (vv_live_is_dir(n) || vv_live_is_synth(n) || n->kind == VV_LNK) {
+		return -EEXIST;
+	} else if ((r = vv_live_dir_touch(dir, false)) < 0) {
+		return r;
+	}
+	if (n->stage && !n->publishing) {
+		vv_fdref_put(n->stage);
+		n->stage = NULL;
+	}
+	n->kind = e->kind;
+	n->mode = e->mode & 07777;
+	n->size = e->size;
+	n->oid = e->oid;
+	n->mtime_ns = n->atime_ns = e->mtime_ns;
+	n->ctime_ns = vv_now_ns();
+	vv_live_record_put(n);
+	return 0;
+}
+
+void vv_node_close_write(struct vv_node *n)
+{
+	if (n->writers) {
+		n->writers--;
+		n->env->active--;
+	}
+	/* an edit of a synthesized file lives only while it is open (see vv_node_flush) */
+	if (!n->writers && n->kind == VV_SYN_FILE && n->stage) {
+		vv_fdref_put(n->stage);
+		n->stage = NULL;
+	}
+	vv_live_drop_dead_stage(n);
+}

@@ -1,0 +1,452 @@
+/*
+ * node.c - a node by itself: refcounted fds, making and freeing nodes, the sorted array
+ * of a directory's kids, what stat and readlink show (shown sizes of scripts and
+ * synthesized files), paths, and forgetting nodes the kernel no longer holds.
+ *
+ * The bottom of the live model: everything else here builds on these, and nothing here
+ * calls another file of core/live/.
+ */
+#include "live/live.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/error.h"
+#include "python/synth.h"
+
+/* A stored console script starts with "#!python" + SUFFIX + "\n" (SUFFIX: [0-9.]*, as
+ * in python3.11); the mount shows the env's interpreter there instead. */
+#define SCRIPT_MAGIC "#!python"
+#define SCRIPT_MAGIC_LEN 8
+#define SCRIPT_SFX_MAX 15
+
+int64_t vv_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ---- fd refs ------------------------------------------------------------------- */
+
+struct vv_fdref *vv_fdref_new(int fd)
+{
+	struct vv_fdref *r = malloc(sizeof(*r));
+	if (!r)
+		return NULL;
+	r->fd = fd;
+	r->refs = 1;
+	return r;
+}
+
+void vv_fdref_get(struct vv_fdref *r)
+{
+	__atomic_add_fetch(&r->refs, 1, __ATOMIC_RELAXED);
+}
+
+void vv_fdref_put(struct vv_fdref *r)
+{
+	if (r && __atomic_sub_fetch(&r->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+		close(r->fd);
+		free(r);
+	}
+}
+
+/* ---- node basics --------------------------------------------------------------- */
+
+struct vv_node *vv_live_node_new(struct vv_env *env, const char *name, size_t len,
+				 uint8_t kind)
+{
+	struct vv_node *n = calloc(1, sizeof(*n));
+	if (!n)
+		return NULL;
+	n->name = strndup(name, len);
+	if (!n->name) {
+		free(n);
+		return NULL;
+	}
+	n->env = env;
+	n->kind = kind;
+	return n;
+}
+
+void vv_live_node_free(struct vv_node *n)
+{
+	if (n->base)
+		vv_tree_unref(n->base);
+	vv_fdref_put(n->stage);
+	free(n->stage_envpath);
+	free(n->kids);
+	free(n->target);
+	free(n->synth);
+	free(n->name);
+	free(n);
+}
+
+struct vv_node *vv_live_node_from_ent(struct vv_env *env, const struct vv_tree_ent *e)
+{
+	struct vv_node *n = vv_live_node_new(env, e->name, e->namelen, e->kind);
+	if (!n)
+		return NULL;
+	n->mode = e->mode;
+	n->size = e->size;
+	n->mtime_ns = n->ctime_ns = n->atime_ns = e->mtime_ns;
+	n->oid = e->oid;
+	if (e->kind == VV_LNK) {
+		n->target = strdup(e->target);
+		if (!n->target) {
+			vv_live_node_free(n);
+			return NULL;
+		}
+	}
+	return n;
+}
+
+/* An unlinked file nobody writes to any more will never be published: give its stage's
+ * space back now instead of when the kernel forgets the inode (open read handles hold
+ * their own reference). */
+void vv_live_drop_dead_stage(struct vv_node *n)
+{
+	if (n->unlinked && !n->writers && n->stage && !n->publishing &&
+	    n->kind != VV_DIR) {
+		vv_fdref_put(n->stage);
+		n->stage = NULL;
+	}
+}
+
+/* Frees subtrees of materialized/clean dirs that are no longer reachable. Only nodes
+ * without kernel references are freed; others stay until vv_node_forget. */
+void vv_live_node_drop(struct vv_node *n)
+{
+	n->parent = NULL;
+	n->unlinked = true;
+	vv_live_drop_dead_stage(n);
+	if (n->nlookup == 0 && n->pins == 0) {
+		for (size_t i = 0; i < n->nkids; i++)
+			vv_live_node_drop(n->kids[i]);
+		vv_live_node_free(n);
+	}
+}
+
+/* ---- the kids of a directory --------------------------------------------------- */
+
+int vv_live_kid_cmp(const char *a, size_t alen, const char *b)
+{
+	size_t blen = strlen(b);
+	int c = memcmp(a, b, alen < blen ? alen : blen);
+	if (c)
+		return c;
+	return alen < blen ? -1 : alen > blen;
+}
+
+/* Binary search; returns the node or NULL, *idx the insertion point. */
+struct vv_node *vv_live_kid_find(struct vv_node *dir, const char *name, size_t len,
+				 size_t *idx)
+{
+	size_t lo = 0, hi = dir->nkids;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = vv_live_kid_cmp(name, len, dir->kids[mid]->name);
+		if (c == 0) {
+			if (idx)
+				*idx = mid;
+			return dir->kids[mid];
+		}
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	if (idx)
+		*idx = lo;
+	return NULL;
+}
+
+int vv_live_kid_insert(struct vv_node *dir, size_t idx, struct vv_node *n)
+{
+	if (dir->nkids == dir->capkids) {
+		size_t cap = dir->capkids ? dir->capkids * 2 : 8;
+		struct vv_node **k = realloc(dir->kids, cap * sizeof(*k));
+		if (!k)
+			return vv_err(-ENOMEM, "out of memory");
+		dir->kids = k;
+		dir->capkids = cap;
+	}
+	memmove(dir->kids + idx + 1, dir->kids + idx, (dir->nkids - idx) * sizeof(*dir->kids));
+	dir->kids[idx] = n;
+	dir->nkids++;
+	n->parent = dir;
+	return 0;
+}
+
+void vv_live_kid_remove(struct vv_node *dir, struct vv_node *n)
+{
+	size_t idx;
+	if (vv_live_kid_find(dir, n->name, strlen(n->name), &idx) != n)
+		return;
+	memmove(dir->kids + idx, dir->kids + idx + 1, (dir->nkids - idx - 1) * sizeof(*dir->kids));
+	dir->nkids--;
+}
+
+/* ---- stat ---------------------------------------------------------------------- */
+
+/* The first line(s) shown for a script of env: interpreter "python" + sfx. */
+static int shebang(const struct vv_env *env, const char *sfx, char **out, size_t *len)
+{
+	char *path = vv_env_path(env);
+	if (!path)
+		return -ENOMEM;
+	int r = vv_synth_shebang(path, out, len);
+	free(path);
+	size_t sl = strlen(sfx);
+	if (r < 0 || !sl)
+		return r;
+	/* put the suffix after the last "/bin/python" of the exec line */
+	char *nl = strchr(*out, '\n'), *at = NULL;
+	char *end = strncmp(*out, "#!/bin/sh", 9) ? nl : strchr(nl + 1, '\n');
+	for (char *q = *out; (q = strstr(q, "/bin/python")) && q < end; q++)
+		at = q + 11;
+	char *x = at ? malloc(*len + sl + 1) : NULL;
+	if (!x) {
+		free(*out);
+		return -ENOMEM;
+	}
+	size_t head = (size_t)(at - *out);
+	memcpy(x, *out, head);
+	memcpy(x + head, sfx, sl);
+	memcpy(x + head + sl, at, *len - head + 1);
+	free(*out);
+	*out = x;
+	*len += sl;
+	return 0;
+}
+
+/* Read the stored first line of a script object: suffix into sfx, its length into
+ * *skip. -EUCLEAN if the object is not a stored script. */
+static int script_sfx(int fd, char *sfx, size_t *skip)
+{
+	char head[SCRIPT_MAGIC_LEN + SCRIPT_SFX_MAX + 2];
+	ssize_t n = pread(fd, head, sizeof(head), 0);
+	if (n < SCRIPT_MAGIC_LEN + 1 || memcmp(head, SCRIPT_MAGIC, SCRIPT_MAGIC_LEN))
+		return vv_err(-EUCLEAN, "script object does not start with #!python");
+	size_t i = SCRIPT_MAGIC_LEN, k = 0;
+	while (i < (size_t)n && k < SCRIPT_SFX_MAX &&
+	       ((head[i] >= '0' && head[i] <= '9') || head[i] == '.'))
+		sfx[k++] = head[i++];
+	sfx[k] = 0;
+	if (i >= (size_t)n || head[i] != '\n')
+		return vv_err(-EUCLEAN, "script object has a bad first line");
+	*skip = i + 1;
+	return 0;
+}
+
+/* Shown prefix and hidden stored head of a script object. */
+int vv_live_script_prefix(struct vv_node *n, int fd, char **out, size_t *len, size_t *skip)
+{
+	char sfx[SCRIPT_SFX_MAX + 1];
+	int r = script_sfx(fd, sfx, skip);
+	return r < 0 ? r : shebang(n->env, sfx, out, len);
+}
+
+/* Generate (or reuse) the content of a synthesized node. */
+int vv_live_synth_content(struct vv_node *n)
+{
+	struct vv_env *env = n->env;
+	if (n->synth && n->synth_epoch == env->epoch)
+		return 0;
+	char *path = vv_env_path(env);
+	if (!path)
+		return -ENOMEM;
+	struct vv_synth_env se = {
+		.path = path,
+		.name = env->name,
+		.prompt = env->cfg.prompt,
+		.system_site = env->cfg.system_site,
+		.without_pip = env->cfg.without_pip,
+		.py = &env->py,
+	};
+	char *buf = NULL;
+	size_t len = 0;
+	int r = vv_synth_file((enum vv_synth_file)n->synth_which, &se, &buf, &len);
+	free(path);
+	if (r < 0)
+		return r;
+	free(n->synth);
+	n->synth = buf;
+	n->synthlen = len;
+	n->synth_epoch = env->epoch;
+	return 0;
+}
+
+static uint64_t node_size(struct vv_node *n)
+{
+	switch (n->kind) {
+	case VV_REG:
+		return n->stage ? n->ssize : n->size;
+	case VV_SCRIPT: {
+		if (n->stage)
+			return n->ssize;
+		/* shown and stored first lines differ by the same bytes whatever the
+		 * suffix: "#!python" + SFX + "\n" becomes shebang("") with SFX inside */
+		char *sb = NULL;
+		size_t len = 0;
+		if (shebang(n->env, "", &sb, &len) < 0 || n->size < SCRIPT_MAGIC_LEN + 1) {
+			free(sb);
+			return n->size;
+		}
+		free(sb);
+		return n->size - (SCRIPT_MAGIC_LEN + 1) + len;
+	}
+	case VV_LNK:
+		return strlen(n->target);
+	case VV_SYN_LINK:
+		return n->target ? strlen(n->target) : 0;
+	case VV_SYN_FILE:
+		if (n->stage)
+			return n->ssize;
+		return vv_live_synth_content(n) < 0 ? 0 : n->synthlen;
+	}
+	return 0;
+}
+
+bool vv_env_readonly(const struct vv_env *env)
+{
+	return env->set->readonly || env->cfg.locked;
+}
+
+void vv_node_stat(struct vv_node *n, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	mode_t type;
+	switch (n->kind) {
+	case VV_DIR: type = S_IFDIR; break;
+	case VV_LNK:
+	case VV_SYN_LINK: type = S_IFLNK; break;
+	default: type = S_IFREG; break;
+	}
+	st->st_mode = type | n->mode;
+	/* a locked env (or a read-only mount) shows no write permission, so tools that
+	 * test for it (test -w, os.access) see the truth before trying */
+	if (type != S_IFLNK && vv_env_readonly(n->env))
+		st->st_mode &= ~(mode_t)0222;
+	st->st_nlink = vv_live_is_dir(n) ? 2 : 1;
+	/* every file of an env is its owner's (envs/NAME `owner`) */
+	st->st_uid = n->env->cfg.owned ? n->env->cfg.uid : getuid();
+	st->st_gid = n->env->cfg.owned ? n->env->cfg.gid : getgid();
+	st->st_size = (off_t)node_size(n);
+	st->st_blocks = (st->st_size + 511) / 512;
+	st->st_blksize = 4096;
+	st->st_mtim.tv_sec = n->mtime_ns / 1000000000;
+	st->st_mtim.tv_nsec = n->mtime_ns % 1000000000;
+	st->st_ctim.tv_sec = n->ctime_ns / 1000000000;
+	st->st_ctim.tv_nsec = n->ctime_ns % 1000000000;
+	st->st_atim = st->st_mtim;
+}
+
+int vv_node_readlink(struct vv_node *n, char **out)
+{
+	if (n->kind != VV_LNK && n->kind != VV_SYN_LINK)
+		return -EINVAL;
+	*out = strdup(n->target ? n->target : "");
+	return *out ? 0 : -ENOMEM;
+}
+
+/* ---- paths --------------------------------------------------------------------- */
+
+char *vv_node_relpath(const struct vv_node *n)
+{
+	size_t len = 0;
+	for (const struct vv_node *p = n; p && !vv_live_is_root(p); p = p->parent)
+		len += strlen(p->name) + 1;
+	char *buf = malloc(len + 1);
+	if (!buf)
+		return NULL;
+	buf[len] = 0;
+	size_t pos = len;
+	for (const struct vv_node *p = n; p && !vv_live_is_root(p); p = p->parent) {
+		size_t l = strlen(p->name);
+		pos -= l;
+		memcpy(buf + pos, p->name, l);
+		if (pos)
+			buf[--pos] = '/';
+	}
+	/* a leading '/' may remain when len counted one separator too many */
+	if (len && buf[0] == '/')
+		memmove(buf, buf + 1, len);
+	return buf;
+}
+
+char *vv_env_path(const struct vv_env *env)
+{
+	const char *mp = env->set->mountpoint;
+	size_t a = strlen(mp), b = strlen(env->name);
+	bool slash = a && mp[a - 1] == '/';
+	char *p = malloc(a + b + 2);
+	if (!p)
+		return NULL;
+	memcpy(p, mp, a);
+	if (!slash)
+		p[a++] = '/';
+	memcpy(p + a, env->name, b + 1);
+	return p;
+}
+
+/* ---- the kernel's references --------------------------------------------------- */
+
+/* Tell the FUSE layer that the kernel's entry dir/name is stale. */
+void vv_live_inval_entry(struct vv_node *dir, const char *name)
+{
+	struct vv_envset *set = dir->env->set;
+	if (set->inval_entry && dir->nlookup)
+		set->inval_entry(set->inval_ctx, dir, name);
+}
+
+/* Does anything below n still matter: a node the kernel holds or something pins, or
+ * state that is not just a cache of the tree? The kernel may forget a directory before
+ * the entries below it (forgets of an invalidated subtree come in any order, from
+ * several threads), so the whole subtree counts, not only n's own kids. */
+static bool subtree_busy(const struct vv_node *n, int depth)
+{
+	for (size_t i = 0; i < n->nkids; i++) {
+		const struct vv_node *c = n->kids[i];
+		if (c->nlookup || c->pins || c->stage || c->dirty || vv_live_is_synth(c) ||
+		    (vv_live_is_dir(c) && c->mat) || depth > 4096 || subtree_busy(c, depth + 1))
+			return true;
+	}
+	return false;
+}
+
+static void subtree_free(struct vv_node *n)
+{
+	for (size_t i = 0; i < n->nkids; i++)
+		subtree_free(n->kids[i]);
+	vv_live_node_free(n);
+}
+
+bool vv_node_forget(struct vv_node *n, uint64_t k)
+{
+	n->nlookup = n->nlookup > k ? n->nlookup - k : 0;
+	if (n->nlookup || n->pins || vv_live_is_synth(n) || vv_live_is_root(n))
+		return false;
+	if (n->unlinked) {
+		vv_live_node_drop(n);
+		return true;
+	}
+	/* a clean node under a clean directory is just a cache of the tree: drop it */
+	struct vv_node *p = n->parent;
+	if (p && !p->mat && !n->stage && !n->dirty && !(vv_live_is_dir(n) && n->mat)) {
+		size_t idx;
+		if (vv_live_kid_find(p, n->name, strlen(n->name), &idx) == n) {
+			if (subtree_busy(n, 0))
+				return false;
+			vv_live_kid_remove(p, n);
+			subtree_free(n);
+			return true;
+		}
+	}
+	return false;
+}

@@ -1,0 +1,132 @@
+/*
+ * record.c - the live model's side of the journal: each change, once applied in
+ * memory, becomes one record of the env's journal. The paths are computed here;
+ * journal.h only knows the format. The record of a file's content is written once it
+ * is published (content.c), so the journal only ever names stored objects.
+ */
+#include "live/live.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "env/journal.h"
+#include "util/error.h"
+
+/* Changes are journaled while the env is not being replayed (replay rebuilds what the
+ * journal already says) and still belongs to the store. */
+static bool recording(const struct vv_env *env)
+{
+	return !env->replaying && !env->removed;
+}
+
+/* Open the env's journal for appending (a new one if it is missing or stale). */
+static int jopen(struct vv_env *env)
+{
+	return vv_journal_open(env->set->st, env->name, &env->cfg.root, &env->jfd);
+}
+
+/* A record that could not be written is reported; the change stays in memory and
+ * reaches the store with the next commit. */
+static int recorded(struct vv_env *env, int r)
+{
+	if (r < 0)
+		fprintf(stderr, "venvfs: env '%s': journal: %s\n", env->name, vv_errmsg());
+	return r;
+}
+
+/* File n has new published content (n->oid). */
+int vv_live_record_put(struct vv_node *n)
+{
+	struct vv_env *env = n->env;
+	if (!recording(env))
+		return 0;
+	char *rel = vv_node_relpath(n);
+	if (!rel)
+		return -ENOMEM;
+	int r = jopen(env);
+	if (r == 0)
+		r = vv_journal_put(env->jfd, rel, (char)n->kind, n->mode, n->size, n->mtime_ns,
+				   &n->oid);
+	free(rel);
+	return recorded(env, r);
+}
+
+int vv_live_record_mkdir(struct vv_node *n)
+{
+	struct vv_env *env = n->env;
+	if (!recording(env))
+		return 0;
+	char *rel = vv_node_relpath(n);
+	if (!rel)
+		return -ENOMEM;
+	int r = jopen(env);
+	if (r == 0)
+		r = vv_journal_mkdir(env->jfd, rel, n->mode, n->mtime_ns);
+	free(rel);
+	return recorded(env, r);
+}
+
+int vv_live_record_symlink(struct vv_node *n)
+{
+	struct vv_env *env = n->env;
+	if (!recording(env))
+		return 0;
+	char *rel = vv_node_relpath(n);
+	if (!rel)
+		return -ENOMEM;
+	int r = jopen(env);
+	if (r == 0)
+		r = vv_journal_symlink(env->jfd, rel, n->target, n->mtime_ns);
+	free(rel);
+	return recorded(env, r);
+}
+
+/* n is about to be unlinked or removed (it still has its path). */
+int vv_live_record_remove(struct vv_node *n)
+{
+	struct vv_env *env = n->env;
+	if (!recording(env))
+		return 0;
+	char *rel = vv_node_relpath(n);
+	if (!rel)
+		return -ENOMEM;
+	int r = jopen(env);
+	if (r == 0)
+		r = vv_journal_remove(env->jfd, rel);
+	free(rel);
+	return recorded(env, r);
+}
+
+/* from and to: the paths before and after the rename. */
+int vv_live_record_rename(struct vv_env *env, const char *from, const char *to,
+			  unsigned flags)
+{
+	if (!recording(env))
+		return 0;
+	int r = jopen(env);
+	if (r == 0)
+		r = vv_journal_rename(env->jfd, from, to, flags);
+	return recorded(env, r);
+}
+
+int vv_live_record_attr(struct vv_node *n)
+{
+	struct vv_env *env = n->env;
+	if (!recording(env))
+		return 0;
+	char *rel = vv_node_relpath(n);
+	if (!rel)
+		return -ENOMEM;
+	int r = jopen(env);
+	if (r == 0)
+		r = vv_journal_attr(env->jfd, rel, n->mode, n->mtime_ns);
+	free(rel);
+	return recorded(env, r);
+}
+
+int vv_journal_sync(struct vv_env *env)
+{
+	return vv_journal_datasync(env->jfd, env->name);
+}

@@ -1,0 +1,119 @@
+/*
+ * replay.c - applying the env's journal (journal.h) to its freshly loaded root.
+ *
+ * The journal only knows its records; here each one is turned back into the change it
+ * describes, made through the same calls the mount uses (with env->replaying set, so
+ * nothing is journaled again and a locked env does not refuse it). A record that cannot
+ * be applied is skipped with a message: the rest of the journal still counts.
+ */
+#include "live/live.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "env/journal.h"
+
+/* Split "a/b/c" into the node for "a/b" and the name "c" (copied into name). */
+static int walk_parent(struct vv_env *env, const char *path, size_t len, struct vv_node **dir,
+		       char *name)
+{
+	char *p = strndup(path, len);
+	if (!p)
+		return -ENOMEM;
+	char *slash = strrchr(p, '/');
+	const char *base = slash ? slash + 1 : p;
+	if (slash)
+		*slash = 0;
+	int r = -EINVAL;
+	if (strlen(base) && strlen(base) <= 255) {
+		strcpy(name, base);
+		r = vv_live_walk(env, slash ? p : "", dir);
+	}
+	free(p);
+	return r;
+}
+
+static int apply(struct vv_env *env, const struct vv_jrec *j)
+{
+	struct vv_node *dir, *dir2, *n;
+	char name[256], name2[256];
+	int r;
+	const char *pa = j->op == 'l' ? j->b : j->a;
+	size_t pl = j->op == 'l' ? j->blen : j->alen;
+	if ((r = walk_parent(env, pa, pl, &dir, name)) < 0)
+		return r;
+	switch (j->op) {
+	case 'c': {
+		struct vv_tree_ent e = {
+			.kind = (uint8_t)j->kind,
+			.mode = (uint16_t)j->mode,
+			.size = j->size,
+			.mtime_ns = j->mtime_ns,
+		};
+		if ((r = vv_oid_from_hex(&e.oid, j->oidhex, VV_OID_HEX)) < 0)
+			return r;
+		return vv_node_put(dir, name, &e);
+	}
+	case 'd':
+		if ((r = vv_node_mkdir(dir, name, (uint16_t)j->mode, &n)) < 0)
+			return r;
+		n->mtime_ns = n->ctime_ns = n->atime_ns = j->mtime_ns;
+		return 0;
+	case 'l': {
+		char *target = strndup(j->a, j->alen);
+		if (!target)
+			return -ENOMEM;
+		r = vv_node_symlink(dir, name, target, &n);
+		free(target);
+		if (r == 0)
+			n->mtime_ns = n->ctime_ns = n->atime_ns = j->mtime_ns;
+		return r;
+	}
+	case 'u':
+		if ((r = vv_node_lookup(dir, name, &n)) < 0)
+			return r;
+		return n->kind == VV_DIR ? vv_node_rmdir(dir, name) : vv_node_unlink(dir, name);
+	case 'r':
+		if ((r = walk_parent(env, j->b, j->blen, &dir2, name2)) < 0)
+			return r;
+		return vv_node_rename(dir, name, dir2, name2, j->flags);
+	case 'a':
+		if ((r = vv_node_lookup(dir, name, &n)) < 0)
+			return r;
+		return vv_node_setattr(n, n->kind == VV_LNK ? -1 : (int)j->mode, -1, j->mtime_ns);
+	}
+	return -EINVAL;
+}
+
+struct replay {
+	struct vv_env *env;
+	int applied;
+};
+
+static int replay_record(void *ctx, const struct vv_jrec *j)
+{
+	struct replay *rp = ctx;
+	int r = apply(rp->env, j);
+	if (r < 0)
+		fprintf(stderr, "venvfs: env '%s': journal record %d (%c) skipped: %s\n",
+			rp->env->name, rp->applied + 1, j->op, strerror(-r));
+	else
+		rp->applied++;
+	return 0; /* the next record may still apply */
+}
+
+int vv_live_replay(struct vv_env *env)
+{
+	struct replay rp = { .env = env };
+	env->replaying = true;
+	int r = vv_journal_read(env->set->st, env->name, &env->cfg.root, replay_record, &rp);
+	env->replaying = false;
+	if (r < 0)
+		return r;
+	/* keep appending to this journal: it still describes changes over the root */
+	if (rp.applied)
+		env->jrecords += (uint64_t)rp.applied;
+	return rp.applied;
+}
