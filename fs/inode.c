@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "env/env.h"
+#include "util/clock.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 #include "store/store.h"

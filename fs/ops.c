@@ -19,6 +19,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "util/clock.h"
 #include "util/error.h"
 #include "store/store.h"
 

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "env/journal.h"
 #include "util/config.h"
 #include "util/error.h"
 #include "util/vec.h"
@@ -329,29 +330,9 @@ int vv_env_list(struct vv_store *st, char ***names, size_t *n)
 	return 0;
 }
 
-int vv_env_journal_pending(struct vv_store *st, const char *name, const vv_oid *root)
-{
-	int fd = openat(st->journalfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : vv_err_sys(-errno, "cannot open journal/%s", name);
-	char buf[256];
-	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
-	int e = errno;
-	close(fd);
-	if (n <= 0)
-		return n < 0 ? vv_err_sys(-e, "cannot read journal/%s", name) : 0;
-	buf[n] = 0;
-	char hex[VV_OID_HEX + 1], want[VV_OID_HEX + 32];
-	vv_oid_hex(root, hex);
-	snprintf(want, sizeof(want), "venvfs-journal 1 %s\n", hex);
-	if (strncmp(buf, want, strlen(want)))
-		return 0; /* names another root: stale, ignored */
-	return (size_t)n > strlen(want);
-}
-
 int vv_env_check_committed(struct vv_store *st, const char *name, const vv_oid *root)
 {
-	int r = vv_env_journal_pending(st, name, root);
+	int r = vv_journal_pending(st, name, root);
 	if (r > 0)
 		r = vv_err(-EBUSY, "env '%s' has changes not committed yet (journal/%s): commit "
 			   "them first (`sync MOUNT/%s`, or unmount; a mount that stopped leaves "

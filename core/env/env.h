@@ -74,11 +74,6 @@ void vv_env_list_free(char **names, size_t n);
 
 void vv_envcfg_release(struct vv_envcfg *cfg);
 
-/* Does journal/name hold changes to root not committed yet (a mount that is running or
- * crashed)? 1, 0 (no journal, only its header, or a stale one naming another root) or
- * -errno. Tools that replace envs/name refuse to while it is 1. */
-int vv_env_journal_pending(struct vv_store *st, const char *name, const vv_oid *root);
-
 /* 0 if no journal names root with changes, else -EBUSY with the one message every
  * tool gives for it: "env 'NAME' has changes not committed yet (journal/NAME): commit
  * them first ...". */

@@ -23,6 +23,7 @@
 #include "util/config.h"
 #include "env/env.h"
 #include "util/error.h"
+#include "util/clock.h"
 #include "util/vec.h"
 #include "util/fsutil.h"
 #include "store/store.h"
@@ -32,12 +33,6 @@
 #define HIST_MAX_SIZE (4u << 20)
 #define NS 1000000000LL
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * NS + ts.tv_nsec;
-}
 
 void vv_history_release(struct vv_history *h)
 {
@@ -353,7 +348,7 @@ int vv_history_record(struct vv_store *st, const char *name, const vv_oid *old_r
 	if (source_check(source) < 0)
 		return vv_err(-EINVAL, "bad history source '%s'", source);
 	if (!now)
-		now = now_ns();
+		now = vv_now_ns();
 	int lk = lock_history(st);
 	if (lk < 0)
 		return lk;
@@ -510,7 +505,7 @@ int vv_history_snapshot_add(struct vv_store *st, const char *name, const char *t
 			struct vv_hist_snap *s = &h.snaps[i];
 			memset(s, 0, sizeof(*s));
 			snprintf(s->tag, sizeof(s->tag), "%s", tag);
-			s->time_ns = now_ns();
+			s->time_ns = vv_now_ns();
 			s->root = *root;
 			h.nsnaps++;
 			r = save(st, name, &h);

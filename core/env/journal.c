@@ -29,6 +29,28 @@
 #define JOURNAL_MAGIC "venvfs-journal 1 "
 #define JOURNAL_MAX ((size_t)1 << 30)
 
+/* ---- is it pending -------------------------------------------------------------- */
+
+int vv_journal_pending(struct vv_store *st, const char *name, const vv_oid *root)
+{
+	int fd = openat(st->journalfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : vv_err_sys(-errno, "cannot open journal/%s", name);
+	char buf[256];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	int e = errno;
+	close(fd);
+	if (n <= 0)
+		return n < 0 ? vv_err_sys(-e, "cannot read journal/%s", name) : 0;
+	buf[n] = 0;
+	char hex[VV_OID_HEX + 1], want[VV_OID_HEX + 32];
+	vv_oid_hex(root, hex);
+	snprintf(want, sizeof(want), JOURNAL_MAGIC "%s\n", hex);
+	if (strncmp(buf, want, strlen(want)))
+		return 0; /* names another root: stale, ignored */
+	return (size_t)n > strlen(want);
+}
+
 /* ---- writing ------------------------------------------------------------------- */
 
 struct jbuf {

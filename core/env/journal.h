@@ -34,6 +34,11 @@
 
 struct vv_store;
 
+/* Does journal/name hold changes to root not committed yet (a mount that is running or
+ * crashed)? 1, 0 (no journal, only its header, or a stale one naming another root) or
+ * -errno. Tools that replace envs/name refuse to while it is 1. */
+int vv_journal_pending(struct vv_store *st, const char *name, const vv_oid *root);
+
 /* ---- writing ---- */
 
 /* Open journal/NAME for appending into *fd: nothing to do when *fd >= 0; a journal

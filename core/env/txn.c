@@ -22,6 +22,7 @@
 
 #include "env/envlock.h"
 #include "env/history.h"
+#include "env/journal.h"
 #include "store/store.h"
 #include "util/error.h"
 #include "util/fsutil.h"
@@ -150,7 +151,7 @@ static int recheck(struct vv_txn *t, const struct vv_envcfg *now)
 	int r = 0;
 	if (!vv_oid_eq(&now->root, &t->base) ||
 	    (!(t->flags & VV_TXN_DISCARD) &&
-	     (r = vv_env_journal_pending(t->st, t->name, &t->base)) > 0))
+	     (r = vv_journal_pending(t->st, t->name, &t->base)) > 0))
 		r = vv_err(-EBUSY, "env '%s' was changed meanwhile; try again", t->name);
 	return r;
 }

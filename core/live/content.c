@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "store/damaged.h"
+#include "util/clock.h"
 #include "util/fsutil.h"
 #include "store/store.h"
 #include "python/synth.h"

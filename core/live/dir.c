@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "store/damaged.h"
+#include "util/clock.h"
 #include "util/error.h"
 #include "python/synth.h"
 

@@ -17,6 +17,7 @@
 
 #include "env/envlock.h"
 #include "env/journal.h"
+#include "util/clock.h"
 #include "util/error.h"
 #include "store/store.h"
 
@@ -212,7 +213,7 @@ static int env_lock(struct vv_env *env)
 		/* another writer committed since we loaded it, or one stopped with changes
 		 * not committed (its journal is replayed by the reload) */
 		stale = env->cfg.python && (!vv_live_cfg_equal(&env->cfg, &now) ||
-					    vv_env_journal_pending(set->st, env->name, &now.root) > 0);
+					    vv_journal_pending(set->st, env->name, &now.root) > 0);
 		vv_envcfg_release(&now);
 	}
 	if (stale) {

@@ -18,6 +18,7 @@
 #include "env/envlock.h"
 #include "env/txn.h"
 #include "env/journal.h"
+#include "util/clock.h"
 #include "util/error.h"
 #include "pkg/seed.h"
 #include "store/store.h"
@@ -60,7 +61,7 @@ static int env_load_cfg(struct vv_env *env)
 static int env_replay(struct vv_env *env)
 {
 	struct vv_envset *set = env->set;
-	int r = vv_env_journal_pending(set->st, env->name, &env->cfg.root);
+	int r = vv_journal_pending(set->st, env->name, &env->cfg.root);
 	if (r <= 0)
 		return r;
 	if (set->readonly) {
@@ -79,7 +80,7 @@ static int env_replay(struct vv_env *env)
 		if (r < 0)
 			return r;
 		/* the writer may have committed between the check and the lock */
-		if ((r = vv_env_journal_pending(set->st, env->name, &env->cfg.root)) <= 0) {
+		if ((r = vv_journal_pending(set->st, env->name, &env->cfg.root)) <= 0) {
 			vv_env_release_idle(env);
 			return r;
 		}

@@ -327,6 +327,4 @@ char *vv_node_relpath(const struct vv_node *n);
 /* Resolve a relative path inside an env (journal replay, tools). */
 int vv_env_walk(struct vv_env *env, const char *relpath, struct vv_node **out);
 
-int64_t vv_now_ns(void);
-
 #endif

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "util/error.h"
+#include "util/clock.h"
 #include "python/synth.h"
 
 /* A stored console script starts with "#!python" + SUFFIX + "\n" (SUFFIX: [0-9.]*, as
@@ -23,13 +24,6 @@
 #define SCRIPT_MAGIC "#!python"
 #define SCRIPT_MAGIC_LEN 8
 #define SCRIPT_SFX_MAX 15
-
-int64_t vv_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* ---- fd refs ------------------------------------------------------------------- */
 

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/clock.h"
 
 int vv_node_create(struct vv_node *dir, const char *name, uint16_t mode, bool excl,
 		   struct vv_node **out)

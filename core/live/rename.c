@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "store/tree.h"
+#include "util/clock.h"
 
 int vv_node_rename(struct vv_node *dir, const char *name, struct vv_node *newdir,
 		   const char *newname, unsigned int flags)

@@ -22,6 +22,7 @@
 #include "util/config.h"
 #include "env/env.h"
 #include "env/txn.h"
+#include "util/clock.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 #include "util/hash.h"

@@ -21,6 +21,7 @@
 
 #include "env/env.h"
 #include "env/txn.h"
+#include "util/clock.h"
 #include "util/error.h"
 #include "util/vec.h"
 #include "util/fsutil.h"

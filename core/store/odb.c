@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "util/error.h"
+#include "util/clock.h"
 #include "util/fsutil.h"
 
 void vv_odb_init(struct vv_odb *odb, const char *path, int objfd, int tmpfd, bool readonly)
@@ -157,12 +158,6 @@ static int link_obj(struct vv_odb *odb, int fd, const struct stat *fs, const cha
 	return errno == EEXIST ? 1 : -e;
 }
 
-static int64_t realtime_ns(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_REALTIME, &t);
-	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
 
 /* Index of an object's fan-out directory (its first byte). */
 static unsigned fan_of(const vv_oid *oid)
@@ -175,7 +170,7 @@ static unsigned fan_of(const vv_oid *oid)
 static int fsync_fan(struct vv_odb *odb, const vv_oid *oid, const char *dir,
 		     const char *shown)
 {
-	int64_t start = realtime_ns();
+	int64_t start = vv_now_ns();
 	int r = vv_fsync_dir_at(odb->objfd, dir);
 	if (r < 0)
 		return vv_err_prefix(r, "publishing '%s'", shown);
@@ -195,7 +190,7 @@ static bool known_durable(struct vv_odb *odb, const vv_oid *oid, const struct st
 {
 	int64_t synced = atomic_load(&odb->fan_synced_ns[fan_of(oid)]);
 	int64_t made = (int64_t)sb->st_ctim.tv_sec * 1000000000 + sb->st_ctim.tv_nsec;
-	return synced && synced <= realtime_ns() && made + 2000000000LL < synced;
+	return synced && synced <= vv_now_ns() && made + 2000000000LL < synced;
 }
 
 /* Make objects/XX if this process has not seen it yet. */

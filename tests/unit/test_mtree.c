@@ -516,7 +516,7 @@ static void test_readonly_set(void **state)
 	assert_int_equal(vv_env_load(st, "ro", &cfg), 0);
 	assert_true(vv_oid_eq(&cfg.root, &root)); /* nothing committed */
 	vv_envcfg_release(&cfg);
-	assert_int_equal(vv_env_journal_pending(st, "ro", &root), 1);
+	assert_int_equal(vv_journal_pending(st, "ro", &root), 1);
 }
 
 /* One store for all tests (seeding pip costs a second); env names differ per test. */
@@ -595,7 +595,7 @@ static void test_two_writers(void **state)
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
-	assert_int_equal(vv_env_journal_pending(st, "two", &ea->cfg.root), 1);
+	assert_int_equal(vv_journal_pending(st, "two", &ea->cfg.root), 1);
 	assert_int_equal(vv_node_mkdir(walk(ea, "lib"), "after", 0755, &d), -ESTALE);
 	ea = vv_envset_find(a, "two", 3);
 	assert_int_equal(vv_env_load_root(ea), 0); /* replays under the lock */
@@ -608,7 +608,7 @@ static void test_two_writers(void **state)
 	assert_int_equal(vv_node_mkdir(walk(eb2, "lib"), "b2", 0755, &d), -EBUSY);
 	assert_int_equal(vv_env_commit(ea), 0);
 	assert_int_equal(ea->lockfd, -1);
-	assert_int_equal(vv_env_journal_pending(st, "two", &ea->cfg.root), 0);
+	assert_int_equal(vv_journal_pending(st, "two", &ea->cfg.root), 0);
 	vv_oid committed = ea->cfg.root;
 	assert_int_equal(vv_envset_close(a), 0);
 	assert_int_equal(vv_envset_close(b), 0);

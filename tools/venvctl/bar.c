@@ -10,13 +10,7 @@
 #include <unistd.h>
 
 #include "bar.h"
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
+#include "util/clock.h"
 
 static void bar_cb(void *arg, const char *phase, uint64_t done, uint64_t total)
 {
@@ -37,7 +31,7 @@ void vc_bar_update(struct vc_bar *b, const char *phase, uint64_t done, uint64_t 
 {
 	if (!b->on)
 		return;
-	uint64_t t = now_ns();
+	uint64_t t = (uint64_t)vv_mono_ns();
 	bool last = total && done >= total;
 	if (b->drawn && !last && t - b->last_ns < 100000000u)
 		return;

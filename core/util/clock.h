@@ -1,0 +1,20 @@
+/*
+ * clock.h - the one clock helper: nanosecond timestamps.
+ *
+ * Wall-clock time (CLOCK_REALTIME) is what the store records: mtimes, history entries,
+ * publish times compared with file ctimes. Intervals (progress bars, polling) use the
+ * monotonic clock, which no clock change moves.
+ */
+#ifndef VV_CLOCK_H
+#define VV_CLOCK_H
+
+#include <stdint.h>
+
+#define VV_NS_PER_S 1000000000LL
+
+/* CLOCK_REALTIME in nanoseconds since the epoch. */
+int64_t vv_now_ns(void);
+/* CLOCK_MONOTONIC in nanoseconds. */
+int64_t vv_mono_ns(void);
+
+#endif
