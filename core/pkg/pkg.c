@@ -21,11 +21,11 @@
 #include <unistd.h>
 
 #include "util/config.h"
-#include "env/env.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 #include "ops/install.h"
 #include "util/progress.h"
+#include "util/strv.h"
 #include "python/python.h"
 #include "store/store.h"
 #include "store/tree.h"
@@ -243,7 +243,7 @@ int vv_pkg_list(struct vv_store *st, char ***names, size_t *n)
 	}
 	closedir(d);
 	if (r < 0) {
-		vv_env_list_free(*names, *n);
+		vv_strv_free(*names, *n);
 		*names = NULL;
 		*n = 0;
 		return r;
@@ -446,7 +446,7 @@ int vv_pkg_ingest(struct vv_store *st, const char *wheel_path, const struct vv_p
 	size_t n = 0;
 	vv_err_clear();
 	int r = ingest(st, wheel_path, py, want, nwant, &names, &n, out);
-	vv_env_list_free(names, n);
+	vv_strv_free(names, n);
 	return r;
 }
 
@@ -991,7 +991,7 @@ int vv_pkg_resolve(struct vv_store *st, const char *reqfile, const char *const *
 	*report = NULL;
 	vv_err_clear();
 	int r = resolve(st, reqfile, find_links, nlinks, py, progress, &rs, &names, &nnames);
-	vv_env_list_free(names, nnames);
+	vv_strv_free(names, nnames);
 	size_t unmet = 0;
 	if (r == 0 && (r = build_report(reqfile, &rs, &unmet, report)) == 0 && unmet) {
 		r = vv_err(-ENOENT, "%s: %zu of %zu requirement%s cannot be met", reqfile, unmet,
