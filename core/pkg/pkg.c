@@ -23,13 +23,13 @@
 #include "util/config.h"
 #include "util/error.h"
 #include "util/fsutil.h"
-#include "ops/install.h"
 #include "util/progress.h"
 #include "util/strv.h"
 #include "python/python.h"
 #include "store/store.h"
 #include "store/tree.h"
 #include "store/treebuild.h"
+#include "pkg/tags.h"
 #include "pkg/wheel.h"
 
 #define RECORD_MAX (64u << 10)
@@ -406,7 +406,7 @@ static int ingest(struct vv_store *st, const char *path, const struct vv_python 
 	memset(out, 0, sizeof(*out));
 	if (uname(&u) < 0)
 		return vv_err_sys(-errno, "uname");
-	int r = vv_install_tag_check(path, py->minor, u.machine, canon, sizeof(canon));
+	int r = vv_tag_check(path, py->minor, u.machine, canon, sizeof(canon));
 	if (r < 0)
 		return r;
 	vv_oid sha;
@@ -730,7 +730,7 @@ static int from_store(struct vv_store *st, char **names, size_t n, struct req *q
 		int r = vv_pkg_load(st, nm, &p);
 		if (r < 0)
 			return r;
-		int score = vv_install_tag_score(p.wheel, py->minor, machine);
+		int score = vv_tag_score(p.wheel, py->minor, machine);
 		vv_err_clear();
 		if (score > best && p.minor == py->minor && hash_ok(q, &p.sha256) &&
 		    vv_python_requires_ok(py, p.requires_python)) {
@@ -805,7 +805,7 @@ static int scan_links(const char *const *dirs, size_t ndirs, int minor, const ch
 			}
 			snprintf(w->version, sizeof(w->version), "%.*s", (int)(dash2 - dash - 1),
 				 dash + 1);
-			w->score = vv_install_tag_score(de->d_name, minor, machine);
+			w->score = vv_tag_score(de->d_name, minor, machine);
 			if (w->score < 0)
 				w->score = -1;
 		}
