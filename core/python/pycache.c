@@ -336,3 +336,59 @@ int vv_python_load(struct vv_store *st, const char *exe, struct vv_python *out)
 	*out = py;
 	return 0;
 }
+
+/* ---- what gc keeps ---- */
+
+/* For gc, a file is read with a larger limit than cache_read's and for the keys below
+ * only: one that is incomplete or too big to load as facts still names trees that must
+ * be kept. */
+#define TREES_MAX_SIZE ((size_t)1 << 20)
+
+struct pyparse {
+	vv_oid skel[2];
+	bool have[2];
+};
+
+static int py_key(void *user, const char *section, const char *key, const char *value,
+		  int lineno)
+{
+	struct pyparse *p = user;
+	(void)lineno;
+	if (!section || strcmp(section, "python"))
+		return 0;
+	int k = !strcmp(key, "skel-pip") ? 0 : !strcmp(key, "skel-nopip") ? 1 : -1;
+	if (k < 0)
+		return 0; /* the other facts are not gc's business */
+	if (vv_oid_from_hex(&p->skel[k], value, strlen(value)) < 0)
+		return vv_err(-EINVAL, "bad object id '%s' for %s", value, key);
+	p->have[k] = true;
+	return 0;
+}
+
+int vv_python_cache_trees(struct vv_store *st, const char *key,
+			  struct vv_python_cache_trees *out)
+{
+	static const char *const what[2] = {"skel-pip", "skel-nopip"};
+	char *buf = NULL, fname[300];
+	size_t len = 0;
+	memset(out, 0, sizeof(*out));
+	snprintf(fname, sizeof(fname), "pythons/%s", key);
+	int r = vv_read_file_at(st->pythonfd, key, TREES_MAX_SIZE, &buf, &len);
+	if (r == -ENOENT)
+		return r;
+	if (r < 0)
+		return vv_err_prefix(r, "%s", fname);
+	struct pyparse p = {0};
+	struct vv_ini_cb cb = {.key = py_key, .user = &p};
+	r = vv_ini_parse(buf, len, fname, &cb);
+	free(buf);
+	if (r < 0)
+		return r == -ENOMEM ? r : -EUCLEAN;
+	for (int k = 0; k < 2; k++) {
+		if (!p.have[k])
+			continue;
+		out->id[out->n] = p.skel[k];
+		out->what[out->n++] = what[k];
+	}
+	return 0;
+}
