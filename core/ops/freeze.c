@@ -18,7 +18,7 @@
 
 #include "env/env.h"
 #include "util/error.h"
-#include "ops/install.h"
+#include "pkg/tags.h"
 #include "python/python.h"
 #include "store/store.h"
 #include "store/tree.h"

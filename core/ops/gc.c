@@ -24,7 +24,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "util/config.h"
 #include "env/env.h"
 #include "env/envlock.h"
 #include "util/error.h"
@@ -34,13 +33,13 @@
 #include "env/journal.h"
 #include "pkg/pkg.h"
 #include "ops/reach.h"
+#include "python/python.h"
 #include "store/odb.h"
 #include "store/store.h"
 #include "store/tree.h"
 
 #define JOURNAL_MAGIC "venvfs-journal 1 "
 #define JOURNAL_MAX ((size_t)1 << 30)
-#define PYTHON_MAX ((size_t)1 << 20)
 #define LOCK_NAME "gc.lock"
 
 struct gc {
@@ -168,50 +167,19 @@ static int mark_env(struct gc *g, const char *name)
 	return 0;
 }
 
-struct pyparse {
-	vv_oid skel[2];
-	bool have[2];
-};
-
-static int py_key(void *user, const char *section, const char *key, const char *value,
-		  int lineno)
-{
-	struct pyparse *p = user;
-	(void)lineno;
-	if (!section || strcmp(section, "python"))
-		return 0;
-	int k = !strcmp(key, "skel-pip") ? 0 : !strcmp(key, "skel-nopip") ? 1 : -1;
-	if (k < 0)
-		return 0; /* the other facts are python.c's business */
-	if (vv_oid_from_hex(&p->skel[k], value, strlen(value)) < 0)
-		return vv_err(-EINVAL, "bad object id '%s' for %s", value, key);
-	p->have[k] = true;
-	return 0;
-}
-
-/* pythons/KEY: the skeleton trees new envs start from. */
+/* pythons/KEY: the skeleton trees new envs start from (the file is python.h's). */
 static int mark_python(struct gc *g, const char *name)
 {
-	char *buf = NULL, fname[300];
-	size_t len = 0;
-	snprintf(fname, sizeof(fname), "pythons/%s", name);
-	int r = vv_read_file_at(g->st->pythonfd, name, PYTHON_MAX, &buf, &len);
+	struct vv_python_cache_trees t;
+	int r = vv_python_cache_trees(g->st, name, &t);
 	if (r == -ENOENT)
 		return 0;
 	if (r < 0)
-		return vv_err_prefix(r, "%s", fname);
-	struct pyparse p = {0};
-	struct vv_ini_cb cb = {.key = py_key, .user = &p};
-	r = vv_ini_parse(buf, len, fname, &cb);
-	free(buf);
-	if (r < 0)
-		return r == -ENOMEM ? r : -EUCLEAN;
-	for (int k = 0; k < 2 && r == 0; k++) {
-		if (!p.have[k])
-			continue;
-		r = vv_reach_tree(g->reach, &p.skel[k]);
+		return r;
+	for (size_t k = 0; k < t.n && r == 0; k++) {
+		r = vv_reach_tree(g->reach, &t.id[k]);
 		if (r < 0)
-			vv_err_prefix(r, "%s: %s", fname, k ? "skel-nopip" : "skel-pip");
+			vv_err_prefix(r, "pythons/%s: %s", name, t.what[k]);
 	}
 	if (r == 0)
 		g->res->pythons++;

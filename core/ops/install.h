@@ -3,7 +3,7 @@
  * in that venv (`venvctl add`), without mounting the store.
  *
  * Each wheel must fit the env's interpreter by its file-name tags (see
- * vv_install_tag_check). Wheels are ingested as package records first (pkg.h: unpacked
+ * vv_tag_check, tags.h). Wheels are ingested as package records first (pkg.h: unpacked
  * once per store and Python X.Y), and a recorded package goes into an env as a few
  * tree grafts: its site-packages entries and bin/ scripts by their tree ids, merged
  * into directories the env already has (a shared namespace package directory).
@@ -59,26 +59,5 @@ int vv_install_requirements(struct vv_store *st, const char *name, const char *r
 int vv_install_pkgs(struct vv_store *st, const vv_oid *root_in, int minor,
 		    const struct vv_pkg *pkgs, size_t n, bool fresh, vv_oid *root_out,
 		    struct vv_installed *res);
-
-/* Like vv_install_tag_check (no name out): how specific the best fitting tag set is
- * (higher: a platform tag over any, the interpreter's ABI over abi3 over none, cp3N
- * over py3N over py3), or -EINVAL when none fits. */
-int vv_install_tag_score(const char *wheel_path, int minor, const char *machine);
-
-/* Do a wheel's file-name tags (NAME-VER[-BUILD]-PY-ABI-PLAT.whl, each tag possibly a
- * '.'-separated set) fit CPython 3.minor on Linux `machine` (uname -m)? Accepted:
- *   PY py3, py3N (N <= minor) or cp3<minor>  with ABI none;
- *   PY cp3<minor>                            with ABI cp3<minor>;
- *   PY cp3M (2 <= M <= minor)                with ABI abi3;
- *   PLAT any, linux_<machine> or manylinux*_<machine> (the glibc version of a
- *   manylinux tag is not checked).
- * 0, or -EINVAL "WHEEL: why". The distribution name of the file name, PEP 503
- * normalized, goes to canon (size bytes) when canon is not NULL. */
-int vv_install_tag_check(const char *wheel_path, int minor, const char *machine, char *canon,
-			 size_t size);
-
-/* PEP 503 normalized name (lower case, runs of -_. become one '-') of the first len
- * bytes of name into out (size bytes); -ENAMETOOLONG if it does not fit. */
-int vv_dist_canonical(const char *name, size_t len, char *out, size_t size);
 
 #endif

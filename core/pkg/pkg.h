@@ -73,7 +73,7 @@ int vv_pkg_ingest(struct vv_store *st, const char *wheel_path, const struct vv_p
 /* Read packages/NAME. */
 int vv_pkg_load(struct vv_store *st, const char *record, struct vv_pkg *out);
 
-/* Every record file name (sorted; free with vv_env_list_free). */
+/* Every record file name (sorted; free with vv_strv_free, util/strv.h). */
 int vv_pkg_list(struct vv_store *st, char ***names, size_t *n);
 
 /* Resolve a requirements file for an env of interpreter py: every line must be an

@@ -14,6 +14,7 @@
 #define VV_PYTHON_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "util/hash.h"
@@ -48,6 +49,21 @@ int vv_python_load(struct vv_store *st, const char *exe, struct vv_python *out);
 
 /* Save the facts (incl. skeleton ids) to the store cache. */
 int vv_python_save(struct vv_store *st, const struct vv_python *py);
+
+/* The trees one cache file keeps alive (gc.h): the skeleton roots it names. */
+#define VV_PYTHON_CACHE_TREES 2
+struct vv_python_cache_trees {
+	size_t n;
+	vv_oid id[VV_PYTHON_CACHE_TREES];
+	const char *what[VV_PYTHON_CACHE_TREES]; /* its key ("skel-pip"), for messages */
+};
+
+/* The tree ids in the cache file pythons/KEY (key as listed in that directory). Only
+ * they are read, so a file that lacks other facts still counts. 0; -ENOENT (no
+ * message) when the file is gone; -EUCLEAN when it does not parse (-ENOMEM), or the
+ * read error, with a message naming pythons/KEY. */
+int vv_python_cache_trees(struct vv_store *st, const char *key,
+			  struct vv_python_cache_trees *out);
 
 void vv_python_release(struct vv_python *py);
 

@@ -1,8 +1,9 @@
 /*
  * test_install.c - `venvctl add` in core: wheels installed into an env made from a small
  * skeleton, a newer version replacing the older one's files (as pip's upgrade does),
- * the tag check, and refusals (bad tags, a hostile wheel, uncommitted journal) that
- * leave the env's root unchanged. Wheels are built with libzip (testutil.h).
+ * and refusals (bad tags, a hostile wheel, uncommitted journal) that leave the env's
+ * root unchanged. Wheels are built with libzip (testutil.h); the tags alone are
+ * test_tags.c's.
  */
 #include "testutil.h"
 
@@ -259,45 +260,12 @@ static void test_hostile_record(void **state)
 	free(w);
 }
 
-static void test_tags(void **state)
-{
-	(void)state;
-	char canon[64];
-	static const char *const ok[] = {
-		"a-1-py3-none-any.whl", "a-1-py2.py3-none-any.whl", "a-1-py311-none-any.whl",
-		"a-1-py38-none-any.whl", "a-1-cp311-cp311-linux_x86_64.whl",
-		"a-1-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
-		"a-1-cp38-abi3-manylinux2010_x86_64.whl", "a-1-cp311-none-any.whl",
-		"a-1-1build-py3-none-any.whl", "dir/a-1-py3-none-any.whl",
-	};
-	for (size_t i = 0; i < sizeof(ok) / sizeof(*ok); i++)
-		if (vv_install_tag_check(ok[i], 11, "x86_64", NULL, 0) != 0)
-			fail_msg("refused %s: %s", ok[i], vv_errmsg());
-	static const char *const bad[] = {
-		"a-1-py2-none-any.whl", "a-1-py312-none-any.whl", "a-1-cp310-cp310-linux_x86_64.whl",
-		"a-1-cp312-abi3-linux_x86_64.whl", "a-1-cp311-cp311-win_amd64.whl",
-		"a-1-cp311-cp311-manylinux2014_aarch64.whl", "a-1-cp311-cp311-musllinux_1_1_x86_64.whl",
-		"a-1-pp39-pypy39_pp73-any.whl", "a-py3-none-any.whl", "a-1-py3-none-any.zip",
-		"a-1-2-3-py3-none-any.whl", "a b-1-py3-none-any.whl",
-	};
-	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
-		if (vv_install_tag_check(bad[i], 11, "x86_64", NULL, 0) != -EINVAL)
-			fail_msg("accepted %s", bad[i]);
-	assert_int_equal(vv_install_tag_check("Foo.Bar_baz-1-py3-none-any.whl", 11, "x86_64",
-					      canon, sizeof(canon)), 0);
-	assert_string_equal(canon, "foo-bar-baz");
-	assert_int_equal(vv_dist_canonical("A__b-.C", 7, canon, sizeof(canon)), 0);
-	assert_string_equal(canon, "a-b-c");
-	assert_int_equal(vv_dist_canonical("abcdef", 6, canon, 4), -ENAMETOOLONG);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_add_and_replace, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_record, setup, teardown),
-		cmocka_unit_test(test_tags),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,6 +22,7 @@
 #include "util/error.h"
 #include "ops/gc.h"
 #include "util/hash.h"
+#include "util/strv.h"
 #include "ops/install.h"
 #include "pkg/pkg.h"
 #include "python/python.h"
@@ -86,7 +87,7 @@ static size_t count_records(struct ctx *c)
 	char **names;
 	size_t n;
 	assert_int_equal(vv_pkg_list(c->st, &names, &n), 0);
-	vv_env_list_free(names, n);
+	vv_strv_free(names, n);
 	return n;
 }
 

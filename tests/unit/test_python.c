@@ -2,7 +2,8 @@
  * shim when pyenv is installed), plus fakes that prove cached facts start no process:
  * a file that looks like an ELF binary but cannot be executed. Discovery of several
  * interpreters and selection by version run against whatever this machine has (at
- * least the python3 on PATH) and against fakes on a private PATH. */
+ * least the python3 on PATH) and against fakes on a private PATH. The skeleton ids gc
+ * reads from the cache come from saved and hand-written cache files. */
 #include "testutil.h"
 
 #include <fcntl.h>
@@ -15,6 +16,7 @@
 
 #include "util/config.h"
 #include "util/error.h"
+#include "util/hash.h"
 #include "python/python.h"
 #include "store/store.h"
 
@@ -682,6 +684,57 @@ static void test_versions(void **state)
 	vv_python_release(&b);
 }
 
+/* What gc keeps of a cache file: the skeleton ids, read from a saved file or from an
+ * incomplete one; a bad id fails naming the file. */
+static void test_cache_trees(void **state)
+{
+	(void)state;
+	struct vv_store *st = vt_store_new();
+	char exe[PATH_MAX], hex[VV_OID_HEX + 1];
+	snprintf(exe, sizeof(exe), "%s/python3.12", st->path);
+	vt_write_file(exe, "not run", 7);
+	struct vv_python py = { .exe = exe, .home = (char *)"/h", .base_exe = (char *)"/h/py",
+				.version = (char *)"3.12.1", .major = 3, .minor = 12 };
+	memset(py.skel_pip.b, 0xab, sizeof(py.skel_pip.b));
+	memset(py.skel_nopip.b, 0xcd, sizeof(py.skel_nopip.b));
+	assert_int_equal(vv_python_save(st, &py), 0);
+	vv_oid key;
+	vv_hash_buf(exe, strlen(exe), &key);
+	vv_oid_hex(&key, hex);
+	struct vv_python_cache_trees t;
+	assert_int_equal(vv_python_cache_trees(st, hex, &t), 0);
+	assert_int_equal(t.n, 2);
+	assert_true(vv_oid_eq(&t.id[0], &py.skel_pip));
+	assert_string_equal(t.what[0], "skel-pip");
+	assert_true(vv_oid_eq(&t.id[1], &py.skel_nopip));
+	assert_string_equal(t.what[1], "skel-nopip");
+
+	/* Only the skeleton keys matter: other sections and keys, missing facts are fine. */
+	char path[PATH_MAX], text[300];
+	vv_oid_hex(&py.skel_nopip, hex);
+	snprintf(text, sizeof(text), "[other]\nx = 1\n[python]\nfuture = 2\nskel-nopip = %s\n",
+		 hex);
+	snprintf(path, sizeof(path), "%s/pythons/partial", st->path);
+	vt_write_file(path, text, strlen(text));
+	assert_int_equal(vv_python_cache_trees(st, "partial", &t), 0);
+	assert_int_equal(t.n, 1);
+	assert_true(vv_oid_eq(&t.id[0], &py.skel_nopip));
+	assert_string_equal(t.what[0], "skel-nopip");
+	snprintf(path, sizeof(path), "%s/pythons/none", st->path);
+	snprintf(text, sizeof(text), "[python]\nversion = 3.12.1\n");
+	vt_write_file(path, text, strlen(text));
+	assert_int_equal(vv_python_cache_trees(st, "none", &t), 0);
+	assert_int_equal(t.n, 0);
+
+	assert_int_equal(vv_python_cache_trees(st, "gone", &t), -ENOENT);
+	snprintf(path, sizeof(path), "%s/pythons/bad", st->path);
+	snprintf(text, sizeof(text), "[python]\nskel-pip = nothex\n");
+	vt_write_file(path, text, strlen(text));
+	assert_int_equal(vv_python_cache_trees(st, "bad", &t), -EUCLEAN);
+	assert_non_null(strstr(vv_errmsg(), "pythons/bad"));
+	vt_store_free(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -694,6 +747,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_discover_real, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_discover_fakes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_versions, setup, teardown),
+		cmocka_unit_test(test_cache_trees),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

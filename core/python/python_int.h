@@ -1,0 +1,48 @@
+/*
+ * python_int.h - what the files of the interpreter module share; not an API (python.h
+ * is). The files, each calling only those listed before it:
+ *
+ *   python.c     struct vv_python as a value: release, name, copy, list free
+ *   pyversion.c  version numbers: comparing, prefixes, Requires-Python
+ *   probe.c      running an interpreter once and parsing what it says
+ *   pycache.c    the pythons/KEY cache: facts per real executable, skeleton ids
+ *   discover.c   finding interpreters: the one to use, every installed one, by version
+ */
+#ifndef VV_PYTHON_INT_H
+#define VV_PYTHON_INT_H
+
+#include <stdbool.h>
+
+struct vv_store;
+struct vv_python;
+
+/* ---- pyversion.c */
+
+/* "3.11.7" -> major, minor; strict digits, no leading garbage. 0 or -EINVAL (no
+ * message). */
+int python_parse_version(const char *s, int *major, int *minor);
+
+/* Do the first components of ver equal all components of prefix ("3.1" vs "3.12.0":
+ * no)? Components are compared as numbers. */
+bool python_ver_prefix(const char *ver, const char *prefix);
+
+/* ---- probe.c */
+
+/* Run `path` once and learn its facts (skeleton ids zero). */
+int python_learn(const char *path, struct vv_python *py);
+
+/* ---- pycache.c */
+
+/* Cached facts for exe if they are still true (same inode, size and mtime; the pip wheel
+ * still there). 1 fresh, 0 missing or stale (*stale gets the old facts if readable;
+ * stale may be NULL), -ENOMEM. */
+int python_cache_fresh(struct vv_store *st, const char *exe, struct vv_python *py,
+		       struct vv_python *stale);
+
+/* Learned facts plus what the cache knew (cached, fresh: python_cache_fresh said 1):
+ * skeletons survive as long as the interpreter and its pip wheel are the same. Saves
+ * when anything changed. */
+int python_merge_and_save(struct vv_store *st, struct vv_python *learned,
+			  struct vv_python *cached, bool fresh);
+
+#endif
