@@ -27,7 +27,6 @@
 #include "util/fsutil.h"
 #include "util/hash.h"
 #include "ops/install.h"
-#include "live/mtree.h"
 #include "pkg/pkg.h"
 #include "python/python.h"
 #include "pkg/seed.h"

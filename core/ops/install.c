@@ -26,7 +26,6 @@
 #include "util/vec.h"
 #include "util/fsutil.h"
 #include "util/hash.h"
-#include "live/mtree.h"
 #include "pkg/pkg.h"
 #include "pkg/tags.h"
 #include "python/python.h"
