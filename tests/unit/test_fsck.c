@@ -30,18 +30,11 @@ static const struct vv_stats_env *env_of(const struct vv_stats *s, const char *n
 	return NULL;
 }
 
-static void obj_path(struct vv_store *st, const vv_oid *oid, char *buf, size_t cap)
-{
-	char rel[8 + VV_OID_HEX + 2];
-	vv_odb_obj_path(oid, rel);
-	snprintf(buf, cap, "%s/%s", st->path, rel);
-}
-
 /* Replace an object file's bytes (objects are 0444). */
 static void clobber(struct vv_store *st, const vv_oid *oid, const char *data)
 {
 	char p[4096];
-	obj_path(st, oid, p, sizeof(p));
+	vt_obj_path(st, oid, p, sizeof(p));
 	assert_int_equal(chmod(p, 0644), 0);
 	vt_write_file(p, data, strlen(data));
 }
@@ -49,43 +42,8 @@ static void clobber(struct vv_store *st, const vv_oid *oid, const char *data)
 static void drop(struct vv_store *st, const vv_oid *oid)
 {
 	char p[4096];
-	obj_path(st, oid, p, sizeof(p));
+	vt_obj_path(st, oid, p, sizeof(p));
 	assert_int_equal(unlink(p), 0);
-}
-
-/*
- * Two envs a and b share subtree "common" (files x, y) and file object z; a also has
- * "only-a" (file u), b has a duplicate of "common" under another name plus v.
- */
-struct fixture {
-	struct vv_store *st;
-	vv_oid x, y, z, u, v, common, root_a, root_b, garbage;
-};
-
-static void build(struct fixture *f)
-{
-	struct vv_store *st = f->st = vt_store_new();
-	f->x = vt_put(st, "xxxxxxxxxx");         /* 10 */
-	f->y = vt_put(st, "yyyyyyyyyyyyyyyyyyyy"); /* 20 */
-	f->z = vt_put(st, "zzzzz");              /* 5 */
-	f->u = vt_put(st, "uuuuuuu");            /* 7 */
-	f->v = vt_put(st, "vvv");                /* 3 */
-	f->garbage = vt_put(st, "nobody references this"); /* 22 */
-
-	struct vv_tree_ent c[] = {vt_file_ent("x", f->x, 10), vt_file_ent("y", f->y, 20)};
-	f->common = vt_tree(st, c, 2);
-	struct vv_tree_ent ra[] = {
-		vt_dir_ent("common", f->common), vt_file_ent("z", f->z, 5), vt_file_ent("u", f->u, 7),
-		vt_link_ent("lib64", "lib"),
-	};
-	f->root_a = vt_tree(st, ra, 4);
-	struct vv_tree_ent rb[] = {
-		vt_dir_ent("common", f->common), vt_dir_ent("again", f->common),
-		vt_file_ent("z2", f->z, 5), vt_file_ent("v", f->v, 3),
-	};
-	f->root_b = vt_tree(st, rb, 4);
-	vt_mkenv(st, "a", f->root_a);
-	vt_mkenv(st, "b", f->root_b);
 }
 
 struct collected {
@@ -122,8 +80,8 @@ static void dump(const struct collected *c)
 static void test_fsck_clean(void **state)
 {
 	(void)state;
-	struct fixture f;
-	build(&f);
+	struct vt_twoenvs f;
+	vt_twoenvs_build(&f);
 	struct collected c = {0};
 	struct vv_fsck_summary sum;
 	assert_int_equal(vv_fsck(f.st, collect, &c, &sum), 0);
@@ -138,8 +96,8 @@ static void test_fsck_clean(void **state)
 static void test_fsck_damage(void **state)
 {
 	(void)state;
-	struct fixture f;
-	build(&f);
+	struct vt_twoenvs f;
+	vt_twoenvs_build(&f);
 	char hx[VV_OID_HEX + 1], hy[VV_OID_HEX + 1], hu[VV_OID_HEX + 1], hg[VV_OID_HEX + 1];
 	vv_oid_hex(&f.x, hx);
 	vv_oid_hex(&f.y, hy);
@@ -251,8 +209,8 @@ static int stop_first(const struct vv_fsck_problem *p, void *arg)
 static void test_fsck_stop(void **state)
 {
 	(void)state;
-	struct fixture f;
-	build(&f);
+	struct vt_twoenvs f;
+	vt_twoenvs_build(&f);
 	drop(f.st, &f.x);
 	drop(f.st, &f.y);
 	int calls = 0;

@@ -75,15 +75,6 @@ static void save_root(struct vv_store *st, const char *name, vv_oid root, const 
 	vv_envcfg_release(&cfg);
 }
 
-static vv_oid env_root(struct vv_store *st, const char *name)
-{
-	struct vv_envcfg cfg;
-	assert_int_equal(vv_env_load(st, name, &cfg), 0);
-	vv_oid r = cfg.root;
-	vv_envcfg_release(&cfg);
-	return r;
-}
-
 static struct vv_history load(struct vv_store *st, const char *name)
 {
 	struct vv_history h;
@@ -398,7 +389,7 @@ static void test_corrupt(void **state)
 	assert_true(vv_fsck(st, NULL, NULL, &sum) >= 1);
 	/* ... but the env still commits, and the file is left for repair */
 	save_root(st, "e", r2, "add");
-	vv_oid now = env_root(st, "e");
+	vv_oid now = vt_env_root(st, "e");
 	assert_true(vv_oid_eq(&now, &r2));
 	char *after;
 	size_t alen;
@@ -410,7 +401,7 @@ static void test_corrupt(void **state)
 	assert_int_equal(unlinkat(st->historyfd, "e", 0), 0);
 	assert_int_equal(mkdirat(st->historyfd, "e", 0755), 0);
 	save_root(st, "e", r1, "add");
-	now = env_root(st, "e");
+	now = vt_env_root(st, "e");
 	assert_true(vv_oid_eq(&now, &r1));
 	assert_int_equal(unlinkat(st->historyfd, "e", AT_REMOVEDIR), 0);
 	free(good);
@@ -436,7 +427,7 @@ static void test_rollback(void **state)
 	/* default: undo the last entry */
 	assert_int_equal(vv_envstate_rollback(st, "e", NULL, &to), 0);
 	assert_true(vv_oid_eq(&to, &r1));
-	vv_oid cur = env_root(st, "e");
+	vv_oid cur = vt_env_root(st, "e");
 	assert_true(vv_oid_eq(&cur, &r1));
 	struct vv_history h = load(st, "e");
 	assert_int_equal(h.n, 3);
@@ -444,16 +435,16 @@ static void test_rollback(void **state)
 	vv_history_release(&h);
 	/* undoing the rollback */
 	assert_int_equal(vv_envstate_rollback(st, "e", NULL, &to), 0);
-	cur = env_root(st, "e");
+	cur = vt_env_root(st, "e");
 	assert_true(vv_oid_eq(&cur, &r2));
 	/* by entry: the state before entry 1 */
 	assert_int_equal(vv_envstate_rollback(st, "e", "1", &to), 0);
-	cur = env_root(st, "e");
+	cur = vt_env_root(st, "e");
 	assert_true(vv_oid_eq(&cur, &r0));
 	assert_int_equal(vv_envstate_rollback(st, "e", "1", &to), 1); /* already there */
 	/* by snapshot */
 	assert_int_equal(vv_envstate_rollback(st, "e", "one", &to), 0);
-	cur = env_root(st, "e");
+	cur = vt_env_root(st, "e");
 	assert_true(vv_oid_eq(&cur, &r1));
 	assert_int_equal(vv_envstate_rollback(st, "e", "42", &to), -ENOENT);
 	assert_non_null(strstr(vv_errmsg(), "42"));
@@ -467,7 +458,7 @@ static void test_rollback(void **state)
 	assert_int_equal(vv_envstate_rollback(st, "e", NULL, &to), -EBUSY);
 	assert_non_null(strstr(vv_errmsg(), "not committed"));
 	assert_int_equal(vv_envstate_snapshot(st, "e", "two"), -EBUSY);
-	cur = env_root(st, "e");
+	cur = vt_env_root(st, "e");
 	assert_true(vv_oid_eq(&cur, &r1));
 	/* a header-only journal is no pending change: it is removed by the rollback */
 	snprintf(jr, sizeof(jr), "venvfs-journal 1 %s\n", hx);
@@ -479,7 +470,7 @@ static void test_rollback(void **state)
 	save_root(st, "e", other, "create");
 	assert_int_equal(vv_envstate_rollback(st, "e", NULL, &to), -EINVAL);
 	assert_non_null(strstr(vv_errmsg(), "python3.11"));
-	cur = env_root(st, "e");
+	cur = vt_env_root(st, "e");
 	assert_true(vv_oid_eq(&cur, &other));
 	/* a snapshot can be deleted once */
 	assert_int_equal(vv_history_snapshot_delete(st, "e", "one"), 0);

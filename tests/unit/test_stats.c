@@ -20,12 +20,6 @@
 #include "store/store.h"
 #include "store/tree.h"
 
-
-
-
-
-
-
 static const struct vv_stats_env *env_of(const struct vv_stats *s, const char *name)
 {
 	for (size_t i = 0; i < s->nenvs; i++)
@@ -33,48 +27,6 @@ static const struct vv_stats_env *env_of(const struct vv_stats *s, const char *n
 			return &s->envs[i];
 	fail_msg("no env %s in stats", name);
 	return NULL;
-}
-
-static void obj_path(struct vv_store *st, const vv_oid *oid, char *buf, size_t cap)
-{
-	char rel[8 + VV_OID_HEX + 2];
-	vv_odb_obj_path(oid, rel);
-	snprintf(buf, cap, "%s/%s", st->path, rel);
-}
-
-/*
- * Two envs a and b share subtree "common" (files x, y) and file object z; a also has
- * "only-a" (file u), b has a duplicate of "common" under another name plus v.
- */
-struct fixture {
-	struct vv_store *st;
-	vv_oid x, y, z, u, v, common, root_a, root_b, garbage;
-};
-
-static void build(struct fixture *f)
-{
-	struct vv_store *st = f->st = vt_store_new();
-	f->x = vt_put(st, "xxxxxxxxxx");         /* 10 */
-	f->y = vt_put(st, "yyyyyyyyyyyyyyyyyyyy"); /* 20 */
-	f->z = vt_put(st, "zzzzz");              /* 5 */
-	f->u = vt_put(st, "uuuuuuu");            /* 7 */
-	f->v = vt_put(st, "vvv");                /* 3 */
-	f->garbage = vt_put(st, "nobody references this"); /* 22 */
-
-	struct vv_tree_ent c[] = {vt_file_ent("x", f->x, 10), vt_file_ent("y", f->y, 20)};
-	f->common = vt_tree(st, c, 2);
-	struct vv_tree_ent ra[] = {
-		vt_dir_ent("common", f->common), vt_file_ent("z", f->z, 5), vt_file_ent("u", f->u, 7),
-		vt_link_ent("lib64", "lib"),
-	};
-	f->root_a = vt_tree(st, ra, 4);
-	struct vv_tree_ent rb[] = {
-		vt_dir_ent("common", f->common), vt_dir_ent("again", f->common),
-		vt_file_ent("z2", f->z, 5), vt_file_ent("v", f->v, 3),
-	};
-	f->root_b = vt_tree(st, rb, 4);
-	vt_mkenv(st, "a", f->root_a);
-	vt_mkenv(st, "b", f->root_b);
 }
 
 static void test_stats_empty(void **state)
@@ -97,8 +49,8 @@ static void test_stats_empty(void **state)
 static void test_stats_sharing(void **state)
 {
 	(void)state;
-	struct fixture f;
-	build(&f);
+	struct vt_twoenvs f;
+	vt_twoenvs_build(&f);
 	struct vv_stats s;
 	assert_int_equal(vv_stats_collect(f.st, &s), 0);
 
@@ -129,7 +81,7 @@ static void test_stats_sharing(void **state)
 	for (size_t i = 0; i < 3; i++) {
 		char p[4096];
 		struct stat sb;
-		obj_path(f.st, &trees[i], p, sizeof(p));
+		vt_obj_path(f.st, &trees[i], p, sizeof(p));
 		assert_int_equal(stat(p, &sb), 0);
 		want += (uint64_t)sb.st_size;
 	}

@@ -48,18 +48,9 @@ static void write_journal(struct vv_store *st, const char *name, const vv_oid *r
 	close(fd);
 }
 
-static vv_oid root_of(struct vv_store *st, const char *name)
-{
-	struct vv_envcfg c;
-	assert_int_equal(vv_env_load(st, name, &c), 0);
-	vv_oid r = c.root;
-	vv_envcfg_release(&c);
-	return r;
-}
-
 static bool root_is(struct vv_store *st, const char *name, const vv_oid *want)
 {
-	vv_oid r = root_of(st, name);
+	vv_oid r = vt_env_root(st, name);
 	return vv_oid_eq(&r, want);
 }
 

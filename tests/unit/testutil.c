@@ -17,6 +17,7 @@
 #include "util/error.h"
 #include "util/fsutil.h"
 #include "util/hash.h"
+#include "store/odb.h"
 #include "store/store.h"
 #include "store/tree.h"
 
@@ -363,6 +364,48 @@ void vt_mkenv(struct vv_store *st, const char *name, vv_oid root)
 	cfg.root = root;
 	if (vv_txn_create(st, name, &cfg) < 0)
 		fail_msg("vv_txn_create: %s", vv_errmsg());
+}
+
+void vt_obj_path(struct vv_store *st, const vv_oid *oid, char *buf, size_t cap)
+{
+	char rel[VV_ODB_PATH_SIZE];
+	vv_odb_obj_path(oid, rel);
+	snprintf(buf, cap, "%s/%s", st->path, rel);
+}
+
+void vt_twoenvs_build(struct vt_twoenvs *f)
+{
+	struct vv_store *st = f->st = vt_store_new();
+	f->x = vt_put(st, "xxxxxxxxxx");         /* 10 */
+	f->y = vt_put(st, "yyyyyyyyyyyyyyyyyyyy"); /* 20 */
+	f->z = vt_put(st, "zzzzz");              /* 5 */
+	f->u = vt_put(st, "uuuuuuu");            /* 7 */
+	f->v = vt_put(st, "vvv");                /* 3 */
+	f->garbage = vt_put(st, "nobody references this"); /* 22 */
+
+	struct vv_tree_ent c[] = {vt_file_ent("x", f->x, 10), vt_file_ent("y", f->y, 20)};
+	f->common = vt_tree(st, c, 2);
+	struct vv_tree_ent ra[] = {
+		vt_dir_ent("common", f->common), vt_file_ent("z", f->z, 5), vt_file_ent("u", f->u, 7),
+		vt_link_ent("lib64", "lib"),
+	};
+	f->root_a = vt_tree(st, ra, 4);
+	struct vv_tree_ent rb[] = {
+		vt_dir_ent("common", f->common), vt_dir_ent("again", f->common),
+		vt_file_ent("z2", f->z, 5), vt_file_ent("v", f->v, 3),
+	};
+	f->root_b = vt_tree(st, rb, 4);
+	vt_mkenv(st, "a", f->root_a);
+	vt_mkenv(st, "b", f->root_b);
+}
+
+vv_oid vt_env_root(struct vv_store *st, const char *name)
+{
+	struct vv_envcfg cfg;
+	assert_int_equal(vv_env_load(st, name, &cfg), 0);
+	vv_oid r = cfg.root;
+	vv_envcfg_release(&cfg);
+	return r;
 }
 
 int vt_env_save(struct vv_store *st, const char *name, const struct vv_envcfg *cfg,

@@ -79,10 +79,24 @@ struct vv_tree_ent vt_file_ent(const char *name, vv_oid oid, uint64_t size);
 struct vv_tree_ent vt_dir_ent(const char *name, vv_oid oid);
 struct vv_tree_ent vt_link_ent(const char *name, const char *target);
 vv_oid vt_tree(struct vv_store *st, struct vv_tree_ent *ents, size_t n);
+/* Path of an object file in the store (buf holds cap bytes). */
+void vt_obj_path(struct vv_store *st, const vv_oid *oid, char *buf, size_t cap);
+
+/* Two envs a and b share subtree "common" (files x, y) and file object z; a also has
+ * "only-a" (file u), b has a duplicate of "common" under another name plus v; one
+ * object nobody references (stats, fsck). */
+struct vt_twoenvs {
+	struct vv_store *st;
+	vv_oid x, y, z, u, v, common, root_a, root_b, garbage;
+};
+void vt_twoenvs_build(struct vt_twoenvs *f);
+
 struct vv_envcfg;
 void vt_mkenv(struct vv_store *st, const char *name, vv_oid root);
 /* Replace envs/NAME with cfg the way the mount commits (vv_txn_live: no lock taken,
  * no recheck, the journal left alone), recording history as `source`. */
+/* The committed root of env name (fails the test if it cannot be loaded). */
+vv_oid vt_env_root(struct vv_store *st, const char *name);
 int vt_env_save(struct vv_store *st, const char *name, const struct vv_envcfg *cfg,
 		const char *source, unsigned hflags);
 
