@@ -32,6 +32,7 @@
 #include "util/clock.h"
 #include "util/error.h"
 #include "util/fsutil.h"
+#include "util/vec.h"
 #include "store/store.h"
 
 #define QUIET_NS (1000LL * 1000 * 1000)
@@ -82,14 +83,8 @@ void vv_fs_root_stat(struct vv_fs *fs, struct stat *st)
 
 static struct vv_inval *queue_slot(struct vv_fs *fs)
 {
-	if (fs->ninval == fs->capinval) {
-		size_t cap = fs->capinval ? fs->capinval * 2 : 64;
-		struct vv_inval *q = realloc(fs->inval, cap * sizeof(*q));
-		if (!q)
-			return NULL; /* the kernel keeps a stale view until its timeout */
-		fs->inval = q;
-		fs->capinval = cap;
-	}
+	if (VV_GROW(fs->inval, fs->ninval, fs->capinval, 64) < 0)
+		return NULL; /* the kernel keeps a stale view until its timeout */
 	struct vv_inval *q = &fs->inval[fs->ninval++];
 	memset(q, 0, sizeof(*q));
 	return q;
@@ -289,13 +284,11 @@ static void sync_names(struct vv_fs *fs, char **names, size_t n)
 	free(names);
 }
 
-static int add_name(char ***names, size_t *n, const char *name)
+static int add_name(char ***names, size_t *n, size_t *cap, const char *name)
 {
-	char **nv = realloc(*names, (*n + 1) * sizeof(*nv));
-	if (!nv)
+	if (VV_GROW(*names, *n, *cap, 1) < 0)
 		return -ENOMEM;
-	*names = nv;
-	if (!(nv[*n] = strdup(name)))
+	if (!((*names)[*n] = strdup(name)))
 		return -ENOMEM;
 	(*n)++;
 	return 0;
@@ -312,13 +305,13 @@ static void drain_events(struct vv_fs *fs)
 		if (len <= 0)
 			return;
 		char **names = NULL;
-		size_t nnames = 0;
+		size_t nnames = 0, capnames = 0;
 		for (char *p = buf; p < buf + len;) {
 			struct inotify_event *ev = (struct inotify_event *)p;
 			p += sizeof(*ev) + ev->len;
 			if (!ev->len || vv_env_name_check(ev->name, strlen(ev->name)) < 0)
 				continue;
-			if (add_name(&names, &nnames, ev->name) < 0) {
+			if (add_name(&names, &nnames, &capnames, ev->name) < 0) {
 				/* out of memory: leave it to the worker */
 				pthread_mutex_lock(&fs->lk);
 				vv_fs_inval_entry(fs, FUSE_ROOT_ID, ev->name);
@@ -378,15 +371,9 @@ static void poll_envs(struct vv_fs *fs, bool force)
 		    fstatat(dirfd(dir), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
 		    !S_ISREG(sb.st_mode))
 			continue;
-		if (n == cap) {
-			size_t nc = cap ? cap * 2 : 64;
-			struct vv_envstamp *v = realloc(now, nc * sizeof(*v));
-			if (!v) {
-				oom = true;
-				break;
-			}
-			now = v;
-			cap = nc;
+		if (VV_GROW(now, n, cap, 64) < 0) {
+			oom = true;
+			break;
 		}
 		now[n] = (struct vv_envstamp){ .name = strdup(de->d_name), .ino = sb.st_ino,
 					       .mtime_ns = ts_ns(&sb.st_mtim),
@@ -403,12 +390,12 @@ static void poll_envs(struct vv_fs *fs, bool force)
 	}
 	qsort(now, n, sizeof(*now), stamp_cmp);
 	char **names = NULL;
-	size_t nnames = 0, i = 0, j = 0;
+	size_t nnames = 0, capnames = 0, i = 0, j = 0;
 	while (fs->scanned && (i < fs->nstamps || j < n)) {
 		int cmp = i == fs->nstamps ? 1 : j == n ? -1 : strcmp(fs->stamps[i].name, now[j].name);
 		const char *name = cmp < 0 ? fs->stamps[i].name : now[j].name;
 		if (cmp != 0 || !stamp_same(&fs->stamps[i], &now[j]))
-			if (add_name(&names, &nnames, name) < 0) {
+			if (add_name(&names, &nnames, &capnames, name) < 0) {
 				stamps_free(now, n);
 				sync_names(fs, names, nnames);
 				return; /* the same differences are found at the next poll */

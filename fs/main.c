@@ -35,6 +35,7 @@
 #include "env/history.h"
 #include "util/fsutil.h"
 #include "util/error.h"
+#include "util/vec.h"
 #include "store/store.h"
 
 
@@ -159,6 +160,7 @@ int main(int argc, char **argv)
 	bool foreground = false, debug = false;
 	const char *store_arg = NULL, *config_arg = NULL;
 	char *mopts = NULL;
+	size_t mopts_cap = 0;
 	static const struct option longopts[] = {
 		{ "store", required_argument, NULL, 's' },
 		{ "config", required_argument, NULL, 'c' },
@@ -173,14 +175,14 @@ int main(int argc, char **argv)
 		case 'f': foreground = true; break;
 		case 'd': debug = foreground = true; break;
 		case 'o': {
-			size_t ol = mopts ? strlen(mopts) : 0;
-			char *n = realloc(mopts, ol + strlen(optarg) + 2);
-			if (!n)
-				return die("out of memory");
+			size_t ol = mopts ? strlen(mopts) : 0, need = ol + strlen(optarg) + 2;
+			/* the first -o gets exactly its size, later ones double until they fit */
+			while (mopts_cap < need)
+				if (VV_GROW(mopts, mopts_cap, mopts_cap, need) < 0)
+					return die("out of memory");
 			if (ol)
-				n[ol++] = ',';
-			strcpy(n + ol, optarg);
-			mopts = n;
+				mopts[ol++] = ',';
+			strcpy(mopts + ol, optarg);
 			break;
 		}
 		case 's': store_arg = optarg; break;

@@ -23,6 +23,7 @@
 
 #include "util/error.h"
 #include "util/fsutil.h"
+#include "util/vec.h"
 #include "store/store.h"
 #include "store/tree.h"
 
@@ -63,17 +64,12 @@ static void jb_add(struct jbuf *b, const void *data, size_t len)
 {
 	if (b->err)
 		return;
-	if (b->len + len + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (b->len + len + 1 > cap)
-			cap *= 2;
-		char *p = realloc(b->p, cap);
-		if (!p) {
+	/* n == cap: each VV_GROW doubles (256 bytes first) until len bytes and a NUL fit */
+	while (b->len + len + 1 > b->cap) {
+		if (VV_GROW(b->p, b->cap, b->cap, 256) < 0) {
 			b->err = -ENOMEM;
 			return;
 		}
-		b->p = p;
-		b->cap = cap;
 	}
 	memcpy(b->p + b->len, data, len);
 	b->len += len;

@@ -19,6 +19,7 @@
 #include "env/journal.h"
 #include "util/clock.h"
 #include "util/error.h"
+#include "util/vec.h"
 #include "store/store.h"
 
 int vv_live_env_new(struct vv_envset *set, const char *name, struct vv_env **out)
@@ -52,20 +53,15 @@ void vv_live_env_free(struct vv_env *env)
 		stack_root->pins = 0;
 		/* vv_live_node_drop frees recursively only nodes without references; at
 		 * teardown every reference is gone, so clear them on the way */
-		struct vv_node **todo = malloc(sizeof(*todo) * 64);
-		size_t n = 0, cap = 64;
-		if (todo)
+		struct vv_node **todo = NULL;
+		size_t n = 0, cap = 0;
+		if (VV_GROW(todo, n, cap, 64) == 0)
 			todo[n++] = stack_root;
 		while (n) {
 			struct vv_node *x = todo[--n];
 			for (size_t i = 0; i < x->nkids; i++) {
-				if (n == cap) {
-					struct vv_node **t = realloc(todo, sizeof(*t) * cap * 2);
-					if (!t)
-						break;
-					todo = t;
-					cap *= 2;
-				}
+				if (VV_GROW(todo, n, cap, 64) < 0)
+					break;
 				todo[n++] = x->kids[i];
 			}
 			vv_live_node_free(x);
@@ -92,14 +88,8 @@ void vv_live_env_bury(struct vv_envset *set, struct vv_env *env)
 		env->root->unlinked = true;
 		env->root->parent = NULL;
 	}
-	if (set->ndead == set->capdead) {
-		size_t cap = set->capdead ? set->capdead * 2 : 8;
-		struct vv_env **d = realloc(set->dead, cap * sizeof(*d));
-		if (!d)
-			return; /* leaked rather than freed under the kernel's feet */
-		set->dead = d;
-		set->capdead = cap;
-	}
+	if (VV_GROW(set->dead, set->ndead, set->capdead, 8) < 0)
+		return; /* leaked rather than freed under the kernel's feet */
 	set->dead[set->ndead++] = env;
 }
 
@@ -128,14 +118,8 @@ int vv_live_envs_insert(struct vv_envset *set, struct vv_env *env)
 	size_t idx = env_index(set, env->name, strlen(env->name), &found);
 	if (found)
 		return -EEXIST;
-	if (set->nenvs == set->capenvs) {
-		size_t cap = set->capenvs ? set->capenvs * 2 : 16;
-		struct vv_env **e = realloc(set->envs, cap * sizeof(*e));
-		if (!e)
-			return -ENOMEM;
-		set->envs = e;
-		set->capenvs = cap;
-	}
+	if (VV_GROW(set->envs, set->nenvs, set->capenvs, 16) < 0)
+		return -ENOMEM;
 	memmove(set->envs + idx + 1, set->envs + idx, (set->nenvs - idx) * sizeof(*set->envs));
 	set->envs[idx] = env;
 	set->nenvs++;

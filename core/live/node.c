@@ -17,6 +17,7 @@
 
 #include "util/error.h"
 #include "util/clock.h"
+#include "util/vec.h"
 #include "python/synth.h"
 
 /* A stored console script starts with "#!python" + SUFFIX + "\n" (SUFFIX: [0-9.]*, as
@@ -162,14 +163,9 @@ struct vv_node *vv_live_kid_find(struct vv_node *dir, const char *name, size_t l
 
 int vv_live_kid_insert(struct vv_node *dir, size_t idx, struct vv_node *n)
 {
-	if (dir->nkids == dir->capkids) {
-		size_t cap = dir->capkids ? dir->capkids * 2 : 8;
-		struct vv_node **k = realloc(dir->kids, cap * sizeof(*k));
-		if (!k)
-			return vv_err(-ENOMEM, "out of memory");
-		dir->kids = k;
-		dir->capkids = cap;
-	}
+	int r = VV_GROW(dir->kids, dir->nkids, dir->capkids, 8);
+	if (r < 0)
+		return r;
 	memmove(dir->kids + idx + 1, dir->kids + idx, (dir->nkids - idx) * sizeof(*dir->kids));
 	dir->kids[idx] = n;
 	dir->nkids++;

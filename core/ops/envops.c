@@ -26,6 +26,7 @@
 #include "util/error.h"
 #include "util/fsutil.h"
 #include "util/hash.h"
+#include "util/vec.h"
 #include "ops/install.h"
 #include "pkg/pkg.h"
 #include "python/python.h"
@@ -53,7 +54,7 @@ struct vv_creator {
 	const struct vv_progress *progress;
 	char *report;           /* unmet requirement lines of the last run */
 	char **wheels;          /* candidate pip wheels, newest first */
-	size_t nwheels;
+	size_t nwheels, capwheels;
 	bool have_wheels;
 };
 
@@ -102,13 +103,9 @@ static int push_wheel(struct vv_creator *cr, const char *path)
 	char ver[64];
 	if (vv_python_wheel_version(path, ver, sizeof(ver)) < 0)
 		return 0;
-	char **nv = realloc(cr->wheels, (cr->nwheels + 1) * sizeof(*nv));
-	if (!nv || !(nv[cr->nwheels] = strdup(path))) {
-		if (nv)
-			cr->wheels = nv;
+	if (VV_GROW(cr->wheels, cr->nwheels, cr->capwheels, 1) < 0 ||
+	    !(cr->wheels[cr->nwheels] = strdup(path)))
 		return vv_err(-ENOMEM, "out of memory");
-	}
-	cr->wheels = nv;
 	cr->nwheels++;
 	return 0;
 }

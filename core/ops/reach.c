@@ -25,6 +25,7 @@
 #include "store/tree.h"
 #include "util/error.h"
 #include "util/hash.h"
+#include "util/vec.h"
 #include "util/progress.h"
 
 /* ---- node table ------------------------------------------------------------------ */
@@ -35,7 +36,7 @@ struct table {
 	struct vv_reach_node **slots; /* open addressing, power-of-two size */
 	size_t cap, used;
 	struct vv_reach_node **chunks;
-	size_t nchunks, chunk_used;
+	size_t nchunks, capchunks, chunk_used;
 };
 
 struct vv_reach {
@@ -126,12 +127,10 @@ static int table_get(struct table *t, const vv_oid *oid, struct vv_reach_node **
 		struct vv_reach_node *chunk = calloc(CHUNK, sizeof(*chunk));
 		if (!chunk)
 			return oom();
-		struct vv_reach_node **nc = realloc(t->chunks, (t->nchunks + 1) * sizeof(*nc));
-		if (!nc) {
+		if (VV_GROW(t->chunks, t->nchunks, t->capchunks, 1) < 0) {
 			free(chunk);
 			return oom();
 		}
-		t->chunks = nc;
 		t->chunks[t->nchunks++] = chunk;
 		t->chunk_used = 0;
 	}
@@ -193,16 +192,10 @@ struct vv_reach_node *vv_reach_at(const struct vv_reach *rc, size_t i)
 int vv_reach_path_push(struct vv_reach_path *p, const char *name, size_t n, size_t *saved)
 {
 	*saved = p->len;
-	if (p->len + n + 2 > p->cap) {
-		size_t ncap = p->cap ? p->cap : 256;
-		while (p->len + n + 2 > ncap)
-			ncap *= 2;
-		char *ns = realloc(p->s, ncap);
-		if (!ns)
+	/* n == cap: each VV_GROW doubles (256 bytes first) until '/', name and a NUL fit */
+	while (p->len + n + 2 > p->cap)
+		if (VV_GROW(p->s, p->cap, p->cap, 256) < 0)
 			return vv_err(-ENOMEM, "out of memory for a path");
-		p->s = ns;
-		p->cap = ncap;
-	}
 	p->s[p->len++] = '/';
 	memcpy(p->s + p->len, name, n);
 	p->len += n;

@@ -25,6 +25,7 @@
 #include "env/env.h"
 #include "util/error.h"
 #include "util/fsutil.h"
+#include "util/vec.h"
 #include "python/python.h"
 #include "pkg/seed.h"
 #include "store/store.h"
@@ -250,7 +251,7 @@ struct rctx {
 	struct vv_oidset corrupt; /* to quarantine */
 	struct vv_oidset want;    /* corrupt or missing: to restore */
 	char **strays;            /* store-relative paths of stray entries */
-	size_t nstrays;
+	size_t nstrays, capstrays;
 	int err;
 };
 
@@ -275,12 +276,10 @@ static int collect(const struct vv_fsck_problem *p, void *arg)
 		break;
 	case VV_FSCK_STRAY:
 		if (p->path && !strncmp(p->path, "objects/", 8)) {
-			char **ns = realloc(c->strays, (c->nstrays + 1) * sizeof(*ns));
-			if (!ns) {
+			if (VV_GROW(c->strays, c->nstrays, c->capstrays, 1) < 0) {
 				r = -ENOMEM;
 				break;
 			}
-			c->strays = ns;
 			if (!(c->strays[c->nstrays] = strdup(p->path)))
 				r = -ENOMEM;
 			else
@@ -305,7 +304,7 @@ static void clear_found(struct rctx *c)
 		free(c->strays[i]);
 	free(c->strays);
 	c->strays = NULL;
-	c->nstrays = 0;
+	c->nstrays = c->capstrays = 0;
 }
 
 static int check(struct rctx *c, vv_fsck_cb cb, struct vv_fsck_summary *sum)

@@ -21,19 +21,14 @@
 #include "store/odb.h"
 #include "util/error.h"
 #include "util/fsutil.h"
+#include "util/vec.h"
 
 /* ---- oid sets -------------------------------------------------------------------- */
 
 int vv_oidset_add(struct vv_oidset *s, const vv_oid *oid)
 {
-	if (s->n == s->cap) {
-		size_t ncap = s->cap ? s->cap * 2 : 16;
-		vv_oid *n = realloc(s->ids, ncap * sizeof(*n));
-		if (!n)
-			return vv_err(-ENOMEM, "out of memory for an object list");
-		s->ids = n;
-		s->cap = ncap;
-	}
+	if (VV_GROW(s->ids, s->n, s->cap, 16) < 0)
+		return vv_err(-ENOMEM, "out of memory for an object list");
 	s->ids[s->n++] = *oid;
 	return 0;
 }

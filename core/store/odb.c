@@ -31,6 +31,7 @@
 #include "util/error.h"
 #include "util/clock.h"
 #include "util/fsutil.h"
+#include "util/vec.h"
 
 void vv_odb_init(struct vv_odb *odb, const char *path, int objfd, int tmpfd, bool readonly)
 {
@@ -532,15 +533,8 @@ static int list_top(struct vv_odb *odb, char ***out, size_t *nout)
 	while ((errno = 0, de = readdir(top))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 256;
-			char **nn = realloc(names, cap * sizeof(*nn));
-			if (!nn) {
-				r = vv_err(-ENOMEM, "out of memory");
-				break;
-			}
-			names = nn;
-		}
+		if ((r = VV_GROW(names, n, cap, 256)) < 0)
+			break;
 		if (!(names[n] = strdup(de->d_name))) {
 			r = vv_err(-ENOMEM, "out of memory");
 			break;

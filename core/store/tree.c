@@ -28,6 +28,7 @@
 #include "store/handle.h"
 #include "store/odb.h"
 #include "util/error.h"
+#include "util/vec.h"
 
 #define TREE_HDR "venvfs-tree 1\n"
 #define TREE_HDR_LEN (sizeof(TREE_HDR) - 1)
@@ -105,16 +106,10 @@ struct sbuf {
 
 static int sb_add(struct sbuf *b, const void *data, size_t len)
 {
-	if (b->cap - b->len < len) {
-		size_t ncap = b->cap ? b->cap : 256;
-		while (ncap - b->len < len)
-			ncap *= 2;
-		char *np = realloc(b->p, ncap);
-		if (!np)
+	/* n == cap: each VV_GROW doubles (256 bytes first) until len bytes fit */
+	while (b->cap - b->len < len)
+		if (VV_GROW(b->p, b->cap, b->cap, 256) < 0)
 			return -ENOMEM;
-		b->p = np;
-		b->cap = ncap;
-	}
 	memcpy(b->p + b->len, data, len);
 	b->len += len;
 	return 0;
@@ -327,15 +322,9 @@ int vv_tree_parse(const char *buf, size_t len, struct vv_tree **out)
 	size_t cap = 0;
 	int r = 0;
 	while (c.p < c.end) {
-		if (t->n == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			struct vv_tree_ent *ne = realloc(t->ents, ncap * sizeof(*ne));
-			if (!ne) {
-				r = vv_err(-ENOMEM, "cannot parse tree: out of memory");
-				goto fail;
-			}
-			t->ents = ne;
-			cap = ncap;
+		if (VV_GROW(t->ents, t->n, cap, 16) < 0) {
+			r = vv_err(-ENOMEM, "cannot parse tree: out of memory");
+			goto fail;
 		}
 		struct vv_tree_ent *e = &t->ents[t->n];
 		memset(e, 0, sizeof(*e));

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "util/error.h"
+#include "util/vec.h"
 #include "store/store.h"
 
 struct tb_node {
@@ -90,14 +91,8 @@ static long find_kid(const struct tb_node *dir, const char *name, size_t len)
 
 static struct tb_node *insert_kid(struct tb_node *dir, size_t at, const char *name, size_t len)
 {
-	if (dir->nkids == dir->capkids) {
-		size_t ncap = dir->capkids ? dir->capkids * 2 : 8;
-		struct tb_node **nk = realloc(dir->kids, ncap * sizeof(*nk));
-		if (!nk)
-			return NULL;
-		dir->kids = nk;
-		dir->capkids = ncap;
-	}
+	if (VV_GROW(dir->kids, dir->nkids, dir->capkids, 8) < 0)
+		return NULL;
 	struct tb_node *n = calloc(1, sizeof(*n));
 	if (!n)
 		return NULL;

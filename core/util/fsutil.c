@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "util/error.h"
+#include "util/vec.h"
 
 #define COPY_BLOCK (256 * 1024)
 
@@ -96,14 +97,14 @@ int vv_read_file_at(int dirfd, const char *path, size_t maxlen, char **out, size
 		if (len + 1 >= cap) {
 			if (len > maxlen)
 				break;
-			size_t ncap = cap < 4096 ? 4096 : cap * 2;
-			char *nb = realloc(buf, ncap);
-			if (!nb) {
+			/* 4096 bytes at least, then doubling: a capacity under 4096 counts
+			 * as none, so VV_GROW's first size (a realloc of buf) applies */
+			size_t ncap = cap < 4096 ? 0 : cap;
+			if (VV_GROW(buf, ncap, ncap, 4096) < 0) {
 				free(buf);
 				close(fd);
 				return vv_err(-ENOMEM, "cannot read '%s': out of memory", path);
 			}
-			buf = nb;
 			cap = ncap;
 		}
 		ssize_t n = read(fd, buf + len, cap - 1 - len);

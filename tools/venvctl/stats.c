@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "util/error.h"
 #include "util/fsutil.h"
+#include "util/vec.h"
 #include "ops/fsck.h"
 #include "ops/repair.h"
 #include "ops/stats.h"
@@ -173,7 +174,7 @@ struct fsck_out {
 	struct vc_bar *bar;
 	const char *prefix; /* "" or "still damaged: " */
 	char **envs;        /* --repair: envs with damage left, each once */
-	size_t nenvs;
+	size_t nenvs, capenvs;
 };
 
 static int fsck_print(const struct vv_fsck_problem *p, void *arg)
@@ -194,12 +195,9 @@ static int fsck_print_remaining(const struct vv_fsck_problem *p, void *arg)
 		size_t i = 0;
 		while (i < out->nenvs && strcmp(out->envs[i], p->env))
 			i++;
-		char **ne = i < out->nenvs ? NULL :
-			realloc(out->envs, (out->nenvs + 1) * sizeof(*ne));
-		if (ne && (ne[out->nenvs] = strdup(p->env)))
+		if (i == out->nenvs && VV_GROW(out->envs, out->nenvs, out->capenvs, 1) == 0 &&
+		    (out->envs[out->nenvs] = strdup(p->env)))
 			out->nenvs++;
-		if (ne)
-			out->envs = ne;
 	}
 	struct fsck_out o = *out;
 	o.prefix = "still damaged: ";
