@@ -1,5 +1,5 @@
 /*
- * env.h - environments as the store records them: envs/NAME, a small INI file (inih)
+ * env.h - environments as the store records them: envs/NAME, a small INI file (ini.h)
  *
  *   [env]
  *   python = /home/user/.pyenv/versions/3.11.7/bin/python3.11

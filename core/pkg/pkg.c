@@ -21,9 +21,9 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include "util/config.h"
 #include "util/error.h"
 #include "util/fsutil.h"
+#include "util/ini.h"
 #include "util/strv.h"
 #include "python/python.h"
 #include "store/store.h"
@@ -102,11 +102,6 @@ enum { K_NAME, K_VERSION, K_WHEEL, K_SHA, K_PYTHON, K_REQPY, K_TREE, K_SITE, K_B
 static const char *const pkg_keys[K_N] = {"name", "version", "wheel", "sha256", "python",
 					  "requires-python", "tree", "site", "bin", "extra"};
 
-struct pkg_parse {
-	struct vv_pkg *p;
-	int line[K_N];
-};
-
 static int oid_val(const char *key, const char *value, vv_oid *out)
 {
 	if (vv_oid_from_hex(out, value, strlen(value)) < 0)
@@ -114,24 +109,11 @@ static int oid_val(const char *key, const char *value, vv_oid *out)
 	return 0;
 }
 
-static int pkg_key(void *user, const char *section, const char *key, const char *value,
-		   int lineno)
+static int pkg_value(void *user, int k, const char *value, int lineno)
 {
-	struct pkg_parse *pp = user;
-	struct vv_pkg *p = pp->p;
-	if (!*section)
-		return vv_err(-EINVAL, "key '%s' outside a section", key);
-	if (strcmp(section, "package"))
-		return vv_err(-EINVAL, "unknown section [%s] (expected [package])", section);
-	int k = 0;
-	while (k < K_N && strcmp(pkg_keys[k], key))
-		k++;
-	if (k == K_N)
-		return vv_err(-EINVAL, "unknown key '%s'", key);
-	if (pp->line[k])
-		return vv_err(-EINVAL, "duplicate key '%s' (first set on line %d)", key,
-			      pp->line[k]);
-	pp->line[k] = lineno;
+	struct vv_pkg *p = user;
+	const char *key = pkg_keys[k];
+	(void)lineno;
 	char **str = k == K_NAME ? &p->name : k == K_VERSION ? &p->version
 		   : k == K_WHEEL ? &p->wheel : k == K_REQPY ? &p->requires_python : NULL;
 	if (str) {
@@ -168,12 +150,13 @@ static int pkg_key(void *user, const char *section, const char *key, const char 
 int vv_pkg_parse(const char *buf, size_t len, const char *what, struct vv_pkg *out)
 {
 	memset(out, 0, sizeof(*out));
-	struct pkg_parse pp = {.p = out};
-	struct vv_ini_cb cb = {.key = pkg_key, .user = &pp};
-	int r = vv_ini_parse(buf, len, what, &cb);
+	struct vv_ini_table t = {.section = "package", .keys = pkg_keys, .nkeys = K_N,
+				 .value = pkg_value, .user = out};
+	int line[K_N];
+	int r = vv_ini_parse_table(buf, len, what, &t, line);
 	static const int need[] = {K_NAME, K_VERSION, K_WHEEL, K_SHA, K_PYTHON, K_TREE};
 	for (size_t i = 0; r == 0 && i < sizeof(need) / sizeof(need[0]); i++)
-		if (!pp.line[need[i]])
+		if (!line[need[i]])
 			r = vv_err(-EINVAL, "%s: no '%s'", what, pkg_keys[need[i]]);
 	if (r < 0)
 		vv_pkg_release(out);
