@@ -34,12 +34,6 @@
 
 #define RECORD_MAX (64u << 10)
 
-static const char *base_name(const char *path)
-{
-	const char *s = strrchr(path, '/');
-	return s && s[1] ? s + 1 : path;
-}
-
 void vv_pkg_release(struct vv_pkg *p)
 {
 	if (!p)
@@ -239,11 +233,11 @@ static int sha_of_file(const char *path, vv_oid *out)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return vv_err_sys(-errno, "%s: cannot open", base_name(path));
+		return vv_err_sys(-errno, "%s: cannot open", vv_base_name(path));
 	uint64_t size;
 	int r = vv_hash_fd(fd, out, &size);
 	close(fd);
-	return r < 0 ? vv_err_sys(r, "%s: cannot read", base_name(path)) : 0;
+	return r < 0 ? vv_err_sys(r, "%s: cannot read", vv_base_name(path)) : 0;
 }
 
 /* The record for (minor, sha) among names, or NULL. */
@@ -320,7 +314,7 @@ out:
 static int unpack_and_record(struct vv_store *st, const char *path, const struct vv_python *py,
 			     const char *canon, const vv_oid *sha, struct vv_pkg *p)
 {
-	const char *wname = base_name(path);
+	const char *wname = vv_base_name(path);
 	int64_t mtime = 0;
 	int r = vv_wheel_mtime(path, &mtime);
 	if (r < 0)
@@ -380,7 +374,7 @@ int pkg_ingest(struct vv_store *st, const char *path, const struct vv_python *py
 	       const vv_oid *want, size_t nwant, char ***names, size_t *nnames,
 	       struct vv_pkg *out)
 {
-	const char *wname = base_name(path);
+	const char *wname = vv_base_name(path);
 	char canon[CANON_MAX];
 	struct utsname u;
 	memset(out, 0, sizeof(*out));

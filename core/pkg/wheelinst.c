@@ -638,7 +638,7 @@ int vv_wheel_install_ex(struct vv_store *st, const char *wheel_path, const struc
 			const char *installer, unsigned flags, struct vv_tb *tb,
 			struct vv_wheel_info *info)
 {
-	struct wheel w = {.st = st, .tb = tb, .wname = wheel_base_name(wheel_path), .flags = flags};
+	struct wheel w = {.st = st, .tb = tb, .wname = vv_base_name(wheel_path), .flags = flags};
 	int r;
 	if (info)
 		info->name = info->version = NULL;
