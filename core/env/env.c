@@ -19,6 +19,7 @@
 #include "env/journal.h"
 #include "util/error.h"
 #include "util/ini.h"
+#include "util/strv.h"
 #include "util/vec.h"
 #include "util/fsutil.h"
 #include "store/store.h"
@@ -249,13 +250,6 @@ static int cmp_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-void vv_env_list_free(char **names, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-}
-
 int vv_env_list(struct vv_store *st, char ***names, size_t *n)
 {
 	*names = NULL;
@@ -294,7 +288,7 @@ int vv_env_list(struct vv_store *st, char ***names, size_t *n)
 	}
 	closedir(d);
 	if (r < 0) {
-		vv_env_list_free(v, cnt);
+		vv_strv_free(v, cnt);
 		return r;
 	}
 	if (cnt)

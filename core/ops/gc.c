@@ -27,6 +27,7 @@
 #include "env/env.h"
 #include "env/envlock.h"
 #include "util/error.h"
+#include "util/strv.h"
 #include "util/fsutil.h"
 #include "util/hash.h"
 #include "env/history.h"
@@ -85,7 +86,7 @@ static int list_dir(int dirfd, const char *what, char ***out, size_t *n)
 		r = vv_err_sys(-errno, "cannot read %s", what);
 	closedir(d);
 	if (r < 0) {
-		vv_env_list_free(*out, *n);
+		vv_strv_free(*out, *n);
 		*out = NULL;
 		*n = 0;
 	}
@@ -318,7 +319,7 @@ static int mark_all(struct gc *g, int dirfd, const char *what, int (*fn)(struct 
 	int r = list_dir(dirfd, what, &names, &n);
 	for (size_t i = 0; i < n && r == 0; i++)
 		r = fn(g, names[i]);
-	vv_env_list_free(names, n);
+	vv_strv_free(names, n);
 	return r;
 }
 

@@ -15,6 +15,7 @@
 
 #include "util/error.h"
 #include "util/ini.h"
+#include "util/strv.h"
 
 #define CONFIG_MAX_SIZE (1u << 20)
 
@@ -52,13 +53,6 @@ static int parse_count(const char *key, const char *value, int64_t max, const ch
 			      "%lld)", value, key, unit, (long long)max);
 	*out = v;
 	return 0;
-}
-
-static void free_list(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
 }
 
 /* "~/x" -> "$HOME/x"; anything else must be absolute. */
@@ -146,7 +140,7 @@ static int config_parse_buf(struct vv_config *cfg, const char *text, size_t len,
 	if (r < 0) {
 		free(p.store);
 		free(p.python);
-		free_list(p.pythons, p.npythons);
+		vv_strv_free(p.pythons, p.npythons);
 		return r;
 	}
 	/* Only a file that parsed as a whole changes cfg; later files override. */
@@ -161,7 +155,7 @@ static int config_parse_buf(struct vv_config *cfg, const char *text, size_t len,
 	if (line[K_WITHOUT_PIP])
 		cfg->without_pip = p.without_pip;
 	if (line[K_PYTHONS]) {
-		free_list(cfg->pythons, cfg->npythons);
+		vv_strv_free(cfg->pythons, cfg->npythons);
 		cfg->pythons = p.pythons;
 		cfg->npythons = p.npythons;
 	}
@@ -238,7 +232,7 @@ void vv_config_release(struct vv_config *cfg)
 {
 	free(cfg->store);
 	free(cfg->python);
-	free_list(cfg->pythons, cfg->npythons);
+	vv_strv_free(cfg->pythons, cfg->npythons);
 	cfg->store = cfg->python = NULL;
 	cfg->pythons = NULL;
 	cfg->npythons = 0;

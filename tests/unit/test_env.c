@@ -13,6 +13,7 @@
 #include "ops/envstate.h"
 #include "env/env.h"
 #include "util/error.h"
+#include "util/strv.h"
 #include "util/fsutil.h"
 #include "store/store.h"
 
@@ -242,7 +243,7 @@ static void test_store_ops(void **state)
 	assert_int_equal(n, 5);
 	for (size_t i = 0; i < n; i++)
 		assert_string_equal(names[i], want[i]);
-	vv_env_list_free(names, n);
+	vv_strv_free(names, n);
 
 	/* remove takes the journal along. */
 	fd = openat(st->journalfd, "alpha", O_WRONLY | O_CREAT, 0644);
@@ -255,7 +256,7 @@ static void test_store_ops(void **state)
 	assert_int_equal(vv_txn_remove(st, "Zed"), 0);
 	assert_int_equal(vv_env_list(st, &names, &n), 0);
 	assert_int_equal(n, 3);
-	vv_env_list_free(names, n);
+	vv_strv_free(names, n);
 
 	vv_envcfg_release(&c);
 	vv_envcfg_release(&other);
