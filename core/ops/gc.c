@@ -30,6 +30,7 @@
 #include "util/strv.h"
 #include "util/fsutil.h"
 #include "util/hash.h"
+#include "util/vec.h"
 #include "env/history.h"
 #include "env/journal.h"
 #include "pkg/pkg.h"
@@ -67,15 +68,8 @@ static int list_dir(int dirfd, const char *what, char ***out, size_t *n)
 	while ((errno = 0, de = readdir(d))) {
 		if (de->d_name[0] == '.')
 			continue;
-		if (*n == cap) {
-			cap = cap ? cap * 2 : 16;
-			char **nl = realloc(*out, cap * sizeof(*nl));
-			if (!nl) {
-				r = vv_err(-ENOMEM, "out of memory");
-				break;
-			}
-			*out = nl;
-		}
+		if ((r = VV_GROW(*out, *n, cap, 16)) < 0)
+			break;
 		if (!((*out)[*n] = strdup(de->d_name))) {
 			r = vv_err(-ENOMEM, "out of memory");
 			break;

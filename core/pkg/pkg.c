@@ -25,6 +25,7 @@
 #include "util/fsutil.h"
 #include "util/ini.h"
 #include "util/strv.h"
+#include "util/vec.h"
 #include "python/python.h"
 #include "store/store.h"
 #include "store/tree.h"
@@ -199,16 +200,8 @@ int vv_pkg_list(struct vv_store *st, char ***names, size_t *n)
 	while ((de = readdir(d))) {
 		if (!is_record_name(de->d_name))
 			continue;
-		if (*n == cap) {
-			size_t nc = cap ? cap * 2 : 64;
-			char **nv = realloc(*names, nc * sizeof(*nv));
-			if (!nv) {
-				r = vv_err(-ENOMEM, "out of memory");
-				break;
-			}
-			*names = nv;
-			cap = nc;
-		}
+		if ((r = VV_GROW(*names, *n, cap, 64)) < 0)
+			break;
 		if (!((*names)[*n] = strdup(de->d_name))) {
 			r = vv_err(-ENOMEM, "out of memory");
 			break;

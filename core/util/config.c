@@ -16,6 +16,7 @@
 #include "util/error.h"
 #include "util/ini.h"
 #include "util/strv.h"
+#include "util/vec.h"
 
 #define CONFIG_MAX_SIZE (1u << 20)
 
@@ -30,7 +31,7 @@ struct cfg_parse {
 	char *store, *python;
 	bool without_pip;
 	char **pythons;
-	size_t npythons;
+	size_t npythons, cappythons;
 	int64_t hist[3];
 };
 
@@ -93,12 +94,10 @@ static int parse_path_list(struct cfg_parse *p, const char *key, const char *val
 		free(item);
 		if (r < 0)
 			return r;
-		char **nv = realloc(p->pythons, (p->npythons + 1) * sizeof(*nv));
-		if (!nv) {
+		if ((r = VV_GROW(p->pythons, p->npythons, p->cappythons, 1)) < 0) {
 			free(path);
-			return vv_err(-ENOMEM, "out of memory");
+			return r;
 		}
-		p->pythons = nv;
 		p->pythons[p->npythons++] = path;
 		s += n;
 	}
