@@ -208,6 +208,8 @@ static int table_key(void *user, const char *section, const char *key, const cha
 int vv_ini_parse_table(const char *buf, size_t len, const char *fname,
 		       const struct vv_ini_table *t, int *lines)
 {
+	if (lines)
+		memset(lines, 0, t->nkeys * sizeof(*lines));
 	if (t->nkeys > VV_INI_MAX_KEYS)
 		return vv_err(-EINVAL, "%s: a table of %zu keys (at most %d)", fname, t->nkeys,
 			      VV_INI_MAX_KEYS);

@@ -218,7 +218,10 @@ static void test_table(void **state)
 	static const char *const many[VV_INI_MAX_KEYS + 1] = { "k" };
 	struct vv_ini_table t = { .section = "s", .keys = many, .nkeys = VV_INI_MAX_KEYS + 1,
 				  .value = tab_value, .user = &rec };
-	assert_int_equal(vv_ini_parse_table("", 0, "f", &t, NULL), -EINVAL);
+	int many_lines[VV_INI_MAX_KEYS + 1];
+	many_lines[VV_INI_MAX_KEYS] = -1;
+	assert_int_equal(vv_ini_parse_table("", 0, "f", &t, many_lines), -EINVAL);
+	assert_int_equal(many_lines[VV_INI_MAX_KEYS], 0);
 }
 
 /* ---- values ---- */
