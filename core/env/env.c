@@ -2,8 +2,9 @@
  * env.c - environments as the store records them: envs/NAME (see env.h).
  *
  * The reading side: names, the INI text, loading and listing. Writing envs/NAME is
- * the env transaction's (txn.h), the one commit point. Parsing is strict: the file is
- * written by us, so anything unexpected is corruption or tampering and is reported.
+ * the env transaction's (txn.h), the one commit point. Parsing is strict (ini.h's
+ * table layer): the file is written by us, so anything unexpected is corruption or
+ * tampering and is reported.
  */
 #include "env/env.h"
 
@@ -16,8 +17,9 @@
 #include <unistd.h>
 
 #include "env/journal.h"
-#include "util/config.h"
 #include "util/error.h"
+#include "util/ini.h"
+#include "util/strv.h"
 #include "util/vec.h"
 #include "util/fsutil.h"
 #include "store/store.h"
@@ -119,38 +121,10 @@ static int parse_mode(const char *value, struct vv_envcfg *cfg)
 	return 0;
 }
 
-struct env_parse {
-	struct vv_envcfg *cfg;
-	int line[K_N];
-};
-
-static int env_section(void *user, const char *section, int lineno)
+static int env_value(void *user, int k, const char *value, int lineno)
 {
-	(void)user;
+	struct vv_envcfg *cfg = user;
 	(void)lineno;
-	if (strcmp(section, "env"))
-		return vv_err(-EINVAL, "unknown section [%s] (expected [env])", section);
-	return 0;
-}
-
-static int env_key(void *user, const char *section, const char *key, const char *value,
-		   int lineno)
-{
-	struct env_parse *p = user;
-	struct vv_envcfg *cfg = p->cfg;
-	if (!*section)
-		return vv_err(-EINVAL, "key '%s' outside a section", key);
-	if (strcmp(section, "env"))
-		return vv_err(-EINVAL, "unknown section [%s] (expected [env])", section);
-	int k = 0;
-	while (k < K_N && strcmp(env_keys[k], key))
-		k++;
-	if (k == K_N)
-		return vv_err(-EINVAL, "unknown key '%s'", key);
-	if (p->line[k])
-		return vv_err(-EINVAL, "duplicate key '%s' (first set on line %d)", key,
-			      p->line[k]);
-	p->line[k] = lineno;
 	switch (k) {
 	case K_PYTHON:
 		if (value[0] != '/')
@@ -182,12 +156,13 @@ int vv_envcfg_parse(const char *buf, size_t len, const char *name, struct vv_env
 	char fname[300];
 	snprintf(fname, sizeof(fname), "envs/%s", name);
 	memset(out, 0, sizeof(*out));
-	struct env_parse p = { .cfg = out };
-	struct vv_ini_cb cb = { .section = env_section, .key = env_key, .user = &p };
-	int r = vv_ini_parse(buf, len, fname, &cb);
-	if (r == 0 && !p.line[K_PYTHON])
+	struct vv_ini_table t = { .section = "env", .keys = env_keys, .nkeys = K_N,
+				  .value = env_value, .user = out };
+	int line[K_N];
+	int r = vv_ini_parse_table(buf, len, fname, &t, line);
+	if (r == 0 && !line[K_PYTHON])
 		r = vv_err(-EINVAL, "%s: no 'python' key", fname);
-	if (r == 0 && !p.line[K_ROOT])
+	if (r == 0 && !line[K_ROOT])
 		r = vv_err(-EINVAL, "%s: no 'root' key", fname);
 	if (r < 0)
 		vv_envcfg_release(out);
@@ -275,13 +250,6 @@ static int cmp_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-void vv_env_list_free(char **names, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-}
-
 int vv_env_list(struct vv_store *st, char ***names, size_t *n)
 {
 	*names = NULL;
@@ -320,7 +288,7 @@ int vv_env_list(struct vv_store *st, char ***names, size_t *n)
 	}
 	closedir(d);
 	if (r < 0) {
-		vv_env_list_free(v, cnt);
+		vv_strv_free(v, cnt);
 		return r;
 	}
 	if (cnt)

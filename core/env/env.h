@@ -1,5 +1,5 @@
 /*
- * env.h - environments as the store records them: envs/NAME, a small INI file (inih)
+ * env.h - environments as the store records them: envs/NAME, a small INI file (ini.h)
  *
  *   [env]
  *   python = /home/user/.pyenv/versions/3.11.7/bin/python3.11
@@ -68,9 +68,8 @@ int vv_envcfg_check_unlocked(const struct vv_envcfg *cfg, const char *name);
 /* -ENOENT if there is no such env. Without an `owner` key, uid/gid are the env file's
  * owner (cfg->owned is then set too, so the next save records it). */
 int vv_env_load(struct vv_store *st, const char *name, struct vv_envcfg *out);
-/* Sorted list of env names (malloc'd array of malloc'd strings). */
+/* Sorted list of env names (free with vv_strv_free, util/strv.h). */
 int vv_env_list(struct vv_store *st, char ***names, size_t *n);
-void vv_env_list_free(char **names, size_t n);
 
 void vv_envcfg_release(struct vv_envcfg *cfg);
 

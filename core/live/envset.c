@@ -20,6 +20,7 @@
 #include "env/journal.h"
 #include "util/clock.h"
 #include "util/error.h"
+#include "util/strv.h"
 #include "pkg/seed.h"
 #include "store/store.h"
 #include "python/synth.h"
@@ -181,7 +182,7 @@ int vv_envset_open(struct vv_envset **out, struct vv_store *st, const struct vv_
 		    (r = vv_live_envs_insert(set, env)) < 0)
 			vv_live_env_free(env);
 	}
-	vv_env_list_free(names, n);
+	vv_strv_free(names, n);
 	if (r < 0)
 		goto fail;
 	*out = set;

@@ -25,6 +25,7 @@
 #include "store/store.h"
 #include "store/tree.h"
 #include "util/error.h"
+#include "util/strv.h"
 #include "util/hash.h"
 
 /* ---- small helpers --------------------------------------------------------------- */
@@ -46,7 +47,7 @@ static void msg_escaped(char *buf, size_t cap, size_t *len, const char *s)
 static void free_names(char **names, size_t n)
 {
 	if (names)
-		vv_env_list_free(names, n);
+		vv_strv_free(names, n);
 }
 
 /* ---- fsck ------------------------------------------------------------------------ */

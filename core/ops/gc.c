@@ -27,8 +27,10 @@
 #include "env/env.h"
 #include "env/envlock.h"
 #include "util/error.h"
+#include "util/strv.h"
 #include "util/fsutil.h"
 #include "util/hash.h"
+#include "util/vec.h"
 #include "env/history.h"
 #include "env/journal.h"
 #include "pkg/pkg.h"
@@ -66,15 +68,8 @@ static int list_dir(int dirfd, const char *what, char ***out, size_t *n)
 	while ((errno = 0, de = readdir(d))) {
 		if (de->d_name[0] == '.')
 			continue;
-		if (*n == cap) {
-			cap = cap ? cap * 2 : 16;
-			char **nl = realloc(*out, cap * sizeof(*nl));
-			if (!nl) {
-				r = vv_err(-ENOMEM, "out of memory");
-				break;
-			}
-			*out = nl;
-		}
+		if ((r = VV_GROW(*out, *n, cap, 16)) < 0)
+			break;
 		if (!((*out)[*n] = strdup(de->d_name))) {
 			r = vv_err(-ENOMEM, "out of memory");
 			break;
@@ -85,7 +80,7 @@ static int list_dir(int dirfd, const char *what, char ***out, size_t *n)
 		r = vv_err_sys(-errno, "cannot read %s", what);
 	closedir(d);
 	if (r < 0) {
-		vv_env_list_free(*out, *n);
+		vv_strv_free(*out, *n);
 		*out = NULL;
 		*n = 0;
 	}
@@ -318,7 +313,7 @@ static int mark_all(struct gc *g, int dirfd, const char *what, int (*fn)(struct 
 	int r = list_dir(dirfd, what, &names, &n);
 	for (size_t i = 0; i < n && r == 0; i++)
 		r = fn(g, names[i]);
-	vv_env_list_free(names, n);
+	vv_strv_free(names, n);
 	return r;
 }
 

@@ -21,7 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "util/config.h"
+#include "util/ini.h"
 #include "env/env.h"
 #include "env/txn.h"
 #include "util/error.h"

@@ -37,12 +37,6 @@
 #define MAX_INSTALLED_RECORD (32u << 20)
 #define CANON_MAX 256
 
-static const char *base_name(const char *path)
-{
-	const char *s = strrchr(path, '/');
-	return s && s[1] ? s + 1 : path;
-}
-
 /* ---------------------------------------------------------------- path sets */
 
 struct pathset {
@@ -571,7 +565,7 @@ static int add_to_env(struct vv_store *st, const char *name, const char *const *
 		for (size_t k = 0; k < i; k++)
 			if (!strcmp(canon[k], canon[i])) {
 				r = vv_err(-EINVAL, "%s: %s is given twice (also %s)",
-					   base_name(wheels[i]), canon[i], base_name(wheels[k]));
+					   vv_base_name(wheels[i]), canon[i], vv_base_name(wheels[k]));
 				goto out;
 			}
 	}
@@ -580,7 +574,7 @@ static int add_to_env(struct vv_store *st, const char *name, const char *const *
 			goto out;
 		if (!vv_python_requires_ok(t.pyp, pkgs[i].requires_python)) {
 			r = vv_err(-EINVAL, "%s: requires Python %s, the env has %s",
-				   base_name(wheels[i]), pkgs[i].requires_python, t.pyp->version);
+				   vv_base_name(wheels[i]), pkgs[i].requires_python, t.pyp->version);
 			goto out;
 		}
 	}

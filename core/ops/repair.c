@@ -24,6 +24,7 @@
 #include "store/damaged.h"
 #include "env/env.h"
 #include "util/error.h"
+#include "util/strv.h"
 #include "util/fsutil.h"
 #include "util/vec.h"
 #include "python/python.h"
@@ -398,7 +399,7 @@ static int env_pythons(struct vv_store *st, char ***out, size_t *nout)
 		return r;
 	exes = calloc(n ? n : 1, sizeof(*exes));
 	if (!exes) {
-		vv_env_list_free(names, n);
+		vv_strv_free(names, n);
 		return vv_err(-ENOMEM, "out of memory");
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -412,7 +413,7 @@ static int env_pythons(struct vv_store *st, char ***out, size_t *nout)
 			ne++;
 		vv_envcfg_release(&cfg);
 	}
-	vv_env_list_free(names, n);
+	vv_strv_free(names, n);
 	*out = exes;
 	*nout = ne;
 	return 0;

@@ -23,6 +23,7 @@
 #include "store/store.h"
 #include "store/tree.h"
 #include "util/error.h"
+#include "util/strv.h"
 #include "util/hash.h"
 
 struct stats_ctx {
@@ -32,7 +33,7 @@ struct stats_ctx {
 static void free_names(char **names, size_t n)
 {
 	if (names)
-		vv_env_list_free(names, n);
+		vv_strv_free(names, n);
 }
 
 /* The scan of objects/ (vv_reach_scan) skips stray entries; one it cannot read fails

@@ -21,10 +21,11 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include "util/config.h"
 #include "util/error.h"
 #include "util/fsutil.h"
+#include "util/ini.h"
 #include "util/strv.h"
+#include "util/vec.h"
 #include "python/python.h"
 #include "store/store.h"
 #include "store/tree.h"
@@ -33,12 +34,6 @@
 #include "pkg/wheel.h"
 
 #define RECORD_MAX (64u << 10)
-
-static const char *base_name(const char *path)
-{
-	const char *s = strrchr(path, '/');
-	return s && s[1] ? s + 1 : path;
-}
 
 void vv_pkg_release(struct vv_pkg *p)
 {
@@ -102,11 +97,6 @@ enum { K_NAME, K_VERSION, K_WHEEL, K_SHA, K_PYTHON, K_REQPY, K_TREE, K_SITE, K_B
 static const char *const pkg_keys[K_N] = {"name", "version", "wheel", "sha256", "python",
 					  "requires-python", "tree", "site", "bin", "extra"};
 
-struct pkg_parse {
-	struct vv_pkg *p;
-	int line[K_N];
-};
-
 static int oid_val(const char *key, const char *value, vv_oid *out)
 {
 	if (vv_oid_from_hex(out, value, strlen(value)) < 0)
@@ -114,24 +104,11 @@ static int oid_val(const char *key, const char *value, vv_oid *out)
 	return 0;
 }
 
-static int pkg_key(void *user, const char *section, const char *key, const char *value,
-		   int lineno)
+static int pkg_value(void *user, int k, const char *value, int lineno)
 {
-	struct pkg_parse *pp = user;
-	struct vv_pkg *p = pp->p;
-	if (!*section)
-		return vv_err(-EINVAL, "key '%s' outside a section", key);
-	if (strcmp(section, "package"))
-		return vv_err(-EINVAL, "unknown section [%s] (expected [package])", section);
-	int k = 0;
-	while (k < K_N && strcmp(pkg_keys[k], key))
-		k++;
-	if (k == K_N)
-		return vv_err(-EINVAL, "unknown key '%s'", key);
-	if (pp->line[k])
-		return vv_err(-EINVAL, "duplicate key '%s' (first set on line %d)", key,
-			      pp->line[k]);
-	pp->line[k] = lineno;
+	struct vv_pkg *p = user;
+	const char *key = pkg_keys[k];
+	(void)lineno;
 	char **str = k == K_NAME ? &p->name : k == K_VERSION ? &p->version
 		   : k == K_WHEEL ? &p->wheel : k == K_REQPY ? &p->requires_python : NULL;
 	if (str) {
@@ -168,12 +145,13 @@ static int pkg_key(void *user, const char *section, const char *key, const char 
 int vv_pkg_parse(const char *buf, size_t len, const char *what, struct vv_pkg *out)
 {
 	memset(out, 0, sizeof(*out));
-	struct pkg_parse pp = {.p = out};
-	struct vv_ini_cb cb = {.key = pkg_key, .user = &pp};
-	int r = vv_ini_parse(buf, len, what, &cb);
+	struct vv_ini_table t = {.section = "package", .keys = pkg_keys, .nkeys = K_N,
+				 .value = pkg_value, .user = out};
+	int line[K_N];
+	int r = vv_ini_parse_table(buf, len, what, &t, line);
 	static const int need[] = {K_NAME, K_VERSION, K_WHEEL, K_SHA, K_PYTHON, K_TREE};
 	for (size_t i = 0; r == 0 && i < sizeof(need) / sizeof(need[0]); i++)
-		if (!pp.line[need[i]])
+		if (!line[need[i]])
 			r = vv_err(-EINVAL, "%s: no '%s'", what, pkg_keys[need[i]]);
 	if (r < 0)
 		vv_pkg_release(out);
@@ -222,16 +200,8 @@ int vv_pkg_list(struct vv_store *st, char ***names, size_t *n)
 	while ((de = readdir(d))) {
 		if (!is_record_name(de->d_name))
 			continue;
-		if (*n == cap) {
-			size_t nc = cap ? cap * 2 : 64;
-			char **nv = realloc(*names, nc * sizeof(*nv));
-			if (!nv) {
-				r = vv_err(-ENOMEM, "out of memory");
-				break;
-			}
-			*names = nv;
-			cap = nc;
-		}
+		if ((r = VV_GROW(*names, *n, cap, 64)) < 0)
+			break;
 		if (!((*names)[*n] = strdup(de->d_name))) {
 			r = vv_err(-ENOMEM, "out of memory");
 			break;
@@ -256,11 +226,11 @@ static int sha_of_file(const char *path, vv_oid *out)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return vv_err_sys(-errno, "%s: cannot open", base_name(path));
+		return vv_err_sys(-errno, "%s: cannot open", vv_base_name(path));
 	uint64_t size;
 	int r = vv_hash_fd(fd, out, &size);
 	close(fd);
-	return r < 0 ? vv_err_sys(r, "%s: cannot read", base_name(path)) : 0;
+	return r < 0 ? vv_err_sys(r, "%s: cannot read", vv_base_name(path)) : 0;
 }
 
 /* The record for (minor, sha) among names, or NULL. */
@@ -337,7 +307,7 @@ out:
 static int unpack_and_record(struct vv_store *st, const char *path, const struct vv_python *py,
 			     const char *canon, const vv_oid *sha, struct vv_pkg *p)
 {
-	const char *wname = base_name(path);
+	const char *wname = vv_base_name(path);
 	int64_t mtime = 0;
 	int r = vv_wheel_mtime(path, &mtime);
 	if (r < 0)
@@ -397,7 +367,7 @@ int pkg_ingest(struct vv_store *st, const char *path, const struct vv_python *py
 	       const vv_oid *want, size_t nwant, char ***names, size_t *nnames,
 	       struct vv_pkg *out)
 {
-	const char *wname = base_name(path);
+	const char *wname = vv_base_name(path);
 	char canon[CANON_MAX];
 	struct utsname u;
 	memset(out, 0, sizeof(*out));

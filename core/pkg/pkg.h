@@ -54,7 +54,8 @@ struct vv_pkg {
 
 void vv_pkg_release(struct vv_pkg *p);
 
-/* The record file text of p (malloc'd) and back. parse: -EINVAL "what: line N: why". */
+/* The record file text of p (malloc'd) and back. parse: -EINVAL "what:LINE: why" (the
+ * strict reader's table, util/ini.h) or "what: no 'KEY'". */
 int vv_pkg_format(const struct vv_pkg *p, char **out, size_t *len);
 int vv_pkg_parse(const char *buf, size_t len, const char *what, struct vv_pkg *out);
 

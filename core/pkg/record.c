@@ -14,6 +14,7 @@
 
 #include "util/error.h"
 #include "util/hash.h"
+#include "util/vec.h"
 
 /* ---------------------------------------------------------------- RECORD (CSV) */
 
@@ -24,14 +25,10 @@ struct strbuf {
 
 static int sb_push(struct strbuf *b, char c)
 {
-	if (b->len + 1 >= b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 64;
-		char *p = realloc(b->p, cap);
-		if (!p)
-			return -ENOMEM;
-		b->p = p;
-		b->cap = cap;
-	}
+	/* room for c and a final NUL */
+	int r = VV_GROW(b->p, b->len + 1, b->cap, 64);
+	if (r < 0)
+		return r;
 	b->p[b->len++] = c;
 	return 0;
 }
@@ -150,14 +147,8 @@ int vv_record_parse(const char *buf, size_t len, struct vv_record_row **rows_out
 			r = vv_err(-EINVAL, "line %zu: expected three fields, found %d", rowline, nf);
 			goto fail;
 		}
-		if (n == cap) {
-			size_t nc = cap ? cap * 2 : 64;
-			struct vv_record_row *p = realloc(rows, nc * sizeof(*p));
-			if (!p)
-				goto oom;
-			rows = p;
-			cap = nc;
-		}
+		if (VV_GROW(rows, n, cap, 64) < 0)
+			goto oom;
 		rows[n].path = f[0];
 		rows[n].hash = f[1];
 		rows[n].size = f[2];

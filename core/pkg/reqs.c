@@ -25,6 +25,7 @@
 #include "util/fsutil.h"
 #include "util/progress.h"
 #include "util/strv.h"
+#include "util/vec.h"
 #include "python/python.h"
 #include "pkg/tags.h"
 
@@ -193,14 +194,9 @@ static int parse_line(struct req *q, char *l)
 
 static int reqs_push(struct reqs *rs, int line, const char *text, size_t len, struct req **out)
 {
-	if (rs->n == rs->cap) {
-		size_t nc = rs->cap ? rs->cap * 2 : 32;
-		struct req *nv = realloc(rs->v, nc * sizeof(*nv));
-		if (!nv)
-			return vv_err(-ENOMEM, "out of memory");
-		rs->v = nv;
-		rs->cap = nc;
-	}
+	int r = VV_GROW(rs->v, rs->n, rs->cap, 32);
+	if (r < 0)
+		return r;
 	struct req *q = &rs->v[rs->n];
 	memset(q, 0, sizeof(*q));
 	q->line = line;
@@ -356,16 +352,8 @@ static int scan_links(const char *const *dirs, size_t ndirs, int minor, const ch
 			size_t l = strlen(de->d_name);
 			if (l < 5 || strcmp(de->d_name + l - 4, ".whl"))
 				continue;
-			if (n == cap) {
-				size_t nc = cap ? cap * 2 : 64;
-				struct linkwheel *nv = realloc(v, nc * sizeof(*nv));
-				if (!nv) {
-					r = vv_err(-ENOMEM, "out of memory");
-					break;
-				}
-				v = nv;
-				cap = nc;
-			}
+			if ((r = VV_GROW(v, n, cap, 64)) < 0)
+				break;
 			struct linkwheel *w = &v[n];
 			memset(w, 0, sizeof(*w));
 			if (asprintf(&w->path, "%s/%s", dirs[d], de->d_name) < 0) {

@@ -14,12 +14,7 @@
 #include <string.h>
 
 #include "util/error.h"
-
-static const char *base_name(const char *path)
-{
-	const char *s = strrchr(path, '/');
-	return s && s[1] ? s + 1 : path;
-}
+#include "util/fsutil.h"
 
 int vv_dist_canonical(const char *name, size_t len, char *out, size_t size)
 {
@@ -130,7 +125,7 @@ static int tags_score(const char *pys, const char *abis, const char *plats, int 
 static int tag_check(const char *wheel_path, int minor, const char *machine, char *canon,
 		     size_t size)
 {
-	const char *w = base_name(wheel_path);
+	const char *w = vv_base_name(wheel_path);
 	size_t len = strlen(w);
 	if (len < 5 || strcmp(w + len - 4, ".whl") || len > 400)
 		return vv_err(-EINVAL, "%.300s: not a wheel file name (NAME-VERSION-PY-ABI-PLATFORM"

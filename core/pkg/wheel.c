@@ -17,6 +17,7 @@
 #include <zip.h>
 
 #include "util/error.h"
+#include "util/fsutil.h"
 
 /* The one top-level NAME-VER.dist-info/ directory. */
 int wheel_find_distinfo(struct wheel *w)
@@ -244,7 +245,7 @@ void vv_wheel_info_release(struct vv_wheel_info *info)
 
 int vv_wheel_requires_python(const char *wheel_path, char **out)
 {
-	struct wheel w = {.wname = wheel_base_name(wheel_path)};
+	struct wheel w = {.wname = vv_base_name(wheel_path)};
 	char path[600], *text = NULL;
 	const struct member *m;
 	*out = NULL;

@@ -78,9 +78,6 @@ struct wheel {
 
 /* ---- wheelzip.c: the archive */
 
-/* The last component of path (the whole path if it ends in '/'), for messages. */
-const char *wheel_base_name(const char *path);
-
 /* "WHEEL: MEMBER: reason" (or "WHEEL: reason" without a member), -EINVAL. */
 int wheel_err(const struct wheel *w, const char *member, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

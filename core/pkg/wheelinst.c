@@ -25,6 +25,7 @@
 #include "util/error.h"
 #include "util/fsutil.h"
 #include "util/hash.h"
+#include "util/vec.h"
 #include "python/python.h"
 #include "store/store.h"
 #include "store/tree.h"
@@ -55,14 +56,8 @@ static bool reserved_dest(const struct wheel *w, const char *dest)
 
 static int add_row(struct wheel *w, const char *dest, const vv_oid *oid, uint64_t size)
 {
-	if (w->nrows == w->caprows) {
-		size_t nc = w->caprows ? w->caprows * 2 : 256;
-		struct outrow *p = realloc(w->rows, nc * sizeof(*p));
-		if (!p)
-			return vv_err(-ENOMEM, "%s: out of memory", w->wname);
-		w->rows = p;
-		w->caprows = nc;
-	}
+	if (VV_GROW(w->rows, w->nrows, w->caprows, 256) < 0)
+		return vv_err(-ENOMEM, "%s: out of memory", w->wname);
 	struct outrow *row = &w->rows[w->nrows];
 	size_t spl = strlen(w->sp);
 	int n;
@@ -289,14 +284,9 @@ struct epset {
 
 static int ep_add(struct epset *s, const char *name, const char *value)
 {
-	if (s->n == s->cap) {
-		size_t nc = s->cap ? s->cap * 2 : 16;
-		struct ep *p = realloc(s->v, nc * sizeof(*p));
-		if (!p)
-			return -ENOMEM;
-		s->v = p;
-		s->cap = nc;
-	}
+	int r = VV_GROW(s->v, s->n, s->cap, 16);
+	if (r < 0)
+		return r;
 	s->v[s->n].name = strdup(name);
 	s->v[s->n].value = strdup(value);
 	if (!s->v[s->n].name || !s->v[s->n].value) {
@@ -638,7 +628,7 @@ int vv_wheel_install_ex(struct vv_store *st, const char *wheel_path, const struc
 			const char *installer, unsigned flags, struct vv_tb *tb,
 			struct vv_wheel_info *info)
 {
-	struct wheel w = {.st = st, .tb = tb, .wname = wheel_base_name(wheel_path), .flags = flags};
+	struct wheel w = {.st = st, .tb = tb, .wname = vv_base_name(wheel_path), .flags = flags};
 	int r;
 	if (info)
 		info->name = info->version = NULL;

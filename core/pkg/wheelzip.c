@@ -20,13 +20,8 @@
 #include <zip.h>
 
 #include "util/error.h"
+#include "util/fsutil.h"
 #include "util/hash.h"
-
-const char *wheel_base_name(const char *path)
-{
-	const char *s = strrchr(path, '/');
-	return s && s[1] ? s + 1 : path;
-}
 
 /* Copy a name for a message: control bytes become '?', long names are cut. */
 static void shown(const char *in, char *out, size_t sz)
@@ -372,7 +367,7 @@ int wheel_read_member(struct wheel *w, const struct member *m, size_t max, char 
 int vv_wheel_mtime(const char *wheel_path, int64_t *mtime_ns)
 {
 	zip_t *za;
-	const char *wname = wheel_base_name(wheel_path);
+	const char *wname = vv_base_name(wheel_path);
 	int r = wheel_open_zip(wheel_path, wname, &za);
 	if (r < 0)
 		return r;

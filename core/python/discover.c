@@ -24,6 +24,8 @@
 
 #include "util/config.h"
 #include "util/error.h"
+#include "util/strv.h"
+#include "util/vec.h"
 
 static bool is_elf(const char *path)
 {
@@ -158,15 +160,10 @@ static int strv_push(struct strv *s, char *item)
 {
 	if (!item)
 		return vv_err(-ENOMEM, "out of memory");
-	if (s->n == s->cap) {
-		size_t nc = s->cap ? s->cap * 2 : 16;
-		char **nv = realloc(s->v, nc * sizeof(*nv));
-		if (!nv) {
-			free(item);
-			return vv_err(-ENOMEM, "out of memory");
-		}
-		s->v = nv;
-		s->cap = nc;
+	int r = VV_GROW(s->v, s->n, s->cap, 16);
+	if (r < 0) {
+		free(item);
+		return r;
 	}
 	s->v[s->n++] = item;
 	return 0;
@@ -174,9 +171,7 @@ static int strv_push(struct strv *s, char *item)
 
 static void strv_free(struct strv *s)
 {
-	for (size_t i = 0; i < s->n; i++)
-		free(s->v[i]);
-	free(s->v);
+	vv_strv_free(s->v, s->n);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -301,25 +296,17 @@ static int cmp_found(const void *a, const void *b)
 	return c ? c : strcmp(x->py.exe, y->py.exe);
 }
 
-static int note_skip(struct vv_pydisc *d, const char *fmt, ...)
+/* One line for vv_pydisc.skipped. */
+static int note_skip(struct strv *skipped, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-static int note_skip(struct vv_pydisc *d, const char *fmt, ...)
+static int note_skip(struct strv *skipped, const char *fmt, ...)
 {
 	char *line;
 	va_list ap;
 	va_start(ap, fmt);
 	int n = vasprintf(&line, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return vv_err(-ENOMEM, "out of memory");
-	char **nv = realloc(d->skipped, (d->nskipped + 1) * sizeof(*nv));
-	if (!nv) {
-		free(line);
-		return vv_err(-ENOMEM, "out of memory");
-	}
-	d->skipped = nv;
-	d->skipped[d->nskipped++] = line;
-	return 0;
+	return strv_push(skipped, n < 0 ? NULL : line);
 }
 
 int vv_python_discover_all(struct vv_store *st, const struct vv_config *cfg,
@@ -328,6 +315,7 @@ int vv_python_discover_all(struct vv_store *st, const struct vv_config *cfg,
 	memset(out, 0, sizeof(*out));
 	out->dflt = -1;
 	struct cands c = { 0 };
+	struct strv skipped = { 0 };
 	struct found *f = NULL;
 	size_t nf = 0;
 	int r = 0;
@@ -339,12 +327,12 @@ int vv_python_discover_all(struct vv_store *st, const struct vv_config *cfg,
 		if (is_exec_file(defname))
 			defpath = strdup(defname);
 		else
-			r = note_skip(out, "%s: not an executable file (the configured python)",
-				      defname);
+			r = note_skip(&skipped, "%s: not an executable file (the configured "
+				      "python)", defname);
 	} else if (search_path(defname, &defpath) < 0) {
 		defpath = NULL;
 		if (cfg && cfg->python)
-			r = note_skip(out, "%s: not found on PATH (the configured python)",
+			r = note_skip(&skipped, "%s: not found on PATH (the configured python)",
 				      defname);
 	}
 	if (r == 0 && defpath && realpath(defpath, defreal))
@@ -374,7 +362,7 @@ int vv_python_discover_all(struct vv_store *st, const struct vv_config *cfg,
 		if (is_exec_file(cfg->pythons[i]))
 			r = add_candidate(&c, cfg->pythons[i]);
 		else
-			r = note_skip(out, "%s: not an executable file (listed in `pythons`)",
+			r = note_skip(&skipped, "%s: not an executable file (listed in `pythons`)",
 				      cfg->pythons[i]);
 	}
 	if (r == 0 && c.path.n && !(f = calloc(c.path.n, sizeof(*f))))
@@ -400,7 +388,7 @@ int vv_python_discover_all(struct vv_store *st, const struct vv_config *cfg,
 			break;
 		}
 		if (e < 0) {
-			r = note_skip(out, "%s", vv_errmsg());
+			r = note_skip(&skipped, "%s", vv_errmsg());
 			continue;
 		}
 		for (k = 0; k < nf && strcmp(f[k].py.exe, py.exe); k++)
@@ -426,6 +414,9 @@ int vv_python_discover_all(struct vv_store *st, const struct vv_config *cfg,
 				out->dflt = (long)k;
 		}
 		out->n = nf;
+		out->skipped = skipped.v;
+		out->nskipped = skipped.n;
+		skipped = (struct strv){ 0 };
 	} else {
 		for (size_t k = 0; k < nf; k++)
 			vv_python_release(&f[k].py);
@@ -435,6 +426,7 @@ int vv_python_discover_all(struct vv_store *st, const struct vv_config *cfg,
 	free(defpath);
 	strv_free(&c.path);
 	strv_free(&c.real);
+	strv_free(&skipped);
 	return r;
 }
 

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "util/config.h"
+#include "util/ini.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 #include "store/store.h"

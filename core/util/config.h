@@ -1,5 +1,6 @@
 /*
- * config.h - the daemon's and the CLI's configuration file, venvfs.ini (inih).
+ * config.h - the daemon's and the CLI's configuration file, venvfs.ini, read by the
+ * strict INI reader (ini.h).
  *
  *   [venvfs]
  *   store = /home/alice/.local/share/venvfs   ; store directory
@@ -14,9 +15,9 @@
  * `python` is a path or a command name looked up on $PATH. `pythons` lists extra
  * interpreters for discovery (python.h vv_python_discover) beyond those found on $PATH,
  * in ~/.pyenv and /usr/bin: paths separated by commas and/or blanks (so a path in this
- * list cannot contain either). Unknown sections or keys, bad booleans and relative
- * paths are errors reported as "FILE:LINE: why". Paths may start with "~/" (expanded
- * with $HOME).
+ * list cannot contain either). Unknown sections or keys, keys set twice, bad booleans
+ * (ini.h vv_parse_bool) and relative paths are errors reported as "FILE:LINE: why".
+ * Paths may start with "~/" (expanded with $HOME).
  */
 #ifndef VV_CONFIG_H
 #define VV_CONFIG_H
@@ -51,28 +52,5 @@ void vv_config_release(struct vv_config *cfg);
  * variable is set. */
 char *vv_default_config_path(void);
 char *vv_default_store_path(void);
-
-/* Parse a boolean the way every venvfs INI file does: true/false/yes/no/on/off/1/0.
- * Returns 0 or -EINVAL. */
-int vv_parse_bool(const char *s, bool *out);
-
-/* The strict INI reader behind every venvfs INI file (config, envs/, pythons/), on top
- * of inih. Each key is handed to `key` with its line number; `section` (may be NULL) is
- * called for every [section] header, including empty ones. Callbacks return 0 or a
- * negative errno after vv_err("why"). Lines longer than inih's limit, NUL bytes and
- * indented continuation lines are errors. The first error is reported as
- * "FNAME:LINE: why" and its code returned; inih syntax errors give -EINVAL. */
-struct vv_ini_cb {
-	int (*section)(void *user, const char *section, int lineno);
-	int (*key)(void *user, const char *section, const char *key, const char *value,
-		   int lineno);
-	void *user;
-};
-int vv_ini_parse(const char *buf, size_t len, const char *fname, const struct vv_ini_cb *cb);
-
-/* Can value be written as `key = value` on one line and read back unchanged by
- * vv_ini_parse? (no newline, no surrounding blanks, no " ;" inline comment, fits in a
- * line). 0 or -EINVAL / -ENAMETOOLONG with a message naming `what`. */
-int vv_ini_value_check(const char *key, const char *value, const char *what);
 
 #endif

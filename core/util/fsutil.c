@@ -612,3 +612,9 @@ int vv_path_trusted(const char *path, uid_t uid, const char *avoid, char *real)
 	free(cur);
 	return r;
 }
+
+const char *vv_base_name(const char *path)
+{
+	const char *s = strrchr(path, '/');
+	return s && s[1] ? s + 1 : path;
+}

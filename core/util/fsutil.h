@@ -52,4 +52,8 @@ int vv_copy_fd(int src, int dst);
  * if it cannot be reached). */
 int vv_path_trusted(const char *path, uid_t uid, const char *avoid, char *real);
 
+/* The last component of path, for messages: what follows the last '/', or the whole
+ * path when it has no '/' or ends in one. Points into path. */
+const char *vv_base_name(const char *path);
+
 #endif

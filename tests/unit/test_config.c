@@ -1,4 +1,5 @@
-/* test_config.c - venvfs.ini parsing, its error messages, and the XDG default paths. */
+/* test_config.c - venvfs.ini parsing, its error messages, and the XDG default paths. The
+ * INI reader itself is tested in test_ini.c. */
 #include "testutil.h"
 
 #include <stdio.h>
@@ -190,25 +191,6 @@ static void test_files(void **state)
 	vt_rmtree(dir);
 }
 
-static void test_bool(void **state)
-{
-	(void)state;
-	bool b = false;
-	const char *t[] = { "true", "TRUE", "yes", "on", "1" };
-	const char *f[] = { "false", "No", "off", "0" };
-	for (size_t i = 0; i < 5; i++) {
-		assert_int_equal(vv_parse_bool(t[i], &b), 0);
-		assert_true(b);
-	}
-	for (size_t i = 0; i < 4; i++) {
-		assert_int_equal(vv_parse_bool(f[i], &b), 0);
-		assert_false(b);
-	}
-	assert_int_equal(vv_parse_bool("", &b), -EINVAL);
-	assert_int_equal(vv_parse_bool("2", &b), -EINVAL);
-	assert_int_equal(vv_parse_bool("truthy", &b), -EINVAL);
-}
-
 static void test_defaults(void **state)
 {
 	(void)state;
@@ -246,62 +228,6 @@ static void test_defaults(void **state)
 	assert_null(vv_default_config_path());
 }
 
-struct ini_rec {
-	char log[1024];
-};
-
-static int rec_section(void *user, const char *section, int lineno)
-{
-	struct ini_rec *r = user;
-	size_t n = strlen(r->log);
-	snprintf(r->log + n, sizeof(r->log) - n, "%d[%s]", lineno, section);
-	return 0;
-}
-
-static int rec_key(void *user, const char *section, const char *key, const char *value,
-		   int lineno)
-{
-	struct ini_rec *r = user;
-	size_t n = strlen(r->log);
-	snprintf(r->log + n, sizeof(r->log) - n, "%d%s.%s=%s;", lineno, section, key, value);
-	if (!strcmp(key, "fail"))
-		return vv_err(-ERANGE, "told to fail");
-	return 0;
-}
-
-static void test_ini_parse(void **state)
-{
-	(void)state;
-	struct ini_rec rec = { "" };
-	struct vv_ini_cb cb = { rec_section, rec_key, &rec };
-	const char *text = "\xEF\xBB\xBF[a]\nx = 1 ; c\n\n[empty]\n[b]\n y : 2;3\nz=\n";
-	assert_int_equal(vv_ini_parse(text, strlen(text), "t", &cb), 0);
-	assert_string_equal(rec.log, "1[a]2a.x=1;4[empty]5[b]6b.y=2;3;7b.z=;");
-
-	rec.log[0] = 0;
-	text = "[a]\nx = 1\nfail = 1\n";
-	assert_int_equal(vv_ini_parse(text, strlen(text), "t", &cb), -ERANGE);
-	assert_string_equal(vv_errmsg(), "t:3: told to fail");
-
-	/* Values the formatter checks can be read back exactly. */
-	assert_int_equal(vv_ini_value_check("k", "a;b = c", "v"), 0);
-	assert_int_equal(vv_ini_value_check("k", "", "v"), 0);
-	assert_int_equal(vv_ini_value_check("k", "a ;b", "v"), -EINVAL);
-	assert_int_equal(vv_ini_value_check("k", ";b", "v"), -EINVAL);
-	assert_int_equal(vv_ini_value_check("k", " b", "v"), -EINVAL);
-	assert_int_equal(vv_ini_value_check("k", "b\t", "v"), -EINVAL);
-	assert_int_equal(vv_ini_value_check("k", "a\nb", "v"), -EINVAL);
-	char big[300];
-	memset(big, 'x', sizeof(big) - 1);
-	big[sizeof(big) - 1] = 0;
-	assert_int_equal(vv_ini_value_check("k", big, "v"), -ENAMETOOLONG);
-	big[197 - 4] = 0;
-	assert_int_equal(vv_ini_value_check("k", big, "v"), 0);
-	big[197 - 4] = 'x';
-	big[197 - 3] = 0;
-	assert_int_equal(vv_ini_value_check("k", big, "v"), -ENAMETOOLONG);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -310,9 +236,7 @@ int main(void)
 		cmocka_unit_test(test_pythons),
 		cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_files),
-		cmocka_unit_test(test_bool),
 		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_ini_parse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

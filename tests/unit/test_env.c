@@ -13,6 +13,7 @@
 #include "ops/envstate.h"
 #include "env/env.h"
 #include "util/error.h"
+#include "util/strv.h"
 #include "util/fsutil.h"
 #include "store/store.h"
 
@@ -94,16 +95,21 @@ static void expect_bad(const char *text, const char *where)
 static void test_bad_files(void **state)
 {
 	(void)state;
-	expect_bad("[env]\npython = /p\nroot = " HEX1 "\ncolour = red\n", "envs/e1:4:");
+	expect_bad("[env]\npython = /p\nroot = " HEX1 "\ncolour = red\n",
+		   "envs/e1:4: unknown key 'colour' in [env] (known: python, root, "
+		   "system-site-packages, without-pip, prompt, locked, owner, mode)");
 	expect_bad("[env]\npython = p\nroot = " HEX1 "\n", "envs/e1:2:");
 	expect_bad("[env]\npython = /p\nroot = 0123\n", "envs/e1:3:");
 	expect_bad("[env]\npython = /p\nroot = " HEX1 "0\n", "envs/e1:3:");
 	expect_bad("[env]\npython = /p\nroot = " HEX1 "\nsystem-site-packages = sure\n",
 		   "envs/e1:4:");
-	expect_bad("[env]\npython = /p\nroot = " HEX1 "\nroot = " HEX2 "\n", "envs/e1:4:");
-	expect_bad("[envs]\npython = /p\nroot = " HEX1 "\n", "envs/e1:1:");
-	expect_bad("python = /p\nroot = " HEX1 "\n", "envs/e1:1:");
-	expect_bad("[env]\npython = /p\n", "root");
+	expect_bad("[env]\npython = /p\nroot = " HEX1 "\nroot = " HEX2 "\n",
+		   "envs/e1:4: duplicate key 'root' (first set on line 3)");
+	expect_bad("[envs]\npython = /p\nroot = " HEX1 "\n",
+		   "envs/e1:1: unknown section [envs] (expected [env])");
+	expect_bad("python = /p\nroot = " HEX1 "\n",
+		   "envs/e1:1: key 'python' outside a section (start with [env])");
+	expect_bad("[env]\npython = /p\n", "envs/e1: no 'root' key");
 	expect_bad("[env]\nroot = " HEX1 "\n", "python");
 	expect_bad("[env]\npython = /p\nroot = " HEX1 "\ngarbage\n", "envs/e1:4:");
 	expect_bad("[env]\npython = /p\n  /more\nroot = " HEX1 "\n", "envs/e1:3:");
@@ -237,7 +243,7 @@ static void test_store_ops(void **state)
 	assert_int_equal(n, 5);
 	for (size_t i = 0; i < n; i++)
 		assert_string_equal(names[i], want[i]);
-	vv_env_list_free(names, n);
+	vv_strv_free(names, n);
 
 	/* remove takes the journal along. */
 	fd = openat(st->journalfd, "alpha", O_WRONLY | O_CREAT, 0644);
@@ -250,7 +256,7 @@ static void test_store_ops(void **state)
 	assert_int_equal(vv_txn_remove(st, "Zed"), 0);
 	assert_int_equal(vv_env_list(st, &names, &n), 0);
 	assert_int_equal(n, 3);
-	vv_env_list_free(names, n);
+	vv_strv_free(names, n);
 
 	vv_envcfg_release(&c);
 	vv_envcfg_release(&other);

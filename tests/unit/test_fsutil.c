@@ -359,6 +359,17 @@ static void test_path_trusted(void **state)
 	}
 }
 
+static void test_base_name(void **state)
+{
+	(void)state;
+	assert_string_equal(vv_base_name("/a/b/x-1.0-py3-none-any.whl"), "x-1.0-py3-none-any.whl");
+	assert_string_equal(vv_base_name("x.whl"), "x.whl");
+	assert_string_equal(vv_base_name("/x"), "x");
+	assert_string_equal(vv_base_name("dir/"), "dir/"); /* ends in '/': all of it */
+	assert_string_equal(vv_base_name("/"), "/");
+	assert_string_equal(vv_base_name(""), "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -368,6 +379,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rm_rf, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_fd, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_path_trusted, setup, teardown),
+		cmocka_unit_test(test_base_name),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -179,17 +179,22 @@ static void test_ingest(void **state)
 	assert_true(vv_oid_eq(&q.bin, &p.bin));
 	vv_pkg_release(&q);
 	free(text);
-	static const char *const bad[] = {
-		"[package]\nname = a\n",                                    /* keys missing */
-		"[package]\nname = a\nname = b\n",                          /* duplicate */
-		"[package]\nbogus = 1\n",                                   /* unknown key */
-		"[other]\nname = a\n",                                      /* section */
-		"[package]\npython = 2.7\n",                                /* not 3.N */
-		"[package]\ntree = 12\n",                                   /* bad id */
+	static const char *const bad[][2] = {
+		{"[package]\nname = a\n", "t: no 'version'"},
+		{"[package]\nname = a\nname = b\n", "t:3: duplicate key 'name' (first set on line 2)"},
+		{"[package]\nbogus = 1\n", "t:2: unknown key 'bogus' in [package] (known: name, "
+		 "version, wheel, sha256, python, requires-python, tree, site, bin, extra)"},
+		{"[other]\nname = a\n", "t:1: unknown section [other] (expected [package])"},
+		{"name = a\n", "t:1: key 'name' outside a section (start with [package])"},
+		{"[package]\npython = 2.7\n", "t:2: python '2.7' is not 3.N"},
+		{"[package]\ntree = 12\n", "t:2: tree '12' is not a 64-digit hex id"},
 	};
-	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
-		if (vv_pkg_parse(bad[i], strlen(bad[i]), "t", &q) != -EINVAL)
-			fail_msg("accepted '%s'", bad[i]);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		if (vv_pkg_parse(bad[i][0], strlen(bad[i][0]), "t", &q) != -EINVAL)
+			fail_msg("accepted '%s'", bad[i][0]);
+		if (strcmp(vv_errmsg(), bad[i][1]))
+			fail_msg("'%s': message '%s', want '%s'", bad[i][0], vv_errmsg(), bad[i][1]);
+	}
 	vv_pkg_release(&p);
 	free(w);
 }

@@ -20,6 +20,7 @@
 #include "env/env.h"
 #include "ops/envops.h"
 #include "util/error.h"
+#include "util/ini.h"
 #include "ops/install.h"
 
 /* ---- create ---------------------------------------------------------------------- */

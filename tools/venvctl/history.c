@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "env/env.h"
 #include "util/error.h"
+#include "util/strv.h"
 #include "ops/envstate.h"
 #include "env/history.h"
 
@@ -257,7 +258,7 @@ static int list_snapshots(struct vc_ctx *c, const char *only)
 		}
 		vv_history_release(&h);
 	}
-	vv_env_list_free(names, n);
+	vv_strv_free(names, n);
 	return fflush(stdout) ? VC_EXIT_USAGE : rc;
 }
 
