@@ -56,10 +56,30 @@ done
 # generated files (pyvenv.cfg) with READ requests, not the modules it opens.
 (($(delta "$c0" "$c1" read) * 20 < $(delta "$c0" "$c1" open))) ||
 	fail "the cold run sent $(delta "$c0" "$c1" read) READ for $(delta "$c0" "$c1" open) opens"
-for k in lookup getattr readdir readdirplus read readlink; do
-	assert_eq "$(delta "$c2" "$c3" $k)" 0 "$k requests of a warm import of pip"
+# A warm run sends none of these. Work the kernel left from earlier runs can land in the
+# next one (an atime marked stale a moment late costs a GETATTR, a page pushed at first
+# open may arrive after the file was read): that happens on the old code as on the new,
+# about one run in ten on a busy machine, so a warm run is retried up to twice; every
+# run is printed, and all three sending requests fails.
+warm_clean() {
+	local k
+	for k in lookup getattr readdir readdirplus read readlink; do
+		(($(delta "$1" "$2" $k) == 0)) || return 1
+	done
+}
+w0=$c2 w1=$c3
+for try in 1 2; do
+	warm_clean "$w0" "$w1" && break
+	vv_note "warm run $try sent requests: $(for k in lookup getattr read; do
+		printf '%s %s ' $k "$(delta "$w0" "$w1" $k)"; done)- once more"
+	w0=$w1
+	work
+	w1=$(counts)
 done
-assert_eq "$(delta "$c2" "$c3" release)" "$(delta "$c2" "$c3" open)" "releases vs opens"
+for k in lookup getattr readdir readdirplus read readlink; do
+	assert_eq "$(delta "$w0" "$w1" $k)" 0 "$k requests of a warm import of pip"
+done
+assert_eq "$(delta "$w0" "$w1" release)" "$(delta "$w0" "$w1" open)" "releases vs opens"
 # After the first run a file read once has its atime marked stale in the kernel,
 # which costs one GETATTR on the next stat; never more than one per file opened.
 (($(delta "$c1" "$c2" getattr) <= $(delta "$c0" "$c1" open))) ||
