@@ -19,13 +19,6 @@
 #include "util/hash.h"
 #include "store/store.h"
 
-static void obj_file(struct vv_store *st, const vv_oid *oid, char *buf, size_t cap)
-{
-	char rel[8 + VV_OID_HEX + 2];
-	vv_odb_obj_path(oid, rel);
-	snprintf(buf, cap, "%s/%s", st->path, rel);
-}
-
 static vv_oid id_of(const char *s)
 {
 	vv_oid o;
@@ -108,12 +101,12 @@ static void test_open_checked(void **state)
 	assert_non_null(strstr(vv_errmsg(), "missing"));
 
 	/* truncated: the size the tree records differs */
-	obj_file(st, &t, p, sizeof(p));
+	vt_obj_path(st, &t, p, sizeof(p));
 	assert_int_equal(truncate(p, 3), 0);
 	assert_int_equal(vv_obj_open_checked(st, &t, strlen("to be truncated"), NULL), -EIO);
 
 	/* a bit flip keeps the size: only caught once the object is on the list */
-	obj_file(st, &b, p, sizeof(p));
+	vt_obj_path(st, &b, p, sizeof(p));
 	chmod(p, 0644);
 	vt_write_file(p, "flipped c0ntent\n", strlen(bad));
 	fd = vv_obj_open_checked(st, &b, strlen(bad), NULL);

@@ -30,22 +30,6 @@ static const struct vv_stats_env *env_of(const struct vv_stats *s, const char *n
 	return NULL;
 }
 
-/* Replace an object file's bytes (objects are 0444). */
-static void clobber(struct vv_store *st, const vv_oid *oid, const char *data)
-{
-	char p[4096];
-	vt_obj_path(st, oid, p, sizeof(p));
-	assert_int_equal(chmod(p, 0644), 0);
-	vt_write_file(p, data, strlen(data));
-}
-
-static void drop(struct vv_store *st, const vv_oid *oid)
-{
-	char p[4096];
-	vt_obj_path(st, oid, p, sizeof(p));
-	assert_int_equal(unlink(p), 0);
-}
-
 struct collected {
 	char lines[32][512];
 	enum vv_fsck_kind kinds[32];
@@ -103,9 +87,9 @@ static void test_fsck_damage(void **state)
 	vv_oid_hex(&f.y, hy);
 	vv_oid_hex(&f.u, hu);
 	vv_oid_hex(&f.garbage, hg);
-	clobber(f.st, &f.x, "not x");        /* referenced from the shared tree */
-	drop(f.st, &f.y);                    /* missing, also in the shared tree */
-	clobber(f.st, &f.garbage, "changed"); /* corrupt but unreferenced */
+	vt_obj_clobber(f.st, &f.x, "not x");        /* referenced from the shared tree */
+	vt_obj_drop(f.st, &f.y);                    /* missing, also in the shared tree */
+	vt_obj_clobber(f.st, &f.garbage, "changed"); /* corrupt but unreferenced */
 
 	struct collected c = {0};
 	int r = vv_fsck(f.st, collect, &c, NULL);
@@ -211,8 +195,8 @@ static void test_fsck_stop(void **state)
 	(void)state;
 	struct vt_twoenvs f;
 	vt_twoenvs_build(&f);
-	drop(f.st, &f.x);
-	drop(f.st, &f.y);
+	vt_obj_drop(f.st, &f.x);
+	vt_obj_drop(f.st, &f.y);
 	int calls = 0;
 	assert_int_equal(vv_fsck(f.st, stop_first, &calls, NULL), 1);
 	assert_int_equal(calls, 1);

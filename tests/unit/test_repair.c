@@ -24,28 +24,6 @@
 #include "store/store.h"
 #include "store/tree.h"
 
-static void obj_file(struct vv_store *st, const vv_oid *oid, char *buf, size_t cap)
-{
-	char rel[8 + VV_OID_HEX + 2];
-	vv_odb_obj_path(oid, rel);
-	snprintf(buf, cap, "%s/%s", st->path, rel);
-}
-
-static void clobber(struct vv_store *st, const vv_oid *oid, const char *data)
-{
-	char p[4096];
-	obj_file(st, oid, p, sizeof(p));
-	assert_int_equal(chmod(p, 0644), 0);
-	vt_write_file(p, data, strlen(data));
-}
-
-static void drop(struct vv_store *st, const vv_oid *oid)
-{
-	char p[4096];
-	obj_file(st, oid, p, sizeof(p));
-	assert_int_equal(unlink(p), 0);
-}
-
 static bool exists_in(struct vv_store *st, const char *sub, const vv_oid *oid)
 {
 	char hex[VV_OID_HEX + 1], p[4096];
@@ -126,9 +104,9 @@ static void test_restore_from_dir_and_wheel(void **state)
 				    vt_file_ent("c.txt", c, strlen(cc)), vt_dir_ent("pkg", subt)};
 	vt_mkenv(st, "e", vt_tree(st, top, 3));
 
-	drop(st, &a);                               /* missing */
-	clobber(st, &b, "beta c0ntent in a wheel\n"); /* corrupt, same size */
-	clobber(st, &c, "gamma");                   /* truncated */
+	vt_obj_drop(st, &a);                               /* missing */
+	vt_obj_clobber(st, &b, "beta c0ntent in a wheel\n"); /* corrupt, same size */
+	vt_obj_clobber(st, &c, "gamma");                   /* truncated */
 	char stray[4096];
 	snprintf(stray, sizeof(stray), "%s/objects/ab/not-an-object", st->path);
 	vt_write_file(stray, "junk", 4);
@@ -208,8 +186,8 @@ static void test_tree_rounds(void **state)
 	free(tb);
 	snprintf(p, sizeof(p), "%s/x", dir);
 	vt_write_file(p, cx, strlen(cx));
-	drop(st, &subt);
-	drop(st, &x);
+	vt_obj_drop(st, &subt);
+	vt_obj_drop(st, &x);
 	const char *src[] = {dir};
 	struct log l;
 	struct vv_repair_result res;
@@ -229,7 +207,7 @@ static void test_bad_source(void **state)
 	vv_oid a = vt_put(st, "alpha\n");
 	struct vv_tree_ent e[] = {vt_file_ent("a", a, 6)};
 	vt_mkenv(st, "e", vt_tree(st, e, 1));
-	drop(st, &a);
+	vt_obj_drop(st, &a);
 	const char *src[] = {"/nonexistent/source/dir"};
 	struct log l;
 	struct vv_repair_result res;

@@ -373,6 +373,21 @@ void vt_obj_path(struct vv_store *st, const vv_oid *oid, char *buf, size_t cap)
 	snprintf(buf, cap, "%s/%s", st->path, rel);
 }
 
+void vt_obj_clobber(struct vv_store *st, const vv_oid *oid, const char *data)
+{
+	char p[4096];
+	vt_obj_path(st, oid, p, sizeof(p));
+	assert_int_equal(chmod(p, 0644), 0);
+	vt_write_file(p, data, strlen(data));
+}
+
+void vt_obj_drop(struct vv_store *st, const vv_oid *oid)
+{
+	char p[4096];
+	vt_obj_path(st, oid, p, sizeof(p));
+	assert_int_equal(unlink(p), 0);
+}
+
 void vt_twoenvs_build(struct vt_twoenvs *f)
 {
 	struct vv_store *st = f->st = vt_store_new();

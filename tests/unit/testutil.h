@@ -81,6 +81,9 @@ struct vv_tree_ent vt_link_ent(const char *name, const char *target);
 vv_oid vt_tree(struct vv_store *st, struct vv_tree_ent *ents, size_t n);
 /* Path of an object file in the store (buf holds cap bytes). */
 void vt_obj_path(struct vv_store *st, const vv_oid *oid, char *buf, size_t cap);
+/* Damage an object: replace its bytes (objects are 0444), or remove it. */
+void vt_obj_clobber(struct vv_store *st, const vv_oid *oid, const char *data);
+void vt_obj_drop(struct vv_store *st, const vv_oid *oid);
 
 /* Two envs a and b share subtree "common" (files x, y) and file object z; a also has
  * "only-a" (file u), b has a duplicate of "common" under another name plus v; one
