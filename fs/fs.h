@@ -35,7 +35,6 @@ struct vv_fs {
 	/* background work: commits and kernel cache invalidation */
 	pthread_t worker, watcher;
 	pthread_cond_t cv;
-	pthread_cond_t published;    /* broadcast when a publish (done outside lk) ends */
 	bool stop, worker_started, watcher_started;
 	int inotify_fd;              /* watches STORE/envs for other processes' changes */
 	pthread_mutex_t watch_lk;    /* held while envs/ events are read and applied */

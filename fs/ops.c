@@ -81,7 +81,6 @@ static int publish(struct vv_fs *fs, struct vv_node *n)
 	vv_publish_run(fs->st, &p);
 	lock(fs);
 	r = vv_node_publish_end(&p);
-	pthread_cond_broadcast(&fs->published);
 	if (r < 0)
 		fprintf(stderr, "venvfs: storing a file: %s\n", vv_errmsg());
 	return r;
@@ -735,15 +734,24 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 	struct vv_node *n = vv_fs_node(ino);
 	int r = 0;
 	lock(fs);
-	/* A publish of this file already under way (the last writer's release) must be
-	 * in the journal before it is synced: wait for it, then publish what is left. */
-	while (n && n->publishing)
-		pthread_cond_wait(&fs->published, &fs->lk);
-	if (n && !n->unlinked) {
-		r = publish(fs, n);
-		if (r == 0)
-			r = vv_journal_sync(n->env);
+	/* fsync costs what was written: the stage (named by the journal since its first
+	 * byte) is synced where it is, never stored as a new object. A stage with a failed
+	 * write reports that error, as ext4 would. */
+	struct vv_fdref *stage = NULL;
+	if (n && n->stage && n->stage->stage[0]) {
+		r = n->stage_err;
+		stage = n->stage;
+		vv_fdref_get(stage);
 	}
+	unlock(fs);
+	if (stage) {
+		if (r == 0 && (r = vv_odb_stage_sync(&fs->st->odb, stage->fd, true)) < 0)
+			fprintf(stderr, "venvfs: %s\n", vv_errmsg());
+		vv_fdref_put(stage);
+	}
+	lock(fs);
+	if (r == 0 && n && !n->unlinked)
+		r = vv_journal_sync(n->env);
 	unlock(fs);
 	fuse_reply_err(req, -r);
 }

@@ -24,6 +24,7 @@
 #include "util/error.h"
 #include "util/fsutil.h"
 #include "util/vec.h"
+#include "store/odb.h"
 #include "store/store.h"
 #include "store/tree.h"
 
@@ -182,6 +183,13 @@ int vv_journal_put(int fd, const char *path, char kind, unsigned mode, uint64_t 
 	return with_path(fd, &b, path);
 }
 
+int vv_journal_stage(int fd, const char *path, unsigned mode, const char *stage)
+{
+	struct jbuf b = { 0 };
+	jb_fmt(&b, "w %o %s", mode, stage);
+	return with_path(fd, &b, path);
+}
+
 int vv_journal_mkdir(int fd, const char *path, unsigned mode, int64_t mtime_ns)
 {
 	struct jbuf b = { 0 };
@@ -221,10 +229,12 @@ int vv_journal_attr(int fd, const char *path, unsigned mode, int64_t mtime_ns)
 	return with_path(fd, &b, path);
 }
 
-int vv_journal_datasync(int fd, const char *name)
+int vv_journal_datasync(struct vv_store *st, int fd, const char *name, bool dir)
 {
 	if (fd >= 0 && fdatasync(fd) < 0)
 		return vv_err_sys(-errno, "fsync of journal of env '%s'", name);
+	if (fd >= 0 && dir && fsync(st->journalfd) < 0 && errno != EINVAL)
+		return vv_err_sys(-errno, "fsync of journal/ for env '%s'", name);
 	return 0;
 }
 
@@ -350,6 +360,19 @@ int vv_journal_parse(const char *buf, size_t len, struct vv_jrec *out)
 		}
 		STEP(c_str(&c, &out->a, &out->alen));
 		break;
+	case 'w':
+		STEP(c_char(&c, ' '));
+		STEP(c_num(&c, 8, 07777, &u));
+		out->mode = (unsigned)u;
+		STEP(c_char(&c, ' '));
+		if ((size_t)(c.end - c.p) < VV_ODB_STAGE_LEN)
+			return 0;
+		if (!vv_odb_stage_name_ok(c.p, VV_ODB_STAGE_LEN))
+			return -EUCLEAN;
+		memcpy(out->stage, c.p, VV_ODB_STAGE_LEN);
+		c.p += VV_ODB_STAGE_LEN;
+		STEP(c_str(&c, &out->a, &out->alen));
+		break;
 	case 'd':
 	case 'a':
 		STEP(c_char(&c, ' '));
@@ -386,8 +409,8 @@ int vv_journal_parse(const char *buf, size_t len, struct vv_jrec *out)
 
 /* ---- reading ------------------------------------------------------------------- */
 
-int vv_journal_read(struct vv_store *st, const char *name, const vv_oid *root,
-		    vv_journal_fn fn, void *ctx)
+static int journal_read(struct vv_store *st, const char *name, const vv_oid *root,
+			vv_journal_fn fn, void *ctx, bool repair)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -410,6 +433,8 @@ int vv_journal_read(struct vv_store *st, const char *name, const vv_oid *root,
 		int n = vv_journal_parse(buf + off, len - off, &j);
 		if (n <= 0) {
 			/* a torn or damaged tail: cut it so later appends stay readable */
+			if (!repair)
+				break;
 			fprintf(stderr, "venvfs: env '%s': journal ends with %zu unusable bytes\n",
 				name, len - off);
 			int fd = st->readonly ? -1 : openat(st->journalfd, name,
@@ -429,4 +454,117 @@ int vv_journal_read(struct vv_store *st, const char *name, const vv_oid *root,
 	}
 	free(buf);
 	return r < 0 ? r : records;
+}
+
+int vv_journal_read(struct vv_store *st, const char *name, const vv_oid *root,
+		    vv_journal_fn fn, void *ctx)
+{
+	return journal_read(st, name, root, fn, ctx, true);
+}
+
+int vv_journal_scan(struct vv_store *st, const char *name, const vv_oid *root,
+		    vv_journal_fn fn, void *ctx)
+{
+	return journal_read(st, name, root, fn, ctx, false);
+}
+
+/* ---- lost content ------------------------------------------------------------- */
+
+/* Is p (plen bytes) the path a, or below it? */
+static bool under(const char *p, size_t plen, const char *a, size_t alen)
+{
+	return plen >= alen && !memcmp(p, a, alen) && (plen == alen || p[alen] == '/');
+}
+
+/* Drop the paths at or below a. */
+static void lost_drop(struct vv_jlost *l, const char *a, size_t alen)
+{
+	for (size_t i = 0; i < l->n;) {
+		if (under(l->paths[i], strlen(l->paths[i]), a, alen)) {
+			free(l->paths[i]);
+			l->paths[i] = l->paths[--l->n];
+		} else {
+			i++;
+		}
+	}
+}
+
+/* Move the paths marked in moved[] (at or below a path flen bytes long) to the same
+ * place below to. */
+static int lost_move(struct vv_jlost *l, size_t flen, const char *to, size_t tlen,
+		     const bool *moved)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		if (!moved[i])
+			continue;
+		size_t plen = strlen(l->paths[i]);
+		char *np = malloc(tlen + plen - flen + 1);
+		if (!np)
+			return -ENOMEM;
+		memcpy(np, to, tlen);
+		memcpy(np + tlen, l->paths[i] + flen, plen - flen + 1);
+		free(l->paths[i]);
+		l->paths[i] = np;
+	}
+	return 0;
+}
+
+int vv_jlost_step(struct vv_jlost *l, const struct vv_jrec *j, bool missing)
+{
+	const char *p = j->op == 'l' ? j->b : j->a;
+	size_t plen = j->op == 'l' ? j->blen : j->alen;
+	if (j->op == 'r') {
+		bool *ma = calloc(l->n + 1, sizeof(bool)), *mb = calloc(l->n + 1, sizeof(bool));
+		int r = ma && mb ? 0 : -ENOMEM;
+		for (size_t i = 0; r == 0 && i < l->n; i++) {
+			size_t len = strlen(l->paths[i]);
+			ma[i] = under(l->paths[i], len, j->a, j->alen);
+			mb[i] = under(l->paths[i], len, j->b, j->blen);
+		}
+		if (r == 0 && (j->flags & 2 /* RENAME_EXCHANGE */)) {
+			/* both ways at once: mark first, then move each side */
+			bool *mb2 = mb;
+			if ((r = lost_move(l, j->alen, j->b, j->blen, ma)) == 0) {
+				for (size_t i = 0; i < l->n; i++)
+					mb2[i] = mb2[i] && !ma[i];
+				r = lost_move(l, j->blen, j->a, j->alen, mb2);
+			}
+		} else if (r == 0) {
+			/* what `to` held is replaced */
+			for (size_t i = 0; i < l->n;) {
+				if (mb[i] && !ma[i]) {
+					free(l->paths[i]);
+					l->n--;
+					l->paths[i] = l->paths[l->n];
+					ma[i] = ma[l->n];
+					mb[i] = mb[l->n];
+				} else {
+					i++;
+				}
+			}
+			r = lost_move(l, j->alen, j->b, j->blen, ma);
+		}
+		free(ma);
+		free(mb);
+		return r;
+	}
+	if (j->op == 'a')
+		return 0;
+	lost_drop(l, p, plen); /* removed, or given new content */
+	if (!missing || j->op == 'u')
+		return 0;
+	if (VV_GROW(l->paths, l->n, l->cap, 8) < 0)
+		return -ENOMEM;
+	if (!(l->paths[l->n] = strndup(p, plen)))
+		return -ENOMEM;
+	l->n++;
+	return 0;
+}
+
+void vv_jlost_free(struct vv_jlost *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->paths[i]);
+	free(l->paths);
+	memset(l, 0, sizeof(*l));
 }

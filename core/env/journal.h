@@ -4,20 +4,27 @@
  * journal/NAME starts with "venvfs-journal 1 <root hex>\n" naming the root it applies
  * to, then one line per change, appended with a single write(2) while the change is
  * applied in memory (mtree.h). Paths are "LEN:BYTES", relative to the env root:
+ *   w MODE STAGE PATH                 file content is stage/STAGE from now on (odb.h):
+ *                                     written when the file is created or opened for
+ *                                     writing, before its first byte, so the bytes a
+ *                                     writer handed over are named even if the daemon
+ *                                     dies before it stores them; makes the file if
+ *                                     it is missing
  *   c KIND MODE SIZE MTIME OID PATH   file content (kind 'f' or 's') published
  *   d MODE MTIME PATH                 mkdir
  *   l MTIME TARGET PATH               symlink
  *   u PATH                            unlink or rmdir
  *   r FLAGS FROM TO                   rename (FLAGS: RENAME_NOREPLACE/EXCHANGE bits)
  *   a MODE MTIME PATH                 chmod / utimens
- * Records only name objects that are already published and fsynced. A commit
+ * `c` records only name objects that are already published and fsynced. A commit
  * (mtree.h) writes a new root and starts a new journal, so a journal whose root is not
  * the env's committed root is stale and ignored. On load the journal is replayed over
  * the committed root; a torn last line (power loss) ends the replay.
  *
- * A daemon killed at any moment thus loses at most the writes to files that were never
- * closed or fsynced. Appends are not fsynced (a killed process loses nothing that is
- * already in the page cache); fsync(2) through the mount fsyncs the journal.
+ * A daemon killed at any moment thus loses nothing it acknowledged: every write went to
+ * a stage the journal names. Appends are not fsynced (a killed process loses nothing
+ * that is already in the page cache); fsync(2) through the mount fsyncs the stage and
+ * the journal.
  *
  * This file knows the format only: writers take what to record (paths already made
  * relative to the env root, ids, modes, times) and readers hand out parsed records.
@@ -27,6 +34,7 @@
 #ifndef VV_JOURNAL_H
 #define VV_JOURNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,13 +60,15 @@ int vv_journal_reset(struct vv_store *st, const char *name, const vv_oid *root, 
 /* Close *fd if it is open; *fd = -1. */
 void vv_journal_close(int *fd);
 
-/* fdatasync an open journal (fsync through the mount); name is for the message. */
-int vv_journal_datasync(int fd, const char *name);
+/* fdatasync an open journal (fsync through the mount); name is for the message. With
+ * dir, journal/ too: a journal made since (vv_journal_open, _reset) keeps its name. */
+int vv_journal_datasync(struct vv_store *st, int fd, const char *name, bool dir);
 
 /* Append one record to the journal open at fd, as one write(2). Paths are relative to
  * the env root, without a leading '/'. */
 int vv_journal_put(int fd, const char *path, char kind, unsigned mode, uint64_t size,
 		   int64_t mtime_ns, const vv_oid *oid);
+int vv_journal_stage(int fd, const char *path, unsigned mode, const char *stage);
 int vv_journal_mkdir(int fd, const char *path, unsigned mode, int64_t mtime_ns);
 int vv_journal_symlink(int fd, const char *path, const char *target, int64_t mtime_ns);
 int vv_journal_remove(int fd, const char *path);
@@ -75,6 +85,7 @@ struct vv_jrec {
 	unsigned long long size;
 	long long mtime_ns;
 	char oidhex[65];
+	char stage[17];  /* 'w': the stage's name */
 	unsigned flags;
 	const char *a; size_t alen;  /* path, or target for 'l', or from for 'r' */
 	const char *b; size_t blen;  /* path for 'l', to for 'r' */
@@ -95,5 +106,24 @@ typedef int (*vv_journal_fn)(void *ctx, const struct vv_jrec *rec);
  * records read, or -errno. */
 int vv_journal_read(struct vv_store *st, const char *name, const vv_oid *root,
 		    vv_journal_fn fn, void *ctx);
+
+/* The same without repairing anything (gc, fsck: a live mount may be appending). */
+int vv_journal_scan(struct vv_store *st, const char *name, const vv_oid *root,
+		    vv_journal_fn fn, void *ctx);
+
+/* ---- content a journal names that is gone ----
+ *
+ * A `w` record whose stage or a `c` record whose object cannot be found leaves its file
+ * with its earlier content. That matters only while the path still holds it: a later
+ * record may remove, replace or move the file (an unlinked file's stage is removed at
+ * once). vv_jlost follows the paths of such records through the later ones: call
+ * vv_jlost_step for every record in order, with missing set when the record's own
+ * content cannot be found; what is left in paths[] at the end was lost. */
+struct vv_jlost {
+	char **paths;
+	size_t n, cap;
+};
+int vv_jlost_step(struct vv_jlost *l, const struct vv_jrec *rec, bool missing);
+void vv_jlost_free(struct vv_jlost *l);
 
 #endif

@@ -16,6 +16,8 @@
 #include "env/journal.h"
 #include "env/txn.h"
 #include "util/error.h"
+#include "store/odb.h"
+#include "store/store.h"
 #include "store/tree.h"
 
 /* Commit cfg as the env's state: one env transaction over the mount's own lock, config
@@ -60,6 +62,17 @@ static int commit_dir(struct vv_store *st, struct vv_node *d)
 	return r;
 }
 
+/* The new journal names the stages still in use (files open for writing, or not
+ * published yet); the names no journal needs any more go. */
+static void stages_after_commit(struct vv_env *env)
+{
+	for (struct vv_node *n = env->staged; n; n = n->st_next)
+		vv_live_record_stage(n);
+	for (size_t i = 0; i < env->nretired; i++)
+		vv_odb_stage_remove(&env->set->st->odb, env->retired[i]);
+	env->nretired = 0;
+}
+
 int vv_env_commit(struct vv_env *env)
 {
 	return vv_env_commit_batch(env, false);
@@ -99,6 +112,8 @@ int vv_env_commit_batch(struct vv_env *env, bool more)
 	env->first_change_ns = 0;
 	if ((r = vv_journal_reset(st, env->name, &env->cfg.root, &env->jfd)) < 0)
 		return vv_err_prefix(r, "committing env '%s'", env->name);
+	env->jname_synced = false;
+	stages_after_commit(env);
 	vv_env_release_idle(env);
 	return 0;
 }

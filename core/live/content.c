@@ -1,8 +1,10 @@
 /*
- * content.c - the bytes of files: copy-up into a private stage for writing, reading
- * (a stored script shows the env's interpreter in its first line), and publishing a
- * stage as an object, after which its new content is journaled. Also replacing a
- * file's content with a published object (vv_node_put: replay and tools).
+ * content.c - the bytes of files: copy-up into a stage for writing (a file in the
+ * store's stage/ that the journal names before the first byte is written, so nothing
+ * a writer was told is written can be lost with the daemon), reading (a stored script
+ * shows the env's interpreter in its first line), and publishing a stage as an object,
+ * after which its new content is journaled as that object. Also replacing a file's
+ * content with a published object (vv_node_put: replay and tools).
  */
 #include "live/live.h"
 
@@ -15,20 +17,28 @@
 
 #include "store/damaged.h"
 #include "util/clock.h"
+#include "util/error.h"
 #include "util/fsutil.h"
+#include "store/odb.h"
 #include "store/store.h"
 #include "python/synth.h"
 
-int vv_live_new_stage(struct vv_env *env, struct vv_fdref **out)
+int vv_live_new_stage(struct vv_env *env, bool named, struct vv_fdref **out)
 {
-	int fd = vv_odb_tmpfile(&env->set->st->odb);
+	char name[VV_ODB_STAGE_SIZE] = "";
+	struct vv_odb *odb = &env->set->st->odb;
+	int fd = named ? vv_odb_stage_new(odb, name) : vv_odb_tmpfile(odb);
 	if (fd < 0)
 		return fd;
 	*out = vv_fdref_new(fd);
 	if (!*out) {
 		close(fd);
+		if (named)
+			vv_odb_stage_remove(odb, name);
 		return -ENOMEM;
 	}
+	_Static_assert(sizeof((*out)->stage) == VV_ODB_STAGE_SIZE, "stage name size");
+	memcpy((*out)->stage, name, sizeof(name));
 	return 0;
 }
 
@@ -92,20 +102,29 @@ static int stage_for_write(struct vv_node *n, bool trunc)
 		return 0;
 	}
 	struct vv_fdref *s;
-	int r = vv_live_new_stage(n->env, &s);
+	bool named = n->kind != VV_SYN_FILE;
+	int r = vv_live_new_stage(n->env, named, &s);
 	if (r < 0)
 		return r;
 	uint64_t size = 0;
 	if (!trunc) {
 		if ((r = copy_content(n, s->fd)) < 0) {
+			vv_odb_stage_remove(&n->env->set->st->odb, s->stage);
 			vv_fdref_put(s);
 			return r;
 		}
 		struct stat st;
 		size = fstat(s->fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+		/* the stage's mtime is the file's (a replay reads it from there) */
+		struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT },
+					  { .tv_sec = n->mtime_ns / 1000000000,
+					    .tv_nsec = n->mtime_ns % 1000000000 } };
+		if (named && n->mtime_ns >= 0)
+			(void)futimens(s->fd, ts);
 	}
-	vv_fdref_put(n->stage);
-	n->stage = s;
+	vv_live_stage_set(n, s);
+	if (named)
+		vv_live_record_stage(n);
 	n->ssize = size;
 	n->stage_gen++;
 	n->stage_err = 0;
@@ -305,7 +324,9 @@ void vv_publish_run(struct vv_store *st, struct vv_publish *p)
 			return;
 		}
 	}
-	if (p->link)
+	if (p->link && p->fd->stage[0])
+		p->err = vv_odb_publish_stage(&st->odb, p->fd->fd, &p->oid, &p->size);
+	else if (p->link)
 		p->err = vv_odb_publish_tmpfile(&st->odb, p->fd->fd, &p->oid, &p->size);
 	else
 		p->err = vv_odb_put_fd(&st->odb, p->fd->fd, &p->oid, &p->size);
@@ -323,11 +344,8 @@ int vv_node_publish_end(struct vv_publish *p)
 		n->oid = p->oid;
 		n->size = p->size;
 		n->kind = p->script ? VV_SCRIPT : VV_REG;
-		if (p->link || (p->script && !n->writers)) {
-			/* the stage is now the object itself: drop it */
-			vv_fdref_put(n->stage);
-			n->stage = NULL;
-		}
+		if (p->link || (p->script && !n->writers))
+			vv_live_stage_clear(n); /* the stage is now the object itself */
 		if (!n->unlinked && n->parent) {
 			/* a content change does not change the parent's mtime */
 			if (vv_live_dir_touch(n->parent, false) == 0)
@@ -370,10 +388,8 @@ int vv_node_put(struct vv_node *dir, const char *name, const struct vv_tree_ent 
 	} else if ((r = vv_live_dir_touch(dir, false)) < 0) {
 		return r;
 	}
-	if (n->stage && !n->publishing) {
-		vv_fdref_put(n->stage);
-		n->stage = NULL;
-	}
+	if (n->stage && !n->publishing)
+		vv_live_stage_clear(n);
 	n->kind = e->kind;
 	n->mode = e->mode & 07777;
 	n->size = e->size;
@@ -391,9 +407,23 @@ void vv_node_close_write(struct vv_node *n)
 		n->env->active--;
 	}
 	/* an edit of a synthesized file lives only while it is open (see vv_node_flush) */
-	if (!n->writers && n->kind == VV_SYN_FILE && n->stage) {
-		vv_fdref_put(n->stage);
-		n->stage = NULL;
-	}
+	if (!n->writers && n->kind == VV_SYN_FILE && n->stage)
+		vv_live_stage_clear(n);
 	vv_live_drop_dead_stage(n);
+}
+
+void vv_live_publish_staged(struct vv_env *env)
+{
+	struct vv_node *next;
+	for (struct vv_node *n = env->staged; n; n = next) {
+		next = n->st_next;
+		struct vv_publish p;
+		bool need;
+		if (n->writers || vv_node_publish_begin(n, &p, &need) < 0 || !need)
+			continue;
+		vv_publish_run(env->set->st, &p);
+		if (vv_node_publish_end(&p) < 0)
+			fprintf(stderr, "venvfs: env '%s': storing a file: %s\n", env->name,
+				vv_errmsg());
+	}
 }

@@ -44,6 +44,7 @@ int vv_live_env_new(struct vv_envset *set, const char *name, struct vv_env **out
 void vv_live_env_free(struct vv_env *env)
 {
 	vv_journal_close(&env->jfd);
+	free(env->retired);
 	vv_envlock_release(env->lockfd);
 	if (env->root) {
 		/* free the whole materialized graph */

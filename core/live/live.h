@@ -60,6 +60,10 @@ void vv_live_node_free(struct vv_node *n);
 /* A node for tree entry e (its name, kind, mode, size, mtime, oid, target). */
 struct vv_node *vv_live_node_from_ent(struct vv_env *env, const struct vv_tree_ent *e);
 void vv_live_drop_dead_stage(struct vv_node *n);
+/* n's content is stage s from now on (the caller's reference; NULL: none): a named
+ * stage joins env->staged, the one n had is dropped (retired if named). */
+void vv_live_stage_set(struct vv_node *n, struct vv_fdref *s);
+void vv_live_stage_clear(struct vv_node *n);
 /* n is no longer reachable: free it and what is below it unless still referenced. */
 void vv_live_node_drop(struct vv_node *n);
 /* The sorted kids of a directory. */
@@ -104,6 +108,7 @@ int vv_live_env_writable(struct vv_env *env);
 
 /* ---- record.c: journal the change just made (nothing while replaying) ---- */
 int vv_live_record_put(struct vv_node *n);
+int vv_live_record_stage(struct vv_node *n);
 int vv_live_record_mkdir(struct vv_node *n);
 int vv_live_record_symlink(struct vv_node *n);
 int vv_live_record_remove(struct vv_node *n);
@@ -116,8 +121,11 @@ int vv_live_record_attr(struct vv_node *n);
 int vv_live_save_cfg(struct vv_env *env, const struct vv_envcfg *cfg);
 
 /* ---- content.c ---- */
-/* A new, empty stage (a temp file in the store). */
-int vv_live_new_stage(struct vv_env *env, struct vv_fdref **out);
+/* A new, empty stage: named (stage/, for the journal) or a private temp file (edits
+ * of synthesized files, which are never journaled). */
+int vv_live_new_stage(struct vv_env *env, bool named, struct vv_fdref **out);
+/* Publish every stage of the env nobody writes (after a replay), holding the lock. */
+void vv_live_publish_staged(struct vv_env *env);
 
 /* ---- ns.c ---- */
 /* rm -r of dir/name through the model (journaled like any removal). */

@@ -14,10 +14,11 @@
  *   plain pointer edits (a directory rename is never a copy and never EXDEV).
  *
  *   File content is an object id (node->oid, always a published object) plus, while the
- *   file is being changed, a private temp file (node->stage) holding the newer bytes.
- *   The stage is published (hashed, fsynced, linked into objects/) when the last writer
- *   closes it or on fsync; only then does the journal record the new content. A crash
- *   therefore loses at most writes that were never closed or fsynced.
+ *   file is being changed, a stage (node->stage, a file in the store's stage/) holding
+ *   the newer bytes. The journal names the stage from the moment it is made, so a
+ *   daemon killed at any moment loses no byte it acknowledged. The stage is published
+ *   (hashed, fsynced, linked into objects/) when the last writer closes it, then the
+ *   journal records the object; fsync(2) syncs the stage and the journal.
  *
  *   A commit (vv_env_commit) writes the trees of dirty directories bottom-up, then
  *   replaces envs/NAME with the new root - the single atomic commit point - and starts
@@ -58,6 +59,8 @@ enum {
 struct vv_fdref {
 	int fd;
 	int refs; /* atomic */
+	char stage[17]; /* a stage's name in stage/ (odb.h) the journal knows it by, or
+			   "" for a private temp file (edits of synthesized files) */
 };
 struct vv_fdref *vv_fdref_new(int fd);
 void vv_fdref_get(struct vv_fdref *r);
@@ -85,6 +88,7 @@ struct vv_node {
 
 	/* files */
 	struct vv_fdref *stage; /* newer content not yet published, or NULL */
+	struct vv_node *st_prev, *st_next; /* in env->staged while stage is named */
 	uint64_t ssize;         /* size of the stage content */
 	char *stage_envpath;    /* env path when the stage was made (bin/ files: a script
 				   written then names it, even if the env is renamed before
@@ -124,6 +128,7 @@ struct vv_env {
 					made again or the next mount */
 	uint64_t epoch;              /* bumped when the env path changes (rename) */
 	int jfd;                     /* journal fd (O_APPEND), -1 until first change */
+	bool jname_synced;           /* journal/ was fsynced since jfd's file was made */
 	uint64_t jrecords;           /* records since the last commit */
 	int64_t first_change_ns, last_change_ns;
 	int64_t mtime_ns;            /* of the env directory itself */
@@ -133,6 +138,10 @@ struct vv_env {
 					-1: taken by the first change, held while anything
 					is uncommitted, open for writing or being published */
 	uint32_t active;             /* open writers + publishes in flight */
+	struct vv_node *staged;      /* nodes whose stage the journal names (a list) */
+	char (*retired)[17];         /* stages no longer used since the last commit: their
+					names go once a new journal no longer names them */
+	size_t nretired, capretired;
 	uint64_t nlookup;            /* of the env root node, mirrored (fs/) */
 };
 

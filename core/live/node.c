@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "store/odb.h"
+#include "store/store.h"
 #include "util/error.h"
 #include "util/clock.h"
 #include "util/vec.h"
@@ -35,6 +37,7 @@ struct vv_fdref *vv_fdref_new(int fd)
 		return NULL;
 	r->fd = fd;
 	r->refs = 1;
+	r->stage[0] = 0;
 	return r;
 }
 
@@ -69,10 +72,62 @@ struct vv_node *vv_live_node_new(struct vv_env *env, const char *name, size_t le
 	return n;
 }
 
+/* ---- stages ------------------------------------------------------------------- */
+
+static bool named(const struct vv_fdref *s)
+{
+	return s && s->stage[0];
+}
+
+static void unlist(struct vv_node *n)
+{
+	if (n->st_prev)
+		n->st_prev->st_next = n->st_next;
+	else if (n->env->staged == n)
+		n->env->staged = n->st_next;
+	if (n->st_next)
+		n->st_next->st_prev = n->st_prev;
+	n->st_prev = n->st_next = NULL;
+}
+
+/* A stage the journal named is no longer n's content: its name can go once a new
+ * journal no longer names it (vv_live_stages_after_commit). Without memory for the
+ * list it stays for gc. */
+static void retire(struct vv_env *env, const struct vv_fdref *s)
+{
+	if (VV_GROW(env->retired, env->nretired, env->capretired, 64) == 0)
+		memcpy(env->retired[env->nretired++], s->stage, sizeof(s->stage));
+}
+
+void vv_live_stage_set(struct vv_node *n, struct vv_fdref *s)
+{
+	if (named(n->stage)) {
+		unlist(n);
+		retire(n->env, n->stage);
+	}
+	vv_fdref_put(n->stage);
+	n->stage = s;
+	if (named(s)) {
+		n->st_prev = NULL;
+		n->st_next = n->env->staged;
+		if (n->st_next)
+			n->st_next->st_prev = n;
+		n->env->staged = n;
+	}
+}
+
+void vv_live_stage_clear(struct vv_node *n)
+{
+	vv_live_stage_set(n, NULL);
+}
+
 void vv_live_node_free(struct vv_node *n)
 {
 	if (n->base)
 		vv_tree_unref(n->base);
+	/* a stage still named stays for the journal that names it (the next mount) */
+	if (named(n->stage))
+		unlist(n);
 	vv_fdref_put(n->stage);
 	free(n->stage_envpath);
 	free(n->kids);
@@ -108,6 +163,12 @@ void vv_live_drop_dead_stage(struct vv_node *n)
 {
 	if (n->unlinked && !n->writers && n->stage && !n->publishing &&
 	    n->kind != VV_DIR) {
+		/* its space comes back now: the journal removed the file after naming the
+		 * stage, and replay takes a gone stage of a removed file as it is */
+		if (named(n->stage)) {
+			unlist(n);
+			vv_odb_stage_remove(&n->env->set->st->odb, n->stage->stage);
+		}
 		vv_fdref_put(n->stage);
 		n->stage = NULL;
 	}

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/odb.h"
+#include "store/store.h"
 #include "util/clock.h"
 
 int vv_node_create(struct vv_node *dir, const char *name, uint16_t mode, bool excl,
@@ -49,16 +51,23 @@ int vv_node_create(struct vv_node *dir, const char *name, uint16_t mode, bool ex
 	n->mode = mode & 07777;
 	n->oid = dir->env->set->empty_oid;
 	n->mtime_ns = n->ctime_ns = n->atime_ns = vv_now_ns();
-	if ((r = vv_live_new_stage(dir->env, &n->stage)) < 0 ||
-	    (r = vv_live_add_new(dir, n)) < 0) {
+	struct vv_fdref *s;
+	if ((r = vv_live_new_stage(dir->env, true, &s)) < 0) {
 		vv_live_node_free(n);
 		return r;
 	}
+	if ((r = vv_live_add_new(dir, n)) < 0) {
+		vv_odb_stage_remove(&dir->env->set->st->odb, s->stage);
+		vv_fdref_put(s);
+		vv_live_node_free(n);
+		return r;
+	}
+	vv_live_stage_set(n, s);
 	n->writers = 1;
 	dir->env->active++;
 	if (vv_live_is_env_bin(dir))
 		n->stage_envpath = vv_env_path(dir->env);
-	vv_live_record_put(n);
+	vv_live_record_stage(n); /* makes the file, empty, in a replay */
 	*out = n;
 	return 0;
 }

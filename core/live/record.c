@@ -24,6 +24,8 @@ static bool recording(const struct vv_env *env)
 /* Open the env's journal for appending (a new one if it is missing or stale). */
 static int jopen(struct vv_env *env)
 {
+	if (env->jfd < 0)
+		env->jname_synced = false;
 	return vv_journal_open(env->set->st, env->name, &env->cfg.root, &env->jfd);
 }
 
@@ -49,6 +51,22 @@ int vv_live_record_put(struct vv_node *n)
 	if (r == 0)
 		r = vv_journal_put(env->jfd, rel, (char)n->kind, n->mode, n->size, n->mtime_ns,
 				   &n->oid);
+	free(rel);
+	return recorded(env, r);
+}
+
+/* File n's content is its (named) stage from now on. */
+int vv_live_record_stage(struct vv_node *n)
+{
+	struct vv_env *env = n->env;
+	if (!recording(env) || n->unlinked || !n->stage || !n->stage->stage[0])
+		return 0;
+	char *rel = vv_node_relpath(n);
+	if (!rel)
+		return -ENOMEM;
+	int r = jopen(env);
+	if (r == 0)
+		r = vv_journal_stage(env->jfd, rel, n->mode, n->stage->stage);
 	free(rel);
 	return recorded(env, r);
 }
@@ -128,5 +146,8 @@ int vv_live_record_attr(struct vv_node *n)
 
 int vv_journal_sync(struct vv_env *env)
 {
-	return vv_journal_datasync(env->jfd, env->name);
+	int r = vv_journal_datasync(env->set->st, env->jfd, env->name, !env->jname_synced);
+	if (r == 0 && env->jfd >= 0)
+		env->jname_synced = true;
+	return r;
 }

@@ -85,6 +85,7 @@ int vv_node_rename(struct vv_node *dir, const char *name, struct vv_node *newdir
 		free(nn);
 		return -ENOMEM;
 	}
+	struct vv_node *replaced = NULL;
 	if (flags & RENAME_EXCHANGE) {
 		char *on = strdup(src->name);
 		if (!on) {
@@ -106,7 +107,7 @@ int vv_node_rename(struct vv_node *dir, const char *name, struct vv_node *newdir
 	} else {
 		if (dst) {
 			vv_live_kid_remove(newdir, dst);
-			vv_live_node_drop(dst);
+			replaced = dst;
 		}
 		vv_live_kid_remove(dir, src);
 		free(src->name);
@@ -123,5 +124,8 @@ int vv_node_rename(struct vv_node *dir, const char *name, struct vv_node *newdir
 		free(to);
 	}
 	free(from);
+	/* after the record: dropping a replaced file's stage removes its name */
+	if (replaced)
+		vv_live_node_drop(replaced);
 	return 0;
 }

@@ -12,8 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "env/journal.h"
+#include "store/odb.h"
+#include "store/store.h"
+#include "util/clock.h"
+#include "util/error.h"
 
 /* Split "a/b/c" into the node for "a/b" and the name "c" (copied into name). */
 static int walk_parent(struct vv_env *env, const char *path, size_t len, struct vv_node **dir,
@@ -35,6 +41,46 @@ static int walk_parent(struct vv_env *env, const char *path, size_t len, struct 
 	return r;
 }
 
+/* `w`: the file's content is the stage the record names (made empty if missing). */
+static int attach_stage(struct vv_node *dir, const char *name, const struct vv_jrec *j)
+{
+	struct vv_env *env = dir->env;
+	struct vv_node *n;
+	int r = vv_node_lookup(dir, name, &n);
+	if (r == -ENOENT) {
+		struct vv_tree_ent e = { .kind = VV_REG, .mode = (uint16_t)j->mode,
+					 .oid = env->set->empty_oid, .mtime_ns = vv_now_ns() };
+		if ((r = vv_node_put(dir, name, &e)) < 0 ||
+		    (r = vv_node_lookup(dir, name, &n)) < 0)
+			return r;
+	} else if (r < 0) {
+		return r;
+	} else if (n->kind != VV_REG && n->kind != VV_SCRIPT) {
+		return -EEXIST;
+	} else if ((r = vv_live_dir_touch(dir, false)) < 0) {
+		return r;
+	}
+	int fd = vv_odb_stage_open(&env->set->st->odb, j->stage);
+	if (fd < 0)
+		return fd == -ENOENT ? -ENODATA : fd;
+	struct stat sb;
+	struct vv_fdref *s = fstat(fd, &sb) == 0 ? vv_fdref_new(fd) : NULL;
+	if (!s) {
+		close(fd);
+		return -ENOMEM;
+	}
+	memcpy(s->stage, j->stage, sizeof(s->stage));
+	vv_live_stage_set(n, s);
+	n->kind = VV_REG;
+	n->mode = (uint16_t)j->mode;
+	n->ssize = (uint64_t)sb.st_size;
+	n->stage_gen++;
+	n->stage_err = 0;
+	n->mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
+	n->ctime_ns = vv_now_ns();
+	return 0;
+}
+
 static int apply(struct vv_env *env, const struct vv_jrec *j)
 {
 	struct vv_node *dir, *dir2, *n;
@@ -45,6 +91,8 @@ static int apply(struct vv_env *env, const struct vv_jrec *j)
 	if ((r = walk_parent(env, pa, pl, &dir, name)) < 0)
 		return r;
 	switch (j->op) {
+	case 'w':
+		return attach_stage(dir, name, j);
 	case 'c': {
 		struct vv_tree_ent e = {
 			.kind = (uint8_t)j->kind,
@@ -54,6 +102,8 @@ static int apply(struct vv_env *env, const struct vv_jrec *j)
 		};
 		if ((r = vv_oid_from_hex(&e.oid, j->oidhex, VV_OID_HEX)) < 0)
 			return r;
+		if ((r = vv_odb_has(&env->set->st->odb, &e.oid)) <= 0)
+			return r < 0 ? r : -ENODATA;
 		return vv_node_put(dir, name, &e);
 	}
 	case 'd':
@@ -90,12 +140,17 @@ static int apply(struct vv_env *env, const struct vv_jrec *j)
 struct replay {
 	struct vv_env *env;
 	int applied;
+	struct vv_jlost lost;
 };
 
 static int replay_record(void *ctx, const struct vv_jrec *j)
 {
 	struct replay *rp = ctx;
 	int r = apply(rp->env, j);
+	if (vv_jlost_step(&rp->lost, j, r == -ENODATA) < 0)
+		return -ENOMEM;
+	if (r == -ENODATA)
+		return 0; /* reported at the end if the path still holds it */
 	if (r < 0)
 		fprintf(stderr, "venvfs: env '%s': journal record %d (%c) skipped: %s\n",
 			rp->env->name, rp->applied + 1, j->op, strerror(-r));
@@ -110,8 +165,17 @@ int vv_live_replay(struct vv_env *env)
 	env->replaying = true;
 	int r = vv_journal_read(env->set->st, env->name, &env->cfg.root, replay_record, &rp);
 	env->replaying = false;
+	for (size_t i = 0; i < rp.lost.n; i++)
+		fprintf(stderr, "venvfs: env '%s': journal/%s names content of '%s' that is not "
+			"in the store any more: it keeps its earlier content\n", env->name,
+			env->name, rp.lost.paths[i]);
+	vv_jlost_free(&rp.lost);
 	if (r < 0)
 		return r;
+	/* stages nobody published before the writer stopped are stored now (a read-only
+	 * mount reads them where they are) */
+	if (!env->set->readonly)
+		vv_live_publish_staged(env);
 	/* keep appending to this journal: it still describes changes over the root */
 	if (rp.applied)
 		env->jrecords += (uint64_t)rp.applied;

@@ -20,6 +20,7 @@
 
 #include "env/env.h"
 #include "env/history.h"
+#include "env/journal.h"
 #include "ops/reach.h"
 #include "store/odb.h"
 #include "store/store.h"
@@ -268,6 +269,42 @@ static int fsck_history(struct fsck_ctx *fc, const char *env)
 	return r < 0 ? r : 0;
 }
 
+/* journal/NAME, if it holds changes over root: is the content its records name there?
+ * Only content a path still holds at the end counts (vv_jlost): an unlinked file's
+ * stage is removed at once. */
+struct jcheck {
+	struct vv_store *st;
+	struct vv_jlost lost;
+};
+
+static int jcheck_rec(void *ctx, const struct vv_jrec *j)
+{
+	struct jcheck *jc = ctx;
+	int has = 1;
+	if (j->op == 'w') {
+		has = vv_odb_stage_has(&jc->st->odb, j->stage);
+	} else if (j->op == 'c') {
+		vv_oid oid;
+		has = vv_oid_from_hex(&oid, j->oidhex, VV_OID_HEX) < 0 ? 0 :
+		      vv_odb_has(&jc->st->odb, &oid);
+	}
+	if (has < 0)
+		return has;
+	return vv_jlost_step(&jc->lost, j, has == 0);
+}
+
+static int fsck_journal(struct fsck_ctx *fc, const char *env, const vv_oid *root)
+{
+	struct jcheck jc = { .st = fc->st };
+	int r = vv_journal_scan(fc->st, env, root, jcheck_rec, &jc);
+	for (size_t i = 0; r >= 0 && i < jc.lost.n && !fc->stop; i++)
+		fsck_report(fc, VV_FSCK_JOURNAL, NULL, env, jc.lost.paths[i],
+			    "lost content in journal/%s: its change to the file is not in "
+			    "the store (a mount keeps the file's earlier content)", env);
+	vv_jlost_free(&jc.lost);
+	return r < 0 ? r : 0;
+}
+
 int vv_fsck(struct vv_store *st, vv_fsck_cb cb, void *arg, struct vv_fsck_summary *sum)
 {
 	return vv_fsck_ex(st, cb, arg, sum, NULL);
@@ -309,9 +346,12 @@ int vv_fsck_ex(struct vv_store *st, vv_fsck_cb cb, void *arg, struct vv_fsck_sum
 			continue;
 		}
 		struct vv_reach_node *root = NULL;
+		vv_oid rootid = cfg.root;
 		r = vv_reach_node(fc.r, &cfg.root, &root);
 		vv_envcfg_release(&cfg);
 		if (r < 0)
+			goto out;
+		if ((r = fsck_journal(&fc, names[i], &rootid)) < 0)
 			goto out;
 		vv_reach_path_pop(&fc.path, 0);
 		r = check_tree(&fc, root, names[i], 0);

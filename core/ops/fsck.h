@@ -32,6 +32,8 @@ enum vv_fsck_kind {
 	VV_FSCK_BAD_ENV,  /* envs/NAME does not parse */
 	VV_FSCK_STRAY,    /* something under objects/ that is not an object file */
 	VV_FSCK_IO,       /* an object or directory could not be read */
+	VV_FSCK_JOURNAL,  /* journal/NAME names content (a stage or an object) that is
+			     gone and still matters: its file keeps earlier content */
 };
 
 struct vv_fsck_problem {
@@ -57,6 +59,7 @@ struct vv_fsck_summary {
 };
 
 /* Check the store: every object file hashes to its name; every env file parses; every
+ * journal with changes not committed yet can find the content its records name; every
  * tree reachable from every env root exists, hashes right and parses; every object it
  * references exists, is intact and has the size the tree records. A problem under a tree
  * shared by several envs is reported once per env. cb may be NULL; sum may be NULL.

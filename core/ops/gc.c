@@ -51,6 +51,8 @@ struct gc {
 	struct vv_reach *reach;
 	struct timespec cutoff; /* objects changed after this are young */
 	uint64_t nfans;         /* entries of objects/, for the progress report */
+	char **stages;          /* stage names the journals name (sorted before the sweep) */
+	size_t nstages, capstages;
 };
 
 /* Lists of names in a store directory, skipping dot files (temp files of
@@ -125,6 +127,15 @@ static int mark_journal(struct gc *g, const char *name)
 			r = vv_err(-EUCLEAN, "journal/%s: malformed record at byte %zu (mounting "
 				   "the store replays and repairs it)", name, off);
 			break;
+		}
+		if (j.op == 'w') {
+			if ((r = VV_GROW(g->stages, g->nstages, g->capstages, 64)) < 0)
+				break;
+			if (!(g->stages[g->nstages] = strdup(j.stage))) {
+				r = vv_err(-ENOMEM, "out of memory");
+				break;
+			}
+			g->nstages++;
 		}
 		if (j.op == 'c') {
 			vv_oid oid;
@@ -373,6 +384,42 @@ static int sweep_one(const struct vv_odb_entry *e, void *arg)
 	return 0;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* stage/: a stage no journal names, nobody holds open and nobody changed within the
+ * grace period was left by a writer that died between making it and naming it. */
+static int sweep_stage_one(const char *name, const struct stat *sb, void *arg)
+{
+	struct gc *g = arg;
+	const char *key = name;
+	if (bsearch(&key, g->stages, g->nstages, sizeof(char *), cmp_str))
+		return 0;
+	const struct timespec *m = &sb->st_mtim, *c = &sb->st_ctim;
+	const struct timespec *t = c->tv_sec > m->tv_sec ||
+				   (c->tv_sec == m->tv_sec && c->tv_nsec > m->tv_nsec) ? c : m;
+	if (t->tv_sec > g->cutoff.tv_sec ||
+	    (t->tv_sec == g->cutoff.tv_sec && t->tv_nsec > g->cutoff.tv_nsec))
+		return 0;
+	if (!S_ISREG(sb->st_mode) || !vv_odb_stage_name_ok(name, strlen(name)) ||
+	    vv_odb_stage_in_use(&g->st->odb, name))
+		return 0;
+	g->res->stages_freed++;
+	g->res->freed_bytes += (uint64_t)sb->st_blocks * 512;
+	if (!g->opts->dry_run)
+		return vv_odb_stage_remove(&g->st->odb, name);
+	return 0;
+}
+
+static int sweep_stages(struct gc *g)
+{
+	if (g->nstages)
+		qsort(g->stages, g->nstages, sizeof(char *), cmp_str);
+	return vv_odb_stage_each(&g->st->odb, sweep_stage_one, g);
+}
+
 static int sweep(struct gc *g)
 {
 	int r = vv_odb_each(&g->st->odb, 0, sweep_one, g);
@@ -443,11 +490,14 @@ int vv_gc(struct vv_store *st, const struct vv_gc_opts *opts, struct vv_gc_resul
 	} else {
 		vv_reach_counts(g.reach, &res->trees, &res->files);
 		r = sweep(&g);
+		if (r == 0)
+			r = sweep_stages(&g);
 		/* writer lock files of names with no env (each removed under its lock) */
 		if (r == 0 && !opts->dry_run)
 			vv_envlock_prune(st);
 	}
 	vv_reach_free(g.reach);
+	vv_strv_free(g.stages, g.nstages);
 	if (lockfd >= 0)
 		close(lockfd);
 	res->seconds = elapsed(&t0);

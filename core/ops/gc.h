@@ -17,6 +17,10 @@
  * that is missing or does not parse), gc deletes nothing and fails with the reason:
  * what an unreadable root references is unknown.
  *
+ * stage/ (odb.h): a stage no journal names, that no process holds open and that
+ * nobody changed within the grace period is removed (a writer died between making it
+ * and naming it in its journal).
+ *
  * Running next to a mounted daemon: objects are published (linked into objects/)
  * before any journal record or tree names them, so an object can be unreachable for a
  * moment and still be about to be used. gc therefore never deletes an object changed
@@ -56,6 +60,9 @@ struct vv_gc_result {
 	uint64_t trees, files;            /* distinct reachable trees and file objects */
 	uint64_t objects, bytes;          /* object files found under objects/ */
 	uint64_t freed, freed_bytes;      /* deleted (dry run: would be deleted) */
+	uint64_t stages_freed;            /* stage/ files no journal names, nobody holds
+					     and older than the grace period (their bytes
+					     are in freed_bytes) */
 	uint64_t young, young_bytes;      /* unreachable but kept: within the grace period */
 	double seconds;                   /* time taken */
 };

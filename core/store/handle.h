@@ -39,6 +39,7 @@ struct vv_store {
 	int pkgfd;      /* packages/ */
 	int historyfd;  /* history/ */
 	int lockfd;     /* locks/ (-1 on a read-only store without it) */
+	int stagefd;    /* stage/ (the same; used through odb) */
 	/* history policy (history.h; set from the config by vv_history_policy) */
 	int64_t hist_keep;       /* entries kept per env; 0: none */
 	int64_t hist_max_age_s;  /* drop entries older than this; 0: no limit */

@@ -33,11 +33,13 @@
 #include "util/fsutil.h"
 #include "util/vec.h"
 
-void vv_odb_init(struct vv_odb *odb, const char *path, int objfd, int tmpfd, bool readonly)
+void vv_odb_init(struct vv_odb *odb, const char *path, int objfd, int tmpfd, int stagefd,
+		 bool readonly)
 {
 	odb->path = path;
 	odb->objfd = objfd;
 	odb->tmpfd = tmpfd;
+	odb->stagefd = stagefd;
 	odb->readonly = readonly;
 	for (size_t i = 0; i < 256; i++) {
 		atomic_init(&odb->fan_made[i], false);
@@ -210,7 +212,9 @@ static int make_fan(struct vv_odb *odb, const vv_oid *oid, char *dir)
 	return 0;
 }
 
-static int publish(struct vv_odb *odb, int fd, const vv_oid *oid)
+/* Publish fd as object oid. tmpname: fd may be a named temp file in tmp/ (the fallback
+ * without O_TMPFILE), to be removed once linked; a stage keeps its name in stage/. */
+static int publish(struct vv_odb *odb, int fd, const vv_oid *oid, bool tmpname)
 {
 	char rel[VV_OID_HEX + 2], shown[VV_ODB_PATH_SIZE];
 	obj_relpath(oid, rel);
@@ -228,7 +232,7 @@ static int publish(struct vv_odb *odb, int fd, const vv_oid *oid)
 	struct stat os;
 	if (fstatat(odb->objfd, rel, &os, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(os.st_mode) &&
 	    utimensat(odb->objfd, rel, NULL, AT_SYMLINK_NOFOLLOW) == 0) {
-		if (fs.st_nlink > 0) {
+		if (tmpname && fs.st_nlink > 0) {
 			char name[NAME_MAX + 1];
 			if (find_tmp_name(odb, &fs, name, sizeof(name)) == 0)
 				unlinkat(odb->tmpfd, name, 0);
@@ -275,7 +279,7 @@ static int publish(struct vv_odb *odb, int fd, const vv_oid *oid)
 		return vv_err_sys(r, "cannot link object '%s' in store '%s'", shown, odb->path);
 
 	/* A named fallback temp file has served its purpose. */
-	if (fs.st_nlink > 0) {
+	if (tmpname && fs.st_nlink > 0) {
 		char name[NAME_MAX + 1];
 		if (find_tmp_name(odb, &fs, name, sizeof(name)) == 0)
 			unlinkat(odb->tmpfd, name, 0);
@@ -294,7 +298,7 @@ int vv_odb_publish_tmpfile(struct vv_odb *odb, int fd, vv_oid *out, uint64_t *si
 	int r = vv_hash_fd(fd, &oid, &size);
 	if (r < 0)
 		return vv_err_prefix(r, "publishing to store '%s'", odb->path);
-	if ((r = publish(odb, fd, &oid)) < 0)
+	if ((r = publish(odb, fd, &oid, true)) < 0)
 		return r;
 	*out = oid;
 	if (size_out)
@@ -328,7 +332,7 @@ int vv_odb_put_buf(struct vv_odb *odb, const void *buf, size_t len, vv_oid *out)
 		vv_err_prefix(r, "writing object to store '%s'", odb->path);
 	} else {
 		/* We wrote exactly buf, so its hash is the object's id. */
-		r = publish(odb, fd, &oid);
+		r = publish(odb, fd, &oid, true);
 	}
 	if (r < 0) {
 		struct stat s;
@@ -361,6 +365,145 @@ int vv_odb_put_fd(struct vv_odb *odb, int fd, vv_oid *out, uint64_t *size_out)
 			unlinkat(odb->tmpfd, name, 0);
 	}
 	close(tfd);
+	return r;
+}
+
+/* ---- stages ---------------------------------------------------------------------- */
+
+bool vv_odb_stage_name_ok(const char *name, size_t len)
+{
+	if (len != VV_ODB_STAGE_LEN)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f')))
+			return false;
+	return true;
+}
+
+static int no_stages(struct vv_odb *odb)
+{
+	if (odb->readonly)
+		return vv_err(-EROFS, "store '%s' is open read-only", odb->path);
+	return vv_err(-ENOENT, "store '%s' has no stage/ directory", odb->path);
+}
+
+/* A read lock (OFD: as long as the fd is open) tells gc on any host that the stage is
+ * in use, whatever the journals say at the moment gc reads them. */
+static void stage_hold(int fd)
+{
+	struct flock fl = { .l_type = F_RDLCK, .l_whence = SEEK_SET };
+	(void)fcntl(fd, F_OFD_SETLK, &fl); /* without it: the journals and the age rule */
+}
+
+bool vv_odb_stage_in_use(struct vv_odb *odb, const char *name)
+{
+	int fd = openat(odb->stagefd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return errno != ENOENT; /* unsure: keep it */
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	bool held = fcntl(fd, F_OFD_GETLK, &fl) < 0 || fl.l_type != F_UNLCK;
+	close(fd);
+	return held;
+}
+
+int vv_odb_stage_new(struct vv_odb *odb, char name[VV_ODB_STAGE_SIZE])
+{
+	if (odb->readonly || odb->stagefd < 0)
+		return no_stages(odb);
+	for (int tries = 0; tries < 100; tries++) {
+		snprintf(name, VV_ODB_STAGE_SIZE, "%016llx", rand64());
+		int fd = openat(odb->stagefd, name,
+				O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			stage_hold(fd);
+			return fd;
+		}
+		if (errno != EEXIST)
+			return vv_err_sys(-errno, "cannot create a stage in '%s/stage'", odb->path);
+	}
+	return vv_err(-EEXIST, "cannot create a stage in '%s/stage'", odb->path);
+}
+
+int vv_odb_stage_open(struct vv_odb *odb, const char *name)
+{
+	if (odb->stagefd < 0)
+		return no_stages(odb);
+	int fd = openat(odb->stagefd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return vv_err_sys(-errno, "cannot open stage/%s in store '%s'", name, odb->path);
+	struct stat s;
+	if (fstat(fd, &s) < 0 || !S_ISREG(s.st_mode)) {
+		close(fd);
+		return vv_err(-EUCLEAN, "stage/%s in store '%s' is not a regular file", name,
+			      odb->path);
+	}
+	stage_hold(fd);
+	return fd;
+}
+
+int vv_odb_stage_has(struct vv_odb *odb, const char *name)
+{
+	struct stat s;
+	if (odb->stagefd >= 0 && fstatat(odb->stagefd, name, &s, AT_SYMLINK_NOFOLLOW) == 0)
+		return S_ISREG(s.st_mode) ? 1 : 0;
+	if (odb->stagefd < 0 || errno == ENOENT)
+		return 0;
+	return vv_err_sys(-errno, "cannot stat stage/%s in store '%s'", name, odb->path);
+}
+
+int vv_odb_stage_remove(struct vv_odb *odb, const char *name)
+{
+	if (odb->stagefd < 0)
+		return 0;
+	if (unlinkat(odb->stagefd, name, 0) < 0 && errno != ENOENT)
+		return vv_err_sys(-errno, "cannot remove stage/%s in store '%s'", name, odb->path);
+	return 0;
+}
+
+int vv_odb_stage_sync(struct vv_odb *odb, int fd, bool dir)
+{
+	if (fd >= 0 && fdatasync(fd) < 0)
+		return vv_err_sys(-errno, "cannot fsync a stage in '%s/stage'", odb->path);
+	if (dir && odb->stagefd >= 0 && fsync(odb->stagefd) < 0 && errno != EINVAL)
+		return vv_err_sys(-errno, "cannot fsync '%s/stage'", odb->path);
+	return 0;
+}
+
+int vv_odb_publish_stage(struct vv_odb *odb, int fd, vv_oid *out, uint64_t *size_out)
+{
+	vv_oid oid;
+	uint64_t size;
+	if (odb->readonly)
+		return vv_err(-EROFS, "store '%s' is open read-only", odb->path);
+	int r = vv_hash_fd(fd, &oid, &size);
+	if (r < 0)
+		return vv_err_prefix(r, "publishing to store '%s'", odb->path);
+	if ((r = publish(odb, fd, &oid, false)) < 0)
+		return r;
+	*out = oid;
+	if (size_out)
+		*size_out = size;
+	return 0;
+}
+
+int vv_odb_stage_each(struct vv_odb *odb, vv_odb_stage_cb cb, void *arg)
+{
+	if (odb->stagefd < 0)
+		return 0;
+	DIR *d = vv_opendir_at(odb->stagefd, ".");
+	if (!d)
+		return vv_err_sys(-errno, "cannot list '%s/stage'", odb->path);
+	int r = 0;
+	struct dirent *de;
+	while (r == 0 && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		struct stat s;
+		if (fstatat(odb->stagefd, de->d_name, &s, AT_SYMLINK_NOFOLLOW) < 0)
+			continue; /* removed meanwhile */
+		r = cb(de->d_name, &s, arg);
+	}
+	closedir(d);
 	return r;
 }
 

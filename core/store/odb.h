@@ -41,6 +41,7 @@ struct vv_odb {
 	const char *path; /* the store directory, for messages (owned by the store) */
 	int objfd;        /* objects/ (opened and closed by the store) */
 	int tmpfd;        /* tmp/ (opened and closed by the store) */
+	int stagefd;      /* stage/ (the same; -1 on a read-only store without it) */
 	bool readonly;    /* publishing fails with -EROFS */
 	/* publishing, per fan-out directory objects/XX: known to exist, and the
 	 * CLOCK_REALTIME start (ns) of the last fsync of it that completed, which made
@@ -51,7 +52,8 @@ struct vv_odb {
 
 /* Set up odb over the directories objects/ and tmp/ of the store at path (all three
  * stay the caller's: odb only borrows them). */
-void vv_odb_init(struct vv_odb *odb, const char *path, int objfd, int tmpfd, bool readonly);
+void vv_odb_init(struct vv_odb *odb, const char *path, int objfd, int tmpfd, int stagefd,
+		 bool readonly);
 
 /* Publish len bytes as an object; *out gets its id. Idempotent. */
 int vv_odb_put_buf(struct vv_odb *odb, const void *buf, size_t len, vv_oid *out);
@@ -74,6 +76,39 @@ int vv_odb_publish_tmpfile(struct vv_odb *odb, int fd, vv_oid *out, uint64_t *si
  * cleaning of tmp/ on any host that it is in use. Returns the fd or -errno (no
  * message). */
 int vv_odb_named_tmp(struct vv_odb *odb, const char *prefix, char *name, size_t namesz);
+
+/* ---- stages ----
+ *
+ * stage/NAME (NAME: 16 hex digits) holds the bytes of a file being written through a
+ * mount. Unlike a temp file in tmp/ it outlives the process that made it: the env's
+ * journal names it from its first byte on (journal.h), so a daemon killed after a
+ * close(2) returned loses nothing, and the next mount publishes it. Publishing links
+ * the stage's inode into objects/ (no copy); the name in stage/ is removed by the
+ * mount once no journal record needs it, or by gc when no journal names it. */
+#define VV_ODB_STAGE_LEN 16
+#define VV_ODB_STAGE_SIZE (VV_ODB_STAGE_LEN + 1)
+
+/* Is name[0..len) a stage name? */
+bool vv_odb_stage_name_ok(const char *name, size_t len);
+/* Create a new, empty stage; name gets its name. Returns an O_RDWR fd or -errno. */
+int vv_odb_stage_new(struct vv_odb *odb, char name[VV_ODB_STAGE_SIZE]);
+/* Open stage/name read-only (replay). -ENOENT if it is gone. */
+int vv_odb_stage_open(struct vv_odb *odb, const char *name);
+/* 1 if stage/name is there, 0 if not, -errno. */
+int vv_odb_stage_has(struct vv_odb *odb, const char *name);
+/* Does a process (on any host) hold stage/name open? Unsure answers are yes. */
+bool vv_odb_stage_in_use(struct vv_odb *odb, const char *name);
+/* Remove stage/name (a missing one is fine). */
+int vv_odb_stage_remove(struct vv_odb *odb, const char *name);
+/* Make a stage durable: fdatasync fd (if >= 0) and, with dir, stage/ itself. */
+int vv_odb_stage_sync(struct vv_odb *odb, int fd, bool dir);
+/* Publish a stage as an object without copying it (hash, fsync, 0444, link into
+ * objects/); its name in stage/ stays. fd must not be written afterwards. */
+int vv_odb_publish_stage(struct vv_odb *odb, int fd, vv_oid *out, uint64_t *size_out);
+/* Call cb for every entry of stage/ with its lstat; a nonzero return stops the walk
+ * with that value. */
+typedef int (*vv_odb_stage_cb)(const char *name, const struct stat *st, void *arg);
+int vv_odb_stage_each(struct vv_odb *odb, vv_odb_stage_cb cb, void *arg);
 
 /* Open an object read-only (O_RDONLY|O_NOFOLLOW|O_CLOEXEC). -ENOENT if missing. */
 int vv_odb_open_obj(struct vv_odb *odb, const vv_oid *oid);

@@ -35,7 +35,7 @@
 #define PROBE_PREFIX "probe-"
 
 static const char *const layout[] = { "objects", "envs", "journal", "pythons", "tmp",
-					"packages", "history", "locks" };
+					"packages", "history", "locks", "stage" };
 
 /* tmp/ entries younger than this are never cleaned unless their name says whose they
  * are: another process (on this host or another one sharing the store) may be about
@@ -225,7 +225,7 @@ int vv_store_open(struct vv_store **out, const char *path, int create)
 	}
 	st->path = abs;
 	st->dirfd = st->objfd = st->envfd = st->journalfd = st->pythonfd = st->tmpfd = -1;
-	st->pkgfd = st->historyfd = st->lockfd = -1;
+	st->pkgfd = st->historyfd = st->lockfd = st->stagefd = -1;
 
 	st->dirfd = open(abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (st->dirfd < 0) {
@@ -236,12 +236,12 @@ int vv_store_open(struct vv_store **out, const char *path, int create)
 		goto fail;
 	}
 	int *fds[] = { &st->objfd, &st->envfd, &st->journalfd, &st->pythonfd, &st->tmpfd,
-		       &st->pkgfd, &st->historyfd, &st->lockfd };
+		       &st->pkgfd, &st->historyfd, &st->lockfd, &st->stagefd };
 	for (size_t i = 0; i < sizeof(layout) / sizeof(layout[0]); i++) {
-		/* packages/, history/ and locks/ came later: a store made before them gets
-		 * them on first open */
+		/* packages/, history/, locks/ and stage/ came later: a store made before
+		 * them gets them on first open */
 		bool later = !strcmp(layout[i], "packages") || !strcmp(layout[i], "history") ||
-			     !strcmp(layout[i], "locks");
+			     !strcmp(layout[i], "locks") || !strcmp(layout[i], "stage");
 		/* read-only: an older store without them is served as it is (the daemon
 		 * reads neither package records nor, read-only, histories) */
 		if (ro && later && faccessat(st->dirfd, layout[i], F_OK, AT_SYMLINK_NOFOLLOW))
@@ -250,7 +250,7 @@ int vv_store_open(struct vv_store **out, const char *path, int create)
 			goto fail;
 	}
 	st->readonly = ro;
-	vv_odb_init(&st->odb, st->path, st->objfd, st->tmpfd, ro);
+	vv_odb_init(&st->odb, st->path, st->objfd, st->tmpfd, st->stagefd, ro);
 	time_t now = 0;
 	if (!ro && (r = write_probe(st, &now)) < 0)
 		goto fail;
@@ -286,7 +286,7 @@ void vv_store_close(struct vv_store *st)
 	if (!st)
 		return;
 	int fds[] = { st->objfd, st->envfd, st->journalfd, st->pythonfd, st->tmpfd, st->pkgfd,
-		      st->historyfd, st->lockfd, st->dirfd };
+		      st->historyfd, st->lockfd, st->stagefd, st->dirfd };
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);

@@ -179,7 +179,7 @@ static void test_file(void **state)
 	assert_int_equal(fd, same);
 	assert_int_equal(vv_journal_mkdir(fd, "d", 0755, 1), 0);
 	assert_int_equal(vv_journal_remove(fd, "d"), 0);
-	assert_int_equal(vv_journal_datasync(fd, "e"), 0);
+	assert_int_equal(vv_journal_datasync(st, fd, "e", true), 0);
 	char hex[VV_OID_HEX + 1];
 	vv_oid_hex(&root, hex);
 	char want[256];

@@ -83,7 +83,8 @@ static int cmd_gc(struct vc_ctx *c, int argc, char **argv)
 		       "\"journals\": %llu, \"pythons\": %llu, \"packages\": %llu, "
 		       "\"packages_dropped\": %llu, \"histories\": %llu, \"reachable_trees\": %llu, "
 		       "\"reachable_files\": %llu, \"objects\": %llu, \"stored_bytes\": %llu, "
-		       "\"freed_objects\": %llu, \"freed_bytes\": %llu, \"young_objects\": %llu, "
+		       "\"freed_objects\": %llu, \"freed_stages\": %llu, \"freed_bytes\": %llu, "
+		       "\"young_objects\": %llu, "
 		       "\"young_bytes\": %llu, \"seconds\": %.3f}\n",
 		       o.dry_run ? "true" : "false", (long long)o.grace_s,
 		       (unsigned long long)res.envs, (unsigned long long)res.journals,
@@ -92,6 +93,7 @@ static int cmd_gc(struct vc_ctx *c, int argc, char **argv)
 		       (unsigned long long)res.trees,
 		       (unsigned long long)res.files, (unsigned long long)res.objects,
 		       (unsigned long long)res.bytes, (unsigned long long)res.freed,
+		       (unsigned long long)res.stages_freed,
 		       (unsigned long long)res.freed_bytes, (unsigned long long)res.young,
 		       (unsigned long long)res.young_bytes, res.seconds);
 	} else {
@@ -109,9 +111,13 @@ static int cmd_gc(struct vc_ctx *c, int argc, char **argv)
 		       (unsigned long long)res.objects, (unsigned long long)res.bytes, a,
 		       (unsigned long long)res.trees, (unsigned long long)res.files);
 		vc_human_size(res.freed_bytes, a, sizeof(a));
-		printf("%s %llu objects, %llu bytes (%s)\n",
+		char stages[64] = "";
+		if (res.stages_freed)
+			snprintf(stages, sizeof(stages), " and %llu stages no journal names",
+				 (unsigned long long)res.stages_freed);
+		printf("%s %llu objects%s, %llu bytes (%s)\n",
 		       o.dry_run ? "would free:" : "freed:    ", (unsigned long long)res.freed,
-		       (unsigned long long)res.freed_bytes, a);
+		       stages, (unsigned long long)res.freed_bytes, a);
 		vc_human_size(res.young_bytes, a, sizeof(a));
 		printf("kept:      %llu unreachable objects of %llu bytes (%s) changed within the "
 		       "grace period (%lld s)\n",
