@@ -58,6 +58,8 @@
 	X(releasedir, (fuse_req_t r, fuse_ino_t i, struct fuse_file_info *f), (r, i, f))    \
 	X(fsyncdir, (fuse_req_t r, fuse_ino_t i, int d, struct fuse_file_info *f),          \
 	  (r, i, d, f))                                                                     \
+	X(fallocate, (fuse_req_t r, fuse_ino_t i, int m, off_t o, off_t l,                  \
+		      struct fuse_file_info *f), (r, i, m, o, l, f))                          \
 	X(statfs, (fuse_req_t r, fuse_ino_t i), (r, i))                                     \
 	X(ioctl, (fuse_req_t r, fuse_ino_t i, unsigned int c, void *a,                      \
 		  struct fuse_file_info *f, unsigned fl, const void *ib, size_t is,           \

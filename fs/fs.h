@@ -32,10 +32,11 @@ struct vv_fs {
 	bool allow_other;            /* -o allow_other: the root is 01777, like /tmp */
 	bool no_opendir;             /* the kernel took FUSE_CAP_NO_OPENDIR_SUPPORT */
 
-	/* background work: commits and kernel cache invalidation */
-	pthread_t worker, watcher;
-	pthread_cond_t cv;
-	bool stop, worker_started, watcher_started;
+	/* background work: commits and kernel cache invalidation (worker), stages left
+	 * to store (publisher), other processes' env changes (watcher) */
+	pthread_t worker, publisher, watcher;
+	pthread_cond_t cv, pub_cv;
+	bool stop, worker_started, publisher_started, watcher_started;
 	int inotify_fd;              /* watches STORE/envs for other processes' changes */
 	pthread_mutex_t watch_lk;    /* held while envs/ events are read and applied */
 	/* polling of envs/ (inode.c; guarded by watch_lk): what the last scan saw */
@@ -87,8 +88,42 @@ int vv_fs_worker_start(struct vv_fs *fs);
 void vv_fs_watch_sync(struct vv_fs *fs);
 void vv_fs_worker_stop(struct vv_fs *fs);
 
-/* ops.c */
+/* Every handler takes fs->lk around its calls into the model. */
+static inline struct vv_fs *vv_fs_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static inline void vv_fs_lock(struct vv_fs *fs)
+{
+	pthread_mutex_lock(&fs->lk);
+}
+
+static inline void vv_fs_unlock(struct vv_fs *fs)
+{
+	pthread_mutex_unlock(&fs->lk);
+}
+
+/* ops.c: names, attributes, directories, the mount root, the table of handlers */
 extern const struct fuse_lowlevel_ops vv_fs_ops;
+/* The directory node of ino: -ENOENT for a removed one, -ENOTDIR. */
+int vv_fs_dir_node(fuse_ino_t ino, struct vv_node **out);
+
+/* file.c: file content */
+void vv_fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void vv_fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		  struct fuse_file_info *fi);
+void vv_fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		struct fuse_file_info *fi);
+void vv_fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		 struct fuse_file_info *fi);
+void vv_fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
+		     struct fuse_file_info *fi);
+void vv_fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void vv_fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void vv_fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
+/* Publish n's stage, hashing without fs->lk (held on entry and on return). */
+int vv_fs_publish(struct vv_fs *fs, struct vv_node *n);
 
 /* count.c: the ops to serve (vv_fs_ops, or counting wrappers when VENVFS_COUNT_FILE
  * is set); start the SIGUSR1 listener after daemonizing, before other threads; write

@@ -186,10 +186,27 @@ void vv_fs_inval_env_now(struct vv_fs *fs, struct vv_env *env)
 	pthread_mutex_lock(&fs->lk);
 }
 
+static bool due(struct vv_env *env, int64_t now)
+{
+	return vv_env_has_changes(env) && (now - env->last_change_ns >= QUIET_NS ||
+					   now - env->first_change_ns >= MAX_DELAY_NS);
+}
+
 static void commit_due(struct vv_fs *fs)
 {
 	int64_t now = vv_now_ns();
 	struct vv_envset *set = fs->set;
+	/* the bytes of sealed files are made durable first, without the lock: a commit
+	 * (which holds it) then has only its trees and names left to sync */
+	bool sync = false;
+	for (size_t i = 0; i < set->nenvs && !sync; i++)
+		sync = due(set->envs[i], now) && vv_env_needs_sync(set->envs[i]);
+	if (sync) {
+		pthread_mutex_unlock(&fs->lk);
+		if (vv_odb_sync(&fs->st->odb) < 0)
+			fprintf(stderr, "venvfs: %s\n", vv_errmsg());
+		pthread_mutex_lock(&fs->lk);
+	}
 	for (size_t i = 0; i < set->nenvs; i++) {
 		struct vv_env *env = set->envs[i];
 		if (!vv_env_has_changes(env)) {
@@ -201,6 +218,40 @@ static void commit_due(struct vv_fs *fs)
 		if (vv_env_commit_batch(env, true) < 0)
 			fprintf(stderr, "venvfs: %s\n", vv_errmsg());
 	}
+}
+
+/* The publisher thread stores the stages nobody else will: a replayed journal's, or
+ * one whose publish an unmount stopped. It is a thread of its own because hashing a
+ * big file takes long (a 64 GiB sparse one: half a minute) and must hold up neither
+ * requests (hashing runs without fs->lk) nor the worker's commits and invalidations. */
+static void *publisher(void *arg)
+{
+	struct vv_fs *fs = arg;
+	pthread_mutex_lock(&fs->lk);
+	/* envs a stopped writer left changes in are loaded (replayed) now, not when first
+	 * used: their stages are stored and committed even if nobody looks at them */
+	for (size_t i = 0; i < fs->set->nenvs && !fs->stop; i++) {
+		struct vv_env *env = fs->set->envs[i];
+		if (vv_env_journal_waiting(env) && vv_env_load_root(env) < 0)
+			fprintf(stderr, "venvfs: env '%s': %s\n", env->name, vv_errmsg());
+		pthread_mutex_unlock(&fs->lk); /* let requests in between */
+		pthread_mutex_lock(&fs->lk);
+	}
+	while (!fs->stop) {
+		struct vv_node *n = NULL;
+		for (size_t i = 0; i < fs->set->nenvs && !n; i++)
+			n = vv_env_unpublished(fs->set->envs[i]);
+		if (n) {
+			vv_fs_publish(fs, n); /* the model may change meanwhile: look again */
+			continue;
+		}
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		pthread_cond_timedwait(&fs->pub_cv, &fs->lk, &ts);
+	}
+	pthread_mutex_unlock(&fs->lk);
+	return NULL;
 }
 
 static void *worker(void *arg)
@@ -470,6 +521,10 @@ int vv_fs_worker_start(struct vv_fs *fs)
 	if (r)
 		return vv_err(-r, "cannot start worker thread: %s", strerror(r));
 	fs->worker_started = true;
+	if ((r = pthread_create(&fs->publisher, NULL, publisher, fs)) == 0)
+		fs->publisher_started = true;
+	else
+		fprintf(stderr, "venvfs: cannot start publisher thread: %s\n", strerror(r));
 	char path[PATH_MAX];
 	snprintf(path, sizeof(path), "%s/envs", fs->st->path);
 	/* VENVFS_NO_INOTIFY=1 (a debugging aid): rely on polling alone, as for changes
@@ -501,11 +556,15 @@ void vv_fs_worker_stop(struct vv_fs *fs)
 	if (!fs->worker_started)
 		return;
 	pthread_mutex_lock(&fs->lk);
-	fs->stop = true;
+	__atomic_store_n(&fs->stop, true, __ATOMIC_RELAXED);
 	pthread_cond_signal(&fs->cv);
+	pthread_cond_signal(&fs->pub_cv);
 	pthread_mutex_unlock(&fs->lk);
 	pthread_join(fs->worker, NULL);
 	fs->worker_started = false;
+	if (fs->publisher_started)
+		pthread_join(fs->publisher, NULL);
+	fs->publisher_started = false;
 	if (fs->watcher_started)
 		pthread_join(fs->watcher, NULL);
 	fs->watcher_started = false;

@@ -1,5 +1,6 @@
 /*
- * ops.c - the FUSE low-level request handlers.
+ * ops.c - the FUSE low-level request handlers of names, attributes and directories, and
+ * the table of all handlers (file content is file.c).
  *
  * Every handler has the same shape: take the lock, resolve the inode, call the env
  * model (core/mtree.h), reply. Errors from the model are negative errno values and go
@@ -13,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,31 +25,6 @@
 #include "util/error.h"
 #include "store/store.h"
 
-struct vv_fh {
-	struct vv_node *n;
-	struct vv_readsrc src;   /* opened at the first READ (a warm open reads nothing) */
-	bool writable;
-};
-
-/* Content pushed into the kernel's page cache at a file's first open, so that a
- * cold read costs no READ round trip; larger files are read on demand. */
-#define VV_PUSH_MAX (1024 * 1024)
-
-static struct vv_fs *fs_of(fuse_req_t req)
-{
-	return fuse_req_userdata(req);
-}
-
-static void lock(struct vv_fs *fs)
-{
-	pthread_mutex_lock(&fs->lk);
-}
-
-static void unlock(struct vv_fs *fs)
-{
-	pthread_mutex_unlock(&fs->lk);
-}
-
 static void reply_entry(fuse_req_t req, struct vv_node *n)
 {
 	struct fuse_entry_param e;
@@ -56,7 +33,7 @@ static void reply_entry(fuse_req_t req, struct vv_node *n)
 }
 
 /* Resolve a directory inode to a node, loading an env root if needed. */
-static int dir_node(fuse_ino_t ino, struct vv_node **out)
+int vv_fs_dir_node(fuse_ino_t ino, struct vv_node **out)
 {
 	struct vv_node *n = vv_fs_node(ino);
 	if (!n)
@@ -67,23 +44,6 @@ static int dir_node(fuse_ino_t ino, struct vv_node **out)
 		return -ENOTDIR;
 	*out = n;
 	return 0;
-}
-
-/* Publish a node's stage (unlocked hashing), called with the lock held. */
-static int publish(struct vv_fs *fs, struct vv_node *n)
-{
-	struct vv_publish p;
-	bool need;
-	int r = vv_node_publish_begin(n, &p, &need);
-	if (r < 0 || !need)
-		return r;
-	unlock(fs);
-	vv_publish_run(fs->st, &p);
-	lock(fs);
-	r = vv_node_publish_end(&p);
-	if (r < 0)
-		fprintf(stderr, "venvfs: storing a file: %s\n", vv_errmsg());
-	return r;
 }
 
 /* ---- lifecycle ----------------------------------------------------------------- */
@@ -115,16 +75,20 @@ static void op_destroy(void *userdata)
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct vv_fs *fs = fs_of(req);
+	struct vv_fs *fs = vv_fs_of(req);
 	struct vv_node *n = NULL, *dir;
 	int r;
-	lock(fs);
+	if (strlen(name) > NAME_MAX) {
+		fuse_reply_err(req, ENAMETOOLONG);
+		return;
+	}
+	vv_fs_lock(fs);
 	if (parent == FUSE_ROOT_ID) {
 		struct vv_env *env = vv_envset_find(fs->set, name, strlen(name));
 		r = env ? vv_env_load_root(env) : -ENOENT;
 		if (r == 0)
 			n = env->root;
-	} else if ((r = dir_node(parent, &dir)) == 0) {
+	} else if ((r = vv_fs_dir_node(parent, &dir)) == 0) {
 		r = vv_node_lookup(dir, name, &n);
 	}
 	if (r == 0) {
@@ -138,7 +102,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	} else {
 		fuse_reply_err(req, -r);
 	}
-	unlock(fs);
+	vv_fs_unlock(fs);
 }
 
 static void forget_one(fuse_ino_t ino, uint64_t nlookup)
@@ -155,29 +119,29 @@ static void forget_one(fuse_ino_t ino, uint64_t nlookup)
 
 static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
-	struct vv_fs *fs = fs_of(req);
-	lock(fs);
+	struct vv_fs *fs = vv_fs_of(req);
+	vv_fs_lock(fs);
 	forget_one(ino, nlookup);
-	unlock(fs);
+	vv_fs_unlock(fs);
 	fuse_reply_none(req);
 }
 
 static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
 {
-	struct vv_fs *fs = fs_of(req);
-	lock(fs);
+	struct vv_fs *fs = vv_fs_of(req);
+	vv_fs_lock(fs);
 	for (size_t i = 0; i < count; i++)
 		forget_one(forgets[i].ino, forgets[i].nlookup);
-	unlock(fs);
+	vv_fs_unlock(fs);
 	fuse_reply_none(req);
 }
 
 static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)fi;
-	struct vv_fs *fs = fs_of(req);
+	struct vv_fs *fs = vv_fs_of(req);
 	struct stat st;
-	lock(fs);
+	vv_fs_lock(fs);
 	if (ino == FUSE_ROOT_ID) {
 		vv_fs_root_stat(fs, &st);
 	} else {
@@ -185,7 +149,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		vv_node_stat(n, &st);
 		st.st_ino = ino;
 	}
-	unlock(fs);
+	vv_fs_unlock(fs);
 	fuse_reply_attr(req, &st, VV_TIMEOUT);
 }
 
@@ -197,7 +161,7 @@ static int64_t ts_ns(const struct timespec *t)
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		       struct fuse_file_info *fi)
 {
-	struct vv_fs *fs = fs_of(req);
+	struct vv_fs *fs = vv_fs_of(req);
 	struct vv_node *n = vv_fs_node(ino);
 	int r = 0;
 	if (!n) {
@@ -208,7 +172,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		fuse_reply_err(req, EROFS);
 		return;
 	}
-	lock(fs);
+	vv_fs_lock(fs);
 	/* a locked env refuses even a no-op chown, like a read-only filesystem */
 	if (vv_env_readonly(n->env))
 		r = -EROFS;
@@ -241,7 +205,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	if (r == 0 && (to_set & FUSE_SET_ATTR_SIZE)) {
 		r = vv_node_truncate(n, (uint64_t)attr->st_size);
 		if (r == 0 && n->writers == 0)
-			r = publish(fs, n);
+			r = vv_fs_publish(fs, n);
 	}
 	if (r == 0 && (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
 				 FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW))) {
@@ -265,17 +229,17 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		st.st_ino = ino;
 		fuse_reply_attr(req, &st, VV_TIMEOUT);
 	}
-	unlock(fs);
+	vv_fs_unlock(fs);
 }
 
 static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 {
-	struct vv_fs *fs = fs_of(req);
+	struct vv_fs *fs = vv_fs_of(req);
 	struct vv_node *n = vv_fs_node(ino);
 	char *t = NULL;
-	lock(fs);
+	vv_fs_lock(fs);
 	int r = n ? vv_node_readlink(n, &t) : -EINVAL;
-	unlock(fs);
+	vv_fs_unlock(fs);
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
@@ -285,14 +249,14 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 
 static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
-	struct vv_fs *fs = fs_of(req);
+	struct vv_fs *fs = vv_fs_of(req);
 	struct vv_node *dir, *n = NULL;
 	int r;
 	if (fs->ro) {
 		fuse_reply_err(req, EROFS);
 		return;
 	}
-	lock(fs);
+	vv_fs_lock(fs);
 	if (parent == FUSE_ROOT_ID) {
 		/* the env belongs to whoever makes it, with the mode mkdir(2) asked for */
 		const struct fuse_ctx *ctx = fuse_req_ctx(req);
@@ -303,64 +267,64 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 			fprintf(stderr, "venvfs: mkdir '%s': %s\n", name, vv_errmsg());
 		if (r == 0 && (r = vv_env_load_root(env)) == 0)
 			n = env->root;
-	} else if ((r = dir_node(parent, &dir)) == 0) {
+	} else if ((r = vv_fs_dir_node(parent, &dir)) == 0) {
 		r = vv_node_mkdir(dir, name, (uint16_t)(mode & ~fuse_req_ctx(req)->umask), &n);
 	}
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
 		reply_entry(req, n);
-	unlock(fs);
+	vv_fs_unlock(fs);
 }
 
 static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
 {
-	struct vv_fs *fs = fs_of(req);
+	struct vv_fs *fs = vv_fs_of(req);
 	struct vv_node *dir, *n = NULL;
 	int r = parent == FUSE_ROOT_ID ? -EPERM : fs->ro ? -EROFS : 0;
-	lock(fs);
-	if (r == 0 && (r = dir_node(parent, &dir)) == 0)
+	vv_fs_lock(fs);
+	if (r == 0 && (r = vv_fs_dir_node(parent, &dir)) == 0)
 		r = vv_node_symlink(dir, name, link, &n);
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
 		reply_entry(req, n);
-	unlock(fs);
+	vv_fs_unlock(fs);
 }
 
 static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct vv_fs *fs = fs_of(req);
+	struct vv_fs *fs = vv_fs_of(req);
 	struct vv_node *dir;
 	int r = parent == FUSE_ROOT_ID ? -EISDIR : fs->ro ? -EROFS : 0;
-	lock(fs);
-	if (r == 0 && (r = dir_node(parent, &dir)) == 0)
+	vv_fs_lock(fs);
+	if (r == 0 && (r = vv_fs_dir_node(parent, &dir)) == 0)
 		r = vv_node_unlink(dir, name);
-	unlock(fs);
+	vv_fs_unlock(fs);
 	fuse_reply_err(req, -r);
 }
 
 static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct vv_fs *fs = fs_of(req);
+	struct vv_fs *fs = vv_fs_of(req);
 	struct vv_node *dir;
 	int r = fs->ro ? -EROFS : 0;
-	lock(fs);
+	vv_fs_lock(fs);
 	if (r == 0 && parent == FUSE_ROOT_ID)
 		r = vv_envset_remove(fs->set, name);
-	else if (r == 0 && (r = dir_node(parent, &dir)) == 0)
+	else if (r == 0 && (r = vv_fs_dir_node(parent, &dir)) == 0)
 		r = vv_node_rmdir(dir, name);
-	unlock(fs);
+	vv_fs_unlock(fs);
 	fuse_reply_err(req, -r);
 }
 
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
 		      const char *newname, unsigned int flags)
 {
-	struct vv_fs *fs = fs_of(req);
+	struct vv_fs *fs = vv_fs_of(req);
 	struct vv_node *dir, *newdir;
 	int r = fs->ro ? -EROFS : 0;
-	lock(fs);
+	vv_fs_lock(fs);
 	if (r < 0) {
 	} else if (parent == FUSE_ROOT_ID && newparent == FUSE_ROOT_ID) {
 		if (flags & RENAME_EXCHANGE) {
@@ -377,7 +341,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 		}
 	} else if (parent == FUSE_ROOT_ID || newparent == FUSE_ROOT_ID) {
 		r = -EXDEV;
-	} else if ((r = dir_node(parent, &dir)) == 0 && (r = dir_node(newparent, &newdir)) == 0) {
+	} else if ((r = vv_fs_dir_node(parent, &dir)) == 0 && (r = vv_fs_dir_node(newparent, &newdir)) == 0) {
 		r = vv_node_rename(dir, name, newdir, newname, flags);
 		struct vv_node *t;
 		/* Saved over a synthesized file: the kernel now maps the name to the
@@ -388,20 +352,20 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 			vv_fs_inval_env(fs, t->env);
 		}
 	}
-	unlock(fs);
+	vv_fs_unlock(fs);
 	fuse_reply_err(req, -r);
 }
 
 static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
 {
 	(void)newname;
-	struct vv_fs *fs = fs_of(req);
+	struct vv_fs *fs = vv_fs_of(req);
 	struct vv_node *n = vv_fs_node(ino), *dir = vv_fs_node(newparent);
-	lock(fs);
+	vv_fs_lock(fs);
 	/* hard links are not supported; in a read-only env the first answer is EROFS */
 	int err = fs->ro || (n && vv_env_readonly(n->env)) || (dir && vv_env_readonly(dir->env))
 		? EROFS : EPERM;
-	unlock(fs);
+	vv_fs_unlock(fs);
 	fuse_reply_err(req, err);
 }
 
@@ -409,11 +373,11 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
  * filesystem without them, or with EROFS where the env is read-only. */
 static void xattr_refuse(fuse_req_t req, fuse_ino_t ino)
 {
-	struct vv_fs *fs = fs_of(req);
+	struct vv_fs *fs = vv_fs_of(req);
 	struct vv_node *n = vv_fs_node(ino);
-	lock(fs);
+	vv_fs_lock(fs);
 	int err = fs->ro || (n && vv_env_readonly(n->env)) ? EROFS : ENOTSUP;
-	unlock(fs);
+	vv_fs_unlock(fs);
 	fuse_reply_err(req, err);
 }
 
@@ -430,330 +394,25 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	xattr_refuse(req, ino);
 }
 
-/* ---- files --------------------------------------------------------------------- */
-
-static int fh_new(struct vv_node *n, bool writable, struct vv_fh **out)
-{
-	struct vv_fh *fh = calloc(1, sizeof(*fh));
-	if (!fh)
-		return -ENOMEM;
-	fh->n = n;
-	fh->writable = writable;
-	*out = fh;
-	return 0;
-}
-
-static void fh_free(struct vv_fh *fh)
-{
-	vv_fdref_put(fh->src.fd);
-	free((char *)fh->src.prefix);
-	free(fh);
-}
-
-static bool wants_write(int flags)
-{
-	return (flags & O_ACCMODE) != O_RDONLY;
-}
-
-/* The first open of a small stored file hands its bytes to the kernel with the OPEN
- * reply still pending (notify_store), so reading it costs no READ round trip (and no
- * atime invalidation). Only the node's very first open does this, before any handle
- * of it exists: no READ of this inode can be in flight holding page locks, and no
- * writer can change the bytes while fs->lk is held. Errors leave it to READ. */
-static void push_content(struct vv_fs *fs, fuse_ino_t ino, struct vv_fh *fh)
-{
-	struct vv_node *n = fh->n;
-	bool first = !n->opened;
-	n->opened = true;
-	if (!first || fh->writable || n->kind != VV_REG || n->stage || n->writers ||
-	    n->size == 0 || n->size > VV_PUSH_MAX)
-		return;
-	if (vv_node_read_source(n, &fh->src) < 0) {
-		memset(&fh->src, 0, sizeof(fh->src));
-		return;
-	}
-	size_t len = (size_t)n->size, got = 0;
-	char *buf = malloc(len);
-	while (buf && got < len) {
-		ssize_t k = pread(fh->src.fd->fd, buf + got, len - got, (off_t)got);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			break;
-		got += (size_t)k;
-	}
-	if (buf && got == len) {
-		struct fuse_bufvec bv = FUSE_BUFVEC_INIT(len);
-		bv.buf[0].mem = buf;
-		fuse_lowlevel_notify_store(fs->se, ino, 0, &bv, 0);
-	}
-	free(buf);
-}
-
-static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	struct vv_fs *fs = fs_of(req);
-	struct vv_node *n = vv_fs_node(ino);
-	bool w = wants_write(fi->flags) || (fi->flags & O_TRUNC);
-	struct vv_fh *fh = NULL;
-	int r = !n ? -EISDIR : (w && fs->ro) ? -EROFS : 0;
-	lock(fs);
-	if (r == 0 && w)
-		r = vv_node_open_write(n, fi->flags & O_TRUNC);
-	if (r == 0 && (r = fh_new(n, w, &fh)) < 0 && w)
-		vv_node_close_write(n);
-	if (r < 0) {
-		fuse_reply_err(req, -r);
-	} else {
-		push_content(fs, ino, fh);
-		fi->fh = (uint64_t)(uintptr_t)fh;
-		fi->keep_cache = 1;
-		/* FLUSH does work only for written generated files (an edit is applied, or
-		 * refused, at close); writes are write-through, so no other close needs it */
-		if (!w || n->kind != VV_SYN_FILE)
-			fi->noflush = 1;
-		if (fuse_reply_open(req, fi) == -ENOENT) {
-			if (w)
-				vv_node_close_write(n);
-			fh_free(fh);
-		}
-	}
-	unlock(fs);
-}
-
-static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
-		      struct fuse_file_info *fi)
-{
-	struct vv_fs *fs = fs_of(req);
-	struct vv_node *dir, *n = NULL;
-	struct vv_fh *fh = NULL;
-	int r = parent == FUSE_ROOT_ID ? -EPERM : fs->ro ? -EROFS : 0;
-	lock(fs);
-	if (r == 0 && (r = dir_node(parent, &dir)) == 0) {
-		mode_t m = mode & ~fuse_req_ctx(req)->umask & 07777;
-		r = vv_node_create(dir, name, (uint16_t)m, fi->flags & O_EXCL, &n);
-		if (r == 0 && (fi->flags & O_TRUNC) && n->stage)
-			r = vv_node_truncate(n, 0);
-		if (r == 0 && (r = fh_new(n, true, &fh)) < 0)
-			vv_node_close_write(n);
-	}
-	if (r < 0) {
-		fuse_reply_err(req, -r);
-	} else {
-		struct fuse_entry_param e;
-		vv_fs_entry(n, &e);
-		n->opened = true;
-		fi->fh = (uint64_t)(uintptr_t)fh;
-		fi->keep_cache = 1;
-		if (n->kind != VV_SYN_FILE)
-			fi->noflush = 1;
-		if (fuse_reply_create(req, &e, fi) == -ENOENT) {
-			vv_node_close_write(n);
-			fh_free(fh);
-		}
-	}
-	unlock(fs);
-}
-
 static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
 {
 	(void)rdev;
-	struct vv_fs *fs = fs_of(req);
+	struct vv_fs *fs = vv_fs_of(req);
 	struct vv_node *dir, *n = NULL;
 	int r = !S_ISREG(mode) || parent == FUSE_ROOT_ID ? -EPERM : fs->ro ? -EROFS : 0;
-	lock(fs);
-	if (r == 0 && (r = dir_node(parent, &dir)) == 0) {
+	vv_fs_lock(fs);
+	if (r == 0 && (r = vv_fs_dir_node(parent, &dir)) == 0) {
 		mode_t m = mode & ~fuse_req_ctx(req)->umask & 07777;
 		if ((r = vv_node_create(dir, name, (uint16_t)m, true, &n)) == 0) {
 			vv_node_close_write(n);
-			r = publish(fs, n);
+			r = vv_fs_publish(fs, n);
 		}
 	}
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
 		reply_entry(req, n);
-	unlock(fs);
-}
-
-static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		    struct fuse_file_info *fi)
-{
-	(void)ino;
-	struct vv_fs *fs = fs_of(req);
-	struct vv_fh *fh = (struct vv_fh *)(uintptr_t)fi->fh;
-	struct vv_fdref *fd;
-	const char *prefix = NULL;
-	size_t plen = 0;
-	uint64_t skip = 0;
-	lock(fs);
-	if (fh->n->stage) {
-		fd = fh->n->stage;
-	} else if (fh->src.fd || fh->src.prefix) {
-		fd = fh->src.fd;
-		prefix = fh->src.prefix;
-		plen = fh->src.prefixlen;
-		skip = fh->src.skip;
-	} else {
-		/* the first READ of a handle (or of a writable one whose stage was
-		 * published): open the content now */
-		int r = vv_node_read_source(fh->n, &fh->src);
-		if (r < 0) {
-			unlock(fs);
-			fuse_reply_err(req, -r);
-			return;
-		}
-		fd = fh->src.fd;
-		prefix = fh->src.prefix;
-		plen = fh->src.prefixlen;
-		skip = fh->src.skip;
-	}
-	if (fd)
-		vv_fdref_get(fd);
-	unlock(fs);
-
-	if (!prefix && fd) {
-		struct fuse_bufvec bv = FUSE_BUFVEC_INIT(size);
-		bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-		bv.buf[0].fd = fd->fd;
-		bv.buf[0].pos = off + (off_t)skip;
-		fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
-		vv_fdref_put(fd);
-		return;
-	}
-	char *buf = malloc(size ? size : 1);
-	if (!buf) {
-		vv_fdref_put(fd);
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	size_t got = 0;
-	if ((uint64_t)off < plen) {
-		got = plen - (size_t)off < size ? plen - (size_t)off : size;
-		memcpy(buf, prefix + off, got);
-	}
-	int err = 0;
-	while (fd && got < size) {
-		off_t pos = off + (off_t)got - (off_t)plen + (off_t)skip;
-		ssize_t n = pread(fd->fd, buf + got, size - got, pos);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			err = errno;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	vv_fdref_put(fd);
-	if (err)
-		fuse_reply_err(req, err);
-	else
-		fuse_reply_buf(req, buf, got);
-	free(buf);
-}
-
-static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
-		     struct fuse_file_info *fi)
-{
-	(void)ino;
-	struct vv_fs *fs = fs_of(req);
-	struct vv_fh *fh = (struct vv_fh *)(uintptr_t)fi->fh;
-	struct vv_fdref *fd;
-	lock(fs);
-	int r = fh->writable ? vv_node_write_begin(fh->n, &fd) : -EBADF;
-	unlock(fs);
-	if (r < 0) {
-		fuse_reply_err(req, -r);
-		return;
-	}
-	size_t done = 0;
-	while (done < size) {
-		ssize_t n = pwrite(fd->fd, buf + done, size - done, off + (off_t)done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			break;
-		}
-		done += (size_t)n;
-	}
-	lock(fs);
-	if (done)
-		vv_node_write_end(fh->n, (uint64_t)off + done);
-	if (r < 0) /* ENOSPC: never publish half a file (unless the writer retries) */
-		vv_node_write_failed(fh->n, r, (uint64_t)off + done);
-	else
-		vv_node_write_ok(fh->n, (uint64_t)off, (uint64_t)off + done);
-	unlock(fs);
-	vv_fdref_put(fd);
-	if (r < 0 && !done)
-		fuse_reply_err(req, -r);
-	else
-		fuse_reply_write(req, done);
-}
-
-static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	(void)ino;
-	struct vv_fs *fs = fs_of(req);
-	struct vv_fh *fh = (struct vv_fh *)(uintptr_t)fi->fh;
-	int r = 0;
-	lock(fs);
-	if (fh->writable && fh->n->kind == VV_SYN_FILE) {
-		r = vv_node_flush(fh->n);
-		if (r < 0 && r != -ENOMEM)
-			fprintf(stderr, "venvfs: env '%s': %s\n", fh->n->env->name, vv_errmsg());
-		/* generated content replaces what the kernel cached from the write */
-		vv_fs_inval_env(fs, fh->n->env);
-	}
-	unlock(fs);
-	fuse_reply_err(req, -r);
-}
-
-static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	(void)ino;
-	struct vv_fs *fs = fs_of(req);
-	struct vv_fh *fh = (struct vv_fh *)(uintptr_t)fi->fh;
-	lock(fs);
-	if (fh->writable) {
-		vv_node_close_write(fh->n);
-		if (fh->n->writers == 0)
-			publish(fs, fh->n);
-	}
-	fh_free(fh);
-	unlock(fs);
-	fuse_reply_err(req, 0);
-}
-
-static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
-{
-	(void)datasync;
-	(void)fi;
-	struct vv_fs *fs = fs_of(req);
-	struct vv_node *n = vv_fs_node(ino);
-	int r = 0;
-	lock(fs);
-	/* fsync costs what was written: the stage (named by the journal since its first
-	 * byte) is synced where it is, never stored as a new object. A stage with a failed
-	 * write reports that error, as ext4 would. */
-	struct vv_fdref *stage = NULL;
-	if (n && n->stage && n->stage->stage[0]) {
-		r = n->stage_err;
-		stage = n->stage;
-		vv_fdref_get(stage);
-	}
-	unlock(fs);
-	if (stage) {
-		if (r == 0 && (r = vv_odb_stage_sync(&fs->st->odb, stage->fd, true)) < 0)
-			fprintf(stderr, "venvfs: %s\n", vv_errmsg());
-		vv_fdref_put(stage);
-	}
-	lock(fs);
-	if (r == 0 && n && !n->unlinked)
-		r = vv_journal_sync(n->env);
-	unlock(fs);
-	fuse_reply_err(req, -r);
+	vv_fs_unlock(fs);
 }
 
 /* ---- directories --------------------------------------------------------------- */
@@ -803,7 +462,7 @@ static int dir_cb(void *ctx, const char *name, uint8_t kind, struct vv_node *n, 
 
 static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus)
 {
-	struct vv_fs *fs = fs_of(req);
+	struct vv_fs *fs = vv_fs_of(req);
 	struct dirbuf d = { .req = req, .size = size, .plus = plus };
 	d.buf = malloc(size);
 	if (!d.buf) {
@@ -811,10 +470,10 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, b
 		return;
 	}
 	int r = 0;
-	lock(fs);
+	vv_fs_lock(fs);
 	struct vv_node *dir = NULL;
 	if (ino != FUSE_ROOT_ID)
-		r = dir_node(ino, &dir);
+		r = vv_fs_dir_node(ino, &dir);
 	/* "." and ".." carry no lookup count, even in readdirplus */
 	for (off_t o = off; r == 0 && o < 2; o++) {
 		struct stat st = { .st_ino = ino, .st_mode = S_IFDIR };
@@ -849,7 +508,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, b
 		r = vv_node_readdir(dir, from, dir_cb, &d);
 	}
 done:
-	unlock(fs);
+	vv_fs_unlock(fs);
 	if (r < 0 && d.len == 0)
 		fuse_reply_err(req, -r);
 	else
@@ -863,7 +522,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	/* With FUSE_CAP_NO_OPENDIR_SUPPORT, ENOSYS makes the kernel stop asking and keep
 	 * listings cached (changes invalidate them); older kernels get cached listings
 	 * from this reply. */
-	if (fs_of(req)->no_opendir) {
+	if (vv_fs_of(req)->no_opendir) {
 		fuse_reply_err(req, ENOSYS);
 		return;
 	}
@@ -894,30 +553,39 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 	fuse_reply_err(req, 0);
 }
 
+/* An explicit commit (fsync of a directory) includes every closed file: stages the
+ * publisher has not stored yet are stored first. */
+static int commit_now(struct vv_fs *fs, struct vv_env *env)
+{
+	struct vv_node *n;
+	while ((n = vv_env_unpublished(env)) && vv_fs_publish(fs, n) == 0)
+		;
+	return vv_env_commit(env);
+}
+
 static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
 	(void)datasync;
 	(void)fi;
-	struct vv_fs *fs = fs_of(req);
+	struct vv_fs *fs = vv_fs_of(req);
 	int r = 0;
-	lock(fs);
+	vv_fs_lock(fs);
 	if (ino == FUSE_ROOT_ID) {
 		for (size_t i = 0; i < fs->set->nenvs && r == 0; i++)
-			r = vv_env_commit(fs->set->envs[i]);
+			r = commit_now(fs, fs->set->envs[i]);
 	} else {
-		struct vv_node *n = vv_fs_node(ino);
-		r = vv_env_commit(n->env);
+		r = commit_now(fs, vv_fs_node(ino)->env);
 	}
 	if (r < 0)
 		fprintf(stderr, "venvfs: %s\n", vv_errmsg());
-	unlock(fs);
+	vv_fs_unlock(fs);
 	fuse_reply_err(req, -r);
 }
 
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	(void)ino;
-	struct vv_fs *fs = fs_of(req);
+	struct vv_fs *fs = vv_fs_of(req);
 	struct statvfs sv;
 	if (fstatvfs(fs->st->dirfd, &sv) < 0) {
 		fuse_reply_err(req, errno);
@@ -935,7 +603,7 @@ static void op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg
 	(void)in_bufsz, (void)out_bufsz;
 	if (cmd == VV_IOC_SYNC) {
 		/* a tool changed envs/ (rollback, add): reply once the mount shows it */
-		vv_fs_watch_sync(fs_of(req));
+		vv_fs_watch_sync(vv_fs_of(req));
 		fuse_reply_ioctl(req, 0, NULL, 0);
 		return;
 	}
@@ -961,18 +629,19 @@ const struct fuse_lowlevel_ops vv_fs_ops = {
 	.link = op_link,
 	.setxattr = op_setxattr,
 	.removexattr = op_removexattr,
-	.open = op_open,
-	.create = op_create,
-	.read = op_read,
-	.write = op_write,
-	.flush = op_flush,
-	.release = op_release,
-	.fsync = op_fsync,
+	.open = vv_fs_open,
+	.create = vv_fs_create,
+	.read = vv_fs_read,
+	.write = vv_fs_write,
+	.flush = vv_fs_flush,
+	.release = vv_fs_release,
+	.fsync = vv_fs_fsync,
 	.opendir = op_opendir,
 	.readdir = op_readdir,
 	.readdirplus = op_readdirplus,
 	.releasedir = op_releasedir,
 	.fsyncdir = op_fsyncdir,
+	.fallocate = vv_fs_fallocate,
 	.statfs = op_statfs,
 	.ioctl = op_ioctl,
 };

@@ -1,8 +1,9 @@
 /*
- * commit.c - committing an env: the trees of its dirty directories are written bottom
- * up, then the new root is committed through the env transaction (env/txn.h: the mount's
- * side, vv_txn_live, over the writer lock the env holds since its first change) and a
- * new journal is started on top of it. Also saving the env's settings with its
+ * commit.c - committing an env: its sealed stages are linked as objects and the trees
+ * of its dirty directories written bottom up, with a sync for all of them rather than
+ * two per file (odb.h "publishing in batches"); then the new root is committed through
+ * the env transaction (env/txn.h: the mount's side, vv_txn_live, over the writer lock
+ * the env holds since its first change) and a new journal is started on top of it. Also saving the env's settings with its
  * committed root outside a commit (pyvenv.cfg edits, chown/chmod of the env).
  */
 #include "live/live.h"
@@ -31,7 +32,27 @@ static int live_commit(struct vv_env *env, const struct vv_envcfg *cfg, unsigned
 	return r;
 }
 
-static int commit_dir(struct vv_store *st, struct vv_node *d)
+/* Sealed stages become objects: one sync makes their bytes durable (little is left
+ * to write when the mount synced without its lock just before), then each is linked
+ * and its stage retired. */
+int vv_env_store_sealed(struct vv_env *env)
+{
+	struct vv_odb *odb = &env->set->st->odb;
+	int r = 0;
+	if (vv_env_needs_sync(env) && (r = vv_odb_sync(odb)) < 0)
+		return r;
+	struct vv_node *next;
+	for (struct vv_node *n = env->staged; n; n = next) {
+		next = n->st_next;
+		if (vv_live_sealed(n) && (r = vv_live_link_sealed(n)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* The trees of dirty directories, bottom up, as deferred objects (linked after one
+ * sync for all of them, before the env file names the root). */
+static int commit_dir(struct vv_store *st, struct vv_odb_defer *def, struct vv_node *d)
 {
 	if (!d->dirty)
 		return 0;
@@ -41,7 +62,7 @@ static int commit_dir(struct vv_store *st, struct vv_node *d)
 	int r = 0;
 	for (size_t i = 0; i < d->nkids; i++) {
 		struct vv_node *k = d->kids[i];
-		if (vv_live_is_dir(k) && (r = commit_dir(st, k)) < 0)
+		if (vv_live_is_dir(k) && (r = commit_dir(st, def, k)) < 0)
 			break;
 		struct vv_tree_ent *e = &ents[i];
 		e->name = k->name;
@@ -54,8 +75,11 @@ static int commit_dir(struct vv_store *st, struct vv_node *d)
 		e->oid = k->oid;
 		e->target = k->target;
 	}
-	if (r == 0)
-		r = vv_tree_write(st, ents, d->nkids, &d->oid);
+	char *buf = NULL;
+	size_t len = 0;
+	if (r == 0 && (r = vv_tree_serialize(ents, d->nkids, &buf, &len)) == 0)
+		r = vv_odb_defer_put(&st->odb, def, buf, len, &d->oid);
+	free(buf);
 	free(ents);
 	if (r == 0)
 		d->dirty = false;
@@ -99,7 +123,13 @@ int vv_env_commit_batch(struct vv_env *env, bool more)
 		return vv_err(-EBUSY, "committing env '%s': it has changes but its writer lock "
 			      "is not held", env->name);
 	struct vv_store *st = env->set->st;
-	int r = commit_dir(st, env->root);
+	struct vv_odb_defer def = { 0 };
+	int r = vv_env_store_sealed(env);
+	if (r == 0)
+		r = commit_dir(st, &def, env->root);
+	if (r == 0)
+		r = vv_odb_defer_finish(&st->odb, &def);
+	vv_odb_defer_free(&def);
 	if (r < 0)
 		return vv_err_prefix(r, "committing env '%s'", env->name);
 	struct vv_envcfg cfg = env->cfg;

@@ -88,10 +88,24 @@ static int copy_content(struct vv_node *n, int fd)
 	return r;
 }
 
+/* A sealed stage about to be written again is stored first (its bytes synced, then
+ * linked): what was closed must not be lost if the new writer fails and the file
+ * goes back to its object. The writer then gets a fresh stage. */
+static int store_sealed_now(struct vv_node *n)
+{
+	int r = vv_odb_stage_sync(&n->env->set->st->odb, n->stage->fd, false);
+	return r < 0 ? r : vv_live_link_sealed(n);
+}
+
 /* Make sure n has a stage that may be written (copying up its content unless trunc). */
 static int stage_for_write(struct vv_node *n, bool trunc)
 {
-	if (n->stage && !n->publishing) {
+	if (vv_live_sealed(n)) {
+		int r = store_sealed_now(n);
+		if (r < 0)
+			return r;
+	}
+	if (n->stage && !n->publishing && !n->stage->rdonly) {
 		if (trunc) {
 			if (ftruncate(n->stage->fd, 0) < 0)
 				return -errno;
@@ -122,6 +136,8 @@ static int stage_for_write(struct vv_node *n, bool trunc)
 		if (named && n->mtime_ns >= 0)
 			(void)futimens(s->fd, ts);
 	}
+	if (n->publishing && n->stage) /* its content is about to change: stop storing it */
+		__atomic_store_n(&n->stage->cancel, true, __ATOMIC_RELEASE);
 	vv_live_stage_set(n, s);
 	if (named)
 		vv_live_record_stage(n);
@@ -249,6 +265,7 @@ void vv_node_write_ok(struct vv_node *n, uint64_t start, uint64_t end)
 
 void vv_node_write_end(struct vv_node *n, uint64_t end_off)
 {
+	n->publish_failed = false;
 	if (end_off > n->ssize)
 		n->ssize = end_off;
 	n->stage_gen++;
@@ -314,6 +331,13 @@ static int publish_script(struct vv_store *st, struct vv_publish *p)
 	return r;
 }
 
+static bool publish_stop(void *arg)
+{
+	struct vv_publish *p = arg;
+	return __atomic_load_n(&p->fd->cancel, __ATOMIC_ACQUIRE) ||
+	       (p->stop && p->stop(p->stop_arg));
+}
+
 void vv_publish_run(struct vv_store *st, struct vv_publish *p)
 {
 	if (p->envpath) {
@@ -324,8 +348,11 @@ void vv_publish_run(struct vv_store *st, struct vv_publish *p)
 			return;
 		}
 	}
-	if (p->link && p->fd->stage[0])
-		p->err = vv_odb_publish_stage(&st->odb, p->fd->fd, &p->oid, &p->size);
+	if (p->link && p->fd->stage[0]) {
+		int r = vv_odb_seal(&st->odb, p->fd->fd, &p->oid, &p->size, publish_stop, p);
+		p->err = r < 0 ? r : 0;
+		p->sealed = r == 0;
+	}
 	else if (p->link)
 		p->err = vv_odb_publish_tmpfile(&st->odb, p->fd->fd, &p->oid, &p->size);
 	else
@@ -340,7 +367,17 @@ int vv_node_publish_end(struct vv_publish *p)
 	 * meanwhile (an O_TRUNC open makes a new stage) may even have been published first,
 	 * and this older result must not replace it. */
 	bool current = n->stage == p->fd && n->stage_gen == p->gen;
-	if (r == 0 && current) {
+	if (r == 0 && current && p->sealed) {
+		/* the commit links it; until then reads keep using the stage */
+		struct vv_fdref *s = n->stage;
+		s->sealed = true;
+		s->seal_oid = p->oid;
+		s->seal_size = p->size;
+		s->seal_gen = n->stage_gen;
+		s->seal_ns = vv_now_ns();
+		if (!n->unlinked && n->parent)
+			vv_live_dir_touch(n->parent, false);
+	} else if (r == 0 && current) {
 		n->oid = p->oid;
 		n->size = p->size;
 		n->kind = p->script ? VV_SCRIPT : VV_REG;
@@ -352,8 +389,10 @@ int vv_node_publish_end(struct vv_publish *p)
 				vv_live_record_put(n);
 		}
 	}
-	if (current)
+	if (current) {
 		n->publishing = false;
+		n->publish_failed = r < 0 && r != -ECANCELED;
+	}
 	free(p->envpath);
 	vv_fdref_put(p->fd);
 	n->pins--;
@@ -409,21 +448,35 @@ void vv_node_close_write(struct vv_node *n)
 	/* an edit of a synthesized file lives only while it is open (see vv_node_flush) */
 	if (!n->writers && n->kind == VV_SYN_FILE && n->stage)
 		vv_live_stage_clear(n);
+	/* a write failed and was not retried: half a file is never kept, the file has its
+	 * earlier content again (journaled, so a replay drops the stage too) */
+	if (!n->writers && n->stage && n->stage_err && !n->publishing && !n->unlinked) {
+		/* the record of the earlier content replaces the stage's in the journal, so
+		 * its name (and space: the disk may be full) goes at once */
+		if (n->parent && vv_live_dir_touch(n->parent, false) == 0)
+			vv_live_record_put(n);
+		vv_live_stage_discard(n);
+		n->stage_err = 0;
+	}
 	vv_live_drop_dead_stage(n);
 }
 
-void vv_live_publish_staged(struct vv_env *env)
+struct vv_node *vv_env_unpublished(struct vv_env *env)
 {
-	struct vv_node *next;
-	for (struct vv_node *n = env->staged; n; n = next) {
-		next = n->st_next;
-		struct vv_publish p;
-		bool need;
-		if (n->writers || vv_node_publish_begin(n, &p, &need) < 0 || !need)
-			continue;
-		vv_publish_run(env->set->st, &p);
-		if (vv_node_publish_end(&p) < 0)
-			fprintf(stderr, "venvfs: env '%s': storing a file: %s\n", env->name,
-				vv_errmsg());
-	}
+	if (env->set->readonly)
+		return NULL;
+	for (struct vv_node *n = env->staged; n; n = n->st_next)
+		if (!n->writers && !n->publishing && !n->publish_failed && !n->stage_err &&
+		    !n->unlinked && !vv_live_sealed(n))
+			return n;
+	return NULL;
+}
+
+bool vv_env_needs_sync(struct vv_env *env)
+{
+	int64_t synced = vv_odb_synced_at(&env->set->st->odb);
+	for (struct vv_node *n = env->staged; n; n = n->st_next)
+		if (vv_live_sealed(n) && n->stage->seal_ns >= synced)
+			return true;
+	return false;
 }

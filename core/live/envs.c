@@ -235,7 +235,8 @@ bool vv_env_release_idle(struct vv_env *env)
 {
 	if (env->lockfd < 0)
 		return true;
-	if (env->active || vv_env_has_changes(env))
+	/* a stage the journal names is a change not committed yet, even unpublished */
+	if (env->active || vv_env_has_changes(env) || env->staged)
 		return false;
 	vv_envlock_release(env->lockfd);
 	env->lockfd = -1;

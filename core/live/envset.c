@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "env/envlock.h"
@@ -257,11 +259,53 @@ int vv_envset_sync(struct vv_envset *set, const char *name)
 	return ret;
 }
 
+/* Closing: stages nobody stored yet (the mount's publisher had no time for them) are
+ * stored now, for a few seconds at most; a bigger one stays in stage/, named by the
+ * journal the closing commit starts, and the next mount stores it. */
+#define CLOSE_PUBLISH_NS (5 * 1000000000LL)
+
+static bool past(void *arg)
+{
+	return vv_mono_ns() > *(int64_t *)arg;
+}
+
+static void publish_left(struct vv_envset *set)
+{
+	int64_t deadline = vv_mono_ns() + CLOSE_PUBLISH_NS;
+	for (size_t i = 0; i < set->nenvs && !past(&deadline); i++) {
+		struct vv_node *n;
+		while ((n = vv_env_unpublished(set->envs[i])) && !past(&deadline)) {
+			struct vv_publish p;
+			bool need;
+			if (vv_node_publish_begin(n, &p, &need) < 0 || !need)
+				break;
+			p.stop = past;
+			p.stop_arg = &deadline;
+			vv_publish_run(set->st, &p);
+			int r = vv_node_publish_end(&p);
+			if (r < 0 && r != -ECANCELED)
+				fprintf(stderr, "venvfs: env '%s': storing a file: %s\n",
+					set->envs[i]->name, vv_errmsg());
+		}
+	}
+}
+
+bool vv_env_journal_waiting(struct vv_env *env)
+{
+	if (env->root || env->removed || env->set->readonly)
+		return false;
+	struct stat sb;
+	/* "venvfs-journal 1 " + 64 hex + "\n": more than that is a record */
+	return fstatat(env->set->st->journalfd, env->name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       S_ISREG(sb.st_mode) && sb.st_size > 17 + VV_OID_HEX + 1;
+}
+
 int vv_envset_close(struct vv_envset *set)
 {
 	if (!set)
 		return 0;
 	int ret = 0;
+	publish_left(set);
 	for (size_t i = 0; i < set->ndead; i++)
 		vv_live_env_free(set->dead[i]);
 	free(set->dead);

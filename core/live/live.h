@@ -64,6 +64,13 @@ void vv_live_drop_dead_stage(struct vv_node *n);
  * stage joins env->staged, the one n had is dropped (retired if named). */
 void vv_live_stage_set(struct vv_node *n, struct vv_fdref *s);
 void vv_live_stage_clear(struct vv_node *n);
+/* Drop n's stage and remove its name at once (its space comes back now): only once the
+ * journal no longer needs it (the file was removed, or a later record replaced it). */
+void vv_live_stage_discard(struct vv_node *n);
+/* Is n's stage sealed and still its content (the commit links it)? */
+bool vv_live_sealed(const struct vv_node *n);
+/* Link n's sealed stage, whose bytes are durable, as its object and drop the stage. */
+int vv_live_link_sealed(struct vv_node *n);
 /* n is no longer reachable: free it and what is below it unless still referenced. */
 void vv_live_node_drop(struct vv_node *n);
 /* The sorted kids of a directory. */
@@ -124,8 +131,6 @@ int vv_live_save_cfg(struct vv_env *env, const struct vv_envcfg *cfg);
 /* A new, empty stage: named (stage/, for the journal) or a private temp file (edits
  * of synthesized files, which are never journaled). */
 int vv_live_new_stage(struct vv_env *env, bool named, struct vv_fdref **out);
-/* Publish every stage of the env nobody writes (after a replay), holding the lock. */
-void vv_live_publish_staged(struct vv_env *env);
 
 /* ---- ns.c ---- */
 /* rm -r of dir/name through the model (journaled like any removal). */

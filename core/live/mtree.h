@@ -16,9 +16,10 @@
  *   File content is an object id (node->oid, always a published object) plus, while the
  *   file is being changed, a stage (node->stage, a file in the store's stage/) holding
  *   the newer bytes. The journal names the stage from the moment it is made, so a
- *   daemon killed at any moment loses no byte it acknowledged. The stage is published
- *   (hashed, fsynced, linked into objects/) when the last writer closes it, then the
- *   journal records the object; fsync(2) syncs the stage and the journal.
+ *   daemon killed at any moment loses no byte it acknowledged. When the last writer
+ *   closes it the stage is sealed (hashed); the next commit makes all sealed stages
+ *   durable with one sync and links them into objects/ (an object already stored is
+ *   used at once and the journal records it). fsync(2) syncs the stage and the journal.
  *
  *   A commit (vv_env_commit) writes the trees of dirty directories bottom-up, then
  *   replaces envs/NAME with the new root - the single atomic commit point - and starts
@@ -61,6 +62,17 @@ struct vv_fdref {
 	int refs; /* atomic */
 	char stage[17]; /* a stage's name in stage/ (odb.h) the journal knows it by, or
 			   "" for a private temp file (edits of synthesized files) */
+	bool named_synced; /* stage/ was fsynced since the stage was made (fs/) */
+	bool rdonly;       /* opened read-only (a replayed stage already published):
+			      writing needs a new stage */
+	bool cancel;       /* atomic: a publish of it is no longer wanted (the file was
+			      removed, or a writer made a new stage) */
+	/* sealed: hashed once its last writer was gone; the commit links it as object
+	 * seal_oid (odb.h "publishing in batches") unless it was written since (gen) */
+	bool sealed;
+	vv_oid seal_oid;
+	uint64_t seal_size, seal_gen;
+	int64_t seal_ns;   /* when (CLOCK_REALTIME): durable after a sync started later */
 };
 struct vv_fdref *vv_fdref_new(int fd);
 void vv_fdref_get(struct vv_fdref *r);
@@ -100,6 +112,8 @@ struct vv_node {
 				   commit; cleared when the file is truncated to 0 or a
 				   later write covers stage_err_at (the writer retried) */
 	uint64_t stage_err_at;  /* offset of the first byte that was not written */
+	bool publish_failed;    /* its last publish failed (not stopped): not retried by
+				   vv_env_unpublished until the content changes */
 	uint32_t pins;          /* in-flight publishes keeping the node alive */
 	uint32_t writers;       /* open handles that may write */
 	uint8_t synth_which;    /* VV_SYN_FILE: enum vv_synth_file */
@@ -129,6 +143,7 @@ struct vv_env {
 	uint64_t epoch;              /* bumped when the env path changes (rename) */
 	int jfd;                     /* journal fd (O_APPEND), -1 until first change */
 	bool jname_synced;           /* journal/ was fsynced since jfd's file was made */
+	bool junsynced;              /* records appended since the journal's last fsync */
 	uint64_t jrecords;           /* records since the last commit */
 	int64_t first_change_ns, last_change_ns;
 	int64_t mtime_ns;            /* of the env directory itself */
@@ -301,17 +316,36 @@ struct vv_publish {
 	struct vv_fdref *fd;
 	uint64_t gen;
 	bool link;           /* publish the stage inode itself (no writers left) */
+	bool sealed;         /* hashed, not linked: the commit links it (the object was
+				not in the store yet) */
 	char *envpath;       /* set for files in the env's bin/: candidates for scripts */
 	bool script;         /* stored as a console script with a neutral first line */
 	vv_oid oid;
 	uint64_t size;
-	int err;
+	int err;             /* -ECANCELED: stopped (the stage stays for a later publish) */
+	bool (*stop)(void *); /* the caller's: stop hashing now (unmount); may be NULL */
+	void *stop_arg;
 };
 /* 0 with *need = false when there is nothing to publish. Takes a node ref
  * (nlookup) so the node stays alive; publish_end drops it via the callback. */
 int vv_node_publish_begin(struct vv_node *n, struct vv_publish *p, bool *need);
 void vv_publish_run(struct vv_store *st, struct vv_publish *p);
 int vv_node_publish_end(struct vv_publish *p);
+
+/* A file of env whose stage nobody writes and nobody publishes (a replayed journal's,
+ * or one whose publish was stopped at unmount): the caller publishes it. NULL if there
+ * is none (or the envset is read-only: a read-only mount reads stages in place). */
+struct vv_node *vv_env_unpublished(struct vv_env *env);
+/* Does env's journal hold records a stopped writer left, with the env not loaded yet?
+ * (A mount loads such envs in the background, so their stages get stored.) */
+bool vv_env_journal_waiting(struct vv_env *env);
+
+/* Link every sealed stage of env as an object now (one sync for all); a commit does
+ * this first. */
+int vv_env_store_sealed(struct vv_env *env);
+/* Has env sealed stages whose bytes no vv_odb_sync covered yet? (The mount syncs
+ * without its lock before committing, so the commit's own sync has little left.) */
+bool vv_env_needs_sync(struct vv_env *env);
 
 /* Create or replace file `name` in dir with published content described by e (kind,
  * mode, size, mtime, oid; e->name is ignored). Used by journal replay and tools. */

@@ -38,6 +38,10 @@ struct vv_fdref *vv_fdref_new(int fd)
 	r->fd = fd;
 	r->refs = 1;
 	r->stage[0] = 0;
+	r->named_synced = false;
+	r->cancel = false;
+	r->rdonly = false;
+	r->sealed = false;
 	return r;
 }
 
@@ -107,6 +111,7 @@ void vv_live_stage_set(struct vv_node *n, struct vv_fdref *s)
 	}
 	vv_fdref_put(n->stage);
 	n->stage = s;
+	n->publish_failed = false;
 	if (named(s)) {
 		n->st_prev = NULL;
 		n->st_next = n->env->staged;
@@ -114,6 +119,36 @@ void vv_live_stage_set(struct vv_node *n, struct vv_fdref *s)
 			n->st_next->st_prev = n;
 		n->env->staged = n;
 	}
+}
+
+void vv_live_stage_discard(struct vv_node *n)
+{
+	if (named(n->stage)) {
+		unlist(n);
+		vv_odb_stage_remove(&n->env->set->st->odb, n->stage->stage);
+	}
+	vv_fdref_put(n->stage);
+	n->stage = NULL;
+	n->publish_failed = false;
+}
+
+int vv_live_link_sealed(struct vv_node *n)
+{
+	struct vv_fdref *s = n->stage;
+	int r = vv_odb_link_synced(&n->env->set->st->odb, s->fd, &s->seal_oid);
+	if (r < 0)
+		return r;
+	n->oid = s->seal_oid;
+	n->size = s->seal_size;
+	n->kind = VV_REG;
+	vv_live_stage_clear(n);
+	return 0;
+}
+
+bool vv_live_sealed(const struct vv_node *n)
+{
+	return n->stage && n->stage->sealed && n->stage->seal_gen == n->stage_gen &&
+	       !n->writers && !n->publishing && !n->unlinked;
 }
 
 void vv_live_stage_clear(struct vv_node *n)
@@ -125,9 +160,13 @@ void vv_live_node_free(struct vv_node *n)
 {
 	if (n->base)
 		vv_tree_unref(n->base);
-	/* a stage still named stays for the journal that names it (the next mount) */
-	if (named(n->stage))
+	/* a stage still named stays for the journal that names it (the next mount),
+	 * unless its file was removed (a publish stopped by the removal ends here) */
+	if (named(n->stage)) {
 		unlist(n);
+		if (n->unlinked)
+			vv_odb_stage_remove(&n->env->set->st->odb, n->stage->stage);
+	}
 	vv_fdref_put(n->stage);
 	free(n->stage_envpath);
 	free(n->kids);
@@ -161,17 +200,10 @@ struct vv_node *vv_live_node_from_ent(struct vv_env *env, const struct vv_tree_e
  * their own reference). */
 void vv_live_drop_dead_stage(struct vv_node *n)
 {
-	if (n->unlinked && !n->writers && n->stage && !n->publishing &&
-	    n->kind != VV_DIR) {
-		/* its space comes back now: the journal removed the file after naming the
-		 * stage, and replay takes a gone stage of a removed file as it is */
-		if (named(n->stage)) {
-			unlist(n);
-			vv_odb_stage_remove(&n->env->set->st->odb, n->stage->stage);
-		}
-		vv_fdref_put(n->stage);
-		n->stage = NULL;
-	}
+	/* its space comes back now: the journal removed the file after naming the stage,
+	 * and replay takes a gone stage of a removed file as it is */
+	if (n->unlinked && !n->writers && n->stage && !n->publishing && n->kind != VV_DIR)
+		vv_live_stage_discard(n);
 }
 
 /* Frees subtrees of materialized/clean dirs that are no longer reachable. Only nodes
@@ -180,6 +212,8 @@ void vv_live_node_drop(struct vv_node *n)
 {
 	n->parent = NULL;
 	n->unlinked = true;
+	if (n->publishing && n->stage) /* nobody will see what it would store */
+		__atomic_store_n(&n->stage->cancel, true, __ATOMIC_RELEASE);
 	vv_live_drop_dead_stage(n);
 	if (n->nlookup == 0 && n->pins == 0) {
 		for (size_t i = 0; i < n->nkids; i++)
@@ -395,7 +429,8 @@ void vv_node_stat(struct vv_node *n, struct stat *st)
 	st->st_mtim.tv_nsec = n->mtime_ns % 1000000000;
 	st->st_ctim.tv_sec = n->ctime_ns / 1000000000;
 	st->st_ctim.tv_nsec = n->ctime_ns % 1000000000;
-	st->st_atim = st->st_mtim;
+	st->st_atim.tv_sec = n->atime_ns / 1000000000;
+	st->st_atim.tv_nsec = n->atime_ns % 1000000000;
 }
 
 int vv_node_readlink(struct vv_node *n, char **out)

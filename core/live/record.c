@@ -35,6 +35,7 @@ static int recorded(struct vv_env *env, int r)
 {
 	if (r < 0)
 		fprintf(stderr, "venvfs: env '%s': journal: %s\n", env->name, vv_errmsg());
+	env->junsynced = true;
 	return r;
 }
 
@@ -146,8 +147,13 @@ int vv_live_record_attr(struct vv_node *n)
 
 int vv_journal_sync(struct vv_env *env)
 {
+	/* an fsync loop on one file (a database) appends nothing: nothing to sync here */
+	if (!env->junsynced && env->jname_synced)
+		return 0;
 	int r = vv_journal_datasync(env->set->st, env->jfd, env->name, !env->jname_synced);
-	if (r == 0 && env->jfd >= 0)
+	if (r == 0 && env->jfd >= 0) {
 		env->jname_synced = true;
+		env->junsynced = false;
+	}
 	return r;
 }

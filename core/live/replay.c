@@ -60,7 +60,8 @@ static int attach_stage(struct vv_node *dir, const char *name, const struct vv_j
 	} else if ((r = vv_live_dir_touch(dir, false)) < 0) {
 		return r;
 	}
-	int fd = vv_odb_stage_open(&env->set->st->odb, j->stage);
+	bool writable;
+	int fd = vv_odb_stage_open(&env->set->st->odb, j->stage, &writable);
 	if (fd < 0)
 		return fd == -ENOENT ? -ENODATA : fd;
 	struct stat sb;
@@ -70,6 +71,7 @@ static int attach_stage(struct vv_node *dir, const char *name, const struct vv_j
 		return -ENOMEM;
 	}
 	memcpy(s->stage, j->stage, sizeof(s->stage));
+	s->rdonly = !writable;
 	vv_live_stage_set(n, s);
 	n->kind = VV_REG;
 	n->mode = (uint16_t)j->mode;
@@ -172,10 +174,8 @@ int vv_live_replay(struct vv_env *env)
 	vv_jlost_free(&rp.lost);
 	if (r < 0)
 		return r;
-	/* stages nobody published before the writer stopped are stored now (a read-only
-	 * mount reads them where they are) */
-	if (!env->set->readonly)
-		vv_live_publish_staged(env);
+	/* stages nobody published before the writer stopped are read where they are;
+	 * the mount stores them in the background (vv_env_unpublished) */
 	/* keep appending to this journal: it still describes changes over the root */
 	if (rp.applied)
 		env->jrecords += (uint64_t)rp.applied;

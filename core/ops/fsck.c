@@ -297,10 +297,19 @@ static int fsck_journal(struct fsck_ctx *fc, const char *env, const vv_oid *root
 {
 	struct jcheck jc = { .st = fc->st };
 	int r = vv_journal_scan(fc->st, env, root, jcheck_rec, &jc);
-	for (size_t i = 0; r >= 0 && i < jc.lost.n && !fc->stop; i++)
-		fsck_report(fc, VV_FSCK_JOURNAL, NULL, env, jc.lost.paths[i],
+	for (size_t i = 0; r >= 0 && i < jc.lost.n && !fc->stop; i++) {
+		char *path = malloc(strlen(jc.lost.paths[i]) + 2);
+		if (!path) {
+			r = vv_err(-ENOMEM, "out of memory");
+			break;
+		}
+		path[0] = '/'; /* as the tree walk shows paths */
+		strcpy(path + 1, jc.lost.paths[i]);
+		fsck_report(fc, VV_FSCK_JOURNAL, NULL, env, path,
 			    "lost content in journal/%s: its change to the file is not in "
 			    "the store (a mount keeps the file's earlier content)", env);
+		free(path);
+	}
 	vv_jlost_free(&jc.lost);
 	return r < 0 ? r : 0;
 }

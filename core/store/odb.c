@@ -45,6 +45,7 @@ void vv_odb_init(struct vv_odb *odb, const char *path, int objfd, int tmpfd, int
 		atomic_init(&odb->fan_made[i], false);
 		atomic_init(&odb->fan_synced_ns[i], 0);
 	}
+	atomic_init(&odb->synced_at_ns, 0);
 }
 
 void vv_odb_obj_path(const vv_oid *oid, char *buf)
@@ -424,11 +425,15 @@ int vv_odb_stage_new(struct vv_odb *odb, char name[VV_ODB_STAGE_SIZE])
 	return vv_err(-EEXIST, "cannot create a stage in '%s/stage'", odb->path);
 }
 
-int vv_odb_stage_open(struct vv_odb *odb, const char *name)
+int vv_odb_stage_open(struct vv_odb *odb, const char *name, bool *writable)
 {
 	if (odb->stagefd < 0)
 		return no_stages(odb);
-	int fd = openat(odb->stagefd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	/* one already linked into objects/ is 0444: read-only then */
+	int fd = odb->readonly ? -1 : openat(odb->stagefd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	*writable = fd >= 0;
+	if (fd < 0)
+		fd = openat(odb->stagefd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return vv_err_sys(-errno, "cannot open stage/%s in store '%s'", name, odb->path);
 	struct stat s;
@@ -436,6 +441,14 @@ int vv_odb_stage_open(struct vv_odb *odb, const char *name)
 		close(fd);
 		return vv_err(-EUCLEAN, "stage/%s in store '%s' is not a regular file", name,
 			      odb->path);
+	}
+	if (*writable && (!(s.st_mode & S_IWUSR) || s.st_nlink > 1)) {
+		/* published (0444, linked into objects/): never written again, even by root */
+		close(fd);
+		*writable = false;
+		if ((fd = openat(odb->stagefd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+			return vv_err_sys(-errno, "cannot open stage/%s in store '%s'", name,
+					  odb->path);
 	}
 	stage_hold(fd);
 	return fd;
@@ -469,13 +482,16 @@ int vv_odb_stage_sync(struct vv_odb *odb, int fd, bool dir)
 	return 0;
 }
 
-int vv_odb_publish_stage(struct vv_odb *odb, int fd, vv_oid *out, uint64_t *size_out)
+int vv_odb_publish_stage(struct vv_odb *odb, int fd, vv_oid *out, uint64_t *size_out,
+			 bool (*stop)(void *), void *arg)
 {
 	vv_oid oid;
 	uint64_t size;
 	if (odb->readonly)
 		return vv_err(-EROFS, "store '%s' is open read-only", odb->path);
-	int r = vv_hash_fd(fd, &oid, &size);
+	int r = vv_hash_fd_until(fd, &oid, &size, stop, arg);
+	if (r == -ECANCELED)
+		return r;
 	if (r < 0)
 		return vv_err_prefix(r, "publishing to store '%s'", odb->path);
 	if ((r = publish(odb, fd, &oid, false)) < 0)
@@ -484,6 +500,148 @@ int vv_odb_publish_stage(struct vv_odb *odb, int fd, vv_oid *out, uint64_t *size
 	if (size_out)
 		*size_out = size;
 	return 0;
+}
+
+/* ---- batches ---------------------------------------------------------------------- */
+
+/* Freshen an existing object (gc's grace period); 1 if it is there, 0 if not. */
+static int freshen(struct vv_odb *odb, const vv_oid *oid)
+{
+	char rel[VV_OID_HEX + 2];
+	obj_relpath(oid, rel);
+	struct stat os;
+	if (fstatat(odb->objfd, rel, &os, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(os.st_mode))
+		return 0;
+	/* not ours to touch (a shared store): still fine; taken by gc just now: not there */
+	return utimensat(odb->objfd, rel, NULL, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT;
+}
+
+int vv_odb_seal(struct vv_odb *odb, int fd, vv_oid *out, uint64_t *size_out,
+		bool (*stop)(void *), void *arg)
+{
+	if (odb->readonly)
+		return vv_err(-EROFS, "store '%s' is open read-only", odb->path);
+	int r = vv_hash_fd_until(fd, out, size_out, stop, arg);
+	if (r < 0)
+		return r == -ECANCELED ? r : vv_err_prefix(r, "storing in '%s'", odb->path);
+	return freshen(odb, out);
+}
+
+int vv_odb_sync(struct vv_odb *odb)
+{
+	int64_t start = vv_now_ns();
+	if (syncfs(odb->objfd) < 0)
+		return vv_err_sys(-errno, "cannot sync the filesystem of store '%s'", odb->path);
+	int64_t old = atomic_load(&odb->synced_at_ns);
+	while (old < start && !atomic_compare_exchange_weak(&odb->synced_at_ns, &old, start))
+		;
+	/* every fan-out directory's names made before start are durable now */
+	for (size_t i = 0; i < 256; i++) {
+		int64_t f = atomic_load(&odb->fan_synced_ns[i]);
+		while (f < start && !atomic_compare_exchange_weak(&odb->fan_synced_ns[i], &f, start))
+			;
+	}
+	return 0;
+}
+
+int64_t vv_odb_synced_at(struct vv_odb *odb)
+{
+	return atomic_load(&odb->synced_at_ns);
+}
+
+int vv_odb_link_synced(struct vv_odb *odb, int fd, const vv_oid *oid)
+{
+	if (odb->readonly)
+		return vv_err(-EROFS, "store '%s' is open read-only", odb->path);
+	char rel[VV_OID_HEX + 2], shown[VV_ODB_PATH_SIZE];
+	obj_relpath(oid, rel);
+	vv_odb_obj_path(oid, shown);
+	if (freshen(odb, oid))
+		return 0;
+	struct stat fs;
+	if (fstat(fd, &fs) < 0)
+		return vv_err_sys(-errno, "cannot stat the file for '%s'", shown);
+	if ((fs.st_mode & 0777) != 0444 && fchmod(fd, 0444) < 0)
+		return vv_err_sys(-errno, "cannot chmod the file for '%s'", shown);
+	rel[2] = 0;
+	int r = make_fan(odb, oid, rel);
+	rel[2] = '/';
+	if (r < 0)
+		return r;
+	for (int tries = 0; tries < 3; tries++) {
+		r = link_obj(odb, fd, &fs, rel);
+		if (r == -ENOENT) { /* objects/XX went away behind our back */
+			atomic_store(&odb->fan_made[fan_of(oid)], false);
+			rel[2] = 0;
+			int m = make_fan(odb, oid, rel);
+			rel[2] = '/';
+			if (m < 0)
+				return m;
+			continue;
+		}
+		if (r != 1 || freshen(odb, oid))
+			break;
+		/* linked by someone else and taken by gc since: link ours after all */
+	}
+	if (r == 1)
+		r = 0;
+	if (r < 0)
+		return vv_err_sys(r, "cannot link object '%s' in store '%s'", shown, odb->path);
+	return 0;
+}
+
+int vv_odb_defer_put(struct vv_odb *odb, struct vv_odb_defer *d, const void *buf,
+		     size_t len, vv_oid *out)
+{
+	vv_hash_buf(buf, len, out);
+	if (odb->readonly)
+		return vv_err(-EROFS, "store '%s' is open read-only", odb->path);
+	if (freshen(odb, out))
+		return 0;
+	for (size_t i = 0; i < d->n; i++)
+		if (vv_oid_eq(&d->oids[i], out))
+			return 0;
+	if (VV_GROW(d->fds, d->n, d->cap, 16) < 0)
+		return vv_err(-ENOMEM, "out of memory");
+	vv_oid *o = realloc(d->oids, d->cap * sizeof(*o));
+	if (!o)
+		return vv_err(-ENOMEM, "out of memory");
+	d->oids = o;
+	int fd = vv_odb_tmpfile(odb);
+	if (fd < 0)
+		return fd;
+	int r = vv_write_all(fd, buf, len);
+	if (r < 0) {
+		close(fd);
+		return vv_err_prefix(r, "writing object to store '%s'", odb->path);
+	}
+	d->fds[d->n] = fd;
+	d->oids[d->n++] = *out;
+	return 0;
+}
+
+int vv_odb_defer_finish(struct vv_odb *odb, struct vv_odb_defer *d)
+{
+	int r = 0;
+	if (d->n && (r = vv_odb_sync(odb)) == 0) {
+		for (size_t i = 0; i < d->n && r == 0; i++)
+			r = vv_odb_link_synced(odb, d->fds[i], &d->oids[i]);
+		if (r == 0)
+			r = vv_odb_sync(odb);
+	}
+	vv_odb_defer_free(d);
+	return r;
+}
+
+void vv_odb_defer_free(struct vv_odb_defer *d)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		/* a named fallback temp file is removed by the store's cleaning of tmp/ */
+		close(d->fds[i]);
+	}
+	free(d->fds);
+	free(d->oids);
+	memset(d, 0, sizeof(*d));
 }
 
 int vv_odb_stage_each(struct vv_odb *odb, vv_odb_stage_cb cb, void *arg)

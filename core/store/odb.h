@@ -48,6 +48,7 @@ struct vv_odb {
 	 * durable every name linked there before it started */
 	_Atomic bool fan_made[256];
 	_Atomic int64_t fan_synced_ns[256];
+	_Atomic int64_t synced_at_ns; /* start of the last completed vv_odb_sync */
 };
 
 /* Set up odb over the directories objects/ and tmp/ of the store at path (all three
@@ -92,8 +93,9 @@ int vv_odb_named_tmp(struct vv_odb *odb, const char *prefix, char *name, size_t 
 bool vv_odb_stage_name_ok(const char *name, size_t len);
 /* Create a new, empty stage; name gets its name. Returns an O_RDWR fd or -errno. */
 int vv_odb_stage_new(struct vv_odb *odb, char name[VV_ODB_STAGE_SIZE]);
-/* Open stage/name read-only (replay). -ENOENT if it is gone. */
-int vv_odb_stage_open(struct vv_odb *odb, const char *name);
+/* Open stage/name (replay): read-write where it may be written (*writable), else
+ * read-only. -ENOENT if it is gone. */
+int vv_odb_stage_open(struct vv_odb *odb, const char *name, bool *writable);
 /* 1 if stage/name is there, 0 if not, -errno. */
 int vv_odb_stage_has(struct vv_odb *odb, const char *name);
 /* Does a process (on any host) hold stage/name open? Unsure answers are yes. */
@@ -103,8 +105,46 @@ int vv_odb_stage_remove(struct vv_odb *odb, const char *name);
 /* Make a stage durable: fdatasync fd (if >= 0) and, with dir, stage/ itself. */
 int vv_odb_stage_sync(struct vv_odb *odb, int fd, bool dir);
 /* Publish a stage as an object without copying it (hash, fsync, 0444, link into
- * objects/); its name in stage/ stays. fd must not be written afterwards. */
-int vv_odb_publish_stage(struct vv_odb *odb, int fd, vv_oid *out, uint64_t *size_out);
+ * objects/); its name in stage/ stays. fd must not be written afterwards. Hashing asks
+ * stop(arg) (may be NULL) before every block: -ECANCELED when it says yes. */
+int vv_odb_publish_stage(struct vv_odb *odb, int fd, vv_oid *out, uint64_t *size_out,
+			 bool (*stop)(void *), void *arg);
+/* ---- publishing in batches (the mount) ----
+ *
+ * Publishing one object at a time costs two device flushes (the bytes, then the name).
+ * The mount instead seals a finished stage (hashes it; vv_odb_seal) and keeps it as is;
+ * its commit makes every sealed stage durable with one vv_odb_sync, links them
+ * (vv_odb_link_synced), writes its trees as deferred objects (vv_odb_defer_*: temp
+ * files, one sync, then linked) and syncs once more before the env file names the new
+ * root. An object's name still never exists before its bytes are durable. */
+
+/* Hash a finished stage: 1 if the object is already in the store (freshened: the stage
+ * is not needed), 0 if not (link it with vv_odb_link_synced once vv_odb_sync made it
+ * durable), -errno, -ECANCELED when stop(arg) said so. */
+int vv_odb_seal(struct vv_odb *odb, int fd, vv_oid *out, uint64_t *size_out,
+		bool (*stop)(void *), void *arg);
+/* syncfs of the store's filesystem: everything written before is durable. */
+int vv_odb_sync(struct vv_odb *odb);
+/* When the last vv_odb_sync that completed started (CLOCK_REALTIME ns, 0: never):
+ * bytes written before then are durable. */
+int64_t vv_odb_synced_at(struct vv_odb *odb);
+/* Link fd, whose bytes are durable, as object oid (0444; an existing object is
+ * freshened). The name is durable after the next vv_odb_sync. */
+int vv_odb_link_synced(struct vv_odb *odb, int fd, const vv_oid *oid);
+
+struct vv_odb_defer {
+	int *fds;
+	vv_oid *oids;
+	size_t n, cap;
+};
+/* Put len bytes as object *out later: written to a temp file now, linked by
+ * vv_odb_defer_finish after one sync for all. */
+int vv_odb_defer_put(struct vv_odb *odb, struct vv_odb_defer *d, const void *buf,
+		     size_t len, vv_oid *out);
+/* Sync, link every deferred object, sync their names; d is emptied either way. */
+int vv_odb_defer_finish(struct vv_odb *odb, struct vv_odb_defer *d);
+void vv_odb_defer_free(struct vv_odb_defer *d);
+
 /* Call cb for every entry of stage/ with its lstat; a nonzero return stops the walk
  * with that value. */
 typedef int (*vv_odb_stage_cb)(const char *name, const struct stat *st, void *arg);

@@ -411,8 +411,61 @@ static int copy_rw(int src, int dst, off_t off, off_t *end)
 	return r;
 }
 
+/* A sparse src (fewer blocks than its size needs) is copied run of data by run of
+ * data (SEEK_DATA/SEEK_HOLE), so its holes stay holes in dst. 1 done, 0 not sparse or
+ * not supported here (nothing written), -errno. */
+static int copy_sparse(int src, int dst)
+{
+	struct stat s;
+	if (fstat(src, &s) < 0 || !S_ISREG(s.st_mode) ||
+	    (uint64_t)s.st_blocks * 512 >= (uint64_t)s.st_size)
+		return 0;
+	off_t d = lseek(src, 0, SEEK_DATA);
+	if (d < 0 && errno != ENXIO)
+		return 0;
+	if (ftruncate(dst, 0) < 0 || ftruncate(dst, s.st_size) < 0)
+		return vv_err_sys(-errno, "cannot size fd %d", dst);
+	while (d >= 0 && d < s.st_size) {
+		off_t h = lseek(src, d, SEEK_HOLE);
+		if (h < 0)
+			return vv_err_sys(-errno, "cannot find holes in fd %d", src);
+		off_t in = d, out = d;
+		while (in < h) {
+			ssize_t n = copy_file_range(src, &in, dst, &out, (size_t)(h - in), 0);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS ||
+				      errno == EOPNOTSUPP || errno == EBADF)) {
+				char buf[65536];
+				ssize_t k = pread(src, buf, (size_t)(h - in) < sizeof(buf) ?
+						  (size_t)(h - in) : sizeof(buf), in);
+				if (k <= 0)
+					return vv_err_sys(k < 0 ? -errno : -EIO,
+							  "cannot read fd %d for copying", src);
+				int r = vv_pwrite_all(dst, buf, (size_t)k, in);
+				if (r < 0)
+					return r;
+				in += k;
+				out = in;
+				continue;
+			}
+			if (n <= 0)
+				return vv_err_sys(n < 0 ? -errno : -EIO, "cannot copy fd %d to fd %d",
+						  src, dst);
+		}
+		d = lseek(src, h, SEEK_DATA);
+	}
+	return 1;
+}
+
 int vv_copy_fd(int src, int dst)
 {
+	off_t saved = lseek(src, 0, SEEK_CUR); /* SEEK_DATA moves it */
+	int sr = copy_sparse(src, dst);
+	if (saved >= 0)
+		(void)lseek(src, saved, SEEK_SET);
+	if (sr != 0)
+		return sr < 0 ? sr : 0;
 	off_t in = 0, out = 0;
 	int r = 0;
 	for (;;) {

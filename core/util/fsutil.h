@@ -37,8 +37,8 @@ int vv_mkdir_p_at(int dirfd, const char *path, mode_t mode);
 /* rm -rf relative to dirfd, never following symlinks. Missing path is fine. */
 int vv_rm_rf_at(int dirfd, const char *path);
 
-/* Copy all bytes of src (from offset 0) to dst (from offset 0); uses copy_file_range
- * where it can. */
+/* Copy all bytes of src (from offset 0) to dst (from offset 0), which ends up exactly
+ * as long; uses copy_file_range where it can, and a sparse src's holes stay holes. */
 int vv_copy_fd(int src, int dst);
 
 /* May a process running as root (or as uid) execute the file at path without letting

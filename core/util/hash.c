@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -82,6 +83,15 @@ void vv_hash_buf(const void *data, size_t len, vv_oid *out)
 
 int vv_hash_fd(int fd, vv_oid *out, uint64_t *size_out)
 {
+	return vv_hash_fd_until(fd, out, size_out, NULL, NULL);
+}
+
+/* Holes are hashed from a buffer of zeros instead of being read. */
+static const char zeros[HASH_BLOCK];
+
+int vv_hash_fd_until(int fd, vv_oid *out, uint64_t *size_out, bool (*stop)(void *),
+		     void *arg)
+{
 	vv_hasher *h = vv_hasher_new();
 	if (!h)
 		return vv_err(-ENOMEM, "cannot allocate sha-256 context");
@@ -90,10 +100,45 @@ int vv_hash_fd(int fd, vv_oid *out, uint64_t *size_out)
 		vv_hasher_free(h);
 		return vv_err(-ENOMEM, "cannot allocate hash buffer");
 	}
-	uint64_t off = 0;
+	/* [off, data_at) is a hole; the data run that follows ends at hole_at. SEEK_DATA
+	 * moves the fd's offset: it is put back at the end */
+	off_t saved = lseek(fd, 0, SEEK_CUR);
+	uint64_t off = 0, data_at = 0, hole_at = 0;
+	bool sparse = true;
 	int r = 0;
 	for (;;) {
-		ssize_t n = pread(fd, buf, HASH_BLOCK, (off_t)off);
+		if (stop && stop(arg)) {
+			r = vv_err(-ECANCELED, "hashing fd %d stopped at offset %llu", fd,
+				   (unsigned long long)off);
+			break;
+		}
+		if (sparse && off >= hole_at) {
+			off_t d = lseek(fd, (off_t)off, SEEK_DATA);
+			off_t e = d < 0 ? -1 : lseek(fd, d, SEEK_HOLE);
+			struct stat sb;
+			if (d < 0 && errno == ENXIO && fstat(fd, &sb) == 0) {
+				/* a hole up to the end of the file */
+				data_at = (uint64_t)sb.st_size;
+				hole_at = UINT64_MAX;
+			} else if (d < 0 || e < 0) {
+				sparse = false; /* no SEEK_DATA here: read everything */
+				data_at = off;
+				hole_at = UINT64_MAX;
+			} else {
+				data_at = (uint64_t)d;
+				hole_at = (uint64_t)e;
+			}
+		}
+		if (off < data_at) {
+			size_t z = data_at - off < HASH_BLOCK ? (size_t)(data_at - off) : HASH_BLOCK;
+			vv_hasher_update(h, zeros, z);
+			off += z;
+			continue;
+		}
+		size_t want = HASH_BLOCK;
+		if (hole_at != UINT64_MAX && hole_at - off < want)
+			want = (size_t)(hole_at - off);
+		ssize_t n = pread(fd, buf, want, (off_t)off);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -111,6 +156,8 @@ int vv_hash_fd(int fd, vv_oid *out, uint64_t *size_out)
 		if (size_out)
 			*size_out = off;
 	}
+	if (saved >= 0)
+		(void)lseek(fd, saved, SEEK_SET);
 	free(buf);
 	vv_hasher_free(h);
 	return r;

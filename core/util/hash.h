@@ -32,6 +32,11 @@ void vv_hash_buf(const void *data, size_t len, vv_oid *out);
 /* Hash everything readable from fd starting at offset 0 (pread; fd offset untouched).
  * *size_out gets the byte count. Returns 0 or -errno. */
 int vv_hash_fd(int fd, vv_oid *out, uint64_t *size_out);
+/* The same, asking stop(arg) before every block (stop may be NULL): -ECANCELED when it
+ * says yes. Holes (SEEK_HOLE) are hashed as the zeros they read as, without reading
+ * them, so a sparse file costs hashing, not I/O. */
+int vv_hash_fd_until(int fd, vv_oid *out, uint64_t *size_out, bool (*stop)(void *),
+		     void *arg);
 
 /* hex must hold VV_OID_HEX + 1 bytes; NUL-terminated lower-case output. */
 void vv_oid_hex(const vv_oid *oid, char *hex);

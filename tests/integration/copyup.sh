@@ -1,8 +1,9 @@
 #!/bin/bash
 # copyup.sh - writing to a file two envs share (one store object) changes only the env
 # written to: the other env and the object stay as they were. Also the other POSIX
-# operations pip and editors use: truncate, chmod, utimens, rename of files and whole
-# directories, unlink, rmdir, symlinks, O_EXCL, mmap writes, statfs.
+# operations pip and editors use: truncate, chmod, utimens (atime too), rename of files
+# and whole directories, unlink, rmdir, symlinks, O_EXCL, mmap writes, statfs, fallocate,
+# names over 255 bytes (ENAMETOOLONG).
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -165,6 +166,24 @@ check df "$MNT" >/dev/null
 check df "$MNT/a" >/dev/null
 out=$(python3 -c 'import os, sys; s = os.statvfs(sys.argv[1]); print(s.f_bsize > 0, s.f_namemax >= 255)' "$MNT/a")
 assert_eq "$out" "True True" "statvfs of the mount"
+
+# ---- names over 255 bytes, atime, fallocate -----------------------------------------------
+long=$(printf 'n%.0s' {1..300})
+err=$(python3 -c 'import os, sys; os.stat(sys.argv[1])' "$A/$long" 2>&1) &&
+	fail "stat of a 300-byte name succeeded"
+assert_contains "$err" "File name too long" "stat of a 300-byte name"
+t=$A/times.txt
+echo times >"$t"
+mtime=$(stat -c %Y "$t")
+check touch -a -d @1000000000 "$t" # atime only (utimensat with UTIME_OMIT for mtime)
+assert_eq "$(stat -c %X "$t")" 1000000000 "atime after an atime-only utimensat"
+assert_eq "$(stat -c %Y "$t")" "$mtime" "mtime after an atime-only utimensat"
+check fallocate -l 1048576 "$A/falloc.bin" # mode 0: reserve and extend
+assert_eq "$(stat -c %s "$A/falloc.bin")" 1048576 "size after fallocate"
+assert_eq "$(tr -d '\0' <"$A/falloc.bin" | wc -c)" 0 "fallocated bytes read as zeros"
+check_fail fallocate -p -o 0 -l 4096 "$A/falloc.bin" 2>/dev/null # punching holes: not offered
+vv_commit a
+assert_eq "$(stat -c %s "$A/falloc.bin")" 1048576 "size of the fallocated file after a commit"
 
 # ---- b is exactly as it was; the store is consistent ----------------------------------------
 assert_eq "$(snapshot "$MNT/b")" "$snap_b" "env b after everything done in a"

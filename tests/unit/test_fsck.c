@@ -2,7 +2,8 @@
  * test_fsck.c - fsck on small hand-built stores: a clean store, and every kind of
  * damage it must report (corrupt, missing, unparseable tree, size mismatch, bad env
  * file, stray files), including a damaged tree shared by two envs, and a callback
- * that stops the check.
+ * that stops the check. Journals of changes not committed yet: content they name that
+ * is gone (a stage, an object) is reported while its path still holds it.
  */
 #include "testutil.h"
 
@@ -14,8 +15,10 @@
 #include <unistd.h>
 
 #include "env/env.h"
+#include "env/journal.h"
 #include "ops/fsck.h"
 #include "ops/stats.h"
+#include "store/odb.h"
 #include "store/store.h"
 #include "store/tree.h"
 #include "util/error.h"
@@ -203,6 +206,118 @@ static void test_fsck_stop(void **state)
 	vt_store_free(f.st);
 }
 
+/* Problems with the env and path they name. */
+struct jproblems {
+	int n;
+	enum vv_fsck_kind kind[8];
+	char env[8][64], path[8][256], msg[8][512];
+};
+
+static int collect_where(const struct vv_fsck_problem *p, void *arg)
+{
+	struct jproblems *c = arg;
+	if (c->n < 8) {
+		c->kind[c->n] = p->kind;
+		snprintf(c->env[c->n], sizeof(c->env[0]), "%s", p->env ? p->env : "(null)");
+		snprintf(c->path[c->n], sizeof(c->path[0]), "%s", p->path ? p->path : "(null)");
+		snprintf(c->msg[c->n], sizeof(c->msg[0]), "%s", p->msg);
+		print_message("  fsck: %s\n", p->msg);
+	}
+	c->n++;
+	return 0;
+}
+
+static int fsck_where(struct vv_store *st, struct jproblems *c)
+{
+	memset(c, 0, sizeof(*c));
+	int r = vv_fsck(st, collect_where, c, NULL);
+	assert_int_equal(r, c->n);
+	return r;
+}
+
+/* Env paths are relative to its root; fsck may show them with a leading '/'. */
+static void assert_journal_problem(const struct jproblems *c, int i, const char *env,
+				   const char *path)
+{
+	assert_int_equal(c->kind[i], VV_FSCK_JOURNAL);
+	assert_string_equal(c->env[i], env);
+	const char *p = c->path[i][0] == '/' ? c->path[i] + 1 : c->path[i];
+	assert_string_equal(p, path);
+	assert_non_null(strstr(c->msg[i], "journal/"));
+}
+
+static void test_fsck_journal(void **state)
+{
+	(void)state;
+	struct vv_store *st = vt_store_new();
+	vv_oid x = vt_put(st, "xxxxxxxxxx");
+	struct vv_tree_ent re[] = {vt_file_ent("x", x, 10)};
+	vv_oid root = vt_tree(st, re, 1);
+	vt_mkenv(st, "a", root);
+	struct jproblems c;
+	assert_int_equal(fsck_where(st, &c), 0);
+
+	/* a stage that is there is fine */
+	char here[VV_ODB_STAGE_SIZE];
+	int sfd = vv_odb_stage_new(&st->odb, here);
+	assert_true(sfd >= 0);
+	close(sfd);
+	int jfd = -1;
+	assert_int_equal(vv_journal_open(st, "a", &root, &jfd), 0);
+	assert_int_equal(vv_journal_stage(jfd, "kept.py", 0644, here), 0);
+	assert_int_equal(fsck_where(st, &c), 0);
+
+	/* a `w` naming a stage that is gone */
+	assert_int_equal(vv_journal_stage(jfd, "lib/x.py", 0644, "0123456789abcdef"), 0);
+	assert_int_equal(fsck_where(st, &c), 1);
+	assert_journal_problem(&c, 0, "a", "lib/x.py");
+	/* the file was removed afterwards: nothing is lost */
+	assert_int_equal(vv_journal_remove(jfd, "lib/x.py"), 0);
+	assert_int_equal(fsck_where(st, &c), 0);
+
+	/* a `c` naming an object that is gone, then moved */
+	vv_oid ghost;
+	vv_hash_buf("not in the store", 16, &ghost);
+	assert_int_equal(vv_journal_put(jfd, "lib/y.py", 'f', 0644, 16, 0, &ghost), 0);
+	assert_int_equal(fsck_where(st, &c), 1);
+	assert_journal_problem(&c, 0, "a", "lib/y.py");
+	assert_int_equal(vv_journal_rename(jfd, "lib", "lib2", 0), 0);
+	assert_int_equal(fsck_where(st, &c), 1);
+	assert_journal_problem(&c, 0, "a", "lib2/y.py");
+	/* new content for the path (an object that is there) */
+	assert_int_equal(vv_journal_put(jfd, "lib2/y.py", 'f', 0644, 10, 0, &x), 0);
+	assert_int_equal(fsck_where(st, &c), 0);
+	vv_journal_close(&jfd);
+
+	/* a stale journal (for another root than the env's) is not looked at */
+	vv_oid old;
+	vv_hash_buf("an older root", 13, &old);
+	assert_int_equal(vv_journal_open(st, "a", &old, &jfd), 0);
+	assert_int_equal(vv_journal_stage(jfd, "gone.py", 0644, "fedcba9876543210"), 0);
+	assert_int_equal(vv_journal_put(jfd, "gone2.py", 'f', 0644, 16, 0, &ghost), 0);
+	vv_journal_close(&jfd);
+	assert_int_equal(fsck_where(st, &c), 0);
+	/* nor is the journal of a name with no env */
+	assert_int_equal(vv_journal_open(st, "noenv", &root, &jfd), 0);
+	assert_int_equal(vv_journal_stage(jfd, "gone.py", 0644, "fedcba9876543210"), 0);
+	vv_journal_close(&jfd);
+	assert_int_equal(fsck_where(st, &c), 0);
+
+	/* two envs, one problem each, each named */
+	vt_mkenv(st, "b", root);
+	assert_int_equal(vv_journal_open(st, "a", &root, &jfd), 0); /* starts it over */
+	assert_int_equal(vv_journal_stage(jfd, "p", 0600, "1111111111111111"), 0);
+	vv_journal_close(&jfd);
+	assert_int_equal(vv_journal_open(st, "b", &root, &jfd), 0);
+	assert_int_equal(vv_journal_stage(jfd, "q/r", 0600, "2222222222222222"), 0);
+	vv_journal_close(&jfd);
+	assert_int_equal(fsck_where(st, &c), 2);
+	int ia = !strcmp(c.env[0], "a") ? 0 : 1;
+	assert_journal_problem(&c, ia, "a", "p");
+	assert_journal_problem(&c, 1 - ia, "b", "q/r");
+	vt_store_free(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -210,6 +325,7 @@ int main(void)
 		cmocka_unit_test(test_fsck_damage),
 		cmocka_unit_test(test_fsck_trees_envs_strays),
 		cmocka_unit_test(test_fsck_stop),
+		cmocka_unit_test(test_fsck_journal),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

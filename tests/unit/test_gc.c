@@ -2,8 +2,9 @@
  * test_gc.c - garbage collection on small hand-built stores: unreachable old objects
  * go; objects reachable from env roots, named by journals (current or stale), held by
  * interpreter skeletons or younger than the grace period stay; a damaged root stops gc
- * before anything is deleted; --dry-run and the lock. Also the per-env numbers du
- * shows (stats' distinct and unique tree bytes).
+ * before anything is deleted; --dry-run and the lock. Stages (stage/): one no journal
+ * names, nobody holds open and nobody changed within the grace period goes; the others
+ * stay. Also the per-env numbers du shows (stats' distinct and unique tree bytes).
  *
  * Ages: gc measures them from opts.now_s, set two hours ahead, so every object just
  * written is "old" for a one-hour grace period; a "young" one gets an mtime in that
@@ -22,12 +23,14 @@
 
 #include "env/txn.h"
 #include "env/env.h"
+#include "env/journal.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 #include "ops/gc.h"
 #include "util/hash.h"
 #include "ops/fsck.h"
 #include "ops/stats.h"
+#include "store/odb.h"
 #include "store/store.h"
 #include "store/tree.h"
 
@@ -333,6 +336,122 @@ static void test_du_numbers(void **state)
 	vt_store_free(st);
 }
 
+/* A closed stage holding text; name gets its name. */
+static void make_stage(struct vv_store *st, const char *text, char name[VV_ODB_STAGE_SIZE])
+{
+	int fd = vv_odb_stage_new(&st->odb, name);
+	assert_true(fd >= 0);
+	assert_int_equal(vv_write_all(fd, text, strlen(text)), 0);
+	close(fd);
+}
+
+static bool stage_there(struct vv_store *st, const char *name)
+{
+	int r = vv_odb_stage_has(&st->odb, name);
+	assert_true(r >= 0);
+	return r == 1;
+}
+
+static void run_gc_at(struct vv_store *st, int64_t now, bool dry, struct vv_gc_result *res)
+{
+	struct vv_gc_opts o = {.grace_s = 3600, .dry_run = dry, .now_s = now};
+	vv_err_clear();
+	int r = vv_gc(st, &o, res);
+	if (r != 0)
+		fail_msg("vv_gc returned %d: %s", r, vv_errmsg());
+}
+
+static void test_gc_stages(void **state)
+{
+	(void)state;
+	struct vv_store *st = vt_store_new();
+	vv_oid x = vt_put(st, "xxxxxxxxxx");
+	struct vv_tree_ent re[] = {vt_file_ent("x", x, 10)};
+	vv_oid root = vt_tree(st, re, 1);
+	vt_mkenv(st, "a", root);
+
+	char orphan[VV_ODB_STAGE_SIZE], named[VV_ODB_STAGE_SIZE], held[VV_ODB_STAGE_SIZE];
+	make_stage(st, "left by a writer that died before naming it", orphan);
+	make_stage(st, "named by the journal of env a", named);
+	int hfd = vv_odb_stage_new(&st->odb, held);
+	assert_true(hfd >= 0);
+	assert_int_equal(vv_write_all(hfd, "being written", 13), 0);
+	/* an old mtime alone makes no stage old: its ctime is now (and cannot be set) */
+	struct timespec past[2] = {{1000000000, 0}, {1000000000, 0}};
+	assert_int_equal(utimensat(st->stagefd, orphan, past, AT_SYMLINK_NOFOLLOW), 0);
+	/* not a stage's name: not ours to remove */
+	assert_int_equal(vv_write_file_atomic(st->stagefd, "README", "x", 1, 0644), 0);
+
+	int jfd = -1;
+	assert_int_equal(vv_journal_open(st, "a", &root, &jfd), 0);
+	assert_int_equal(vv_journal_stage(jfd, "lib/new.py", 0644, named), 0);
+	vv_journal_close(&jfd);
+
+	struct stat ob;
+	assert_int_equal(fstatat(st->stagefd, orphan, &ob, AT_SYMLINK_NOFOLLOW), 0);
+	time_t now = time(NULL);
+	struct vv_gc_result res;
+	/* measured from now, everything is within the grace period */
+	run_gc_at(st, 0, false, &res);
+	assert_int_equal(res.stages_freed, 0);
+	assert_true(stage_there(st, orphan));
+
+	/* two hours on: a dry run counts the orphan only, and keeps it */
+	run_gc_at(st, now + 7200, true, &res);
+	assert_int_equal(res.stages_freed, 1);
+	assert_int_equal(res.freed, 0);
+	assert_int_equal(res.freed_bytes, (uint64_t)ob.st_blocks * 512);
+	assert_true(stage_there(st, orphan));
+
+	run_gc_at(st, now + 7200, false, &res);
+	assert_int_equal(res.stages_freed, 1);
+	assert_int_equal(res.freed_bytes, (uint64_t)ob.st_blocks * 512);
+	assert_false(stage_there(st, orphan));
+	assert_true(stage_there(st, named));
+	assert_true(stage_there(st, held));
+	assert_int_equal(faccessat(st->stagefd, "README", F_OK, AT_SYMLINK_NOFOLLOW), 0);
+	assert_true(has(st, &x));
+
+	/* once its writer closes it, the unnamed stage is left over too */
+	close(hfd);
+	run_gc_at(st, now + 7200, false, &res);
+	assert_int_equal(res.stages_freed, 1);
+	assert_false(stage_there(st, held));
+	assert_true(stage_there(st, named));
+
+	/* and the named one goes once its journal is gone (committed) */
+	assert_int_equal(unlinkat(st->journalfd, "a", 0), 0);
+	run_gc_at(st, now + 7200, false, &res);
+	assert_int_equal(res.stages_freed, 1);
+	assert_false(stage_there(st, named));
+	assert_int_equal(faccessat(st->stagefd, "README", F_OK, AT_SYMLINK_NOFOLLOW), 0);
+	vt_store_free(st);
+}
+
+/* A stage named only by a journal for another root than its env's (stale: written
+ * before the last commit, or by an env replaced since) is still named: gc keeps it. */
+static void test_gc_stage_stale_journal(void **state)
+{
+	(void)state;
+	struct vv_store *st = vt_store_new();
+	vv_oid x = vt_put(st, "xxxxxxxxxx"), y = vt_put(st, "yyyy");
+	struct vv_tree_ent re[] = {vt_file_ent("x", x, 10)}, oe[] = {vt_file_ent("y", y, 4)};
+	vv_oid root = vt_tree(st, re, 1), old = vt_tree(st, oe, 1);
+	vt_mkenv(st, "a", root);
+	char name[VV_ODB_STAGE_SIZE];
+	make_stage(st, "in a stale journal", name);
+	int jfd = -1;
+	assert_int_equal(vv_journal_open(st, "a", &old, &jfd), 0);
+	assert_int_equal(vv_journal_stage(jfd, "f", 0600, name), 0);
+	vv_journal_close(&jfd);
+	struct vv_gc_result res;
+	run_gc_at(st, time(NULL) + 7200, false, &res);
+	assert_int_equal(res.stages_freed, 0);
+	assert_true(stage_there(st, name));
+	assert_true(has(st, &y)); /* the stale journal's root is kept as well */
+	vt_store_free(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -344,6 +463,8 @@ int main(void)
 		cmocka_unit_test(test_gc_bad_journal_and_python),
 		cmocka_unit_test(test_gc_lock),
 		cmocka_unit_test(test_du_numbers),
+		cmocka_unit_test(test_gc_stages),
+		cmocka_unit_test(test_gc_stage_stale_journal),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,10 +3,14 @@
  * crash) reads every record kind, and truncated or malformed records are told apart
  * (0 = incomplete, -EUCLEAN = malformed); the writers produce exactly the bytes the
  * parser reads; a journal file is started for a root, appended to and read back, a
- * stale one yields nothing and a torn tail is cut off.
+ * stale one yields nothing and a torn tail is cut off (vv_journal_read) or left alone
+ * (vv_journal_scan). The `w` record naming a stage, and vv_jlost, which follows the
+ * paths whose stage or object is gone through the records after them.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,6 +234,250 @@ static void test_file(void **state)
 	vt_store_free(st);
 }
 
+#define STAGE "0123456789abcdef"
+
+/* `w MODE STAGE PATH`: written as one line, read back field by field. */
+static void test_stage_record(void **state)
+{
+	(void)state;
+	char *dir = vt_tempdir();
+	int fd = open(dir, O_RDWR | O_TMPFILE | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(vv_journal_stage(fd, "lib/a b.py", 0755, STAGE), 0);
+	assert_int_equal(vv_journal_stage(fd, "x", 04700, "fedcba9876543210"), 0);
+	size_t len;
+	char *got = written(fd, 0, &len);
+	assert_string_equal(got, "w 755 " STAGE " 10:lib/a b.py\n"
+				 "w 4700 fedcba9876543210 1:x\n");
+	struct vv_jrec j;
+	int n = vv_journal_parse(got, len, &j);
+	assert_int_equal(n, (int)strlen("w 755 " STAGE " 10:lib/a b.py\n"));
+	assert_int_equal(j.op, 'w');
+	assert_int_equal(j.mode, 0755);
+	assert_string_equal(j.stage, STAGE);
+	assert_int_equal(j.alen, 10);
+	assert_memory_equal(j.a, "lib/a b.py", 10);
+	assert_null(j.b);
+	int m = vv_journal_parse(got + n, len - (size_t)n, &j);
+	assert_int_equal((size_t)(n + m), len);
+	assert_int_equal(j.mode, 04700);
+	assert_string_equal(j.stage, "fedcba9876543210");
+	assert_int_equal(j.alen, 1);
+	assert_memory_equal(j.a, "x", 1);
+	free(got);
+	close(fd);
+	vt_rmtree(dir);
+}
+
+static void test_stage_record_bad(void **state)
+{
+	(void)state;
+	struct vv_jrec j;
+	const char *bad[] = {
+		"w 644 0123456789abcde 1:a\n",   /* 15 hex digits */
+		"w 644 0123456789abcdef0 1:a\n", /* 17 */
+		"w 644 0123456789ABCDEF 1:a\n",  /* uppercase */
+		"w 644 0123456789abcdeg 1:a\n",  /* not hex */
+		"w 644 0123456789abcd-f 1:a\n",
+		"w 644 0123456789abcdef 0:\n",   /* empty path */
+		"w 19999 0123456789abcdef 1:a\n", /* mode > 07777 */
+		"w 0644 0123456789abcdef 1:a\n", /* leading zero */
+		"w 644  0123456789abcdef 1:a\n", /* two spaces */
+		"w 644 0123456789abcdef 1:a!",   /* no newline */
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int r = parse(bad[i], &j);
+		if (r != -EUCLEAN)
+			fail_msg("record %zu (%s) gave %d", i, bad[i], r);
+	}
+	/* a torn `w` record is incomplete at every length, never an error */
+	const char *w = "w 644 " STAGE " 8:lib/x.py\n";
+	for (size_t n = 0; n < strlen(w); n++) {
+		int r = vv_journal_parse(w, n, &j);
+		if (r != 0)
+			fail_msg("prefix of %zu bytes gave %d", n, r);
+	}
+	assert_int_equal(parse(w, &j), (int)strlen(w));
+}
+
+struct stages_seen {
+	int n;
+	char ops[8];
+	char stage[8][17];
+};
+
+static int see_stage(void *ctx, const struct vv_jrec *rec)
+{
+	struct stages_seen *s = ctx;
+	if (s->n < 8) {
+		s->ops[s->n] = rec->op;
+		memcpy(s->stage[s->n], rec->stage, sizeof(rec->stage));
+		s->n++;
+	}
+	return 0;
+}
+
+static off_t jsize(struct vv_store *st, const char *name)
+{
+	struct stat sb;
+	assert_int_equal(fstatat(st->journalfd, name, &sb, 0), 0);
+	return sb.st_size;
+}
+
+/* vv_journal_scan (gc, fsck: a mount may be appending) reads what vv_journal_read
+ * reads and never cuts a torn tail; vv_journal_read cuts it. */
+static void test_scan_leaves_tail(void **state)
+{
+	(void)state;
+	struct vv_store *st = vt_store_new();
+	vv_oid root, other;
+	vv_hash_buf("root", 4, &root);
+	vv_hash_buf("other", 5, &other);
+	struct stages_seen s = { 0 };
+	assert_int_equal(vv_journal_scan(st, "e", &root, see_stage, &s), 0); /* none yet */
+	int fd = -1;
+	assert_int_equal(vv_journal_open(st, "e", &root, &fd), 0);
+	assert_int_equal(vv_journal_stage(fd, "a", 0644, STAGE), 0);
+	assert_int_equal(vv_journal_mkdir(fd, "d", 0755, 1), 0);
+	off_t whole = jsize(st, "e");
+	const char torn[] = "w 644 01234";
+	assert_int_equal(vv_write_all(fd, torn, sizeof(torn) - 1), 0);
+	off_t with_tail = jsize(st, "e");
+	assert_int_equal(with_tail, whole + (off_t)sizeof(torn) - 1);
+
+	assert_int_equal(vv_journal_scan(st, "e", &root, see_stage, &s), 2);
+	assert_int_equal(s.n, 2);
+	assert_memory_equal(s.ops, "wd", 2);
+	assert_string_equal(s.stage[0], STAGE);
+	assert_int_equal(jsize(st, "e"), with_tail);
+	/* a stale journal scans empty */
+	struct stages_seen none = { 0 };
+	assert_int_equal(vv_journal_scan(st, "e", &other, see_stage, &none), 0);
+	assert_int_equal(none.n, 0);
+
+	/* read: the same records, and the tail is gone */
+	struct stages_seen r = { 0 };
+	assert_int_equal(vv_journal_read(st, "e", &root, see_stage, &r), 2);
+	assert_int_equal(r.n, 2);
+	assert_memory_equal(r.ops, "wd", 2);
+	assert_string_equal(r.stage[0], STAGE);
+	assert_int_equal(jsize(st, "e"), whole);
+	vv_journal_close(&fd);
+	vt_store_free(st);
+}
+
+/* ---- vv_jlost ---- */
+
+/* Feed one record (text) to l; missing: its stage or object cannot be found. */
+static void lstep(struct vv_jlost *l, const char *rec, bool missing)
+{
+	struct vv_jrec j;
+	int n = parse(rec, &j);
+	if (n != (int)strlen(rec))
+		fail_msg("record '%s' gave %d", rec, n);
+	assert_int_equal(vv_jlost_step(l, &j, missing), 0);
+}
+
+/* l holds exactly the paths given (any order), NULL-terminated. */
+static void lost_is(const struct vv_jlost *l, ...)
+{
+	va_list ap;
+	va_start(ap, l);
+	size_t want = 0;
+	for (const char *p; (p = va_arg(ap, const char *)); want++) {
+		size_t found = 0;
+		for (size_t i = 0; i < l->n; i++)
+			found += !strcmp(l->paths[i], p);
+		if (found != 1)
+			fail_msg("'%s' is lost %zu times", p, found);
+	}
+	va_end(ap);
+	if (l->n != want) {
+		for (size_t i = 0; i < l->n; i++)
+			print_message("  lost: %s\n", l->paths[i]);
+		fail_msg("%zu paths lost, want %zu", l->n, want);
+	}
+}
+
+#define W(path) "w 644 " STAGE " " path "\n"
+#define C(path) "c f 644 0 0 " HEX " " path "\n"
+
+static void test_jlost_follows_paths(void **state)
+{
+	(void)state;
+	struct vv_jlost l = { 0 };
+	/* present content is never lost; a missing stage is, until something else
+	 * happens to its path */
+	lstep(&l, W("3:a/y"), false);
+	lost_is(&l, NULL);
+	lstep(&l, W("3:a/x"), true);
+	lost_is(&l, "a/x", NULL);
+	lstep(&l, "a 600 5 3:a/x\n", false); /* chmod keeps the content */
+	lost_is(&l, "a/x", NULL);
+	lstep(&l, W("3:a/x"), true); /* lost again: still one path */
+	lost_is(&l, "a/x", NULL);
+	lstep(&l, "u 3:a/x\n", false);
+	lost_is(&l, NULL);
+
+	/* moved with a rename */
+	lstep(&l, W("3:a/x"), true);
+	lstep(&l, "r 0 3:a/x 3:b/y\n", false);
+	lost_is(&l, "b/y", NULL);
+	/* ... and with a rename of a directory above it, but not of "b2" */
+	lstep(&l, C("4:b2/q"), true);
+	lstep(&l, "r 1 1:b 1:z\n", false);
+	lost_is(&l, "z/y", "b2/q", NULL);
+	vv_jlost_free(&l);
+	assert_int_equal(l.n, 0);
+	assert_null(l.paths);
+
+	/* a rename that replaces the lost path's file clears it */
+	lstep(&l, W("3:a/x"), true);
+	lstep(&l, W("3:b/z"), false);
+	lstep(&l, "r 0 3:b/z 3:a/x\n", false);
+	lost_is(&l, NULL);
+	/* ... unless the replacing file is the lost one */
+	lstep(&l, W("3:a/x"), true);
+	lstep(&l, "r 0 3:a/x 3:b/z\n", false);
+	lost_is(&l, "b/z", NULL);
+	vv_jlost_free(&l);
+
+	/* RENAME_EXCHANGE swaps: a lost file, and the lost files of two directories */
+	lstep(&l, W("3:a/x"), true);
+	lstep(&l, "r 2 3:a/x 3:b/y\n", false);
+	lost_is(&l, "b/y", NULL);
+	lstep(&l, C("3:a/x"), true);
+	lstep(&l, "r 2 3:a/x 3:b/y\n", false); /* both lost: both stay */
+	lost_is(&l, "a/x", "b/y", NULL);
+	lstep(&l, W("4:d1/f"), true);
+	lstep(&l, W("6:d2/g/h"), true);
+	lstep(&l, "r 2 2:d1 2:d2\n", false);
+	lost_is(&l, "a/x", "b/y", "d2/f", "d1/g/h", NULL);
+	vv_jlost_free(&l);
+
+	/* removing a directory clears what is below it, and only that */
+	lstep(&l, W("3:a/x"), true);
+	lstep(&l, C("5:a/b/c"), true);
+	lstep(&l, W("4:ab/x"), true);
+	lstep(&l, "u 1:a\n", false);
+	lost_is(&l, "ab/x", NULL);
+	vv_jlost_free(&l);
+
+	/* new content for the path clears it: `c`, `w`, a symlink or a mkdir there */
+	const char *later[] = { C("3:a/x"), W("3:a/x"), "l 0 1:t 3:a/x\n", "d 755 0 3:a/x\n" };
+	for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++) {
+		lstep(&l, W("3:a/x"), true);
+		lstep(&l, W("3:a/w"), true);
+		lstep(&l, later[i], false);
+		lost_is(&l, "a/w", NULL);
+		vv_jlost_free(&l);
+	}
+	/* a missing `c` is lost like a missing `w` */
+	lstep(&l, C("3:a/x"), true);
+	lost_is(&l, "a/x", NULL);
+	vv_jlost_free(&l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -237,6 +485,10 @@ int main(void)
 		cmocka_unit_test(test_incomplete_and_malformed),
 		cmocka_unit_test(test_writers),
 		cmocka_unit_test(test_file),
+		cmocka_unit_test(test_stage_record),
+		cmocka_unit_test(test_stage_record_bad),
+		cmocka_unit_test(test_scan_leaves_tail),
+		cmocka_unit_test(test_jlost_follows_paths),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,8 @@
 /*
  * test_mtree.c - the live env model: envs from the skeleton, namespace changes, copy-up
  * isolation between envs, commits, journal replay after a "crash" and env renames.
+ * Stages: a file being written is a file in stage/ the journal names from the start;
+ * published, unlinked, kept open across a commit, replayed, or gone before a replay.
  * Uses the real default interpreter (python3 on PATH) for the skeleton.
  */
 #include <fcntl.h>
@@ -19,6 +21,8 @@
 #include "util/error.h"
 #include "env/journal.h"
 #include "live/mtree.h"
+#include "ops/fsck.h"
+#include "store/odb.h"
 #include "store/store.h"
 
 static struct vv_envset *open_set(struct vv_store *st)
@@ -79,8 +83,8 @@ static void write_node(struct vv_store *st, struct vv_node *n, const char *data,
 	assert_true(need);
 	vv_publish_run(st, &p);
 	assert_int_equal(vv_node_publish_end(&p), 0);
-	/* the stage became the object: nothing is being published any more (an fsync
-	 * waits for an in-flight publish by this flag) */
+	/* sealed (or stored already); linked as an object now rather than at the commit */
+	assert_int_equal(vv_env_store_sealed(n->env), 0);
 	assert_null(n->stage);
 	assert_false(n->publishing);
 }
@@ -147,9 +151,10 @@ static void test_publish_out_of_order(void **state)
 	assert_true(need);
 	/* ... version 2 is written and stored completely meanwhile ... */
 	write_node(st, n, "new content\n", true);
-	/* ... and only then version 1's publication ends */
+	/* ... and only then version 1's publication ends: the new stage stopped it (its
+	 * result would be thrown away) */
 	vv_publish_run(st, &p1);
-	assert_int_equal(vv_node_publish_end(&p1), 0);
+	assert_int_equal(vv_node_publish_end(&p1), -ECANCELED);
 	char *c = content(n, NULL);
 	assert_string_equal(c, "new content\n");
 	free(c);
@@ -319,13 +324,31 @@ static void test_journal_replay_after_crash(void **state)
 	assert_string_equal(c, "complete\n");
 	free(c);
 	/* the file never closed keeps what was written to it: its stage was journaled
-	 * when it was made, and the replay stored it */
+	 * when it was made; the replay reads it in place and leaves it to the mount to
+	 * store (vv_env_unpublished) */
 	struct vv_node *o = walk(e2, "include/x/open.txt");
 	c = content(o, NULL);
 	assert_string_equal(c, "never closed");
 	free(c);
-	assert_int_equal(o->size, 12);
+	assert_non_null(o->stage);
+	struct vv_node *u;
+	bool seen = false;
+	while ((u = vv_env_unpublished(e2))) {
+		seen = seen || u == o;
+		struct vv_publish p;
+		bool need;
+		assert_int_equal(vv_node_publish_begin(u, &p, &need), 0);
+		assert_true(need);
+		vv_publish_run(st, &p);
+		assert_int_equal(vv_node_publish_end(&p), 0);
+	}
+	assert_true(seen);
+	assert_int_equal(vv_env_store_sealed(e2), 0);
 	assert_null(o->stage);
+	assert_int_equal(o->size, 12);
+	c = content(o, NULL);
+	assert_string_equal(c, "never closed");
+	free(c);
 	assert_int_equal(walk(e2, "include/x")->mode, 0750);
 	assert_true(vv_env_has_changes(e2));
 	assert_int_equal(vv_envset_close(set), 0);
@@ -667,14 +690,13 @@ static void test_failed_write_not_published(void **state)
 	assert_int_equal(pwrite(fd->fd, "abcd", 4, 0), 4);
 	vv_node_write_end(f, 4);
 	vv_node_write_failed(f, -ENOSPC, 4); /* the rest did not fit */
-	vv_node_close_write(f);
 	struct vv_publish p;
 	bool need;
+	/* while a writer has it open nothing is published (fsync reports the error) */
 	assert_int_equal(vv_node_publish_begin(f, &p, &need), -ENOSPC);
 	assert_false(need);
 	assert_true(vv_oid_eq(&f->oid, &empty)); /* nothing published */
 	/* the writer retries the failed range: publishable again */
-	assert_int_equal(vv_node_open_write(f, false), 0);
 	assert_int_equal(pwrite(fd->fd, "efgh", 4, 4), 4);
 	vv_node_write_end(f, 8);
 	vv_node_write_ok(f, 8, 12); /* beyond the failure: does not clear it */
@@ -690,22 +712,589 @@ static void test_failed_write_not_published(void **state)
 	char *c = content(f, NULL);
 	assert_string_equal(c, "abcdefgh");
 	free(c);
+	/* a failure not retried before the last close: the half-written stage goes and
+	 * the file has its earlier content again */
+	vv_oid before;
+	vv_hash_buf("abcdefgh", 8, &before);
+	assert_int_equal(vv_node_open_write(f, false), 0);
+	assert_int_equal(vv_node_write_begin(f, &fd), 0);
+	assert_int_equal(pwrite(fd->fd, "ij", 2, 8), 2);
+	vv_node_write_end(f, 10);
+	vv_node_write_failed(f, -ENOSPC, 10);
+	vv_fdref_put(fd);
+	vv_node_close_write(f);
+	assert_null(f->stage);
+	assert_int_equal(f->stage_err, 0);
+	assert_true(vv_oid_eq(&f->oid, &before));
+	c = content(f, NULL);
+	assert_string_equal(c, "abcdefgh");
+	free(c);
 	/* truncating to 0 clears a failure too */
 	assert_int_equal(vv_node_open_write(f, false), 0);
 	vv_node_write_failed(f, -ENOSPC, 0);
 	assert_int_equal(vv_node_truncate(f, 0), 0);
 	assert_int_equal(f->stage_err, 0);
 	vv_node_close_write(f);
-	/* an unlinked file nobody writes to drops its stage at once */
+	/* an unlinked file drops its stage as soon as nobody writes to it */
 	assert_int_equal(vv_node_open_write(f, true), 0);
-	vv_node_write_failed(f, -ENOSPC, 0);
-	vv_node_close_write(f);
 	assert_non_null(f->stage);
 	f->nlookup++; /* the kernel still knows the inode */
 	assert_int_equal(vv_node_unlink(inc, "half.bin"), 0);
+	assert_non_null(f->stage); /* still open for writing */
+	vv_node_close_write(f);
 	assert_null(f->stage);
 	vv_node_forget(f, 1);
 	assert_int_equal(vv_envset_close(set), 0);
+}
+
+/* ---- stages: named files in stage/ that the journal names ---- */
+
+/* The records of the env's journal over its committed root. */
+struct jrecs {
+	int n;
+	char op[32];
+	char stage[32][17];
+	char path[32][256];
+	unsigned mode[32];
+};
+
+static int jrec_add(void *ctx, const struct vv_jrec *j)
+{
+	struct jrecs *r = ctx;
+	assert_true(r->n < 32);
+	r->op[r->n] = j->op;
+	memcpy(r->stage[r->n], j->stage, sizeof(j->stage));
+	const char *p = j->op == 'l' ? j->b : j->a;
+	size_t len = j->op == 'l' ? j->blen : j->alen;
+	assert_true(len < sizeof(r->path[0]));
+	memcpy(r->path[r->n], p, len);
+	r->path[r->n][len] = 0;
+	r->mode[r->n] = j->mode;
+	r->n++;
+	return 0;
+}
+
+static void journal_of(struct vv_store *st, const char *env, const vv_oid *root,
+		       struct jrecs *out)
+{
+	memset(out, 0, sizeof(*out));
+	int r = vv_journal_scan(st, env, root, jrec_add, out);
+	if (r < 0)
+		fail_msg("scanning journal/%s: %s", env, vv_errmsg());
+	assert_int_equal(r, out->n);
+}
+
+/* Index of the only `w` record for path, or -1 if there is none. */
+static int only_w(const struct jrecs *r, const char *path)
+{
+	int at = -1;
+	for (int i = 0; i < r->n; i++) {
+		if (r->op[i] != 'w' || strcmp(r->path[i], path))
+			continue;
+		if (at >= 0)
+			fail_msg("more than one 'w' record for %s", path);
+		at = i;
+	}
+	return at;
+}
+
+static bool stage_there(struct vv_store *st, const char *name)
+{
+	int r = vv_odb_stage_has(&st->odb, name);
+	assert_true(r >= 0);
+	return r == 1;
+}
+
+static int count_stage(const char *name, const struct stat *sb, void *arg)
+{
+	(void)name;
+	(void)sb;
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+static size_t stages(struct vv_store *st)
+{
+	size_t n = 0;
+	assert_int_equal(vv_odb_stage_each(&st->odb, count_stage, &n), 0);
+	return n;
+}
+
+/* Journal problems fsck finds for env (the store is shared with other tests). */
+struct lost_of {
+	const char *env;
+	int n;
+};
+
+static int count_lost(const struct vv_fsck_problem *p, void *arg)
+{
+	struct lost_of *l = arg;
+	if (p->kind == VV_FSCK_JOURNAL && p->env && !strcmp(p->env, l->env))
+		l->n++;
+	return 0;
+}
+
+static int fsck_lost(struct vv_store *st, const char *env)
+{
+	struct lost_of l = { .env = env };
+	int r = vv_fsck(st, count_lost, &l, NULL);
+	assert_true(r >= l.n);
+	return l.n;
+}
+
+/* Append text at offset off of a file open for writing (a FUSE write). */
+static void append(struct vv_node *n, const char *text, off_t off)
+{
+	struct vv_fdref *fd;
+	assert_int_equal(vv_node_write_begin(n, &fd), 0);
+	assert_int_equal(pwrite(fd->fd, text, strlen(text), off), (ssize_t)strlen(text));
+	vv_node_write_end(n, (uint64_t)off + strlen(text));
+	vv_fdref_put(fd);
+}
+
+static void publish(struct vv_store *st, struct vv_node *n)
+{
+	struct vv_publish p;
+	bool need;
+	assert_int_equal(vv_node_publish_begin(n, &p, &need), 0);
+	assert_true(need);
+	vv_publish_run(st, &p);
+	assert_int_equal(vv_node_publish_end(&p), 0);
+	assert_int_equal(vv_env_store_sealed(n->env), 0);
+}
+
+/* A new file's stage: named in the journal before its first byte, holding the bytes,
+ * published by linking it, and its name gone with the commit. */
+static void test_stage_lifecycle(void **state)
+{
+	(void)state;
+	struct vv_store *st = vt_store_new(); /* stage/ of its own */
+	struct vv_envset *set = open_set(st);
+	struct vv_env *env;
+	assert_int_equal(vv_envset_create(set, "life", &env), 0);
+	assert_int_equal(vv_env_load_root(env), 0);
+	assert_int_equal(stages(st), 0);
+	struct vv_node *inc = walk(env, "include"), *n;
+	assert_int_equal(vv_node_create(inc, "new.txt", 0640, true, &n), 0);
+	assert_non_null(n->stage);
+	char name[VV_ODB_STAGE_SIZE];
+	memcpy(name, n->stage->stage, sizeof(name));
+	assert_true(vv_odb_stage_name_ok(name, strlen(name)));
+	assert_true(stage_there(st, name));
+	assert_int_equal(stages(st), 1);
+	struct jrecs jr;
+	journal_of(st, "life", &env->cfg.root, &jr);
+	int w = only_w(&jr, "include/new.txt");
+	assert_true(w >= 0);
+	assert_string_equal(jr.stage[w], name);
+	assert_int_equal(jr.mode[w], 0640);
+
+	/* the bytes are in stage/NAME itself */
+	append(n, "hello stage\n", 0);
+	int sfd = openat(st->stagefd, name, O_RDONLY | O_CLOEXEC);
+	assert_true(sfd >= 0);
+	char buf[64] = "";
+	assert_int_equal(pread(sfd, buf, sizeof(buf), 0), 12);
+	assert_string_equal(buf, "hello stage\n");
+	close(sfd);
+	char *c = content(n, NULL);
+	assert_string_equal(c, "hello stage\n");
+	free(c);
+
+	/* the last writer closes; the stage is published as an object without a copy */
+	vv_node_close_write(n);
+	publish(st, n);
+	assert_null(n->stage);
+	struct stat ssb, osb;
+	assert_int_equal(fstatat(st->stagefd, name, &ssb, AT_SYMLINK_NOFOLLOW), 0);
+	assert_int_equal(vv_odb_check(&st->odb, &n->oid, true, &osb), 1);
+	assert_int_equal(ssb.st_ino, osb.st_ino);
+	/* the journal still names the stage (a replay hashes it again and finds the
+	 * object), so its name stays while that journal is the current one */
+	journal_of(st, "life", &env->cfg.root, &jr);
+	assert_int_equal(jr.op[jr.n - 1], 'w');
+	assert_string_equal(jr.path[jr.n - 1], "include/new.txt");
+	assert_true(stage_there(st, name));
+
+	/* committed: no journal names it, and stage/ is empty */
+	assert_int_equal(vv_env_commit(env), 0);
+	assert_int_equal(stages(st), 0);
+	journal_of(st, "life", &env->cfg.root, &jr);
+	assert_int_equal(jr.n, 0);
+	struct vv_tree_ent e;
+	assert_int_equal(vt_lookup(st, &env->cfg.root, "include/new.txt", &e), 1);
+	assert_true(vv_oid_eq(&e.oid, &n->oid));
+	assert_int_equal(e.size, 12);
+	assert_int_equal(vv_envset_close(set), 0);
+	vt_store_free(st);
+}
+
+/* A writer that commits while a file is open for writing, writes on and dies. */
+static void across_child(struct vv_store *st)
+{
+	struct vv_envset *set = open_set(st);
+	struct vv_env *env = vv_envset_find(set, "across", 6);
+	struct vv_node *inc, *f;
+	struct vv_fdref *fd;
+	if (!env || vv_env_walk(env, "include", &inc) < 0 ||
+	    vv_node_create(inc, "crash.log", 0644, true, &f) < 0 ||
+	    vv_node_write_begin(f, &fd) < 0 || pwrite(fd->fd, "before\n", 7, 0) != 7)
+		_exit(2);
+	vv_node_write_end(f, 7);
+	if (vv_env_commit(env) < 0 || pwrite(fd->fd, "after\n", 6, 7) != 6)
+		_exit(3);
+	vv_node_write_end(f, 13);
+	_exit(0); /* no close, no commit */
+}
+
+/* A file open for writing across a commit keeps its stage, and the new journal names
+ * it again: a crash after the commit loses none of its bytes. */
+static void test_stage_open_across_commit(void **state)
+{
+	struct vv_store *st = *state;
+	struct vv_envset *set = open_set(st);
+	struct vv_env *env;
+	assert_int_equal(vv_envset_create(set, "across", &env), 0);
+	assert_int_equal(vv_env_load_root(env), 0);
+	struct vv_node *inc = walk(env, "include"), *f;
+	assert_int_equal(vv_node_create(inc, "long.log", 0600, true, &f), 0);
+	char name[VV_ODB_STAGE_SIZE];
+	memcpy(name, f->stage->stage, sizeof(name));
+	append(f, "part one\n", 0);
+	vv_oid before = env->cfg.root;
+	assert_int_equal(vv_env_commit(env), 0);
+	assert_false(vv_oid_eq(&env->cfg.root, &before));
+	/* the commit holds the file as created (empty), the stage the bytes written */
+	struct vv_tree_ent e;
+	assert_int_equal(vt_lookup(st, &env->cfg.root, "include/long.log", &e), 1);
+	assert_int_equal(e.size, 0);
+	assert_non_null(f->stage);
+	assert_string_equal(f->stage->stage, name);
+	assert_true(stage_there(st, name));
+	struct jrecs jr;
+	journal_of(st, "across", &env->cfg.root, &jr);
+	assert_int_equal(jr.n, 1);
+	assert_int_equal(jr.op[0], 'w');
+	assert_string_equal(jr.stage[0], name);
+	assert_string_equal(jr.path[0], "include/long.log");
+	assert_int_equal(jr.mode[0], 0600);
+
+	/* written on, closed, published and committed: its name goes */
+	append(f, "part two\n", 9);
+	vv_node_close_write(f);
+	publish(st, f);
+	char *c = content(f, NULL);
+	assert_string_equal(c, "part one\npart two\n");
+	free(c);
+	assert_int_equal(vv_env_commit(env), 0);
+	assert_false(stage_there(st, name));
+	assert_int_equal(vt_lookup(st, &env->cfg.root, "include/long.log", &e), 1);
+	assert_int_equal(e.size, 18);
+	journal_of(st, "across", &env->cfg.root, &jr);
+	assert_int_equal(jr.n, 0);
+	assert_int_equal(vv_envset_close(set), 0);
+
+	/* killed after such a commit: the next load replays the new journal's `w` */
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		across_child(st);
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	set = open_set(st);
+	env = vv_envset_find(set, "across", 6);
+	assert_non_null(env);
+	c = content(walk(env, "include/crash.log"), NULL);
+	assert_string_equal(c, "before\nafter\n");
+	free(c);
+	assert_int_equal(vv_envset_close(set), 0);
+}
+
+/* An unlinked file nobody writes will never be published: its stage goes at once
+ * (while a writer has it open, when the writer closes it); so does the stage of a file
+ * a rename replaces. */
+static void test_unlink_drops_stage(void **state)
+{
+	struct vv_store *st = *state;
+	struct vv_envset *set = open_set(st);
+	struct vv_env *env;
+	assert_int_equal(vv_envset_create(set, "unl", &env), 0);
+	assert_int_equal(vv_env_load_root(env), 0);
+	struct vv_node *inc = walk(env, "include"), *a, *b, *c, *d;
+	char sa[VV_ODB_STAGE_SIZE], sb[VV_ODB_STAGE_SIZE], sc[VV_ODB_STAGE_SIZE];
+
+	/* written and closed, not published yet */
+	assert_int_equal(vv_node_create(inc, "a.txt", 0644, true, &a), 0);
+	memcpy(sa, a->stage->stage, sizeof(sa));
+	append(a, "aaa", 0);
+	vv_node_close_write(a);
+	assert_non_null(a->stage);
+	assert_true(stage_there(st, sa));
+	a->nlookup++; /* the kernel still knows the inode */
+	assert_int_equal(vv_node_unlink(inc, "a.txt"), 0);
+	assert_null(a->stage);
+	assert_false(stage_there(st, sa));
+	vv_node_forget(a, 1);
+
+	/* still open for writing: the stage stays until the writer closes it */
+	assert_int_equal(vv_node_create(inc, "b.txt", 0644, true, &b), 0);
+	memcpy(sb, b->stage->stage, sizeof(sb));
+	append(b, "bbb", 0);
+	b->nlookup++;
+	assert_int_equal(vv_node_unlink(inc, "b.txt"), 0);
+	assert_true(stage_there(st, sb));
+	append(b, "more", 3);
+	vv_node_close_write(b);
+	assert_null(b->stage);
+	assert_false(stage_there(st, sb));
+	vv_node_forget(b, 1);
+
+	/* replaced by a rename */
+	assert_int_equal(vv_node_create(inc, "c.txt", 0644, true, &c), 0);
+	memcpy(sc, c->stage->stage, sizeof(sc));
+	append(c, "ccc", 0);
+	vv_node_close_write(c);
+	assert_int_equal(vv_node_create(inc, "d.txt", 0644, true, &d), 0);
+	vv_node_close_write(d);
+	write_node(st, d, "ddd", true);
+	assert_true(stage_there(st, sc));
+	assert_int_equal(vv_node_rename(inc, "d.txt", inc, "c.txt", 0), 0);
+	assert_false(stage_there(st, sc));
+	char *got = content(walk(env, "include/c.txt"), NULL);
+	assert_string_equal(got, "ddd");
+	free(got);
+
+	/* fsck agrees: the journal names stages that are gone, for paths that are gone */
+	assert_int_equal(fsck_lost(st, "unl"), 0);
+	assert_int_equal(vv_envset_close(set), 0);
+}
+
+/* A writer that opens two files for writing and dies: one committed file rewritten,
+ * one new file. */
+static void gone_child(struct vv_store *st)
+{
+	struct vv_envset *set = open_set(st);
+	struct vv_env *env = vv_envset_find(set, "gone", 4);
+	struct vv_node *k, *inc, *f;
+	struct vv_fdref *fd;
+	if (!env || vv_env_walk(env, "include/keep.txt", &k) < 0 ||
+	    vv_env_walk(env, "include", &inc) < 0 || vv_node_open_write(k, true) < 0 ||
+	    vv_node_write_begin(k, &fd) < 0 || pwrite(fd->fd, "new content\n", 12, 0) != 12)
+		_exit(2);
+	vv_node_write_end(k, 12);
+	vv_fdref_put(fd);
+	if (vv_node_create(inc, "fresh.txt", 0644, true, &f) < 0 ||
+	    vv_node_write_begin(f, &fd) < 0 || pwrite(fd->fd, "fresh", 5, 0) != 5)
+		_exit(3);
+	vv_node_write_end(f, 5);
+	_exit(0);
+}
+
+/* The stages a dead writer's journal names were deleted (by hand, a broken disk):
+ * the replay does not fail, and the files keep their earlier content. */
+static void test_replay_stage_gone(void **state)
+{
+	struct vv_store *st = *state;
+	struct vv_envset *set = open_set(st);
+	struct vv_env *env;
+	assert_int_equal(vv_envset_create(set, "gone", &env), 0);
+	assert_int_equal(vv_env_load_root(env), 0);
+	struct vv_node *inc = walk(env, "include"), *k;
+	assert_int_equal(vv_node_create(inc, "keep.txt", 0644, true, &k), 0);
+	vv_node_close_write(k);
+	write_node(st, k, "old\n", true);
+	assert_int_equal(vv_envset_close(set), 0);
+
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		gone_child(st);
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+
+	vv_oid root = vt_env_root(st, "gone");
+	struct jrecs jr;
+	journal_of(st, "gone", &root, &jr);
+	int wk = only_w(&jr, "include/keep.txt"), wf = only_w(&jr, "include/fresh.txt");
+	assert_true(wk >= 0 && wf >= 0);
+	assert_true(stage_there(st, jr.stage[wk]));
+	assert_int_equal(vv_odb_stage_remove(&st->odb, jr.stage[wk]), 0);
+	assert_int_equal(vv_odb_stage_remove(&st->odb, jr.stage[wf]), 0);
+	/* fsck sees both */
+	assert_int_equal(fsck_lost(st, "gone"), 2);
+
+	set = open_set(st);
+	env = vv_envset_find(set, "gone", 4);
+	assert_non_null(env);
+	assert_int_equal(vv_env_load_root(env), 0);
+	k = walk(env, "include/keep.txt");
+	assert_null(k->stage);
+	char *c = content(k, NULL);
+	assert_string_equal(c, "old\n");
+	free(c);
+	/* a missing file named by a `w` is made (empty) */
+	struct vv_node *f = walk(env, "include/fresh.txt");
+	assert_null(f->stage);
+	c = content(f, NULL);
+	assert_string_equal(c, "");
+	free(c);
+	/* and the env is usable */
+	write_node(st, k, "again\n", true);
+	c = content(k, NULL);
+	assert_string_equal(c, "again\n");
+	free(c);
+	assert_int_equal(vv_envset_close(set), 0);
+	assert_int_equal(fsck_lost(st, "gone"), 0);
+	root = vt_env_root(st, "gone");
+	struct vv_tree_ent e;
+	assert_int_equal(vt_lookup(st, &root, "include/keep.txt", &e), 1);
+	assert_int_equal(e.size, 6);
+}
+
+/* A writer that dies with one file open for writing, and one whose stage it stored
+ * (linked into objects/) without journaling the object yet. */
+static void rewrite_child(struct vv_store *st)
+{
+	struct vv_envset *set = open_set(st);
+	struct vv_env *env;
+	struct vv_node *inc, *r, *p;
+	struct vv_fdref *fd;
+	if (vv_envset_create(set, "rewrite", &env) < 0 || vv_env_load_root(env) < 0 ||
+	    vv_env_walk(env, "include", &inc) < 0 ||
+	    vv_node_create(inc, "r.txt", 0644, true, &r) < 0 ||
+	    vv_node_write_begin(r, &fd) < 0 || pwrite(fd->fd, "abc", 3, 0) != 3)
+		_exit(2);
+	vv_node_write_end(r, 3);
+	vv_fdref_put(fd);
+	if (vv_node_create(inc, "p.txt", 0644, true, &p) < 0 ||
+	    vv_node_write_begin(p, &fd) < 0 || pwrite(fd->fd, "pub", 3, 0) != 3)
+		_exit(3);
+	vv_node_write_end(p, 3);
+	vv_oid oid;
+	if (vv_odb_publish_stage(&st->odb, fd->fd, &oid, NULL, NULL, NULL) < 0)
+		_exit(4);
+	_exit(0);
+}
+
+/* Files whose content is a replayed stage can be written again: a stage nobody stored
+ * yet in place, one already linked into objects/ by copying it first (an object is
+ * never rewritten). */
+static void test_replayed_stage_writable(void **state)
+{
+	struct vv_store *st = *state;
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		rewrite_child(st);
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	vv_oid pub;
+	vv_hash_buf("pub", 3, &pub);
+	assert_int_equal(vv_odb_has(&st->odb, &pub), 1);
+
+	struct vv_envset *set = open_set(st);
+	struct vv_env *env = vv_envset_find(set, "rewrite", 7);
+	assert_non_null(env);
+	struct vv_node *r = walk(env, "include/r.txt"), *p = walk(env, "include/p.txt");
+	char *c = content(r, NULL);
+	assert_string_equal(c, "abc");
+	free(c);
+	c = content(p, NULL);
+	assert_string_equal(c, "pub");
+	free(c);
+	/* appended to */
+	assert_int_equal(vv_node_open_write(r, false), 0);
+	append(r, "def", 3);
+	vv_node_close_write(r);
+	c = content(r, NULL);
+	assert_string_equal(c, "abcdef");
+	free(c);
+	publish(st, r);
+	/* changed in place, and rewritten */
+	assert_int_equal(vv_node_open_write(p, false), 0);
+	append(p, "P", 0);
+	vv_node_close_write(p);
+	c = content(p, NULL);
+	assert_string_equal(c, "Pub");
+	free(c);
+	publish(st, p);
+	write_node(st, p, "rewritten", true);
+	/* the object the dead writer stored is intact */
+	char *obj = NULL;
+	size_t len = 0;
+	assert_int_equal(vv_odb_read_obj(&st->odb, &pub, 100, &obj, &len), 0);
+	assert_int_equal(len, 3);
+	assert_memory_equal(obj, "pub", 3);
+	free(obj);
+	assert_int_equal(vv_envset_close(set), 0);
+	vv_oid root = vt_env_root(st, "rewrite");
+	struct vv_tree_ent e;
+	assert_int_equal(vt_lookup(st, &root, "include/r.txt", &e), 1);
+	assert_int_equal(e.size, 6);
+	assert_int_equal(vt_lookup(st, &root, "include/p.txt", &e), 1);
+	assert_int_equal(e.size, 9);
+}
+
+/* A file of the committed tree opened for writing, whose write failed (ENOSPC): its
+ * stage is never published, but the journal names it (`w`), so the env has something
+ * uncommitted. The daemon keeps the env's writer lock meanwhile and its next change
+ * goes through: it must not take its own journal for one a stopped writer left behind
+ * (reloading the env, which would replay the half-written stage into the store). */
+static void test_failed_stage_keeps_lock(void **state)
+{
+	struct vv_store *st = *state;
+	struct vv_envset *set = open_set(st);
+	struct vv_env *env;
+	assert_int_equal(vv_envset_create(set, "half", &env), 0);
+	assert_int_equal(vv_env_load_root(env), 0);
+	struct vv_node *inc = walk(env, "include"), *f;
+	assert_int_equal(vv_node_create(inc, "data.bin", 0644, true, &f), 0);
+	vv_node_close_write(f);
+	write_node(st, f, "old\n", true);
+	assert_int_equal(vv_env_commit(env), 0);
+	assert_int_equal(env->lockfd, -1);
+	vv_oid old = f->oid;
+
+	assert_int_equal(vv_node_open_write(f, true), 0);
+	append(f, "abcd", 0);
+	vv_node_write_failed(f, -ENOSPC, 4); /* the rest did not fit */
+	vv_node_close_write(f);
+	/* not retried: the stage went with the last close, the file is "old\n" again */
+	assert_null(f->stage);
+	assert_true(vv_oid_eq(&f->oid, &old));
+	assert_int_equal(vv_journal_pending(st, "half", &env->cfg.root), 1);
+	assert_int_equal(vv_env_commit(env), 0);
+	/* still uncommitted: the lock stays (mtree.h: held while anything is uncommitted) */
+	assert_true(env->lockfd >= 0 ||
+		    vv_journal_pending(st, "half", &env->cfg.root) == 0);
+	/* the next change is this daemon's own */
+	struct vv_node *d;
+	assert_int_equal(vv_node_mkdir(walk(env, "lib"), "next", 0755, &d), 0);
+	assert_ptr_equal(vv_envset_find(set, "half", 4), env);
+	/* the half-written content reached neither the store nor a commit */
+	assert_int_equal(vv_env_commit(env), 0);
+	vv_oid root = vt_env_root(st, "half");
+	struct vv_tree_ent e;
+	assert_int_equal(vt_lookup(st, &root, "include/data.bin", &e), 1);
+	assert_true(vv_oid_eq(&e.oid, &old));
+	vv_oid half;
+	vv_hash_buf("abcd", 4, &half);
+	assert_int_equal(vv_odb_has(&st->odb, &half), 0);
+	/* the writer retries and succeeds: stored */
+	assert_int_equal(vv_node_open_write(f, true), 0);
+	append(f, "new\n", 0);
+	vv_node_close_write(f);
+	publish(st, f);
+	assert_int_equal(vv_envset_close(set), 0);
+	root = vt_env_root(st, "half");
+	assert_int_equal(vt_lookup(st, &root, "include/data.bin", &e), 1);
+	assert_int_equal(e.size, 4);
 }
 
 static int teardown(void **state)
@@ -729,6 +1318,12 @@ int main(void)
 		cmocka_unit_test(test_forget_out_of_order),
 		cmocka_unit_test(test_publish_out_of_order),
 		cmocka_unit_test(test_two_writers),
+		cmocka_unit_test(test_stage_lifecycle),
+		cmocka_unit_test(test_stage_open_across_commit),
+		cmocka_unit_test(test_unlink_drops_stage),
+		cmocka_unit_test(test_replay_stage_gone),
+		cmocka_unit_test(test_replayed_stage_writable),
+		cmocka_unit_test(test_failed_stage_keeps_lock),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

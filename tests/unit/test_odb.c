@@ -2,13 +2,16 @@
  * test_odb.c - the object database on its own: publishing and reading (put, has,
  * verified reads that catch changed bytes, temp files published without copying), the
  * check of one object, the walk over every object (objects, stray entries of each
- * kind, verification, stopping and failing from the callback, progress events) and
- * gc's removal of an object (freshened ones are put back).
+ * kind, verification, stopping and failing from the callback, progress events),
+ * gc's removal of an object (freshened ones are put back), and stages: named files in
+ * stage/ that a journal names, held (OFD read lock) while open, published by linking
+ * their inode into objects/.
  */
 #include "testutil.h"
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -423,6 +426,240 @@ static void test_remove(void **state)
 	vt_store_free(st);
 }
 
+/* ---- stages ---- */
+
+static void test_stage_new_has_open(void **state)
+{
+	(void)state;
+	struct vv_store *st = vt_store_new();
+	struct vv_odb *odb = &st->odb;
+	char name[VV_ODB_STAGE_SIZE], other[VV_ODB_STAGE_SIZE];
+	int fd = vv_odb_stage_new(odb, name);
+	assert_true(fd >= 0);
+	assert_int_equal(strlen(name), VV_ODB_STAGE_LEN);
+	assert_true(vv_odb_stage_name_ok(name, strlen(name)));
+	struct stat sb;
+	assert_int_equal(fstatat(st->stagefd, name, &sb, AT_SYMLINK_NOFOLLOW), 0);
+	assert_true(S_ISREG(sb.st_mode));
+	assert_int_equal(sb.st_mode & 07777, 0600);
+	assert_int_equal(sb.st_size, 0);
+	/* the fd is the file, open for reading and writing */
+	struct stat fsb;
+	assert_int_equal(fstat(fd, &fsb), 0);
+	assert_int_equal(fsb.st_ino, sb.st_ino);
+	assert_int_equal(pwrite(fd, "abc", 3, 0), 3);
+	char buf[8];
+	assert_int_equal(pread(fd, buf, sizeof(buf), 0), 3);
+	/* another stage gets another name */
+	int fd2 = vv_odb_stage_new(odb, other);
+	assert_true(fd2 >= 0);
+	assert_string_not_equal(name, other);
+	close(fd2);
+
+	assert_int_equal(vv_odb_stage_has(odb, name), 1);
+	assert_int_equal(vv_odb_stage_has(odb, "0000000000000000"), 0);
+	/* opened by name (replay): not published yet, so it may be written */
+	bool writable = false;
+	int rfd = vv_odb_stage_open(odb, name, &writable);
+	assert_true(rfd >= 0);
+	assert_true(writable);
+	assert_int_equal(pread(rfd, buf, sizeof(buf), 0), 3);
+	assert_memory_equal(buf, "abc", 3);
+	assert_int_equal(pwrite(rfd, "d", 1, 3), 1);
+	close(rfd);
+	assert_int_equal(vv_odb_stage_open(odb, "0000000000000000", &writable), -ENOENT);
+	/* something else under a stage's name is no stage */
+	assert_int_equal(mkdirat(st->stagefd, "1111111111111111", 0755), 0);
+	assert_int_equal(vv_odb_stage_has(odb, "1111111111111111"), 0);
+	assert_int_equal(vv_odb_stage_open(odb, "1111111111111111", &writable), -EUCLEAN);
+	assert_int_equal(unlinkat(st->stagefd, "1111111111111111", AT_REMOVEDIR), 0);
+
+	/* names: 16 lowercase hex digits, nothing else */
+	assert_true(vv_odb_stage_name_ok("0123456789abcdef", 16));
+	assert_false(vv_odb_stage_name_ok("0123456789abcde", 15));
+	assert_false(vv_odb_stage_name_ok("0123456789abcdef0", 17));
+	assert_false(vv_odb_stage_name_ok("0123456789ABCDEF", 16));
+	assert_false(vv_odb_stage_name_ok("0123456789abcdeg", 16));
+	assert_false(vv_odb_stage_name_ok("../..6789abcdef0", 16));
+
+	/* removed, twice */
+	assert_int_equal(vv_odb_stage_remove(odb, name), 0);
+	assert_int_equal(vv_odb_stage_has(odb, name), 0);
+	assert_int_equal(vv_odb_stage_remove(odb, name), 0);
+	close(fd);
+	vt_store_free(st);
+}
+
+/* The OFD read lock of an open stage is seen from any other open file description
+ * (even in this process): gc keeps the stage. */
+static void test_stage_in_use(void **state)
+{
+	(void)state;
+	struct vv_store *st = vt_store_new();
+	struct vv_odb *odb = &st->odb;
+	char name[VV_ODB_STAGE_SIZE];
+	int fd = vv_odb_stage_new(odb, name);
+	assert_true(fd >= 0);
+	assert_true(vv_odb_stage_in_use(odb, name));
+	/* a second fd of this process sees the lock as well */
+	int probe = openat(st->stagefd, name, O_RDONLY | O_CLOEXEC);
+	assert_true(probe >= 0);
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	assert_int_equal(fcntl(probe, F_OFD_GETLK, &fl), 0);
+	assert_int_equal(fl.l_type, F_RDLCK);
+	close(probe);
+	close(fd);
+	assert_false(vv_odb_stage_in_use(odb, name));
+	/* opening it by name (replay) holds it again */
+	bool writable;
+	int rfd = vv_odb_stage_open(odb, name, &writable);
+	assert_true(rfd >= 0);
+	assert_true(vv_odb_stage_in_use(odb, name));
+	close(rfd);
+	assert_false(vv_odb_stage_in_use(odb, name));
+	/* a missing stage is not in use */
+	assert_int_equal(vv_odb_stage_remove(odb, name), 0);
+	assert_false(vv_odb_stage_in_use(odb, name));
+	vt_store_free(st);
+}
+
+static void test_stage_publish(void **state)
+{
+	(void)state;
+	struct vv_store *st = vt_store_new();
+	struct vv_odb *odb = &st->odb;
+	const char *data = "staged bytes, published without a copy\n";
+	size_t n = strlen(data);
+	vv_oid want, o;
+	vv_hash_buf(data, n, &want);
+	char name[VV_ODB_STAGE_SIZE];
+	int fd = vv_odb_stage_new(odb, name);
+	assert_true(fd >= 0);
+	assert_int_equal(vv_write_all(fd, data, n), 0);
+	uint64_t size = 0;
+	assert_int_equal(vv_odb_publish_stage(odb, fd, &o, &size, NULL, NULL), 0);
+	assert_true(vv_oid_eq(&o, &want));
+	assert_int_equal(size, n);
+	/* the object is the stage's inode, 0444; the stage keeps its name */
+	struct stat ssb, osb;
+	assert_int_equal(fstatat(st->stagefd, name, &ssb, AT_SYMLINK_NOFOLLOW), 0);
+	assert_int_equal(vv_odb_check(odb, &o, true, &osb), 1);
+	assert_int_equal(osb.st_ino, ssb.st_ino);
+	assert_int_equal(osb.st_dev, ssb.st_dev);
+	assert_int_equal(osb.st_mode & 07777, 0444);
+	assert_int_equal(vv_odb_stage_has(odb, name), 1);
+	close(fd);
+	/* opened by name now (a replay of a journal whose `c` record was not written),
+	 * it is the object's inode: read-only */
+	bool writable = true;
+	fd = vv_odb_stage_open(odb, name, &writable);
+	assert_true(fd >= 0);
+	assert_false(writable);
+	assert_int_equal(pwrite(fd, "X", 1, 0), -1);
+	close(fd);
+	/* removing the stage's name leaves the object */
+	assert_int_equal(vv_odb_stage_remove(odb, name), 0);
+	assert_int_equal(vv_odb_stage_has(odb, name), 0);
+	char *got = NULL;
+	size_t len = 0;
+	assert_int_equal(vv_odb_read_obj(odb, &o, 1 << 20, &got, &len), 0);
+	assert_int_equal(len, n);
+	assert_memory_equal(got, data, n);
+	free(got);
+
+	/* the same bytes again: the object that is there stays, nothing is linked */
+	fd = vv_odb_stage_new(odb, name);
+	assert_true(fd >= 0);
+	assert_int_equal(vv_write_all(fd, data, n), 0);
+	vv_oid again;
+	assert_int_equal(vv_odb_publish_stage(odb, fd, &again, NULL, NULL, NULL), 0);
+	assert_true(vv_oid_eq(&again, &o));
+	struct stat osb2;
+	assert_int_equal(vv_odb_check(odb, &o, true, &osb2), 1);
+	assert_int_equal(osb2.st_ino, osb.st_ino);
+	close(fd);
+	assert_int_equal(vv_odb_stage_remove(odb, name), 0);
+	assert_int_equal(count_dir(st->tmpfd), 0);
+	assert_int_equal(count_dir(st->stagefd), 0);
+	vt_store_free(st);
+}
+
+struct stage_names {
+	char names[8][VV_ODB_STAGE_SIZE];
+	int n;
+	int stop_after; /* return 7 after this many, 0: never */
+};
+
+static int see_stage(const char *name, const struct stat *sb, void *arg)
+{
+	struct stage_names *s = arg;
+	assert_true(S_ISREG(sb->st_mode));
+	assert_true(s->n < 8);
+	snprintf(s->names[s->n], sizeof(s->names[0]), "%s", name);
+	s->n++;
+	return s->n == s->stop_after ? 7 : 0;
+}
+
+static void test_stage_each(void **state)
+{
+	(void)state;
+	struct vv_store *st = vt_store_new();
+	struct vv_odb *odb = &st->odb;
+	struct stage_names s = { 0 };
+	assert_int_equal(vv_odb_stage_each(odb, see_stage, &s), 0);
+	assert_int_equal(s.n, 0);
+	char made[3][VV_ODB_STAGE_SIZE];
+	for (int i = 0; i < 3; i++) {
+		int fd = vv_odb_stage_new(odb, made[i]);
+		assert_true(fd >= 0);
+		close(fd);
+	}
+	assert_int_equal(vv_odb_stage_each(odb, see_stage, &s), 0);
+	assert_int_equal(s.n, 3);
+	for (int i = 0; i < 3; i++) {
+		int found = 0;
+		for (int k = 0; k < s.n; k++)
+			found += !strcmp(s.names[k], made[i]);
+		assert_int_equal(found, 1);
+	}
+	/* a nonzero return stops the walk with that value */
+	struct stage_names stop = { .stop_after = 2 };
+	assert_int_equal(vv_odb_stage_each(odb, see_stage, &stop), 7);
+	assert_int_equal(stop.n, 2);
+	vt_store_free(st);
+}
+
+static void test_stage_readonly(void **state)
+{
+	(void)state;
+	struct vv_store *st = vt_store_new();
+	char name[VV_ODB_STAGE_SIZE];
+	int fd = vv_odb_stage_new(&st->odb, name);
+	assert_true(fd >= 0);
+	assert_int_equal(vv_write_all(fd, "kept", 4), 0);
+	close(fd);
+	char *path = strdup(st->path);
+	vv_store_close(st);
+	assert_int_equal(vv_store_open(&st, path, VV_STORE_READONLY), 0);
+	free(path);
+	char other[VV_ODB_STAGE_SIZE];
+	assert_int_equal(vv_odb_stage_new(&st->odb, other), -EROFS);
+	/* what is there can still be read (a read-only mount reads stages in place) */
+	assert_int_equal(vv_odb_stage_has(&st->odb, name), 1);
+	bool writable = true;
+	fd = vv_odb_stage_open(&st->odb, name, &writable);
+	assert_true(fd >= 0);
+	assert_false(writable);
+	vv_oid o;
+	assert_int_equal(vv_odb_publish_stage(&st->odb, fd, &o, NULL, NULL, NULL), -EROFS);
+	close(fd);
+	struct stage_names s = { 0 };
+	assert_int_equal(vv_odb_stage_each(&st->odb, see_stage, &s), 0);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.names[0], name);
+	vt_store_free(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -434,6 +671,11 @@ int main(void)
 		cmocka_unit_test(test_check),
 		cmocka_unit_test(test_each),
 		cmocka_unit_test(test_remove),
+		cmocka_unit_test(test_stage_new_has_open),
+		cmocka_unit_test(test_stage_in_use),
+		cmocka_unit_test(test_stage_publish),
+		cmocka_unit_test(test_stage_each),
+		cmocka_unit_test(test_stage_readonly),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
