@@ -394,16 +394,26 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	xattr_refuse(req, ino);
 }
 
+/* mknod(2), mkfifo(3) and the bind(2) of a UNIX socket, which the kernel sends as a
+ * MKNOD of S_IFSOCK. Regular files, FIFOs and sockets are made in an env; what goes
+ * through a FIFO or socket never reaches the daemon (the kernel serves their opens with
+ * its own pipe and socket code). Character and block devices are refused with EPERM,
+ * and so are whiteouts (S_IFCHR 0/0, which overlayfs makes): an env is no place for
+ * device nodes, and a tree has no kind for them. */
 static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
 {
 	(void)rdev;
 	struct vv_fs *fs = vv_fs_of(req);
 	struct vv_node *dir, *n = NULL;
-	int r = !S_ISREG(mode) || parent == FUSE_ROOT_ID ? -EPERM : fs->ro ? -EROFS : 0;
+	bool ok = S_ISREG(mode) || S_ISFIFO(mode) || S_ISSOCK(mode);
+	int r = !ok || parent == FUSE_ROOT_ID ? -EPERM : fs->ro ? -EROFS : 0;
 	vv_fs_lock(fs);
 	if (r == 0 && (r = vv_fs_dir_node(parent, &dir)) == 0) {
 		mode_t m = mode & ~fuse_req_ctx(req)->umask & 07777;
-		if ((r = vv_node_create(dir, name, (uint16_t)m, true, &n)) == 0) {
+		if (!S_ISREG(mode)) {
+			r = vv_node_mknod(dir, name, S_ISFIFO(mode) ? VV_FIFO : VV_SOCK,
+					  (uint16_t)m, &n);
+		} else if ((r = vv_node_create(dir, name, (uint16_t)m, true, &n)) == 0) {
 			vv_node_close_write(n);
 			r = vv_fs_publish(fs, n);
 		}
@@ -442,8 +452,7 @@ static int add_entry(struct dirbuf *d, const char *name, struct vv_node *n, uint
 				       (off_t)next_off);
 	} else {
 		st.st_ino = vv_fs_ino(n);
-		st.st_mode = kind == VV_DIR ? S_IFDIR : (kind == VV_LNK || kind == VV_SYN_LINK)
-				 ? S_IFLNK : S_IFREG;
+		st.st_mode = vv_node_type(kind); /* the entry's d_type */
 		need = fuse_add_direntry(d->req, NULL, 0, name, NULL, 0);
 		if (d->len + need > d->size)
 			return 1;

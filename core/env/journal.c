@@ -197,6 +197,15 @@ int vv_journal_mkdir(int fd, const char *path, unsigned mode, int64_t mtime_ns)
 	return with_path(fd, &b, path);
 }
 
+int vv_journal_mknod(int fd, const char *path, char kind, unsigned mode, int64_t mtime_ns)
+{
+	if (!vv_kind_special((unsigned char)kind))
+		return vv_err(-EINVAL, "journal record for '%s': bad node kind %d", path, kind);
+	struct jbuf b = { 0 };
+	jb_fmt(&b, "n %c %o %" PRId64, kind, mode, mtime_ns);
+	return with_path(fd, &b, path);
+}
+
 int vv_journal_symlink(int fd, const char *path, const char *target, int64_t mtime_ns)
 {
 	struct jbuf b = { 0 };
@@ -323,6 +332,20 @@ static int c_str(struct cur *c, const char **s, size_t *len)
 			return r_;                                                         \
 	} while (0)
 
+/* " MODE MTIME LEN:PATH", the rest of 'd', 'a' and 'n' records. */
+static int c_mode_mtime_path(struct cur *c, struct vv_jrec *out)
+{
+	unsigned long long u;
+	long long s;
+	STEP(c_char(c, ' '));
+	STEP(c_num(c, 8, 07777, &u));
+	out->mode = (unsigned)u;
+	STEP(c_char(c, ' '));
+	STEP(c_snum(c, &s));
+	out->mtime_ns = s;
+	return c_str(c, &out->a, &out->alen);
+}
+
 int vv_journal_parse(const char *buf, size_t len, struct vv_jrec *out)
 {
 	struct cur c = { buf, buf + len };
@@ -373,15 +396,18 @@ int vv_journal_parse(const char *buf, size_t len, struct vv_jrec *out)
 		c.p += VV_ODB_STAGE_LEN;
 		STEP(c_str(&c, &out->a, &out->alen));
 		break;
+	case 'n':
+		STEP(c_char(&c, ' '));
+		if (c.p >= c.end)
+			return 0;
+		out->kind = *c.p++;
+		if (!vv_kind_special((unsigned char)out->kind))
+			return -EUCLEAN;
+		STEP(c_mode_mtime_path(&c, out));
+		break;
 	case 'd':
 	case 'a':
-		STEP(c_char(&c, ' '));
-		STEP(c_num(&c, 8, 07777, &u));
-		out->mode = (unsigned)u;
-		STEP(c_char(&c, ' '));
-		STEP(c_snum(&c, &s));
-		out->mtime_ns = s;
-		STEP(c_str(&c, &out->a, &out->alen));
+		STEP(c_mode_mtime_path(&c, out));
 		break;
 	case 'l':
 		STEP(c_char(&c, ' '));

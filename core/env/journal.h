@@ -12,6 +12,8 @@
  *                                     it is missing
  *   c KIND MODE SIZE MTIME OID PATH   file content (kind 'f' or 's') published
  *   d MODE MTIME PATH                 mkdir
+ *   n KIND MODE MTIME PATH            mknod of a node without content: KIND 'p' FIFO
+ *                                     or 'k' UNIX socket (tree.h)
  *   l MTIME TARGET PATH               symlink
  *   u PATH                            unlink or rmdir
  *   r FLAGS FROM TO                   rename (FLAGS: RENAME_NOREPLACE/EXCHANGE bits)
@@ -70,6 +72,8 @@ int vv_journal_put(int fd, const char *path, char kind, unsigned mode, uint64_t 
 		   int64_t mtime_ns, const vv_oid *oid);
 int vv_journal_stage(int fd, const char *path, unsigned mode, const char *stage);
 int vv_journal_mkdir(int fd, const char *path, unsigned mode, int64_t mtime_ns);
+/* kind: VV_FIFO or VV_SOCK (-EINVAL otherwise). */
+int vv_journal_mknod(int fd, const char *path, char kind, unsigned mode, int64_t mtime_ns);
 int vv_journal_symlink(int fd, const char *path, const char *target, int64_t mtime_ns);
 int vv_journal_remove(int fd, const char *path);
 int vv_journal_rename(int fd, const char *from, const char *to, unsigned flags);
@@ -80,7 +84,7 @@ int vv_journal_attr(int fd, const char *path, unsigned mode, int64_t mtime_ns);
 /* One parsed record. a and b point into the parsed buffer (not NUL-terminated). */
 struct vv_jrec {
 	char op;
-	char kind;
+	char kind;       /* 'c': 'f' or 's'; 'n': 'p' or 'k' */
 	unsigned mode;
 	unsigned long long size;
 	long long mtime_ns;

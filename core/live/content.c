@@ -183,6 +183,8 @@ int vv_node_truncate(struct vv_node *n, uint64_t size)
 		return -EPERM;
 	if (vv_live_is_dir(n))
 		return -EISDIR;
+	if (vv_kind_special(n->kind)) /* a FIFO or socket has no content to cut */
+		return -EINVAL;
 	int r = stage_for_write(n, size == 0);
 	if (r < 0)
 		return r;
@@ -422,7 +424,8 @@ int vv_node_put(struct vv_node *dir, const char *name, const struct vv_tree_ent 
 		}
 	} else if (r < 0) {
 		return r;
-	} else if (vv_live_is_dir(n) || vv_live_is_synth(n) || n->kind == VV_LNK) {
+	} else if (vv_live_is_dir(n) || vv_live_is_synth(n) || n->kind == VV_LNK ||
+		   vv_kind_special(n->kind)) {
 		return -EEXIST;
 	} else if ((r = vv_live_dir_touch(dir, false)) < 0) {
 		return r;

@@ -9,7 +9,7 @@
  *   record.c   journal records of changes (paths computed here)
  *   commit.c   writing trees and committing an env
  *   content.c  stages, reading, publishing, vv_node_put
- *   ns.c       create, mkdir, symlink, unlink, rmdir, setattr, rm -r
+ *   ns.c       create, mkdir, mknod, symlink, unlink, rmdir, setattr, rm -r
  *   pyvenv.c   edits of synthesized files (pyvenv.cfg: venv policy)
  *   rename.c   rename, also saving over a synthesized file
  *   replay.c   applying a journal to a loaded root
@@ -117,6 +117,7 @@ int vv_live_env_writable(struct vv_env *env);
 int vv_live_record_put(struct vv_node *n);
 int vv_live_record_stage(struct vv_node *n);
 int vv_live_record_mkdir(struct vv_node *n);
+int vv_live_record_mknod(struct vv_node *n);
 int vv_live_record_symlink(struct vv_node *n);
 int vv_live_record_remove(struct vv_node *n);
 int vv_live_record_rename(struct vv_env *env, const char *from, const char *to,

@@ -90,7 +90,8 @@ struct vv_node {
 	bool publishing;        /* file: its stage is being published right now */
 	uint64_t size;          /* content size (for 's' the stored size) */
 	int64_t mtime_ns, ctime_ns, atime_ns;
-	vv_oid oid;             /* 'f','s': published content; 'd': tree if clean */
+	vv_oid oid;             /* 'f','s': published content; 'd': tree if clean;
+				   zero for 'p', 'k' (no content) */
 	char *target;           /* 'l' */
 
 	/* directories */
@@ -258,6 +259,8 @@ bool vv_env_release_idle(struct vv_env *env);
 int vv_node_lookup(struct vv_node *dir, const char *name, struct vv_node **out);
 /* stat of a node (ino is left 0: the caller fills it). */
 void vv_node_stat(struct vv_node *n, struct stat *st);
+/* The file type (S_IFREG, S_IFDIR, S_IFLNK, S_IFIFO, S_IFSOCK) of a node kind. */
+mode_t vv_node_type(uint8_t kind);
 /* Listing: calls fn for entries from index `off` on, in a stable order (synthesized
  * entries first, then by name), each with its node (made if needed: a listing must
  * carry real inode numbers); fn returns nonzero to stop. Index i's next offset is
@@ -271,6 +274,11 @@ int vv_node_create(struct vv_node *dir, const char *name, uint16_t mode, bool ex
 int vv_node_mkdir(struct vv_node *dir, const char *name, uint16_t mode, struct vv_node **out);
 int vv_node_symlink(struct vv_node *dir, const char *name, const char *target,
 		    struct vv_node **out);
+/* mknod of a node without content: kind VV_FIFO or VV_SOCK (a socket's bind(2)), else
+ * -EINVAL. Opening a FIFO and connecting to a socket are the kernel's business; the
+ * model keeps the name, mode and times, like a directory's. */
+int vv_node_mknod(struct vv_node *dir, const char *name, uint8_t kind, uint16_t mode,
+		  struct vv_node **out);
 int vv_node_unlink(struct vv_node *dir, const char *name);
 int vv_node_rmdir(struct vv_node *dir, const char *name);
 /* flags: RENAME_NOREPLACE / RENAME_EXCHANGE from <stdio.h>. */

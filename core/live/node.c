@@ -403,16 +403,22 @@ bool vv_env_readonly(const struct vv_env *env)
 	return env->set->readonly || env->cfg.locked;
 }
 
+mode_t vv_node_type(uint8_t kind)
+{
+	switch (kind) {
+	case VV_DIR: return S_IFDIR;
+	case VV_LNK:
+	case VV_SYN_LINK: return S_IFLNK;
+	case VV_FIFO: return S_IFIFO;
+	case VV_SOCK: return S_IFSOCK;
+	}
+	return S_IFREG;
+}
+
 void vv_node_stat(struct vv_node *n, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
-	mode_t type;
-	switch (n->kind) {
-	case VV_DIR: type = S_IFDIR; break;
-	case VV_LNK:
-	case VV_SYN_LINK: type = S_IFLNK; break;
-	default: type = S_IFREG; break;
-	}
+	mode_t type = vv_node_type(n->kind);
 	st->st_mode = type | n->mode;
 	/* a locked env (or a read-only mount) shows no write permission, so tools that
 	 * test for it (test -w, os.access) see the truth before trying */

@@ -1,7 +1,8 @@
 /*
- * ns.c - namespace changes in an env: create, mkdir, symlink, unlink, rmdir, chmod and
- * utimens, and rm -r through the model. Each takes the env's writer lock first
- * (vv_live_env_writable), materializes the directory it changes and journals the change.
+ * ns.c - namespace changes in an env: create, mkdir, mknod (FIFOs and sockets), symlink,
+ * unlink, rmdir, chmod and utimens, and rm -r through the model. Each takes the env's
+ * writer lock first (vv_live_env_writable), materializes the directory it changes and
+ * journals the change.
  * Synthesized entries are the env's: unlinking one hides it, making the name again
  * brings it back. Rename, which may also be an edit of pyvenv.cfg, is in rename.c.
  */
@@ -15,6 +16,7 @@
 #include "store/odb.h"
 #include "store/store.h"
 #include "util/clock.h"
+#include "util/error.h"
 
 int vv_node_create(struct vv_node *dir, const char *name, uint16_t mode, bool excl,
 		   struct vv_node **out)
@@ -92,6 +94,31 @@ int vv_node_mkdir(struct vv_node *dir, const char *name, uint16_t mode, struct v
 		return r;
 	}
 	vv_live_record_mkdir(n);
+	*out = n;
+	return 0;
+}
+
+int vv_node_mknod(struct vv_node *dir, const char *name, uint8_t kind, uint16_t mode,
+		  struct vv_node **out)
+{
+	int r = vv_live_env_writable(dir->env);
+	if (r < 0)
+		return r;
+	if (!vv_kind_special(kind))
+		return vv_err(-EINVAL, "mknod '%s': kind %u is not a fifo or socket", name, kind);
+	r = vv_live_check_new_name(dir, name);
+	if (r < 0)
+		return r;
+	struct vv_node *n = vv_live_node_new(dir->env, name, strlen(name), kind);
+	if (!n)
+		return -ENOMEM;
+	n->mode = mode & 07777;
+	n->mtime_ns = n->ctime_ns = n->atime_ns = vv_now_ns();
+	if ((r = vv_live_add_new(dir, n)) < 0) {
+		vv_live_node_free(n);
+		return r;
+	}
+	vv_live_record_mknod(n);
 	*out = n;
 	return 0;
 }

@@ -87,6 +87,22 @@ int vv_live_record_mkdir(struct vv_node *n)
 	return recorded(env, r);
 }
 
+/* A FIFO or socket node (no content). */
+int vv_live_record_mknod(struct vv_node *n)
+{
+	struct vv_env *env = n->env;
+	if (!recording(env))
+		return 0;
+	char *rel = vv_node_relpath(n);
+	if (!rel)
+		return -ENOMEM;
+	int r = jopen(env);
+	if (r == 0)
+		r = vv_journal_mknod(env->jfd, rel, (char)n->kind, n->mode, n->mtime_ns);
+	free(rel);
+	return recorded(env, r);
+}
+
 int vv_live_record_symlink(struct vv_node *n)
 {
 	struct vv_env *env = n->env;

@@ -113,6 +113,11 @@ static int apply(struct vv_env *env, const struct vv_jrec *j)
 			return r;
 		n->mtime_ns = n->ctime_ns = n->atime_ns = j->mtime_ns;
 		return 0;
+	case 'n':
+		if ((r = vv_node_mknod(dir, name, (uint8_t)j->kind, (uint16_t)j->mode, &n)) < 0)
+			return r;
+		n->mtime_ns = n->ctime_ns = n->atime_ns = j->mtime_ns;
+		return 0;
 	case 'l': {
 		char *target = strndup(j->a, j->alen);
 		if (!target)

@@ -186,7 +186,7 @@ static int check_tree(struct fsck_ctx *fc, struct vv_reach_node *n, const char *
 	bool bad = false;
 	for (size_t i = 0; i < n->tree->n && !fc->stop; i++) {
 		const struct vv_tree_ent *e = &n->tree->ents[i];
-		if (e->kind != VV_REG && e->kind != VV_SCRIPT && e->kind != VV_DIR)
+		if (!vv_kind_has_oid(e->kind)) /* symlinks, FIFOs, sockets: nothing stored */
 			continue;
 		struct vv_reach_node *c = NULL;
 		r = vv_reach_node(fc->r, &e->oid, &c);

@@ -5,8 +5,10 @@
  * lib/python3.N and pick an installed interpreter of that X.Y (the patch release
  * pyvenv.cfg names when installed); walk the folder twice through directory fds opened
  * with O_NOFOLLOW (once to count files for the progress bar, once to publish them into
- * a tree builder), so no symlink is ever followed and the source is only read; then
- * write the trees and create envs/NAME with vv_txn_create, which never clobbers.
+ * a tree builder), so no symlink is ever followed and the source is only read (FIFOs
+ * and sockets become nodes without content and are never opened; devices are
+ * refused); then write the trees and create envs/NAME with vv_txn_create, which never
+ * clobbers.
  */
 #include "ops/import.h"
 
@@ -404,10 +406,23 @@ static int add_link(struct imp *im, int dfd, const char *dir, const char *name,
 	return 0;
 }
 
+/* A FIFO or UNIX socket: a node without content (tree.h), kept with its mode and mtime
+ * as the mount keeps one made in an env. A socket nobody listens on any more is what
+ * a server leaves behind; it stays, as in the folder. */
+static int add_special(struct imp *im, const char *rel, const struct stat *sb)
+{
+	struct vv_tree_ent e = {.kind = S_ISFIFO(sb->st_mode) ? VV_FIFO : VV_SOCK,
+				.mode = (uint16_t)(sb->st_mode & 07777), .mtime_ns = mtime_ns(sb)};
+	int r = vv_tb_add(im->tb, rel, &e);
+	if (r < 0)
+		return vv_err_prefix(r, "'%s/%s'", im->path, rel);
+	im->res->specials++;
+	return 0;
+}
+
 static const char *type_name(mode_t m)
 {
-	return S_ISFIFO(m) ? "fifo" : S_ISSOCK(m) ? "socket" : S_ISCHR(m) ? "character device"
-		: S_ISBLK(m) ? "block device" : "special file";
+	return S_ISCHR(m) ? "character device" : S_ISBLK(m) ? "block device" : "special file";
 }
 
 /* Walk directory dfd (at rel, rl bytes of it in use; rel has PATH_MAX bytes). */
@@ -468,7 +483,11 @@ static int walk(struct imp *im, int dfd, char *rel, size_t rl, int depth)
 		} else if (S_ISLNK(sb.st_mode)) {
 			if (!im->counting)
 				r = add_link(im, dfd, dir, name, rel, &sb);
+		} else if (S_ISFIFO(sb.st_mode) || S_ISSOCK(sb.st_mode)) {
+			if (!im->counting)
+				r = add_special(im, rel, &sb);
 		} else {
+			/* devices: the mount refuses to make them in an env too */
 			r = vv_err(-EINVAL, "'%s/%s': a %s cannot be stored in an env", im->path, rel,
 				   type_name(sb.st_mode));
 		}

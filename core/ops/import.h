@@ -4,11 +4,13 @@
  *
  * Import reads the folder without changing it: every regular file is published as an
  * object (deduplicated against everything in the store), symlinks are kept as symlinks,
- * modes and mtimes are kept. What venvfs synthesizes for every env (pyvenv.cfg, lib64,
- * bin/python*, the activators, 3.13's .gitignore) is left out: the new env shows its
- * own. Files in bin/ whose first line runs the source venv's own interpreter (a plain
- * `#!PATH/bin/python…` or pip's /bin/sh trampoline) are stored as console scripts with
- * the neutral first line (synth.h vv_synth_script_head), so they run from the new env.
+ * FIFOs and UNIX sockets as nodes of their kinds (never opened), modes and mtimes are
+ * kept; character and block devices are refused. What venvfs synthesizes for every env
+ * (pyvenv.cfg, lib64, bin/python*, the activators, 3.13's .gitignore) is left out: the
+ * new env shows its own. Files in bin/ whose first line runs the source venv's own
+ * interpreter (a plain `#!PATH/bin/python…` or pip's /bin/sh trampoline) are stored as
+ * console scripts with the neutral first line (synth.h vv_synth_script_head), so they
+ * run from the new env.
  * Nothing is created unless everything was read: the one commit is vv_txn_create.
  */
 #ifndef VV_IMPORT_H
@@ -36,12 +38,13 @@ struct vv_import_result {
 	uint64_t bytes;      /* their bytes as read */
 	uint64_t scripts;    /* files stored as console scripts (first line rewritten) */
 	uint64_t symlinks, dirs;
+	uint64_t specials;   /* FIFOs and sockets, kept as nodes without content */
 	uint64_t skipped;    /* synthesized entries left out */
 };
 
 /* Import the venv at path as env `name`. 0, or -errno with a message naming path (or
  * name) and why: -EINVAL not a venv (no pyvenv.cfg, no or several lib/python3.N, a
- * lib/python3.N that is not the interpreter's, a socket or device inside), -ENOENT no
+ * lib/python3.N that is not the interpreter's, a device inside), -ENOENT no
  * installed interpreter of the venv's Python X.Y, -EEXIST env `name` exists. On error
  * nothing is created (objects already published are garbage for gc). */
 int vv_import_venv(struct vv_store *st, const char *path, const char *name,

@@ -334,7 +334,7 @@ static int reach_tree(struct vv_reach *rc, struct vv_reach_node *n, int depth)
 	rc->trees++;
 	for (size_t i = 0; i < n->tree->n; i++) {
 		const struct vv_tree_ent *e = &n->tree->ents[i];
-		if (e->kind != VV_REG && e->kind != VV_SCRIPT && e->kind != VV_DIR)
+		if (!vv_kind_has_oid(e->kind)) /* symlinks, FIFOs, sockets: no object */
 			continue;
 		struct vv_reach_node *c = NULL;
 		int r = table_get(&rc->t, &e->oid, &c);

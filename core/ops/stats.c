@@ -95,7 +95,7 @@ static int own_tree(struct stats_ctx *sc, struct vv_reach_node *n, int32_t idx, 
 		return 0;
 	for (size_t i = 0; i < n->tree->n; i++) {
 		const struct vv_tree_ent *e = &n->tree->ents[i];
-		if (e->kind != VV_REG && e->kind != VV_SCRIPT && e->kind != VV_DIR)
+		if (!vv_kind_has_oid(e->kind))
 			continue;
 		struct vv_reach_node *c = NULL;
 		int r = vv_reach_node(sc->r, &e->oid, &c);
@@ -130,7 +130,7 @@ static int share_down(struct stats_ctx *sc, struct vv_reach_node *n, int depth)
 		return 0;
 	for (size_t i = 0; i < n->tree->n; i++) {
 		const struct vv_tree_ent *e = &n->tree->ents[i];
-		if (e->kind != VV_REG && e->kind != VV_SCRIPT && e->kind != VV_DIR)
+		if (!vv_kind_has_oid(e->kind))
 			continue;
 		struct vv_reach_node *c = vv_reach_find(sc->r, &e->oid);
 		if (!c)
@@ -158,7 +158,7 @@ static int distinct_tree(struct stats_ctx *sc, struct vv_reach_node *n, int32_t 
 		return 0;
 	for (size_t i = 0; i < n->tree->n; i++) {
 		const struct vv_tree_ent *e = &n->tree->ents[i];
-		if (e->kind != VV_REG && e->kind != VV_SCRIPT && e->kind != VV_DIR)
+		if (!vv_kind_has_oid(e->kind))
 			continue;
 		struct vv_reach_node *c = NULL;
 		int r = vv_reach_node(sc->r, &e->oid, &c);

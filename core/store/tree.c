@@ -6,6 +6,11 @@
  * no leading zeros, lower-case hex ids, name and target rules) and rejects anything
  * else with -EUCLEAN, so exactly one byte string describes each directory.
  *
+ * Kinds (tree.h): 'f' file, 's' console script, 'd' directory, 'l' symlink, and two
+ * nodes without content, 'p' FIFO and 'k' UNIX socket. Those always have SIZE 0 and the
+ * REF "-", which no other kind may have (an object id is 64 hex digits, a symlink's
+ * REF starts with its length), so a REF can never be taken for the wrong thing.
+ *
  * A parsed tree is one allocation of entries plus a private copy of the bytes whose
  * delimiters are overwritten with NULs, so names and targets point into it.
  *
@@ -115,10 +120,8 @@ static int sb_add(struct sbuf *b, const void *data, size_t len)
 	return 0;
 }
 
-static int check_kind(uint8_t kind)
-{
-	return kind == VV_REG || kind == VV_SCRIPT || kind == VV_DIR || kind == VV_LNK;
-}
+/* The REF of an entry without content ('p', 'k'). */
+#define NO_REF "-"
 
 int vv_tree_serialize(const struct vv_tree_ent *ents, size_t n, char **out, size_t *len_out)
 {
@@ -139,7 +142,7 @@ int vv_tree_serialize(const struct vv_tree_ent *ents, size_t n, char **out, size
 				   "is a duplicate", (int)nl, e->name);
 			goto fail;
 		}
-		if (!check_kind(e->kind)) {
+		if (!vv_kind_ok(e->kind)) {
 			r = vv_err(-EINVAL, "cannot serialize tree entry '%.*s': bad kind %u",
 				   (int)nl, e->name, e->kind);
 			goto fail;
@@ -151,7 +154,7 @@ int vv_tree_serialize(const struct vv_tree_ent *ents, size_t n, char **out, size
 		}
 		uint64_t size = e->size;
 		size_t tlen = 0;
-		if (e->kind == VV_DIR)
+		if (e->kind == VV_DIR || vv_kind_special(e->kind))
 			size = 0;
 		if (e->kind == VV_LNK) {
 			tlen = e->target ? strlen(e->target) : 0;
@@ -170,6 +173,9 @@ int vv_tree_serialize(const struct vv_tree_ent *ents, size_t n, char **out, size
 		if (e->kind == VV_LNK) {
 			hl = snprintf(head, sizeof(head), "%zu:", tlen);
 			if (sb_add(&b, head, (size_t)hl) < 0 || sb_add(&b, e->target, tlen) < 0)
+				goto oom;
+		} else if (vv_kind_special(e->kind)) {
+			if (sb_add(&b, NO_REF, sizeof(NO_REF) - 1) < 0)
 				goto oom;
 		} else {
 			char hex[VV_OID_HEX + 1];
@@ -331,7 +337,7 @@ int vv_tree_parse(const char *buf, size_t len, struct vv_tree **out)
 		c.ent = t->n;
 
 		char kind = *c.p;
-		if (!check_kind((uint8_t)kind)) {
+		if (!vv_kind_ok((uint8_t)kind)) {
 			r = bad(&c, "bad kind");
 			goto fail;
 		}
@@ -367,9 +373,21 @@ int vv_tree_parse(const char *buf, size_t len, struct vv_tree **out)
 				goto fail;
 			e->target = t->mem + (tgt - buf);
 			t->mem[c.p - 1 - buf] = 0;
+		} else if (vv_kind_special((uint8_t)kind)) {
+			if (size != 0) {
+				r = bad(&c, "fifo or socket with non-zero size");
+				goto fail;
+			}
+			if ((r = expect(&c, NO_REF[0], "bad fifo or socket ref (want '-')")) < 0 ||
+			    (r = expect(&c, ' ', "expected space after '-'")) < 0)
+				goto fail;
 		} else {
 			if (kind == VV_DIR && size != 0) {
 				r = bad(&c, "directory with non-zero size");
+				goto fail;
+			}
+			if (c.p < c.end && *c.p == NO_REF[0]) {
+				r = bad(&c, "ref '-' (only a fifo or socket has no object)");
 				goto fail;
 			}
 			if ((r = parse_hexid(&c, &e->oid)) < 0 ||

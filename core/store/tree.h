@@ -10,11 +10,13 @@
  *   "venvfs-tree 1\n"
  *   then per entry:  KIND SP MODE SP SIZE SP MTIME SP REF SP NAMELEN ":" NAME "\n"
  *   KIND  'f' regular file, 's' console script (stored with "#!python" first line; the
- *         mount shows the env's interpreter there), 'd' directory, 'l' symlink
+ *         mount shows the env's interpreter there), 'd' directory, 'l' symlink,
+ *         'p' FIFO (named pipe), 'k' UNIX socket
  *   MODE  permission bits only (<= 07777), octal
- *   SIZE  bytes of the object ('f','s'), of the target ('l'), 0 for 'd'
+ *   SIZE  bytes of the object ('f','s'), of the target ('l'), 0 for 'd', 'p', 'k'
  *   MTIME nanoseconds since the epoch (signed)
- *   REF   'f','s': 64-hex object id; 'd': 64-hex tree id; 'l': LEN ":" TARGET
+ *   REF   'f','s': 64-hex object id; 'd': 64-hex tree id; 'l': LEN ":" TARGET;
+ *         'p','k': "-" (they have no content: nothing in the store belongs to them)
  * Names: 1..255 bytes, no '/' or NUL, not "." or "..". Targets: 1..4095 bytes, no NUL.
  * The parser rejects anything else with -EUCLEAN (it reads outside input).
  */
@@ -34,7 +36,30 @@ enum vv_kind {
 	VV_SCRIPT = 's',
 	VV_DIR = 'd',
 	VV_LNK = 'l',
+	VV_FIFO = 'p',
+	VV_SOCK = 'k',
 };
+
+/* Is kind one of enum vv_kind? */
+static inline bool vv_kind_ok(unsigned kind)
+{
+	return kind == VV_REG || kind == VV_SCRIPT || kind == VV_DIR || kind == VV_LNK ||
+	       kind == VV_FIFO || kind == VV_SOCK;
+}
+
+/* Does an entry of this kind name an object (a file's content, or a tree)? Symlinks,
+ * FIFOs and sockets do not: walks of the store (reach, fsck, gc, stats) skip them. */
+static inline bool vv_kind_has_oid(unsigned kind)
+{
+	return kind == VV_REG || kind == VV_SCRIPT || kind == VV_DIR;
+}
+
+/* A node without content: a FIFO or a UNIX socket (SIZE 0, REF "-"). What goes
+ * through one is the kernel's business; only its name, mode and mtime are kept. */
+static inline bool vv_kind_special(unsigned kind)
+{
+	return kind == VV_FIFO || kind == VV_SOCK;
+}
 
 struct vv_tree_ent {
 	const char *name;   /* NUL-terminated; points into the tree's own memory */
@@ -43,7 +68,7 @@ struct vv_tree_ent {
 	uint16_t mode;      /* permission bits */
 	uint64_t size;
 	int64_t mtime_ns;
-	vv_oid oid;         /* object ('f','s') or tree ('d'); zero for 'l' */
+	vv_oid oid;         /* object ('f','s') or tree ('d'); zero for 'l', 'p', 'k' */
 	const char *target; /* 'l' only, NUL-terminated */
 };
 

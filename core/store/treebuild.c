@@ -111,8 +111,7 @@ static struct tb_node *insert_kid(struct tb_node *dir, size_t at, const char *na
 
 static int check_ent(const char *path, const struct vv_tree_ent *ent)
 {
-	if (ent->kind != VV_REG && ent->kind != VV_SCRIPT && ent->kind != VV_DIR &&
-	    ent->kind != VV_LNK)
+	if (!vv_kind_ok(ent->kind))
 		return vv_err(-EINVAL, "cannot add '%s': bad kind %u", path, ent->kind);
 	if (ent->mode > 07777)
 		return vv_err(-EINVAL, "cannot add '%s': bad mode %o", path, ent->mode);
@@ -139,9 +138,10 @@ static int set_ent(struct tb_node *n, const struct vv_tree_ent *ent)
 	n->ent.target = target;
 	if (ent->kind == VV_LNK)
 		n->ent.size = strlen(target);
-	if (ent->kind == VV_LNK)
+	/* symlinks, FIFOs and sockets name no object */
+	if (ent->kind == VV_LNK || vv_kind_special(ent->kind))
 		memset(&n->ent.oid, 0, sizeof(n->ent.oid));
-	if (ent->kind == VV_DIR)
+	if (ent->kind == VV_DIR || vv_kind_special(ent->kind))
 		n->ent.size = 0;
 	n->open = ent->kind == VV_DIR && vv_oid_is_zero(&ent->oid);
 	n->implicit = 0;

@@ -41,7 +41,9 @@ static void roundtrip(int fd, const struct vv_jrec *j)
 			abort(); /* the parser checked it */
 		r = vv_journal_put(fd, a, j->kind, j->mode, j->size, j->mtime_ns, &oid);
 		break;
+	case 'w': r = vv_journal_stage(fd, a, j->mode, j->stage); break;
 	case 'd': r = vv_journal_mkdir(fd, a, j->mode, j->mtime_ns); break;
+	case 'n': r = vv_journal_mknod(fd, a, j->kind, j->mode, j->mtime_ns); break;
 	case 'l': r = vv_journal_symlink(fd, b, a, j->mtime_ns); break;
 	case 'u': r = vv_journal_remove(fd, a); break;
 	case 'r': r = vv_journal_rename(fd, a, b, j->flags); break;
@@ -58,7 +60,8 @@ static void roundtrip(int fd, const struct vv_jrec *j)
 		abort();
 	if (k.op != j->op || k.kind != j->kind || k.mode != j->mode || k.size != j->size ||
 	    k.mtime_ns != j->mtime_ns || k.flags != j->flags ||
-	    strcasecmp(k.oidhex, j->oidhex) || k.alen != j->alen || k.blen != j->blen ||
+	    strcasecmp(k.oidhex, j->oidhex) || strcmp(k.stage, j->stage) ||
+	    k.alen != j->alen || k.blen != j->blen ||
 	    (a && memcmp(k.a, a, k.alen)) || (b && memcmp(k.b, b, k.blen)))
 		abort();
 	free(buf);

@@ -4,8 +4,9 @@
 # package and its console scripts installed by pip, become envs that work on the mount
 # (python, import, console scripts, pip list/freeze as in the source); the source is
 # byte-for-byte unchanged; an imported pip shares its objects with venvfs's own pip of
-# the same version; bad input (not a venv, no interpreter, wrong --python, a fifo, an
-# existing NAME) is refused naming PATH and creates nothing; a progress bar shows on a
+# the same version; bad input (not a venv, no interpreter, wrong --python, a device, an
+# existing NAME) is refused naming PATH and creates nothing (a FIFO or socket is kept:
+# special.sh); a progress bar shows on a
 # terminal only. uv is not tested (not installed here).
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 VV_TEST_TIMEOUT=${VV_TEST_TIMEOUT:-600}
@@ -162,11 +163,15 @@ if other=$(vv_ctl python list 2>/dev/null | awk '{print $1}' | grep -v "^$VV_PYV
 	refused "'$SRC/v' has lib/python$VV_PYVER, but --python $other is Python $other" \
 		--python "$other" "$SRC/v" x
 fi
-cp -a "$SRC/v" "$VV_TMP/vfifo"
-mkfifo "$VV_TMP/vfifo/$VV_SITE/pipe"
-refused "'$VV_TMP/vfifo/$VV_SITE/pipe': a fifo cannot be stored in an env" "$VV_TMP/vfifo" x
-mkdir "$VV_TMP/vfifo/lib/python3.42"
-refused "more than one lib/python3.N directory" "$VV_TMP/vfifo" x
+cp -a "$SRC/v" "$VV_TMP/vdev"
+if mknod "$VV_TMP/vdev/$VV_SITE/null" c 1 3 2>/dev/null; then
+	refused "'$VV_TMP/vdev/$VV_SITE/null': a character device cannot be stored in an env" \
+		"$VV_TMP/vdev" x
+else
+	vv_note "cannot make a device node here: its refusal is not tested"
+fi
+mkdir "$VV_TMP/vdev/lib/python3.42"
+refused "more than one lib/python3.N directory" "$VV_TMP/vdev" x
 ls "$STORE/envs" >"$VV_TMP/envs-after"
 check cmp -s "$VV_TMP/envs-before" "$VV_TMP/envs-after"
 rc=0

@@ -1,6 +1,7 @@
 /*
  * test_mtree.c - the live env model: envs from the skeleton, namespace changes, copy-up
- * isolation between envs, commits, journal replay after a "crash" and env renames.
+ * isolation between envs, commits, journal replay after a "crash" and env renames;
+ * FIFOs and sockets (nodes without content) made, committed, reloaded and replayed.
  * Stages: a file being written is a file in stage/ the journal names from the start;
  * published, unlinked, kept open across a commit, replayed, or gone before a replay.
  * Uses the real default interpreter (python3 on PATH) for the skeleton.
@@ -1297,6 +1298,201 @@ static void test_failed_stage_keeps_lock(void **state)
 	assert_int_equal(e.size, 4);
 }
 
+/* ---- FIFOs and sockets: nodes without content ---- */
+
+/* Problems fsck finds in env (the store is shared with other tests). */
+struct problems_of {
+	const char *env;
+	int n;
+};
+
+static int count_env_problem(const struct vv_fsck_problem *p, void *arg)
+{
+	struct problems_of *c = arg;
+	if (p->env && !strcmp(p->env, c->env)) {
+		fprintf(stderr, "fsck: %s\n", p->msg);
+		c->n++;
+	}
+	return 0;
+}
+
+static int fsck_env(struct vv_store *st, const char *env)
+{
+	struct problems_of c = { .env = env };
+	assert_true(vv_fsck(st, count_env_problem, &c, NULL) >= 0);
+	return c.n;
+}
+
+struct kinds {
+	char names[8][32];
+	uint8_t kind[8];
+	int n;
+};
+
+static int see_kind(void *ctx, const char *name, uint8_t kind, struct vv_node *n,
+		    uint64_t next)
+{
+	(void)n;
+	(void)next;
+	struct kinds *k = ctx;
+	if (k->n < 8) {
+		snprintf(k->names[k->n], sizeof(k->names[0]), "%s", name);
+		k->kind[k->n++] = kind;
+	}
+	return 0;
+}
+
+/* The committed entry at path of env: a FIFO or socket with mode and mtime. */
+static void expect_special(struct vv_store *st, const char *env, const char *path,
+			   uint8_t kind, uint16_t mode, int64_t mtime)
+{
+	vv_oid root = vt_env_root(st, env);
+	struct vv_tree_ent e;
+	assert_int_equal(vt_lookup(st, &root, path, &e), 1);
+	assert_int_equal(e.kind, kind);
+	assert_int_equal(e.mode, mode);
+	assert_int_equal(e.size, 0);
+	assert_true(vv_oid_is_zero(&e.oid));
+	if (mtime >= 0)
+		assert_true(e.mtime_ns == mtime);
+}
+
+/* mknod of a FIFO and a socket: shown with their types, no content to open or cut,
+ * renamed, chmod'ed, listed, unlinked, committed as 'p' and 'k' entries and back after
+ * a reload, fsck clean; other kinds are not mknod's. */
+static void test_mknod_special(void **state)
+{
+	struct vv_store *st = *state;
+	struct vv_envset *set = open_set(st);
+	struct vv_env *env;
+	assert_int_equal(vv_envset_create(set, "sp", &env), 0);
+	assert_int_equal(vv_env_load_root(env), 0);
+	struct vv_node *inc = walk(env, "include"), *p, *k, *x;
+	assert_int_equal(vv_node_mknod(inc, "pipe", VV_FIFO, 0640, &p), 0);
+	assert_int_equal(vv_node_mknod(inc, "sock", VV_SOCK, 0755, &k), 0);
+	assert_int_equal(vv_node_mknod(inc, "pipe", VV_SOCK, 0644, &x), -EEXIST);
+	assert_int_equal(vv_node_mknod(inc, "f", VV_REG, 0644, &x), -EINVAL);
+	assert_int_equal(vv_node_mknod(inc, "d", VV_DIR, 0755, &x), -EINVAL);
+	assert_int_equal(vv_node_mknod(inc, "a/b", VV_FIFO, 0644, &x), -EINVAL);
+	struct stat sb;
+	vv_node_stat(p, &sb);
+	assert_int_equal(sb.st_mode, S_IFIFO | 0640);
+	assert_int_equal(sb.st_size, 0);
+	vv_node_stat(k, &sb);
+	assert_int_equal(sb.st_mode, S_IFSOCK | 0755);
+	assert_int_equal(vv_node_type(VV_FIFO), S_IFIFO);
+	assert_int_equal(vv_node_type(VV_SOCK), S_IFSOCK);
+	/* no content: nothing to open, read or truncate, nothing to put over */
+	struct vv_readsrc rs;
+	assert_int_equal(vv_node_open_write(p, false), -EINVAL);
+	assert_int_equal(vv_node_truncate(p, 0), -EINVAL);
+	assert_int_equal(vv_node_read_source(k, &rs), -EINVAL);
+	struct vv_tree_ent fe = { .kind = VV_REG, .mode = 0644, .oid = set->empty_oid };
+	assert_int_equal(vv_node_put(inc, "pipe", &fe), -EEXIST);
+	assert_null(p->stage);
+	/* chmod, utimens, rename; a third one made and removed */
+	assert_int_equal(vv_node_setattr(p, 0600, -1, 5000000000LL), 0);
+	assert_int_equal(vv_node_rename(inc, "pipe", inc, "fifo", 0), 0);
+	assert_int_equal(vv_node_mknod(inc, "gone", VV_SOCK, 0700, &x), 0);
+	assert_int_equal(vv_node_unlink(inc, "gone"), 0);
+	struct kinds seen = { .n = 0 };
+	assert_int_equal(vv_node_readdir(inc, 0, see_kind, &seen), 0);
+	int found = 0;
+	for (int i = 0; i < seen.n; i++) {
+		if (!strcmp(seen.names[i], "fifo") && seen.kind[i] == VV_FIFO)
+			found |= 1;
+		if (!strcmp(seen.names[i], "sock") && seen.kind[i] == VV_SOCK)
+			found |= 2;
+		assert_true(strcmp(seen.names[i], "pipe") && strcmp(seen.names[i], "gone"));
+	}
+	assert_int_equal(found, 3);
+	/* the journal says it with 'n' records */
+	struct jrecs jr;
+	journal_of(st, "sp", &env->cfg.root, &jr);
+	int n = 0;
+	for (int i = 0; i < jr.n; i++)
+		n += jr.op[i] == 'n';
+	assert_int_equal(n, 3);
+	assert_int_equal(vv_env_commit(env), 0);
+	expect_special(st, "sp", "include/fifo", VV_FIFO, 0600, 5000000000LL);
+	expect_special(st, "sp", "include/sock", VV_SOCK, 0755, -1);
+	struct vv_tree_ent e;
+	assert_int_equal(vt_lookup(st, &env->cfg.root, "include/gone", &e), 0);
+	assert_int_equal(vv_envset_close(set), 0);
+	assert_int_equal(fsck_env(st, "sp"), 0);
+
+	set = open_set(st);
+	env = vv_envset_find(set, "sp", 2);
+	assert_non_null(env);
+	p = walk(env, "include/fifo");
+	assert_int_equal(p->kind, VV_FIFO);
+	vv_node_stat(p, &sb);
+	assert_int_equal(sb.st_mode, S_IFIFO | 0600);
+	assert_true(p->mtime_ns == 5000000000LL);
+	vv_node_stat(walk(env, "include/sock"), &sb);
+	assert_int_equal(sb.st_mode, S_IFSOCK | 0755);
+	/* a clean directory lists them from its tree */
+	seen.n = 0;
+	assert_int_equal(vv_node_readdir(walk(env, "include"), 0, see_kind, &seen), 0);
+	found = 0;
+	for (int i = 0; i < seen.n; i++)
+		found |= (!strcmp(seen.names[i], "fifo") && seen.kind[i] == VV_FIFO) ? 1 :
+			 (!strcmp(seen.names[i], "sock") && seen.kind[i] == VV_SOCK) ? 2 : 0;
+	assert_int_equal(found, 3);
+	assert_int_equal(vv_node_unlink(walk(env, "include"), "sock"), 0);
+	assert_int_equal(vv_env_commit(env), 0);
+	assert_int_equal(vt_lookup(st, &env->cfg.root, "include/sock", &e), 0);
+	assert_int_equal(vv_envset_close(set), 0);
+}
+
+/* A writer makes a FIFO and a socket, changes them and dies without committing. */
+static void special_child(struct vv_store *st)
+{
+	struct vv_envset *set = open_set(st);
+	struct vv_env *env;
+	struct vv_node *inc, *d, *p, *k;
+	if (vv_envset_create(set, "spc", &env) < 0 || vv_env_load_root(env) < 0 ||
+	    vv_env_walk(env, "include", &inc) < 0 || vv_node_mkdir(inc, "run", 0700, &d) < 0 ||
+	    vv_node_mknod(d, "ctl", VV_FIFO, 0620, &p) < 0 ||
+	    vv_node_mknod(d, "s0", VV_SOCK, 0777, &k) < 0)
+		_exit(2);
+	if (vv_node_setattr(p, 0600, -1, 7000000000LL) < 0 ||
+	    vv_node_rename(d, "s0", inc, "server.sock", 0) < 0)
+		_exit(3);
+	_exit(0); /* no commit */
+}
+
+static void test_mknod_replay_after_crash(void **state)
+{
+	struct vv_store *st = *state;
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		special_child(st);
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+
+	struct vv_envset *set = open_set(st);
+	struct vv_env *env = vv_envset_find(set, "spc", 3);
+	assert_non_null(env);
+	struct vv_node *p = walk(env, "include/run/ctl"), *k = walk(env, "include/server.sock");
+	assert_int_equal(p->kind, VV_FIFO);
+	assert_int_equal(p->mode, 0600);
+	assert_true(p->mtime_ns == 7000000000LL);
+	assert_int_equal(k->kind, VV_SOCK);
+	assert_int_equal(k->mode, 0777);
+	struct vv_node *none;
+	assert_int_equal(vv_env_walk(env, "include/run/s0", &none), -ENOENT);
+	assert_true(vv_env_has_changes(env));
+	assert_int_equal(vv_env_commit(env), 0);
+	expect_special(st, "spc", "include/run/ctl", VV_FIFO, 0600, 7000000000LL);
+	expect_special(st, "spc", "include/server.sock", VV_SOCK, 0777, -1);
+	assert_int_equal(vv_envset_close(set), 0);
+	assert_int_equal(fsck_env(st, "spc"), 0);
+}
+
 static int teardown(void **state)
 {
 	vt_store_free(*state);
@@ -1310,6 +1506,8 @@ int main(void)
 		cmocka_unit_test(test_changes_commit_and_reopen),
 		cmocka_unit_test(test_copy_up_isolation),
 		cmocka_unit_test(test_journal_replay_after_crash),
+		cmocka_unit_test(test_mknod_special),
+		cmocka_unit_test(test_mknod_replay_after_crash),
 		cmocka_unit_test(test_env_rename_remove),
 		cmocka_unit_test(test_failed_write_not_published),
 		cmocka_unit_test(test_locked_env),

@@ -1,6 +1,7 @@
 /*
  * test_tree.c - canonical tree bytes: exact serialization, round trips, name rules,
- * the strict parser against many malformed inputs, and the shared tree cache.
+ * the strict parser against many malformed inputs, FIFOs and sockets (no content, REF
+ * "-"), and the shared tree cache.
  */
 #include "testutil.h"
 
@@ -281,6 +282,68 @@ static void test_parse_unaligned_sizes(void **state)
 	expect_good(good, 2);
 }
 
+/* FIFOs ('p') and sockets ('k') have no content: SIZE 0 and REF "-" whatever the entry
+ * says, they parse back without an id, and "-" is their REF only. */
+static void test_fifo_socket(void **state)
+{
+	(void)state;
+	struct vv_tree_ent e[4];
+	e[0] = ent("a.py", VV_REG, 0644, 12, 1, NULL);
+	vv_oid_from_hex(&e[0].oid, H64, VV_OID_HEX);
+	e[1] = ent("pipe", VV_FIFO, 0600, 99, 1700000000000000000LL, NULL); /* size, oid set */
+	e[2] = ent("sock", VV_SOCK, 0755, 0, -3, NULL);
+	e[3] = ent("z", VV_LNK, 0777, 0, 0, "pipe");
+	char *buf;
+	size_t len;
+	assert_int_equal(vv_tree_serialize(e, 4, &buf, &len), 0);
+	const char *want = HDR
+		"f 644 12 1 " H64 " 4:a.py\n"
+		"p 600 0 1700000000000000000 - 4:pipe\n"
+		"k 755 0 -3 - 4:sock\n"
+		"l 777 4 0 4:pipe 1:z\n";
+	assert_int_equal(len, strlen(want));
+	assert_memory_equal(buf, want, len);
+	struct vv_tree *t = NULL;
+	assert_int_equal(vv_tree_parse(buf, len, &t), 0);
+	assert_int_equal(t->n, 4);
+	for (size_t i = 1; i < 3; i++) {
+		const struct vv_tree_ent *g = &t->ents[i];
+		assert_string_equal(g->name, e[i].name);
+		assert_int_equal(g->kind, e[i].kind);
+		assert_int_equal(g->mode, e[i].mode);
+		assert_true(g->mtime_ns == e[i].mtime_ns);
+		assert_int_equal(g->size, 0);
+		assert_true(vv_oid_is_zero(&g->oid));
+		assert_null(g->target);
+		assert_true(vv_kind_ok(g->kind) && vv_kind_special(g->kind));
+		assert_false(vv_kind_has_oid(g->kind));
+	}
+	char *buf2;
+	size_t len2;
+	assert_int_equal(vv_tree_serialize(t->ents, t->n, &buf2, &len2), 0);
+	assert_int_equal(len2, len);
+	assert_memory_equal(buf2, buf, len);
+	free(buf2);
+	vv_tree_unref(t);
+	free(buf);
+	expect_good(HDR "k 0 0 -9223372036854775808 - 1:k\np 7777 0 9223372036854775807 - 1:p\n",
+		    2);
+
+	BAD("fifo with size", HDR "p 644 1 0 - 1:a\n");
+	BAD("socket with size", HDR "k 644 18446744073709551615 0 - 1:a\n");
+	BAD("fifo with oid", HDR "p 644 0 0 " H64 " 1:a\n");
+	BAD("socket with target", HDR "k 644 0 0 1:x 1:a\n");
+	BAD("fifo without ref", HDR "p 644 0 0 1:a\n");
+	BAD("fifo double dash", HDR "p 644 0 0 -- 1:a\n");
+	BAD("fifo dash without space", HDR "p 644 0 0 -1:a\n");
+	BAD("fifo truncated after dash", HDR "p 644 0 0 -");
+	BAD("file with dash", HDR "f 644 0 0 - 1:a\n");
+	BAD("script with dash", HDR "s 755 0 0 - 1:a\n");
+	BAD("dir with dash", HDR "d 755 0 0 - 1:a\n");
+	BAD("link with dash", HDR "l 777 1 0 - 1:a\n");
+	BAD("upper fifo kind", HDR "P 644 0 0 - 1:a\n");
+}
+
 static void test_store_and_cache(void **state)
 {
 	(void)state;
@@ -394,6 +457,7 @@ int main(void)
 		cmocka_unit_test(test_parse_valid),
 		cmocka_unit_test(test_parse_rejects),
 		cmocka_unit_test(test_parse_unaligned_sizes),
+		cmocka_unit_test(test_fifo_socket),
 		cmocka_unit_test(test_store_and_cache),
 		cmocka_unit_test(test_get_errors),
 		cmocka_unit_test(test_many_trees),

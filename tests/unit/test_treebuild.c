@@ -1,6 +1,7 @@
 /*
  * test_treebuild.c - the tree builder: implicit parents, explicit directories, grafts,
- * opening a graft, lookups, duplicate and non-directory errors, and the trees it writes.
+ * opening a graft, lookups, duplicate and non-directory errors, FIFOs and sockets, and
+ * the trees it writes.
  */
 #include "testutil.h"
 
@@ -307,6 +308,55 @@ static void test_add_tree(void **state)
 	vt_store_free(st);
 }
 
+/* FIFOs and sockets are added like files but keep no size or id, stay in a copy made
+ * with vv_tb_add_tree (an env edited by `venvctl add`), and nothing goes beneath them. */
+static void test_fifo_socket(void **state)
+{
+	(void)state;
+	struct vv_store *st = vt_store_new();
+	struct vv_tb *tb = vv_tb_new(7);
+	struct vv_tree_ent p = file_ent("not content", 0620, 5), k = p, f = file_ent("a", 0644, 1);
+	p.kind = VV_FIFO;
+	k.kind = VV_SOCK;
+	k.mode = 0755;
+	assert_int_equal(vv_tb_add(tb, "run/ctl", &p), 0);
+	assert_int_equal(vv_tb_add(tb, "run/sock", &k), 0);
+	assert_int_equal(vv_tb_add(tb, "run/x", &f), 0);
+	assert_int_equal(vv_tb_add(tb, "run/ctl/under", &f), -ENOTDIR);
+	struct vv_tree_ent got;
+	bool open;
+	assert_int_equal(vv_tb_lookup(tb, "run/ctl", &got, &open), 0);
+	assert_int_equal(got.kind, VV_FIFO);
+	assert_int_equal(got.size, 0);
+	assert_true(vv_oid_is_zero(&got.oid));
+	vv_oid root;
+	assert_int_equal(vv_tb_write(tb, st, &root), 0);
+	vv_tb_free(tb);
+
+	struct vv_tree *t = get(st, &root), *run = get(st, &find(t, "run")->oid);
+	const struct vv_tree_ent *e = find(run, "ctl");
+	assert_int_equal(e->kind, VV_FIFO);
+	assert_int_equal(e->mode, 0620);
+	assert_int_equal(e->size, 0);
+	assert_true(e->mtime_ns == 5);
+	e = find(run, "sock");
+	assert_int_equal(e->kind, VV_SOCK);
+	assert_int_equal(e->mode, 0755);
+	/* a copy with the directory rebuilt gives the same tree */
+	tb = vv_tb_new(7);
+	struct vv_tree_ent d = find(t, "run")[0];
+	memset(&d.oid, 0, sizeof(d.oid));
+	assert_int_equal(vv_tb_add(tb, "run", &d), 0);
+	assert_int_equal(vv_tb_add_tree(tb, "run", run, NULL, NULL), 0);
+	vv_oid root2;
+	assert_int_equal(vv_tb_write(tb, st, &root2), 0);
+	assert_true(vv_oid_eq(&root, &root2));
+	vv_tb_free(tb);
+	vv_tree_unref(run);
+	vv_tree_unref(t);
+	vt_store_free(st);
+}
+
 static void test_errors(void **state)
 {
 	(void)state;
@@ -377,6 +427,7 @@ int main(void)
 		cmocka_unit_test(test_graft),
 		cmocka_unit_test(test_expand_lookup),
 		cmocka_unit_test(test_add_tree),
+		cmocka_unit_test(test_fifo_socket),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_empty_builder),
 	};

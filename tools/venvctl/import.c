@@ -139,10 +139,13 @@ static int cmd_import(struct vc_ctx *c, int argc, char **argv)
 	char size[32];
 	vc_human_size(res.bytes, size, sizeof(size));
 	printf("imported '%s' as env '%s': Python %s (%s); %llu files (%s), %llu console "
-	       "scripts made to follow the env, %llu symlinks, %llu directories\n",
+	       "scripts made to follow the env, %llu symlinks, %llu directories",
 	       pos[0], pos[1], res.version, res.python, (unsigned long long)res.files, size,
 	       (unsigned long long)res.scripts, (unsigned long long)res.symlinks,
 	       (unsigned long long)res.dirs);
+	if (res.specials) /* rare: said only when there are some */
+		printf(", %llu fifos and sockets", (unsigned long long)res.specials);
+	putchar('\n');
 	if (res.src_version && strcmp(res.src_version, res.version))
 		printf("note: the venv was made with Python %s; env '%s' uses %s\n",
 		       res.src_version, pos[1], res.version);
@@ -212,9 +215,10 @@ const struct vc_command vc_command_import = {"import", cmd_import,
 	"make an existing venv folder an env of the store",
 	"Make the venv at PATH (made by `python -m venv`, virtualenv or uv: it has a\n"
 	"pyvenv.cfg) the new env NAME. Every regular file is stored once in the store\n"
-	"(files other envs have already are shared), symlinks stay symlinks, modes and\n"
-	"mtimes are kept. PATH is only read: nothing in it changes, no symlink in it is\n"
-	"followed, and it stays usable.\n"
+	"(files other envs have already are shared), symlinks stay symlinks, FIFOs and\n"
+	"UNIX sockets stay FIFOs and sockets (never opened), modes and mtimes are kept.\n"
+	"PATH is only read: nothing in it changes, no symlink in it is followed, and it\n"
+	"stays usable.\n"
 	"\n"
 	"Left out, because every env shows its own: pyvenv.cfg, lib64, bin/python,\n"
 	"bin/python3, bin/python3.N, the activators (also virtualenv's activate.ps1 and\n"
@@ -236,10 +240,10 @@ const struct vc_command vc_command_import = {"import", cmd_import,
 	"\n"
 	"A progress bar is shown on a terminal while files are stored. Refused, creating\n"
 	"nothing: PATH without pyvenv.cfg or without exactly one lib/python3.N, no matching\n"
-	"interpreter, a --python of another X.Y, a socket, fifo or device inside PATH, an\n"
-	"existing NAME. Creates the store if it does not exist. Prints one line on success.\n"
-	"Exits 0 on success, 1 when refused (PATH and the reason on stderr), 2 on a usage\n"
-	"error.\n"};
+	"interpreter, a --python of another X.Y, a character or block device inside PATH,\n"
+	"an existing NAME. Creates the store if it does not exist. Prints one line on\n"
+	"success. Exits 0 on success, 1 when refused (PATH and the reason on stderr), 2 on\n"
+	"a usage error.\n"};
 
 const struct vc_command vc_command_freeze = {"freeze", cmd_freeze, "[--all] NAME",
 	"print an env's installed packages as `pip freeze` does",
