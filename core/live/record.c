@@ -39,99 +39,88 @@ static int recorded(struct vv_env *env, int r)
 	return r;
 }
 
-/* File n has new published content (n->oid). */
-int vv_live_record_put(struct vv_node *n)
+/* What a record of node n says. */
+enum what { PUT, STAGE, MKDIR, MKNOD, SYMLINK, REMOVE, ATTR };
+
+/* Append the record of change `what` to n at its current path. */
+static int record(struct vv_node *n, enum what what)
 {
 	struct vv_env *env = n->env;
 	if (!recording(env))
 		return 0;
+	if (what == STAGE && (n->unlinked || !n->stage || !n->stage->stage[0]))
+		return 0; /* no path, or a private temp file (never journaled) */
 	char *rel = vv_node_relpath(n);
 	if (!rel)
 		return -ENOMEM;
-	int r = jopen(env);
-	if (r == 0)
-		r = vv_journal_put(env->jfd, rel, (char)n->kind, n->mode, n->size, n->mtime_ns,
-				   &n->oid);
+	int r = jopen(env), fd = env->jfd;
+	if (r == 0) {
+		switch (what) {
+		case PUT:
+			r = vv_journal_put(fd, rel, (char)n->kind, n->mode, n->size, n->mtime_ns,
+					   &n->oid);
+			break;
+		case STAGE:
+			r = vv_journal_stage(fd, rel, n->mode, n->stage->stage);
+			break;
+		case MKDIR:
+			r = vv_journal_mkdir(fd, rel, n->mode, n->mtime_ns);
+			break;
+		case MKNOD:
+			r = vv_journal_mknod(fd, rel, (char)n->kind, n->mode, n->mtime_ns);
+			break;
+		case SYMLINK:
+			r = vv_journal_symlink(fd, rel, n->target, n->mtime_ns);
+			break;
+		case REMOVE:
+			r = vv_journal_remove(fd, rel);
+			break;
+		case ATTR:
+			r = vv_journal_attr(fd, rel, n->mode, n->mtime_ns);
+			break;
+		}
+	}
 	free(rel);
 	return recorded(env, r);
+}
+
+/* File n has new published content (n->oid). */
+int vv_live_record_put(struct vv_node *n)
+{
+	return record(n, PUT);
 }
 
 /* File n's content is its (named) stage from now on. */
 int vv_live_record_stage(struct vv_node *n)
 {
-	struct vv_env *env = n->env;
-	if (!recording(env) || n->unlinked || !n->stage || !n->stage->stage[0])
-		return 0;
-	char *rel = vv_node_relpath(n);
-	if (!rel)
-		return -ENOMEM;
-	int r = jopen(env);
-	if (r == 0)
-		r = vv_journal_stage(env->jfd, rel, n->mode, n->stage->stage);
-	free(rel);
-	return recorded(env, r);
+	return record(n, STAGE);
 }
 
 int vv_live_record_mkdir(struct vv_node *n)
 {
-	struct vv_env *env = n->env;
-	if (!recording(env))
-		return 0;
-	char *rel = vv_node_relpath(n);
-	if (!rel)
-		return -ENOMEM;
-	int r = jopen(env);
-	if (r == 0)
-		r = vv_journal_mkdir(env->jfd, rel, n->mode, n->mtime_ns);
-	free(rel);
-	return recorded(env, r);
+	return record(n, MKDIR);
 }
 
 /* A FIFO or socket node (no content). */
 int vv_live_record_mknod(struct vv_node *n)
 {
-	struct vv_env *env = n->env;
-	if (!recording(env))
-		return 0;
-	char *rel = vv_node_relpath(n);
-	if (!rel)
-		return -ENOMEM;
-	int r = jopen(env);
-	if (r == 0)
-		r = vv_journal_mknod(env->jfd, rel, (char)n->kind, n->mode, n->mtime_ns);
-	free(rel);
-	return recorded(env, r);
+	return record(n, MKNOD);
 }
 
 int vv_live_record_symlink(struct vv_node *n)
 {
-	struct vv_env *env = n->env;
-	if (!recording(env))
-		return 0;
-	char *rel = vv_node_relpath(n);
-	if (!rel)
-		return -ENOMEM;
-	int r = jopen(env);
-	if (r == 0)
-		r = vv_journal_symlink(env->jfd, rel, n->target, n->mtime_ns);
-	free(rel);
-	return recorded(env, r);
+	return record(n, SYMLINK);
 }
 
 /* n is about to be unlinked or removed (it still has its path). */
 int vv_live_record_remove(struct vv_node *n)
 {
-	struct vv_env *env = n->env;
-	if (!recording(env))
-		return 0;
-	char *rel = vv_node_relpath(n);
-	if (!rel)
-		return -ENOMEM;
-	int r = jopen(env);
-	if (r == 0)
-		r = vv_journal_remove(env->jfd, rel);
-	free(rel);
-	return recorded(env, r);
+	return record(n, REMOVE);
+}
+
+int vv_live_record_attr(struct vv_node *n)
+{
+	return record(n, ATTR);
 }
 
 /* from and to: the paths before and after the rename. */
@@ -143,21 +132,6 @@ int vv_live_record_rename(struct vv_env *env, const char *from, const char *to,
 	int r = jopen(env);
 	if (r == 0)
 		r = vv_journal_rename(env->jfd, from, to, flags);
-	return recorded(env, r);
-}
-
-int vv_live_record_attr(struct vv_node *n)
-{
-	struct vv_env *env = n->env;
-	if (!recording(env))
-		return 0;
-	char *rel = vv_node_relpath(n);
-	if (!rel)
-		return -ENOMEM;
-	int r = jopen(env);
-	if (r == 0)
-		r = vv_journal_attr(env->jfd, rel, n->mode, n->mtime_ns);
-	free(rel);
 	return recorded(env, r);
 }
 
