@@ -2,8 +2,8 @@
  * file.c - the FUSE handlers of file content: open and create (a file's first open hands
  * its bytes to the kernel's page cache), read, write and fallocate (straight into the
  * file's stage, without the lock), flush (an edit of a generated file is applied at
- * close), release (the last writer's seals the stage) and fsync (syncs the stage where
- * it is). Storing a stage (vv_fs_publish) hashes it without the lock too.
+ * close), release (the last writer's seals the stage, inode.c's vv_fs_publish) and fsync
+ * (syncs the stage where it is).
  */
 #include "fs.h"
 
@@ -26,32 +26,6 @@ struct vv_fh {
 /* Content pushed into the kernel's page cache at a file's first open, so that a
  * cold read costs no READ round trip; larger files are read on demand. */
 #define VV_PUSH_MAX (1024 * 1024)
-
-/* Hashing a big file stops when the mount goes away: its stage stays named in the
- * journal, and the next mount stores it. */
-static bool publish_stop(void *arg)
-{
-	struct vv_fs *fs = arg;
-	return __atomic_load_n(&fs->stop, __ATOMIC_RELAXED) || fuse_session_exited(fs->se);
-}
-
-int vv_fs_publish(struct vv_fs *fs, struct vv_node *n)
-{
-	struct vv_publish p;
-	bool need;
-	int r = vv_node_publish_begin(n, &p, &need);
-	if (r < 0 || !need)
-		return r;
-	p.stop = publish_stop;
-	p.stop_arg = fs;
-	vv_fs_unlock(fs);
-	vv_publish_run(fs->st, &p);
-	vv_fs_lock(fs);
-	r = vv_node_publish_end(&p);
-	if (r < 0 && r != -ECANCELED)
-		fprintf(stderr, "venvfs: storing a file: %s\n", vv_errmsg());
-	return r;
-}
 
 static int fh_new(struct vv_node *n, bool writable, struct vv_fh **out)
 {

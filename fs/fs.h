@@ -81,6 +81,11 @@ void vv_fs_inval_env_attrs(struct vv_fs *fs, struct vv_env *env);
 void vv_fs_inval_entry(struct vv_fs *fs, fuse_ino_t parent, const char *name);
 /* The model's hook for the same (struct vv_envset.inval_entry), ctx is the vv_fs. */
 void vv_fs_model_inval(void *ctx, struct vv_node *dir, const char *name);
+/* The directory node of ino: -ENOENT for a removed one, -ENOTDIR. */
+int vv_fs_dir_node(fuse_ino_t ino, struct vv_node **out);
+/* Publish n's stage, hashing without fs->lk (held on entry and on return): the last
+ * writer's release, the publisher thread and an explicit commit call it. */
+int vv_fs_publish(struct vv_fs *fs, struct vv_node *n);
 int vv_fs_worker_start(struct vv_fs *fs);
 /* Apply every envs/ change made before this call (other processes' env files), kernel
  * caches included, before returning: the answer to a tool's VV_IOC_SYNC (env.h). With
@@ -106,8 +111,6 @@ static inline void vv_fs_unlock(struct vv_fs *fs)
 
 /* ops.c: names, attributes, directories, the mount root, the table of handlers */
 extern const struct fuse_lowlevel_ops vv_fs_ops;
-/* The directory node of ino: -ENOENT for a removed one, -ENOTDIR. */
-int vv_fs_dir_node(fuse_ino_t ino, struct vv_node **out);
 
 /* file.c: file content */
 void vv_fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
@@ -122,8 +125,7 @@ void vv_fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t 
 void vv_fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void vv_fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void vv_fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
-/* Publish n's stage, hashing without fs->lk (held on entry and on return). */
-int vv_fs_publish(struct vv_fs *fs, struct vv_node *n);
+
 
 /* count.c: the ops to serve (vv_fs_ops, or counting wrappers when VENVFS_COUNT_FILE
  * is set); start the SIGUSR1 listener after daemonizing, before other threads; write

@@ -1,5 +1,6 @@
 /*
- * inode.c - inode numbers, entry replies and the background worker of the FUSE layer.
+ * inode.c - inode numbers, entry replies, storing a stage (vv_fs_publish: hashing
+ * without the lock) and the background threads of the FUSE layer.
  *
  * The worker thread does what must not happen inside a request handler:
  *   - kernel cache invalidation (fuse_lowlevel_notify_inval_inode), which may deadlock
@@ -8,6 +9,8 @@
  *     second, or at the latest five seconds after its first uncommitted change, so the
  *     journal stays short and the store's committed state is never far behind; the
  *     env's writer lock is released when nothing of it is pending any more.
+ *
+ * The publisher thread stores stages nobody else will (below).
  *
  * The watcher thread applies envs/ changes of other processes: from inotify events,
  * and by polling envs/ every POLL_NS, because a writer on another host (NFS) sends no
@@ -218,6 +221,46 @@ static void commit_due(struct vv_fs *fs)
 		if (vv_env_commit_batch(env, true) < 0)
 			fprintf(stderr, "venvfs: %s\n", vv_errmsg());
 	}
+}
+
+/* Resolve a directory inode to a node, loading an env root if needed. */
+int vv_fs_dir_node(fuse_ino_t ino, struct vv_node **out)
+{
+	struct vv_node *n = vv_fs_node(ino);
+	if (!n)
+		return -EINVAL;
+	if (n->unlinked && !n->parent && !(n->env->root == n && !n->env->removed))
+		return -ENOENT;
+	if (n->kind != VV_DIR)
+		return -ENOTDIR;
+	*out = n;
+	return 0;
+}
+
+/* Hashing a big file stops when the mount goes away: its stage stays named in the
+ * journal, and the next mount stores it. */
+static bool publish_stop(void *arg)
+{
+	struct vv_fs *fs = arg;
+	return __atomic_load_n(&fs->stop, __ATOMIC_RELAXED) || fuse_session_exited(fs->se);
+}
+
+int vv_fs_publish(struct vv_fs *fs, struct vv_node *n)
+{
+	struct vv_publish p;
+	bool need;
+	int r = vv_node_publish_begin(n, &p, &need);
+	if (r < 0 || !need)
+		return r;
+	p.stop = publish_stop;
+	p.stop_arg = fs;
+	vv_fs_unlock(fs);
+	vv_publish_run(fs->st, &p);
+	vv_fs_lock(fs);
+	r = vv_node_publish_end(&p);
+	if (r < 0 && r != -ECANCELED)
+		fprintf(stderr, "venvfs: storing a file: %s\n", vv_errmsg());
+	return r;
 }
 
 /* The publisher thread stores the stages nobody else will: a replayed journal's, or

@@ -32,20 +32,6 @@ static void reply_entry(fuse_req_t req, struct vv_node *n)
 	fuse_reply_entry(req, &e);
 }
 
-/* Resolve a directory inode to a node, loading an env root if needed. */
-int vv_fs_dir_node(fuse_ino_t ino, struct vv_node **out)
-{
-	struct vv_node *n = vv_fs_node(ino);
-	if (!n)
-		return -EINVAL;
-	if (n->unlinked && !n->parent && !(n->env->root == n && !n->env->removed))
-		return -ENOENT;
-	if (n->kind != VV_DIR)
-		return -ENOTDIR;
-	*out = n;
-	return 0;
-}
-
 /* ---- lifecycle ----------------------------------------------------------------- */
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)

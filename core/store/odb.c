@@ -213,9 +213,7 @@ static int make_fan(struct vv_odb *odb, const vv_oid *oid, char *dir)
 	return 0;
 }
 
-/* Publish fd as object oid. tmpname: fd may be a named temp file in tmp/ (the fallback
- * without O_TMPFILE), to be removed once linked; a stage keeps its name in stage/. */
-static int publish(struct vv_odb *odb, int fd, const vv_oid *oid, bool tmpname)
+static int publish(struct vv_odb *odb, int fd, const vv_oid *oid)
 {
 	char rel[VV_OID_HEX + 2], shown[VV_ODB_PATH_SIZE];
 	obj_relpath(oid, rel);
@@ -233,7 +231,7 @@ static int publish(struct vv_odb *odb, int fd, const vv_oid *oid, bool tmpname)
 	struct stat os;
 	if (fstatat(odb->objfd, rel, &os, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(os.st_mode) &&
 	    utimensat(odb->objfd, rel, NULL, AT_SYMLINK_NOFOLLOW) == 0) {
-		if (tmpname && fs.st_nlink > 0) {
+		if (fs.st_nlink > 0) {
 			char name[NAME_MAX + 1];
 			if (find_tmp_name(odb, &fs, name, sizeof(name)) == 0)
 				unlinkat(odb->tmpfd, name, 0);
@@ -280,7 +278,7 @@ static int publish(struct vv_odb *odb, int fd, const vv_oid *oid, bool tmpname)
 		return vv_err_sys(r, "cannot link object '%s' in store '%s'", shown, odb->path);
 
 	/* A named fallback temp file has served its purpose. */
-	if (tmpname && fs.st_nlink > 0) {
+	if (fs.st_nlink > 0) {
 		char name[NAME_MAX + 1];
 		if (find_tmp_name(odb, &fs, name, sizeof(name)) == 0)
 			unlinkat(odb->tmpfd, name, 0);
@@ -299,7 +297,7 @@ int vv_odb_publish_tmpfile(struct vv_odb *odb, int fd, vv_oid *out, uint64_t *si
 	int r = vv_hash_fd(fd, &oid, &size);
 	if (r < 0)
 		return vv_err_prefix(r, "publishing to store '%s'", odb->path);
-	if ((r = publish(odb, fd, &oid, true)) < 0)
+	if ((r = publish(odb, fd, &oid)) < 0)
 		return r;
 	*out = oid;
 	if (size_out)
@@ -333,7 +331,7 @@ int vv_odb_put_buf(struct vv_odb *odb, const void *buf, size_t len, vv_oid *out)
 		vv_err_prefix(r, "writing object to store '%s'", odb->path);
 	} else {
 		/* We wrote exactly buf, so its hash is the object's id. */
-		r = publish(odb, fd, &oid, true);
+		r = publish(odb, fd, &oid);
 	}
 	if (r < 0) {
 		struct stat s;
@@ -479,26 +477,6 @@ int vv_odb_stage_sync(struct vv_odb *odb, int fd, bool dir)
 		return vv_err_sys(-errno, "cannot fsync a stage in '%s/stage'", odb->path);
 	if (dir && odb->stagefd >= 0 && fsync(odb->stagefd) < 0 && errno != EINVAL)
 		return vv_err_sys(-errno, "cannot fsync '%s/stage'", odb->path);
-	return 0;
-}
-
-int vv_odb_publish_stage(struct vv_odb *odb, int fd, vv_oid *out, uint64_t *size_out,
-			 bool (*stop)(void *), void *arg)
-{
-	vv_oid oid;
-	uint64_t size;
-	if (odb->readonly)
-		return vv_err(-EROFS, "store '%s' is open read-only", odb->path);
-	int r = vv_hash_fd_until(fd, &oid, &size, stop, arg);
-	if (r == -ECANCELED)
-		return r;
-	if (r < 0)
-		return vv_err_prefix(r, "publishing to store '%s'", odb->path);
-	if ((r = publish(odb, fd, &oid, false)) < 0)
-		return r;
-	*out = oid;
-	if (size_out)
-		*size_out = size;
 	return 0;
 }
 

@@ -104,11 +104,6 @@ bool vv_odb_stage_in_use(struct vv_odb *odb, const char *name);
 int vv_odb_stage_remove(struct vv_odb *odb, const char *name);
 /* Make a stage durable: fdatasync fd (if >= 0) and, with dir, stage/ itself. */
 int vv_odb_stage_sync(struct vv_odb *odb, int fd, bool dir);
-/* Publish a stage as an object without copying it (hash, fsync, 0444, link into
- * objects/); its name in stage/ stays. fd must not be written afterwards. Hashing asks
- * stop(arg) (may be NULL) before every block: -ECANCELED when it says yes. */
-int vv_odb_publish_stage(struct vv_odb *odb, int fd, vv_oid *out, uint64_t *size_out,
-			 bool (*stop)(void *), void *arg);
 /* ---- publishing in batches (the mount) ----
  *
  * Publishing one object at a time costs two device flushes (the bytes, then the name).

@@ -1176,7 +1176,8 @@ static void rewrite_child(struct vv_store *st)
 		_exit(3);
 	vv_node_write_end(p, 3);
 	vv_oid oid;
-	if (vv_odb_publish_stage(&st->odb, fd->fd, &oid, NULL, NULL, NULL) < 0)
+	if (vv_odb_seal(&st->odb, fd->fd, &oid, NULL, NULL, NULL) < 0 ||
+	    vv_odb_sync(&st->odb) < 0 || vv_odb_link_synced(&st->odb, fd->fd, &oid) < 0)
 		_exit(4);
 	_exit(0);
 }

@@ -537,9 +537,13 @@ static void test_stage_publish(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(vv_write_all(fd, data, n), 0);
 	uint64_t size = 0;
-	assert_int_equal(vv_odb_publish_stage(odb, fd, &o, &size, NULL, NULL), 0);
+	/* sealed (hashed; the object is not there yet), synced, linked as it is */
+	assert_int_equal(vv_odb_seal(odb, fd, &o, &size, NULL, NULL), 0);
 	assert_true(vv_oid_eq(&o, &want));
 	assert_int_equal(size, n);
+	assert_int_equal(vv_odb_sync(odb), 0);
+	assert_true(vv_odb_synced_at(odb) > 0);
+	assert_int_equal(vv_odb_link_synced(odb, fd, &o), 0);
 	/* the object is the stage's inode, 0444; the stage keeps its name */
 	struct stat ssb, osb;
 	assert_int_equal(fstatat(st->stagefd, name, &ssb, AT_SYMLINK_NOFOLLOW), 0);
@@ -572,7 +576,7 @@ static void test_stage_publish(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(vv_write_all(fd, data, n), 0);
 	vv_oid again;
-	assert_int_equal(vv_odb_publish_stage(odb, fd, &again, NULL, NULL, NULL), 0);
+	assert_int_equal(vv_odb_seal(odb, fd, &again, NULL, NULL, NULL), 1); /* stored */
 	assert_true(vv_oid_eq(&again, &o));
 	struct stat osb2;
 	assert_int_equal(vv_odb_check(odb, &o, true, &osb2), 1);
@@ -651,7 +655,7 @@ static void test_stage_readonly(void **state)
 	assert_true(fd >= 0);
 	assert_false(writable);
 	vv_oid o;
-	assert_int_equal(vv_odb_publish_stage(&st->odb, fd, &o, NULL, NULL, NULL), -EROFS);
+	assert_int_equal(vv_odb_seal(&st->odb, fd, &o, NULL, NULL, NULL), -EROFS);
 	close(fd);
 	struct stage_names s = { 0 };
 	assert_int_equal(vv_odb_stage_each(&st->odb, see_stage, &s), 0);
