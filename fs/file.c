@@ -93,8 +93,10 @@ void vv_fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct vv_fh *fh = NULL;
 	int r = !n ? -EISDIR : (w && fs->ro) ? -EROFS : 0;
 	vv_fs_lock(fs);
-	if (r == 0 && w)
+	if (r == 0 && w) {
 		r = vv_node_open_write(n, fi->flags & O_TRUNC);
+		vv_fs_spare_kick(fs);
+	}
 	if (r == 0 && (r = fh_new(n, w, &fh)) < 0 && w)
 		vv_node_close_write(n);
 	if (r < 0) {
@@ -126,11 +128,12 @@ void vv_fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	vv_fs_lock(fs);
 	if (r == 0 && (r = vv_fs_dir_node(parent, &dir)) == 0) {
 		mode_t m = mode & ~fuse_req_ctx(req)->umask & 07777;
-		r = vv_node_create(dir, name, (uint16_t)m, fi->flags & O_EXCL, &n);
-		if (r == 0 && (fi->flags & O_TRUNC) && n->stage)
-			r = vv_node_truncate(n, 0);
+		unsigned how = (fi->flags & O_EXCL ? VV_CREATE_EXCL : 0) |
+			       (fi->flags & O_TRUNC ? VV_CREATE_TRUNC : 0);
+		r = vv_node_create(dir, name, (uint16_t)m, how, &n);
 		if (r == 0 && (r = fh_new(n, true, &fh)) < 0)
 			vv_node_close_write(n);
+		vv_fs_spare_kick(fs);
 	}
 	if (r < 0) {
 		fuse_reply_err(req, -r);
@@ -357,11 +360,12 @@ void vv_fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_
 			fprintf(stderr, "venvfs: %s\n", vv_errmsg());
 		if (r == 0 && dir)
 			__atomic_store_n(&stage->named_synced, true, __ATOMIC_RELEASE);
-		vv_fdref_put(stage);
 	}
 	vv_fs_lock(fs);
 	if (r == 0 && n && !n->unlinked)
-		r = vv_journal_sync(n->env);
+		r = vv_node_synced(n, stage);
 	vv_fs_unlock(fs);
+	if (stage)
+		vv_fdref_put(stage);
 	fuse_reply_err(req, -r);
 }

@@ -33,10 +33,12 @@ struct vv_fs {
 	bool no_opendir;             /* the kernel took FUSE_CAP_NO_OPENDIR_SUPPORT */
 
 	/* background work: commits and kernel cache invalidation (worker), stages left
-	 * to store (publisher), other processes' env changes (watcher) */
-	pthread_t worker, publisher, watcher;
-	pthread_cond_t cv, pub_cv;
-	bool stop, worker_started, publisher_started, watcher_started;
+	 * to store (publisher), other processes' env changes (watcher), spare stages
+	 * (stager) */
+	pthread_t worker, publisher, watcher, stager;
+	pthread_cond_t cv, pub_cv, stage_cv;
+	bool stop, worker_started, publisher_started, watcher_started, stager_started;
+	bool spares_wanted;          /* the stager has been asked to fill (guarded by lk) */
 	int inotify_fd;              /* watches STORE/envs for other processes' changes */
 	pthread_mutex_t watch_lk;    /* held while envs/ events are read and applied */
 	/* polling of envs/ (inode.c; guarded by watch_lk): what the last scan saw */
@@ -92,6 +94,8 @@ int vv_fs_worker_start(struct vv_fs *fs);
  * inotify unavailable it scans envs/ instead. */
 void vv_fs_watch_sync(struct vv_fs *fs);
 void vv_fs_worker_stop(struct vv_fs *fs);
+/* A stage was just taken (fs->lk held): ask the stager to make more if few are left. */
+void vv_fs_spare_kick(struct vv_fs *fs);
 
 /* Every handler takes fs->lk around its calls into the model. */
 static inline struct vv_fs *vv_fs_of(fuse_req_t req)

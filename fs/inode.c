@@ -10,7 +10,8 @@
  *     journal stays short and the store's committed state is never far behind; the
  *     env's writer lock is released when nothing of it is pending any more.
  *
- * The publisher thread stores stages nobody else will (below).
+ * The publisher thread stores stages nobody else will (below); the stager keeps spare
+ * stages ready for CREATE requests.
  *
  * The watcher thread applies envs/ changes of other processes: from inotify events,
  * and by polling envs/ every POLL_NS, because a writer on another host (NFS) sends no
@@ -297,6 +298,40 @@ static void *publisher(void *arg)
 	return NULL;
 }
 
+/* The stager keeps spare stages ready (odb.h): a CREATE then takes one instead of
+ * waiting for an inode allocation. It fills up to VV_ODB_SPARES when asked, which a
+ * request does once fewer than half are left; it makes none before the first write. */
+static void *stager(void *arg)
+{
+	struct vv_fs *fs = arg;
+	bool told = false;
+	pthread_mutex_lock(&fs->lk);
+	while (!fs->stop) {
+		if (!fs->spares_wanted) {
+			pthread_cond_wait(&fs->stage_cv, &fs->lk);
+			continue;
+		}
+		pthread_mutex_unlock(&fs->lk);
+		int r = vv_odb_spare_fill(&fs->st->odb, VV_ODB_SPARES);
+		pthread_mutex_lock(&fs->lk);
+		fs->spares_wanted = false;
+		if (r < 0 && !told) /* a full disk, say: requests make their stages themselves */
+			fprintf(stderr, "venvfs: making spare stages: %s\n", vv_errmsg());
+		told = told || r < 0;
+	}
+	pthread_mutex_unlock(&fs->lk);
+	return NULL;
+}
+
+void vv_fs_spare_kick(struct vv_fs *fs)
+{
+	if (!fs->stager_started || fs->spares_wanted ||
+	    vv_odb_spare_count(&fs->st->odb) >= VV_ODB_SPARES / 2)
+		return;
+	fs->spares_wanted = true;
+	pthread_cond_signal(&fs->stage_cv);
+}
+
 static void *worker(void *arg)
 {
 	struct vv_fs *fs = arg;
@@ -568,6 +603,10 @@ int vv_fs_worker_start(struct vv_fs *fs)
 		fs->publisher_started = true;
 	else
 		fprintf(stderr, "venvfs: cannot start publisher thread: %s\n", strerror(r));
+	if (!fs->ro && (r = pthread_create(&fs->stager, NULL, stager, fs)) == 0)
+		fs->stager_started = true;
+	else if (!fs->ro) /* requests make their stages themselves */
+		fprintf(stderr, "venvfs: cannot start stager thread: %s\n", strerror(r));
 	char path[PATH_MAX];
 	snprintf(path, sizeof(path), "%s/envs", fs->st->path);
 	/* VENVFS_NO_INOTIFY=1 (a debugging aid): rely on polling alone, as for changes
@@ -602,6 +641,7 @@ void vv_fs_worker_stop(struct vv_fs *fs)
 	__atomic_store_n(&fs->stop, true, __ATOMIC_RELAXED);
 	pthread_cond_signal(&fs->cv);
 	pthread_cond_signal(&fs->pub_cv);
+	pthread_cond_signal(&fs->stage_cv);
 	pthread_mutex_unlock(&fs->lk);
 	pthread_join(fs->worker, NULL);
 	fs->worker_started = false;
@@ -611,6 +651,10 @@ void vv_fs_worker_stop(struct vv_fs *fs)
 	if (fs->watcher_started)
 		pthread_join(fs->watcher, NULL);
 	fs->watcher_started = false;
+	if (fs->stager_started)
+		pthread_join(fs->stager, NULL);
+	fs->stager_started = false;
+	vv_odb_spare_drop(&fs->st->odb);
 	if (fs->inotify_fd >= 0)
 		close(fs->inotify_fd);
 	fs->inotify_fd = -1;

@@ -252,6 +252,7 @@ int main(int argc, char **argv)
 	pthread_mutex_init(&fs.watch_lk, NULL);
 	pthread_cond_init(&fs.cv, NULL);
 	pthread_cond_init(&fs.pub_cv, NULL);
+	pthread_cond_init(&fs.stage_cv, NULL);
 	struct vv_envset_opts eo = {
 		.mountpoint = mnt,
 		.python = cfg.python,

@@ -399,7 +399,8 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 		if (!S_ISREG(mode)) {
 			r = vv_node_mknod(dir, name, S_ISFIFO(mode) ? VV_FIFO : VV_SOCK,
 					  (uint16_t)m, &n);
-		} else if ((r = vv_node_create(dir, name, (uint16_t)m, true, &n)) == 0) {
+		} else if ((r = vv_node_create(dir, name, (uint16_t)m, VV_CREATE_EXCL,
+						  &n)) == 0) {
 			vv_node_close_write(n);
 			r = vv_fs_publish(fs, n);
 		}

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/clock.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 #include "util/vec.h"
@@ -50,7 +51,12 @@ int vv_journal_pending(struct vv_store *st, const char *name, const vv_oid *root
 	snprintf(want, sizeof(want), JOURNAL_MAGIC "%s\n", hex);
 	if (strncmp(buf, want, strlen(want)))
 		return 0; /* names another root: stale, ignored */
-	return (size_t)n > strlen(want);
+	/* `b` records say which boot wrote what follows: alone they change nothing */
+	const char *p = buf + strlen(want);
+	while (!strncmp(p, "b ", 2) && strlen(p) >= 2 + VV_BOOT_ID_LEN + 1 &&
+	       p[2 + VV_BOOT_ID_LEN] == '\n')
+		p += 2 + VV_BOOT_ID_LEN + 1;
+	return *p != 0;
 }
 
 /* ---- writing ------------------------------------------------------------------- */
@@ -106,11 +112,20 @@ static int header(const vv_oid *root, char *buf, size_t size)
 	return snprintf(buf, size, JOURNAL_MAGIC "%s\n", hex);
 }
 
+/* The `b` record a mount writes first; "" where the boot id is unknown (every record
+ * is then trusted as written in this boot, as before boot ids were recorded). */
+static int boot_record(char *buf, size_t size)
+{
+	const char *id = vv_boot_id();
+	return *id ? snprintf(buf, size, "b %s\n", id) : (*buf = 0, 0);
+}
+
 int vv_journal_reset(struct vv_store *st, const char *name, const vv_oid *root, int *jfd)
 {
 	vv_journal_close(jfd);
-	char head[128];
+	char head[192];
 	int hl = header(root, head, sizeof(head));
+	hl += boot_record(head + hl, sizeof(head) - (size_t)hl);
 	/* write the new journal beside and rename it over: the old one (for the previous
 	 * root) stays valid until the new one replaces it, and either is harmless */
 	char tmp[64];
@@ -146,6 +161,13 @@ int vv_journal_open(struct vv_store *st, const char *name, const vv_oid *root, i
 	if (fd >= 0) {
 		ssize_t n = pread(fd, have, (size_t)hl, 0);
 		if (n == hl && !memcmp(have, head, (size_t)hl)) {
+			/* what this mount appends was written in this boot */
+			char b[64];
+			int bl = boot_record(b, sizeof(b));
+			if (bl > 0 && vv_write_all(fd, b, (size_t)bl) < 0) {
+				close(fd);
+				return vv_err_sys(-errno, "cannot append to journal of env '%s'", name);
+			}
 			*jfd = fd;
 			return 0;
 		}
@@ -188,6 +210,22 @@ int vv_journal_stage(int fd, const char *path, unsigned mode, const char *stage)
 	struct jbuf b = { 0 };
 	jb_fmt(&b, "w %o %s", mode, stage);
 	return with_path(fd, &b, path);
+}
+
+int vv_journal_sealed(int fd, const char *stage, uint64_t size, const vv_oid *oid)
+{
+	struct jbuf b = { 0 };
+	char hex[VV_OID_HEX + 1];
+	vv_oid_hex(oid, hex);
+	jb_fmt(&b, "s %s %" PRIu64 " %s", stage, size, hex);
+	return append(fd, &b);
+}
+
+int vv_journal_synced(int fd, const char *stage)
+{
+	struct jbuf b = { 0 };
+	jb_fmt(&b, "f %s", stage);
+	return append(fd, &b);
 }
 
 int vv_journal_mkdir(int fd, const char *path, unsigned mode, int64_t mtime_ns)
@@ -346,6 +384,29 @@ static int c_mode_mtime_path(struct cur *c, struct vv_jrec *out)
 	return c_str(c, &out->a, &out->alen);
 }
 
+/* A stage name (16 hex digits). */
+static int c_stage(struct cur *c, struct vv_jrec *out)
+{
+	if ((size_t)(c->end - c->p) < VV_ODB_STAGE_LEN)
+		return 0;
+	if (!vv_odb_stage_name_ok(c->p, VV_ODB_STAGE_LEN))
+		return -EUCLEAN;
+	memcpy(out->stage, c->p, VV_ODB_STAGE_LEN);
+	c->p += VV_ODB_STAGE_LEN;
+	return 1;
+}
+
+/* An object id (64 hex digits) into out->oidhex. */
+static int c_oid(struct cur *c, struct vv_jrec *out)
+{
+	if ((size_t)(c->end - c->p) < VV_OID_HEX)
+		return 0;
+	memcpy(out->oidhex, c->p, VV_OID_HEX);
+	c->p += VV_OID_HEX;
+	vv_oid tmp;
+	return vv_oid_from_hex(&tmp, out->oidhex, VV_OID_HEX) < 0 ? -EUCLEAN : 1;
+}
+
 int vv_journal_parse(const char *buf, size_t len, struct vv_jrec *out)
 {
 	struct cur c = { buf, buf + len };
@@ -372,15 +433,7 @@ int vv_journal_parse(const char *buf, size_t len, struct vv_jrec *out)
 		STEP(c_snum(&c, &s));
 		out->mtime_ns = s;
 		STEP(c_char(&c, ' '));
-		if ((size_t)(c.end - c.p) < VV_OID_HEX)
-			return 0;
-		memcpy(out->oidhex, c.p, VV_OID_HEX);
-		c.p += VV_OID_HEX;
-		{
-			vv_oid tmp;
-			if (vv_oid_from_hex(&tmp, out->oidhex, VV_OID_HEX) < 0)
-				return -EUCLEAN;
-		}
+		STEP(c_oid(&c, out));
 		STEP(c_str(&c, &out->a, &out->alen));
 		break;
 	case 'w':
@@ -388,13 +441,32 @@ int vv_journal_parse(const char *buf, size_t len, struct vv_jrec *out)
 		STEP(c_num(&c, 8, 07777, &u));
 		out->mode = (unsigned)u;
 		STEP(c_char(&c, ' '));
-		if ((size_t)(c.end - c.p) < VV_ODB_STAGE_LEN)
-			return 0;
-		if (!vv_odb_stage_name_ok(c.p, VV_ODB_STAGE_LEN))
-			return -EUCLEAN;
-		memcpy(out->stage, c.p, VV_ODB_STAGE_LEN);
-		c.p += VV_ODB_STAGE_LEN;
+		STEP(c_stage(&c, out));
 		STEP(c_str(&c, &out->a, &out->alen));
+		break;
+	case 's':
+		STEP(c_char(&c, ' '));
+		STEP(c_stage(&c, out));
+		STEP(c_char(&c, ' '));
+		STEP(c_num(&c, 10, UINT64_MAX, &out->size));
+		STEP(c_char(&c, ' '));
+		STEP(c_oid(&c, out));
+		break;
+	case 'f':
+		STEP(c_char(&c, ' '));
+		STEP(c_stage(&c, out));
+		break;
+	case 'b':
+		STEP(c_char(&c, ' '));
+		if ((size_t)(c.end - c.p) < VV_BOOT_ID_LEN)
+			return 0;
+		for (size_t i = 0; i < VV_BOOT_ID_LEN; i++) {
+			char ch = c.p[i];
+			if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || ch == '-'))
+				return -EUCLEAN;
+		}
+		memcpy(out->boot, c.p, VV_BOOT_ID_LEN);
+		c.p += VV_BOOT_ID_LEN;
 		break;
 	case 'n':
 		STEP(c_char(&c, ' '));
@@ -502,6 +574,14 @@ static bool under(const char *p, size_t plen, const char *a, size_t alen)
 	return plen >= alen && !memcmp(p, a, alen) && (plen == alen || p[alen] == '/');
 }
 
+bool vv_jlost_holds(const struct vv_jlost *l, const char *path, size_t len)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (under(path, len, l->paths[i], strlen(l->paths[i])))
+			return true;
+	return false;
+}
+
 /* Drop the paths at or below a. */
 static void lost_drop(struct vv_jlost *l, const char *a, size_t alen)
 {
@@ -537,6 +617,8 @@ static int lost_move(struct vv_jlost *l, size_t flen, const char *to, size_t tle
 
 int vv_jlost_step(struct vv_jlost *l, const struct vv_jrec *j, bool missing)
 {
+	if (j->op == 'b' || j->op == 's' || j->op == 'f')
+		return 0; /* about stages and boots, not paths */
 	const char *p = j->op == 'l' ? j->b : j->a;
 	size_t plen = j->op == 'l' ? j->blen : j->alen;
 	if (j->op == 'r') {

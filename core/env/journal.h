@@ -18,7 +18,20 @@
  *   u PATH                            unlink or rmdir
  *   r FLAGS FROM TO                   rename (FLAGS: RENAME_NOREPLACE/EXCHANGE bits)
  *   a MODE MTIME PATH                 chmod / utimens
- * `c` records only name objects that are already published and fsynced. A commit
+ *   b BOOTID                          the records that follow were written during
+ *                                     this boot of the machine (written when a mount
+ *                                     opens the journal)
+ *   s STAGE SIZE OID                  stage STAGE was closed with SIZE bytes hashing
+ *                                     to OID (sealed; not stored yet)
+ *   f STAGE                           stage STAGE was fsynced through the mount
+ * `c` records only name objects that are already published and fsynced.
+ *
+ * After a power loss or kernel crash the page cache is gone: a stage may hold less
+ * than its writer wrote. Replay trusts a stage written in the current boot as it is;
+ * one from an earlier boot only if it was fsynced (`f`: its writer asked for exactly
+ * what it has) or if it was sealed and still hashes to the sealed id. Any other stage
+ * never becomes the content of a name: the file keeps its earlier content, or is not
+ * made at all if the record created it (live/replay.c). A commit
  * (mtree.h) writes a new root and starts a new journal, so a journal whose root is not
  * the env's committed root is stale and ignored. On load the journal is replayed over
  * the committed root; a torn last line (power loss) ends the replay.
@@ -71,6 +84,8 @@ int vv_journal_datasync(struct vv_store *st, int fd, const char *name, bool dir)
 int vv_journal_put(int fd, const char *path, char kind, unsigned mode, uint64_t size,
 		   int64_t mtime_ns, const vv_oid *oid);
 int vv_journal_stage(int fd, const char *path, unsigned mode, const char *stage);
+int vv_journal_sealed(int fd, const char *stage, uint64_t size, const vv_oid *oid);
+int vv_journal_synced(int fd, const char *stage);
 int vv_journal_mkdir(int fd, const char *path, unsigned mode, int64_t mtime_ns);
 /* kind: VV_FIFO or VV_SOCK (-EINVAL otherwise). */
 int vv_journal_mknod(int fd, const char *path, char kind, unsigned mode, int64_t mtime_ns);
@@ -89,7 +104,8 @@ struct vv_jrec {
 	unsigned long long size;
 	long long mtime_ns;
 	char oidhex[65];
-	char stage[17];  /* 'w': the stage's name */
+	char stage[17];  /* 'w', 's', 'f': the stage's name */
+	char boot[37];   /* 'b': the boot id */
 	unsigned flags;
 	const char *a; size_t alen;  /* path, or target for 'l', or from for 'r' */
 	const char *b; size_t blen;  /* path for 'l', to for 'r' */
@@ -128,6 +144,8 @@ struct vv_jlost {
 	size_t n, cap;
 };
 int vv_jlost_step(struct vv_jlost *l, const struct vv_jrec *rec, bool missing);
+/* Is path[0..len) one of l's paths, or below one? */
+bool vv_jlost_holds(const struct vv_jlost *l, const char *path, size_t len);
 void vv_jlost_free(struct vv_jlost *l);
 
 #endif

@@ -9,6 +9,7 @@
 #include "live/live.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -90,8 +91,15 @@ static int commit_dir(struct vv_store *st, struct vv_odb_defer *def, struct vv_n
  * published yet); the names no journal needs any more go. */
 static void stages_after_commit(struct vv_env *env)
 {
-	for (struct vv_node *n = env->staged; n; n = n->st_next)
+	bool synced = false;
+	for (struct vv_node *n = env->staged; n; n = n->st_next) {
 		vv_live_record_stage(n);
+		synced = synced || (n->stage && n->stage->fsynced);
+	}
+	/* a file its writer fsyncs (a database) is named only by the new journal now:
+	 * make that durable at once, not at the writer's next fsync */
+	if (synced && vv_journal_sync(env) < 0)
+		fprintf(stderr, "venvfs: env '%s': %s\n", env->name, vv_errmsg());
 	for (size_t i = 0; i < env->nretired; i++)
 		vv_odb_stage_remove(&env->set->st->odb, env->retired[i]);
 	env->nretired = 0;

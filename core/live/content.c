@@ -185,10 +185,10 @@ int vv_node_truncate(struct vv_node *n, uint64_t size)
 		return -EISDIR;
 	if (vv_kind_special(n->kind)) /* a FIFO or socket has no content to cut */
 		return -EINVAL;
-	int r = stage_for_write(n, size == 0);
+	int r = stage_for_write(n, size == 0); /* size 0: the stage is empty already */
 	if (r < 0)
 		return r;
-	if (ftruncate(n->stage->fd, (off_t)size) < 0)
+	if (size != 0 && ftruncate(n->stage->fd, (off_t)size) < 0)
 		return -errno;
 	n->ssize = size;
 	n->stage_gen++;
@@ -377,8 +377,10 @@ int vv_node_publish_end(struct vv_publish *p)
 		s->seal_size = p->size;
 		s->seal_gen = n->stage_gen;
 		s->seal_ns = vv_now_ns();
-		if (!n->unlinked && n->parent)
+		if (!n->unlinked && n->parent) {
 			vv_live_dir_touch(n->parent, false);
+			vv_live_record_sealed(n); /* what replay checks after a power loss */
+		}
 	} else if (r == 0 && current) {
 		n->oid = p->oid;
 		n->size = p->size;

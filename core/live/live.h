@@ -116,6 +116,8 @@ int vv_live_env_writable(struct vv_env *env);
 /* ---- record.c: journal the change just made (nothing while replaying) ---- */
 int vv_live_record_put(struct vv_node *n);
 int vv_live_record_stage(struct vv_node *n);
+int vv_live_record_sealed(struct vv_node *n);
+int vv_live_record_synced(struct vv_node *n);
 int vv_live_record_mkdir(struct vv_node *n);
 int vv_live_record_mknod(struct vv_node *n);
 int vv_live_record_symlink(struct vv_node *n);

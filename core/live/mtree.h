@@ -63,6 +63,8 @@ struct vv_fdref {
 	char stage[17]; /* a stage's name in stage/ (odb.h) the journal knows it by, or
 			   "" for a private temp file (edits of synthesized files) */
 	bool named_synced; /* stage/ was fsynced since the stage was made (fs/) */
+	bool fsynced;      /* fsynced through the mount: the journal says so (`f`), and
+			      replay trusts it after a power loss as it is */
 	bool rdonly;       /* opened read-only (a replayed stage already published):
 			      writing needs a new stage */
 	bool cancel;       /* atomic: a publish of it is no longer wanted (the file was
@@ -248,6 +250,10 @@ int vv_env_set_owner(struct vv_env *env, long uid, long gid, int mode);
 int vv_env_commit_batch(struct vv_env *env, bool more);
 /* fdatasync the env's journal (fsync(2) through the mount; journal.h). */
 int vv_journal_sync(struct vv_env *env);
+/* fsync(2) of file n through the mount, after its stage (if any) was synced: the
+ * journal says so once per stage (replay trusts a fsynced stage after a power loss)
+ * and is synced (vv_journal_sync). */
+int vv_node_synced(struct vv_node *n, struct vv_fdref *stage);
 /* Does the env have uncommitted changes? */
 bool vv_env_has_changes(const struct vv_env *env);
 /* Release the env's writer lock if nothing of it is pending (no uncommitted change, no
@@ -269,7 +275,12 @@ typedef int (*vv_dir_fn)(void *ctx, const char *name, uint8_t kind, struct vv_no
 			 uint64_t next_off);
 int vv_node_readdir(struct vv_node *dir, uint64_t off, vv_dir_fn fn, void *ctx);
 
-int vv_node_create(struct vv_node *dir, const char *name, uint16_t mode, bool excl,
+/* Create name in dir (open(2) with O_CREAT): how is VV_CREATE_EXCL (fail with EEXIST
+ * if it is there) and/or VV_CREATE_TRUNC (an existing file is emptied, not copied
+ * up); *out is open for writing (vv_node_close_write). */
+#define VV_CREATE_EXCL 1u
+#define VV_CREATE_TRUNC 2u
+int vv_node_create(struct vv_node *dir, const char *name, uint16_t mode, unsigned how,
 		   struct vv_node **out);
 int vv_node_mkdir(struct vv_node *dir, const char *name, uint16_t mode, struct vv_node **out);
 int vv_node_symlink(struct vv_node *dir, const char *name, const char *target,

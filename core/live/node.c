@@ -32,16 +32,11 @@
 
 struct vv_fdref *vv_fdref_new(int fd)
 {
-	struct vv_fdref *r = malloc(sizeof(*r));
+	struct vv_fdref *r = calloc(1, sizeof(*r));
 	if (!r)
 		return NULL;
 	r->fd = fd;
 	r->refs = 1;
-	r->stage[0] = 0;
-	r->named_synced = false;
-	r->cancel = false;
-	r->rdonly = false;
-	r->sealed = false;
 	return r;
 }
 

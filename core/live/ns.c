@@ -18,7 +18,7 @@
 #include "util/clock.h"
 #include "util/error.h"
 
-int vv_node_create(struct vv_node *dir, const char *name, uint16_t mode, bool excl,
+int vv_node_create(struct vv_node *dir, const char *name, uint16_t mode, unsigned how,
 		   struct vv_node **out)
 {
 	struct vv_node *old;
@@ -35,10 +35,10 @@ int vv_node_create(struct vv_node *dir, const char *name, uint16_t mode, bool ex
 			*out = syn;
 		return r;
 	}
-	if (!excl && vv_node_lookup(dir, name, &old) == 0) {
+	if (!(how & VV_CREATE_EXCL) && vv_node_lookup(dir, name, &old) == 0) {
 		if (vv_live_is_dir(old))
 			return -EISDIR;
-		int r = vv_node_open_write(old, false);
+		int r = vv_node_open_write(old, how & VV_CREATE_TRUNC);
 		if (r < 0)
 			return r;
 		*out = old;

@@ -40,7 +40,7 @@ static int recorded(struct vv_env *env, int r)
 }
 
 /* What a record of node n says. */
-enum what { PUT, STAGE, MKDIR, MKNOD, SYMLINK, REMOVE, ATTR };
+enum what { PUT, STAGE, SEAL, SYNCED, MKDIR, MKNOD, SYMLINK, REMOVE, ATTR };
 
 /* Append the record of change `what` to n at its current path. */
 static int record(struct vv_node *n, enum what what)
@@ -48,7 +48,8 @@ static int record(struct vv_node *n, enum what what)
 	struct vv_env *env = n->env;
 	if (!recording(env))
 		return 0;
-	if (what == STAGE && (n->unlinked || !n->stage || !n->stage->stage[0]))
+	bool about_stage = what == STAGE || what == SEAL || what == SYNCED;
+	if (about_stage && (n->unlinked || !n->stage || !n->stage->stage[0]))
 		return 0; /* no path, or a private temp file (never journaled) */
 	char *rel = vv_node_relpath(n);
 	if (!rel)
@@ -60,8 +61,20 @@ static int record(struct vv_node *n, enum what what)
 			r = vv_journal_put(fd, rel, (char)n->kind, n->mode, n->size, n->mtime_ns,
 					   &n->oid);
 			break;
-		case STAGE:
+		case STAGE: /* with what replay must know of it after a power loss */
 			r = vv_journal_stage(fd, rel, n->mode, n->stage->stage);
+			if (r == 0 && vv_live_sealed(n))
+				r = vv_journal_sealed(fd, n->stage->stage, n->stage->seal_size,
+						      &n->stage->seal_oid);
+			if (r == 0 && n->stage->fsynced)
+				r = vv_journal_synced(fd, n->stage->stage);
+			break;
+		case SEAL:
+			r = vv_journal_sealed(fd, n->stage->stage, n->stage->seal_size,
+					      &n->stage->seal_oid);
+			break;
+		case SYNCED:
+			r = vv_journal_synced(fd, n->stage->stage);
 			break;
 		case MKDIR:
 			r = vv_journal_mkdir(fd, rel, n->mode, n->mtime_ns);
@@ -94,6 +107,18 @@ int vv_live_record_put(struct vv_node *n)
 int vv_live_record_stage(struct vv_node *n)
 {
 	return record(n, STAGE);
+}
+
+/* n's stage was sealed (closed and hashed; stage->seal_*). */
+int vv_live_record_sealed(struct vv_node *n)
+{
+	return record(n, SEAL);
+}
+
+/* n's stage was fsynced through the mount for the first time (stage->fsynced). */
+int vv_live_record_synced(struct vv_node *n)
+{
+	return record(n, SYNCED);
 }
 
 int vv_live_record_mkdir(struct vv_node *n)
@@ -133,6 +158,15 @@ int vv_live_record_rename(struct vv_env *env, const char *from, const char *to,
 	if (r == 0)
 		r = vv_journal_rename(env->jfd, from, to, flags);
 	return recorded(env, r);
+}
+
+int vv_node_synced(struct vv_node *n, struct vv_fdref *stage)
+{
+	if (stage && n->stage == stage && !stage->fsynced && !n->unlinked) {
+		stage->fsynced = true;
+		vv_live_record_synced(n);
+	}
+	return vv_journal_sync(n->env);
 }
 
 int vv_journal_sync(struct vv_env *env)

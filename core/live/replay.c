@@ -20,6 +20,8 @@
 #include "store/store.h"
 #include "util/clock.h"
 #include "util/error.h"
+#include "util/hash.h"
+#include "util/vec.h"
 
 /* Split "a/b/c" into the node for "a/b" and the name "c" (copied into name). */
 static int walk_parent(struct vv_env *env, const char *path, size_t len, struct vv_node **dir,
@@ -41,27 +43,110 @@ static int walk_parent(struct vv_env *env, const char *path, size_t len, struct 
 	return r;
 }
 
-/* `w`: the file's content is the stage the record names (made empty if missing). */
-static int attach_stage(struct vv_node *dir, const char *name, const struct vv_jrec *j)
+/* What the journal says of one stage (its `w`, `s` and `f` records), gathered before
+ * the replay: after a power loss it decides whether the stage may become a file's
+ * content (journal.h). */
+struct stage_info {
+	char stage[VV_ODB_STAGE_SIZE];
+	bool this_boot; /* its `w` record was written during this boot of the machine */
+	bool sealed, synced;
+	uint64_t size;
+	char oidhex[VV_OID_HEX + 1];
+};
+
+struct stages {
+	struct stage_info *v;
+	size_t n, cap;
+	bool this_boot; /* the `b` record last read names this boot (or there was none) */
+	size_t next;    /* replay: index of the next `w` record's entry */
+};
+
+static struct stage_info *stage_find(struct stages *ss, const char *stage)
+{
+	for (size_t i = ss->n; i-- > 0;)
+		if (!strcmp(ss->v[i].stage, stage))
+			return &ss->v[i];
+	return NULL;
+}
+
+static int gather(void *ctx, const struct vv_jrec *j)
+{
+	struct stages *ss = ctx;
+	struct stage_info *si;
+	switch (j->op) {
+	case 'b':
+		ss->this_boot = !*vv_boot_id() || !strcmp(j->boot, vv_boot_id());
+		break;
+	case 'w':
+		if (VV_GROW(ss->v, ss->n, ss->cap, 64) < 0)
+			return -ENOMEM;
+		si = &ss->v[ss->n++];
+		memset(si, 0, sizeof(*si));
+		memcpy(si->stage, j->stage, sizeof(si->stage));
+		si->this_boot = ss->this_boot;
+		break;
+	case 's':
+		if ((si = stage_find(ss, j->stage))) {
+			si->sealed = true;
+			si->size = j->size;
+			memcpy(si->oidhex, j->oidhex, sizeof(si->oidhex));
+		}
+		break;
+	case 'f':
+		if ((si = stage_find(ss, j->stage)))
+			si->synced = true;
+		break;
+	}
+	return 0;
+}
+
+/* May the bytes of stage fd (-1: missing) become a file's content? Yes if written in
+ * this boot (a daemon that died lost nothing of the page cache) or fsynced; from an
+ * earlier boot only if it still hashes to what it was sealed as. */
+static bool stage_trusted(const struct stage_info *si, int fd)
+{
+	if (!si || si->this_boot || si->synced)
+		return true;
+	vv_oid want, got;
+	uint64_t size;
+	return fd >= 0 && si->sealed && vv_oid_from_hex(&want, si->oidhex, VV_OID_HEX) == 0 &&
+	       vv_hash_fd(fd, &got, &size) == 0 && size == si->size &&
+	       !memcmp(&got, &want, sizeof(got));
+}
+
+/* `w`: the file's content is the stage the record names (made empty if missing). A
+ * stage that may not be trusted (stage_trusted) changes nothing: -ESTALE. */
+static int attach_stage(struct vv_node *dir, const char *name, const struct vv_jrec *j,
+			const struct stage_info *si)
 {
 	struct vv_env *env = dir->env;
 	struct vv_node *n;
 	int r = vv_node_lookup(dir, name, &n);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	if (r == 0 && n->kind != VV_REG && n->kind != VV_SCRIPT)
+		return -EEXIST;
+	bool writable;
+	int fd = vv_odb_stage_open(&env->set->st->odb, j->stage, &writable);
+	if (!stage_trusted(si, fd)) {
+		if (fd >= 0)
+			close(fd);
+		return -ESTALE;
+	}
 	if (r == -ENOENT) {
 		struct vv_tree_ent e = { .kind = VV_REG, .mode = (uint16_t)j->mode,
 					 .oid = env->set->empty_oid, .mtime_ns = vv_now_ns() };
 		if ((r = vv_node_put(dir, name, &e)) < 0 ||
-		    (r = vv_node_lookup(dir, name, &n)) < 0)
+		    (r = vv_node_lookup(dir, name, &n)) < 0) {
+			if (fd >= 0)
+				close(fd);
 			return r;
-	} else if (r < 0) {
-		return r;
-	} else if (n->kind != VV_REG && n->kind != VV_SCRIPT) {
-		return -EEXIST;
+		}
 	} else if ((r = vv_live_dir_touch(dir, false)) < 0) {
+		if (fd >= 0)
+			close(fd);
 		return r;
 	}
-	bool writable;
-	int fd = vv_odb_stage_open(&env->set->st->odb, j->stage, &writable);
 	if (fd < 0)
 		return fd == -ENOENT ? -ENODATA : fd;
 	struct stat sb;
@@ -83,18 +168,20 @@ static int attach_stage(struct vv_node *dir, const char *name, const struct vv_j
 	return 0;
 }
 
-static int apply(struct vv_env *env, const struct vv_jrec *j)
+static int apply(struct vv_env *env, const struct vv_jrec *j, const struct stage_info *si)
 {
 	struct vv_node *dir, *dir2, *n;
 	char name[256], name2[256];
 	int r;
+	if (j->op == 'b' || j->op == 's' || j->op == 'f')
+		return 0; /* read before the replay (gather) */
 	const char *pa = j->op == 'l' ? j->b : j->a;
 	size_t pl = j->op == 'l' ? j->blen : j->alen;
 	if ((r = walk_parent(env, pa, pl, &dir, name)) < 0)
 		return r;
 	switch (j->op) {
 	case 'w':
-		return attach_stage(dir, name, j);
+		return attach_stage(dir, name, j, si);
 	case 'c': {
 		struct vv_tree_ent e = {
 			.kind = (uint8_t)j->kind,
@@ -147,36 +234,57 @@ static int apply(struct vv_env *env, const struct vv_jrec *j)
 struct replay {
 	struct vv_env *env;
 	int applied;
-	struct vv_jlost lost;
+	struct stages ss;
+	struct vv_jlost lost;   /* content the store does not have */
+	struct vv_jlost unsure; /* content not trusted after a power loss */
 };
 
 static int replay_record(void *ctx, const struct vv_jrec *j)
 {
 	struct replay *rp = ctx;
-	int r = apply(rp->env, j);
-	if (vv_jlost_step(&rp->lost, j, r == -ENODATA) < 0)
+	const struct stage_info *si = NULL;
+	if (j->op == 'w') {
+		struct stages *ss = &rp->ss;
+		si = ss->next < ss->n && !strcmp(ss->v[ss->next].stage, j->stage) ?
+			     &ss->v[ss->next] : stage_find(ss, j->stage);
+		ss->next++;
+	}
+	/* a file not made (its content was not trusted) cannot be renamed or changed */
+	bool quiet = j->a && vv_jlost_holds(&rp->unsure, j->a, j->alen);
+	int r = apply(rp->env, j, si);
+	if (vv_jlost_step(&rp->lost, j, r == -ENODATA) < 0 ||
+	    vv_jlost_step(&rp->unsure, j, r == -ESTALE) < 0)
 		return -ENOMEM;
-	if (r == -ENODATA)
+	if (r == -ENODATA || r == -ESTALE || (r == -ENOENT && quiet))
 		return 0; /* reported at the end if the path still holds it */
 	if (r < 0)
 		fprintf(stderr, "venvfs: env '%s': journal record %d (%c) skipped: %s\n",
 			rp->env->name, rp->applied + 1, j->op, strerror(-r));
-	else
+	else if (j->op != 'b' && j->op != 's' && j->op != 'f')
 		rp->applied++;
 	return 0; /* the next record may still apply */
 }
 
 int vv_live_replay(struct vv_env *env)
 {
-	struct replay rp = { .env = env };
+	struct replay rp = { .env = env, .ss = { .this_boot = true } };
+	int r = vv_journal_scan(env->set->st, env->name, &env->cfg.root, gather, &rp.ss);
 	env->replaying = true;
-	int r = vv_journal_read(env->set->st, env->name, &env->cfg.root, replay_record, &rp);
+	if (r >= 0)
+		r = vv_journal_read(env->set->st, env->name, &env->cfg.root, replay_record, &rp);
 	env->replaying = false;
 	for (size_t i = 0; i < rp.lost.n; i++)
 		fprintf(stderr, "venvfs: env '%s': journal/%s names content of '%s' that is not "
 			"in the store any more: it keeps its earlier content\n", env->name,
 			env->name, rp.lost.paths[i]);
+	for (size_t i = 0; i < rp.unsure.n; i++)
+		fprintf(stderr, "venvfs: env '%s': '%s' was being written when the machine "
+			"stopped, and its new content was neither fsynced nor closed intact: it "
+			"keeps its earlier content (a new file is not made)\n", env->name,
+			rp.unsure.paths[i]);
 	vv_jlost_free(&rp.lost);
+	vv_jlost_free(&rp.unsure);
+	free(rp.ss.v);
 	if (r < 0)
 		return r;
 	/* stages nobody published before the writer stopped are read where they are;

@@ -46,6 +46,8 @@ void vv_odb_init(struct vv_odb *odb, const char *path, int objfd, int tmpfd, int
 		atomic_init(&odb->fan_synced_ns[i], 0);
 	}
 	atomic_init(&odb->synced_at_ns, 0);
+	pthread_mutex_init(&odb->spare_lk, NULL);
+	odb->nspare = 0;
 }
 
 void vv_odb_obj_path(const vv_oid *oid, char *buf)
@@ -405,7 +407,7 @@ bool vv_odb_stage_in_use(struct vv_odb *odb, const char *name)
 	return held;
 }
 
-int vv_odb_stage_new(struct vv_odb *odb, char name[VV_ODB_STAGE_SIZE])
+int vv_odb_stage_make(struct vv_odb *odb, char name[VV_ODB_STAGE_SIZE])
 {
 	if (odb->readonly || odb->stagefd < 0)
 		return no_stages(odb);

@@ -26,6 +26,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <pthread.h>
 #include <time.h>
 
 #include "util/hash.h"
@@ -36,6 +37,11 @@
 
 /* Size of a buffer for vv_odb_obj_path(): "objects/" + 2 + "/" + 62 + NUL. */
 #define VV_ODB_PATH_SIZE (8 + VV_OID_HEX + 2)
+
+#define VV_ODB_STAGE_LEN 16
+#define VV_ODB_STAGE_SIZE (VV_ODB_STAGE_LEN + 1)
+/* Spare stages kept ready at most (spare.c). */
+#define VV_ODB_SPARES 64
 
 struct vv_odb {
 	const char *path; /* the store directory, for messages (owned by the store) */
@@ -49,6 +55,11 @@ struct vv_odb {
 	_Atomic bool fan_made[256];
 	_Atomic int64_t fan_synced_ns[256];
 	_Atomic int64_t synced_at_ns; /* start of the last completed vv_odb_sync */
+	/* spare stages (spare.c): made ahead of need, taken by vv_odb_stage_new */
+	pthread_mutex_t spare_lk;
+	int nspare;
+	int spare_fd[VV_ODB_SPARES];
+	char spare_name[VV_ODB_SPARES][VV_ODB_STAGE_SIZE];
 };
 
 /* Set up odb over the directories objects/ and tmp/ of the store at path (all three
@@ -86,13 +97,29 @@ int vv_odb_named_tmp(struct vv_odb *odb, const char *prefix, char *name, size_t 
  * close(2) returned loses nothing, and the next mount publishes it. Publishing links
  * the stage's inode into objects/ (no copy); the name in stage/ is removed by the
  * mount once no journal record needs it, or by gc when no journal names it. */
-#define VV_ODB_STAGE_LEN 16
-#define VV_ODB_STAGE_SIZE (VV_ODB_STAGE_LEN + 1)
-
 /* Is name[0..len) a stage name? */
 bool vv_odb_stage_name_ok(const char *name, size_t len);
-/* Create a new, empty stage; name gets its name. Returns an O_RDWR fd or -errno. */
+/* Create a new, empty stage now; name gets its name. Returns an O_RDWR fd or -errno. */
+int vv_odb_stage_make(struct vv_odb *odb, char name[VV_ODB_STAGE_SIZE]);
+
+/* ---- spare stages (spare.c) ----
+ *
+ * Creating a file costs an inode allocation, which on ext4 is the biggest part of a
+ * CREATE request (hundreds of µs where inodes were recently freed). The mount keeps
+ * up to VV_ODB_SPARES empty stages made ahead by a thread of its own, so a request
+ * only takes one. A spare is an ordinary stage that no journal names yet: it holds
+ * its OFD lock while the process lives (gc leaves it alone) and an unmount removes
+ * it; after a crash gc removes it like any stage nobody names. */
+
+/* A new, empty stage: a spare if there is one, else made now (vv_odb_stage_make). */
 int vv_odb_stage_new(struct vv_odb *odb, char name[VV_ODB_STAGE_SIZE]);
+/* How many spares are ready. */
+int vv_odb_spare_count(struct vv_odb *odb);
+/* Make spares until want are ready (want <= VV_ODB_SPARES). Returns how many it made
+ * or -errno (the first failure; the message is set). */
+int vv_odb_spare_fill(struct vv_odb *odb, int want);
+/* Close and remove every spare (unmount). */
+void vv_odb_spare_drop(struct vv_odb *odb);
 /* Open stage/name (replay): read-write where it may be written (*writable), else
  * read-only. -ENOENT if it is gone. */
 int vv_odb_stage_open(struct vv_odb *odb, const char *name, bool *writable);

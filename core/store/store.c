@@ -285,6 +285,7 @@ void vv_store_close(struct vv_store *st)
 {
 	if (!st)
 		return;
+	vv_odb_spare_drop(&st->odb);
 	int fds[] = { st->objfd, st->envfd, st->journalfd, st->pythonfd, st->tmpfd, st->pkgfd,
 		      st->historyfd, st->lockfd, st->stagefd, st->dirfd };
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)

@@ -100,13 +100,30 @@ int vv_hash_fd_until(int fd, vv_oid *out, uint64_t *size_out, bool (*stop)(void 
 		vv_hasher_free(h);
 		return vv_err(-ENOMEM, "cannot allocate hash buffer");
 	}
+	/* Most files fit one block: one pread, and a short read is the end of the file
+	 * (holes read as zeros). Bigger ones go on below, skipping holes. */
+	ssize_t first = -1;
+	errno = ECANCELED;
+	if (!(stop && stop(arg)))
+		while ((first = pread(fd, buf, HASH_BLOCK, 0)) < 0 && errno == EINTR)
+			;
+	if (first < 0) {
+		int r = errno == ECANCELED ?
+			vv_err(-ECANCELED, "hashing fd %d stopped at offset 0", fd) :
+			vv_err_sys(-errno, "cannot read fd %d for hashing", fd);
+		free(buf);
+		vv_hasher_free(h);
+		return r;
+	}
+	vv_hasher_update(h, buf, (size_t)first);
 	/* [off, data_at) is a hole; the data run that follows ends at hole_at. SEEK_DATA
 	 * moves the fd's offset: it is put back at the end */
-	off_t saved = lseek(fd, 0, SEEK_CUR);
-	uint64_t off = 0, data_at = 0, hole_at = 0;
+	bool big = first == HASH_BLOCK;
+	off_t saved = big ? lseek(fd, 0, SEEK_CUR) : -1;
+	uint64_t off = (uint64_t)first, data_at = off, hole_at = off;
 	bool sparse = true;
 	int r = 0;
-	for (;;) {
+	while (big) {
 		if (stop && stop(arg)) {
 			r = vv_err(-ECANCELED, "hashing fd %d stopped at offset %llu", fd,
 				   (unsigned long long)off);

@@ -22,6 +22,7 @@
 
 #include "env/journal.h"
 #include "store/store.h"
+#include "util/clock.h"
 #include "util/fsutil.h"
 
 #define HEX "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -248,16 +249,18 @@ static void test_file(void **state)
 	char hex[VV_OID_HEX + 1];
 	vv_oid_hex(&root, hex);
 	char want[256];
-	snprintf(want, sizeof(want), "venvfs-journal 1 %s\nd 755 1 1:d\nu 1:d\n", hex);
+	/* a mount says which boot of the machine wrote what follows */
+	snprintf(want, sizeof(want), "venvfs-journal 1 %s\nb %s\nd 755 1 1:d\nu 1:d\n", hex,
+		 vv_boot_id());
 	char *buf = NULL;
 	size_t len = 0;
 	assert_int_equal(vv_read_file_at(st->journalfd, "e", 1 << 20, &buf, &len), 0);
 	assert_int_equal(len, strlen(want));
 	assert_memory_equal(buf, want, len);
 	free(buf);
-	assert_int_equal(vv_journal_read(st, "e", &root, see, &s), 2);
-	assert_int_equal(s.n, 2);
-	assert_memory_equal(s.ops, "du", 2);
+	assert_int_equal(vv_journal_read(st, "e", &root, see, &s), 3);
+	assert_int_equal(s.n, 3);
+	assert_memory_equal(s.ops, "bdu", 3);
 
 	/* a callback's error stops the reading */
 	struct seen stop = { .stop_at = 1 };
@@ -268,7 +271,7 @@ static void test_file(void **state)
 	const char torn[] = "c f 644 1";
 	assert_int_equal(vv_write_all(fd, torn, sizeof(torn) - 1), 0);
 	memset(&s, 0, sizeof(s));
-	assert_int_equal(vv_journal_read(st, "e", &root, see, &s), 2);
+	assert_int_equal(vv_journal_read(st, "e", &root, see, &s), 3);
 	struct stat sb;
 	assert_int_equal(fstatat(st->journalfd, "e", &sb, 0), 0);
 	assert_int_equal((size_t)sb.st_size, strlen(want));
@@ -282,15 +285,15 @@ static void test_file(void **state)
 	assert_int_equal(fd, -1);
 	assert_int_equal(vv_journal_open(st, "e", &other, &fd), 0);
 	assert_int_equal(vv_journal_read(st, "e", &root, see, &s), 0);
-	assert_int_equal(vv_journal_read(st, "e", &other, see, &s), 0);
+	assert_int_equal(vv_journal_read(st, "e", &other, see, &s), 1); /* its `b` record */
 	/* a reset empties it for the (new) root and reopens it */
 	assert_int_equal(vv_journal_attr(fd, "x", 0644, 2), 0);
-	assert_int_equal(vv_journal_read(st, "e", &other, see, &s), 1);
+	assert_int_equal(vv_journal_read(st, "e", &other, see, &s), 2);
 	assert_int_equal(vv_journal_reset(st, "e", &root, &fd), 0);
 	assert_true(fd >= 0);
-	assert_int_equal(vv_journal_read(st, "e", &root, see, &s), 0);
-	assert_int_equal(vv_journal_symlink(fd, "l", "t", 3), 0);
 	assert_int_equal(vv_journal_read(st, "e", &root, see, &s), 1);
+	assert_int_equal(vv_journal_symlink(fd, "l", "t", 3), 0);
+	assert_int_equal(vv_journal_read(st, "e", &root, see, &s), 2);
 	vv_journal_close(&fd);
 	vt_store_free(st);
 }
@@ -406,10 +409,10 @@ static void test_scan_leaves_tail(void **state)
 	off_t with_tail = jsize(st, "e");
 	assert_int_equal(with_tail, whole + (off_t)sizeof(torn) - 1);
 
-	assert_int_equal(vv_journal_scan(st, "e", &root, see_stage, &s), 2);
-	assert_int_equal(s.n, 2);
-	assert_memory_equal(s.ops, "wd", 2);
-	assert_string_equal(s.stage[0], STAGE);
+	assert_int_equal(vv_journal_scan(st, "e", &root, see_stage, &s), 3);
+	assert_int_equal(s.n, 3);
+	assert_memory_equal(s.ops, "bwd", 3);
+	assert_string_equal(s.stage[1], STAGE);
 	assert_int_equal(jsize(st, "e"), with_tail);
 	/* a stale journal scans empty */
 	struct stages_seen none = { 0 };
@@ -418,11 +421,73 @@ static void test_scan_leaves_tail(void **state)
 
 	/* read: the same records, and the tail is gone */
 	struct stages_seen r = { 0 };
-	assert_int_equal(vv_journal_read(st, "e", &root, see_stage, &r), 2);
-	assert_int_equal(r.n, 2);
-	assert_memory_equal(r.ops, "wd", 2);
-	assert_string_equal(r.stage[0], STAGE);
+	assert_int_equal(vv_journal_read(st, "e", &root, see_stage, &r), 3);
+	assert_int_equal(r.n, 3);
+	assert_memory_equal(r.ops, "bwd", 3);
+	assert_string_equal(r.stage[1], STAGE);
 	assert_int_equal(jsize(st, "e"), whole);
+	vv_journal_close(&fd);
+	vt_store_free(st);
+}
+
+/* The records replay needs after a power loss: which boot wrote what follows, a
+ * stage's seal, its first fsync. */
+static void test_boot_seal_sync_records(void **state)
+{
+	(void)state;
+	struct vv_jrec j;
+	const char *b = "b 0f2a6c1e-3b4d-4e5f-8a9b-0c1d2e3f4a5b\n";
+	assert_int_equal(parse(b, &j), (int)strlen(b));
+	assert_int_equal(j.op, 'b');
+	assert_string_equal(j.boot, "0f2a6c1e-3b4d-4e5f-8a9b-0c1d2e3f4a5b");
+	const char *sr = "s 0123456789abcdef 12 " HEX "\n";
+	assert_int_equal(parse(sr, &j), (int)strlen(sr));
+	assert_int_equal(j.op, 's');
+	assert_string_equal(j.stage, "0123456789abcdef");
+	assert_int_equal(j.size, 12);
+	assert_string_equal(j.oidhex, HEX);
+	assert_null(j.a);
+	const char *f = "f 0123456789abcdef\n";
+	assert_int_equal(parse(f, &j), (int)strlen(f));
+	assert_int_equal(j.op, 'f');
+	assert_string_equal(j.stage, "0123456789abcdef");
+	/* every strict prefix is incomplete */
+	const char *all[] = { b, sr, f };
+	for (size_t i = 0; i < 3; i++)
+		for (size_t n = 0; n < strlen(all[i]); n++)
+			assert_int_equal(vv_journal_parse(all[i], n, &j), 0);
+	const char *bad[] = {
+		"b 0F2A6C1E-3b4d-4e5f-8a9b-0c1d2e3f4a5b\n", /* upper case */
+		"b 0f2a6c1e-3b4d-4e5f-8a9b-0c1d2e3f4a5bX\n", /* too long */
+		"b 0f2a6c1e-3b4d-4e5f-8a9b-0c1d2e3f4a5\n",  /* too short */
+		"s 0123456789abcdeg 12 " HEX "\n",         /* bad stage name */
+		"s 0123456789abcdef 12 zz" HEX "\n",       /* bad hex */
+		"s 0123456789abcdef -1 " HEX "\n",         /* bad size */
+		"f 0123456789abcdef 1:a\n",                /* trailing path */
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int r = parse(bad[i], &j);
+		if (r != -EUCLEAN)
+			fail_msg("record %zu (%s) gave %d", i, bad[i], r);
+	}
+	/* the writers make what the parser reads */
+	struct vv_store *st = vt_store_new();
+	vv_oid root, oid;
+	vv_hash_buf("root", 4, &root);
+	vv_hash_buf("x", 1, &oid);
+	int fd = -1;
+	assert_int_equal(vv_journal_open(st, "e", &root, &fd), 0);
+	/* a journal holding only its header and `b` records has nothing pending */
+	assert_int_equal(vv_journal_pending(st, "e", &root), 0);
+	vv_journal_close(&fd);
+	assert_int_equal(vv_journal_open(st, "e", &root, &fd), 0); /* a second `b` */
+	assert_int_equal(vv_journal_pending(st, "e", &root), 0);
+	assert_int_equal(vv_journal_sealed(fd, "0123456789abcdef", 1, &oid), 0);
+	assert_int_equal(vv_journal_synced(fd, "0123456789abcdef"), 0);
+	assert_int_equal(vv_journal_pending(st, "e", &root), 1);
+	struct seen s = { 0 };
+	assert_int_equal(vv_journal_read(st, "e", &root, see, &s), 4);
+	assert_memory_equal(s.ops, "bbsf", 4);
 	vv_journal_close(&fd);
 	vt_store_free(st);
 }
@@ -543,6 +608,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_records),
+		cmocka_unit_test(test_boot_seal_sync_records),
 		cmocka_unit_test(test_incomplete_and_malformed),
 		cmocka_unit_test(test_writers),
 		cmocka_unit_test(test_mknod_record),
