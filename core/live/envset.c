@@ -48,7 +48,8 @@ static int env_load_cfg(struct vv_env *env)
 	int r = vv_env_load(env->set->st, env->name, &env->cfg);
 	if (r < 0)
 		return r;
-	if (vv_python_load(env->set->st, env->cfg.python, &env->py) == 0) {
+	struct vv_pyowner owner = { env->cfg.uid, env->cfg.gid };
+	if (vv_python_load(env->set->st, env->cfg.python, &owner, &env->py) == 0) {
 		env->py_ok = true;
 	} else {
 		fprintf(stderr, "venvfs: env '%s': interpreter %s: %s\n", env->name,

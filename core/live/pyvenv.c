@@ -180,9 +180,16 @@ static int apply_pyvenv_cfg(struct vv_env *env, const char *buf, size_t len)
 			r = vv_err_prefix(-EPERM, "pyvenv.cfg: interpreter '%s' not run", path);
 		else if (t < 0)
 			r = vv_err_prefix(-EINVAL, "pyvenv.cfg: interpreter '%s'", path);
+		/* It runs (if it looks like CPython: vv_python_check_exe) as the env's owner:
+		 * no more rights than the user who wrote the file. */
+		struct vv_pyowner owner = { env->cfg.uid, env->cfg.gid };
 		if (r == 0 && strcmp(real, env->cfg.python)) {
-			if ((r = vv_python_load(env->set->st, real, &py)) < 0)
-				r = vv_err_prefix(-EINVAL, "pyvenv.cfg: interpreter '%s'", real);
+			/* its messages name real; path too when they differ */
+			if ((r = vv_python_load(env->set->st, real, &owner, &py)) < 0 &&
+			    strcmp(path, real))
+				r = vv_err_prefix(-EINVAL, "pyvenv.cfg: interpreter '%s'", path);
+			else if (r < 0)
+				r = vv_err_prefix(-EINVAL, "pyvenv.cfg");
 			else
 				newpy = true;
 		}

@@ -347,7 +347,8 @@ static int create_fresh(struct vv_creator *cr, const char *name, struct vv_txn *
 	int r;
 	if (existed && !cr->python) {
 		/* --clear keeps the env's own interpreter unless told otherwise. */
-		r = vv_python_load(st, t->cfg.python, &own);
+		struct vv_pyowner owner = { t->cfg.uid, t->cfg.gid };
+		r = vv_python_load(st, t->cfg.python, &owner, &own);
 		if (r < 0)
 			r = vv_err_prefix(r, "its interpreter is not usable (choose one with "
 					  "--python)");
@@ -405,7 +406,8 @@ static int create_update(struct vv_creator *cr, const char *name, struct vv_txn 
 	const struct vv_envcfg cur = t->cfg;
 	struct vv_python curpy = {0}, newpy = {0};
 	int r;
-	bool have_cur = vv_python_load(st, cur.python, &curpy) == 0;
+	struct vv_pyowner owner = { cur.uid, cur.gid };
+	bool have_cur = vv_python_load(st, cur.python, &owner, &curpy) == 0;
 	int minor = vv_env_py_minor(st, &cur.root);
 	if (minor < 0) {
 		r = minor;

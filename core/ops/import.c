@@ -182,7 +182,9 @@ static int pick_python(struct vv_store *st, const struct vv_import_opts *o, cons
 	bool have_hint = false;
 	for (size_t i = 0; i < nh; i++) {
 		struct vv_python t;
-		if (access(hints[i], X_OK) < 0 || vv_python_resolve(st, hints[i], &t) < 0)
+		/* named by the venv's pyvenv.cfg: run only what looks like CPython */
+		if (access(hints[i], X_OK) < 0 || vv_python_check_exe(hints[i]) < 0 ||
+		    vv_python_resolve(st, hints[i], &t) < 0)
 			continue;
 		if (t.major == 3 && t.minor == minor) {
 			if (pc->version && !strcmp(t.version, pc->version)) {

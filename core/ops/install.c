@@ -511,7 +511,8 @@ static int target_open(struct vv_store *st, const char *name, struct target *t)
 	snprintf(t->v3, sizeof(t->v3), "3.%d", t->minor);
 	t->fallback = (struct vv_python){.version = t->v3, .major = 3, .minor = t->minor};
 	/* The interpreter's facts for Requires-Python; the tree's 3.N when it is gone. */
-	if (vv_python_load(st, cfg->python, &t->py) == 0) {
+	struct vv_pyowner owner = { cfg->uid, cfg->gid };
+	if (vv_python_load(st, cfg->python, &owner, &t->py) == 0) {
 		t->have_py = t->py.major == 3 && t->py.minor == t->minor;
 		if (!t->have_py)
 			vv_python_release(&t->py);

@@ -430,7 +430,7 @@ static int from_bundled(struct rctx *c)
 	for (size_t i = 0; i < ne && c->want.n; i++) {
 		struct vv_python py = {0};
 		vv_err_clear();
-		if (vv_python_load(c->st, exes[i], &py) < 0) {
+		if (vv_python_load(c->st, exes[i], NULL, &py) < 0) {
 			act(c->o->action, c->o->arg, "cannot use interpreter %s as a source: %s",
 			    exes[i], vv_errmsg());
 			continue;

@@ -12,7 +12,6 @@
 
 #include <ctype.h>
 #include <dirent.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -26,17 +25,6 @@
 #include "util/error.h"
 #include "util/strv.h"
 #include "util/vec.h"
-
-static bool is_elf(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return false;
-	char m[4];
-	ssize_t n = read(fd, m, sizeof(m));
-	close(fd);
-	return n == 4 && !memcmp(m, "\x7f" "ELF", 4);
-}
 
 static bool is_exec_file(const char *path)
 {
@@ -91,7 +79,7 @@ int vv_python_resolve(struct vv_store *st, const char *configured, struct vv_pyt
 	}
 
 	/* A real binary with fresh cached facts: no process at all. */
-	if (is_elf(cand)) {
+	if (python_is_elf(cand)) {
 		char rp[PATH_MAX];
 		if (realpath(cand, rp)) {
 			r = python_cache_fresh(st, rp, out, NULL);
@@ -103,7 +91,7 @@ int vv_python_resolve(struct vv_store *st, const char *configured, struct vv_pyt
 	}
 	/* A shim script, or facts not cached yet: run it once. */
 	struct vv_python py, cached = { 0 };
-	r = python_learn(cand, &py);
+	r = python_learn(cand, NULL, &py);
 	free(cand);
 	if (r < 0)
 		return r;

@@ -1,16 +1,20 @@
 /*
- * probe.c - learning an interpreter's facts by running it (python_int.h).
+ * probe.c - learning an interpreter's facts by running it (python_int.h), and judging
+ * without running it whether a file looks like a CPython interpreter at all (python.h).
  *
  * The interpreter runs once (fork/execve, no shell, isolated mode, a timeout) with a
  * tiny script that prints key=value lines; paths come back hex-encoded so that no byte
  * of a path can confuse the parser. The output is checked strictly before anything of
- * it is used or cached (pycache.c).
+ * it is used or cached (pycache.c). A root process probing for an env's owner runs the
+ * child as that owner: a user who names a program in pyvenv.cfg gets no more rights
+ * out of it than the user had.
  */
 #include "python/python.h"
 #include "python/python_int.h"
 
 #include <ctype.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -81,6 +85,73 @@ static char *dirname_dup(const char *path)
 	return strndup(path, (size_t)(slash - path));
 }
 
+/* ---- judging a file without running it ---- */
+
+bool python_is_elf(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return false;
+	char m[4];
+	ssize_t n = read(fd, m, sizeof(m));
+	close(fd);
+	return n == 4 && !memcmp(m, "\x7f" "ELF", 4);
+}
+
+/* "python", "pythonX" or "pythonX.Y" (digits), the versioned ones optionally followed
+ * by up to two ABI flags of d (debug), m (pymalloc, 3.7 and older) and t (free
+ * threading): python3.13t, python3.11d, python3.7m. */
+static bool cpython_name(const char *name)
+{
+	if (strncmp(name, "python", 6))
+		return false;
+	const char *p = name + 6;
+	if (!*p)
+		return true;
+	if (!isdigit((unsigned char)*p))
+		return false;
+	while (isdigit((unsigned char)*p))
+		p++;
+	if (*p == '.') {
+		if (!isdigit((unsigned char)*++p))
+			return false;
+		while (isdigit((unsigned char)*p))
+			p++;
+	}
+	for (int n = 0; *p; p++, n++)
+		if (n == 2 || !strchr("dmt", *p) || strchr(p + 1, *p))
+			return false;
+	return true;
+}
+
+int vv_python_check_exe(const char *path)
+{
+	char rp[PATH_MAX], via[PATH_MAX + 32] = "";
+	if (!realpath(path, rp))
+		return vv_err_sys(-errno, "interpreter '%s'", path);
+	if (strcmp(rp, path))
+		snprintf(via, sizeof(via), " ('%s')", rp);
+	struct stat sb;
+	if (stat(rp, &sb) < 0)
+		return vv_err_sys(-errno, "interpreter '%s'%s", path, via);
+	const char *why = NULL;
+	const char *base = strrchr(rp, '/') + 1; /* rp is absolute */
+	int code = -ENOEXEC;
+	if (!S_ISREG(sb.st_mode)) {
+		why = "it is not a regular file";
+	} else if (!(sb.st_mode & 0111) || access(rp, X_OK) < 0) {
+		why = "it is not executable";
+		code = -EACCES;
+	} else if (!cpython_name(base)) {
+		why = "its name is not python, pythonX or pythonX.Y";
+	} else if (!python_is_elf(rp)) {
+		why = "it is not an ELF binary (a script or another kind of file)";
+	}
+	if (why)
+		return vv_err(code, "'%s'%s is not a CPython interpreter: %s", path, via, why);
+	return 0;
+}
+
 /* ---- running the interpreter ---- */
 
 struct run_out {
@@ -105,9 +176,28 @@ static void child_close_from(int lowfd, long maxfd)
 		close((int)fd);
 }
 
-/* In the child: fds 0-2 become /dev/null and the two pipes, fd 3 reports exec failure. */
+/* What the child reports on fd 3 when it cannot get to the interpreter: the step
+ * that failed and its errno. */
+enum { STEP_EXEC, STEP_GROUPS, STEP_GID, STEP_UID };
+static const char *const step_names[] = { "execve", "setgroups", "setgid", "setuid" };
+struct child_fail {
+	int step, err;
+};
+
+static void __attribute__((noreturn)) child_fail(int step)
+{
+	struct child_fail f = { step, errno };
+	ssize_t w = write(3, &f, sizeof(f));
+	(void)w;
+	_exit(127);
+}
+
+/* In the child: fds 0-2 become /dev/null and the two pipes, fd 3 reports failure; as
+ * (if not NULL) is the user to become first: no supplementary groups, then its gid,
+ * then its uid, each checked. */
 static void __attribute__((noreturn))
-child_exec(const char *path, int nullfd, int outw, int errw, int execw, long maxfd)
+child_exec(const char *path, const struct vv_pyowner *as, int nullfd, int outw, int errw,
+	   int execw, long maxfd)
 {
 	sigset_t all;
 	sigemptyset(&all);
@@ -119,12 +209,17 @@ child_exec(const char *path, int nullfd, int outw, int errw, int execw, long max
 	    dup2(c, 2) < 0 || dup3(d, 3, O_CLOEXEC) < 0)
 		_exit(127);
 	child_close_from(4, maxfd);
+	if (as) {
+		if (setgroups(0, NULL) < 0)
+			child_fail(STEP_GROUPS);
+		if (setgid(as->gid) < 0)
+			child_fail(STEP_GID);
+		if (setuid(as->uid) < 0)
+			child_fail(STEP_UID);
+	}
 	char *argv[] = { (char *)path, (char *)"-I", (char *)"-c", (char *)learn_script, NULL };
 	execve(path, argv, environ);
-	int e = errno;
-	ssize_t w = write(3, &e, sizeof(e));
-	(void)w;
-	_exit(127);
+	child_fail(STEP_EXEC);
 }
 
 static int drain(int fd, char **buf, size_t *len)
@@ -180,7 +275,7 @@ static void err_tail(const struct run_out *ro, char *buf, size_t size)
 	snprintf(buf, size, ": %.*s", (int)(e - s), s);
 }
 
-static int run_python(const char *path, struct run_out *ro)
+static int run_python(const char *path, const struct vv_pyowner *as, struct run_out *ro)
 {
 	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, execp[2] = { -1, -1 }, nullfd = -1;
 	int r = 0;
@@ -200,7 +295,7 @@ static int run_python(const char *path, struct run_out *ro)
 		goto out;
 	}
 	if (pid == 0)
-		child_exec(path, nullfd, outp[1], errp[1], execp[1], maxfd);
+		child_exec(path, as, nullfd, outp[1], errp[1], execp[1], maxfd);
 	close_fd(&outp[1]);
 	close_fd(&errp[1]);
 	close_fd(&execp[1]);
@@ -249,13 +344,22 @@ static int run_python(const char *path, struct run_out *ro)
 	}
 	if (r)
 		goto out;
-	int exec_errno = 0;
+	struct child_fail cf;
 	ssize_t got;
 	do
-		got = read(execp[0], &exec_errno, sizeof(exec_errno));
+		got = read(execp[0], &cf, sizeof(cf));
 	while (got < 0 && errno == EINTR);
-	if (got == (ssize_t)sizeof(exec_errno)) {
-		r = vv_err_sys(-exec_errno, "cannot execute '%s'", path);
+	if (got == (ssize_t)sizeof(cf)) {
+		int e = cf.err > 0 ? -cf.err : -EIO;
+		if (!as)
+			r = vv_err_sys(e, "cannot execute '%s'", path);
+		else if (cf.step == STEP_EXEC)
+			r = vv_err_sys(e, "cannot execute '%s' as uid %u gid %u (the env's owner)",
+				       path, (unsigned)as->uid, (unsigned)as->gid);
+		else
+			r = vv_err_sys(e, "cannot run '%s' as uid %u gid %u (the env's owner): %s "
+				       "failed", path, (unsigned)as->uid, (unsigned)as->gid,
+				       step_names[cf.step >= 0 && cf.step <= STEP_UID ? cf.step : 0]);
 		goto out;
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
@@ -323,7 +427,42 @@ static const char *const fact_keys[F_N] = {
 	"realpath", "pip_wheel", "end",
 };
 
-static int parse_facts(const char *path, char *text, struct vv_python *py)
+/* Is p a path under dir (by the string: no "/../" in it)? */
+static bool path_under(const char *p, const char *dir, size_t dlen)
+{
+	return !strncmp(p, dir, dlen) && p[dlen] == '/' && !strstr(p, "/../");
+}
+
+/* A probe run as another user (the env's owner) ran in a process that user owns and
+ * could have tampered with (ptrace), yet its facts are cached for everybody. So only
+ * what can be checked here is taken, by the strings alone (a path the user made up is
+ * never looked up: it could lead into the mount being served): sys.executable and
+ * sys._base_executable are exactly the binary run (vv_python_load runs resolved ones),
+ * the pip wheel lies under the interpreter's prefix (the parent of its directory) or
+ * in /usr/share/python-wheels, and a pythonX.Y name agrees with the version. */
+static int check_owner_facts(const char *path, const char *exe, const char *base,
+			     const char *pip, int major, int minor)
+{
+	if (strcmp(exe, path) || strcmp(base, path))
+		return vv_err(-EINVAL, "'%s' reported sys.executable '%s' and base '%s', not "
+			      "itself", path, exe, base);
+	const char *slash = strrchr(path, '/'), *prefix_end = slash;
+	while (prefix_end > path && prefix_end[-1] != '/')
+		prefix_end--;
+	size_t plen = prefix_end > path ? (size_t)(prefix_end - 1 - path) : 0;
+	static const char wheels[] = "/usr/share/python-wheels";
+	if (*pip && !path_under(pip, path, plen) && !path_under(pip, wheels, sizeof(wheels) - 1))
+		return vv_err(-EINVAL, "'%s' reported pip wheel '%s', outside its prefix '%.*s' "
+			      "and %s", path, pip, (int)plen, path, wheels);
+	int x, y;
+	if (slash && sscanf(slash + 1, "python%d.%d", &x, &y) == 2 && (x != major || y != minor))
+		return vv_err(-EINVAL, "'%s' reported Python %d.%d, not what its name says",
+			      path, major, minor);
+	return 0;
+}
+
+/* Parse what the probe printed; owner: it ran as another user (check_owner_facts). */
+static int parse_facts(const char *path, char *text, bool owner, struct vv_python *py)
 {
 	char *val[F_N] = { 0 };
 	int r = 0;
@@ -379,6 +518,8 @@ static int parse_facts(const char *path, char *text, struct vv_python *py)
 		r = vv_err(-EINVAL, "'%s' reported a bad pip wheel path '%s'", path, pip);
 		goto fail;
 	}
+	if (owner && (r = check_owner_facts(path, exe, base, pip, major, minor)) < 0)
+		goto fail;
 	/* The real binary: resolved here rather than trusting the child's realpath. */
 	char rp[PATH_MAX];
 	struct stat sb;
@@ -414,14 +555,19 @@ fail:
 }
 
 /* Run `path` once and learn its facts (skeleton ids zero). */
-int python_learn(const char *path, struct vv_python *py)
+int python_learn(const char *path, const struct vv_pyowner *owner, struct vv_python *py)
 {
+	/* Only root can become another user; a daemon that is not root runs the probe as
+	 * itself (vv_path_trusted lets it name only what root or its own user controls). */
+	const struct vv_pyowner *as =
+		owner && geteuid() == 0 && owner->uid != 0 ? owner : NULL;
 	struct run_out ro;
-	int r = run_python(path, &ro);
+	int r = run_python(path, as, &ro);
 	if (r < 0)
 		return r;
-	r = ro.out ? parse_facts(path, ro.out, py)
-		   : vv_err(-EINVAL, "'%s' printed nothing", path);
+	r = ro.out ? parse_facts(path, ro.out, as != NULL, py)
+		   : vv_err(-EINVAL, "'%s' printed nothing (it does not work as a Python 3 "
+			    "interpreter)", path);
 	free(ro.out);
 	free(ro.err);
 	return r;

@@ -298,7 +298,8 @@ int python_merge_and_save(struct vv_store *st, struct vv_python *learned,
 	return vv_python_save(st, learned);
 }
 
-int vv_python_load(struct vv_store *st, const char *exe, struct vv_python *out)
+int vv_python_load(struct vv_store *st, const char *exe, const struct vv_pyowner *owner,
+		   struct vv_python *out)
 {
 	memset(out, 0, sizeof(*out));
 	if (!exe || exe[0] != '/')
@@ -313,9 +314,14 @@ int vv_python_load(struct vv_store *st, const char *exe, struct vv_python *out)
 		return r < 0 ? r : 0;
 	}
 	/* Stale or missing: ask the binary itself. Keep where it was reached from (home,
-	 * base_exe) if the cache knew and that is still there; drop the skeletons. */
+	 * base_exe) if the cache knew and that is still there; drop the skeletons. An env
+	 * names it, so it runs only if it looks like CPython, and as the env's owner. */
 	struct vv_python py;
-	r = python_learn(exe, &py);
+	if ((r = vv_python_check_exe(exe)) < 0) {
+		vv_python_release(&stale);
+		return r;
+	}
+	r = python_learn(exe, owner, &py);
 	if (r < 0) {
 		vv_python_release(&stale);
 		return vv_err_prefix(r, "learning about interpreter '%s'", exe);

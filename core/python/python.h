@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "util/hash.h"
 
@@ -43,9 +44,29 @@ struct vv_python {
  * Errors: -ENOENT "no Python interpreter found ..." with what was tried. */
 int vv_python_resolve(struct vv_store *st, const char *configured, struct vv_python *out);
 
+/* Who runs an interpreter to learn its facts: the owner of the env that names it. */
+struct vv_pyowner {
+	uid_t uid;
+	gid_t gid;
+};
+
 /* Load facts for an already-resolved real executable (as recorded in an env); learns
- * and caches them if missing or stale. */
-int vv_python_load(struct vv_store *st, const char *exe, struct vv_python *out);
+ * and caches them if missing or stale. Before running anything, exe must pass
+ * vv_python_check_exe(). owner is the env's owner, or NULL when the caller has none
+ * to give: a root process runs the probe as owner (no supplementary groups, its gid,
+ * its uid) unless that is root; any other process, or a NULL owner, runs it as the
+ * caller. */
+int vv_python_load(struct vv_store *st, const char *exe, const struct vv_pyowner *owner,
+		   struct vv_python *out);
+
+/* Does path look like a CPython interpreter, judged without running it? After
+ * realpath(3): a regular file, executable, named python, pythonX or pythonX.Y (the
+ * last two may end in up to two ABI flags of d, m and t: python3.13t), starting with
+ * the ELF magic. A copied ELF of another program named python3 passes; running it then
+ * fails the probe's strict check of what it prints. 0, or -ENOEXEC (-EACCES when not
+ * executable, -errno when it cannot be resolved) with a message naming path and
+ * why. */
+int vv_python_check_exe(const char *path);
 
 /* Save the facts (incl. skeleton ids) to the store cache. */
 int vv_python_save(struct vv_store *st, const struct vv_python *py);

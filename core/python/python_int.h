@@ -15,6 +15,7 @@
 
 struct vv_store;
 struct vv_python;
+struct vv_pyowner;
 
 /* ---- pyversion.c */
 
@@ -28,8 +29,12 @@ bool python_ver_prefix(const char *ver, const char *prefix);
 
 /* ---- probe.c */
 
-/* Run `path` once and learn its facts (skeleton ids zero). */
-int python_learn(const char *path, struct vv_python *py);
+/* Does the file start with the ELF magic? (false when it cannot be read) */
+bool python_is_elf(const char *path);
+
+/* Run `path` once and learn its facts (skeleton ids zero); as owner (NULL: as the
+ * caller) when this process is root, as vv_python_load() describes. */
+int python_learn(const char *path, const struct vv_pyowner *owner, struct vv_python *py);
 
 /* ---- pycache.c */
 

@@ -120,14 +120,14 @@ static void test_real_python(void **state)
 	assert_int_equal(vv_python_resolve(st, py.exe, &again), 0);
 	assert_true(vv_oid_eq(&again.skel_pip, &py.skel_pip));
 	vv_python_release(&again);
-	assert_int_equal(vv_python_load(st, py.exe, &loaded), 0);
+	assert_int_equal(vv_python_load(st, py.exe, NULL, &loaded), 0);
 	assert_string_equal(loaded.home, py.home);
 	assert_true(vv_oid_eq(&loaded.skel_nopip, &py.skel_nopip));
 	vv_python_release(&loaded);
 
 	/* A fresh store learns it by running the ELF directly. */
 	struct vv_store *st2 = vt_store_new();
-	assert_int_equal(vv_python_load(st2, py.exe, &loaded), 0);
+	assert_int_equal(vv_python_load(st2, py.exe, NULL, &loaded), 0);
 	check_real_facts(&loaded);
 	assert_string_equal(loaded.exe, py.exe);
 	assert_string_equal(loaded.version, py.version);
@@ -231,7 +231,7 @@ static void test_cache_starts_no_process(void **state)
 	assert_int_equal(vv_python_resolve(st, "python", &py), 0);
 	assert_string_equal(py.exe, fake);
 	vv_python_release(&py);
-	assert_int_equal(vv_python_load(st, fake, &py), 0);
+	assert_int_equal(vv_python_load(st, fake, NULL, &py), 0);
 	assert_string_equal(py.version, "3.12.1");
 	vv_python_release(&py);
 
@@ -241,7 +241,7 @@ static void test_cache_starts_no_process(void **state)
 	assert_int_equal(write(fd, "x", 1), 1);
 	close(fd);
 	assert_true(vv_python_resolve(st, fake, &py) < 0);
-	assert_true(vv_python_load(st, fake, &py) < 0);
+	assert_true(vv_python_load(st, fake, NULL, &py) < 0);
 	assert_non_null(strstr(vv_errmsg(), fake));
 
 	free(fake);
@@ -315,13 +315,13 @@ static void test_shim_script(void **state)
 	assert_int_equal(vv_python_resolve(st, fake, &py), 0);
 	assert_string_equal(py.base_exe, base);
 	vv_python_release(&py);
-	assert_int_equal(vv_python_load(st, fake, &py), 0);
+	assert_int_equal(vv_python_load(st, fake, NULL, &py), 0);
 	assert_int_equal(py.skel_nopip.b[0], 0x22);
 	vv_python_release(&py);
 
 	/* The pip wheel disappears: the facts are stale (and the fake cannot be run). */
 	assert_int_equal(unlink(whl), 0);
-	assert_true(vv_python_load(st, fake, &py) < 0);
+	assert_true(vv_python_load(st, fake, NULL, &py) < 0);
 
 	free(fake);
 	vt_rmtree(dir);
@@ -385,8 +385,8 @@ static void test_not_found(void **state)
 	assert_int_equal(vv_python_resolve(st, "/nonexistent/python3", &py), -ENOENT);
 	assert_non_null(strstr(vv_errmsg(), "no Python interpreter found"));
 	assert_non_null(strstr(vv_errmsg(), "/nonexistent/python3"));
-	assert_true(vv_python_load(st, "/nonexistent/python3", &py) < 0);
-	assert_true(vv_python_load(st, "relative/python3", &py) < 0);
+	assert_true(vv_python_load(st, "/nonexistent/python3", NULL, &py) < 0);
+	assert_true(vv_python_load(st, "relative/python3", NULL, &py) < 0);
 	vt_store_free(st);
 }
 
