@@ -107,7 +107,7 @@ assert_eq "$("$L/bin/python" -c 'import demolib; print(demolib.__version__)')" 1
 assert_eq "$("$L/bin/demolib-version")" "demolib 1.0" "script in the mounted env"
 # python wrote __pycache__ through the mount: commit it, then upgrade from outside
 check vv_commit live
-vv_wait_for 10 bash -c '[[ $(wc -l <"$1" 2>/dev/null || echo 0) -le 1 ]]' _ \
+vv_wait_for 10 bash -c '[[ $(grep -a -c -v -E "^(venvfs-journal|b) " "$1" 2>/dev/null) -eq 0 ]]' _ \
 	"$STORE/journal/live" || fail "journal of 'live' not committed"
 check vv_ctl add live "$LIB2" >/dev/null
 vv_wait_for 5 test -f "$L/$VV_SITE/demolib-2.0.dist-info/RECORD" ||

@@ -31,7 +31,7 @@ cp "$STORE/envs/orig" "$VV_TMP/orig-env"
 # vv_commit plus waiting until the journal holds no change
 committed() {
 	check vv_commit "$1"
-	vv_wait_for 10 bash -c '[[ $(wc -l <"$1" 2>/dev/null || echo 0) -le 1 ]]' _ \
+	vv_wait_for 10 bash -c '[[ $(grep -a -c -v -E "^(venvfs-journal|b) " "$1" 2>/dev/null) -eq 0 ]]' _ \
 		"$STORE/journal/$1" || fail "journal of '$1' not committed"
 }
 

@@ -42,7 +42,7 @@ for e in "${envs[@]}"; do
 	check vv_commit "$e"
 done
 for e in "${envs[@]}"; do
-	vv_wait_for 10 bash -c '[[ $(wc -l <"$1" 2>/dev/null || echo 0) -le 1 ]]' _ \
+	vv_wait_for 10 bash -c '[[ $(grep -a -c -v -E "^(venvfs-journal|b) " "$1" 2>/dev/null) -eq 0 ]]' _ \
 		"$STORE/journal/$e" || fail "journal of '$e' not committed"
 	E=$MNT/$e
 	want=$("$E/bin/pip" freeze)
