@@ -112,20 +112,12 @@ static int header(const vv_oid *root, char *buf, size_t size)
 	return snprintf(buf, size, JOURNAL_MAGIC "%s\n", hex);
 }
 
-/* The `b` record a mount writes first; "" where the boot id is unknown (every record
- * is then trusted as written in this boot, as before boot ids were recorded). */
-static int boot_record(char *buf, size_t size)
-{
-	const char *id = vv_boot_id();
-	return *id ? snprintf(buf, size, "b %s\n", id) : (*buf = 0, 0);
-}
 
 int vv_journal_reset(struct vv_store *st, const char *name, const vv_oid *root, int *jfd)
 {
 	vv_journal_close(jfd);
-	char head[192];
+	char head[128];
 	int hl = header(root, head, sizeof(head));
-	hl += boot_record(head + hl, sizeof(head) - (size_t)hl);
 	/* write the new journal beside and rename it over: the old one (for the previous
 	 * root) stays valid until the new one replaces it, and either is harmless */
 	char tmp[64];
@@ -161,13 +153,6 @@ int vv_journal_open(struct vv_store *st, const char *name, const vv_oid *root, i
 	if (fd >= 0) {
 		ssize_t n = pread(fd, have, (size_t)hl, 0);
 		if (n == hl && !memcmp(have, head, (size_t)hl)) {
-			/* what this mount appends was written in this boot */
-			char b[64];
-			int bl = boot_record(b, sizeof(b));
-			if (bl > 0 && vv_write_all(fd, b, (size_t)bl) < 0) {
-				close(fd);
-				return vv_err_sys(-errno, "cannot append to journal of env '%s'", name);
-			}
 			*jfd = fd;
 			return 0;
 		}
@@ -210,6 +195,16 @@ int vv_journal_stage(int fd, const char *path, unsigned mode, const char *stage)
 	struct jbuf b = { 0 };
 	jb_fmt(&b, "w %o %s", mode, stage);
 	return with_path(fd, &b, path);
+}
+
+int vv_journal_boot(int fd)
+{
+	const char *id = vv_boot_id();
+	if (!*id) /* unknown: every record is trusted as written in this boot */
+		return 0;
+	struct jbuf b = { 0 };
+	jb_fmt(&b, "b %s", id);
+	return append(fd, &b);
 }
 
 int vv_journal_sealed(int fd, const char *stage, uint64_t size, const vv_oid *oid)

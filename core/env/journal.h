@@ -19,8 +19,9 @@
  *   r FLAGS FROM TO                   rename (FLAGS: RENAME_NOREPLACE/EXCHANGE bits)
  *   a MODE MTIME PATH                 chmod / utimens
  *   b BOOTID                          the records that follow were written during
- *                                     this boot of the machine (written when a mount
- *                                     opens the journal)
+ *                                     this boot of the machine (a mount writes it
+ *                                     before the first record it appends to a journal
+ *                                     it opened or started)
  *   s STAGE SIZE OID                  stage STAGE was closed with SIZE bytes hashing
  *                                     to OID (sealed; not stored yet)
  *   f STAGE                           stage STAGE was fsynced through the mount
@@ -84,6 +85,8 @@ int vv_journal_datasync(struct vv_store *st, int fd, const char *name, bool dir)
 int vv_journal_put(int fd, const char *path, char kind, unsigned mode, uint64_t size,
 		   int64_t mtime_ns, const vv_oid *oid);
 int vv_journal_stage(int fd, const char *path, unsigned mode, const char *stage);
+/* The `b` record of this boot (nothing where the boot id is unknown). */
+int vv_journal_boot(int fd);
 int vv_journal_sealed(int fd, const char *stage, uint64_t size, const vv_oid *oid);
 int vv_journal_synced(int fd, const char *stage);
 int vv_journal_mkdir(int fd, const char *path, unsigned mode, int64_t mtime_ns);

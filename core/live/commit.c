@@ -150,7 +150,7 @@ int vv_env_commit_batch(struct vv_env *env, bool more)
 	env->first_change_ns = 0;
 	if ((r = vv_journal_reset(st, env->name, &env->cfg.root, &env->jfd)) < 0)
 		return vv_err_prefix(r, "committing env '%s'", env->name);
-	env->jname_synced = false;
+	env->jname_synced = env->jboot = false;
 	stages_after_commit(env);
 	vv_env_release_idle(env);
 	return 0;

@@ -94,8 +94,10 @@ static int env_replay(struct vv_env *env)
 		fprintf(stderr, "venvfs: env '%s': replayed %d change%s a stopped writer left "
 			"uncommitted in journal/%s\n", env->name, r, r == 1 ? "" : "s", env->name);
 	else if (r == 0 &&
-		 (r = vv_journal_reset(set->st, env->name, &env->cfg.root, &env->jfd)) == 0)
+		 (r = vv_journal_reset(set->st, env->name, &env->cfg.root, &env->jfd)) == 0) {
+		env->jname_synced = env->jboot = false;
 		vv_env_release_idle(env); /* nothing usable: not pending any more */
+	}
 	return r;
 }
 

@@ -146,6 +146,7 @@ struct vv_env {
 	uint64_t epoch;              /* bumped when the env path changes (rename) */
 	int jfd;                     /* journal fd (O_APPEND), -1 until first change */
 	bool jname_synced;           /* journal/ was fsynced since jfd's file was made */
+	bool jboot;                  /* jfd's journal has this mount's `b` record */
 	bool junsynced;              /* records appended since the journal's last fsync */
 	uint64_t jrecords;           /* records since the last commit */
 	int64_t first_change_ns, last_change_ns;

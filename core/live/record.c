@@ -25,8 +25,12 @@ static bool recording(const struct vv_env *env)
 static int jopen(struct vv_env *env)
 {
 	if (env->jfd < 0)
-		env->jname_synced = false;
-	return vv_journal_open(env->set->st, env->name, &env->cfg.root, &env->jfd);
+		env->jname_synced = env->jboot = false;
+	int r = vv_journal_open(env->set->st, env->name, &env->cfg.root, &env->jfd);
+	/* what this mount appends is written in this boot of the machine (journal.h) */
+	if (r == 0 && !env->jboot && (r = vv_journal_boot(env->jfd)) == 0)
+		env->jboot = true;
+	return r;
 }
 
 /* A record that could not be written is reported; the change stays in memory and

@@ -7,6 +7,7 @@
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -48,6 +49,15 @@ static void roundtrip(int fd, const struct vv_jrec *j)
 	case 'u': r = vv_journal_remove(fd, a); break;
 	case 'r': r = vv_journal_rename(fd, a, b, j->flags); break;
 	case 'a': r = vv_journal_attr(fd, a, j->mode, j->mtime_ns); break;
+	case 's':
+		if (vv_oid_from_hex(&oid, j->oidhex, VV_OID_HEX) < 0)
+			abort();
+		r = vv_journal_sealed(fd, j->stage, j->size, &oid);
+		break;
+	case 'f': r = vv_journal_synced(fd, j->stage); break;
+	case 'b': /* written only with this machine's boot id: the text by hand */
+		r = dprintf(fd, "b %s\n", j->boot) > 0 ? 0 : -1;
+		break;
 	}
 	if (r < 0)
 		abort();
@@ -61,6 +71,7 @@ static void roundtrip(int fd, const struct vv_jrec *j)
 	if (k.op != j->op || k.kind != j->kind || k.mode != j->mode || k.size != j->size ||
 	    k.mtime_ns != j->mtime_ns || k.flags != j->flags ||
 	    strcasecmp(k.oidhex, j->oidhex) || strcmp(k.stage, j->stage) ||
+	    strcmp(k.boot, j->boot) ||
 	    k.alen != j->alen || k.blen != j->blen ||
 	    (a && memcmp(k.a, a, k.alen)) || (b && memcmp(k.b, b, k.blen)))
 		abort();

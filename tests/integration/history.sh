@@ -26,17 +26,27 @@ pipi() { # ENV PKG...
 
 # listing ENV [SUBDIR]: every entry of the env (or of SUBDIR in it) seen through the
 # mount, sorted: type, mode, path, and the sha256 of a file or the target of a link.
+# One process for the whole tree (a process per file took minutes on a slow machine).
 listing() {
-	(
-		cd "$MNT/$1/${2:-.}" || exit 1
-		find . -printf '%y %m %p\n' | sort | while read -r t m p; do
-			case $t in
-			f) printf '%s %s %s %s\n' "$t" "$m" "$p" "$(sha256sum <"$p" | cut -c1-64)" ;;
-			l) printf '%s %s %s -> %s\n' "$t" "$m" "$p" "$(readlink "$p")" ;;
-			*) printf '%s %s %s\n' "$t" "$m" "$p" ;;
-			esac
-		done
-	) || fail "cannot list env $1 through the mount"
+	python3 - "$MNT/$1/${2:-.}" <<'PYEOF' || fail "cannot list env $1 through the mount"
+import hashlib, os, stat, sys
+top = sys.argv[1]
+def line(path, rel):
+    st = os.lstat(path)
+    mode = format(stat.S_IMODE(st.st_mode), "o")
+    if stat.S_ISLNK(st.st_mode):
+        return f"l {mode} {rel} -> {os.readlink(path)}"
+    if stat.S_ISREG(st.st_mode):
+        with open(path, "rb") as f:
+            return f"f {mode} {rel} {hashlib.sha256(f.read()).hexdigest()}"
+    return f"{'d' if stat.S_ISDIR(st.st_mode) else 'o'} {mode} {rel}"
+out = [line(top, ".")]
+for root, dirs, files in os.walk(top):
+    for name in dirs + files:
+        path = os.path.join(root, name)
+        out.append(line(path, "./" + os.path.relpath(path, top)))
+print("\n".join(sorted(out)))
+PYEOF
 }
 
 # same_listing FILE ENV WHAT [SUBDIR]: the listing now equals the one saved in FILE
