@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "env/journal.h"
+#include "env/pykeys.h"
 #include "util/error.h"
 #include "util/ini.h"
 #include "util/strv.h"
@@ -56,15 +57,23 @@ void vv_envcfg_release(struct vv_envcfg *cfg)
 {
 	free(cfg->python);
 	free(cfg->prompt);
+	free(cfg->pykeys);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
 /* ---- the INI text ---- */
 
 enum { K_PYTHON, K_ROOT, K_SYSTEM_SITE, K_WITHOUT_PIP, K_PROMPT, K_LOCKED, K_OWNER, K_MODE,
-       K_N };
+       K_NO_COMMAND, K_N };
 static const char *const env_keys[K_N] = { "python", "root", "system-site-packages",
-					   "without-pip", "prompt", "locked", "owner", "mode" };
+					   "without-pip", "prompt", "locked", "owner", "mode",
+					   "no-command" };
+#define PYKEYS_SECTION "pyvenv.cfg"
+
+struct parse_ctx {
+	struct vv_envcfg *cfg;
+	struct vv_pykeys_reader rd;
+};
 
 mode_t vv_envcfg_mode(const struct vv_envcfg *cfg)
 {
@@ -121,9 +130,16 @@ static int parse_mode(const char *value, struct vv_envcfg *cfg)
 	return 0;
 }
 
+static int env_pykey(void *user, const char *key, const char *value, int lineno)
+{
+	struct parse_ctx *c = user;
+	(void)lineno;
+	return vv_pykeys_feed(&c->rd, key, value);
+}
+
 static int env_value(void *user, int k, const char *value, int lineno)
 {
-	struct vv_envcfg *cfg = user;
+	struct vv_envcfg *cfg = ((struct parse_ctx *)user)->cfg;
 	(void)lineno;
 	switch (k) {
 	case K_PYTHON:
@@ -145,6 +161,8 @@ static int env_value(void *user, int k, const char *value, int lineno)
 		return parse_owner(value, cfg);
 	case K_MODE:
 		return parse_mode(value, cfg);
+	case K_NO_COMMAND:
+		return vv_parse_bool(value, &cfg->no_command);
 	default:
 		cfg->prompt = strdup(value);
 		return cfg->prompt ? 0 : vv_err(-ENOMEM, "out of memory");
@@ -156,14 +174,22 @@ int vv_envcfg_parse(const char *buf, size_t len, const char *name, struct vv_env
 	char fname[300];
 	snprintf(fname, sizeof(fname), "envs/%s", name);
 	memset(out, 0, sizeof(*out));
+	struct parse_ctx c = { .cfg = out };
 	struct vv_ini_table t = { .section = "env", .keys = env_keys, .nkeys = K_N,
-				  .value = env_value, .user = out };
+				  .value = env_value, .user = &c,
+				  .extra_section = PYKEYS_SECTION, .extra = env_pykey };
 	int line[K_N];
 	int r = vv_ini_parse_table(buf, len, fname, &t, line);
 	if (r == 0 && !line[K_PYTHON])
 		r = vv_err(-EINVAL, "%s: no 'python' key", fname);
 	if (r == 0 && !line[K_ROOT])
 		r = vv_err(-EINVAL, "%s: no 'root' key", fname);
+	if (r == 0) {
+		char what[320];
+		snprintf(what, sizeof(what), "%s: [%s]", fname, PYKEYS_SECTION);
+		r = vv_pykeys_finish(&c.rd, what, &out->pykeys);
+	}
+	vv_pykeys_reader_release(&c.rd);
 	if (r < 0)
 		vv_envcfg_release(out);
 	return r;
@@ -178,6 +204,8 @@ int vv_envcfg_format(const struct vv_envcfg *cfg, char **out, size_t *len)
 	int r = vv_ini_value_check("python", cfg->python, "python path");
 	if (r == 0 && cfg->prompt)
 		r = vv_ini_value_check("prompt", cfg->prompt, "prompt");
+	if (r == 0 && cfg->pykeys)
+		r = vv_pykeys_check(cfg->pykeys, strlen(cfg->pykeys), "pyvenv.cfg lines kept");
 	if (r < 0)
 		return r;
 	if (cfg->owned && (cfg->uid == (uid_t)-1 || cfg->gid == (gid_t)-1))
@@ -191,17 +219,28 @@ int vv_envcfg_format(const struct vv_envcfg *cfg, char **out, size_t *len)
 	if (cfg->has_mode)
 		snprintf(mode, sizeof(mode), "mode = %04o\n", (unsigned)(cfg->mode & 07777));
 	const char *p = cfg->prompt;
-	int n = asprintf(out, "[env]\npython = %s\nroot = %s\nsystem-site-packages = %s\n%s%s%s%s%s%s%s",
-			 cfg->python, hex, cfg->system_site ? "true" : "false",
-			 cfg->without_pip ? "without-pip = true\n" : "", p ? "prompt = " : "",
-			 p ? p : "", p ? "\n" : "", cfg->locked ? "locked = true\n" : "",
-			 owner, mode);
-	if (n < 0) {
-		*out = NULL;
+	char *text;
+	size_t n;
+	FILE *f = open_memstream(&text, &n);
+	if (!f)
+		return vv_err(-ENOMEM, "out of memory");
+	fprintf(f, "[env]\npython = %s\nroot = %s\nsystem-site-packages = %s\n%s%s%s%s%s%s%s%s",
+		cfg->python, hex, cfg->system_site ? "true" : "false",
+		cfg->without_pip ? "without-pip = true\n" : "", p ? "prompt = " : "",
+		p ? p : "", p ? "\n" : "", cfg->locked ? "locked = true\n" : "",
+		owner, mode, cfg->no_command ? "no-command = true\n" : "");
+	if (cfg->pykeys && *cfg->pykeys) {
+		fputs("\n[" PYKEYS_SECTION "]\n", f);
+		vv_pykeys_encode(f, cfg->pykeys);
+	}
+	bool bad = ferror(f);
+	if (fclose(f) != 0 || bad) {
+		free(text);
 		return vv_err(-ENOMEM, "out of memory");
 	}
+	*out = text;
 	if (len)
-		*len = (size_t)n;
+		*len = n;
 	return 0;
 }
 

@@ -10,6 +10,11 @@
  *   locked = true                 ; only when locked: read-only in every mount
  *   owner = 1000:1000             ; uid:gid every file of the env is shown with
  *   mode = 0755                   ; permission bits of the env's root directory
+ *   no-command = true             ; only when pyvenv.cfg shows no `command` line
+ *
+ *   [pyvenv.cfg]                  ; optional: lines a tool wrote into pyvenv.cfg
+ *   virtualenv = 20.25.0          ; that venvfs keeps for it (pykeys.h)
+ *   base-prefix = /usr
  *
  * Without `owner` the env belongs to the owner of the envs/NAME file (stores made
  * before envs had owners), without `mode` its root directory is 0755.
@@ -49,6 +54,10 @@ struct vv_envcfg {
 	gid_t gid;
 	bool has_mode; /* mode is set (`mode`); else the root directory is 0755 */
 	mode_t mode;   /* permission bits (07777) of the env's root directory */
+	char *pykeys;  /* NULL, or the pyvenv.cfg lines kept for the tools that wrote
+			  them, "KEY = VALUE\n" each, in order (pykeys.h) */
+	bool no_command; /* pyvenv.cfg shows no synthesized `command`: the last tool that
+			    wrote it gave none (virtualenv) */
 };
 
 /* The permission bits of the env's root directory: cfg->mode, or 0755. */

@@ -151,7 +151,9 @@ bool vv_live_cfg_equal(const struct vv_envcfg *a, const struct vv_envcfg *b)
 	       a->without_pip == b->without_pip && a->locked == b->locked &&
 	       a->owned == b->owned && a->uid == b->uid && a->gid == b->gid &&
 	       vv_envcfg_mode(a) == vv_envcfg_mode(b) &&
-	       !(a->prompt ? !b->prompt || strcmp(a->prompt, b->prompt) : !!b->prompt);
+	       !(a->prompt ? !b->prompt || strcmp(a->prompt, b->prompt) : !!b->prompt) &&
+	       a->no_command == b->no_command &&
+	       !(a->pykeys ? !b->pykeys || strcmp(a->pykeys, b->pykeys) : !!b->pykeys);
 }
 
 /* ---- the writer lock ----------------------------------------------------------- */

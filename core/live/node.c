@@ -347,6 +347,8 @@ int vv_live_synth_content(struct vv_node *n)
 		.prompt = env->cfg.prompt,
 		.system_site = env->cfg.system_site,
 		.without_pip = env->cfg.without_pip,
+		.no_command = env->cfg.no_command,
+		.pykeys = env->cfg.pykeys,
 		.py = &env->py,
 	};
 	char *buf = NULL;

@@ -17,6 +17,7 @@
 
 #include "util/error.h"
 #include "util/fsutil.h"
+#include "env/pykeys.h"
 #include "python/synth.h"
 #include "store/tree.h"
 
@@ -104,15 +105,63 @@ static void prune_seed(struct vv_env *env, const struct vv_python *oldpy, bool n
 	}
 }
 
+/* The `command` venvfs generates for env with these settings (NULL before 3.11). */
+static char *synth_command(struct vv_env *env, const char *path, const struct vv_envcfg *cfg,
+			   const struct vv_python *py)
+{
+	struct vv_synth_env se = { .path = path, .name = env->name, .prompt = cfg->prompt,
+				   .system_site = cfg->system_site,
+				   .without_pip = cfg->without_pip, .py = py };
+	char *c = NULL;
+	vv_synth_pyvenv_command(&se, &c);
+	return c;
+}
+
+/* The lines of buf that venvfs keeps for the tool that wrote them (env/pykeys.h), as
+ * "KEY = VALUE\n" in their order: all but the keys venvfs owns, lines with an empty key,
+ * and `command` unless keep_command. *out is NULL when none are left; -EINVAL (nothing
+ * changes) beyond the bounds or with control characters. */
+static int kept_lines(const char *buf, size_t len, bool keep_command, char **out)
+{
+	char *text = NULL;
+	size_t tlen = 0;
+	*out = NULL;
+	FILE *f = open_memstream(&text, &tlen);
+	if (!f)
+		return vv_err(-ENOMEM, "out of memory");
+	const char *p = buf, *end = buf + len, *ks, *vs;
+	size_t kl, vl;
+	while (vv_pycfg_next(&p, end, &ks, &kl, &vs, &vl)) {
+		if (kl == 0 || vv_pycfg_owned(ks, kl) ||
+		    (!keep_command && kl == 7 && !strncasecmp(ks, "command", 7)))
+			continue;
+		fprintf(f, "%.*s = %.*s\n", (int)kl, ks, (int)vl, vs);
+	}
+	bool bad = ferror(f);
+	if (fclose(f) != 0 || bad) {
+		free(text);
+		return vv_err(-ENOMEM, "out of memory");
+	}
+	int r = vv_pykeys_check(text, tlen, "pyvenv.cfg");
+	if (r < 0 || tlen == 0)
+		free(text);
+	else
+		*out = text;
+	return r;
+}
+
 /* Parse pyvenv.cfg the way CPython does (site.py / getpath: split each line at the first
- * '=', strip both sides, keys case-insensitive), and apply what venvfs keeps of it:
- * include-system-site-packages, prompt, and the interpreter (executable, else
- * home/python3.X for `version`). Anything that does not make a working env is -EINVAL
- * and changes nothing. */
+ * '=', strip both sides, keys case-insensitive), and apply it: what venvfs owns
+ * (include-system-site-packages, prompt, and the interpreter: executable, else
+ * home/python3.X for `version`) changes the env's settings; every other line is kept
+ * for the tool that wrote it (kept_lines), `command` too unless it is the one venvfs
+ * shows or would show. Anything that does not make a working env, or kept lines beyond
+ * their bounds, is -EINVAL and changes nothing. */
 static int apply_pyvenv_cfg(struct vv_env *env, const char *buf, size_t len)
 {
 	struct vv_envcfg cfg = env->cfg;
-	char *home = NULL, *exe = NULL, *version = NULL, *prompt = NULL;
+	char *home = NULL, *exe = NULL, *version = NULL, *prompt = NULL, *command = NULL;
+	char *keys = NULL;
 	bool without_pip = env->cfg.without_pip;
 	int r = 0;
 	const char *p = buf, *end = buf + len;
@@ -150,9 +199,9 @@ static int apply_pyvenv_cfg(struct vv_env *env, const char *buf, size_t len)
 			free(v);
 		} else if (kl == 7 && !strncasecmp(ks, "command", 7)) {
 			without_pip = strstr(v, " --without-pip") != NULL;
-			free(v);
+			free(command), command = v;
 		} else {
-			free(v); /* other tools' keys are not kept */
+			free(v); /* other tools' keys: kept_lines */
 		}
 	}
 	struct vv_python py = { 0 };
@@ -194,12 +243,39 @@ static int apply_pyvenv_cfg(struct vv_env *env, const char *buf, size_t len)
 				newpy = true;
 		}
 	}
+	if (r == 0) {
+		/* `command` stays venvfs's (follows renames and settings) when the tool wrote
+		 * back the one shown or the one these settings give; else it is the tool's */
+		bool keep_command = false;
+		char *path = command ? vv_env_path(env) : NULL;
+		if (command && !path) {
+			r = -ENOMEM;
+		} else if (command) {
+			struct vv_envcfg next = cfg;
+			next.without_pip = without_pip;
+			next.prompt = prompt;
+			char *was = synth_command(env, path, &env->cfg, &env->py);
+			char *will = synth_command(env, path, &next, newpy ? &py : &env->py);
+			keep_command = !(was && !strcmp(was, command)) &&
+				       !(will && !strcmp(will, command));
+			free(was);
+			free(will);
+		}
+		free(path);
+		if (r == 0)
+			r = kept_lines(buf, len, keep_command, &keys);
+		/* a tool that writes other keys but no `command` (virtualenv) made the env:
+		 * no generated `-m venv` line claims otherwise */
+		cfg.no_command = !command && keys;
+	}
 	bool same = r == 0 && !newpy && cfg.system_site == env->cfg.system_site &&
-		    without_pip == env->cfg.without_pip &&
-		    !(prompt ? !env->cfg.prompt || strcmp(prompt, env->cfg.prompt) : !!env->cfg.prompt);
+		    without_pip == env->cfg.without_pip && cfg.no_command == env->cfg.no_command &&
+		    !(prompt ? !env->cfg.prompt || strcmp(prompt, env->cfg.prompt) : !!env->cfg.prompt) &&
+		    !(keys ? !env->cfg.pykeys || strcmp(keys, env->cfg.pykeys) : !!env->cfg.pykeys);
 	if (r == 0 && !same) {
 		cfg.without_pip = without_pip;
 		cfg.prompt = prompt;
+		cfg.pykeys = keys;
 		if (newpy)
 			cfg.python = py.exe;
 		r = vv_live_save_cfg(env, &cfg);
@@ -212,6 +288,10 @@ static int apply_pyvenv_cfg(struct vv_env *env, const char *buf, size_t len)
 		env->cfg.without_pip = cfg.without_pip;
 		env->cfg.prompt = prompt;
 		prompt = oldprompt;
+		env->cfg.no_command = cfg.no_command;
+		char *oldkeys = env->cfg.pykeys;
+		env->cfg.pykeys = keys;
+		keys = oldkeys;
 		if (newpy) {
 			char oldpyx[32];
 			vv_python_name(&env->py, oldpyx);
@@ -245,6 +325,8 @@ static int apply_pyvenv_cfg(struct vv_env *env, const char *buf, size_t len)
 	free(exe);
 	free(version);
 	free(prompt);
+	free(command);
+	free(keys);
 	return r;
 }
 

@@ -135,6 +135,19 @@ static void put_sh_quoted(FILE *f, const char *s)
 	fputc('\'', f);
 }
 
+/* The value of pyvenv.cfg's `command`, as python3.X -m venv writes it. */
+static void put_command(FILE *f, const struct vv_synth_env *e)
+{
+	fprintf(f, "%s -m venv", e->py->base_exe);
+	if (e->without_pip)
+		fputs(" --without-pip", f);
+	if (e->system_site)
+		fputs(" --system-site-packages", f);
+	if (e->prompt)
+		fprintf(f, " --prompt=\"%s\"", e->prompt);
+	fprintf(f, " %s", e->path);
+}
+
 int vv_synth_pyvenv_cfg(const struct vv_synth_env *e, char **out, size_t *len)
 {
 	const struct vv_python *py = e->py;
@@ -153,16 +166,35 @@ int vv_synth_pyvenv_cfg(const struct vv_synth_env *e, char **out, size_t *len)
 	}
 	if (py_at_least(py, 3, 11)) {
 		fprintf(f, "executable = %s\n", py->exe);
-		fprintf(f, "command = %s -m venv", py->base_exe);
-		if (e->without_pip)
-			fputs(" --without-pip", f);
-		if (e->system_site)
-			fputs(" --system-site-packages", f);
-		if (e->prompt)
-			fprintf(f, " --prompt=\"%s\"", e->prompt);
-		fprintf(f, " %s\n", e->path);
+		if (!e->no_command && !vv_pycfg_kept_has(e->pykeys, "command")) {
+			fputs("command = ", f);
+			put_command(f, e);
+			fputc('\n', f);
+		}
+	}
+	/* what tools wrote and venvfs keeps for them, in their order */
+	for (const char *p = e->pykeys; p && *p;) {
+		const char *nl = strchr(p, '\n'), *eq = strchr(p, '=');
+		size_t ll = nl ? (size_t)(nl - p) : strlen(p);
+		if (eq && eq > p && !vv_pycfg_owned(p, (size_t)(eq - p - 1)))
+			fprintf(f, "%.*s\n", (int)ll, p);
+		p += ll + (nl ? 1 : 0);
 	}
 	return mem_close(f, &buf, &blen, out, len);
+}
+
+int vv_synth_pyvenv_command(const struct vv_synth_env *e, char **out)
+{
+	*out = NULL;
+	if (!py_at_least(e->py, 3, 11))
+		return 0;
+	char *buf;
+	size_t blen;
+	FILE *f = mem_open(&buf, &blen);
+	if (!f)
+		return vv_err(-ENOMEM, "out of memory");
+	put_command(f, e);
+	return mem_close(f, &buf, &blen, out, NULL);
 }
 
 /* The prompt every activator shows: the env's prompt or name. 3.13 exports it bare as
@@ -941,32 +973,4 @@ size_t vv_synth_script_head(const char *buf, size_t len, const char *envpath, ch
 	if (len - i < sizeof(tr_tail) - 1 || memcmp(buf + i, tr_tail, sizeof(tr_tail) - 1))
 		return 0;
 	return i + sizeof(tr_tail) - 1;
-}
-
-int vv_pycfg_next(const char **p, const char *end, const char **key, size_t *klen,
-		  const char **val, size_t *vlen)
-{
-	while (*p < end) {
-		const char *nl = memchr(*p, '\n', (size_t)(end - *p));
-		const char *le = nl ? nl : end;
-		const char *eq = memchr(*p, '=', (size_t)(le - *p));
-		const char *ks = *p, *ke = eq, *vs = eq ? eq + 1 : NULL, *ve = le;
-		*p = nl ? nl + 1 : end;
-		if (!eq)
-			continue;
-		while (ks < ke && (*ks == ' ' || *ks == '\t'))
-			ks++;
-		while (ke > ks && (ke[-1] == ' ' || ke[-1] == '\t'))
-			ke--;
-		while (vs < ve && (*vs == ' ' || *vs == '\t'))
-			vs++;
-		while (ve > vs && (ve[-1] == ' ' || ve[-1] == '\t' || ve[-1] == '\r'))
-			ve--;
-		*key = ks;
-		*klen = (size_t)(ke - ks);
-		*val = vs;
-		*vlen = (size_t)(ve - vs);
-		return 1;
-	}
-	return 0;
 }

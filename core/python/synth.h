@@ -18,11 +18,19 @@ struct vv_synth_env {
 	const char *prompt;     /* NULL: use name */
 	bool system_site;
 	bool without_pip;
+	bool no_command;        /* pyvenv.cfg shows no generated `command` line */
+	const char *pykeys;     /* NULL, or lines kept for tools: "KEY = VALUE\n" each */
 	const struct vv_python *py;
 };
 
-/* pyvenv.cfg in the format `python3.X -m venv` writes for that version. */
+/* pyvenv.cfg in the format `python3.X -m venv` writes for that version: the keys
+ * venvfs owns (vv_pycfg_owned) from the env's state, then `command` (3.11+, unless the
+ * kept lines have one or no_command), then the kept lines in their order. */
 int vv_synth_pyvenv_cfg(const struct vv_synth_env *e, char **out, size_t *len);
+
+/* The value of the `command` line vv_synth_pyvenv_cfg generates ("BASE -m venv ...
+ * PATH"), malloc'd; *out is NULL for a version whose venv writes none (before 3.11). */
+int vv_synth_pyvenv_command(const struct vv_synth_env *e, char **out);
 
 /* bin/activate for bash, zsh, ksh and POSIX sh (dash), behaving like CPython's. Paths
  * are shell-quoted. */
@@ -70,5 +78,13 @@ size_t vv_synth_script_head(const char *buf, size_t len, const char *envpath, ch
  * Keys are compared case-insensitively by the callers. */
 int vv_pycfg_next(const char **p, const char *end, const char **key, size_t *klen,
 		  const char **val, size_t *vlen);
+
+/* Is key (klen bytes, any case) one venvfs computes from the env's state (home,
+ * executable, version, include-system-site-packages, prompt)? Such a key is never
+ * kept for a tool: a write of it is applied to the env (pyvenv.c). */
+bool vv_pycfg_owned(const char *key, size_t klen);
+
+/* Does the kept-lines text have a line with this key (any case)? */
+bool vv_pycfg_kept_has(const char *pykeys, const char *key);
 
 #endif

@@ -163,6 +163,8 @@ static int table_section(void *user, const char *section, int lineno)
 {
 	const struct table_ctx *c = user;
 	(void)lineno;
+	if (c->t->extra_section && !strcmp(section, c->t->extra_section))
+		return 0;
 	if (strcmp(section, c->t->section))
 		return vv_err(-EINVAL, "unknown section [%s] (expected [%s])", section,
 			      c->t->section);
@@ -191,6 +193,8 @@ static int table_key(void *user, const char *section, const char *key, const cha
 	if (!*section)
 		return vv_err(-EINVAL, "key '%s' outside a section (start with [%s])", key,
 			      t->section);
+	if (t->extra_section && !strcmp(section, t->extra_section))
+		return t->extra(t->user, key, value, lineno);
 	if (strcmp(section, t->section))
 		return table_section(user, section, lineno);
 	size_t k = 0;

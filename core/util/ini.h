@@ -44,9 +44,13 @@ struct vv_ini_table {
 	 * errno after vv_err("why") (the line is added). */
 	int (*value)(void *user, int key, const char *value, int lineno);
 	void *user;
+	/* Optional: a second section whose keys are free (any name, repeats allowed, in
+	 * file order), each handed to `extra` (0, or a negative errno after vv_err). */
+	const char *extra_section;
+	int (*extra)(void *user, const char *key, const char *value, int lineno);
 };
 
-/* vv_ini_parse for a vv_ini_table. On top of the reader's own errors, -EINVAL with
+/* vv_ini_parse for a vv_ini_table (and its extra section, if any). On top of the reader's own errors, -EINVAL with
  *   "FNAME:LINE: unknown section [X] (expected [S])"      (also for an empty [X])
  *   "FNAME:LINE: key 'K' outside a section (start with [S])"
  *   "FNAME:LINE: unknown key 'K' in [S] (known: a, b, c)"

@@ -1,7 +1,8 @@
 /*
  * fuzz_config.c - libFuzzer target for the INI parsers: venvfs.ini (vv_config_parse)
  * and env files (vv_envcfg_parse). Besides not crashing, an env file that parses and
- * can be formatted again must read back to the same values.
+ * can be formatted again must read back to the same values, the pyvenv.cfg lines kept
+ * for tools ([pyvenv.cfg], escaped and continued) included.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -16,7 +17,8 @@ static void same_or_die(const struct vv_envcfg *a, const struct vv_envcfg *b)
 {
 	if (strcmp(a->python, b->python) || !vv_oid_eq(&a->root, &b->root) ||
 	    a->system_site != b->system_site || !a->prompt != !b->prompt ||
-	    (a->prompt && strcmp(a->prompt, b->prompt)))
+	    (a->prompt && strcmp(a->prompt, b->prompt)) || a->no_command != b->no_command ||
+	    !a->pykeys != !b->pykeys || (a->pykeys && strcmp(a->pykeys, b->pykeys)))
 		abort();
 }
 
