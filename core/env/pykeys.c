@@ -13,9 +13,10 @@
 
 #include "util/error.h"
 
-/* Longest encoded text on one INI line (the reader's limit is 197 bytes a line); a
- * chunk may end 2 bytes over it when its last blank is escaped. */
-#define CHUNK 150
+/* Longest encoded line written (the INI reader's limit is 197 bytes a line): the key,
+ * " = " and the value's encoded bytes; a line may end 2 bytes over it when its last
+ * blank is escaped. The longest key (48 bytes, each escaped: 144) still leaves room. */
+#define LINE_BUDGET 190
 
 static bool is_blank(char c)
 {
@@ -89,17 +90,20 @@ void vv_pykeys_encode(FILE *f, const char *text)
 		const char *eq = strchr(p, '=');
 		if (!nl || !eq || eq > nl)
 			break; /* checked before: does not happen */
+		size_t used = 3; /* " = " */
 		for (const char *k = p; k < eq - 1; k++) {
-			if (key_safe((unsigned char)*k))
+			if (key_safe((unsigned char)*k)) {
 				fputc(*k, f);
-			else
+				used++;
+			} else {
 				fprintf(f, "%%%02X", (unsigned char)*k);
+				used += 3;
+			}
 		}
 		fputs(" = ", f);
-		/* the value, CHUNK bytes of encoded text a line; a blank that would start or
-		 * end a line is escaped (the reader strips them) */
-		size_t used = 0;
-		bool last_blank = false;
+		/* the value, up to LINE_BUDGET bytes a line with what precedes it; a blank
+		 * that would start or end a line is escaped (the reader strips them) */
+		bool last_blank = false, line_start = true;
 		for (const char *v = eq + 2; v < nl; v++) {
 			unsigned char c = (unsigned char)*v;
 			char tok[4];
@@ -108,18 +112,19 @@ void vv_pykeys_encode(FILE *f, const char *text)
 			else
 				tok[0] = (char)c, tok[1] = 0;
 			size_t tl = strlen(tok);
-			if (used + tl > CHUNK) {
+			if (used + tl > LINE_BUDGET) {
 				if (last_blank)
 					fputs("%20", f); /* instead of the blank not yet written */
 				fputs("\n+ = ", f);
-				used = 0;
+				used = 4;
+				line_start = true;
 			} else if (last_blank) {
 				fputc(' ', f);
 			}
 			last_blank = false;
-			if (c == ' ' && used == 0) {
+			if (c == ' ' && line_start) {
 				fputs("%20", f);
-				used = 3;
+				used += 3;
 			} else if (c == ' ') {
 				last_blank = true; /* written with the next byte */
 				used++;
@@ -127,6 +132,7 @@ void vv_pykeys_encode(FILE *f, const char *text)
 				fputs(tok, f);
 				used += tl;
 			}
+			line_start = false;
 		}
 		if (last_blank)
 			fputs("%20", f);
