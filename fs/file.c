@@ -93,6 +93,8 @@ void vv_fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct vv_fh *fh = NULL;
 	int r = !n ? -EISDIR : (w && fs->ro) ? -EROFS : 0;
 	vv_fs_lock(fs);
+	if (r == 0)
+		vv_fs_unborn_visit(req, ino, false);
 	if (r == 0 && w) {
 		r = vv_node_open_write(n, fi->flags & O_TRUNC);
 		vv_fs_spare_kick(fs);
@@ -124,9 +126,13 @@ void vv_fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	struct vv_fs *fs = vv_fs_of(req);
 	struct vv_node *dir, *n = NULL;
 	struct vv_fh *fh = NULL;
-	int r = parent == FUSE_ROOT_ID ? -EPERM : fs->ro ? -EROFS : 0;
+	int r = fs->ro ? -EROFS : 0;
 	vv_fs_lock(fs);
-	if (r == 0 && (r = vv_fs_dir_node(parent, &dir)) == 0) {
+	if (r == 0 && parent == FUSE_ROOT_ID)
+		r = vv_fs_root_files_dir(fs, req, name, &dir);
+	else if (r == 0)
+		vv_fs_unborn_visit(req, parent, true), r = vv_fs_dir_node(parent, &dir);
+	if (r == 0) {
 		mode_t m = mode & ~fuse_req_ctx(req)->umask & 07777;
 		unsigned how = (fi->flags & O_EXCL ? VV_CREATE_EXCL : 0) |
 			       (fi->flags & O_TRUNC ? VV_CREATE_TRUNC : 0);

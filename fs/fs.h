@@ -97,6 +97,15 @@ void vv_fs_worker_stop(struct vv_fs *fs);
 /* A stage was just taken (fs->lk held): ask the stager to make more if few are left. */
 void vv_fs_spare_kick(struct vv_fs *fs);
 
+/* unborn.c: envs made by tools (fs->lk held). mkdir in the mount root made env; a
+ * request of req's process on inode ino (kids: on its entries) may make its env unborn
+ * or born; the worker's periodic look at makers that exited. */
+void vv_fs_unborn_made(struct vv_env *env, fuse_req_t req);
+void vv_fs_unborn_visit(fuse_req_t req, fuse_ino_t ino, bool kids);
+/* The same for a lookup of env's name in the mount root. */
+void vv_fs_unborn_visit_env(fuse_req_t req, struct vv_env *env);
+void vv_fs_unborn_tick(struct vv_fs *fs);
+
 /* Every handler takes fs->lk around its calls into the model. */
 static inline struct vv_fs *vv_fs_of(fuse_req_t req)
 {
@@ -115,6 +124,10 @@ static inline void vv_fs_unlock(struct vv_fs *fs)
 
 /* ops.c: names, attributes, directories, the mount root, the table of handlers */
 extern const struct fuse_lowlevel_ops vv_fs_ops;
+/* The directory a new file `name` of the mount root goes to (the root's own files,
+ * made if need be; fs->lk held): -EEXIST for an env's name, -EACCES for a user other
+ * than the mount's. */
+int vv_fs_root_files_dir(struct vv_fs *fs, fuse_req_t req, const char *name, struct vv_node **dir);
 
 /* file.c: file content */
 void vv_fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);

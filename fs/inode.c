@@ -356,6 +356,7 @@ static void *worker(void *arg)
 			pthread_mutex_lock(&fs->lk);
 			continue;
 		}
+		vv_fs_unborn_tick(fs);
 		commit_due(fs);
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);

@@ -32,6 +32,31 @@ static void reply_entry(fuse_req_t req, struct vv_node *n)
 	fuse_reply_entry(req, &e);
 }
 
+/* The mount root's own file `name` (not an env), or NULL. */
+static struct vv_node *root_file(struct vv_fs *fs, const char *name)
+{
+	struct vv_node *dir, *n;
+	if (vv_envset_files(fs->set, false, &dir) < 0 || vv_node_lookup(dir, name, &n) < 0)
+		return NULL;
+	return n;
+}
+
+/* Where a new file `name` of the mount root goes: the root's own files (made if need
+ * be). -EEXIST for an env's name; -EACCES for another user than the mount's (the
+ * files are the mount's user's, and show that owner). */
+int vv_fs_root_files_dir(struct vv_fs *fs, fuse_req_t req, const char *name, struct vv_node **dir)
+{
+	uid_t uid = fuse_req_ctx(req)->uid;
+	if (vv_envset_find(fs->set, name, strlen(name)))
+		return -EEXIST;
+	if (uid != getuid() && uid != 0)
+		return -EACCES;
+	int r = vv_envset_files(fs->set, true, dir);
+	if (r < 0 && r != -EROFS)
+		fprintf(stderr, "venvfs: '%s': %s\n", name, vv_errmsg());
+	return r;
+}
+
 /* ---- lifecycle ----------------------------------------------------------------- */
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
@@ -72,18 +97,26 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (parent == FUSE_ROOT_ID) {
 		struct vv_env *env = vv_envset_find(fs->set, name, strlen(name));
 		r = env ? vv_env_load_root(env) : -ENOENT;
-		if (r == 0)
+		if (r == 0) {
+			vv_fs_unborn_visit_env(req, env);
 			n = env->root;
-	} else if ((r = vv_fs_dir_node(parent, &dir)) == 0) {
-		r = vv_node_lookup(dir, name, &n);
+		} else if (r == -ENOENT && (n = root_file(fs, name))) {
+			r = 0;
+		}
+	} else {
+		vv_fs_unborn_visit(req, parent, true);
+		if ((r = vv_fs_dir_node(parent, &dir)) == 0)
+			r = vv_node_lookup(dir, name, &n);
 	}
 	if (r == 0) {
 		reply_entry(req, n);
 	} else if (r == -ENOENT) {
-		/* cache the miss: importers probe many names that never exist */
+		/* cache the miss: importers probe many names that never exist; not in an
+		 * unborn env (its birth may bring any name) */
 		struct fuse_entry_param e;
 		memset(&e, 0, sizeof(e));
-		e.entry_timeout = VV_TIMEOUT;
+		struct vv_node *d = vv_fs_node(parent);
+		e.entry_timeout = d && d->env->cfg.state == VV_ENV_UNBORN ? 0 : VV_TIMEOUT;
 		fuse_reply_entry(req, &e);
 	} else {
 		fuse_reply_err(req, -r);
@@ -131,6 +164,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	if (ino == FUSE_ROOT_ID) {
 		vv_fs_root_stat(fs, &st);
 	} else {
+		vv_fs_unborn_visit(req, ino, false);
 		struct vv_node *n = vv_fs_node(ino);
 		vv_node_stat(n, &st);
 		st.st_ino = ino;
@@ -159,6 +193,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		return;
 	}
 	vv_fs_lock(fs);
+	vv_fs_unborn_visit(req, ino, false);
 	/* a locked env refuses even a no-op chown, like a read-only filesystem */
 	if (vv_env_readonly(n->env))
 		r = -EROFS;
@@ -224,6 +259,7 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 	struct vv_node *n = vv_fs_node(ino);
 	char *t = NULL;
 	vv_fs_lock(fs);
+	vv_fs_unborn_visit(req, ino, false);
 	int r = n ? vv_node_readlink(n, &t) : -EINVAL;
 	vv_fs_unlock(fs);
 	if (r < 0)
@@ -247,13 +283,16 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 		/* the env belongs to whoever makes it, with the mode mkdir(2) asked for */
 		const struct fuse_ctx *ctx = fuse_req_ctx(req);
 		struct vv_env *env;
-		r = vv_envset_create_as(fs->set, name, ctx->uid, ctx->gid,
-					(int)(mode & ~ctx->umask & 07777), &env);
+		r = root_file(fs, name) ? -EEXIST :
+		    vv_envset_create_as(fs->set, name, ctx->uid, ctx->gid,
+					(int)(mode & ~ctx->umask & 07777), false, &env);
 		if (r < 0 && r != -EEXIST)
 			fprintf(stderr, "venvfs: mkdir '%s': %s\n", name, vv_errmsg());
-		if (r == 0 && (r = vv_env_load_root(env)) == 0)
+		if (r == 0 && (r = vv_env_load_root(env)) == 0) {
+			vv_fs_unborn_made(env, req);
 			n = env->root;
-	} else if ((r = vv_fs_dir_node(parent, &dir)) == 0) {
+		}
+	} else if (vv_fs_unborn_visit(req, parent, true), (r = vv_fs_dir_node(parent, &dir)) == 0) {
 		r = vv_node_mkdir(dir, name, (uint16_t)(mode & ~fuse_req_ctx(req)->umask), &n);
 	}
 	if (r < 0)
@@ -267,9 +306,14 @@ static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, cons
 {
 	struct vv_fs *fs = vv_fs_of(req);
 	struct vv_node *dir, *n = NULL;
-	int r = parent == FUSE_ROOT_ID ? -EPERM : fs->ro ? -EROFS : 0;
+	int r = fs->ro ? -EROFS : 0;
 	vv_fs_lock(fs);
-	if (r == 0 && (r = vv_fs_dir_node(parent, &dir)) == 0)
+	if (r == 0 && parent == FUSE_ROOT_ID)
+		r = vv_fs_root_files_dir(fs, req, name, &dir);
+	else if (r == 0 && (vv_fs_unborn_visit(req, parent, true),
+			    (r = vv_fs_dir_node(parent, &dir)) == 0))
+		r = 0;
+	if (r == 0)
 		r = vv_node_symlink(dir, name, link, &n);
 	if (r < 0)
 		fuse_reply_err(req, -r);
@@ -282,9 +326,14 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct vv_fs *fs = vv_fs_of(req);
 	struct vv_node *dir;
-	int r = parent == FUSE_ROOT_ID ? -EISDIR : fs->ro ? -EROFS : 0;
+	int r = fs->ro ? -EROFS : 0;
 	vv_fs_lock(fs);
-	if (r == 0 && (r = vv_fs_dir_node(parent, &dir)) == 0)
+	if (r == 0 && parent == FUSE_ROOT_ID)
+		r = root_file(fs, name) ? vv_envset_files(fs->set, false, &dir) :
+		    vv_envset_find(fs->set, name, strlen(name)) ? -EISDIR : -ENOENT;
+	else if (r == 0)
+		vv_fs_unborn_visit(req, parent, true), r = vv_fs_dir_node(parent, &dir);
+	if (r == 0)
 		r = vv_node_unlink(dir, name);
 	vv_fs_unlock(fs);
 	fuse_reply_err(req, -r);
@@ -297,8 +346,9 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int r = fs->ro ? -EROFS : 0;
 	vv_fs_lock(fs);
 	if (r == 0 && parent == FUSE_ROOT_ID)
-		r = vv_envset_remove(fs->set, name);
-	else if (r == 0 && (r = vv_fs_dir_node(parent, &dir)) == 0)
+		r = root_file(fs, name) ? -ENOTDIR : vv_envset_remove(fs->set, name);
+	else if (r == 0 && (vv_fs_unborn_visit(req, parent, true),
+			    (r = vv_fs_dir_node(parent, &dir)) == 0))
 		r = vv_node_rmdir(dir, name);
 	vv_fs_unlock(fs);
 	fuse_reply_err(req, -r);
@@ -312,9 +362,17 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	int r = fs->ro ? -EROFS : 0;
 	vv_fs_lock(fs);
 	if (r < 0) {
+	} else if (parent == FUSE_ROOT_ID && newparent == FUSE_ROOT_ID && root_file(fs, name)) {
+		/* one of the root's own files */
+		r = vv_envset_find(fs->set, newname, strlen(newname)) ? -EISDIR
+		    : vv_envset_files(fs->set, false, &dir);
+		if (r == 0)
+			r = vv_node_rename(dir, name, dir, newname, flags);
 	} else if (parent == FUSE_ROOT_ID && newparent == FUSE_ROOT_ID) {
 		if (flags & RENAME_EXCHANGE) {
 			r = -EINVAL;
+		} else if (root_file(fs, newname)) {
+			r = vv_envset_find(fs->set, name, strlen(name)) ? -ENOTDIR : -ENOENT;
 		} else {
 			r = vv_envset_rename(fs->set, name, newname, flags & RENAME_NOREPLACE);
 			struct vv_env *env = vv_envset_find(fs->set, newname, strlen(newname));
@@ -327,7 +385,8 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 		}
 	} else if (parent == FUSE_ROOT_ID || newparent == FUSE_ROOT_ID) {
 		r = -EXDEV;
-	} else if ((r = vv_fs_dir_node(parent, &dir)) == 0 && (r = vv_fs_dir_node(newparent, &newdir)) == 0) {
+	} else if (vv_fs_unborn_visit(req, parent, true), vv_fs_unborn_visit(req, newparent, true),
+		   (r = vv_fs_dir_node(parent, &dir)) == 0 && (r = vv_fs_dir_node(newparent, &newdir)) == 0) {
 		r = vv_node_rename(dir, name, newdir, newname, flags);
 		struct vv_node *t;
 		/* Saved over a synthesized file: the kernel now maps the name to the
@@ -392,9 +451,13 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	struct vv_fs *fs = vv_fs_of(req);
 	struct vv_node *dir, *n = NULL;
 	bool ok = S_ISREG(mode) || S_ISFIFO(mode) || S_ISSOCK(mode);
-	int r = !ok || parent == FUSE_ROOT_ID ? -EPERM : fs->ro ? -EROFS : 0;
+	int r = !ok ? -EPERM : fs->ro ? -EROFS : 0;
 	vv_fs_lock(fs);
-	if (r == 0 && (r = vv_fs_dir_node(parent, &dir)) == 0) {
+	if (r == 0 && parent == FUSE_ROOT_ID)
+		r = vv_fs_root_files_dir(fs, req, name, &dir);
+	else if (r == 0)
+		vv_fs_unborn_visit(req, parent, true), r = vv_fs_dir_node(parent, &dir);
+	if (r == 0) {
 		mode_t m = mode & ~fuse_req_ctx(req)->umask & 07777;
 		if (!S_ISREG(mode)) {
 			r = vv_node_mknod(dir, name, S_ISFIFO(mode) ? VV_FIFO : VV_SOCK,
@@ -420,6 +483,7 @@ struct dirbuf {
 	size_t size, len;
 	bool plus;
 	int err;
+	uint64_t base;       /* offset of the listing's first entry after "." and ".." */
 };
 
 static int add_entry(struct dirbuf *d, const char *name, struct vv_node *n, uint8_t kind,
@@ -453,7 +517,8 @@ static int add_entry(struct dirbuf *d, const char *name, struct vv_node *n, uint
 static int dir_cb(void *ctx, const char *name, uint8_t kind, struct vv_node *n, uint64_t next)
 {
 	/* internal offsets start after "." and ".." */
-	return add_entry(ctx, name, n, kind, next + 2);
+	struct dirbuf *d = ctx;
+	return add_entry(d, name, n, kind, next + 2 + d->base);
 }
 
 static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus)
@@ -468,6 +533,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, b
 	int r = 0;
 	vv_fs_lock(fs);
 	struct vv_node *dir = NULL;
+	if (ino != FUSE_ROOT_ID && off == 0)
+		vv_fs_unborn_visit(req, ino, true);
 	if (ino != FUSE_ROOT_ID)
 		r = vv_fs_dir_node(ino, &dir);
 	/* "." and ".." carry no lookup count, even in readdirplus */
@@ -490,13 +557,21 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, b
 	}
 	uint64_t from = off > 2 ? (uint64_t)off - 2 : 0;
 	if (r == 0 && ino == FUSE_ROOT_ID) {
+		/* the envs, then the root's own files */
 		struct vv_envset *set = fs->set;
-		for (uint64_t i = from; i < set->nenvs; i++) {
+		uint64_t i;
+		for (i = from; i < set->nenvs; i++) {
 			struct vv_env *env = set->envs[i];
+			if (env == set->files)
+				continue;
 			if ((r = vv_env_load_root(env)) < 0)
 				break;
 			if (add_entry(&d, env->name, env->root, VV_DIR, i + 1 + 2))
 				break;
+		}
+		if (r == 0 && i >= set->nenvs && vv_envset_files(set, false, &dir) == 0) {
+			d.base = set->nenvs;
+			r = vv_node_readdir(dir, from > d.base ? from - d.base : 0, dir_cb, &d);
 		}
 	} else if (r == 0) {
 		/* Nodes even for plain READDIR: an entry needs its real inode number (glibc

@@ -48,9 +48,16 @@ int vv_env_name_check(const char *name, size_t len)
 	return 0;
 }
 
+int vv_env_name_ok(const char *name, size_t len)
+{
+	if (len == strlen(VV_ROOT_ENV) && !memcmp(name, VV_ROOT_ENV, len))
+		return 0;
+	return vv_env_name_check(name, len);
+}
+
 static int name_ok(const char *name)
 {
-	return vv_env_name_check(name, strlen(name));
+	return vv_env_name_ok(name, strlen(name));
 }
 
 void vv_envcfg_release(struct vv_envcfg *cfg)
@@ -64,10 +71,11 @@ void vv_envcfg_release(struct vv_envcfg *cfg)
 /* ---- the INI text ---- */
 
 enum { K_PYTHON, K_ROOT, K_SYSTEM_SITE, K_WITHOUT_PIP, K_PROMPT, K_LOCKED, K_OWNER, K_MODE,
-       K_NO_COMMAND, K_N };
+       K_NO_COMMAND, K_STATE, K_N };
 static const char *const env_keys[K_N] = { "python", "root", "system-site-packages",
 					   "without-pip", "prompt", "locked", "owner", "mode",
-					   "no-command" };
+					   "no-command", "state" };
+static const char *const state_names[VV_ENV_NSTATES] = { "venv", "unborn", "folder", "made" };
 #define PYKEYS_SECTION "pyvenv.cfg"
 
 struct parse_ctx {
@@ -163,6 +171,13 @@ static int env_value(void *user, int k, const char *value, int lineno)
 		return parse_mode(value, cfg);
 	case K_NO_COMMAND:
 		return vv_parse_bool(value, &cfg->no_command);
+	case K_STATE:
+		for (uint8_t i = 0; i < VV_ENV_NSTATES; i++)
+			if (!strcmp(value, state_names[i])) {
+				cfg->state = i;
+				return 0;
+			}
+		return vv_err(-EINVAL, "state '%s' is not venv, unborn, folder or made", value);
 	default:
 		cfg->prompt = strdup(value);
 		return cfg->prompt ? 0 : vv_err(-ENOMEM, "out of memory");
@@ -224,11 +239,13 @@ int vv_envcfg_format(const struct vv_envcfg *cfg, char **out, size_t *len)
 	FILE *f = open_memstream(&text, &n);
 	if (!f)
 		return vv_err(-ENOMEM, "out of memory");
-	fprintf(f, "[env]\npython = %s\nroot = %s\nsystem-site-packages = %s\n%s%s%s%s%s%s%s%s",
+	fprintf(f, "[env]\npython = %s\nroot = %s\nsystem-site-packages = %s\n%s%s%s%s%s%s%s%s%s%s%s",
 		cfg->python, hex, cfg->system_site ? "true" : "false",
 		cfg->without_pip ? "without-pip = true\n" : "", p ? "prompt = " : "",
 		p ? p : "", p ? "\n" : "", cfg->locked ? "locked = true\n" : "",
-		owner, mode, cfg->no_command ? "no-command = true\n" : "");
+		owner, mode, cfg->no_command ? "no-command = true\n" : "",
+		cfg->state ? "state = " : "", cfg->state ? state_names[cfg->state % VV_ENV_NSTATES] : "",
+		cfg->state ? "\n" : "");
 	if (cfg->pykeys && *cfg->pykeys) {
 		fputs("\n[" PYKEYS_SECTION "]\n", f);
 		vv_pykeys_encode(f, cfg->pykeys);

@@ -58,7 +58,18 @@ struct vv_envcfg {
 			  them, "KEY = VALUE\n" each, in order (pykeys.h) */
 	bool no_command; /* pyvenv.cfg shows no synthesized `command`: the last tool that
 			    wrote it gave none (virtualenv) */
+	uint8_t state;   /* enum vv_env_state (`state`; absent: a venv) */
 };
+
+/* What a folder of the mount root is (docs/design.md "Envs made by tools"):
+ *   VV_ENV_VENV    a venv: synthesized entries over its tree (every env before);
+ *   VV_ENV_UNBORN  made by mkdir in the mount root and still being made by the process
+ *                  that made it: only its tree, nothing synthesized, until it is born;
+ *   VV_ENV_FOLDER  born without a pyvenv.cfg from what its maker put in it: a plain
+ *                  folder (its tree only), never a venv;
+ *   VV_ENV_MADE    born with a pyvenv.cfg its maker wrote: a venv that is what the
+ *                  tool made, with only pyvenv.cfg synthesized. */
+enum vv_env_state { VV_ENV_VENV, VV_ENV_UNBORN, VV_ENV_FOLDER, VV_ENV_MADE, VV_ENV_NSTATES };
 
 /* The permission bits of the env's root directory: cfg->mode, or 0755. */
 mode_t vv_envcfg_mode(const struct vv_envcfg *cfg);
@@ -66,6 +77,13 @@ mode_t vv_envcfg_mode(const struct vv_envcfg *cfg);
 /* Is name usable as an env name? 0, or -EINVAL ("", ".", "..", '/' or NUL inside, or
  * starting with ".venvfs") / -ENAMETOOLONG (> 255 bytes), with a message. */
 int vv_env_name_check(const char *name, size_t len);
+/* The env that holds the mount root's own files (hook scripts, lock files, a tool's
+ * index: docs/design.md "Files at the mount root"): a folder env under a reserved
+ * name, so no user env can take it; venvctl does not list it. */
+#define VV_ROOT_ENV ".venvfs-root"
+/* vv_env_name_check, but VV_ROOT_ENV is a name too: for the store's own files
+ * (envs/, journal/, history/, locks/). */
+int vv_env_name_ok(const char *name, size_t len);
 
 int vv_envcfg_parse(const char *buf, size_t len, const char *name, struct vv_envcfg *out);
 /* malloc'd INI text. */

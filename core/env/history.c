@@ -273,7 +273,7 @@ static int load_raw(struct vv_store *st, const char *name, struct vv_history *ou
 
 int vv_history_load(struct vv_store *st, const char *name, struct vv_history *out)
 {
-	int r = vv_env_name_check(name, strlen(name));
+	int r = vv_env_name_ok(name, strlen(name));
 	return r < 0 ? r : load_raw(st, name, out, NULL, NULL);
 }
 
@@ -518,7 +518,7 @@ int vv_history_snapshot_add(struct vv_store *st, const char *name, const char *t
 
 int vv_history_snapshot_delete(struct vv_store *st, const char *name, const char *tag)
 {
-	int r = vv_env_name_check(name, strlen(name));
+	int r = vv_env_name_ok(name, strlen(name));
 	if (r < 0)
 		return r;
 	int lk = lock_history(st);

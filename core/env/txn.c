@@ -91,7 +91,7 @@ static int envfile_replace(struct vv_store *st, const char *name, const char *tm
 
 static int set_name(struct vv_txn *t, const char *name)
 {
-	int r = vv_env_name_check(name, strlen(name));
+	int r = vv_env_name_ok(name, strlen(name));
 	if (r == 0)
 		snprintf(t->name, sizeof(t->name), "%s", name);
 	return r;
@@ -224,7 +224,7 @@ int vv_txn_commit(struct vv_txn *t, const struct vv_envcfg *newcfg, const char *
 
 int vv_txn_create(struct vv_store *st, const char *name, const struct vv_envcfg *cfg)
 {
-	int r = vv_env_name_check(name, strlen(name));
+	int r = vv_env_name_ok(name, strlen(name));
 	if (r < 0)
 		return r;
 	/* whoever creates an env owns it unless told otherwise */
@@ -254,9 +254,9 @@ int vv_txn_create(struct vv_store *st, const char *name, const struct vv_envcfg 
 
 int vv_txn_rename(struct vv_store *st, const char *from, const char *to)
 {
-	int r = vv_env_name_check(from, strlen(from));
+	int r = vv_env_name_ok(from, strlen(from));
 	if (r == 0)
-		r = vv_env_name_check(to, strlen(to));
+		r = vv_env_name_ok(to, strlen(to));
 	if (r < 0)
 		return r;
 	if (!strcmp(from, to)) {
@@ -290,7 +290,7 @@ int vv_txn_rename(struct vv_store *st, const char *from, const char *to)
 
 int vv_txn_remove(struct vv_store *st, const char *name)
 {
-	int r = vv_env_name_check(name, strlen(name));
+	int r = vv_env_name_ok(name, strlen(name));
 	if (r < 0)
 		return r;
 	/* The journal first: a crash in between leaves an env without changes, never a

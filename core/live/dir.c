@@ -152,9 +152,22 @@ struct vv_node *vv_live_syn_lookup(struct vv_node *dir, const char *name, size_t
 	return NULL;
 }
 
+/* Has dir an entry of its own (tree or node) named name? */
+static bool real_has(struct vv_node *dir, const char *name, size_t len)
+{
+	if (vv_live_kid_find(dir, name, len, NULL))
+		return true;
+	return !dir->mat && dir_base(dir) == 0 && vv_tree_find(dir->base, name, len);
+}
+
+/* The synthesized entry shown as name in dir. An entry of the env's own tree of the
+ * same name wins: only an env a tool made in the mount root has such entries (its
+ * bin/python, activators...: docs/design.md "Envs made by tools"); everywhere else a
+ * synthesized name cannot be made anew (see ns.c). */
 static struct vv_node *syn_find(struct vv_node *dir, const char *name, size_t len)
 {
-	return vv_live_syn_lookup(dir, name, len, false);
+	struct vv_node *n = vv_live_syn_lookup(dir, name, len, false);
+	return n && !real_has(dir, name, len) ? n : NULL;
 }
 
 int vv_node_lookup(struct vv_node *dir, const char *name, struct vv_node **out)
@@ -205,19 +218,20 @@ int vv_node_readdir(struct vv_node *dir, uint64_t off, vv_dir_fn fn, void *ctx)
 		for (size_t s = 0; s < env->nsyn; s++) {
 			if (syn_in_bin((int)s) != bin || !env->syn[s] || (env->hidden & (1u << s)))
 				continue;
+			char buf[32];
+			const char *sn = syn_name(env, (int)s, buf);
+			if (real_has(dir, sn, strlen(sn)))
+				continue;
 			if (i++ < off)
 				continue;
-			char buf[32];
 			env->syn[s]->parent = dir;
-			if (fn(ctx, syn_name(env, (int)s, buf), env->syn[s]->kind, env->syn[s], i))
+			if (fn(ctx, sn, env->syn[s]->kind, env->syn[s], i))
 				return 0;
 		}
 	}
 	if (dir->mat) {
 		for (size_t k = 0; k < dir->nkids; k++) {
 			struct vv_node *n = dir->kids[k];
-			if ((root || bin) && syn_find(dir, n->name, strlen(n->name)))
-				continue;
 			if (i++ < off)
 				continue;
 			if (fn(ctx, n->name, n->kind, n, i))
@@ -231,8 +245,6 @@ int vv_node_readdir(struct vv_node *dir, uint64_t off, vv_dir_fn fn, void *ctx)
 	struct vv_tree *t = dir->base;
 	for (size_t k = 0; k < t->n; k++) {
 		const struct vv_tree_ent *e = &t->ents[k];
-		if ((root || bin) && syn_find(dir, e->name, e->namelen))
-			continue;
 		if (i++ < off)
 			continue;
 		struct vv_node *n = NULL;

@@ -141,7 +141,7 @@ struct vv_env *vv_envset_find(struct vv_envset *set, const char *name, size_t le
 {
 	bool found;
 	size_t idx = env_index(set, name, len, &found);
-	return found ? set->envs[idx] : NULL;
+	return found && set->envs[idx] != set->files ? set->envs[idx] : NULL;
 }
 
 bool vv_live_cfg_equal(const struct vv_envcfg *a, const struct vv_envcfg *b)
@@ -152,7 +152,7 @@ bool vv_live_cfg_equal(const struct vv_envcfg *a, const struct vv_envcfg *b)
 	       a->owned == b->owned && a->uid == b->uid && a->gid == b->gid &&
 	       vv_envcfg_mode(a) == vv_envcfg_mode(b) &&
 	       !(a->prompt ? !b->prompt || strcmp(a->prompt, b->prompt) : !!b->prompt) &&
-	       a->no_command == b->no_command &&
+	       a->no_command == b->no_command && a->state == b->state &&
 	       !(a->pykeys ? !b->pykeys || strcmp(a->pykeys, b->pykeys) : !!b->pykeys);
 }
 

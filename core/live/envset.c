@@ -1,5 +1,6 @@
 /*
- * envset.c - loading an env and what happens to whole envs.
+ * envset.c - loading an env and what happens to whole envs, and the env that holds the
+ * mount root's own files.
  *
  * Loading: the env's config and interpreter, its root node and synthesized entries,
  * and the replay of a journal a stopped writer left (under the env's lock). The set:
@@ -26,6 +27,7 @@
 #include "pkg/seed.h"
 #include "store/store.h"
 #include "python/synth.h"
+#include "store/tree.h"
 
 static struct vv_node *syn_node(struct vv_env *env, uint8_t kind, const char *target, uint16_t mode)
 {
@@ -117,7 +119,27 @@ int vv_env_load_root(struct vv_env *env)
 	root->oid = env->cfg.root;
 	root->mtime_ns = root->ctime_ns = root->atime_ns = env->mtime_ns;
 	env->root = root;
-	if (env->py_ok) {
+	if ((r = vv_live_make_syn(env)) < 0)
+		return r;
+	r = env_replay(env);
+	if (r < 0)
+		return vv_err_prefix(r, "env '%s': journal", env->name);
+	return 0;
+}
+
+/* The synthesized entries of a venv, or only pyvenv.cfg for a venv a tool made (none
+ * for an unborn env or a folder, or without interpreter facts). */
+int vv_live_make_syn(struct vv_env *env)
+{
+	if (env->py_ok && env->cfg.state == VV_ENV_MADE && !env->nsyn) {
+		/* a venv a tool made: its files are the tool's, pyvenv.cfg stays live */
+		struct vv_node *n = syn_node(env, VV_SYN_FILE, NULL, 0644);
+		if (!n)
+			return -ENOMEM;
+		n->synth_which = VV_SYNTH_PYVENV_CFG;
+		env->syn[SYN_FILES + VV_SYNTH_PYVENV_CFG] = n;
+		env->nsyn = SYN_COUNT;
+	} else if (env->py_ok && env->cfg.state == VV_ENV_VENV && !env->nsyn) {
 		char pyx[32];
 		vv_python_name(&env->py, pyx);
 		env->syn[SYN_LIB64] = syn_node(env, VV_SYN_LINK, "lib", 0777);
@@ -141,9 +163,6 @@ int vv_env_load_root(struct vv_env *env)
 		if (oom)
 			return -ENOMEM;
 	}
-	r = env_replay(env);
-	if (r < 0)
-		return vv_err_prefix(r, "env '%s': journal", env->name);
 	return 0;
 }
 
@@ -188,7 +207,7 @@ int vv_envset_open(struct vv_envset **out, struct vv_store *st, const struct vv_
 			vv_live_env_free(env);
 	}
 	vv_strv_free(names, n);
-	if (r < 0)
+	if (r < 0 || (r = vv_live_files_open(set)) < 0)
 		goto fail;
 	*out = set;
 	return 0;
@@ -329,11 +348,11 @@ int vv_envset_close(struct vv_envset *set)
 
 int vv_envset_create(struct vv_envset *set, const char *name, struct vv_env **out)
 {
-	return vv_envset_create_as(set, name, getuid(), getgid(), -1, out);
+	return vv_envset_create_as(set, name, getuid(), getgid(), -1, false, out);
 }
 
 int vv_envset_create_as(struct vv_envset *set, const char *name, uid_t uid, gid_t gid,
-			int mode, struct vv_env **out)
+			int mode, bool unborn, struct vv_env **out)
 {
 	if (set->readonly)
 		return -EROFS;
@@ -342,9 +361,13 @@ int vv_envset_create_as(struct vv_envset *set, const char *name, uid_t uid, gid_
 		return r;
 	if (vv_envset_find(set, name, strlen(name)))
 		return -EEXIST;
+	vv_oid empty;
+	if (unborn && (r = vv_tree_empty(set->st, &empty)) < 0)
+		return r;
 	struct vv_envcfg cfg = {
 		.python = set->defpy.exe,
-		.root = set->without_pip ? set->defpy.skel_nopip : set->defpy.skel_pip,
+		.root = unborn ? empty : set->without_pip ? set->defpy.skel_nopip : set->defpy.skel_pip,
+		.state = unborn ? VV_ENV_UNBORN : VV_ENV_VENV,
 		.without_pip = set->without_pip,
 		.owned = true,
 		.uid = uid,
@@ -480,5 +503,57 @@ int vv_env_set_owner(struct vv_env *env, long uid, long gid, int mode)
 	env->cfg.mode = cfg.mode;
 	env->root->mode = (uint16_t)vv_envcfg_mode(&cfg);
 	env->root->ctime_ns = vv_now_ns();
+	return 0;
+}
+
+/* ---- the mount root's own files -------------------------------------------------- */
+
+/* Tools keep files next to their envs (virtualenvwrapper's hook scripts, tox's lock
+ * file, poetry's envs.toml), so the mount root holds plain files and symlinks as well as
+ * envs. They are an env of their own under a reserved name (env.h VV_ROOT_ENV), a
+ * folder no user env can name: journaled, committed, shared and collected like any
+ * env's files, with no code of their own beyond this. */
+static int files_add(struct vv_envset *set)
+{
+	struct vv_env *env;
+	int r = vv_live_env_new(set, VV_ROOT_ENV, &env);
+	if (r == 0 && (r = vv_live_envs_insert(set, env)) < 0)
+		vv_live_env_free(env);
+	if (r == 0)
+		set->files = env;
+	return r;
+}
+
+int vv_live_files_open(struct vv_envset *set)
+{
+	struct stat sb;
+	if (fstatat(set->st->envfd, VV_ROOT_ENV, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : vv_err_sys(-errno, "cannot stat envs/%s", VV_ROOT_ENV);
+	return files_add(set);
+}
+
+int vv_envset_files(struct vv_envset *set, bool make, struct vv_node **out)
+{
+	int r;
+	if (!set->files) {
+		if (!make)
+			return -ENOENT;
+		if (set->readonly)
+			return -EROFS;
+		struct vv_envcfg cfg = {
+			.python = set->defpy.exe,
+			.owned = true,
+			.uid = getuid(),
+			.gid = getgid(),
+			.state = VV_ENV_FOLDER,
+		};
+		if ((r = vv_tree_empty(set->st, &cfg.root)) < 0 ||
+		    ((r = vv_txn_create(set->st, VV_ROOT_ENV, &cfg)) < 0 && r != -EEXIST) ||
+		    (r = files_add(set)) < 0)
+			return vv_err_prefix(r, "files of the mount root");
+	}
+	if ((r = vv_env_load_root(set->files)) < 0)
+		return r;
+	*out = set->files->root;
 	return 0;
 }

@@ -101,6 +101,10 @@ int vv_live_check_new_name(struct vv_node *dir, const char *name);
 int vv_live_add_new(struct vv_node *dir, struct vv_node *n);
 /* vv_env_walk on an env whose root is loaded. */
 int vv_live_walk(struct vv_env *env, const char *relpath, struct vv_node **out);
+/* Make the synthesized entries of a venv (envset.c). */
+int vv_live_make_syn(struct vv_env *env);
+/* Apply pyvenv.cfg text buf as an edit (pyvenv.c). */
+int vv_live_pyvenv_apply(struct vv_env *env, const char *buf, size_t len);
 
 /* ---- envs.c ---- */
 int vv_live_env_new(struct vv_envset *set, const char *name, struct vv_env **out);

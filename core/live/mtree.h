@@ -162,6 +162,11 @@ struct vv_env {
 					names go once a new journal no longer names them */
 	size_t nretired, capretired;
 	uint64_t nlookup;            /* of the env root node, mirrored (fs/) */
+	/* owned by the caller (fs/): who made the env in the mount root (vv_env_unborn) */
+	int maker;                   /* its process id; 0: none known */
+	uint64_t maker_start;        /* its start time, against a reused process id */
+	int64_t maker_seen_ns;       /* its last request in the env */
+	bool fresh;                  /* just made by mkdir: nobody asked inside it yet */
 };
 
 struct vv_envset_opts {
@@ -188,6 +193,9 @@ struct vv_envset {
 	struct vv_env **dead;        /* detached envs the kernel may still reach */
 	size_t ndead, capdead;
 	int64_t mtime_ns;            /* of the mount root */
+	struct vv_env *files;        /* the mount root's own files (env.h VV_ROOT_ENV), in
+					envs too but never found by name; NULL until the
+					first one is made */
 };
 
 /* ---- envset ---- */
@@ -200,9 +208,24 @@ struct vv_env *vv_envset_find(struct vv_envset *set, const char *name, size_t le
 int vv_envset_create(struct vv_envset *set, const char *name, struct vv_env **out);
 /* The same, owned by uid:gid with root directory mode `mode` (-1: 0755, not
  * recorded): mkdir in the mount root by that user. vv_envset_create makes the daemon's
- * user the owner. */
+ * user the owner. unborn: the env starts empty and unborn (env.h VV_ENV_UNBORN) until
+ * vv_env_born. */
 int vv_envset_create_as(struct vv_envset *set, const char *name, uid_t uid, gid_t gid,
-			int mode, struct vv_env **out);
+			int mode, bool unborn, struct vv_env **out);
+/* An unborn env becomes what its maker made (docs/design.md "Envs made by tools"):
+ * nothing at all: the complete venv of a plain mkdir; a pyvenv.cfg at its top: a venv
+ * on the interpreter that file names, its maker's files kept as they are (they win over
+ * synthesized entries of the same name), the file itself applied like an edit; else a
+ * folder. Saved at once (envs/NAME). No-op for an env that is not unborn; on a
+ * read-only envset it stays as it is. */
+int vv_env_born(struct vv_env *env);
+/* The process that made env with mkdir looks inside it first: the env becomes unborn
+ * (empty, nothing synthesized, saved) so that its maker fills it like a new directory
+ * (virtualenv, venv --copies, shutil.copytree). -EBUSY if the kernel already holds one
+ * of its entries (someone else saw the complete env). */
+int vv_env_unborn(struct vv_env *env);
+/* Has the env's root no entry of its own (synthesized ones do not count)? */
+bool vv_env_is_empty(struct vv_env *env);
 /* rmdir of an env: -ENOTEMPTY unless its tree is empty (synthesized entries do not
  * count). */
 int vv_envset_remove(struct vv_envset *set, const char *name);
@@ -218,6 +241,13 @@ int vv_envset_rename(struct vv_envset *set, const char *from, const char *to, bo
  * place (same nodes). */
 enum { VV_SYNC_NONE, VV_SYNC_ADDED, VV_SYNC_REMOVED, VV_SYNC_REPLACED, VV_SYNC_LOCK };
 int vv_envset_sync(struct vv_envset *set, const char *name);
+
+/* The directory node of the mount root's own files (files other than envs: env.h
+ * VV_ROOT_ENV): -ENOENT when there is none yet, unless make (then made, owned by the
+ * daemon's user). */
+int vv_envset_files(struct vv_envset *set, bool make, struct vv_node **out);
+/* Load set->files if the store has it (vv_envset_open). */
+int vv_live_files_open(struct vv_envset *set);
 
 /* ---- env ---- */
 /* Writers (envlock.h): the first change to an env takes its writer lock on locks/NAME;

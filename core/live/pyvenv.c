@@ -157,7 +157,7 @@ static int kept_lines(const char *buf, size_t len, bool keep_command, char **out
  * for the tool that wrote it (kept_lines), `command` too unless it is the one venvfs
  * shows or would show. Anything that does not make a working env, or kept lines beyond
  * their bounds, is -EINVAL and changes nothing. */
-static int apply_pyvenv_cfg(struct vv_env *env, const char *buf, size_t len)
+int vv_live_pyvenv_apply(struct vv_env *env, const char *buf, size_t len)
 {
 	struct vv_envcfg cfg = env->cfg;
 	char *home = NULL, *exe = NULL, *version = NULL, *prompt = NULL, *command = NULL;
@@ -341,7 +341,7 @@ int vv_live_synth_edit(struct vv_node *n, int fd, uint64_t size)
 	if (!buf)
 		return -ENOMEM;
 	ssize_t got = pread(fd, buf, size, 0);
-	int r = got < 0 ? -errno : apply_pyvenv_cfg(n->env, buf, (size_t)got);
+	int r = got < 0 ? -errno : vv_live_pyvenv_apply(n->env, buf, (size_t)got);
 	free(buf);
 	return r;
 }

@@ -169,7 +169,8 @@ static int mark_env(struct gc *g, const char *name)
 	vv_envcfg_release(&cfg);
 	if (r < 0)
 		return vv_err_prefix(r, "env '%s'", name);
-	g->res->envs++;
+	if (strcmp(name, VV_ROOT_ENV))
+		g->res->envs++;
 	return 0;
 }
 
@@ -277,7 +278,7 @@ static int mark_histories(struct gc *g)
 		while (r == 0 && (errno = 0, de = readdir(d))) {
 			const char *nm = de->d_name;
 			if (!strcmp(nm, ".") || !strcmp(nm, "..") || !strncmp(nm, ".tmp-", 5) ||
-			    vv_env_name_check(nm, strlen(nm)) < 0)
+			    vv_env_name_ok(nm, strlen(nm)) < 0)
 				continue;
 			struct vv_history h;
 			char *buf = NULL;
@@ -478,7 +479,11 @@ int vv_gc(struct vv_store *st, const struct vv_gc_opts *opts, struct vv_gc_resul
 	if (r == 0)
 		r = mark_all(&g, st->journalfd, "journal/", mark_journal);
 	if (r == 0)
+		r = mark_journal(&g, VV_ROOT_ENV); /* the mount root's files (list_dir skips it) */
+	if (r == 0)
 		r = mark_all(&g, st->envfd, "envs/", mark_env);
+	if (r == 0)
+		r = mark_env(&g, VV_ROOT_ENV); /* the mount root's files (list_dir skips it) */
 	if (r == 0)
 		r = mark_histories(&g);
 	if (r == 0)

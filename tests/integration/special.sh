@@ -5,7 +5,8 @@
 # the mount, and a client and a server through a socket (the kernel serves both: the
 # daemon only keeps the names). They are chmod'ed, given times, renamed, unlinked and
 # listed; they survive a commit, an unmount and remount, and kill -9 (journal replay);
-# devices and whiteouts are refused with EPERM, the mount root refuses everything;
+# devices and whiteouts are refused with EPERM, in the mount root too (a FIFO is one of
+# its own files there);
 # `venvctl fsck`, `stats`, `du`, `gc`, `clone`, `history`, `freeze` and `rollback` take
 # envs holding them; an imported venv keeps its FIFO and socket. Every read, write and connect runs under a timeout.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
@@ -104,8 +105,12 @@ for dev in "c 1 3" "b 7 0" "c 0 0"; do # character, block device; a whiteout is 
 	assert_contains "$err" "Operation not permitted" "mknod $dev in an env"
 done
 assert_missing "$R/dev"
-err=$(mkfifo "$MNT/fifo" 2>&1) && fail "mkfifo in the mount root succeeded"
-assert_contains "$err" "Operation not permitted" "mkfifo in the mount root"
+# the mount root holds files of its own (tools' hooks and locks): a FIFO too, no device
+check mkfifo "$MNT/fifo"
+assert_eq "$(stat -c %F "$MNT/fifo")" "fifo" "a FIFO in the mount root"
+check rm "$MNT/fifo"
+err=$(mknod "$MNT/dev" c 1 3 2>&1) && fail "mknod of a device succeeded in the mount root"
+assert_contains "$err" "Operation not permitted" "mknod of a device in the mount root"
 
 # ---- through them: the kernel's pipe and socket code -------------------------------------
 pipe_through "$R/pipe"

@@ -97,7 +97,7 @@ static void test_bad_files(void **state)
 	(void)state;
 	expect_bad("[env]\npython = /p\nroot = " HEX1 "\ncolour = red\n",
 		   "envs/e1:4: unknown key 'colour' in [env] (known: python, root, "
-		   "system-site-packages, without-pip, prompt, locked, owner, mode, no-command)");
+		   "system-site-packages, without-pip, prompt, locked, owner, mode, no-command, state)");
 	expect_bad("[env]\npython = p\nroot = " HEX1 "\n", "envs/e1:2:");
 	expect_bad("[env]\npython = /p\nroot = 0123\n", "envs/e1:3:");
 	expect_bad("[env]\npython = /p\nroot = " HEX1 "0\n", "envs/e1:3:");

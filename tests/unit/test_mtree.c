@@ -28,12 +28,7 @@
 
 static struct vv_envset *open_set(struct vv_store *st)
 {
-	struct vv_envset_opts o = { .mountpoint = "/mnt/envs" };
-	struct vv_envset *set = NULL;
-	int r = vv_envset_open(&set, st, &o);
-	if (r < 0)
-		fail_msg("vv_envset_open: %s", vv_errmsg());
-	return set;
+	return vt_envset_open(st);
 }
 
 static struct vv_node *walk(struct vv_env *env, const char *path)
@@ -48,23 +43,7 @@ static struct vv_node *walk(struct vv_env *env, const char *path)
 /* Whole content of a node as users see it. */
 static char *content(struct vv_node *n, size_t *len)
 {
-	struct vv_readsrc src;
-	assert_int_equal(vv_node_read_source(n, &src), 0);
-	size_t cap = src.prefixlen + (1 << 20);
-	char *buf = malloc(cap + 1);
-	memcpy(buf, src.prefix ? src.prefix : "", src.prefixlen);
-	size_t got = src.prefixlen;
-	if (src.fd) {
-		ssize_t r = pread(src.fd->fd, buf + got, cap - got, (off_t)src.skip);
-		assert_true(r >= 0);
-		got += (size_t)r;
-	}
-	buf[got] = 0;
-	vv_fdref_put(src.fd);
-	free((char *)src.prefix);
-	if (len)
-		*len = got;
-	return buf;
+	return vt_node_content(n, len);
 }
 
 /* Write data into n through the stage, like a FUSE open/write/release. */
@@ -434,7 +413,7 @@ static void test_env_owner(void **state)
 	struct vv_store *st = *state;
 	struct vv_envset *set = open_set(st);
 	struct vv_env *env;
-	assert_int_equal(vv_envset_create_as(set, "own", 4101, 4202, 0750, &env), 0);
+	assert_int_equal(vv_envset_create_as(set, "own", 4101, 4202, 0750, false, &env), 0);
 	assert_int_equal(vv_env_load_root(env), 0);
 	struct vv_node *lib = walk(env, "lib"), *cfg = walk(env, "pyvenv.cfg"), *n;
 	struct stat sb;

@@ -14,6 +14,7 @@
 
 #include "env/env.h"
 #include "env/txn.h"
+#include "live/mtree.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 #include "util/hash.h"
@@ -457,4 +458,35 @@ int vt_lookup(struct vv_store *st, const vv_oid *root, const char *path, struct 
 			return 0;
 	}
 	return 1;
+}
+
+struct vv_envset *vt_envset_open(struct vv_store *st)
+{
+	struct vv_envset_opts o = { .mountpoint = "/mnt/envs" };
+	struct vv_envset *set = NULL;
+	if (vv_envset_open(&set, st, &o) < 0)
+		fail_msg("vv_envset_open: %s", vv_errmsg());
+	return set;
+}
+
+char *vt_node_content(struct vv_node *n, size_t *len)
+{
+	struct vv_readsrc src;
+	assert_int_equal(vv_node_read_source(n, &src), 0);
+	size_t cap = src.prefixlen + (1 << 20);
+	char *buf = malloc(cap + 1);
+	assert_non_null(buf);
+	memcpy(buf, src.prefix ? src.prefix : "", src.prefixlen);
+	size_t got = src.prefixlen;
+	if (src.fd) {
+		ssize_t r = pread(src.fd->fd, buf + got, cap - got, (off_t)src.skip);
+		assert_true(r >= 0);
+		got += (size_t)r;
+	}
+	buf[got] = 0;
+	vv_fdref_put(src.fd);
+	free((char *)src.prefix);
+	if (len)
+		*len = got;
+	return buf;
 }

@@ -24,6 +24,14 @@ void vt_rmtree(char *path);
 struct vv_store *vt_store_new(void);
 void vt_store_free(struct vv_store *st);
 
+/* The live model of st mounted at /mnt/envs (live/mtree.h); fails the test on error. */
+struct vv_envset;
+struct vv_node;
+struct vv_envset *vt_envset_open(struct vv_store *st);
+/* The whole content of a live node as users see it (malloc'd, NUL-terminated; *len
+ * if len). */
+char *vt_node_content(struct vv_node *n, size_t *len);
+
 /* Write a file (creating parents), fail the test on error. */
 void vt_write_file(const char *path, const void *data, size_t len);
 
