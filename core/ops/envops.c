@@ -310,16 +310,17 @@ static int upgrade_pip(struct vv_creator *cr, const struct vv_python *py, vv_oid
 }
 
 /* -r: the requirements file's packages put into *root (an env of py); *count gets how
- * many. Unmet lines leave their list in cr->report. */
+ * many, *skipped the lines skipped for their marker (vv_pkg_resolve; NULL when none).
+ * Unmet lines leave their list in cr->report. */
 static int add_requirements(struct vv_creator *cr, const struct vv_python *py, vv_oid *root,
-			    bool fresh, size_t *count)
+			    bool fresh, size_t *count, char **skipped)
 {
 	struct vv_pkg *pkgs = NULL;
 	struct vv_installed *res = NULL;
 	size_t n = 0;
 	*count = 0;
 	int r = vv_pkg_resolve(cr->st, cr->requirements, cr->links, cr->nlinks, py, cr->progress,
-			       &pkgs, &n, &cr->report);
+			       &pkgs, &n, &cr->report, skipped);
 	if (r == 0 && n) {
 		vv_oid out;
 		if (!(res = calloc(n, sizeof(*res))))
@@ -335,6 +336,17 @@ static int add_requirements(struct vv_creator *cr, const struct vv_python *py, v
 		vv_pkg_release(&pkgs[i]);
 	free(pkgs);
 	return r;
+}
+
+/* After the env's line: the requirement lines skipped for their marker, each as
+ * "env 'NAME': FILE:LINE: skipped PIN (marker M is false)". */
+static void print_skipped(const char *name, const char *skipped)
+{
+	for (const char *s = skipped; s && *s;) {
+		size_t l = strcspn(s, "\n");
+		printf("env '%s': %.*s\n", name, (int)l, s);
+		s += l + (s[l] == '\n');
+	}
 }
 
 /* A new env (t NULL), or an existing one rebuilt from scratch (--clear, in t). */
@@ -371,12 +383,12 @@ static int create_fresh(struct vv_creator *cr, const char *name, struct vv_txn *
 		.without_pip = nopip,
 		.prompt = (char *)cr->prompt,
 	};
-	char pipver[64] = "";
+	char pipver[64] = "", *skipped = NULL;
 	size_t npkgs = 0;
 	if (cr->upgrade_deps && (r = upgrade_pip(cr, py, &cfg.root, pipver, sizeof(pipver))) < 0)
 		goto out;
 	if (cr->requirements &&
-	    (r = add_requirements(cr, py, &cfg.root, !cr->upgrade_deps, &npkgs)) < 0)
+	    (r = add_requirements(cr, py, &cfg.root, !cr->upgrade_deps, &npkgs, &skipped)) < 0)
 		goto out;
 	/* The journal's changes are what --clear throws away: the commit removes it
 	 * (VV_TXN_DISCARD), so it can never be replayed over the new root. */
@@ -393,8 +405,10 @@ static int create_fresh(struct vv_creator *cr, const char *name, struct vv_txn *
 			printf(", %zu package%s from %s", npkgs, npkgs == 1 ? "" : "s",
 			       cr->requirements);
 		printf("\n");
+		print_skipped(name, skipped);
 	}
 out:
+	free(skipped);
 	vv_python_release(&own);
 	return r;
 }
@@ -419,7 +433,7 @@ static int create_update(struct vv_creator *cr, const char *name, struct vv_txn 
 	if (cr->prompt)
 		next.prompt = (char *)cr->prompt;
 	const struct vv_python *py = have_cur ? &curpy : NULL;
-	char line[600] = "";
+	char line[600] = "", *skipped = NULL;
 
 	if (cr->upgrade) {
 		if (cr->python) {
@@ -486,7 +500,7 @@ static int create_update(struct vv_creator *cr, const char *name, struct vv_txn 
 		fallback.version = v3;
 		if (!py)
 			py = &fallback;
-		if ((r = add_requirements(cr, py, &next.root, false, &npkgs)) < 0)
+		if ((r = add_requirements(cr, py, &next.root, false, &npkgs, &skipped)) < 0)
 			goto out;
 		size_t l = strlen(line);
 		snprintf(line + l, sizeof(line) - l, "%s%zu package%s from %s",
@@ -497,9 +511,12 @@ static int create_update(struct vv_creator *cr, const char *name, struct vv_txn 
 			snprintf(line, sizeof(line), "%.590s", tmp);
 		}
 	}
-	if ((r = vv_txn_commit(t, &next, "create", 0)) == 0)
+	if ((r = vv_txn_commit(t, &next, "create", 0)) == 0) {
 		printf("%s\n", line);
+		print_skipped(name, skipped);
+	}
 out:
+	free(skipped);
 	vv_python_release(&curpy);
 	vv_python_release(&newpy);
 	return r;

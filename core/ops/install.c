@@ -619,7 +619,7 @@ int vv_install_wheels(struct vv_store *st, const char *name, const char *const *
 int vv_install_requirements(struct vv_store *st, const char *name, const char *reqfile,
 			    const char *const *find_links, size_t nlinks,
 			    const struct vv_progress *progress, struct vv_installed **out,
-			    size_t *nout, char **report)
+			    size_t *nout, char **report, char **skipped)
 {
 	struct target t;
 	struct vv_pkg *pkgs = NULL;
@@ -628,13 +628,14 @@ int vv_install_requirements(struct vv_store *st, const char *name, const char *r
 	*out = NULL;
 	*nout = 0;
 	*report = NULL;
+	*skipped = NULL;
 	int r = vv_env_name_check(name, strlen(name));
 	if (r < 0)
 		return r;
 	vv_err_clear();
 	if ((r = target_open(st, name, &t)) == 0 &&
 	    (r = vv_pkg_resolve(st, reqfile, find_links, nlinks, t.pyp, progress, &pkgs, &n,
-				report)) == 0) {
+				report, skipped)) == 0) {
 		if (n && !(res = calloc(n, sizeof(*res))))
 			r = vv_err(-ENOMEM, "out of memory");
 		else if (n)
@@ -644,6 +645,8 @@ int vv_install_requirements(struct vv_store *st, const char *name, const char *r
 	target_release(&t);
 	if (r < 0) {
 		vv_installed_free(res, n);
+		free(*skipped);
+		*skipped = NULL;
 		return fail_env(r, name);
 	}
 	*out = res;

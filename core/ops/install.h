@@ -42,13 +42,15 @@ int vv_install_wheels(struct vv_store *st, const char *name, const char *const *
 void vv_installed_free(struct vv_installed *v, size_t n);
 
 /* Install the packages of a requirements file (vv_pkg_resolve: exact pins from the
- * store, else from the find-links wheels) into env name, committed as one change. On
- * unmet lines: -ENOENT, *report lists them (see vv_pkg_resolve), the env is unchanged.
- * *out gets *nout entries. */
+ * store, else from the find-links wheels; lines whose environment marker is false for
+ * the env's interpreter skipped) into env name, committed as one change. On unmet
+ * lines: -ENOENT, *report lists them (see vv_pkg_resolve), the env is unchanged. *out
+ * gets *nout entries, *skipped the skipped lines (see vv_pkg_resolve; NULL when
+ * none). */
 int vv_install_requirements(struct vv_store *st, const char *name, const char *reqfile,
 			    const char *const *find_links, size_t nlinks,
 			    const struct vv_progress *progress, struct vv_installed **out,
-			    size_t *nout, char **report);
+			    size_t *nout, char **report, char **skipped);
 
 /* The tree root_in of an env of Python 3.minor with recorded packages put in (a
  * same-named installed distribution removed first) into *root_out; nothing is

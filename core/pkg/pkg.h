@@ -3,7 +3,8 @@
  * `venvctl add` installs it), is recorded in packages/ with what it puts into a venv
  * as trees, so putting it into another env is a few tree grafts (install.h), never a
  * per-file copy or hash. Also: requirement files of exact pins resolved against the
- * recorded packages and find-links directories (`venvctl create/add -r`).
+ * recorded packages and find-links directories (`venvctl create/add -r`), their
+ * environment markers evaluated for the env's interpreter (marker.h).
  *
  * A record is one small INI file, written crash-safely (temp file, fsync, rename,
  * fsync the directory), named "CANON@VERSION@3.N@SHA256" (PEP 503 name, METADATA's
@@ -39,6 +40,7 @@
 struct vv_store;
 struct vv_python;
 struct vv_progress;
+struct vv_marker_env;
 
 struct vv_pkg {
 	vv_oid sha256;          /* of the wheel file */
@@ -78,26 +80,32 @@ int vv_pkg_load(struct vv_store *st, const char *record, struct vv_pkg *out);
 int vv_pkg_list(struct vv_store *st, char ***names, size_t *n);
 
 /* Resolve a requirements file for an env of interpreter py: every line must be an
- * exact pin, `name==version` or `name[extra,...]==version`, optionally with
- * `--hash=sha256:HEX` options (the wheel must have one of the given hashes); blank
- * lines, `#` comments and `\` continuations are read; environment markers, other
- * options, URLs and unpinned lines are refused. Each pin is taken from the recorded
- * packages for py (the most specific fitting tags first), else from the wheels in the
- * find-links directories (ingested then, with progress reports "ingesting"). On
- * success *out gets n packages in file order (free each with vv_pkg_release, then the
- * array). If some line cannot be met (unpinned, refused, not found), returns -ENOENT
- * with a one-line summary in vv_errmsg() and *report gets every unmet line, one per
- * line: "FILE:LINE: TEXT: why" (malloc'd; NULL otherwise). Nothing is changed but
- * records of ingested wheels. A file that cannot be read: -errno naming it. */
+ * exact pin, `name==version` or `name[extra,...]==version`, optionally followed by an
+ * environment marker `; MARKER` (PEP 508, marker.h) and then `--hash=sha256:HEX`
+ * options (the wheel must have one of the given hashes); blank lines, `#` comments and
+ * `\` continuations are read; other options, URLs and unpinned lines are refused, and
+ * so is a malformed marker. A line whose marker is false for py on this host is
+ * skipped (its pin need not exist; it still must be well-formed). Each pin that
+ * applies is taken from the recorded packages for py (the most specific fitting tags
+ * first), else from the wheels in the find-links directories (ingested then, with
+ * progress reports "ingesting"). On success *out gets n packages in file order (free
+ * each with vv_pkg_release, then the array) and *skipped the skipped lines, one a
+ * line: "FILE:LINE: skipped PIN (marker MARKER is false)" (malloc'd; NULL when none).
+ * If some line cannot be met (unpinned, refused, not found), returns -ENOENT with a
+ * one-line summary in vv_errmsg() and *report gets every unmet line, one per line:
+ * "FILE:LINE: TEXT: why" (malloc'd; NULL otherwise). Nothing is changed but records of
+ * ingested wheels. A file that cannot be read: -errno naming it. */
 int vv_pkg_resolve(struct vv_store *st, const char *reqfile, const char *const *find_links,
 		   size_t nlinks, const struct vv_python *py, const struct vv_progress *progress,
-		   struct vv_pkg **out, size_t *n, char **report);
+		   struct vv_pkg **out, size_t *n, char **report, char **skipped);
 
 /* The syntax part of vv_pkg_resolve on the text of a requirements file, without a
- * store: *npins gets the lines that are exact pins, *report (malloc'd, or NULL when
- * every line is one) the others with why. -EINVAL for a NUL byte. For the fuzz target
- * and tests. */
-int vv_pkg_reqs_check(const char *buf, size_t len, const char *file, size_t *npins,
+ * store: markers are checked, and with env (may be NULL) evaluated too. *npins gets
+ * the lines that are exact pins (and apply, with env), *nskipped those whose marker is
+ * false for env, *report (malloc'd, or NULL when every line is one of those) the
+ * others with why. -EINVAL for a NUL byte. For the fuzz target and tests. */
+int vv_pkg_reqs_check(const char *buf, size_t len, const char *file,
+		      const struct vv_marker_env *env, size_t *npins, size_t *nskipped,
 		      char **report);
 
 #endif

@@ -3,7 +3,10 @@
  * the package records and the wheels of find-links directories (see pkg.h).
  *
  * The file is read strictly: a line that is not a pin is reported with why, never
- * guessed at. Each pin takes the recorded package for the interpreter with the most
+ * guessed at. A line's environment marker (`; python_version < "3.8"`, marker.h) is
+ * evaluated for the env's interpreter; a line whose marker is false is skipped and
+ * listed as skipped, so the files `poetry export`, `pip-compile` and `uv export` write
+ * install. Each pin takes the recorded package for the interpreter with the most
  * specific fitting tags, else the best fitting find-links wheel, ingested then
  * (pkg.c). Every unmet line is collected, so one run reports them all.
  */
@@ -27,6 +30,7 @@
 #include "util/strv.h"
 #include "util/vec.h"
 #include "python/python.h"
+#include "pkg/marker.h"
 #include "pkg/tags.h"
 
 #define REQFILE_MAX (4u << 20)
@@ -35,6 +39,9 @@
 struct req {
 	int line;
 	char *text;              /* the logical line, for messages */
+	char *pin;               /* its requirement ("name==1.0"), for the skipped list */
+	char *marker;            /* its environment marker (after ';'), or NULL */
+	bool skipped;            /* the marker is false for the env */
 	char canon[CANON_MAX];
 	char *version;
 	vv_oid hashes[MAX_HASHES];
@@ -53,6 +60,8 @@ static void reqs_free(struct reqs *rs)
 {
 	for (size_t i = 0; i < rs->n; i++) {
 		free(rs->v[i].text);
+		free(rs->v[i].pin);
+		free(rs->v[i].marker);
 		free(rs->v[i].version);
 		free(rs->v[i].why);
 		vv_pkg_release(&rs->v[i].pkg);
@@ -102,9 +111,6 @@ static int add_hash(struct req *q, const char *v)
 static int parse_pin(struct req *q, const char *spec)
 {
 	const char *p = spec, *name = p;
-	if (strchr(spec, ';'))
-		return set_why(q, "environment markers are not supported (write a plain "
-			       "name==version line)");
 	if (strchr(spec, '@') || strstr(spec, "://"))
 		return set_why(q, "direct references (URLs, paths) are not supported: pin "
 			       "name==version");
@@ -149,19 +155,61 @@ static int parse_pin(struct req *q, const char *spec)
 	return 0;
 }
 
-/* One logical line (comments and continuations already handled). */
+/* Where the line's options start: its first word that begins with '-', or NULL. */
+static char *first_option(char *l)
+{
+	for (char *p = l; *p; p++)
+		if (*p == '-' && (p == l || is_blank(p[-1])))
+			return p;
+	return NULL;
+}
+
+/* The words of s (blank-separated, s is cut up) appended to tok; -1 past max. */
+static int split_words(char *s, char **tok, size_t *nt, size_t max)
+{
+	for (char *save, *t = strtok_r(s, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
+		if (*nt == max)
+			return -1;
+		tok[(*nt)++] = t;
+	}
+	return 0;
+}
+
+/* One logical line (comments and continuations already handled): the requirement,
+ * then optionally "; MARKER" (PEP 508: checked here, evaluated by mark()), then the
+ * options. The marker ends where a blank and '-' start the options; it may hold
+ * anything in its quoted strings, so it is read by its grammar, not cut at blanks. */
 static int parse_line(struct req *q, char *l)
 {
 	char *tok[256];
-	size_t nt = 0;
-	for (char *save, *t = strtok_r(l, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
-		if (nt == 256)
-			return set_why(q, "too many words");
-		tok[nt++] = t;
+	size_t ns = 0, nt = 0;
+	char *semi = strchr(l, ';'), *opts = first_option(l);
+	if (semi && (!opts || semi < opts)) {
+		const char *end;
+		*semi = 0;
+		vv_err_clear();
+		int r = vv_marker_eval(semi + 1, NULL, &end);
+		if (r < 0)
+			return r == -EINVAL ? set_why(q, "%s", vv_errmsg()) : r;
+		const char *a = semi + 1;
+		while (is_blank(*a))
+			a++;
+		size_t ml = (size_t)(end - a);
+		while (ml && is_blank(a[ml - 1]))
+			ml--;
+		if (!(q->marker = strndup(a, ml)))
+			return vv_err(-ENOMEM, "out of memory");
+		opts = *end ? (char *)end : NULL;
+	} else if (opts && opts > l) {
+		opts[-1] = 0;
 	}
-	size_t ns = 0;
-	while (ns < nt && tok[ns][0] != '-')
-		ns++;
+	if (opts != l && split_words(l, tok, &nt, 256) < 0)
+		return set_why(q, "too many words");
+	ns = nt;
+	if (opts && split_words(opts, tok, &nt, 256) < 0)
+		return set_why(q, "too many words");
+	if (!ns && q->marker)
+		return set_why(q, "no requirement before the environment marker");
 	if (!ns)
 		return set_why(q, "option '%.60s' is not supported here (only name==version "
 			       "lines with --hash)", tok[0]);
@@ -171,6 +219,9 @@ static int parse_line(struct req *q, char *l)
 			r = add_hash(q, tok[i] + 7);
 		} else if (!strcmp(tok[i], "--hash") && i + 1 < nt) {
 			r = add_hash(q, tok[++i]);
+		} else if (tok[i][0] == ';') {
+			r = set_why(q, "the environment marker ('; ...') must come before the "
+				    "options");
 		} else {
 			r = set_why(q, "option '%.60s' is not supported here (only --hash)",
 				    tok[i]);
@@ -189,6 +240,8 @@ static int parse_line(struct req *q, char *l)
 		memcpy(spec + sl, tok[i], tl + 1);
 		sl += tl;
 	}
+	if (!(q->pin = strdup(spec)))
+		return vv_err(-ENOMEM, "out of memory");
 	return parse_pin(q, spec);
 }
 
@@ -435,16 +488,73 @@ static int build_report(const char *file, struct reqs *rs, size_t *unmet, char *
 	return 0;
 }
 
-int vv_pkg_reqs_check(const char *buf, size_t len, const char *file, size_t *npins,
+/* The lines skipped for their marker, "FILE:LINE: skipped PIN (marker M is false)",
+ * one a line (NULL when none). */
+static int build_skipped(const char *file, const struct reqs *rs, char **out)
+{
+	size_t cap = 1;
+	*out = NULL;
+	for (size_t i = 0; i < rs->n; i++)
+		if (rs->v[i].skipped)
+			cap += strlen(file) + strlen(rs->v[i].pin) + strlen(rs->v[i].marker) + 60;
+	if (cap == 1)
+		return 0;
+	char *o = malloc(cap);
+	if (!o)
+		return vv_err(-ENOMEM, "out of memory");
+	*out = o;
+	*o = 0;
+	for (size_t i = 0; i < rs->n; i++) {
+		const struct req *q = &rs->v[i];
+		if (q->skipped)
+			o += sprintf(o, "%s:%d: skipped %s (marker %s is false)\n", file, q->line,
+				     q->pin, q->marker);
+	}
+	return 0;
+}
+
+/* Evaluate each line's marker for env: a false one skips the line, one that cannot be
+ * evaluated (`~=` on a non-version) makes the line unmet. *nskipped: how many. */
+static int mark(struct reqs *rs, const struct vv_marker_env *env, size_t *nskipped)
+{
+	*nskipped = 0;
+	for (size_t i = 0; i < rs->n; i++) {
+		struct req *q = &rs->v[i];
+		if (q->why || !q->marker)
+			continue;
+		vv_err_clear();
+		int r = vv_marker_eval(q->marker, env, NULL);
+		if (r == -EINVAL) {
+			if ((r = set_why(q, "%s", vv_errmsg())) < 0)
+				return r;
+			continue;
+		}
+		if (r < 0)
+			return r;
+		if (!r) {
+			q->skipped = true;
+			(*nskipped)++;
+		}
+	}
+	vv_err_clear();
+	return 0;
+}
+
+int vv_pkg_reqs_check(const char *buf, size_t len, const char *file,
+		      const struct vv_marker_env *env, size_t *npins, size_t *nskipped,
 		      char **report)
 {
 	struct reqs rs = {0};
-	size_t unmet = 0;
+	size_t unmet = 0, skipped = 0;
 	*report = NULL;
 	*npins = 0;
+	*nskipped = 0;
 	int r = parse_reqfile(buf, len, &rs);
+	if (r == 0 && env)
+		r = mark(&rs, env, &skipped);
 	if (r == 0 && (r = build_report(file, &rs, &unmet, report)) == 0) {
-		*npins = rs.n - unmet;
+		*npins = rs.n - unmet - skipped;
+		*nskipped = skipped;
 		if (!unmet) {
 			free(*report);
 			*report = NULL;
@@ -456,11 +566,12 @@ int vv_pkg_reqs_check(const char *buf, size_t len, const char *file, size_t *npi
 
 static int resolve(struct vv_store *st, const char *reqfile, const char *const *links,
 		   size_t nlinks, const struct vv_python *py, const struct vv_progress *prog,
-		   struct reqs *rs, char ***names, size_t *nnames)
+		   struct reqs *rs, size_t *nskipped, char ***names, size_t *nnames)
 {
 	char *buf = NULL;
 	size_t len;
 	struct utsname u;
+	struct vv_marker_env env;
 	int r = vv_read_file_at(AT_FDCWD, reqfile, REQFILE_MAX, &buf, &len);
 	if (r < 0)
 		return vv_err_prefix(r, "requirements file '%s'", reqfile);
@@ -470,10 +581,15 @@ static int resolve(struct vv_store *st, const char *reqfile, const char *const *
 		return vv_err_prefix(r, "requirements file '%s'", reqfile);
 	if (uname(&u) < 0)
 		return vv_err_sys(-errno, "uname");
+	if ((r = vv_marker_env_init(&env, py)) < 0 || (r = mark(rs, &env, nskipped)) < 0)
+		return r;
+	/* Twice is an error among the lines that apply (exporters write one line per
+	 * Python range, with exclusive markers). */
 	for (size_t i = 0; i < rs->n; i++) {
 		struct req *q = &rs->v[i];
-		for (size_t k = 0; !q->why && k < i; k++)
-			if (!rs->v[k].why && !strcmp(rs->v[k].canon, q->canon) &&
+		for (size_t k = 0; !q->why && !q->skipped && k < i; k++)
+			if (!rs->v[k].why && !rs->v[k].skipped &&
+			    !strcmp(rs->v[k].canon, q->canon) &&
 			    (r = set_why(q, "%s is required twice (also line %d)", q->canon,
 					 rs->v[k].line)) < 0)
 				return r;
@@ -483,7 +599,7 @@ static int resolve(struct vv_store *st, const char *reqfile, const char *const *
 	size_t need = 0;
 	for (size_t i = 0; i < rs->n; i++) {
 		struct req *q = &rs->v[i];
-		if (q->why)
+		if (q->why || q->skipped)
 			continue;
 		if ((r = from_store(st, *names, *nnames, q, py, u.machine)) < 0)
 			return r;
@@ -501,7 +617,7 @@ static int resolve(struct vv_store *st, const char *reqfile, const char *const *
 	size_t idx[16];
 	for (size_t i = 0; i < rs->n && r == 0; i++) {
 		struct req *q = &rs->v[i];
-		if (q->why || q->done)
+		if (q->why || q->done || q->skipped)
 			continue;
 		bool other = false;
 		size_t k = link_candidates(lw, nlw, q, idx, 16, &other);
@@ -548,34 +664,41 @@ static int resolve(struct vv_store *st, const char *reqfile, const char *const *
 
 int vv_pkg_resolve(struct vv_store *st, const char *reqfile, const char *const *find_links,
 		   size_t nlinks, const struct vv_python *py, const struct vv_progress *progress,
-		   struct vv_pkg **out, size_t *n, char **report)
+		   struct vv_pkg **out, size_t *n, char **report, char **skipped)
 {
 	struct reqs rs = {0};
 	char **names = NULL;
-	size_t nnames = 0;
+	size_t nnames = 0, nskipped = 0;
 	*out = NULL;
 	*n = 0;
 	*report = NULL;
+	*skipped = NULL;
 	vv_err_clear();
-	int r = resolve(st, reqfile, find_links, nlinks, py, progress, &rs, &names, &nnames);
+	int r = resolve(st, reqfile, find_links, nlinks, py, progress, &rs, &nskipped, &names,
+			&nnames);
 	vv_strv_free(names, nnames);
-	size_t unmet = 0;
+	size_t unmet = 0, applies = rs.n - nskipped;
 	if (r == 0 && (r = build_report(reqfile, &rs, &unmet, report)) == 0 && unmet) {
 		r = vv_err(-ENOENT, "%s: %zu of %zu requirement%s cannot be met", reqfile, unmet,
-			   rs.n, rs.n == 1 ? "" : "s");
+			   applies, applies == 1 ? "" : "s");
 	} else if (r == 0) {
 		free(*report);
 		*report = NULL;
-		struct vv_pkg *v = rs.n ? calloc(rs.n, sizeof(*v)) : NULL;
-		if (rs.n && !v) {
+		struct vv_pkg *v = applies ? calloc(applies, sizeof(*v)) : NULL;
+		if (applies && !v) {
 			r = vv_err(-ENOMEM, "out of memory");
+		} else if ((r = build_skipped(reqfile, &rs, skipped)) < 0) {
+			free(v);
 		} else {
+			size_t k = 0;
 			for (size_t i = 0; i < rs.n; i++) {
-				v[i] = rs.v[i].pkg;
+				if (rs.v[i].skipped)
+					continue;
+				v[k++] = rs.v[i].pkg;
 				memset(&rs.v[i].pkg, 0, sizeof(rs.v[i].pkg));
 			}
 			*out = v;
-			*n = rs.n;
+			*n = applies;
 		}
 	}
 	reqs_free(&rs);

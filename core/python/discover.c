@@ -79,20 +79,32 @@ int vv_python_resolve(struct vv_store *st, const char *configured, struct vv_pyt
 	}
 
 	/* A real binary with fresh cached facts: no process at all. */
+	struct vv_python known = { 0 };
 	if (python_is_elf(cand)) {
 		char rp[PATH_MAX];
 		if (realpath(cand, rp)) {
 			r = python_cache_fresh(st, rp, out, NULL);
-			if (r != 0) {
+			if (r < 0 || r == 1) {
 				free(cand);
 				return r < 0 ? r : 0;
 			}
+			if (r == 2) { /* the marker values are to be learned */
+				known = *out;
+				memset(out, 0, sizeof(*out));
+			}
 		}
 	}
-	/* A shim script, or facts not cached yet: run it once. */
+	/* A shim script, or facts not cached yet: run it once. Facts that only lack the
+	 * marker values are used as they are if that fails. */
 	struct vv_python py, cached = { 0 };
 	r = python_learn(cand, NULL, &py);
 	free(cand);
+	if (r < 0 && known.exe) {
+		*out = known;
+		vv_err_clear();
+		return 0;
+	}
+	vv_python_release(&known);
 	if (r < 0)
 		return r;
 	int fresh = python_cache_fresh(st, py.exe, &cached, NULL);
@@ -100,7 +112,7 @@ int vv_python_resolve(struct vv_store *st, const char *configured, struct vv_pyt
 		vv_python_release(&py);
 		return fresh;
 	}
-	r = python_merge_and_save(st, &py, &cached, fresh == 1);
+	r = python_merge_and_save(st, &py, &cached, fresh >= 1);
 	vv_python_release(&cached);
 	if (r < 0) {
 		vv_python_release(&py);

@@ -4,7 +4,11 @@
  *
  * The interpreter runs once (fork/execve, no shell, isolated mode, a timeout) with a
  * tiny script that prints key=value lines; paths come back hex-encoded so that no byte
- * of a path can confuse the parser. The output is checked strictly before anything of
+ * of a path can confuse the parser. It also prints the values of the environment
+ * markers that belong to the interpreter (python.h struct vv_pyplatform), computed as
+ * the packaging library does, except that the platform's name and machine come from
+ * os.uname() (what platform.system() and platform.machine() return on POSIX; on old
+ * Pythons those run `uname -p`). The output is checked strictly before anything of
  * it is used or cached (pycache.c). A root process probing for an env's owner runs the
  * child as that owner: a user who names a program in pyvenv.cfg gets no more rights
  * out of it than the user had.
@@ -24,6 +28,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -38,7 +43,7 @@ extern char **environ;
 /* Runs under -I -c on Python 3.6 and later. Prints one key=value per line; paths as hex
  * of their bytes. Picks the highest bundled pip wheel, comparing versions numerically. */
 static const char learn_script[] =
-	"import os, sys\n"
+	"import os, platform, sys\n"
 	"def h(s):\n"
 	"    return os.fsencode(s).hex() if s else ''\n"
 	"def ver(n):\n"
@@ -72,10 +77,24 @@ static const char learn_script[] =
 	"e = sys.executable or ''\n"
 	"b = getattr(sys, '_base_executable', None) or e\n"
 	"v = sys.version_info\n"
+	"def full(i):\n"
+	"    s = '%d.%d.%d' % (i.major, i.minor, i.micro)\n"
+	"    if i.releaselevel != 'final':\n"
+	"        s += i.releaselevel[0] + str(i.serial)\n"
+	"    return s\n"
+	"pv = platform.python_version()\n"
+	"if pv.endswith('+'):\n"
+	"    pv += 'local'\n"
+	"u = os.uname()\n"
 	"sys.stdout.write('venvfs-facts=1\\nversion=%d.%d.%d\\nmajor=%d\\nminor=%d\\n'\n"
-	"    'executable=%s\\nbase_executable=%s\\nrealpath=%s\\npip_wheel=%s\\nend=1\\n' % (\n"
+	"    'executable=%s\\nbase_executable=%s\\nrealpath=%s\\npip_wheel=%s\\n' % (\n"
 	"    v[0], v[1], v[2], v[0], v[1], h(e), h(b), h(os.path.realpath(e)) if e else '',"
-	" h(w)))\n";
+	" h(w)))\n"
+	"sys.stdout.write('python_full_version=%s\\nimplementation_name=%s\\n'\n"
+	"    'implementation_version=%s\\nplatform_python_implementation=%s\\n'\n"
+	"    'sys_platform=%s\\nos_name=%s\\nplatform_system=%s\\nplatform_machine=%s\\n'\n"
+	"    'end=1\\n' % (pv, sys.implementation.name, full(sys.implementation.version),\n"
+	"    platform.python_implementation(), sys.platform, os.name, u.sysname, u.machine))\n";
 
 static char *dirname_dup(const char *path)
 {
@@ -421,11 +440,71 @@ static int unhex_path(const char *hex, char **out)
 	return 0;
 }
 
-enum { F_MAGIC, F_VERSION, F_MAJOR, F_MINOR, F_EXE, F_BASE, F_REAL, F_PIP, F_END, F_N };
+enum { F_MAGIC, F_VERSION, F_MAJOR, F_MINOR, F_EXE, F_BASE, F_REAL, F_PIP, F_PLAT,
+       F_END = F_PLAT + PYPLAT_N, F_N };
+/* The keys the probe prints; F_PLAT.. are python_plat_keys. */
 static const char *const fact_keys[F_N] = {
 	"venvfs-facts", "version", "major", "minor", "executable", "base_executable",
-	"realpath", "pip_wheel", "end",
+	"realpath", "pip_wheel", [F_END] = "end",
 };
+
+static const char *fact_key(int k)
+{
+	return k >= F_PLAT && k < F_END ? python_plat_keys[k - F_PLAT] : fact_keys[k];
+}
+
+/* Does a reported version string start with the X.Y.Z version (then a pre-release or
+ * local part, never another digit)? */
+static bool extends_version(const char *s, const char *version)
+{
+	size_t n = strlen(version);
+	return !strncmp(s, version, n) && !isdigit((unsigned char)s[n]);
+}
+
+/* The marker values (val: F_PLAT..) into *out: each short, of [A-Za-z0-9._+-],
+ * implementation_name set, python_full_version the version with at most a pre-release
+ * or local part. owner: only what CPython says on this kernel is taken (the child
+ * could have been tampered with, check_owner_facts): cpython, posix, this uname's
+ * system and machine, a sys.platform that starts with the system's name. */
+static int parse_plat(const char *path, char *const *val, const char *version, bool owner,
+		      struct vv_pyplatform *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (int i = 0; i < PYPLAT_N; i++) {
+		const char *v = val[F_PLAT + i];
+		if (!python_plat_value_ok(v))
+			return vv_err(-EINVAL, "'%s' reported a bad %s '%.40s'", path,
+				      python_plat_keys[i], v);
+		memcpy(python_plat_field(out, i), v, strlen(v) + 1);
+	}
+	if (!out->implementation_name[0])
+		return vv_err(-EINVAL, "'%s' reported no implementation_name", path);
+	if (!extends_version(out->python_full_version, version))
+		return vv_err(-EINVAL, "'%s' reported python_full_version '%s' for version %s",
+			      path, out->python_full_version, version);
+	if (!owner)
+		return 0;
+	struct utsname u;
+	char sys[sizeof(u.sysname)];
+	if (uname(&u) < 0)
+		return vv_err_sys(-errno, "uname");
+	size_t i = 0;
+	for (; u.sysname[i]; i++)
+		sys[i] = (char)tolower((unsigned char)u.sysname[i]);
+	sys[i] = 0;
+	if (strcmp(out->implementation_name, "cpython") ||
+	    strcmp(out->platform_python_implementation, "CPython") ||
+	    !extends_version(out->implementation_version, version) ||
+	    strcmp(out->os_name, "posix") || strcmp(out->platform_system, u.sysname) ||
+	    strcmp(out->platform_machine, u.machine) ||
+	    strncmp(out->sys_platform, sys, strlen(sys)))
+		return vv_err(-EINVAL, "'%s' reported %s %s on %s %s (%s, %s), not CPython on "
+			      "this %s %s", path, out->platform_python_implementation,
+			      out->implementation_version, out->platform_system,
+			      out->platform_machine, out->sys_platform, out->os_name, u.sysname,
+			      u.machine);
+	return 0;
+}
 
 /* Is p a path under dir (by the string: no "/../" in it)? */
 static bool path_under(const char *p, const char *dir, size_t dlen)
@@ -476,7 +555,7 @@ static int parse_facts(const char *path, char *text, bool owner, struct vv_pytho
 			return vv_err(-EINVAL, "'%s' gave unexpected output '%.60s'", path, line);
 		*eq = 0;
 		int k = 0;
-		while (k < F_N && strcmp(fact_keys[k], line))
+		while (k < F_N && strcmp(fact_key(k), line))
 			k++;
 		if (k == F_N || val[k])
 			return vv_err(-EINVAL, "'%s' gave unexpected output '%.60s'", path, line);
@@ -485,7 +564,7 @@ static int parse_facts(const char *path, char *text, bool owner, struct vv_pytho
 	for (int k = 0; k < F_N; k++)
 		if (!val[k])
 			return vv_err(-EINVAL, "'%s' gave incomplete output (no %s)", path,
-				      fact_keys[k]);
+				      fact_key(k));
 	if (strcmp(val[F_MAGIC], "1") || strcmp(val[F_END], "1"))
 		return vv_err(-EINVAL, "'%s' gave unexpected output", path);
 
@@ -503,6 +582,7 @@ static int parse_facts(const char *path, char *text, bool owner, struct vv_pytho
 			      path, val[F_VERSION]);
 
 	char *exe = NULL, *base = NULL, *real = NULL, *pip = NULL;
+	struct vv_pyplatform plat;
 	if (unhex_path(val[F_EXE], &exe) < 0 || unhex_path(val[F_BASE], &base) < 0 ||
 	    unhex_path(val[F_REAL], &real) < 0 || unhex_path(val[F_PIP], &pip) < 0) {
 		r = vv_err(-EINVAL, "'%s' reported a malformed path", path);
@@ -518,7 +598,8 @@ static int parse_facts(const char *path, char *text, bool owner, struct vv_pytho
 		r = vv_err(-EINVAL, "'%s' reported a bad pip wheel path '%s'", path, pip);
 		goto fail;
 	}
-	if (owner && (r = check_owner_facts(path, exe, base, pip, major, minor)) < 0)
+	if ((owner && (r = check_owner_facts(path, exe, base, pip, major, minor)) < 0) ||
+	    (r = parse_plat(path, val, val[F_VERSION], owner, &plat)) < 0)
 		goto fail;
 	/* The real binary: resolved here rather than trusting the child's realpath. */
 	char rp[PATH_MAX];
@@ -536,6 +617,7 @@ static int parse_facts(const char *path, char *text, bool owner, struct vv_pytho
 	py->major = major;
 	py->minor = minor;
 	py->pip_wheel = pl ? pip : NULL;
+	py->plat = plat;
 	if (!pl)
 		free(pip);
 	base = pip = NULL;

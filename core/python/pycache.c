@@ -5,7 +5,9 @@
  * together with the executable's stat identity: while that identity holds, the cache
  * is the truth and no process is started. The file also keeps the skeleton tree ids of
  * new envs (seed.h), which gc must keep (vv_python_cache_trees): this file is the only
- * one that knows the format.
+ * one that knows the format. The marker values (struct vv_pyplatform) are a [markers]
+ * section under their PEP 508 names; a file from before they were learned lacks it, and
+ * its interpreter is run once more to learn them (its skeletons stay).
  */
 #include "python/python.h"
 #include "python/python_int.h"
@@ -65,16 +67,28 @@ struct cache_parse {
 };
 
 enum { C_EXE, C_HOME, C_BASE, C_VERSION, C_PIP, C_SKEL_PIP, C_SKEL_NOPIP, C_DEV, C_INO,
-       C_SIZE, C_MTIME, C_N };
+       C_SIZE, C_MTIME, C_MARKERS, C_N = C_MARKERS + PYPLAT_N };
 static const struct {
 	const char *section, *key;
-} cache_keys[C_N] = {
+} cache_keys[C_MARKERS] = {
 	{ "python", "exe" }, { "python", "home" }, { "python", "base-exe" },
 	{ "python", "version" }, { "python", "pip-wheel" }, { "python", "skel-pip" },
 	{ "python", "skel-nopip" }, { "stat", "dev" }, { "stat", "ino" }, { "stat", "size" },
 	{ "stat", "mtime-ns" },
 };
-#define C_REQUIRED ((1u << C_N) - 1 - (1u << C_PIP) - (1u << C_SKEL_PIP) - (1u << C_SKEL_NOPIP))
+#define C_REQUIRED ((1u << C_MARKERS) - 1 - (1u << C_PIP) - (1u << C_SKEL_PIP) - \
+		    (1u << C_SKEL_NOPIP))
+#define C_ALL_MARKERS (((1u << PYPLAT_N) - 1) << C_MARKERS)
+
+static const char *key_section(int k)
+{
+	return k < C_MARKERS ? cache_keys[k].section : "markers";
+}
+
+static const char *key_name(int k)
+{
+	return k < C_MARKERS ? cache_keys[k].key : python_plat_keys[k - C_MARKERS];
+}
 
 static int parse_num(const char *s, long long *out, bool sign)
 {
@@ -100,7 +114,7 @@ static int cache_section(void *user, const char *section, int lineno)
 {
 	(void)user;
 	(void)lineno;
-	if (strcmp(section, "python") && strcmp(section, "stat"))
+	if (strcmp(section, "python") && strcmp(section, "stat") && strcmp(section, "markers"))
 		return vv_err(-EINVAL, "unknown section [%s]", section);
 	return 0;
 }
@@ -112,8 +126,7 @@ static int cache_key_cb(void *user, const char *section, const char *key, const 
 	struct vv_python *py = p->py;
 	(void)lineno;
 	int k = 0;
-	while (k < C_N &&
-	       (strcmp(cache_keys[k].section, section) || strcmp(cache_keys[k].key, key)))
+	while (k < C_N && (strcmp(key_section(k), section) || strcmp(key_name(k), key)))
 		k++;
 	if (k == C_N)
 		return vv_err(-EINVAL, "unknown key '%s'", key);
@@ -122,6 +135,12 @@ static int cache_key_cb(void *user, const char *section, const char *key, const 
 	p->seen |= 1u << k;
 	long long v = 0;
 	char **s = NULL;
+	if (k >= C_MARKERS) {
+		if (!python_plat_value_ok(value))
+			return vv_err(-EINVAL, "bad %s '%.40s'", key, value);
+		memcpy(python_plat_field(&py->plat, k - C_MARKERS), value, strlen(value) + 1);
+		return 0;
+	}
 	switch (k) {
 	case C_EXE: s = &py->exe; break;
 	case C_HOME: s = &py->home; break;
@@ -153,7 +172,8 @@ static int cache_key_cb(void *user, const char *section, const char *key, const 
 	return *s ? 0 : vv_err(-ENOMEM, "out of memory");
 }
 
-/* 0 and the cached facts, -ENOENT if there are none, -EUCLEAN if the file is bad. */
+/* 0 and the cached facts (py->plat zero if the file has no [markers]), -ENOENT if there
+ * are none, -EUCLEAN if the file is bad. */
 static int cache_read(struct vv_store *st, const char *exe, struct vv_python *py,
 		      struct ident *id)
 {
@@ -170,8 +190,12 @@ static int cache_read(struct vv_store *st, const char *exe, struct vv_python *py
 	struct vv_ini_cb cb = { .section = cache_section, .key = cache_key_cb, .user = &p };
 	r = vv_ini_parse(buf, len, fname, &cb);
 	free(buf);
-	if (r == 0 && (p.seen & C_REQUIRED) != C_REQUIRED)
+	unsigned markers = p.seen & C_ALL_MARKERS;
+	if (r == 0 && ((p.seen & C_REQUIRED) != C_REQUIRED ||
+		       (markers && markers != C_ALL_MARKERS)))
 		r = vv_err(-EUCLEAN, "%s: incomplete", fname);
+	if (r == 0 && markers && !py->plat.implementation_name[0])
+		r = vv_err(-EUCLEAN, "%s: no implementation_name", fname);
 	if (r == 0 && strcmp(py->exe, exe))
 		r = vv_err(-EUCLEAN, "%s: describes '%s', not '%s'", fname, py->exe, exe);
 	if (r < 0) {
@@ -183,7 +207,8 @@ static int cache_read(struct vv_store *st, const char *exe, struct vv_python *py
 }
 
 /* Cached facts for exe if they are still true (same inode, size and mtime; the pip wheel
- * still there). 1 fresh, 0 missing or stale (*stale gets the old facts if readable). */
+ * still there). 1 fresh, 2 fresh but without the marker values (1 in a read-only
+ * store), 0 missing or stale (*stale gets the old facts if readable). */
 int python_cache_fresh(struct vv_store *st, const char *exe, struct vv_python *py,
 		       struct vv_python *stale)
 {
@@ -203,7 +228,8 @@ int python_cache_fresh(struct vv_store *st, const char *exe, struct vv_python *p
 	}
 	if (fresh) {
 		*py = c;
-		return 1;
+		/* a read-only store could not keep what a run learns: asked every time */
+		return c.plat.implementation_name[0] || st->readonly ? 1 : 2;
 	}
 	if (stale)
 		*stale = c;
@@ -268,6 +294,15 @@ int vv_python_save(struct vv_store *st, const struct vv_python *py)
 	if (!r) r = append(&buf, &len, NULL, "ino", num[1]);
 	if (!r) r = append(&buf, &len, NULL, "size", num[2]);
 	if (!r) r = append(&buf, &len, NULL, "mtime-ns", num[3]);
+	/* unknown marker values (facts not from the probe) are left out: learned next time */
+	struct vv_pyplatform plat = py->plat;
+	for (int i = 0; i < PYPLAT_N && !r && plat.implementation_name[0]; i++) {
+		const char *v = python_plat_field(&plat, i);
+		if (!python_plat_value_ok(v))
+			r = vv_err(-EINVAL, "bad %s '%.40s'", python_plat_keys[i], v);
+		else
+			r = append(&buf, &len, i ? NULL : "markers", python_plat_keys[i], v);
+	}
 	if (r < 0) {
 		free(buf);
 		return vv_err_prefix(r, "caching facts about '%s'", py->exe);
@@ -292,7 +327,8 @@ int python_merge_and_save(struct vv_store *st, struct vv_python *learned,
 		learned->skel_pip = cached->skel_pip;
 		learned->skel_nopip = cached->skel_nopip;
 		if (!strcmp(cached->home, learned->home) &&
-		    !strcmp(cached->base_exe, learned->base_exe))
+		    !strcmp(cached->base_exe, learned->base_exe) &&
+		    !memcmp(&cached->plat, &learned->plat, sizeof(learned->plat)))
 			return 0;
 	}
 	return vv_python_save(st, learned);
@@ -309,22 +345,32 @@ int vv_python_load(struct vv_store *st, const char *exe, const struct vv_pyowner
 		return vv_err_sys(-errno, "interpreter '%s'", exe);
 	struct vv_python stale = { 0 };
 	int r = python_cache_fresh(st, exe, out, &stale);
-	if (r != 0) {
+	if (r < 0 || r == 1) {
 		vv_python_release(&stale);
 		return r < 0 ? r : 0;
 	}
-	/* Stale or missing: ask the binary itself. Keep where it was reached from (home,
-	 * base_exe) if the cache knew and that is still there; drop the skeletons. An env
-	 * names it, so it runs only if it looks like CPython, and as the env's owner. */
+	bool nomarkers = r == 2;
+	if (nomarkers) {
+		stale = *out;
+		memset(out, 0, sizeof(*out));
+	}
+	/* Stale, missing or without the marker values: ask the binary itself. Keep where
+	 * it was reached from (home, base_exe) if the cache knew and that is still there;
+	 * drop the skeletons unless only the marker values were missing. An env names it,
+	 * so it runs only if it looks like CPython, and as the env's owner. Facts that
+	 * only lack the marker values are still true: if the binary cannot tell them now,
+	 * or they cannot be saved, they are used as they are (the values stay unknown). */
 	struct vv_python py;
-	if ((r = vv_python_check_exe(exe)) < 0) {
+	if ((r = vv_python_check_exe(exe)) == 0 && (r = python_learn(exe, owner, &py)) < 0)
+		r = vv_err_prefix(r, "learning about interpreter '%s'", exe);
+	if (r < 0) {
+		if (nomarkers) {
+			*out = stale;
+			vv_err_clear();
+			return 0;
+		}
 		vv_python_release(&stale);
 		return r;
-	}
-	r = python_learn(exe, owner, &py);
-	if (r < 0) {
-		vv_python_release(&stale);
-		return vv_err_prefix(r, "learning about interpreter '%s'", exe);
 	}
 	if (stale.exe && !strcmp(stale.exe, py.exe) && stat(stale.base_exe, &sb) == 0) {
 		char *h = py.home, *b = py.base_exe;
@@ -333,12 +379,13 @@ int vv_python_load(struct vv_store *st, const char *exe, const struct vv_pyowner
 		stale.home = h;
 		stale.base_exe = b;
 	}
+	r = python_merge_and_save(st, &py, &stale, nomarkers);
 	vv_python_release(&stale);
-	r = vv_python_save(st, &py);
-	if (r < 0) {
+	if (r < 0 && !nomarkers) {
 		vv_python_release(&py);
 		return r;
 	}
+	vv_err_clear();
 	*out = py;
 	return 0;
 }

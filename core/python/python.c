@@ -1,9 +1,11 @@
 /*
  * python.c - the facts about one interpreter as a value (python.h): releasing, naming
- * and copying a struct vv_python, freeing a list of them. Where the facts come from
- * is the other files of this folder (python_int.h lists them).
+ * and copying a struct vv_python, freeing a list of them, the names and the form of
+ * its marker values (shared by the probe and the cache). Where the facts come from is
+ * the other files of this folder (python_int.h lists them).
  */
 #include "python/python.h"
+#include "python/python_int.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -58,4 +60,28 @@ void vv_python_list_free(struct vv_python *list, size_t n)
 	for (size_t i = 0; i < n; i++)
 		vv_python_release(&list[i]);
 	free(list);
+}
+
+const char *const python_plat_keys[PYPLAT_N] = {
+	"python_full_version", "implementation_name", "implementation_version",
+	"platform_python_implementation", "sys_platform", "os_name", "platform_system",
+	"platform_machine",
+};
+
+char *python_plat_field(struct vv_pyplatform *p, int i)
+{
+	char *const f[PYPLAT_N] = {
+		p->python_full_version, p->implementation_name, p->implementation_version,
+		p->platform_python_implementation, p->sys_platform, p->os_name,
+		p->platform_system, p->platform_machine,
+	};
+	return f[i];
+}
+
+bool python_plat_value_ok(const char *v)
+{
+	static const char ok[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				 "0123456789._+-";
+	size_t n = strlen(v);
+	return n < VV_PYPLAT_MAX && strspn(v, ok) == n;
 }

@@ -1,9 +1,10 @@
 /*
  * python.h - what venvfs knows about a Python interpreter.
  *
- * Facts (version, the real ELF behind shims, home, bundled pip wheel) are learned by
- * running the interpreter once, then cached in the store under pythons/KEY, keyed by the
- * real executable and checked against its inode, size and mtime. Creating an env never
+ * Facts (version, the real ELF behind shims, home, bundled pip wheel, what it reports
+ * about itself and its platform for environment markers) are learned by running the
+ * interpreter once, then cached in the store under pythons/KEY, keyed by the real
+ * executable and checked against its inode, size and mtime. Creating an env never
  * starts a process: it only reads these facts.
  *
  * Several interpreters: vv_python_discover() finds every installed CPython 3.6+ (on
@@ -23,6 +24,23 @@
 struct vv_store;
 struct vv_config;
 
+/* What the interpreter reports about itself and its platform: the values of the PEP 508
+ * environment markers that belong to it (pkg/marker.h), as the packaging library
+ * computes them. Values are at most VV_PYPLAT_MAX - 1 bytes of [A-Za-z0-9._+-]. All ""
+ * when not known (a struct vv_python made without the probe, for an interpreter that is
+ * gone): implementation_name is never "" otherwise. */
+#define VV_PYPLAT_MAX 32
+struct vv_pyplatform {
+	char python_full_version[VV_PYPLAT_MAX];   /* platform.python_version(): "3.11.7" */
+	char implementation_name[VV_PYPLAT_MAX];   /* sys.implementation.name: "cpython" */
+	char implementation_version[VV_PYPLAT_MAX]; /* of sys.implementation.version */
+	char platform_python_implementation[VV_PYPLAT_MAX]; /* "CPython" */
+	char sys_platform[VV_PYPLAT_MAX];          /* "linux" */
+	char os_name[VV_PYPLAT_MAX];               /* "posix" */
+	char platform_system[VV_PYPLAT_MAX];       /* os.uname().sysname: "Linux" */
+	char platform_machine[VV_PYPLAT_MAX];      /* os.uname().machine: "x86_64" */
+};
+
 struct vv_python {
 	char *exe;      /* realpath of the interpreter binary: bin/python3.X points here,
 			   pyvenv.cfg `executable` */
@@ -32,6 +50,7 @@ struct vv_python {
 	char *version;  /* "3.11.7" */
 	int major, minor;
 	char *pip_wheel; /* path of the bundled pip wheel, or NULL if none was found */
+	struct vv_pyplatform plat;
 	/* Skeleton root trees for new envs, built once (seed.h); zero until built. */
 	vv_oid skel_pip;
 	vv_oid skel_nopip;
@@ -137,9 +156,16 @@ int vv_python_copy(const struct vv_python *from, struct vv_python *to);
 int vv_version_cmp(const char *a, const char *b);
 
 /* Does py satisfy a Requires-Python specifier list (PEP 440 subset: ==, !=, >=, <=,
- * >, <, ~=, with ".*" for == and !=, comma separated)? 1 yes, 0 no. Clauses it cannot
- * read are ignored (an empty spec admits everything). */
+ * >, <, ~=, with ".*" for == and !=, comma separated; "<V" admits no pre-release of V
+ * itself)? 1 yes, 0 no. Clauses it cannot read are ignored (an empty spec admits
+ * everything). */
 int vv_python_requires_ok(const struct vv_python *py, const char *requires_python);
+
+/* Does version ver satisfy one clause "OP VERSION" of such a list (the same reading:
+ * ==, !=, >=, <=, >, <, ~=, ".*" after == and !=)? 1 yes, 0 no, -EINVAL (no message)
+ * when the clause cannot be read (then it is no version comparison, e.g. "===" or a
+ * version with '-'). Environment markers compare versions with it. */
+int vv_version_spec_ok(const char *ver, const char *clause);
 
 /* The version of a wheel from its file name ("pip-23.2.1-py3-none-any.whl" ->
  * "23.2.1") into buf (size bytes); 0 or -EINVAL. */

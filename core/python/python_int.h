@@ -16,6 +16,19 @@
 struct vv_store;
 struct vv_python;
 struct vv_pyowner;
+struct vv_pyplatform;
+
+/* ---- python.c */
+
+/* The fields of struct vv_pyplatform by their PEP 508 names, in its order: the probe
+ * prints them under these names and the cache keeps them so, in [markers]. */
+#define PYPLAT_N 8
+extern const char *const python_plat_keys[PYPLAT_N];
+char *python_plat_field(struct vv_pyplatform *p, int i);
+
+/* Can v be a value of struct vv_pyplatform (shorter than VV_PYPLAT_MAX, of
+ * [A-Za-z0-9._+-])? */
+bool python_plat_value_ok(const char *v);
 
 /* ---- pyversion.c */
 
@@ -39,14 +52,17 @@ int python_learn(const char *path, const struct vv_pyowner *owner, struct vv_pyt
 /* ---- pycache.c */
 
 /* Cached facts for exe if they are still true (same inode, size and mtime; the pip wheel
- * still there). 1 fresh, 0 missing or stale (*stale gets the old facts if readable;
- * stale may be NULL), -ENOMEM. */
+ * still there). 1 fresh; 2 true but without the marker values (a file from before they
+ * were learned: learn them, keep the skeletons, and use these facts if that fails), the
+ * facts in *py too, but 1 in a read-only store (nothing learned could be kept); 0
+ * missing or stale (*stale gets the old facts if readable; stale may be NULL),
+ * -ENOMEM. */
 int python_cache_fresh(struct vv_store *st, const char *exe, struct vv_python *py,
 		       struct vv_python *stale);
 
-/* Learned facts plus what the cache knew (cached, fresh: python_cache_fresh said 1):
- * skeletons survive as long as the interpreter and its pip wheel are the same. Saves
- * when anything changed. */
+/* Learned facts plus what the cache knew (cached, fresh: python_cache_fresh said 1 or
+ * 2): skeletons survive as long as the interpreter and its pip wheel are the same.
+ * Saves when anything changed. */
 int python_merge_and_save(struct vv_store *st, struct vv_python *learned,
 			  struct vv_python *cached, bool fresh);
 

@@ -1,7 +1,8 @@
 /*
  * pyversion.c - version numbers (python.h): dotted releases compared numerically, a
  * version against a prefix ("3.12" selects 3.12.1), Requires-Python specifiers, the
- * version in a wheel's file name, and the strict X.Y.Z an interpreter reports.
+ * version in a wheel's file name, and the strict X.Y.Z an interpreter reports. One
+ * specifier clause is also what environment markers compare versions with (pkg/marker.c).
  */
 #include "python/python.h"
 #include "python/python_int.h"
@@ -111,6 +112,18 @@ bool python_ver_prefix(const char *ver, const char *prefix)
 	return true;
 }
 
+/* Is ver a pre-release ("3.13.0rc1": a letter after the digits)? Then *rel gets its
+ * release part ("3.13.0", size bytes). */
+static bool pre_release(const char *ver, char *rel, size_t size)
+{
+	size_t n = strspn(ver, "0123456789.");
+	if (!ver[n] || n >= size)
+		return false;
+	memcpy(rel, ver, n);
+	rel[n] = 0;
+	return true;
+}
+
 /* One Requires-Python clause: 1 holds, 0 fails, -1 unreadable. */
 static int clause_ok(const char *ver, const char *c, size_t len)
 {
@@ -164,8 +177,22 @@ static int clause_ok(const char *ver, const char *c, size_t len)
 	case 4: return cmp >= 0;
 	case 5: return cmp <= 0;
 	case 6: return cmp > 0;
-	default: return cmp < 0;
+	default: {
+		/* PEP 440: "<V" admits no pre-release of V itself ("3.13.0rc1" is not
+		 * < "3.13") unless V is one */
+		char rel[64], vrel[64];
+		if (cmp < 0 && pre_release(ver, rel, sizeof(rel)) &&
+		    !pre_release(buf, vrel, sizeof(vrel)) && !vv_version_cmp(rel, buf))
+			return 0;
+		return cmp < 0;
 	}
+	}
+}
+
+int vv_version_spec_ok(const char *ver, const char *clause)
+{
+	int r = clause_ok(ver, clause, strlen(clause));
+	return r < 0 ? -EINVAL : r;
 }
 
 int vv_python_requires_ok(const struct vv_python *py, const char *spec)

@@ -1,15 +1,35 @@
 /*
  * fuzz_pkg.c - libFuzzer target for package records (vv_pkg_parse: a record that
  * parses and is formatted again must read back the same) and requirement files
- * (vv_pkg_reqs_check: every line is either a pin or reported, never both).
+ * (vv_pkg_reqs_check: every line is either a pin or reported, never both; evaluating
+ * the lines' environment markers only moves pins to skipped or, for `~=` on a
+ * non-version, to reported).
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "pkg/marker.h"
 #include "pkg/pkg.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Lines of a report, each "fuzz.txt:LINE: ..."; a report is never empty. */
+static size_t report_lines(const char *report)
+{
+	size_t lines = 0;
+	if (!report)
+		return 0;
+	for (const char *s = report; *s; s++)
+		if (*s == '\n') {
+			lines++;
+			if (s[1] && strncmp(s + 1, "fuzz.txt:", 9))
+				abort();
+		}
+	if (!lines || strncmp(report, "fuzz.txt:", 9))
+		abort();
+	return lines;
+}
 
 static int streq(const char *a, const char *b)
 {
@@ -36,15 +56,37 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		vv_pkg_release(&p);
 	}
-	size_t pins = 0;
-	char *report = NULL;
-	if (vv_pkg_reqs_check((const char *)data, size, "fuzz.txt", &pins, &report) == 0) {
-		size_t lines = 0;
-		for (const char *s = report; s && *s; s++)
-			lines += *s == '\n';
-		if (report && !lines)
+	/* Without an env markers are only checked; with one, evaluating them moves lines
+	 * from pins to skipped (or, `~=` on a non-version, to unmet), never changes how
+	 * many lines there are. */
+	size_t pins = 0, skipped = 0, pins2 = 0, skipped2 = 0;
+	char *report = NULL, *report2 = NULL;
+	static const struct vv_marker_env env = {
+		.python_version = "3.11",
+		.python_full_version = "3.11.7",
+		.implementation_name = "cpython",
+		.implementation_version = "3.11.7",
+		.platform_python_implementation = "CPython",
+		.sys_platform = "linux",
+		.os_name = "posix",
+		.platform_system = "Linux",
+		.platform_machine = "x86_64",
+		.platform_release = "6.1.0-18-amd64",
+		.platform_version = "#1 SMP PREEMPT_DYNAMIC Debian 6.1.76-1 (2024-02-01)",
+	};
+	int r1 = vv_pkg_reqs_check((const char *)data, size, "fuzz.txt", NULL, &pins, &skipped,
+				   &report);
+	int r2 = vv_pkg_reqs_check((const char *)data, size, "fuzz.txt", &env, &pins2,
+				   &skipped2, &report2);
+	if (r1 != r2 || (r1 == 0 && skipped))
+		abort();
+	if (r1 == 0) {
+		size_t unmet = report_lines(report), unmet2 = report_lines(report2);
+		if (pins + unmet != pins2 + skipped2 + unmet2 || unmet2 < unmet ||
+		    pins2 > pins)
 			abort();
 	}
 	free(report);
+	free(report2);
 	return 0;
 }

@@ -3,7 +3,8 @@
  * re-ingest finds it), installed into envs by grafting the same trees a direct unpack
  * gives, namespace directories merged; requirement files resolved from the store and
  * find-links (pins, extras, hashes, comments, continuations, tag preference) and
- * every unmet line reported; hostile wheels refused with nothing added to the env;
+ * every unmet line reported; lines with environment markers installed or skipped;
+ * hostile wheels refused with nothing added to the env;
  * gc keeping records' objects and dropping unused records on request.
  */
 #include "testutil.h"
@@ -305,10 +306,12 @@ static void test_resolve(void **state)
 	const char *links[] = {c->dir};
 	struct vv_pkg *pk;
 	size_t n;
-	char *report;
-	if (vv_pkg_resolve(c->st, rf, links, 1, &c->py, NULL, &pk, &n, &report) < 0)
+	char *report, *skipped;
+	if (vv_pkg_resolve(c->st, rf, links, 1, &c->py, NULL, &pk, &n, &report, &skipped) <
+	    0)
 		fail_msg("%s\n%s", vv_errmsg(), report ? report : "");
 	assert_null(report);
+	assert_null(skipped);
 	assert_int_equal(n, 3);
 	assert_string_equal(pk[0].name, "alpha");
 	assert_string_equal(pk[0].version, "1.0");
@@ -327,7 +330,8 @@ static void test_resolve(void **state)
 	unlink(b);
 	unlink(g1);
 	unlink(g2);
-	if (vv_pkg_resolve(c->st, rf, NULL, 0, &c->py, NULL, &pk, &n, &report) < 0)
+	if (vv_pkg_resolve(c->st, rf, NULL, 0, &c->py, NULL, &pk, &n, &report, &skipped) <
+	    0)
 		fail_msg("%s\n%s", vv_errmsg(), report ? report : "");
 	assert_int_equal(n, 3);
 	assert_string_equal(pk[2].wheel, strrchr(g2, '/') + 1);
@@ -340,7 +344,8 @@ static void test_resolve(void **state)
 	/* Installed through the env: one commit with all of them. */
 	struct vv_installed *res;
 	size_t nres;
-	if (vv_install_requirements(c->st, "e", rf, NULL, 0, NULL, &res, &nres, &report) < 0)
+	if (vv_install_requirements(c->st, "e", rf, NULL, 0, NULL, &res, &nres, &report,
+				    &skipped) < 0)
 		fail_msg("%s", vv_errmsg());
 	assert_int_equal(nres, 3);
 	vv_installed_free(res, nres);
@@ -370,7 +375,7 @@ static void test_unmet(void **state)
 			   "bare\n"                                    /* 3 */
 			   "missing==4.2\n"                            /* 4 */
 			   "alpha==1.0\n"                              /* 5: twice */
-			   "marked==1.0; python_version < \"3.8\"\n"   /* 6 */
+			   "marked==1.0; python_version <> \"3.8\"\n"  /* 6 */
 			   "-e .\n"                                    /* 7 */
 			   "star==1.*\n"                               /* 8 */
 			   "url @ https://example.org/u.whl\n"         /* 9 */
@@ -379,9 +384,10 @@ static void test_unmet(void **state)
 	const char *links[] = {c->dir};
 	struct vv_pkg *pk;
 	size_t n;
-	char *report = NULL;
-	assert_int_equal(vv_pkg_resolve(c->st, rf, links, 1, &c->py, NULL, &pk, &n, &report),
-			 -ENOENT);
+	char *report = NULL, *skipped = NULL;
+	assert_int_equal(vv_pkg_resolve(c->st, rf, links, 1, &c->py, NULL, &pk, &n, &report,
+					&skipped), -ENOENT);
+	assert_null(skipped);
 	assert_non_null(strstr(vv_errmsg(), "bad.txt: 10 of 11 requirements cannot be met"));
 	assert_non_null(report);
 	static const char *const want[] = {
@@ -389,7 +395,8 @@ static void test_unmet(void **state)
 		"bad.txt:3: bare: not pinned",
 		"bad.txt:4: missing==4.2: no wheel of missing 4.2 for CPython 3.11",
 		"bad.txt:5: alpha==1.0: alpha is required twice (also line 1)",
-		"bad.txt:6: marked==1.0; python_version < \"3.8\": environment markers are not",
+		"bad.txt:6: marked==1.0; python_version <> \"3.8\": bad environment marker: "
+		"unknown operator at '<> \"3.8\"'",
 		"bad.txt:7: -e .: option '-e' is not supported",
 		"bad.txt:8: star==1.*: not pinned to one version (a wildcard",
 		"bad.txt:9: url @ https://example.org/u.whl: direct references",
@@ -406,7 +413,7 @@ static void test_unmet(void **state)
 	struct vv_installed *res;
 	size_t nres;
 	assert_int_equal(vv_install_requirements(c->st, "e", rf, links, 1, NULL, &res, &nres,
-						 &report), -ENOENT);
+						 &report, &skipped), -ENOENT);
 	assert_non_null(strstr(vv_errmsg(), "env 'e': "));
 	assert_non_null(report);
 	free(report);
@@ -415,11 +422,127 @@ static void test_unmet(void **state)
 
 	/* A missing file is an error naming it. */
 	assert_int_equal(vv_pkg_resolve(c->st, "/nonexistent/r.txt", NULL, 0, &c->py, NULL, &pk,
-					&n, &report), -ENOENT);
+					&n, &report, &skipped), -ENOENT);
 	assert_non_null(strstr(vv_errmsg(), "requirements file '/nonexistent/r.txt'"));
 	free(rf);
 	free(a);
 	free(x);
+}
+
+/* Lines with environment markers (evaluated for the env's Python 3.11.7 on this host):
+ * a true one is installed, hashes after the marker still checked; a false one is
+ * skipped and listed, even when no wheel of it exists; two pins of one package under
+ * exclusive markers are not "required twice"; an undefined comparison or a malformed
+ * marker makes the line unmet with its line number, nothing changes. */
+static void test_markers(void **state)
+{
+	struct ctx *c = *state;
+	char *a = wheel(c, "alpha", "1.0", NULL, NULL);
+	char *b = wheel(c, "beta", "2.0", NULL, NULL);
+	char *g = wheel(c, "gamma", "3.0", NULL, NULL);
+	vv_oid sha;
+	int fd = open(b, O_RDONLY);
+	uint64_t sz;
+	assert_int_equal(vv_hash_fd(fd, &sha, &sz), 0);
+	close(fd);
+	char hex[VV_OID_HEX + 1], text[2000];
+	vv_oid_hex(&sha, hex);
+	snprintf(text, sizeof(text),
+		 "alpha==1.0 ; python_version >= \"3.8\" and sys_platform == \"linux\"\n"  /* 1 */
+		 "beta==2.0 ; python_version >= \"3.8\" and python_version < \"4.0\" \\\n"  /* 2 */
+		 "    --hash=sha256:%064d \\\n"
+		 "    --hash=sha256:%s\n"
+		 "old==0.1 ; python_version < \"3.8\" \\\n"                                  /* 5 */
+		 "    --hash=sha256:%064d\n"
+		 "    # via beta\n"
+		 "gamma==2.0 ; python_full_version < '3.11'\n"                              /* 8 */
+		 "gamma==3.0 ; python_full_version >= '3.11'\n"                             /* 9 */
+		 "win==1.0 ; platform_system == \"Windows\"   # no such wheel\n",           /* 10 */
+		 0, hex, 0);
+	char *rf = reqfile(c, "marked.txt", text);
+	const char *links[] = {c->dir};
+	struct vv_pkg *pk;
+	size_t n;
+	char *report = NULL, *skipped = NULL;
+	if (vv_pkg_resolve(c->st, rf, links, 1, &c->py, NULL, &pk, &n, &report, &skipped) < 0)
+		fail_msg("%s\n%s", vv_errmsg(), report ? report : "");
+	assert_null(report);
+	assert_int_equal(n, 3);
+	assert_string_equal(pk[0].name, "alpha");
+	assert_string_equal(pk[1].name, "beta");
+	assert_true(vv_oid_eq(&pk[1].sha256, &sha));
+	assert_string_equal(pk[2].name, "gamma");
+	assert_string_equal(pk[2].version, "3.0");
+	for (size_t i = 0; i < n; i++)
+		vv_pkg_release(&pk[i]);
+	free(pk);
+	char *want;
+	assert_true(asprintf(&want,
+			     "%s:5: skipped old==0.1 (marker python_version < \"3.8\" is false)\n"
+			     "%s:8: skipped gamma==2.0 (marker python_full_version < '3.11' is "
+			     "false)\n"
+			     "%s:10: skipped win==1.0 (marker platform_system == \"Windows\" is "
+			     "false)\n", rf, rf, rf) > 0);
+	assert_non_null(skipped);
+	assert_string_equal(skipped, want);
+	free(want);
+	free(skipped);
+
+	/* Through the env: the applying lines installed, the skipped ones listed. */
+	struct vv_installed *res;
+	size_t nres;
+	if (vv_install_requirements(c->st, "e", rf, NULL, 0, NULL, &res, &nres, &report,
+				    &skipped) < 0)
+		fail_msg("%s\n%s", vv_errmsg(), report ? report : "");
+	assert_int_equal(nres, 3);
+	assert_non_null(skipped);
+	assert_non_null(strstr(skipped, ":10: skipped win==1.0"));
+	free(skipped);
+	vv_installed_free(res, nres);
+	vv_oid r = env_root(c, "e");
+	struct vv_tree_ent e;
+	assert_true(vt_lookup(c->st, &r, SP "alpha/__init__.py", &e));
+	assert_true(vt_lookup(c->st, &r, SP "beta/__init__.py", &e));
+	assert_true(vt_lookup(c->st, &r, SP "gamma-3.0.dist-info/RECORD", &e));
+	assert_false(vt_lookup(c->st, &r, SP "old/__init__.py", &e));
+
+	/* A wrong hash after a true marker, a malformed marker, `~=` on a string and a
+	 * pin twice under markers that both hold: unmet, each with its line. */
+	char *bad = reqfile(c, "badmark.txt",
+			    "beta==2.0 ; os_name == \"posix\" --hash=sha256:"
+			    "1111111111111111111111111111111111111111111111111111111111111111\n"
+			    "alpha==1.0 ; python_version >= \"3.8\" and\n"
+			    "gamma==3.0 ; platform_machine ~= \"1.0\"\n"
+			    "alpha==1.0 ; python_version > \"3.9\"\n"
+			    "alpha==1.0 ; python_version > \"3.10\"\n"
+			    "skip==1.0 ; python_version < \"3\"\n");
+	vv_oid before = env_root(c, "e");
+	assert_int_equal(vv_install_requirements(c->st, "e", bad, links, 1, NULL, &res, &nres,
+						 &report, &skipped), -ENOENT);
+	assert_non_null(strstr(vv_errmsg(), "badmark.txt: 4 of 5 requirements cannot be met"));
+	assert_null(skipped);
+	static const char *const unmet[] = {
+		"badmark.txt:1: beta==2.0 ; os_name == \"posix\" --hash=sha256:1111",
+		"badmark.txt:2: alpha==1.0 ; python_version >= \"3.8\" and: bad environment "
+		"marker: expected a marker variable or a quoted string at the end\n",
+		"badmark.txt:3: gamma==3.0 ; platform_machine ~= \"1.0\": bad environment marker: "
+		"'~=' compares versions (X.Y or longer on the right), not '",
+		"badmark.txt:5: alpha==1.0 ; python_version > \"3.10\": alpha is required twice "
+		"(also line 4)\n",
+	};
+	for (size_t i = 0; i < sizeof(unmet) / sizeof(*unmet); i++)
+		if (!strstr(report, unmet[i]))
+			fail_msg("report lacks '%s':\n%s", unmet[i], report);
+	assert_null(strstr(report, "badmark.txt:4:"));
+	assert_null(strstr(report, "badmark.txt:6:"));
+	free(report);
+	vv_oid after = env_root(c, "e");
+	assert_true(vv_oid_eq(&before, &after));
+	free(bad);
+	free(rf);
+	free(a);
+	free(b);
+	free(g);
 }
 
 /* Every hostile class: refused by `add` with wheel, member and reason named, nothing
@@ -587,6 +710,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_install_graft, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resolve, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unmet, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_markers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gc, setup, teardown),
 	};

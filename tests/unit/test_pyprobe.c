@@ -8,7 +8,7 @@
  * python3.12 plays an interpreter that prints given facts and tells who ran it: the
  * probe runs as the owner without groups, and facts such a probe could have been
  * made to print (another executable, a pip wheel elsewhere, a version its name
- * contradicts) are refused. */
+ * contradicts, marker values other than CPython's on this kernel) are refused. */
 #include "testutil.h"
 
 #include <fcntl.h>
@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "util/error.h"
@@ -257,19 +258,50 @@ static void hexs(const char *s, char *out)
 	*out = 0;
 }
 
-/* Set what the fake prints: version and paths as given. */
-static void fake_facts(const char *version, const char *exe, const char *base, const char *whl)
+/* Set what the fake prints: version and paths as given, the marker values of CPython
+ * on this kernel with sys.platform as given. */
+static void fake_facts_on(const char *version, const char *exe, const char *base,
+			  const char *whl, const char *sys_platform)
 {
 	char he[2 * PATH_MAX + 1], hb[2 * PATH_MAX + 1], hw[2 * PATH_MAX + 1], *text;
 	int ma, mi;
+	struct utsname u;
+	assert_int_equal(uname(&u), 0);
 	assert_int_equal(sscanf(version, "%d.%d", &ma, &mi), 2);
 	hexs(exe, he);
 	hexs(base, hb);
 	hexs(whl, hw);
 	assert_true(asprintf(&text, "venvfs-facts=1\nversion=%s\nmajor=%d\nminor=%d\n"
 			     "executable=%s\nbase_executable=%s\nrealpath=%s\npip_wheel=%s\n"
-			     "end=1\n", version, ma, mi, he, hb, he, hw) > 0);
+			     "python_full_version=%s\nimplementation_name=cpython\n"
+			     "implementation_version=%s\nplatform_python_implementation=CPython\n"
+			     "sys_platform=%s\nos_name=posix\nplatform_system=%s\n"
+			     "platform_machine=%s\nend=1\n", version, ma, mi, he, hb, he, hw,
+			     version, version, sys_platform, u.sysname, u.machine) > 0);
 	assert_int_equal(setenv("VT_FAKE_FACTS", text, 1), 0);
+	free(text);
+}
+
+static void fake_facts(const char *version, const char *exe, const char *base, const char *whl)
+{
+	fake_facts_on(version, exe, base, whl, "linux");
+}
+
+/* The fake's facts with one marker line replaced by line ("key=value\n"). */
+static void fake_marker(const char *line)
+{
+	char *text = strdup(getenv("VT_FAKE_FACTS")), *out;
+	assert_non_null(text);
+	size_t kl = strcspn(line, "=") + 1;
+	char key[64];
+	snprintf(key, sizeof(key), "\n%.*s", (int)kl, line);
+	char *at = strstr(text, key);
+	assert_non_null(at);
+	at++;
+	size_t old = strcspn(at, "\n") + 1;
+	assert_true(asprintf(&out, "%.*s%s%s", (int)(at - text), text, line, at + old) > 0);
+	assert_int_equal(setenv("VT_FAKE_FACTS", out, 1), 0);
+	free(out);
 	free(text);
 }
 
@@ -340,6 +372,26 @@ static void test_owner_facts(void **state)
 	load_fake(py, &nobody, "outside its prefix");
 	fake_facts("3.11.1", py, py, whl);
 	load_fake(py, &nobody, "not what its name says");
+	/* marker values: only CPython's on this kernel */
+	static const char *const lies[] = {
+		"sys_platform=win32\n", "os_name=nt\n", "platform_system=Windows\n",
+		"platform_machine=riscv64x\n", "implementation_name=pypy\n",
+		"platform_python_implementation=PyPy\n", "implementation_version=7.3.1\n",
+	};
+	for (size_t i = 0; i < sizeof(lies) / sizeof(*lies); i++) {
+		fake_facts("3.12.1", py, py, whl);
+		fake_marker(lies[i]);
+		load_fake(py, &nobody, "not CPython on this");
+	}
+	fake_facts("3.12.1", py, py, whl);
+	fake_marker("python_full_version=3.12.0\n");
+	load_fake(py, &nobody, "python_full_version '3.12.0' for version 3.12.1");
+	fake_facts_on("3.12.1", py, py, whl, "linux2"); /* starts with the system's name */
+	load_fake(py, &nobody, NULL);
+	fake_facts("3.12.1", py, py, whl);
+	fake_marker("python_full_version=3.12.1rc1\n");
+	fake_marker("implementation_version=3.12.1rc1\n");
+	load_fake(py, &nobody, NULL);
 
 	/* run as the caller (root), a probe is the caller's own: a shim may report
 	 * another binary */

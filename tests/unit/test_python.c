@@ -3,7 +3,9 @@
  * a file that looks like an ELF binary but cannot be executed. Discovery of several
  * interpreters and selection by version run against whatever this machine has (at
  * least the python3 on PATH) and against fakes on a private PATH. The skeleton ids gc
- * reads from the cache come from saved and hand-written cache files. */
+ * reads from the cache come from saved and hand-written cache files. The marker values
+ * (struct vv_pyplatform) are learned, cached, checked, and learned once more, keeping
+ * the skeletons, for a cache file from before they were. */
 #include "testutil.h"
 
 #include <fcntl.h>
@@ -12,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "util/config.h"
@@ -21,6 +24,27 @@
 #include "store/store.h"
 
 static char *saved_path, *saved_home, *saved_pyenv;
+
+/* The marker lines a fake interpreter of version V prints (in a printf format). */
+#define PLAT_LINES(v)                                                                   \
+	"python_full_version=" v "\\nimplementation_name=cpython\\n"                     \
+	"implementation_version=" v "\\nplatform_python_implementation=CPython\\n"      \
+	"sys_platform=linux\\nos_name=posix\\nplatform_system=Linux\\n"                 \
+	"platform_machine=x86_64\\n"
+
+/* The marker values of a fake interpreter of the given version. */
+static void fake_plat(struct vv_pyplatform *p, const char *version)
+{
+	memset(p, 0, sizeof(*p));
+	snprintf(p->python_full_version, sizeof(p->python_full_version), "%s", version);
+	snprintf(p->implementation_version, sizeof(p->implementation_version), "%s", version);
+	strcpy(p->implementation_name, "cpython");
+	strcpy(p->platform_python_implementation, "CPython");
+	strcpy(p->sys_platform, "linux");
+	strcpy(p->os_name, "posix");
+	strcpy(p->platform_system, "Linux");
+	strcpy(p->platform_machine, "x86_64");
+}
 
 static void set_path(const char *p)
 {
@@ -87,6 +111,97 @@ static void check_real_facts(const struct vv_python *py)
 		assert_int_equal(stat(py->pip_wheel, &sb), 0);
 		assert_non_null(strstr(py->pip_wheel, "pip-"));
 	}
+	/* what CPython on this machine says for markers */
+	const struct vv_pyplatform *p = &py->plat;
+	struct utsname u;
+	assert_int_equal(uname(&u), 0);
+	assert_int_equal(strncmp(p->python_full_version, py->version, strlen(py->version)), 0);
+	assert_string_equal(p->implementation_name, "cpython");
+	assert_string_equal(p->implementation_version, p->python_full_version);
+	assert_string_equal(p->platform_python_implementation, "CPython");
+	assert_string_equal(p->sys_platform, "linux");
+	assert_string_equal(p->os_name, "posix");
+	assert_string_equal(p->platform_system, u.sysname);
+	assert_string_equal(p->platform_machine, u.machine);
+}
+
+/* The cache file of exe in st, its text into buf (size bytes). */
+static void cache_text(struct vv_store *st, const char *exe, char *buf, size_t size)
+{
+	vv_oid key;
+	char hex[VV_OID_HEX + 1], path[PATH_MAX];
+	vv_hash_buf(exe, strlen(exe), &key);
+	vv_oid_hex(&key, hex);
+	snprintf(path, sizeof(path), "%s/pythons/%s", st->path, hex);
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	size_t n = fread(buf, 1, size - 1, f);
+	buf[n] = 0;
+	fclose(f);
+}
+
+/* A cache file from before the marker values were learned (no [markers]): loading or
+ * resolving the interpreter runs it once more, keeps its skeletons and saves the
+ * values; a partial [markers] or a bad value makes the file stale as a whole. */
+static void test_markers_relearned(void **state)
+{
+	(void)state;
+	char *p3 = vt_find_in_path("python3");
+	if (!p3)
+		skip();
+	struct vv_store *st = vt_store_new();
+	struct vv_python py, again;
+	if (vv_python_resolve(st, p3, &py) < 0)
+		fail_msg("resolve: %s", vv_errmsg());
+	char text[8192];
+	cache_text(st, py.exe, text, sizeof(text));
+	assert_non_null(strstr(text, "\n[markers]\npython_full_version = "));
+	assert_non_null(strstr(text, "\nimplementation_name = cpython\n"));
+
+	struct vv_python old = py;
+	memset(&old.plat, 0, sizeof(old.plat));
+	memset(old.skel_pip.b, 0x5a, sizeof(old.skel_pip.b));
+	for (int via_load = 0; via_load < 2; via_load++) {
+		assert_int_equal(vv_python_save(st, &old), 0); /* no [markers] */
+		cache_text(st, py.exe, text, sizeof(text));
+		assert_null(strstr(text, "[markers]"));
+		if (via_load)
+			assert_int_equal(vv_python_load(st, py.exe, NULL, &again), 0);
+		else
+			assert_int_equal(vv_python_resolve(st, py.exe, &again), 0);
+		check_real_facts(&again);
+		assert_memory_equal(&again.plat, &py.plat, sizeof(py.plat));
+		assert_true(vv_oid_eq(&again.skel_pip, &old.skel_pip));
+		vv_python_release(&again);
+		cache_text(st, py.exe, text, sizeof(text));
+		assert_non_null(strstr(text, "[markers]"));
+	}
+
+	/* [markers] without one of its keys, or with a bad value: stale, learned anew
+	 * (the skeletons go: the file is not trusted) */
+	static const char *const bad[] = {"platform_machine = ", "os_name = "};
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(vv_python_save(st, &old), 0);
+		cache_text(st, py.exe, text, sizeof(text));
+		char *t = NULL;
+		assert_true(asprintf(&t, "%s[markers]\npython_full_version = %s\n"
+				     "implementation_name = cpython\n%s%s\n", text,
+				     py.plat.python_full_version, bad[i], i ? "po six" : "") > 0);
+		vv_oid key;
+		char hex[VV_OID_HEX + 1], path[PATH_MAX];
+		vv_hash_buf(py.exe, strlen(py.exe), &key);
+		vv_oid_hex(&key, hex);
+		snprintf(path, sizeof(path), "%s/pythons/%s", st->path, hex);
+		vt_write_file(path, t, strlen(t));
+		free(t);
+		assert_int_equal(vv_python_load(st, py.exe, NULL, &again), 0);
+		assert_memory_equal(&again.plat, &py.plat, sizeof(py.plat));
+		assert_true(vv_oid_is_zero(&again.skel_pip));
+		vv_python_release(&again);
+	}
+	vv_python_release(&py);
+	free(p3);
+	vt_store_free(st);
 }
 
 static void test_real_python(void **state)
@@ -193,6 +308,7 @@ static void save_fake_facts(struct vv_store *st, const char *exe, const char *di
 		.exe = (char *)exe, .home = home, .base_exe = (char *)exe,
 		.version = (char *)"3.12.1", .major = 3, .minor = 12,
 	};
+	fake_plat(&py.plat, "3.12.1");
 	memset(py.skel_pip.b, 0x11, sizeof(py.skel_pip.b));
 	assert_int_equal(vv_python_save(st, &py), 0);
 }
@@ -234,6 +350,34 @@ static void test_cache_starts_no_process(void **state)
 	assert_int_equal(vv_python_load(st, fake, NULL, &py), 0);
 	assert_string_equal(py.version, "3.12.1");
 	vv_python_release(&py);
+
+	/* Facts from before the marker values were learned: it is run to learn them, and
+	 * when that fails (it cannot run) the facts are used as they are; a read-only
+	 * store, which could not keep them, does not try. */
+	struct vv_python nomarks = {
+		.exe = fake, .home = (char *)"/h", .base_exe = fake, .version = (char *)"3.12.1",
+		.major = 3, .minor = 12,
+	};
+	memset(nomarks.skel_pip.b, 0x33, sizeof(nomarks.skel_pip.b));
+	assert_int_equal(vv_python_save(st, &nomarks), 0);
+	for (int load = 0; load < 2; load++) {
+		vv_err_clear();
+		int r = load ? vv_python_load(st, fake, NULL, &py)
+			     : vv_python_resolve(st, fake, &py);
+		if (r < 0)
+			fail_msg("facts without marker values: %s", vv_errmsg());
+		assert_string_equal(py.version, "3.12.1");
+		assert_int_equal(py.skel_pip.b[0], 0x33);
+		assert_string_equal(py.plat.implementation_name, "");
+		vv_python_release(&py);
+	}
+	struct vv_store *ro;
+	assert_int_equal(vv_store_open(&ro, st->path, VV_STORE_READONLY), 0);
+	assert_int_equal(vv_python_load(ro, fake, NULL, &py), 0);
+	assert_int_equal(py.skel_pip.b[0], 0x33);
+	vv_python_release(&py);
+	vv_store_close(ro);
+	save_fake_facts(st, fake, dir);
 
 	/* The binary changes (size and mtime): the cache is stale, so it is run again. */
 	int fd = open(fake, O_WRONLY | O_APPEND);
@@ -288,7 +432,8 @@ static void test_shim_script(void **state)
 	assert_true(asprintf(&body,
 		 "[ \"$1\" = -I ] && [ \"$2\" = -c ] || exit 5\n"
 		 "printf 'venvfs-facts=1\\nversion=3.12.1\\nmajor=3\\nminor=12\\n"
-		 "executable=%s\\nbase_executable=%s\\nrealpath=%s\\npip_wheel=%s\\nend=1\\n'\n",
+		 "executable=%s\\nbase_executable=%s\\nrealpath=%s\\npip_wheel=%s\\n"
+		 PLAT_LINES("3.12.1") "end=1\\n'\n",
 		 hexe, hbase, hexe, hwhl) > 0);
 	write_shim(shim, body);
 	free(body);
@@ -352,21 +497,39 @@ static void test_bad_interpreters(void **state)
 	expect_learn_error("printf 'venvfs-facts=1\\nversion=3.1'\n", -EINVAL, "truncated");
 	expect_learn_error("printf 'venvfs-facts=1\\nversion=3.11.7\\nversion=3.11.7\\n'\n",
 			   -EINVAL, "unexpected output");
+#define FACTS_311(exe, plat)                                                            \
+	"printf 'venvfs-facts=1\\nversion=3.11.7\\nmajor=3\\nminor=11\\n"                \
+	"executable=" exe "\\nbase_executable=2f\\nrealpath=2f\\npip_wheel=\\n" plat     \
+	"end=1\\n'\n"
 	expect_learn_error("printf 'venvfs-facts=1\\nversion=3.11.7\\nmajor=3\\nminor=10\\n"
 			   "executable=2f\\nbase_executable=2f\\nrealpath=2f\\npip_wheel=\\n"
-			   "end=1\\n'\n", -EINVAL, "inconsistent");
+			   PLAT_LINES("3.11.7") "end=1\\n'\n", -EINVAL, "inconsistent");
 	expect_learn_error("printf 'venvfs-facts=1\\nversion=2.7.18\\nmajor=2\\nminor=7\\n"
 			   "executable=2f\\nbase_executable=2f\\nrealpath=2f\\npip_wheel=\\n"
-			   "end=1\\n'\n", -ENOTSUP, "3.6 or later");
-	expect_learn_error("printf 'venvfs-facts=1\\nversion=3.11.7\\nmajor=3\\nminor=11\\n"
-			   "executable=2f6e6f0a\\nbase_executable=2f\\nrealpath=2f\\npip_wheel=\\n"
-			   "end=1\\n'\n", -ENOENT, "does not exist");
-	expect_learn_error("printf 'venvfs-facts=1\\nversion=3.11.7\\nmajor=3\\nminor=11\\n"
-			   "executable=2f00\\nbase_executable=2f\\nrealpath=2f\\npip_wheel=\\n"
-			   "end=1\\n'\n", -EINVAL, "malformed");
-	expect_learn_error("printf 'venvfs-facts=1\\nversion=3.11.7\\nmajor=3\\nminor=11\\n"
-			   "executable=7878\\nbase_executable=2f\\nrealpath=2f\\npip_wheel=\\n"
-			   "end=1\\n'\n", -EINVAL, "absolute");
+			   PLAT_LINES("2.7.18") "end=1\\n'\n", -ENOTSUP, "3.6 or later");
+	expect_learn_error(FACTS_311("2f6e6f0a", PLAT_LINES("3.11.7")), -ENOENT,
+			   "does not exist");
+	expect_learn_error(FACTS_311("2f00", PLAT_LINES("3.11.7")), -EINVAL, "malformed");
+	expect_learn_error(FACTS_311("7878", PLAT_LINES("3.11.7")), -EINVAL, "absolute");
+	/* the marker values: all there, of their few characters, consistent */
+	expect_learn_error(FACTS_311("2f", ""), -EINVAL,
+			   "incomplete output (no python_full_version)");
+	expect_learn_error(FACTS_311("2f", PLAT_LINES("3.11.7") "os_name=posix\\n"), -EINVAL,
+			   "unexpected output 'os_name'");
+	expect_learn_error(FACTS_311("2f", PLAT_LINES("3.11.8")), -EINVAL,
+			   "python_full_version '3.11.8' for version 3.11.7");
+	expect_learn_error(FACTS_311("2f", PLAT_LINES("3.11.71")), -EINVAL,
+			   "python_full_version '3.11.71'");
+#define PLAT_311(name, machine)                                                         \
+	"python_full_version=3.11.7\\nimplementation_name=" name "\\n"                     \
+	"implementation_version=3.11.7\\nplatform_python_implementation=CPython\\n"        \
+	"sys_platform=linux\\nos_name=posix\\nplatform_system=Linux\\n"                   \
+	"platform_machine=" machine "\\n"
+	expect_learn_error(FACTS_311("2f", PLAT_311("", "x")), -EINVAL, "no implementation_name");
+	expect_learn_error(FACTS_311("2f", PLAT_311("a", "x 86")), -EINVAL,
+			   "bad platform_machine 'x 86'");
+	expect_learn_error(FACTS_311("2f", PLAT_311("a", "0123456789012345678901234567890123")),
+			   -EINVAL, "bad platform_machine '01234");
 	expect_learn_error("kill -9 $$\n", -ENOEXEC, "signal 9");
 }
 
@@ -496,6 +659,7 @@ static void save_fake_version(struct vv_store *st, const char *exe, const char *
 		.exe = (char *)exe, .home = home, .base_exe = (char *)exe,
 		.version = (char *)version, .major = 3, .minor = minor,
 	};
+	fake_plat(&py.plat, version);
 	assert_int_equal(vv_python_save(st, &py), 0);
 }
 
@@ -555,7 +719,8 @@ static void test_discover_fakes(void **state)
 	assert_true(asprintf(&body,
 		 "echo run >> '%s'\n"
 		 "printf 'venvfs-facts=1\\nversion=3.12.1\\nmajor=3\\nminor=12\\n"
-		 "executable=%s\\nbase_executable=%s\\nrealpath=%s\\npip_wheel=\\nend=1\\n'\n",
+		 "executable=%s\\nbase_executable=%s\\nrealpath=%s\\npip_wheel=\\n"
+		 PLAT_LINES("3.12.1") "end=1\\n'\n",
 		 counter, hexe, hexe, hexe) > 0);
 	snprintf(shim, sizeof(shim), "%s/shims/python3.11", dir);
 	write_shim(shim, body);
@@ -565,7 +730,8 @@ static void test_discover_fakes(void **state)
 	/* A shim for a Python that is too old, and a broken one. */
 	snprintf(old, sizeof(old), "%s/shims/python3.5", dir);
 	write_shim(old, "printf 'venvfs-facts=1\\nversion=3.5.10\\nmajor=3\\nminor=5\\n"
-			"executable=2f\\nbase_executable=2f\\nrealpath=2f\\npip_wheel=\\nend=1\\n'\n");
+			"executable=2f\\nbase_executable=2f\\nrealpath=2f\\npip_wheel=\\n"
+			PLAT_LINES("3.5.10") "end=1\\n'\n");
 	char broken[PATH_MAX];
 	snprintf(broken, sizeof(broken), "%s/shims/python3.9", dir);
 	write_shim(broken, "echo 'python3.9: command not found' >&2; exit 127\n");
@@ -663,6 +829,14 @@ static void test_versions(void **state)
 	assert_int_equal(vv_python_requires_ok(&py, ">3.7.16"), 0);
 	assert_int_equal(vv_python_requires_ok(&py, "<=3.7"), 0);
 	assert_int_equal(vv_python_requires_ok(&py, "funny stuff"), 1);
+	/* "<V" admits no pre-release of V itself */
+	struct vv_python rc = { .version = (char *)"3.13.0rc1", .major = 3, .minor = 13 };
+	assert_int_equal(vv_python_requires_ok(&rc, "<3.13"), 0);
+	assert_int_equal(vv_python_requires_ok(&rc, "<3.13.0"), 0);
+	assert_int_equal(vv_python_requires_ok(&rc, "<3.13.0rc2"), 1);
+	assert_int_equal(vv_python_requires_ok(&rc, "<3.14"), 1);
+	assert_int_equal(vv_python_requires_ok(&rc, ">=3.12,<3.13.1"), 1);
+	assert_int_equal(vv_python_requires_ok(&py, "<3.8"), 1);
 
 	char buf[32];
 	assert_int_equal(vv_python_wheel_version("/x/pip-23.2.1-py3-none-any.whl", buf,
@@ -739,6 +913,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_real_python, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_markers_relearned, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pyenv_shim, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache_starts_no_process, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shim_script, setup, teardown),

@@ -277,12 +277,12 @@ static int cmd_add(struct vc_ctx *c, int argc, char **argv)
 	struct vv_installed *done = NULL;
 	size_t ndone = 0;
 	int r;
-	char *report = NULL;
+	char *report = NULL, *skipped = NULL;
 	if (reqs) {
 		struct vc_bar bar;
 		vc_bar_init(&bar, "add");
 		r = vv_install_requirements(c->st, args[0], reqs, links, nlinks, &bar.cb, &done,
-					    &ndone, &report);
+					    &ndone, &report, &skipped);
 		vc_bar_done(&bar);
 	} else {
 		ndone = nargs - 1;
@@ -299,6 +299,12 @@ static int cmd_add(struct vc_ctx *c, int argc, char **argv)
 	}
 	vc_sync_mounts(c);
 	print_installed(args[0], done, ndone);
+	for (const char *s = skipped; s && *s;) {
+		size_t l = strcspn(s, "\n");
+		printf("env '%s': %.*s\n", args[0], (int)l, s);
+		s += l + (s[l] == '\n');
+	}
+	free(skipped);
 	vv_installed_free(done, ndone);
 	if (fflush(stdout) != 0) {
 		vc_msg(c, "cannot write output: %s", strerror(errno));
@@ -350,23 +356,28 @@ const struct vc_command vc_command_create = {"create", cmd_create,
 	 "    -h, --help              show this text\n"
 	 "\n"
 	 "With -r, every line of FILE must pin one version: `name==version` or\n"
-	 "`name[extra,...]==version`, optionally followed by `--hash=sha256:HEX` options\n"
-	 "(the wheel must have one of them); `#` comments, blank lines and `\\`\n"
-	 "continuations are allowed. Environment markers, other options, URLs and\n"
-	 "unpinned lines are refused (extras select nothing: pin every package). A pin is\n"
-	 "taken from the packages already in the store for the env's Python (the most\n"
-	 "specific fitting tags first), else from the wheels in the --find-links\n"
-	 "directories, which are then unpacked once and recorded in the store (a progress\n"
-	 "bar on a terminal), so the next env gets them in O(1) per package. If any line\n"
-	 "cannot be met, every such line is printed with its line number and the env is\n"
-	 "not created (nor changed). Dependencies are not resolved: `bin/pip check` tells.\n"
+	 "`name[extra,...]==version`, optionally followed by an environment marker\n"
+	 "(`; python_version >= \"3.8\"`, PEP 508) and `--hash=sha256:HEX` options (the\n"
+	 "wheel must have one of them); `#` comments, blank lines and `\\` continuations\n"
+	 "are allowed, so `poetry export`, `pip-compile` and `uv export` files work.\n"
+	 "Markers are evaluated for the env's interpreter on this machine (`extra` is\n"
+	 "\"\"); a line whose marker is false is skipped, and printed as skipped. Other\n"
+	 "options, URLs, malformed markers and unpinned lines are refused (extras select\n"
+	 "nothing: pin every package). A pin is taken from the packages already in the\n"
+	 "store for the env's Python (the most specific fitting tags first), else from the\n"
+	 "wheels in the --find-links directories, which are then unpacked once and\n"
+	 "recorded in the store (a progress bar on a terminal), so the next env gets them\n"
+	 "in O(1) per package. If any line cannot be met, every such line is printed with\n"
+	 "its line number and the env is not created (nor changed). Dependencies are not\n"
+	 "resolved: `bin/pip check` tells.\n"
 	 "\n"
 	 "--clear cannot be combined with --upgrade, nor --without-pip with --upgrade-deps.\n"
 	 "Unlike venv, --upgrade and --upgrade-deps without --clear keep the env's\n"
 	 "system-site-packages and prompt settings unless given again. --clear, --upgrade\n"
 	 "and --upgrade-deps refuse an existing env that a mount or another venvctl is\n"
 	 "changing (naming it: program, pid, host); --upgrade-deps also one whose journal\n"
-	 "holds changes a stopped mount left. One line per env is printed on success.\n"
+	 "holds changes a stopped mount left. One line per env is printed on success, then\n"
+	 "one per requirement line skipped for its marker.\n"
 	 "\n"
 	 "Creates the store if it does not exist. Exits 0 if every NAME was done, 1 if some\n"
 	 "could not be (each named in one line on stderr, the others are still done), 2 on\n"
@@ -392,7 +403,8 @@ const struct vc_command vc_command_add = {"add", cmd_add,
 	 "A wheel is unpacked into the store once and recorded as a package (packages/):\n"
 	 "adding it to another env, or again, grafts its directories by their tree ids.\n"
 	 "With -r FILE, the packages FILE pins are installed instead, as `create -r` does\n"
-	 "(see `venvctl help create`): from the store, else from the --find-links wheels.\n"
+	 "(see `venvctl help create`; a line whose environment marker is false for the\n"
+	 "env's interpreter is skipped): from the store, else from the --find-links wheels.\n"
 	 "\n"
 	 "    -r, --requirement FILE  install the pinned packages of FILE\n"
 	 "    -f, --find-links DIR    wheels for pins not in the store yet (repeatable)\n"
@@ -404,5 +416,6 @@ const struct vc_command vc_command_add = {"add", cmd_add,
 	 "left; a wheel given twice, and a wheel that would write a file another installed\n"
 	 "distribution owns. Dependencies are not resolved (run `bin/pip check`).\n"
 	 "\n"
-	 "Prints one line per wheel. Exits 0 when all were installed, 1 if the env was left\n"
-	 "unchanged (the wheel, the member and the reason on stderr), 2 on a usage error.\n"};
+	 "Prints one line per wheel (and per requirement line skipped for its marker).\n"
+	 "Exits 0 when all were installed, 1 if the env was left unchanged (the wheel, the\n"
+	 "member and the reason on stderr), 2 on a usage error.\n"};
