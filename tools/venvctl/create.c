@@ -160,8 +160,14 @@ static int cmd_create(struct vc_ctx *c, int argc, char **argv)
 		rc = VC_EXIT_USAGE;
 		goto out;
 	}
+	if (cr.requirements)
+		vc_commit_all_mounts(c); /* what pip installed in any env, committed */
 	/* one failing env does not stop the others */
 	for (size_t i = 0; i < nnames; i++) {
+		if (vc_commit_mounts(c, names[i]) < 0) {
+			rc = VC_EXIT_PROBLEMS;
+			continue;
+		}
 		int r = vv_creator_run(creator, names[i]);
 		vc_bar_done(&bar);
 		if (r < 0) {
@@ -274,12 +280,17 @@ static int cmd_add(struct vc_ctx *c, int argc, char **argv)
 	}
 	if ((rc = vc_open_store_mode(c, 0)))
 		goto out;
+	if (vc_commit_mounts(c, args[0]) < 0) {
+		rc = VC_EXIT_PROBLEMS;
+		goto out;
+	}
 	struct vv_installed *done = NULL;
 	size_t ndone = 0;
 	int r;
 	char *report = NULL, *skipped = NULL;
 	if (reqs) {
 		struct vc_bar bar;
+		vc_commit_all_mounts(c);
 		vc_bar_init(&bar, "add");
 		r = vv_install_requirements(c->st, args[0], reqs, links, nlinks, &bar.cb, &done,
 					    &ndone, &report, &skipped);
