@@ -4,6 +4,7 @@
  *
  * Off unless the daemon starts with VENVFS_COUNT_FILE=PATH in its environment; then
  * the session runs a copy of vv_fs_ops whose handlers bump an atomic counter first,
+ * (the same wrappers tell warm.c of each request when it runs),
  * and the counts are written to PATH as one JSON object (temp file + rename) whenever
  * the daemon gets SIGUSR1 and once more at exit. Requests libfuse answers itself (an
  * operation we do not implement, INIT, INTERRUPT) are not seen. A handler added to
@@ -84,7 +85,10 @@ static const char *count_path;
 #define X(name, params, args)                                                              \
 	static void counted_##name params                                                  \
 	{                                                                                  \
-		atomic_fetch_add_explicit(&counts[OP_##name], 1, memory_order_relaxed);    \
+		vv_fs_warm_touch();                                                        \
+		if (count_path)                                                            \
+			atomic_fetch_add_explicit(&counts[OP_##name], 1,                   \
+						  memory_order_relaxed);                   \
 		vv_fs_ops.name args;                                                       \
 	}
 VV_COUNTED_OPS(X)
@@ -124,13 +128,13 @@ static void *count_thread(void *arg)
 	return NULL;
 }
 
-const struct fuse_lowlevel_ops *vv_fs_count_ops(void)
+const struct fuse_lowlevel_ops *vv_fs_count_ops(bool warm)
 {
 	count_path = getenv("VENVFS_COUNT_FILE");
-	if (!count_path || !*count_path) {
+	if (count_path && !*count_path)
 		count_path = NULL;
+	if (!count_path && !warm)
 		return &vv_fs_ops;
-	}
 	counted_ops = vv_fs_ops;
 #define X(name, params, args)                                                              \
 	if (counted_ops.name)                                                              \

@@ -109,6 +109,43 @@ static char *filter_opts(char *opts)
 	return opts;
 }
 
+/* Take "key=N" (N a decimal number of at most 9 digits) out of an -o list: 1 with *val,
+ * 0 when absent, -1 (after saying why) when its value is not such a number. The last
+ * one given counts, as for mount options. */
+static int take_num_opt(char *opts, const char *key, long *val)
+{
+	size_t kl = strlen(key);
+	int found = 0;
+	char *w = opts;
+	for (const char *p = opts; p && *p;) {
+		const char *c = strchr(p, ',');
+		size_t len = c ? (size_t)(c - p) : strlen(p);
+		if (len > kl && !strncmp(p, key, kl) && p[kl] == '=') {
+			const char *v = p + kl + 1;
+			size_t nl = len - kl - 1;
+			char num[16];
+			if (!nl || nl > 9 || strspn(v, "0123456789") < nl) {
+				fprintf(stderr, "venvfs: option '%.*s': the value must be a number "
+					"of microseconds (0 turns it off)\n", (int)len, p);
+				return -1;
+			}
+			memcpy(num, v, nl);
+			num[nl] = 0;
+			*val = strtol(num, NULL, 10);
+			found = 1;
+		} else if (len) {
+			if (w != opts)
+				*w++ = ',';
+			memmove(w, p, len);
+			w += len;
+		}
+		p = c ? c + 1 : NULL;
+	}
+	if (opts)
+		*w = 0;
+	return found;
+}
+
 /* Options the daemon itself reacts to inside -o lists. */
 static bool has_opt(const char *opts, const char *name)
 {
@@ -214,6 +251,13 @@ int main(int argc, char **argv)
 	const char *mnt_arg = argv[optind];
 	mopts = filter_opts(mopts);
 	bool ro = has_opt(mopts, "ro");
+	long warm_us = VV_WARM_DEFAULT_US;
+	if (take_num_opt(mopts, "warm", &warm_us) < 0)
+		return 2;
+	if (mopts && !*mopts) {
+		free(mopts);
+		mopts = NULL;
+	}
 
 	/* config: an explicit --config must exist; the default one may be missing */
 	struct vv_config cfg = { 0 };
@@ -278,7 +322,7 @@ int main(int argc, char **argv)
 		return die("out of memory");
 
 	int ret = 1;
-	fs.se = fuse_session_new(&args, vv_fs_count_ops(), sizeof(vv_fs_ops), &fs);
+	fs.se = fuse_session_new(&args, vv_fs_count_ops(warm_us > 0), sizeof(vv_fs_ops), &fs);
 	if (!fs.se)
 		goto out_set;
 	if (fuse_set_signal_handlers(fs.se) != 0)
@@ -289,7 +333,8 @@ int main(int argc, char **argv)
 	}
 	if (fuse_daemonize(foreground) != 0)
 		goto out_unmount;
-	if (vv_fs_count_start() < 0 || vv_fs_worker_start(&fs) < 0) {
+	if (vv_fs_count_start() < 0 || vv_fs_worker_start(&fs) < 0 ||
+	    vv_fs_warm_start(warm_us) < 0) {
 		fprintf(stderr, "venvfs: %s\n", vv_errmsg());
 		goto out_unmount;
 	}
@@ -304,6 +349,7 @@ int main(int argc, char **argv)
 	fuse_loop_cfg_destroy(lc);
 
 out_worker:
+	vv_fs_warm_stop();
 	vv_fs_worker_stop(&fs);
 	vv_fs_count_write();
 out_unmount:
