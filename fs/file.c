@@ -96,7 +96,9 @@ void vv_fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (r == 0)
 		vv_fs_unborn_visit(req, ino, false);
 	if (r == 0 && w) {
+		vv_fs_batch_visit(req, ino);
 		r = vv_node_open_write(n, fi->flags & O_TRUNC);
+		n->wpid = (int)fuse_req_ctx(req)->pid;
 		vv_fs_spare_kick(fs);
 	}
 	if (r == 0 && (r = fh_new(n, w, &fh)) < 0 && w)
@@ -131,12 +133,15 @@ void vv_fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	if (r == 0 && parent == FUSE_ROOT_ID)
 		r = vv_fs_root_files_dir(fs, req, name, &dir);
 	else if (r == 0)
-		vv_fs_unborn_visit(req, parent, true), r = vv_fs_dir_node(parent, &dir);
+		vv_fs_unborn_visit(req, parent, true), vv_fs_batch_visit(req, parent),
+			r = vv_fs_dir_node(parent, &dir);
 	if (r == 0) {
 		mode_t m = mode & ~fuse_req_ctx(req)->umask & 07777;
 		unsigned how = (fi->flags & O_EXCL ? VV_CREATE_EXCL : 0) |
 			       (fi->flags & O_TRUNC ? VV_CREATE_TRUNC : 0);
 		r = vv_node_create(dir, name, (uint16_t)m, how, &n);
+		if (r == 0)
+			n->wpid = (int)fuse_req_ctx(req)->pid;
 		if (r == 0 && (r = fh_new(n, true, &fh)) < 0)
 			vv_node_close_write(n);
 		vv_fs_spare_kick(fs);

@@ -97,6 +97,12 @@ void vv_fs_worker_stop(struct vv_fs *fs);
 /* A stage was just taken (fs->lk held): ask the stager to make more if few are left. */
 void vv_fs_spare_kick(struct vv_fs *fs);
 
+/* proc.c: the process behind a request. Thread tid's process and parent (-1 when it
+ * is gone); a process's start time (0 when gone or a zombie); its command name. */
+int vv_fs_proc_ids(int tid, int *tgid, int *ppid);
+uint64_t vv_fs_proc_start(int pid);
+void vv_fs_proc_comm(int pid, char *buf, size_t cap);
+
 /* unborn.c: envs made by tools (fs->lk held). mkdir in the mount root made env; a
  * request of req's process on inode ino (kids: on its entries) may make its env unborn
  * or born; the worker's periodic look at makers that exited. */
@@ -105,6 +111,11 @@ void vv_fs_unborn_visit(fuse_req_t req, fuse_ino_t ino, bool kids);
 /* The same for a lookup of env's name in the mount root. */
 void vv_fs_unborn_visit_env(fuse_req_t req, struct vv_env *env);
 void vv_fs_unborn_tick(struct vv_fs *fs);
+
+/* batch.c: a request of req's process is about to change the env of inode ino (fs->lk
+ * held): the changes of a command that ended are committed first, as one history
+ * entry. */
+void vv_fs_batch_visit(fuse_req_t req, fuse_ino_t ino);
 
 /* Every handler takes fs->lk around its calls into the model. */
 static inline struct vv_fs *vv_fs_of(fuse_req_t req)

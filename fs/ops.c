@@ -194,6 +194,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	}
 	vv_fs_lock(fs);
 	vv_fs_unborn_visit(req, ino, false);
+	vv_fs_batch_visit(req, ino);
 	/* a locked env refuses even a no-op chown, like a read-only filesystem */
 	if (vv_env_readonly(n->env))
 		r = -EROFS;
@@ -292,7 +293,8 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 			vv_fs_unborn_made(env, req);
 			n = env->root;
 		}
-	} else if (vv_fs_unborn_visit(req, parent, true), (r = vv_fs_dir_node(parent, &dir)) == 0) {
+	} else if (vv_fs_unborn_visit(req, parent, true), vv_fs_batch_visit(req, parent),
+		   (r = vv_fs_dir_node(parent, &dir)) == 0) {
 		r = vv_node_mkdir(dir, name, (uint16_t)(mode & ~fuse_req_ctx(req)->umask), &n);
 	}
 	if (r < 0)
@@ -310,7 +312,7 @@ static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, cons
 	vv_fs_lock(fs);
 	if (r == 0 && parent == FUSE_ROOT_ID)
 		r = vv_fs_root_files_dir(fs, req, name, &dir);
-	else if (r == 0 && (vv_fs_unborn_visit(req, parent, true),
+	else if (r == 0 && (vv_fs_unborn_visit(req, parent, true), vv_fs_batch_visit(req, parent),
 			    (r = vv_fs_dir_node(parent, &dir)) == 0))
 		r = 0;
 	if (r == 0)
@@ -332,7 +334,8 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		r = root_file(fs, name) ? vv_envset_files(fs->set, false, &dir) :
 		    vv_envset_find(fs->set, name, strlen(name)) ? -EISDIR : -ENOENT;
 	else if (r == 0)
-		vv_fs_unborn_visit(req, parent, true), r = vv_fs_dir_node(parent, &dir);
+		vv_fs_unborn_visit(req, parent, true), vv_fs_batch_visit(req, parent),
+			r = vv_fs_dir_node(parent, &dir);
 	if (r == 0)
 		r = vv_node_unlink(dir, name);
 	vv_fs_unlock(fs);
@@ -347,7 +350,7 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	vv_fs_lock(fs);
 	if (r == 0 && parent == FUSE_ROOT_ID)
 		r = root_file(fs, name) ? -ENOTDIR : vv_envset_remove(fs->set, name);
-	else if (r == 0 && (vv_fs_unborn_visit(req, parent, true),
+	else if (r == 0 && (vv_fs_unborn_visit(req, parent, true), vv_fs_batch_visit(req, parent),
 			    (r = vv_fs_dir_node(parent, &dir)) == 0))
 		r = vv_node_rmdir(dir, name);
 	vv_fs_unlock(fs);
@@ -386,6 +389,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	} else if (parent == FUSE_ROOT_ID || newparent == FUSE_ROOT_ID) {
 		r = -EXDEV;
 	} else if (vv_fs_unborn_visit(req, parent, true), vv_fs_unborn_visit(req, newparent, true),
+		   vv_fs_batch_visit(req, parent),
 		   (r = vv_fs_dir_node(parent, &dir)) == 0 && (r = vv_fs_dir_node(newparent, &newdir)) == 0) {
 		r = vv_node_rename(dir, name, newdir, newname, flags);
 		struct vv_node *t;
@@ -456,7 +460,8 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	if (r == 0 && parent == FUSE_ROOT_ID)
 		r = vv_fs_root_files_dir(fs, req, name, &dir);
 	else if (r == 0)
-		vv_fs_unborn_visit(req, parent, true), r = vv_fs_dir_node(parent, &dir);
+		vv_fs_unborn_visit(req, parent, true), vv_fs_batch_visit(req, parent),
+			r = vv_fs_dir_node(parent, &dir);
 	if (r == 0) {
 		mode_t m = mode & ~fuse_req_ctx(req)->umask & 07777;
 		if (!S_ISREG(mode)) {
@@ -666,12 +671,67 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_statfs(req, &sv);
 }
 
+/* A file of env open for writing, or NULL. */
+static struct vv_node *open_writer(struct vv_env *env)
+{
+	for (struct vv_node *n = env->staged; n; n = n->st_next)
+		if (n->writers)
+			return n;
+	return NULL;
+}
+
+/* VV_IOC_COMMIT: a tool is about to change env c->name. Commit it and let go of its
+ * writer lock; 1 and c->msg when a file of it is open for writing. */
+static int ioctl_commit(struct vv_fs *fs, struct vv_ioc_commit *c)
+{
+	c->name[sizeof(c->name) - 1] = 0;
+	c->msg[0] = 0;
+	vv_fs_lock(fs);
+	struct vv_env *env = vv_envset_find(fs->set, c->name, strlen(c->name));
+	int r = 0;
+	if (env && env->root && !fs->ro) {
+		if ((r = commit_now(fs, env)) < 0) {
+			snprintf(c->msg, sizeof(c->msg), "%s", vv_errmsg());
+			fprintf(stderr, "venvfs: %s\n", c->msg);
+			r = 1;
+		} else if (!vv_env_release_idle(env)) {
+			struct vv_node *n = open_writer(env);
+			char *rel = n ? vv_node_relpath(n) : NULL;
+			int tgid = 0, ppid;
+			char comm[64] = "?";
+			if (n && vv_fs_proc_ids(n->wpid, &tgid, &ppid) == 0)
+				vv_fs_proc_comm(tgid, comm, sizeof(comm));
+			if (rel && tgid)
+				snprintf(c->msg, sizeof(c->msg), "'%s' is open for writing by process "
+					 "%d (%s)", rel, tgid, comm);
+			else if (rel)
+				snprintf(c->msg, sizeof(c->msg), "'%s' is open for writing", rel);
+			else
+				snprintf(c->msg, sizeof(c->msg), "a file of it is being stored");
+			free(rel);
+			r = 1;
+		}
+	}
+	vv_fs_unlock(fs);
+	return r;
+}
+
 static void op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
 		     struct fuse_file_info *fi, unsigned flags, const void *in_buf,
 		     size_t in_bufsz, size_t out_bufsz)
 {
-	(void)ino, (void)arg, (void)fi, (void)flags, (void)in_buf;
-	(void)in_bufsz, (void)out_bufsz;
+	(void)ino, (void)arg, (void)fi, (void)flags;
+	if (cmd == VV_IOC_COMMIT) {
+		struct vv_ioc_commit c;
+		if (in_bufsz < sizeof(c) || out_bufsz < sizeof(c)) {
+			fuse_reply_err(req, EINVAL);
+			return;
+		}
+		memcpy(&c, in_buf, sizeof(c));
+		int r = ioctl_commit(vv_fs_of(req), &c);
+		fuse_reply_ioctl(req, r, &c, sizeof(c));
+		return;
+	}
 	if (cmd == VV_IOC_SYNC) {
 		/* a tool changed envs/ (rollback, add): reply once the mount shows it */
 		vv_fs_watch_sync(vv_fs_of(req));

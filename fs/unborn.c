@@ -12,18 +12,13 @@
  * exited or sent nothing for UNBORN_IDLE_NS, at the first request of a process it
  * started while the env is still empty, and by the worker once the maker exited.
  *
- * Process facts come from /proc (the kernel gives the thread id of the caller): the
- * thread group and parent from status, the start time from stat (a reused id is not
- * the maker). docs/design.md "Envs made by tools" has the rule and its limits.
+ * Process facts come from /proc (proc.c; a reused process id is not the maker: its
+ * start time differs). docs/design.md "Envs made by tools" has the rule and its limits.
  */
 #include "fs.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
 #include "util/clock.h"
 #include "util/error.h"
@@ -33,58 +28,9 @@
 /* how far up the parent chain a descendant of the maker is looked for */
 #define MAX_DEPTH 32
 
-static ssize_t read_proc(int pid, const char *file, char *buf, size_t cap)
-{
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/%s", pid, file);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t n = read(fd, buf, cap - 1);
-	close(fd);
-	if (n < 0)
-		return -1;
-	buf[n] = 0;
-	return n;
-}
-
-/* Thread group (process) and parent process of thread tid; -1 when it is gone. */
-static int proc_ids(int tid, int *tgid, int *ppid)
-{
-	char buf[2048];
-	if (read_proc(tid, "status", buf, sizeof(buf)) < 0)
-		return -1;
-	const char *t = strstr(buf, "\nTgid:"), *p = strstr(buf, "\nPPid:");
-	if (!t || !p)
-		return -1;
-	*tgid = atoi(t + 6);
-	*ppid = atoi(p + 6);
-	return 0;
-}
-
-/* Start time of process pid (clock ticks since boot); 0 if it is gone or a zombie. */
-static uint64_t proc_start(int pid)
-{
-	char buf[1024];
-	if (read_proc(pid, "stat", buf, sizeof(buf)) < 0)
-		return 0;
-	const char *p = strrchr(buf, ')'); /* the command name may hold anything */
-	if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X')
-		return 0;
-	/* fields after the name: state is the 3rd field of the line, starttime the 22nd */
-	p += 2;
-	for (int field = 3; field < 22; field++) {
-		p = strchr(p, ' ');
-		if (!p)
-			return 0;
-		p++;
-	}
-	return strtoull(p, NULL, 10);
-}
-
 static bool maker_alive(const struct vv_env *env)
 {
-	return env->maker > 0 && proc_start(env->maker) == env->maker_start;
+	return env->maker > 0 && vv_fs_proc_start(env->maker) == env->maker_start;
 }
 
 void vv_fs_unborn_made(struct vv_env *env, fuse_req_t req)
@@ -92,9 +38,9 @@ void vv_fs_unborn_made(struct vv_env *env, fuse_req_t req)
 	int tgid, ppid;
 	env->maker = 0;
 	env->fresh = false;
-	if (proc_ids((int)fuse_req_ctx(req)->pid, &tgid, &ppid) < 0)
+	if (vv_fs_proc_ids((int)fuse_req_ctx(req)->pid, &tgid, &ppid) < 0)
 		return;
-	if (!(env->maker_start = proc_start(tgid)))
+	if (!(env->maker_start = vv_fs_proc_start(tgid)))
 		return;
 	env->maker = tgid;
 	env->maker_seen_ns = vv_now_ns();
@@ -105,7 +51,7 @@ void vv_fs_unborn_made(struct vv_env *env, fuse_req_t req)
 static int kin(const struct vv_env *env, int tid)
 {
 	int tgid, ppid;
-	if (proc_ids(tid, &tgid, &ppid) < 0)
+	if (vv_fs_proc_ids(tid, &tgid, &ppid) < 0)
 		return 0;
 	if (tgid == env->maker)
 		return 1;
@@ -113,7 +59,7 @@ static int kin(const struct vv_env *env, int tid)
 		if (ppid == env->maker)
 			return maker_alive(env) ? 2 : 0;
 		int t;
-		if (proc_ids(ppid, &t, &ppid) < 0)
+		if (vv_fs_proc_ids(ppid, &t, &ppid) < 0)
 			return 0;
 	}
 	return 0;

@@ -41,6 +41,18 @@ struct vv_store;
  * as soon as the tool returns. No payload. */
 #define VV_IOC_SYNC _IO('V', 0x53)
 
+/* The ioctl a tool sends to the root of each venvfs mount of its store before it
+ * changes env `name` (rollback, lock, add...): the daemon commits what the env has not
+ * committed yet (closing its history entry) and lets go of its writer lock. The call
+ * returns 0 when the env is committed (or the mount does not have it), 1 when the mount
+ * cannot let go now - a file of the env is open for writing - with `msg` saying which
+ * file and which process. */
+struct vv_ioc_commit {
+	char name[256]; /* in: the env, NUL-terminated */
+	char msg[512];  /* out: why not, when the call returns 1 */
+};
+#define VV_IOC_COMMIT _IOWR('V', 0x43, struct vv_ioc_commit)
+
 struct vv_envcfg {
 	char *python;  /* real interpreter path (python.h vv_python.exe) */
 	vv_oid root;

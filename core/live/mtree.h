@@ -129,6 +129,7 @@ struct vv_node {
 	uint64_t nlookup;
 	bool opened;            /* fs/: opened before (its first open may fill the
 				   kernel's page cache) */
+	int wpid;               /* fs/: the process that last opened it for writing */
 };
 
 struct vv_env {
@@ -167,6 +168,11 @@ struct vv_env {
 	uint64_t maker_start;        /* its start time, against a reused process id */
 	int64_t maker_seen_ns;       /* its last request in the env */
 	bool fresh;                  /* just made by mkdir: nobody asked inside it yet */
+	/* owned by the caller (fs/): whose command the changes since the last commit are
+	 * (fs/batch.c) */
+	int batch_pid;               /* the process that made the first of them; 0: none */
+	uint64_t batch_start;        /* its start time */
+	int batch_tid;               /* the thread of the last change, known to be fine */
 };
 
 struct vv_envset_opts {

@@ -6,10 +6,11 @@ usage: tests/bench/bench.py [--build DIR] [--wheels DIR] [--python PY] [--quick]
                             [--only ROW,...] [--out FILE] [--chart FILE]
 
 One command, well under 15 minutes on a 2-core machine: it builds the wheel corpus if
---wheels is not given (the repository's sibling ../shared/tools/make-wheel-corpus.py
-repacks installed packages into wheels, offline, cached under ~/.cache/venvfs-bench),
-runs every row, and writes docs/benchmarks.md (table, targets met or not, FUSE request
-counts per workload, the machine) and docs/benchmarks.svg (gnuplot, when installed).
+--wheels is not given (tests/wheelcorpus.py repacks the install set and its dependencies
+from the --python interpreter's installed packages into wheels, offline, cached under
+~/.cache/venvfs-bench per interpreter version), runs every row, and writes
+docs/benchmarks.md (table, targets met or not, FUSE request counts per workload, the
+machine) and docs/benchmarks.svg (gnuplot, when installed).
 
 Rows alternate venvfs and native runs (A/B, several repetitions; medians, spread as
 min-max). Request counts come from the daemon itself (VENVFS_COUNT_FILE, SIGUSR1), so
@@ -565,25 +566,32 @@ plot "{dat}" using 2:xtic(1) title "" lc rgb "#4472c4"
 
 
 def corpus(a, py):
+    """--wheels DIR, else the install set and its dependencies repacked from py's installed
+    packages by tests/wheelcorpus.py into a cache per interpreter version. The builder runs
+    every time: it writes only the wheels the cache lacks, so a grown set gets completed."""
     if a.wheels:
         return a.wheels
-    cache = os.path.join(os.path.expanduser("~"), ".cache", "venvfs-bench", "wheels")
-    if os.path.isdir(cache) and any(n.endswith(".whl") for n in os.listdir(cache)):
-        return cache
-    tool = os.path.join(os.path.dirname(ROOT), "shared", "tools", "make-wheel-corpus.py")
-    if not os.path.exists(tool):
-        raise SystemExit("no --wheels DIR given and the wheel corpus tool "
-                         "(../shared/tools/make-wheel-corpus.py) is not there")
-    log(f"building the wheel corpus into {cache}")
-    run([py, tool, cache])
+    ver = out([py, "-c", "import sys; print('%s-%d.%d' % (sys.implementation.name, "
+               "*sys.version_info[:2]))"]).strip()
+    cache = os.path.join(os.path.expanduser("~"), ".cache", "venvfs-bench", "wheels-" + ver)
+    log(f"wheel corpus in {cache}")
+    r = subprocess.run([py, os.path.join(ROOT, "tests", "wheelcorpus.py"), cache]
+                       + INSTALL_SET, stdout=subprocess.PIPE, text=True)
+    if r.returncode != 0:
+        raise SystemExit(f"no wheel corpus from {py} (see above): give --python an "
+                         "interpreter with the install set installed, or --wheels DIR")
+    if r.stdout:
+        log(f"wheel corpus: {len(r.stdout.splitlines())} wheels written")
     return cache
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
-    ap.add_argument("--wheels", help="wheel corpus (default: built once and cached)")
-    ap.add_argument("--python", default=shutil.which("python3"))
+    ap.add_argument("--wheels", help="wheel corpus (default: repacked from --python's "
+                    "installed packages by tests/wheelcorpus.py, and cached)")
+    ap.add_argument("--python", default=shutil.which("python3"),
+                    help="interpreter of the envs (default: python3 on PATH)")
     ap.add_argument("--quick", action="store_true", help="fewer repetitions and envs")
     ap.add_argument("--only", type=lambda s: s.split(","),
                     help="rows to run: mkdir,pip,import,cold,ls,rss,create-r,bytes,manyenvs")

@@ -1,30 +1,32 @@
 #!/bin/bash
-# corpus.sh - real packages: requests and its dependencies, repacked from an interpreter's
-# installed packages by the wheel corpus tool beside this repository
-# (../shared/tools/make-wheel-corpus.py), installed with pip into an env made by mkdir,
-# imported, then uninstalled. Under CI=true a missing tool or interpreter is a failure.
+# corpus.sh - real packages: requests and its dependencies, repacked into wheels from an
+# interpreter's installed packages by tests/wheelcorpus.py, installed with pip into an env
+# made by mkdir, imported, then uninstalled. Under CI=true a missing interpreter with
+# requests is a failure, else a skip.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-tool=${VV_CORPUS_TOOL:-$VV_LIB_DIR/../../../shared/tools/make-wheel-corpus.py}
+tool=$VV_LIB_DIR/../wheelcorpus.py
 missing() {
 	if [[ ${CI:-} == true ]]; then fail "$*"; else skip "$*"; fi
 }
-[[ -f $tool ]] || missing "wheel corpus tool not found at $tool"
 
-# an interpreter that has requests installed (the corpus repacks what is installed)
+# an interpreter that has requests installed (the corpus repacks what is installed), from
+# a wheel: its RECORD lists the files to repack (a distro's egg-info has none)
+probe='import requests, importlib.metadata as m
+raise SystemExit(m.distribution("requests").read_text("RECORD") is None)'
 py=
 for cand in python3 "$HOME"/.pyenv/versions/*/bin/python3 /usr/bin/python3; do
-	if command -v "$cand" >/dev/null && "$cand" -c 'import requests' 2>/dev/null; then
+	if command -v "$cand" >/dev/null && "$cand" -c "$probe" 2>/dev/null; then
 		py=$("$cand" -c 'import os, sys; print(os.path.realpath(sys.executable))')
 		break
 	fi
 done
-[[ -n $py ]] || missing "no interpreter with requests installed to repack"
+[[ -n $py ]] || missing "no interpreter with requests installed from a wheel to repack"
 
 W=$VV_TMP/corpus
-check "$py" "$tool" "$W" >/dev/null
+check "$py" "$tool" "$W" requests >/dev/null
 mkdir -p "$XDG_CONFIG_HOME/venvfs"
 printf '[venvfs]\npython = %s\n' "$py" >"$XDG_CONFIG_HOME/venvfs/venvfs.ini"
 

@@ -139,20 +139,31 @@ assert_eq "$(entries e)" $((n + 1)) "entries after rolling back the uninstall"
 assert_eq "$("$E/bin/python" -c 'import histpkg; print(histpkg.__version__)')" 1.0 \
 	"import after the rollback"
 
-# ---- several commits of a run of changes are one entry; sync ends it ---------------------
+# ---- one command is one entry, even across commits; sync ends it -------------------------
 n=$(entries e)
 pipi e demolib==1.0
 sleep 2 # the mount commits after a quiet second: the next install is a second commit
 pipi e demoapp
 vv_commit e
-assert_eq "$(entries e)" $((n + 1)) "two installs 2 s apart (two commits) in one entry"
+assert_eq "$(entries e)" $((n + 2)) "two installs (two commands) are two entries"
+out=$(vv_ctl history e)
+assert_contains "$out" "+demoapp 1.0" "the second install's entry"
+assert_contains "$out" "+demolib 1.0" "the first install's entry"
+# one process that changes files, pauses past the mount's commit, and changes more
+check "$E/bin/python" -c '
+import time
+open("'"$E"'/slow1.txt", "w").write("1")
+time.sleep(2)
+open("'"$E"'/slow2.txt", "w").write("2")'
+vv_commit e
+assert_eq "$(entries e)" $((n + 3)) "one command across two commits is one entry"
 assert_eq "$(vv_json "$VV_TMP/h.json" "j['entries'][0]['start_time'] < j['entries'][0]['time']")" \
 	true "the entry spans several commits"
-out=$(vv_ctl history e)
-assert_contains "$out" "+demoapp 1.0, +demolib 1.0" "one entry for both installs"
+check rm "$E/slow1.txt" "$E/slow2.txt"
+vv_commit e
 pipi e demolib==2.0
 vv_commit e
-assert_eq "$(entries e)" $((n + 2)) "after sync, the next change is a new entry"
+assert_eq "$(entries e)" $((n + 5)) "after sync, the next change is a new entry"
 assert_contains "$(vv_ctl history e)" "demolib 1.0 -> 2.0" "upgrade shown as OLD -> NEW"
 # a sync that finds everything committed already (by the mount's timer) ends the batch
 echo marker >"$E/marker.txt"
@@ -160,7 +171,7 @@ sleep 2
 vv_commit e
 check rm "$E/marker.txt"
 vv_commit e
-assert_eq "$(entries e)" $((n + 4)) "a sync with nothing left to commit ends the batch"
+assert_eq "$(entries e)" $((n + 7)) "a sync with nothing left to commit ends the batch"
 assert_contains "$(vv_ctl history e)" "files changed, no package changes" "a change without packages"
 
 # ---- snapshot, more changes, rollback to the tag ----------------------------------------
@@ -180,12 +191,17 @@ check vv_ctl rollback e good >/dev/null
 [[ -e $S/demoapp/__init__.py ]] || fail "rollback to a snapshot did not show right away"
 same_listing "$VV_TMP/good.lst" e "rollback to snapshot 'good'"
 
-# ---- refused while the mount holds uncommitted changes ----------------------------------
+# ---- the mount commits on request; refused only while a file is open for writing ------
 echo x >"$E/scratch.txt"
-out=$(vv_ctl rollback e 2>&1) && fail "rollback with uncommitted mount changes succeeded"
-assert_contains "$out" "not committed" "rollback refused while changes are pending"
-out=$(vv_ctl snapshot e pending 2>&1) && fail "snapshot with uncommitted changes succeeded"
-check rm "$E/scratch.txt"
+check vv_ctl snapshot e pending >/dev/null # the mount commits scratch.txt first
+assert_contains "$(vv_ctl snapshot --list)" "e	pending	" "snapshot right after a change"
+check vv_ctl snapshot --delete e pending >/dev/null
+exec 7>"$E/held.txt"
+out=$(vv_ctl rollback e 2>&1) && fail "rollback with a file open for writing succeeded"
+assert_contains "$out" "'held.txt' is open for writing by process $BASHPID" \
+	"rollback refused while a file is open for writing"
+exec 7>&-
+check rm "$E/scratch.txt" "$E/held.txt"
 vv_commit e
 
 # ---- the history follows a rename, and errors name their input -------------------------

@@ -143,14 +143,15 @@ busy mkdir "$MNTB/x/dirb"
 busy rm "$MNTB/x/data.txt"
 assert_contains "$(cat "$LOGB")" \
 	"env 'x' is being changed by venvfs pid $A_PID on host $HOST" "B's log"
+# venvctl asks both mounts to commit: A cannot let go while the file is open, and says so
 out=$(vv_ctl add x "$W/demolib-2.0-py3-none-any.whl" 2>&1) && fail "venvctl add succeeded"
-assert_contains "$out" "env 'x' is being changed by venvfs pid $A_PID on host $HOST" \
+assert_contains "$out" "env 'x' is being changed through the mount $MNT: 'held.txt' is open for writing by process $BASHPID" \
 	"venvctl add's error"
-assert_contains "$out" "try again when it has committed" "venvctl add's error"
+assert_contains "$out" "try again once it is closed" "venvctl add's error"
 for cmd in "rollback x" "create --clear x" "lock x"; do
 	# shellcheck disable=SC2086 # word splitting wanted
 	out=$(vv_ctl $cmd 2>&1) && fail "venvctl $cmd succeeded"
-	assert_contains "$out" "is being changed by venvfs pid $A_PID" "venvctl $cmd's error"
+	assert_contains "$out" "'held.txt' is open for writing" "venvctl $cmd's error"
 done
 busy mv "$MNTB/x" "$MNTB/x-renamed"
 assert_missing "$MNT/x/fromb.txt"
@@ -193,13 +194,14 @@ assert_eq "$(pyver "$MNTB/x")" "2.0" "B right after venvctl add"
 
 # ---- kill -9 of A with changes only in its journal: replayed once, by B ---------------------
 # fsync: the content is journaled before the kill (a close's release may still be in
-# flight when close returns); fsync of a file does not commit
+# flight when close returns); fsync of a file does not commit. One process writes and
+# renames: another process's change after it exited would commit its changes first.
 python3 -c 'import os, sys
 with open(sys.argv[1], "w") as f:
     f.write("dead\n")
     f.flush()
-    os.fsync(f.fileno())' "$MNT/x/dead.txt"
-mv "$MNT/x/dead.txt" "$MNT/x/dead2.txt"
+    os.fsync(f.fileno())
+os.rename(sys.argv[1], sys.argv[2])' "$MNT/x/dead.txt" "$MNT/x/dead2.txt"
 vv_kill_daemon KILL
 (($(wc -l <"$STORE/journal/x") > 1)) ||
 	fail "A committed before it was killed: nothing left to replay"

@@ -263,22 +263,24 @@ static void unescape_mountinfo(char *s)
 	*o = 0;
 }
 
-void vc_sync_mounts(const struct vc_ctx *c)
+/* Call fn(fd, mountpoint, arg) with the root of every venvfs mount of c's store this
+ * process can see (/proc/self/mountinfo; "venvfs" as the source when the store path
+ * could not be an option value: those are asked too), until fn returns nonzero. */
+static int each_mount(const struct vc_ctx *c, int (*fn)(int, const char *, void *), void *arg)
 {
 	if (!c->st)
-		return;
+		return 0;
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 	if (!f)
-		return;
+		return 0;
 	char *line = NULL;
 	size_t cap = 0;
-	while (getline(&line, &cap, f) > 0) {
+	int r = 0;
+	while (r == 0 && getline(&line, &cap, f) > 0) {
 		/* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE ... */
 		char *sep = strstr(line, " - ");
 		if (!sep || strncmp(sep + 3, "fuse.venvfs ", 12))
 			continue;
-		/* only mounts of this store: the daemon names its store as the source
-		 * ("venvfs" when the path cannot be an option value: ask those too) */
 		char *src = sep + 3 + 12, *end = strpbrk(src, " \n");
 		if (end)
 			*end = 0;
@@ -297,11 +299,50 @@ void vc_sync_mounts(const struct vc_ctx *c)
 		int fd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NONBLOCK);
 		if (fd < 0)
 			continue;
-		(void)ioctl(fd, VV_IOC_SYNC);
+		r = fn(fd, mnt, arg);
 		close(fd);
 	}
 	free(line);
 	fclose(f);
+	return r;
+}
+
+static int sync_one(int fd, const char *mnt, void *arg)
+{
+	(void)mnt, (void)arg;
+	(void)ioctl(fd, VV_IOC_SYNC);
+	return 0;
+}
+
+void vc_sync_mounts(const struct vc_ctx *c)
+{
+	each_mount(c, sync_one, NULL);
+}
+
+struct commit_ask {
+	const struct vc_ctx *c;
+	const char *name;
+};
+
+static int commit_one(int fd, const char *mnt, void *arg)
+{
+	struct commit_ask *a = arg;
+	struct vv_ioc_commit req;
+	memset(&req, 0, sizeof(req));
+	snprintf(req.name, sizeof(req.name), "%s", a->name);
+	/* an older daemon answers ENOTTY: then the env's writer lock decides, as before */
+	if (ioctl(fd, VV_IOC_COMMIT, &req) != 1)
+		return 0;
+	req.msg[sizeof(req.msg) - 1] = 0;
+	vc_msg(a->c, "env '%s' is being changed through the mount %s: %s; try again once it "
+	       "is closed", a->name, mnt, req.msg);
+	return -EBUSY;
+}
+
+int vc_commit_mounts(const struct vc_ctx *c, const char *name)
+{
+	struct commit_ask a = { c, name };
+	return each_mount(c, commit_one, &a);
 }
 
 /* ---- store access ---------------------------------------------------------------- */

@@ -97,6 +97,12 @@ int vc_open_store(struct vc_ctx *c);
  * Errors are ignored: a mount that cannot be asked still picks the change up by itself
  * a moment later. */
 void vc_sync_mounts(const struct vc_ctx *c);
+/* Before changing env `name`: ask every venvfs mount of c's store this process can see
+ * to commit the env and let go of it (env.h VV_IOC_COMMIT), so the change needs no wait
+ * and a mount's changes end their history entry here. -EBUSY, after saying which file
+ * of which process keeps a mount from letting go, else 0 (also when no mount could be
+ * asked: the env's writer lock then decides, as for a mount in another namespace). */
+int vc_commit_mounts(const struct vc_ctx *c, const char *name);
 
 /* Show a command's help (usage line, summary, long text). */
 void vc_print_command_help(FILE *f, const struct vc_command *cmd);

@@ -161,6 +161,10 @@ static int cmd_create(struct vc_ctx *c, int argc, char **argv)
 	}
 	/* one failing env does not stop the others */
 	for (size_t i = 0; i < nnames; i++) {
+		if (vc_commit_mounts(c, names[i]) < 0) {
+			rc = VC_EXIT_PROBLEMS;
+			continue;
+		}
 		int r = vv_creator_run(creator, names[i]);
 		vc_bar_done(&bar);
 		if (r < 0) {
@@ -272,6 +276,10 @@ static int cmd_add(struct vc_ctx *c, int argc, char **argv)
 	}
 	if ((rc = vc_open_store_mode(c, 0)))
 		goto out;
+	if (vc_commit_mounts(c, args[0]) < 0) {
+		rc = VC_EXIT_PROBLEMS;
+		goto out;
+	}
 	struct vv_installed *done = NULL;
 	size_t ndone = 0;
 	int r;

@@ -197,6 +197,8 @@ static int cmd_rollback(struct vc_ctx *c, int argc, char **argv)
 		return rc;
 	vv_oid to;
 	vv_err_clear();
+	if (vc_commit_mounts(c, args[0]) < 0)
+		return VC_EXIT_PROBLEMS;
 	int r = vv_envstate_rollback(c->st, args[0], args[1], &to);
 	if (r < 0) {
 		vc_msg(c, "%s", vv_errmsg());
@@ -299,6 +301,8 @@ static int cmd_snapshot(struct vc_ctx *c, int argc, char **argv)
 	if (list)
 		return list_snapshots(c, args[0]);
 	vv_err_clear();
+	if (!del && vc_commit_mounts(c, args[0]) < 0)
+		return VC_EXIT_PROBLEMS;
 	int r = del ? vv_history_snapshot_delete(c->st, args[0], args[1])
 		    : vv_envstate_snapshot(c->st, args[0], args[1]);
 	if (r < 0) {

@@ -83,6 +83,8 @@ static int cmd_clone(struct vc_ctx *c, int argc, char **argv)
 	if ((rc = vc_open_store(c)))
 		return rc;
 	vv_err_clear();
+	if (vc_commit_mounts(c, pos[0]) < 0)
+		return VC_EXIT_PROBLEMS;
 	if (vv_env_clone(c->st, pos[0], pos[1]) < 0) {
 		vc_msg(c, "%s", vv_errmsg());
 		return VC_EXIT_PROBLEMS;
@@ -181,6 +183,9 @@ static int cmd_freeze(struct vc_ctx *c, int argc, char **argv)
 		return rc;
 	char *text = NULL;
 	size_t len = 0;
+	/* what pip freeze would print now: a mount's changes committed first (a file still
+	 * open for writing is said, and the committed state printed) */
+	(void)vc_commit_mounts(c, pos[0]);
 	vv_err_clear();
 	if (vv_freeze(c->st, pos[0], all, &text, &len) < 0) {
 		vc_msg(c, "%s", vv_errmsg());

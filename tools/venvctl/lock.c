@@ -55,6 +55,10 @@ static int lock_or_unlock(struct vc_ctx *c, int argc, char **argv, bool locked)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		vv_err_clear();
+		if (vc_commit_mounts(c, names[i]) < 0) {
+			rc = VC_EXIT_PROBLEMS;
+			continue;
+		}
 		int r = vv_envstate_lock(c->st, names[i], locked);
 		if (r < 0) {
 			vc_msg(c, "%s", vv_errmsg());
