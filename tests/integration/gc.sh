@@ -20,6 +20,12 @@ python3 "$VV_LIB_DIR/mkwheel.py" "$W" otherpkg 1.0 --payload-size "$PAYLOAD" --m
 python3 "$VV_LIB_DIR/mkwheel.py" "$W" latepkg 1.0 --payload-size "$PAYLOAD" --modules 30 \
 	--script late=latepkg:main >/dev/null
 
+# This test is about what removed envs and uninstalled packages leave. Env history would
+# keep the states before the uninstalls below as the envs' own (history.sh covers that;
+# since one entry per command, `pip install` then `pip uninstall` are two entries): off.
+mkdir -p "$XDG_CONFIG_HOME/venvfs"
+printf '[venvfs]\nhistory-keep = 0\n' >"$XDG_CONFIG_HOME/venvfs/venvfs.ini"
+
 du_sb() { du -sb "$STORE/objects" | cut -f1; }
 pipi() { # ENV PKG...
 	local e=$1
