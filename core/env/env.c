@@ -364,6 +364,34 @@ int vv_env_check_committed(struct vv_store *st, const char *name, const vv_oid *
 	return r;
 }
 
+int vv_env_roots(struct vv_store *st, int minor, vv_oid **roots, size_t *n)
+{
+	char **names = NULL;
+	size_t nn = 0, cap = 0;
+	*roots = NULL;
+	*n = 0;
+	int r = vv_env_list(st, &names, &nn);
+	for (size_t i = 0; r == 0 && i < nn; i++) {
+		struct vv_envcfg cfg;
+		if (vv_env_load(st, names[i], &cfg) < 0) {
+			vv_err_clear();
+			continue;
+		}
+		int m = vv_oid_is_zero(&cfg.root) ? -1 : vv_env_py_minor(st, &cfg.root);
+		vv_err_clear();
+		if (m == minor && (r = VV_GROW(*roots, *n, cap, 16)) == 0)
+			(*roots)[(*n)++] = cfg.root;
+		vv_envcfg_release(&cfg);
+	}
+	vv_strv_free(names, nn);
+	if (r < 0) {
+		free(*roots);
+		*roots = NULL;
+		*n = 0;
+	}
+	return r;
+}
+
 int vv_env_py_minor(struct vv_store *st, const vv_oid *root)
 {
 	struct vv_tree *t = NULL, *lib = NULL;

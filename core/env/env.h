@@ -109,6 +109,10 @@ int vv_envcfg_check_unlocked(const struct vv_envcfg *cfg, const char *name);
 int vv_env_load(struct vv_store *st, const char *name, struct vv_envcfg *out);
 /* Sorted list of env names (free with vv_strv_free, util/strv.h). */
 int vv_env_list(struct vv_store *st, char ***names, size_t *n);
+/* The committed root of every env laid out for 3.minor (vv_env_py_minor), in name
+ * order, malloc'd: where requirement files find distributions pip installed through
+ * the mount (pkg.h vv_pkg_resolve). An env that cannot be read is left out. */
+int vv_env_roots(struct vv_store *st, int minor, vv_oid **roots, size_t *n);
 
 void vv_envcfg_release(struct vv_envcfg *cfg);
 

@@ -316,10 +316,14 @@ static int add_requirements(struct vv_creator *cr, const struct vv_python *py, v
 {
 	struct vv_pkg *pkgs = NULL;
 	struct vv_installed *res = NULL;
-	size_t n = 0;
+	vv_oid *roots = NULL;
+	size_t n = 0, nroots = 0;
 	*count = 0;
-	int r = vv_pkg_resolve(cr->st, cr->requirements, cr->links, cr->nlinks, py, cr->progress,
-			       &pkgs, &n, &cr->report);
+	int r = vv_env_roots(cr->st, py->minor, &roots, &nroots);
+	if (r == 0)
+		r = vv_pkg_resolve(cr->st, cr->requirements, cr->links, cr->nlinks, roots, nroots,
+				   py, cr->progress, &pkgs, &n, &cr->report);
+	free(roots);
 	if (r == 0 && n) {
 		vv_oid out;
 		if (!(res = calloc(n, sizeof(*res))))

@@ -632,14 +632,18 @@ int vv_install_requirements(struct vv_store *st, const char *name, const char *r
 	if (r < 0)
 		return r;
 	vv_err_clear();
+	vv_oid *roots = NULL;
+	size_t nroots = 0;
 	if ((r = target_open(st, name, &t)) == 0 &&
-	    (r = vv_pkg_resolve(st, reqfile, find_links, nlinks, t.pyp, progress, &pkgs, &n,
-				report)) == 0) {
+	    (r = vv_env_roots(st, t.pyp->minor, &roots, &nroots)) == 0 &&
+	    (r = vv_pkg_resolve(st, reqfile, find_links, nlinks, roots, nroots, t.pyp, progress,
+				&pkgs, &n, report)) == 0) {
 		if (n && !(res = calloc(n, sizeof(*res))))
 			r = vv_err(-ENOMEM, "out of memory");
 		else if (n)
 			r = target_install(st, &t, pkgs, n, res);
 	}
+	free(roots);
 	pkgs_free(pkgs, n);
 	target_release(&t);
 	if (r < 0) {

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -48,6 +49,15 @@ void vv_pkg_release(struct vv_pkg *p)
 
 /* ---------------------------------------------------------------- record files */
 
+bool pkg_same_version(const char *a, const char *b)
+{
+	if (!strcasecmp(a, b))
+		return true;
+	if (strspn(a, "0123456789.") != strlen(a) || strspn(b, "0123456789.") != strlen(b))
+		return false;
+	return vv_version_cmp(a, b) == 0;
+}
+
 int vv_pkg_record_name(const char *canon, const char *version, int minor, const vv_oid *sha,
 		       char *buf, size_t size)
 {
@@ -77,7 +87,7 @@ int vv_pkg_format(const struct vv_pkg *p, char **out, size_t *len)
 			return vv_err_prefix(-EINVAL, "%s", p->wheel ? p->wheel : "package");
 	int n = asprintf(out,
 			 "[package]\nname = %s\nversion = %s\nwheel = %s\nsha256 = %s\n"
-			 "python = 3.%d\n%s%s%stree = %s\n%s%s%s%s%s%sextra = %s\n",
+			 "python = 3.%d\n%s%s%stree = %s\n%s%s%s%s%s%sextra = %s\n%s",
 			 p->name, p->version, p->wheel, sha, p->minor,
 			 p->requires_python ? "requires-python = " : "",
 			 p->requires_python ? p->requires_python : "",
@@ -85,7 +95,8 @@ int vv_pkg_format(const struct vv_pkg *p, char **out, size_t *len)
 			 vv_oid_is_zero(&p->site) ? "" : "site = ",
 			 vv_oid_is_zero(&p->site) ? "" : site, vv_oid_is_zero(&p->site) ? "" : "\n",
 			 vv_oid_is_zero(&p->bin) ? "" : "bin = ", vv_oid_is_zero(&p->bin) ? "" : bin,
-			 vv_oid_is_zero(&p->bin) ? "" : "\n", p->extra ? "true" : "false");
+			 vv_oid_is_zero(&p->bin) ? "" : "\n", p->extra ? "true" : "false",
+			 p->installed ? "installed = true\n" : "");
 	if (n < 0)
 		return vv_err(-ENOMEM, "out of memory");
 	*len = (size_t)n;
@@ -93,9 +104,10 @@ int vv_pkg_format(const struct vv_pkg *p, char **out, size_t *len)
 }
 
 enum { K_NAME, K_VERSION, K_WHEEL, K_SHA, K_PYTHON, K_REQPY, K_TREE, K_SITE, K_BIN, K_EXTRA,
-       K_N };
+       K_INSTALLED, K_N };
 static const char *const pkg_keys[K_N] = {"name", "version", "wheel", "sha256", "python",
-					  "requires-python", "tree", "site", "bin", "extra"};
+					  "requires-python", "tree", "site", "bin", "extra",
+					  "installed"};
 
 static int oid_val(const char *key, const char *value, vv_oid *out)
 {
@@ -128,6 +140,8 @@ static int pkg_value(void *user, int k, const char *value, int lineno)
 		return oid_val(key, value, &p->bin);
 	case K_EXTRA:
 		return vv_parse_bool(value, &p->extra);
+	case K_INSTALLED:
+		return vv_parse_bool(value, &p->installed);
 	case K_PYTHON: {
 		char *end;
 		if (strncmp(value, "3.", 2) || !value[2])
@@ -303,6 +317,34 @@ out:
 	return r;
 }
 
+int pkg_tree_parts(struct vv_store *st, struct vv_pkg *p)
+{
+	char pyname[32];
+	snprintf(pyname, sizeof(pyname), "python3.%d", p->minor);
+	const char *sp[] = {"lib", pyname, "site-packages"}, *bin[] = {"bin"};
+	int r;
+	if ((r = sub_id(st, &p->tree, sp, 3, &p->site)) < 0 ||
+	    (r = sub_id(st, &p->tree, bin, 1, &p->bin)) < 0)
+		return r;
+	return has_extra(st, &p->tree, p->minor, &p->extra);
+}
+
+int pkg_write(struct vv_store *st, const char *canon, const struct vv_pkg *p)
+{
+	char *text = NULL, rname[600];
+	size_t len;
+	int r;
+	if ((r = vv_pkg_format(p, &text, &len)) < 0 ||
+	    (r = vv_pkg_record_name(canon, p->version, p->minor, &p->sha256, rname,
+				    sizeof(rname))) < 0)
+		goto out;
+	if ((r = vv_write_file_atomic(st->pkgfd, rname, text, len, 0644)) < 0)
+		r = vv_err_prefix(r, "%s: cannot write packages/%s", p->wheel, rname);
+out:
+	free(text);
+	return r;
+}
+
 /* Unpack the wheel and write its record (name rec_name filled in on success). */
 static int unpack_and_record(struct vv_store *st, const char *path, const struct vv_python *py,
 			     const char *canon, const vv_oid *sha, struct vv_pkg *p)
@@ -316,8 +358,7 @@ static int unpack_and_record(struct vv_store *st, const char *path, const struct
 	if (!tb)
 		return vv_err(-ENOMEM, "out of memory");
 	struct vv_wheel_info info = {0};
-	char *reqpy = NULL, *text = NULL, c[CANON_MAX], rname[600];
-	size_t len;
+	char *reqpy = NULL, c[CANON_MAX];
 	if ((r = vv_wheel_install_ex(st, path, py, "venvctl", VV_WHEEL_REQUESTED, tb, &info)) < 0)
 		goto out;
 	if ((r = vv_dist_canonical(info.name, strlen(info.name), c, sizeof(c))) == 0 &&
@@ -332,12 +373,7 @@ static int unpack_and_record(struct vv_store *st, const char *path, const struct
 		r = vv_err_prefix(r, "%s", wname);
 		goto out;
 	}
-	char pyname[32];
-	snprintf(pyname, sizeof(pyname), "python3.%d", py->minor);
-	const char *sp[] = {"lib", pyname, "site-packages"}, *bin[] = {"bin"};
-	if ((r = sub_id(st, &p->tree, sp, 3, &p->site)) < 0 ||
-	    (r = sub_id(st, &p->tree, bin, 1, &p->bin)) < 0 ||
-	    (r = has_extra(st, &p->tree, py->minor, &p->extra)) < 0)
+	if ((r = pkg_tree_parts(st, p)) < 0)
 		goto out;
 	p->name = info.name;
 	p->version = info.version;
@@ -350,13 +386,8 @@ static int unpack_and_record(struct vv_store *st, const char *path, const struct
 		r = vv_err(-ENOMEM, "out of memory");
 		goto out;
 	}
-	if ((r = vv_pkg_format(p, &text, &len)) < 0 ||
-	    (r = vv_pkg_record_name(canon, p->version, py->minor, sha, rname, sizeof(rname))) < 0)
-		goto out;
-	if ((r = vv_write_file_atomic(st->pkgfd, rname, text, len, 0644)) < 0)
-		r = vv_err_prefix(r, "%s: cannot write packages/%s", wname, rname);
+	r = pkg_write(st, canon, p);
 out:
-	free(text);
 	free(reqpy);
 	vv_wheel_info_release(&info);
 	vv_tb_free(tb);

@@ -21,6 +21,8 @@
  *   site = <tree id>                 ; its lib/python3.N/site-packages part (optional)
  *   bin = <tree id>                  ; its bin/ part: console scripts, "#!python" (optional)
  *   extra = false                    ; true: tree holds more (headers, data files)
+ *   installed = true                 ; optional: made from an env's installed files,
+ *                                    ; sha256 is then the RECORD's id (installed.c)
  *
  * The trees are what vv_wheel_install_ex() makes with INSTALLER "venvctl" and
  * REQUESTED, directory mtimes the wheel's newest member mtime: the same wheel gives
@@ -49,6 +51,8 @@ struct vv_pkg {
 	vv_oid tree;            /* what it installs, env-relative */
 	vv_oid site, bin;       /* its site-packages and bin/ trees; zero when none */
 	bool extra;             /* tree holds more than site-packages and bin/ */
+	bool installed;         /* made from files pip installed in an env (installed.c):
+				   sha256 is then its RECORD's id, not a wheel's */
 	bool ingested;          /* vv_pkg_ingest unpacked it now (not found recorded) */
 };
 
@@ -71,6 +75,17 @@ int vv_pkg_record_name(const char *canon, const char *version, int minor, const 
 int vv_pkg_ingest(struct vv_store *st, const char *wheel_path, const struct vv_python *py,
 		  const vv_oid *want, size_t nwant, struct vv_pkg *out);
 
+/* The record of a distribution installed in an env's tree (installed.c): root is an
+ * env root laid out for 3.minor, the distribution the site-packages CANON-VERSION
+ * .dist-info whose METADATA says canon at version. Its trees are made of the env's own
+ * entries at the paths its RECORD lists (nothing is copied), its record is named by the
+ * RECORD object's id (so it never satisfies a --hash requirement) and found again next
+ * time. 0 with *out (out->ingested: made now); 1 when root has no such distribution
+ * that can be reproduced (absent, editable, RECORD naming a path outside the env, no
+ * WHEEL); -errno. */
+int vv_pkg_from_installed(struct vv_store *st, const vv_oid *root, int minor, const char *canon,
+			  const char *version, struct vv_pkg *out);
+
 /* Read packages/NAME. */
 int vv_pkg_load(struct vv_store *st, const char *record, struct vv_pkg *out);
 
@@ -83,15 +98,18 @@ int vv_pkg_list(struct vv_store *st, char ***names, size_t *n);
  * lines, `#` comments and `\` continuations are read; environment markers, other
  * options, URLs and unpinned lines are refused. Each pin is taken from the recorded
  * packages for py (the most specific fitting tags first), else from the wheels in the
- * find-links directories (ingested then, with progress reports "ingesting"). On
+ * find-links directories (ingested then, with progress reports "ingesting"), else, for
+ * a pin without --hash, from a distribution installed in one of the nroots env roots
+ * (vv_pkg_from_installed: recorded then). On
  * success *out gets n packages in file order (free each with vv_pkg_release, then the
  * array). If some line cannot be met (unpinned, refused, not found), returns -ENOENT
  * with a one-line summary in vv_errmsg() and *report gets every unmet line, one per
  * line: "FILE:LINE: TEXT: why" (malloc'd; NULL otherwise). Nothing is changed but
  * records of ingested wheels. A file that cannot be read: -errno naming it. */
 int vv_pkg_resolve(struct vv_store *st, const char *reqfile, const char *const *find_links,
-		   size_t nlinks, const struct vv_python *py, const struct vv_progress *progress,
-		   struct vv_pkg **out, size_t *n, char **report);
+		   size_t nlinks, const vv_oid *roots, size_t nroots, const struct vv_python *py,
+		   const struct vv_progress *progress, struct vv_pkg **out, size_t *n,
+		   char **report);
 
 /* The syntax part of vv_pkg_resolve on the text of a requirements file, without a
  * store: *npins gets the lines that are exact pins, *report (malloc'd, or NULL when

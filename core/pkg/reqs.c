@@ -261,21 +261,14 @@ static int parse_reqfile(const char *buf, size_t len, struct reqs *rs)
 	return r;
 }
 
-/* Same version? Exactly (case aside), or numerically for plain dotted releases
- * ("1.0" == "1.0.0"). */
-static bool same_version(const char *a, const char *b)
+/* Does p meet q's --hash options? Only a wheel's own SHA-256 can. */
+static bool hash_ok(const struct req *q, const struct vv_pkg *p)
 {
-	if (!strcasecmp(a, b))
-		return true;
-	if (strspn(a, "0123456789.") != strlen(a) || strspn(b, "0123456789.") != strlen(b))
-		return false;
-	return vv_version_cmp(a, b) == 0;
-}
-
-static bool hash_ok(const struct req *q, const vv_oid *sha)
-{
+	const vv_oid *sha = &p->sha256;
 	if (!q->nhashes)
 		return true;
+	if (p->installed)
+		return false;
 	for (size_t i = 0; i < q->nhashes; i++)
 		if (vv_oid_eq(&q->hashes[i], sha))
 			return true;
@@ -299,7 +292,7 @@ static int from_store(struct vv_store *st, char **names, size_t n, struct req *q
 			continue;
 		char ver[256];
 		snprintf(ver, sizeof(ver), "%.*s", (int)(ve - v), v);
-		if (!same_version(ver, q->version))
+		if (!pkg_same_version(ver, q->version))
 			continue;
 		struct vv_pkg p;
 		int r = vv_pkg_load(st, nm, &p);
@@ -307,12 +300,36 @@ static int from_store(struct vv_store *st, char **names, size_t n, struct req *q
 			return r;
 		int score = vv_tag_score(p.wheel, py->minor, machine);
 		vv_err_clear();
-		if (score > best && p.minor == py->minor && hash_ok(q, &p.sha256) &&
+		if (score > best && p.minor == py->minor && hash_ok(q, &p) &&
 		    vv_python_requires_ok(py, p.requires_python)) {
 			vv_pkg_release(&q->pkg);
 			q->pkg = p;
 			q->done = true;
 			best = score;
+		} else {
+			vv_pkg_release(&p);
+		}
+	}
+	return 0;
+}
+
+/* The pin q as a distribution installed in one of the env roots (pip installs through
+ * the mount), recorded now if it was not; nothing found leaves q as it is. */
+static int from_installed(struct vv_store *st, const vv_oid *roots, size_t nroots,
+			  struct req *q, const struct vv_python *py, const char *machine)
+{
+	for (size_t i = 0; i < nroots && !q->done; i++) {
+		struct vv_pkg p;
+		int r = vv_pkg_from_installed(st, &roots[i], py->minor, q->canon, q->version, &p);
+		if (r < 0)
+			return r;
+		if (r > 0)
+			continue;
+		int score = vv_tag_score(p.wheel, py->minor, machine);
+		vv_err_clear();
+		if (score >= 0 && vv_python_requires_ok(py, p.requires_python)) {
+			q->pkg = p;
+			q->done = true;
 		} else {
 			vv_pkg_release(&p);
 		}
@@ -403,7 +420,7 @@ static size_t link_candidates(const struct linkwheel *links, size_t n, const str
 	size_t k = 0;
 	*other_tags = false;
 	for (size_t i = 0; i < n && k < max; i++) {
-		if (strcmp(links[i].canon, q->canon) || !same_version(links[i].version, q->version))
+		if (strcmp(links[i].canon, q->canon) || !pkg_same_version(links[i].version, q->version))
 			continue;
 		if (links[i].score < 0)
 			*other_tags = true;
@@ -455,8 +472,8 @@ int vv_pkg_reqs_check(const char *buf, size_t len, const char *file, size_t *npi
 }
 
 static int resolve(struct vv_store *st, const char *reqfile, const char *const *links,
-		   size_t nlinks, const struct vv_python *py, const struct vv_progress *prog,
-		   struct reqs *rs, char ***names, size_t *nnames)
+		   size_t nlinks, const vv_oid *roots, size_t nroots, const struct vv_python *py,
+		   const struct vv_progress *prog, struct reqs *rs, char ***names, size_t *nnames)
 {
 	char *buf = NULL;
 	size_t len;
@@ -533,6 +550,8 @@ static int resolve(struct vv_store *st, const char *reqfile, const char *const *
 		}
 		if (k)
 			done++;
+		if (r == 0 && !q->done && !q->why && !q->nhashes)
+			r = from_installed(st, roots, nroots, q, py, u.machine);
 		if (r == 0 && !q->done && !q->why)
 			r = set_why(q, "no wheel of %s %s for CPython 3.%d on Linux %s in the "
 				    "store%s%s", q->canon, q->version, py->minor, u.machine,
@@ -547,7 +566,7 @@ static int resolve(struct vv_store *st, const char *reqfile, const char *const *
 }
 
 int vv_pkg_resolve(struct vv_store *st, const char *reqfile, const char *const *find_links,
-		   size_t nlinks, const struct vv_python *py, const struct vv_progress *progress,
+		   size_t nlinks, const vv_oid *roots, size_t nroots, const struct vv_python *py, const struct vv_progress *progress,
 		   struct vv_pkg **out, size_t *n, char **report)
 {
 	struct reqs rs = {0};
@@ -557,7 +576,8 @@ int vv_pkg_resolve(struct vv_store *st, const char *reqfile, const char *const *
 	*n = 0;
 	*report = NULL;
 	vv_err_clear();
-	int r = resolve(st, reqfile, find_links, nlinks, py, progress, &rs, &names, &nnames);
+	int r = resolve(st, reqfile, find_links, nlinks, roots, nroots, py, progress, &rs, &names,
+			&nnames);
 	vv_strv_free(names, nnames);
 	size_t unmet = 0;
 	if (r == 0 && (r = build_report(reqfile, &rs, &unmet, report)) == 0 && unmet) {

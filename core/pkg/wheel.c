@@ -54,9 +54,8 @@ int wheel_find_distinfo(struct wheel *w)
 	return 0;
 }
 
-/* The value of header key in an email-style header block (stops at the first empty
- * line), malloc'd and trimmed, or NULL if absent. -ENOMEM on OOM. */
-static int header_value(const char *text, const char *key, char **out)
+/* See wheel.h. */
+int vv_metadata_header(const char *text, const char *key, char **out)
 {
 	size_t kl = strlen(key);
 	*out = NULL;
@@ -159,14 +158,14 @@ int wheel_read_control(struct wheel *w)
 		return wheel_err(w, path, "missing");
 	if ((r = wheel_read_member(w, m, MAX_SMALL, &text, &len)) < 0)
 		return r;
-	if ((r = header_value(text, "Wheel-Version", &v)) < 0)
+	if ((r = vv_metadata_header(text, "Wheel-Version", &v)) < 0)
 		goto oom;
 	if (!v || !(v[0] == '1' && (v[1] == '.' || v[1] == 0))) {
 		r = wheel_err(w, path, "unsupported Wheel-Version '%.40s'", v ? v : "");
 		goto out;
 	}
 	free(v);
-	if ((r = header_value(text, "Root-Is-Purelib", &v)) < 0)
+	if ((r = vv_metadata_header(text, "Root-Is-Purelib", &v)) < 0)
 		goto oom;
 	/* In a venv purelib and platlib are the same directory; only check the value. */
 	if (!v || (strcasecmp(v, "true") && strcasecmp(v, "false"))) {
@@ -187,8 +186,8 @@ int wheel_read_control(struct wheel *w)
 		r = wheel_err(w, path, "NUL byte");
 		goto out;
 	}
-	if ((r = header_value(text, "Name", &w->name)) < 0 ||
-	    (r = header_value(text, "Version", &w->version)) < 0)
+	if ((r = vv_metadata_header(text, "Name", &w->name)) < 0 ||
+	    (r = vv_metadata_header(text, "Version", &w->version)) < 0)
 		goto oom;
 	if (!w->name || !valid_dist_name(w->name)) {
 		r = wheel_err(w, path, "missing or invalid Name");
@@ -261,7 +260,7 @@ int vv_wheel_requires_python(const char *wheel_path, char **out)
 	}
 	if ((r = wheel_read_member(&w, m, MAX_RECORD, &text, NULL)) < 0)
 		goto out;
-	if (header_value(text, "Requires-Python", out) < 0)
+	if (vv_metadata_header(text, "Requires-Python", out) < 0)
 		r = vv_err(-ENOMEM, "%s: out of memory", w.wname);
 	free(text);
 out:

@@ -48,6 +48,11 @@ int vv_wheel_mtime(const char *wheel_path, int64_t *mtime_ns);
  * when it has none. Reads nothing but the zip directory and METADATA. */
 int vv_wheel_requires_python(const char *wheel_path, char **out);
 
+/* The value of header key (case-insensitive) in an email-style header block such as
+ * METADATA or WHEEL (read up to the first empty line): malloc'd and trimmed into *out,
+ * or NULL when absent. -ENOMEM. */
+int vv_metadata_header(const char *text, const char *key, char **out);
+
 /* One row of a RECORD file; fields are NUL-terminated, unquoted. */
 struct vv_record_row {
 	char *path;

@@ -4,7 +4,8 @@
 # rollback, lock, add, snapshot, clone, freeze; each command through the mount is one
 # history entry (two pip installs back to back, then rollback undoes only the second);
 # a file held open for writing is the one thing that makes venvctl refuse, naming the
-# file and the process.
+# file and the process; an env's own `pip freeze` (pip installs through the mount, no
+# wheel anywhere) is enough for `venvctl create -r` and `add -r`.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -55,3 +56,35 @@ exec 3>&-
 out=$(vv_ctl lock a 2>&1) || fail "lock once the file is closed: $out"
 check vv_ctl unlock a >/dev/null
 assert_eq "$(cat "$MNT/a/held")" data "the file that was held"
+
+# ---- pip freeze of an env made through the mount is enough for create -r -----------------
+# demolib 2.0 and demo-data came in by pip (no record, no wheel given); demoapp by add
+check pipi --force-reinstall --no-deps demolib==2.0
+"$MNT/a/bin/pip" freeze >"$VV_TMP/frozen.txt" || fail "pip freeze"
+assert_contains "$(cat "$VV_TMP/frozen.txt")" "demolib==2.0" "pip freeze"
+out=$(vv_ctl create -r "$VV_TMP/frozen.txt" c 2>&1) || fail "create -r from pip freeze: $out"
+assert_eq "$("$MNT/c/bin/demo")" "demoapp 1.0 demolib 2.0" "console script of the new env"
+assert_eq "$("$MNT/c/bin/demolib-version")" "demolib 2.0" "pip-installed script in the new env"
+assert_eq "$("$MNT/c/bin/python" -c 'import demolib.mod_3 as m; print(m.value())')" 3 \
+	"a module of the pip-installed package"
+"$MNT/c/bin/pip" check >/dev/null || fail "pip check in the env made from pip freeze"
+# pip's demolib 2.0 is a package record now, made of a's own files
+ls "$STORE/packages" | grep -q '^demolib@2.0@' || fail "no record of pip's demolib 2.0"
+# the same right after the install, with no commit in between
+check pipi --force-reinstall --no-deps demolib==1.0
+"$MNT/a/bin/pip" freeze >"$VV_TMP/frozen1.txt" || fail "pip freeze"
+out=$(vv_ctl create -r "$VV_TMP/frozen1.txt" d 2>&1) || fail "create -r at once: $out"
+assert_eq "$("$MNT/d/bin/demolib-version")" "demolib 1.0" "the env made at once"
+# add -r into an existing env; and a --hash pin is not met by an installed copy
+echo 'demolib==1.0' >"$VV_TMP/one.txt"
+out=$(vv_ctl add -r "$VV_TMP/one.txt" c 2>&1) || fail "add -r from an installed copy: $out"
+assert_eq "$("$MNT/c/bin/demolib-version")" "demolib 1.0" "after add -r"
+printf 'demolib==1.0 --hash=sha256:%064d\n' 0 >"$VV_TMP/hashed.txt"
+out=$(vv_ctl create -r "$VV_TMP/hashed.txt" e 2>&1) && fail "a --hash pin met without a wheel"
+assert_contains "$out" "demolib" "the unmet hashed pin is named"
+# an env's own pip freeze after it was changed and nothing else: gc keeps what the
+# records hold, fsck agrees
+check vv_ctl gc --grace 0 >/dev/null
+check vv_ctl fsck -q
+assert_eq "$("$MNT/c/bin/demolib-version")" "demolib 1.0" "after gc"
+vv_umount

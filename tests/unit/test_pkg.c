@@ -3,7 +3,9 @@
  * re-ingest finds it), installed into envs by grafting the same trees a direct unpack
  * gives, namespace directories merged; requirement files resolved from the store and
  * find-links (pins, extras, hashes, comments, continuations, tag preference) and
- * every unmet line reported; hostile wheels refused with nothing added to the env;
+ * every unmet line reported; records made from what pip installed in an env (the
+ * env's own entries, found again, never a --hash match, editable or escaping RECORDs
+ * refused); hostile wheels refused with nothing added to the env;
  * gc keeping records' objects and dropping unused records on request.
  */
 #include "testutil.h"
@@ -183,7 +185,8 @@ static void test_ingest(void **state)
 		{"[package]\nname = a\n", "t: no 'version'"},
 		{"[package]\nname = a\nname = b\n", "t:3: duplicate key 'name' (first set on line 2)"},
 		{"[package]\nbogus = 1\n", "t:2: unknown key 'bogus' in [package] (known: name, "
-		 "version, wheel, sha256, python, requires-python, tree, site, bin, extra)"},
+		 "version, wheel, sha256, python, requires-python, tree, site, bin, extra, "
+		 "installed)"},
 		{"[other]\nname = a\n", "t:1: unknown section [other] (expected [package])"},
 		{"name = a\n", "t:1: key 'name' outside a section (start with [package])"},
 		{"[package]\npython = 2.7\n", "t:2: python '2.7' is not 3.N"},
@@ -306,7 +309,7 @@ static void test_resolve(void **state)
 	struct vv_pkg *pk;
 	size_t n;
 	char *report;
-	if (vv_pkg_resolve(c->st, rf, links, 1, &c->py, NULL, &pk, &n, &report) < 0)
+	if (vv_pkg_resolve(c->st, rf, links, 1, NULL, 0, &c->py, NULL, &pk, &n, &report) < 0)
 		fail_msg("%s\n%s", vv_errmsg(), report ? report : "");
 	assert_null(report);
 	assert_int_equal(n, 3);
@@ -327,7 +330,7 @@ static void test_resolve(void **state)
 	unlink(b);
 	unlink(g1);
 	unlink(g2);
-	if (vv_pkg_resolve(c->st, rf, NULL, 0, &c->py, NULL, &pk, &n, &report) < 0)
+	if (vv_pkg_resolve(c->st, rf, NULL, 0, NULL, 0, &c->py, NULL, &pk, &n, &report) < 0)
 		fail_msg("%s\n%s", vv_errmsg(), report ? report : "");
 	assert_int_equal(n, 3);
 	assert_string_equal(pk[2].wheel, strrchr(g2, '/') + 1);
@@ -380,7 +383,7 @@ static void test_unmet(void **state)
 	struct vv_pkg *pk;
 	size_t n;
 	char *report = NULL;
-	assert_int_equal(vv_pkg_resolve(c->st, rf, links, 1, &c->py, NULL, &pk, &n, &report),
+	assert_int_equal(vv_pkg_resolve(c->st, rf, links, 1, NULL, 0, &c->py, NULL, &pk, &n, &report),
 			 -ENOENT);
 	assert_non_null(strstr(vv_errmsg(), "bad.txt: 10 of 11 requirements cannot be met"));
 	assert_non_null(report);
@@ -414,8 +417,8 @@ static void test_unmet(void **state)
 	assert_true(vv_oid_eq(&before, &after));
 
 	/* A missing file is an error naming it. */
-	assert_int_equal(vv_pkg_resolve(c->st, "/nonexistent/r.txt", NULL, 0, &c->py, NULL, &pk,
-					&n, &report), -ENOENT);
+	assert_int_equal(vv_pkg_resolve(c->st, "/nonexistent/r.txt", NULL, 0, NULL, 0, &c->py,
+					NULL, &pk, &n, &report), -ENOENT);
 	assert_non_null(strstr(vv_errmsg(), "requirements file '/nonexistent/r.txt'"));
 	free(rf);
 	free(a);
@@ -424,6 +427,177 @@ static void test_unmet(void **state)
 
 /* Every hostile class: refused by `add` with wheel, member and reason named, nothing
  * added to the env and no package recorded. */
+/* A root: the skeleton with wheel w installed by "pip" (as pip leaves it through the
+ * mount: every file an object, RECORD naming each). */
+static vv_oid pip_installed(struct ctx *c, const char *w)
+{
+	struct vv_tree *skel;
+	assert_int_equal(vv_tree_get(c->st, &c->skel, &skel), 0);
+	struct vv_tb *tb = vv_tb_new(2000);
+	assert_int_equal(vv_tb_add_tree(tb, "", skel, NULL, NULL), 0);
+	vv_tree_unref(skel);
+	assert_int_equal(vv_tb_expand(tb, c->st, "bin"), 0);
+	assert_int_equal(vv_tb_expand(tb, c->st, "lib"), 0);
+	assert_int_equal(vv_tb_expand(tb, c->st, "lib/python3.11"), 0);
+	assert_int_equal(vv_tb_expand(tb, c->st, "lib/python3.11/site-packages"), 0);
+	struct vv_wheel_info info = {0};
+	if (vv_wheel_install(c->st, w, &c->py, "pip", tb, &info) < 0)
+		fail_msg("%s", vv_errmsg());
+	vv_wheel_info_release(&info);
+	vv_oid root;
+	assert_int_equal(vv_tb_write(tb, c->st, &root), 0);
+	vv_tb_free(tb);
+	return root;
+}
+
+/* root with one more file, at path. */
+static vv_oid with_file(struct ctx *c, const vv_oid *root, const char *path, const char *text)
+{
+	struct vv_tree *t;
+	assert_int_equal(vv_tree_get(c->st, root, &t), 0);
+	struct vv_tb *tb = vv_tb_new(2000);
+	assert_int_equal(vv_tb_add_tree(tb, "", t, NULL, NULL), 0);
+	vv_tree_unref(t);
+	char dir[256];
+	snprintf(dir, sizeof(dir), "%s", path);
+	for (char *sl = strchr(dir, '/'); sl; sl = strchr(sl + 1, '/')) {
+		*sl = 0;
+		assert_true(vv_tb_exists(tb, dir) >= 0);
+		if (vv_tb_exists(tb, dir))
+			assert_int_equal(vv_tb_expand(tb, c->st, dir), 0);
+		*sl = '/';
+	}
+	struct vv_tree_ent f = {.kind = VV_REG, .mode = 0644, .size = strlen(text),
+				.mtime_ns = 2000, .oid = vt_put(c->st, text)};
+	assert_int_equal(vv_tb_add(tb, path, &f), 0);
+	vv_oid out;
+	assert_int_equal(vv_tb_write(tb, c->st, &out), 0);
+	vv_tb_free(tb);
+	return out;
+}
+
+/* Distributions pip installed in an env become records made of the env's own entries:
+ * found again by their RECORD, refused when editable or naming a path outside the env,
+ * never a match for --hash, and found by requirement files given the env roots. */
+static void test_installed(void **state)
+{
+	struct ctx *c = *state;
+	char *w = wheel(c, "Pip_Made", "1.0", NULL, "pm-run");
+	vv_oid root = pip_installed(c, w);
+	struct vv_pkg p, q;
+	size_t before = count_records(c);
+	if (vv_pkg_from_installed(c->st, &root, 11, "pip-made", "1.0", &p) != 0)
+		fail_msg("%s", vv_errmsg());
+	assert_true(p.ingested);
+	assert_true(p.installed);
+	assert_string_equal(p.name, "Pip_Made");
+	assert_string_equal(p.version, "1.0");
+	assert_string_equal(p.wheel, "Pip_Made-1.0-py3-none-any.whl");
+	assert_int_equal(p.minor, 11);
+	assert_false(p.extra);
+	assert_int_equal(count_records(c), before + 1);
+	/* the env's own entries, by id: the package, its dist-info, its script; not keep.py */
+	struct vv_tree_ent e, pe;
+	assert_true(vt_lookup(c->st, &root, SP "Pip_Made/__init__.py", &e));
+	assert_true(vt_lookup(c->st, &p.site, "Pip_Made/__init__.py", &pe));
+	assert_true(vv_oid_eq(&e.oid, &pe.oid));
+	assert_int_equal(e.mtime_ns, pe.mtime_ns);
+	assert_true(vt_lookup(c->st, &root, SP "Pip_Made-1.0.dist-info", &e));
+	assert_true(vt_lookup(c->st, &p.site, "Pip_Made-1.0.dist-info", &pe));
+	assert_true(vv_oid_eq(&e.oid, &pe.oid));
+	assert_true(vt_lookup(c->st, &root, "bin/pm-run", &e));
+	assert_true(vt_lookup(c->st, &p.bin, "pm-run", &pe));
+	assert_true(vv_oid_eq(&e.oid, &pe.oid));
+	assert_false(vt_lookup(c->st, &p.site, "keep.py", &pe));
+	/* the record's name is the RECORD's id: found again, not made twice */
+	assert_true(vt_lookup(c->st, &root, SP "Pip_Made-1.0.dist-info/RECORD", &e));
+	assert_true(vv_oid_eq(&p.sha256, &e.oid));
+	assert_int_equal(vv_pkg_from_installed(c->st, &root, 11, "pip-made", "1.0.0", &q), 0);
+	assert_false(q.ingested);
+	assert_true(vv_oid_eq(&p.tree, &q.tree));
+	assert_int_equal(count_records(c), before + 1);
+	vv_pkg_release(&q);
+	/* another version, another Python, another name: not there */
+	assert_int_equal(vv_pkg_from_installed(c->st, &root, 11, "pip-made", "2.0", &q), 1);
+	assert_int_equal(vv_pkg_from_installed(c->st, &root, 12, "pip-made", "1.0", &q), 1);
+	assert_int_equal(vv_pkg_from_installed(c->st, &root, 11, "other", "1.0", &q), 1);
+
+	/* an editable install points elsewhere: not used */
+	vv_oid ed = with_file(c, &root, SP "Pip_Made-1.0.dist-info/direct_url.json",
+			      "{\"url\": \"file:///src\", \"dir_info\": {\"editable\": true}}");
+	assert_int_equal(vv_pkg_from_installed(c->st, &ed, 11, "pip-made", "1.0", &q), 1);
+
+	/* a RECORD naming a path outside the env: not used, nothing recorded */
+	const char *wh = "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n";
+	const char *md = "Metadata-Version: 2.1\nName: evil\nVersion: 1.0\n";
+	const char *rec = "evil.py,,\n../../../../../etc/passwd,,\n";
+	struct vv_tree_ent di[] = {vt_file_ent("METADATA", vt_put(c->st, md), strlen(md)),
+				   vt_file_ent("RECORD", vt_put(c->st, rec), strlen(rec)),
+				   vt_file_ent("WHEEL", vt_put(c->st, wh), strlen(wh))};
+	struct vv_tree_ent sp[] = { /* in name order: vt_tree sorts in place */
+		vt_dir_ent("evil-1.0.dist-info", vt_tree(c->st, di, 3)),
+		vt_file_ent("evil.py", vt_put(c->st, "E = 1\n"), 6)};
+	struct vv_tree_ent py[] = {vt_dir_ent("site-packages", vt_tree(c->st, sp, 2))};
+	struct vv_tree_ent lib[] = {vt_dir_ent("python3.11", vt_tree(c->st, py, 1))};
+	struct vv_tree_ent top[] = {vt_dir_ent("lib", vt_tree(c->st, lib, 1))};
+	vv_oid eroot = vt_tree(c->st, top, 1);
+	size_t nrec = count_records(c);
+	assert_int_equal(vv_pkg_from_installed(c->st, &eroot, 11, "evil", "1.0", &q), 1);
+	assert_int_equal(count_records(c), nrec);
+	/* the same with an honest RECORD is a record */
+	const char *ok = "evil.py,,\nevil-1.0.dist-info/RECORD,,\n";
+	di[1] = vt_file_ent("RECORD", vt_put(c->st, ok), strlen(ok));
+	sp[0] = vt_dir_ent("evil-1.0.dist-info", vt_tree(c->st, di, 3));
+	py[0] = vt_dir_ent("site-packages", vt_tree(c->st, sp, 2));
+	lib[0] = vt_dir_ent("python3.11", vt_tree(c->st, py, 1));
+	top[0] = vt_dir_ent("lib", vt_tree(c->st, lib, 1));
+	eroot = vt_tree(c->st, top, 1);
+	if (vv_pkg_from_installed(c->st, &eroot, 11, "evil", "1.0", &q) != 0)
+		fail_msg("%s", vv_errmsg());
+	assert_int_equal(count_records(c), nrec + 1);
+	assert_true(vt_lookup(c->st, &q.site, "evil.py", &pe));
+	assert_false(vt_lookup(c->st, &q.site, "evil-1.0.dist-info/METADATA", &pe));
+	vv_pkg_release(&q);
+
+	/* requirement files: the env roots are the last source; --hash never matches */
+	char *lw = wheel(c, "late", "2.0", NULL, NULL);
+	vv_oid lroot = pip_installed(c, lw);
+	char *rf = reqfile(c, "late.txt", "late==2.0\n");
+	struct vv_pkg *pk;
+	size_t n;
+	char *report;
+	assert_int_equal(vv_pkg_resolve(c->st, rf, NULL, 0, NULL, 0, &c->py, NULL, &pk, &n,
+					&report), -ENOENT);
+	free(report);
+	vv_oid roots[] = {root, lroot};
+	if (vv_pkg_resolve(c->st, rf, NULL, 0, roots, 2, &c->py, NULL, &pk, &n, &report) < 0)
+		fail_msg("%s", vv_errmsg());
+	assert_int_equal(n, 1);
+	assert_string_equal(pk[0].name, "late");
+	assert_true(pk[0].ingested);
+	vv_pkg_release(&pk[0]);
+	free(pk);
+	/* recorded now: found without the roots next time */
+	if (vv_pkg_resolve(c->st, rf, NULL, 0, NULL, 0, &c->py, NULL, &pk, &n, &report) < 0)
+		fail_msg("%s", vv_errmsg());
+	assert_int_equal(n, 1);
+	vv_pkg_release(&pk[0]);
+	free(pk);
+	char hashed[300], hex[VV_OID_HEX + 1];
+	vv_oid_hex(&p.sha256, hex);
+	snprintf(hashed, sizeof(hashed), "pip-made==1.0 --hash=sha256:%s\n", hex);
+	char *rh = reqfile(c, "hashed.txt", hashed);
+	assert_int_equal(vv_pkg_resolve(c->st, rh, NULL, 0, &root, 1, &c->py, NULL, &pk, &n,
+					&report), -ENOENT);
+	assert_non_null(report);
+	free(report);
+	vv_pkg_release(&p);
+	free(rf);
+	free(rh);
+	free(w);
+	free(lw);
+}
+
 static void test_hostile(void **state)
 {
 	struct ctx *c = *state;
@@ -587,6 +761,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_install_graft, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resolve, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unmet, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_installed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gc, setup, teardown),
 	};

@@ -345,6 +345,18 @@ int vc_commit_mounts(const struct vc_ctx *c, const char *name)
 	return each_mount(c, commit_one, &a);
 }
 
+static int commit_all_one(int fd, const char *mnt, void *arg)
+{
+	(void)mnt, (void)arg;
+	(void)fsync(fd); /* fsync of a mount's root commits each of its envs */
+	return 0;
+}
+
+void vc_commit_all_mounts(const struct vc_ctx *c)
+{
+	each_mount(c, commit_all_one, NULL);
+}
+
 /* ---- store access ---------------------------------------------------------------- */
 
 /* --store, else the config file's `store`, else the default path. The config stays in

@@ -103,6 +103,10 @@ void vc_sync_mounts(const struct vc_ctx *c);
  * of which process keeps a mount from letting go, else 0 (also when no mount could be
  * asked: the env's writer lock then decides, as for a mount in another namespace). */
 int vc_commit_mounts(const struct vc_ctx *c, const char *name);
+/* Before reading every env's committed state (a requirements file looks for what pip
+ * installed in any env): ask every mount of c's store to commit all its envs now (an
+ * fsync of its root). Best effort, like vc_sync_mounts. */
+void vc_commit_all_mounts(const struct vc_ctx *c);
 
 /* Show a command's help (usage line, summary, long text). */
 void vc_print_command_help(FILE *f, const struct vc_command *cmd);

@@ -159,6 +159,8 @@ static int cmd_create(struct vc_ctx *c, int argc, char **argv)
 		rc = VC_EXIT_USAGE;
 		goto out;
 	}
+	if (cr.requirements)
+		vc_commit_all_mounts(c); /* what pip installed in any env, committed */
 	/* one failing env does not stop the others */
 	for (size_t i = 0; i < nnames; i++) {
 		if (vc_commit_mounts(c, names[i]) < 0) {
@@ -286,6 +288,7 @@ static int cmd_add(struct vc_ctx *c, int argc, char **argv)
 	char *report = NULL;
 	if (reqs) {
 		struct vc_bar bar;
+		vc_commit_all_mounts(c);
 		vc_bar_init(&bar, "add");
 		r = vv_install_requirements(c->st, args[0], reqs, links, nlinks, &bar.cb, &done,
 					    &ndone, &report);
