@@ -155,11 +155,18 @@ void vv_fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void vv_fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
 
 
-/* count.c: the ops to serve (vv_fs_ops, or counting wrappers when VENVFS_COUNT_FILE
- * is set); start the SIGUSR1 listener after daemonizing, before other threads; write
- * the counts once more at exit. */
-const struct fuse_lowlevel_ops *vv_fs_count_ops(void);
+/* count.c: the ops to serve: vv_fs_ops, or wrappers that count each request when
+ * VENVFS_COUNT_FILE is set and tell warm.c of it when warm is on; the counts are written
+ * on SIGUSR1 and once more at exit. */
+const struct fuse_lowlevel_ops *vv_fs_count_ops(bool warm);
 int vv_fs_count_start(void);
 void vv_fs_count_write(void);
+
+/* warm.c: threads named "venvfs-warm" that keep the CPUs from halting while requests
+ * come (for window_us after the last one; 0: none); touch at every request. */
+#define VV_WARM_DEFAULT_US 2000 /* -o warm=: the window the benchmark shows best */
+int vv_fs_warm_start(int64_t window_us);
+void vv_fs_warm_stop(void);
+void vv_fs_warm_touch(void);
 
 #endif

@@ -9,6 +9,8 @@
  * may follow the operands, and the fstab-only options mount passes along (noauto,
  * _netdev, user, x-systemd.*, ...) are dropped before libfuse sees them.
  *
+ * A missing MOUNTPOINT is made when its parent exists (`venvfs ~/envs` on first use).
+ *
  * -o ro serves every env read-only and opens the store read-only: nothing in it is
  * written, so it may belong to another user or sit on a read-only filesystem.
  *
@@ -19,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <libgen.h>
 #include <limits.h>
 #include <sched.h>
 #include <signal.h>
@@ -45,7 +48,8 @@ static void usage(FILE *f)
 		"usage: venvfs [-f] [-d] [-o OPT,...] [--store DIR] [--config FILE] [STORE] MOUNTPOINT\n"
 		"\n"
 		"Mount a directory of Python virtual environments backed by a content-addressed\n"
-		"store. Every directory made in MOUNTPOINT is a venv with pip.\n"
+		"store. Every directory made in MOUNTPOINT is a venv with pip. A missing\n"
+		"MOUNTPOINT is made (its parent directory must exist).\n"
 		"\n"
 		"options:\n"
 		"  -f               stay in the foreground\n"
@@ -60,10 +64,23 @@ static void usage(FILE *f)
 		"  -V, --version    show the version\n");
 }
 
+/* The mountpoint this run made (see mountpoint()), removed again if it fails to mount. */
+static const char *made_mnt;
+
+static void unmake_mountpoint(void)
+{
+	if (made_mnt)
+		(void)rmdir(made_mnt);
+	made_mnt = NULL;
+}
+
+/* Every failure before the mount: one line on stderr, and a mountpoint made by this run
+ * is taken back. */
 static int die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int die(const char *fmt, ...)
 {
 	va_list ap;
+	unmake_mountpoint();
 	va_start(ap, fmt);
 	fprintf(stderr, "venvfs: ");
 	vfprintf(stderr, fmt, ap);
@@ -109,6 +126,43 @@ static char *filter_opts(char *opts)
 	return opts;
 }
 
+/* Take "key=N" (N a decimal number of at most 9 digits) out of an -o list: 1 with *val,
+ * 0 when absent, -1 (after saying why) when its value is not such a number. The last
+ * one given counts, as for mount options. */
+static int take_num_opt(char *opts, const char *key, long *val)
+{
+	size_t kl = strlen(key);
+	int found = 0;
+	char *w = opts;
+	for (const char *p = opts; p && *p;) {
+		const char *c = strchr(p, ',');
+		size_t len = c ? (size_t)(c - p) : strlen(p);
+		if (len > kl && !strncmp(p, key, kl) && p[kl] == '=') {
+			const char *v = p + kl + 1;
+			size_t nl = len - kl - 1;
+			char num[16];
+			if (!nl || nl > 9 || strspn(v, "0123456789") < nl) {
+				fprintf(stderr, "venvfs: option '%.*s': the value must be a number "
+					"of microseconds (0 turns it off)\n", (int)len, p);
+				return -1;
+			}
+			memcpy(num, v, nl);
+			num[nl] = 0;
+			*val = strtol(num, NULL, 10);
+			found = 1;
+		} else if (len) {
+			if (w != opts)
+				*w++ = ',';
+			memmove(w, p, len);
+			w += len;
+		}
+		p = c ? c + 1 : NULL;
+	}
+	if (opts)
+		*w = 0;
+	return found;
+}
+
 /* Options the daemon itself reacts to inside -o lists. */
 static bool has_opt(const char *opts, const char *name)
 {
@@ -121,6 +175,40 @@ static bool has_opt(const char *opts, const char *name)
 		p = c ? c + 1 : NULL;
 	}
 	return false;
+}
+
+/* The mountpoint as an absolute path in mnt. A missing one is made (0755 less the umask,
+ * as mkdir(1) would) when its parent directory exists, so `venvfs ~/envs` works on first
+ * use; it is made here, before the daemon detaches, so a failure reaches the terminal.
+ * Returns 0, or 1 after printing why (a missing parent, a path that is not a directory). */
+static int mountpoint(const char *arg, char mnt[PATH_MAX])
+{
+	struct stat s;
+	if (!*arg)
+		return die("mountpoint '': empty path");
+	if (lstat(arg, &s) < 0 && errno == ENOENT) {
+		if (mkdir(arg, 0755) == 0) {
+			made_mnt = arg;
+		} else if (errno != EEXIST) { /* EEXIST: made meanwhile, checked below */
+			int e = errno;
+			char parent[PATH_MAX];
+			snprintf(parent, sizeof(parent), "%s", arg);
+			if (e == ENOENT)
+				return die("mountpoint '%s' does not exist and cannot be made: its "
+					   "parent directory '%s' does not exist", arg, dirname(parent));
+			return die("mountpoint '%s' does not exist and cannot be made in '%s': %s",
+				   arg, dirname(parent), strerror(e));
+		}
+	}
+	/* ENOENT here, after lstat found it: a symbolic link to nothing */
+	if (stat(arg, &s) < 0)
+		return die("mountpoint '%s': %s", arg, errno == ENOENT ? "a symbolic link to a "
+			   "missing path" : strerror(errno));
+	if (!S_ISDIR(s.st_mode))
+		return die("mountpoint '%s': not a directory", arg);
+	if (!realpath(arg, mnt))
+		return die("mountpoint '%s': %s", arg, strerror(errno));
+	return 0;
 }
 
 /* Every FUSE request keeps a process waiting, so the threads that serve them ask the
@@ -214,6 +302,13 @@ int main(int argc, char **argv)
 	const char *mnt_arg = argv[optind];
 	mopts = filter_opts(mopts);
 	bool ro = has_opt(mopts, "ro");
+	long warm_us = VV_WARM_DEFAULT_US;
+	if (take_num_opt(mopts, "warm", &warm_us) < 0)
+		return 2;
+	if (mopts && !*mopts) {
+		free(mopts);
+		mopts = NULL;
+	}
 
 	/* config: an explicit --config must exist; the default one may be missing */
 	struct vv_config cfg = { 0 };
@@ -222,15 +317,9 @@ int main(int argc, char **argv)
 		return die("%s", vv_errmsg());
 	free(cfgpath);
 
-	/* mountpoint */
-	struct stat s;
-	if (stat(mnt_arg, &s) < 0)
-		return die("mountpoint '%s': %s", mnt_arg, strerror(errno));
-	if (!S_ISDIR(s.st_mode))
-		return die("mountpoint '%s': not a directory", mnt_arg);
 	char mnt[PATH_MAX];
-	if (!realpath(mnt_arg, mnt))
-		return die("mountpoint '%s': %s", mnt_arg, strerror(errno));
+	if (mountpoint(mnt_arg, mnt))
+		return 1;
 
 	/* store */
 	char *storepath = store_arg ? strdup(store_arg) : cfg.store ? strdup(cfg.store)
@@ -278,7 +367,7 @@ int main(int argc, char **argv)
 		return die("out of memory");
 
 	int ret = 1;
-	fs.se = fuse_session_new(&args, vv_fs_count_ops(), sizeof(vv_fs_ops), &fs);
+	fs.se = fuse_session_new(&args, vv_fs_count_ops(warm_us > 0), sizeof(vv_fs_ops), &fs);
 	if (!fs.se)
 		goto out_set;
 	if (fuse_set_signal_handlers(fs.se) != 0)
@@ -287,9 +376,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "venvfs: cannot mount on '%s'\n", mnt);
 		goto out_signals;
 	}
+	made_mnt = NULL; /* mounted: a directory this run made stays */
 	if (fuse_daemonize(foreground) != 0)
 		goto out_unmount;
-	if (vv_fs_count_start() < 0 || vv_fs_worker_start(&fs) < 0) {
+	if (vv_fs_count_start() < 0 || vv_fs_worker_start(&fs) < 0 ||
+	    vv_fs_warm_start(warm_us) < 0) {
 		fprintf(stderr, "venvfs: %s\n", vv_errmsg());
 		goto out_unmount;
 	}
@@ -304,6 +395,7 @@ int main(int argc, char **argv)
 	fuse_loop_cfg_destroy(lc);
 
 out_worker:
+	vv_fs_warm_stop();
 	vv_fs_worker_stop(&fs);
 	vv_fs_count_write();
 out_unmount:
@@ -320,5 +412,6 @@ out_set:
 	vv_store_close(st);
 	vv_config_release(&cfg);
 	free(mopts);
+	unmake_mountpoint(); /* only when it never got mounted */
 	return ret;
 }

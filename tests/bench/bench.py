@@ -3,7 +3,7 @@
 native counterpart in the same run on the same machine.
 
 usage: tests/bench/bench.py [--build DIR] [--wheels DIR] [--python PY] [--quick]
-                            [--only ROW,...] [--out FILE] [--chart FILE]
+                            [--venvfs-opts OPTS] [--only ROW,...] [--out FILE] [--chart FILE]
 
 One command, well under 15 minutes on a 2-core machine: it builds the wheel corpus if
 --wheels is not given (tests/wheelcorpus.py repacks the install set and its dependencies
@@ -14,7 +14,9 @@ machine) and docs/benchmarks.svg (gnuplot, when installed).
 
 Rows alternate venvfs and native runs (A/B, several repetitions; medians, spread as
 min-max). Request counts come from the daemon itself (VENVFS_COUNT_FILE, SIGUSR1), so
-a caching regression shows up as counts, not only as seconds. This is a script, not a
+a caching regression shows up as counts, not only as seconds; with them come the time
+spent in the daemon's handlers (median, p99) and the daemon's CPU time, its request
+work apart from its idle-priority warm threads. This is a script, not a
 test: it measures, it does not fail on a missed target.
 """
 import argparse
@@ -84,6 +86,8 @@ def log(msg):
 class Mount:
     """A venvfs daemon in the foreground, counting its requests."""
 
+    opts = None  # -o for every mount (--venvfs-opts)
+
     def __init__(self, build, top, python, store=None):
         self.build, self.top = build, top
         self.store = store or os.path.join(top, "store")
@@ -100,8 +104,10 @@ class Mount:
 
     def up(self):
         e = dict(os.environ, VENVFS_COUNT_FILE=self.counts_file)
+        opts = ["-o", Mount.opts] if Mount.opts else []
         self.proc = subprocess.Popen([os.path.join(self.build, "venvfs"), "-f", "--store",
-                                      self.store, "--config", self.cfg, self.mnt], env=e)
+                                      self.store, "--config", self.cfg] + opts + [self.mnt],
+                                     env=e)
         for _ in range(600):
             if os.path.ismount(self.mnt):
                 return self
@@ -142,10 +148,50 @@ class Mount:
         for _ in range(500):
             try:
                 with open(self.counts_file) as f:
-                    return json.load(f)
+                    d = json.load(f)
+                self.hist = {b: n for b, n in d.pop("handler_ns", [])}
+                self.cpu = self.cpu_ns()
+                return d
             except (FileNotFoundError, json.JSONDecodeError):
                 time.sleep(0.01)
         raise SystemExit("venvfs did not write its request counts")
+
+    def cpu_ns(self):
+        """CPU time of the daemon's threads so far: (request work, warm threads), in ns."""
+        work = warm = 0
+        task = f"/proc/{self.proc.pid}/task"
+        for t in os.listdir(task):
+            try:
+                with open(f"{task}/{t}/comm") as f:
+                    comm = f.read().strip()
+                with open(f"{task}/{t}/schedstat") as f:
+                    ns = int(f.read().split()[0])
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            if comm == "venvfs-warm":
+                warm += ns
+            else:
+                work += ns
+        return work, warm
+
+    def since(self, hist0, cpu0, runs=1):
+        """Since an earlier counts(): time in handlers (median, p99) and daemon CPU per run,
+        as a note."""
+        h = {b: n - hist0.get(b, 0) for b, n in self.hist.items() if n - hist0.get(b, 0)}
+        total = sum(h.values())
+        if not total:
+            return ""
+        pct = {}
+        acc = 0
+        for b in sorted(h):
+            acc += h[b]
+            for q in (0.5, 0.99):
+                if q not in pct and acc >= q * total:
+                    pct[q] = b
+        work = (self.cpu[0] - cpu0[0]) / 1e9 / runs
+        warm = (self.cpu[1] - cpu0[1]) / 1e9 / runs
+        return (f"time in a handler median {pct[0.5] / 1000:.1f} µs, p99 {pct[0.99] / 1000:.1f} µs; "
+                f"daemon CPU {work:.2f} s per run, warm threads {warm:.2f} s (idle priority)")
 
     def rss_mib(self):
         with open(f"/proc/{self.proc.pid}/status") as f:
@@ -277,18 +323,20 @@ class Bench:
     def row_mkdir(self, m):
         tv, tn = [], []
         c0 = m.counts()
+        h0, u0 = m.hist, m.cpu
         for i in range(20):
             t = time.perf_counter()
             os.mkdir(os.path.join(m.mnt, f"mk{i}"))
             tv.append(time.perf_counter() - t)
         c1 = m.counts()
+        note = m.since(h0, u0, 20)
         for i in range(3):
             tn.append(timed([self.py, "-m", "venv", os.path.join(self.native, f"mk{i}")],
                             self.env))
         self.add(Row("mkdir", "`mkdir` of a new env (pip included)", med(tv), med(tn), "s",
                      "≤ 1 ms median", 0.001, "abs", "python -m venv", spread(tv), spread(tn),
                      {k: v / 20 for k, v in delta(c0, c1).items()},
-                     "requests per mkdir"))
+                     "requests per mkdir; " + note))
 
     # 2. pip install of the set through the mount vs into a native venv
     def row_pip(self, m):
@@ -303,11 +351,13 @@ class Bench:
             order = [("v", mine), ("n", nat)] if r % 2 == 0 else [("n", nat), ("v", mine)]
             for who, d in order:
                 c0 = m.counts() if who == "v" else None
+                h0, u0 = m.hist, m.cpu
                 t = timed([os.path.join(d, "bin", "pip")] + self.pipargs + ["-r", self.reqs],
                           self.env)
                 if who == "v":
                     tv.append(t)
                     cnt = delta(c0, m.counts())
+                    note = m.since(h0, u0)
                 else:
                     tn.append(t)
         self.big_v, self.big_n = mine, nat
@@ -315,7 +365,7 @@ class Bench:
         if self.want("pip"):
             self.add(Row("pip", f"`pip install` of {self.npkg} packages", med(tv), med(tn), "s",
                          "≤ 1.2 × native", 1.2, "ratio", "native venv", spread(tv),
-                         spread(tn), cnt))
+                         spread(tn), cnt, note=note))
 
     def import_cmd(self, d):
         return [os.path.join(d, "bin", "python"), "-c", "import " + ", ".join(IMPORT_SET)]
@@ -333,15 +383,18 @@ class Bench:
             timed(cn, self.env)
         tv, tn = [], []
         c0 = m.counts()
+        h0, u0 = m.hist, m.cpu
         for i in range(self.reps):
             pair = [(tv, cv), (tn, cn)] if i % 2 == 0 else [(tn, cn), (tv, cv)]
             for acc, c in pair:
                 acc.append(timed(c, self.env))
         c1 = m.counts()
+        note = m.since(h0, u0, self.reps)
         nmod = self.nmodules(self.big_n)
         self.add(Row("import", f"warm import of {nmod} modules", med(tv), med(tn), "s",
                      "≤ 1.05 × native", 1.05, "ratio", "native venv", spread(tv), spread(tn),
-                     {k: v / self.reps for k, v in delta(c0, c1).items()}, "requests per run"))
+                     {k: v / self.reps for k, v in delta(c0, c1).items()},
+                     "requests per run; " + note))
 
     # 4. the same import right after mounting: the kernel's caches of the mount are cold,
     #    the store's files are in the page cache
@@ -351,12 +404,14 @@ class Bench:
         for i in range(3 if self.a.quick else 5):
             m.remount()
             c0 = m.counts()
+            h0, u0 = m.hist, m.cpu
             tv.append(timed(cv, self.env))
             cnt = delta(c0, m.counts())
+            note = m.since(h0, u0)
             tn.append(timed(cn, self.env))
         self.add(Row("cold", "the same import right after mounting", med(tv), med(tn), "s",
                      "≤ 1.3 × native", 1.3, "ratio", "native venv (warm)", spread(tv),
-                     spread(tn), cnt))
+                     spread(tn), cnt, note=note))
 
     # 5. ls -lR of a big env, warm
     def row_ls(self, m):
@@ -517,7 +572,8 @@ def write_md(path, rows, a, ver, started, elapsed, chart):
         tot = sum(r.counts.values())
         kinds = ", ".join(f"{k} {v:g}" for k, v in
                           sorted(r.counts.items(), key=lambda kv: -kv[1]) if v >= 0.5)
-        L.append(f"| {r.what}{' (' + r.note + ')' if r.note.startswith('requests') else ''} "
+        per = r.note.split(";")[0]
+        L.append(f"| {r.what}{' (' + per + ')' if per.startswith('requests') else ''} "
                  f"| {tot:,.0f} | {kinds} |")
     if chart:
         L += ["", f"![measured figure as a fraction of its target]({os.path.basename(chart)})"]
@@ -593,6 +649,8 @@ def main():
     ap.add_argument("--python", default=shutil.which("python3"),
                     help="interpreter of the envs (default: python3 on PATH)")
     ap.add_argument("--quick", action="store_true", help="fewer repetitions and envs")
+    ap.add_argument("--venvfs-opts", help="-o options for every mount (an A/B of an option, "
+                    "e.g. warm=0)")
     ap.add_argument("--only", type=lambda s: s.split(","),
                     help="rows to run: mkdir,pip,import,cold,ls,rss,create-r,bytes,manyenvs")
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "benchmarks.md"))
@@ -602,6 +660,7 @@ def main():
                    ).strip()
     ver = out([a.python, "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"]).strip()
     a.wheels = corpus(a, a.python)
+    Mount.opts = a.venvfs_opts
     started, t0 = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), time.monotonic()
     b = Bench(a)
     try:

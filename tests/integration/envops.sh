@@ -2,7 +2,8 @@
 # envops.sh - env-level operations at the top of the mount: rename (mv) regenerates
 # everything that holds the env's path (pyvenv.cfg, activate, console-script shebangs,
 # also for a path with a space), rename never clobbers another env, rm -rf removes the
-# env from the store, and a new env of the same name starts fresh.
+# env from the store, and a new env of the same name starts fresh. venvctl's env
+# commands take --store and --config after the command name too.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -98,4 +99,20 @@ assert_eq "$(head -n 1 "$MNT/s2/bin/demo")" "#!$MNT/s2/bin/python" "shebang at a
 assert_eq "$("$MNT/s2/bin/demo")" "demoapp 1.0 demolib 2.0" "bin/demo at another mountpoint"
 env_at "$MNT/b"
 vv_umount
+
+# ---- venvctl: the global options among the command's arguments --------------------------------
+printf 'demolib==1.0\n' >"$VV_TMP/req.txt"
+printf '[venvfs]\n' >"$VV_TMP/venvfs.ini"
+check "$VENVCTL" create --store "$STORE" -r "$VV_TMP/req.txt" --find-links "$W" r1 >/dev/null
+assert_eq "$("$VENVCTL" freeze r1 --store "$STORE")" "demolib==1.0" "freeze NAME --store DIR"
+# a command option's value is never taken for a global option
+check "$VENVCTL" create r2 --prompt --store --store="$STORE" >/dev/null
+assert_eq "$(sed -n 's/^prompt = //p' "$STORE/envs/r2")" "--store" "prompt of create --prompt --store"
+check "$VENVCTL" clone r1 r3 --config "$VV_TMP/venvfs.ini" --store "$STORE" >/dev/null
+check "$VENVCTL" lock --store "$STORE" r3 >/dev/null
+assert_contains "$(cat "$STORE/envs/r3")" "locked = true" "lock --store DIR NAME"
+check "$VENVCTL" unlock r3 --store "$STORE" >/dev/null
+assert_not_contains "$(cat "$STORE/envs/r3")" "locked" "unlock NAME --store DIR"
+# after a `--` it is an operand: here an env name
+check_fail "$VENVCTL" --store "$STORE" lock -- --store 2>/dev/null
 check vv_ctl fsck

@@ -1,8 +1,10 @@
 #!/bin/bash
-# errors.sh - bad command lines fail fast and clearly: the daemon with a missing
-# mountpoint, a mountpoint that is a file, an unusable store, a bad config line and an
-# interpreter that does not exist; venvctl with unknown commands and options. Each exits
-# non-zero with one line on stderr naming the offending input.
+# errors.sh - bad command lines fail fast and clearly: the daemon with a mountpoint
+# whose parent is missing, a mountpoint that is a file or a dangling symlink, an unusable
+# store (a mountpoint it made for the run is taken back), a bad config line and an
+# interpreter that does not exist; venvctl with unknown commands and options, and bad
+# global options before or after the command. Each exits non-zero with one line on
+# stderr naming the offending input.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -30,8 +32,17 @@ touch "$VV_TMP/afile"
 mkdir -p "$VV_TMP/mp"
 
 # ---- the daemon ------------------------------------------------------------------------------
-expect_error "$VV_TMP/no-such-dir" "$VENVFS" -f --store "$STORE" "$VV_TMP/no-such-dir"
+expect_error "parent directory '$VV_TMP/no-such-dir' does not exist" \
+	"$VENVFS" -f --store "$STORE" "$VV_TMP/no-such-dir/mp"
+assert_missing "$VV_TMP/no-such-dir"
 expect_error "$VV_TMP/afile" "$VENVFS" -f --store "$STORE" "$VV_TMP/afile"
+ln -s "$VV_TMP/gone" "$VV_TMP/dangling"
+expect_error "'$VV_TMP/dangling': a symbolic link to a missing path" \
+	"$VENVFS" -f --store "$STORE" "$VV_TMP/dangling"
+assert_missing "$VV_TMP/gone"
+# the store cannot be opened: the mountpoint made for this run is removed again
+expect_error "$VV_TMP/afile/store" "$VENVFS" -f --store "$VV_TMP/afile/store" "$VV_TMP/new-mp"
+assert_missing "$VV_TMP/new-mp"
 # the store path is a regular file
 expect_error "$VV_TMP/afile" "$VENVFS" -f --store "$VV_TMP/afile" "$VV_TMP/mp"
 # the store would have to be created under a regular file (fails even for root)
@@ -70,6 +81,16 @@ assert_eq "$LAST_RC" 2 "venvctl exit status for a missing store"
 expect_error "$VV_TMP/bad.ini:3" "$VENVCTL" --config "$VV_TMP/bad.ini" stats
 assert_eq "$LAST_RC" 2 "venvctl exit status for a bad config"
 expect_error "command" "$VENVCTL" --store "$STORE"
+# the global options after the command: the same errors, named with the command
+expect_error "venvctl du: option '--store' needs a directory" "$VENVCTL" du --store
+assert_eq "$LAST_RC" 2 "venvctl exit status for a command's --store without a value"
+expect_error "venvctl gc: option '--store' needs a directory" "$VENVCTL" gc --store=
+expect_error "venvctl stats: option '--config' needs a file" "$VENVCTL" stats --json --config
+expect_error "$VV_TMP/no-store" "$VENVCTL" stats --store "$VV_TMP/no-store"
+expect_error "$VV_TMP/bad.ini:3" "$VENVCTL" stats --config "$VV_TMP/bad.ini"
+# given twice, the last one counts
+expect_error "$VV_TMP/no-store" "$VENVCTL" --store "$STORE" stats --store "$VV_TMP/no-store"
+check "$VENVCTL" --store "$VV_TMP/no-store" stats --store "$STORE" >/dev/null
 
 out=$("$VENVCTL" --help) || fail "venvctl --help failed"
 for w in stats fsck --store --config; do

@@ -4,7 +4,8 @@
 # on the unmounted store shrinks objects/, fsck stays clean and the remaining env still
 # imports, runs pip and lists its packages. Then gc with the default grace period runs
 # while the store is mounted and pip installs into another env: nothing written is
-# lost. Also du's per-env numbers and gc --dry-run.
+# lost. Also du's per-env numbers and gc --dry-run, and --store after the command
+# (du, gc, stats, python list) giving what it gives before it.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -18,6 +19,12 @@ python3 "$VV_LIB_DIR/mkwheel.py" "$W" otherpkg 1.0 --payload-size "$PAYLOAD" --m
 	>/dev/null
 python3 "$VV_LIB_DIR/mkwheel.py" "$W" latepkg 1.0 --payload-size "$PAYLOAD" --modules 30 \
 	--script late=latepkg:main >/dev/null
+
+# This test is about what removed envs and uninstalled packages leave. Env history would
+# keep the states before the uninstalls below as the envs' own (history.sh covers that;
+# since one entry per command, `pip install` then `pip uninstall` are two entries): off.
+mkdir -p "$XDG_CONFIG_HOME/venvfs"
+printf '[venvfs]\nhistory-keep = 0\n' >"$XDG_CONFIG_HOME/venvfs/venvfs.ini"
 
 du_sb() { du -sb "$STORE/objects" | cut -f1; }
 pipi() { # ENV PKG...
@@ -48,6 +55,23 @@ check_fail vv_ctl du nosuchenv
 
 check rm -rf "$MNT/gone"
 vv_umount
+
+# ---- the global options after the command, as before it ----------------------------------------
+# (vv_ctl puts --store first; a --store ignored would leave the default store, which
+# does not exist)
+nosecs() { python3 -c 'import json, sys; j = json.load(sys.stdin); j.pop("seconds"); print(j)'; }
+want=$(vv_ctl du --json)
+assert_eq "$("$VENVCTL" du --store "$STORE" --json)" "$want" "du --store DIR --json"
+assert_eq "$("$VENVCTL" du --json --store="$STORE")" "$want" "du --json --store=DIR"
+assert_eq "$("$VENVCTL" du keep --store "$STORE")" "$(vv_ctl du keep)" "du NAME --store DIR"
+want=$(vv_ctl gc --dry-run --grace 0 --json | nosecs)
+assert_eq "$("$VENVCTL" gc --dry-run --store "$STORE" --grace 0 --json | nosecs)" "$want" \
+	"gc --dry-run --store DIR"
+assert_eq "$("$VENVCTL" --store "$VV_TMP/other" gc --dry-run --grace 0 --json --store "$STORE" |
+	nosecs)" "$want" "gc --dry-run: the last --store counts"
+assert_eq "$("$VENVCTL" stats --json --store "$STORE")" "$(vv_ctl stats --json)" "stats --store DIR"
+assert_eq "$("$VENVCTL" python list --store "$STORE" --json)" "$(vv_ctl python list --json)" \
+	"python list --store DIR"
 
 before=$(du_sb)
 nobj=$(vv_objects_count)

@@ -166,6 +166,12 @@ assert_eq "$(complete_words venvctl python "")" "list" "completion after python"
 assert_eq "$(complete_words venvctl help un)" "unlock" "completion after help"
 assert_eq "$(cd "$VV_TMP" && complete_words venvctl --store "$STORE" add alpha whl/)" \
 	"whl/demo-1.0-py3-none-any.whl" "completion of wheel files after add NAME"
+# --store after the command: its value is a directory, and neither it nor the option
+# counts as an operand
+assert_eq "$(cd "$VV_TMP" && complete_words venvctl add --store "$STORE" al)" "alpha" \
+	"completion of env names after add --store DIR"
+assert_eq "$(cd "$VV_TMP" && complete_words venvctl du --store wh)" "whl" \
+	"completion of a directory after a command's --store"
 # the store from the config file when --store is not given
 mkdir -p "$XDG_CONFIG_HOME/venvfs"
 printf '[venvfs]\nstore = %s   ; the test store\n' "$STORE" >"$XDG_CONFIG_HOME/venvfs/venvfs.ini"

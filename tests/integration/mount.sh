@@ -8,7 +8,9 @@
 # the mount comes up with the store as source, ro and allow_other applied,
 # default_permissions on; python runs from it, writes get EROFS; umount stops the
 # daemon; a rw mount through mount(8) keeps what was made; the daemon's own command
-# line takes the store as first operand too, and refuses it given twice.
+# line takes the store as first operand too, and refuses it given twice. A missing
+# mountpoint is made when its parent exists (`venvfs DIR` as the README's first command,
+# daemonizing, and `-f` with a relative path); a missing parent is one clear error.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -112,4 +114,42 @@ rc=0
 assert_eq "$rc" 2 "store given twice"
 assert_contains "$(cat "$VV_TMP/err")" "store given twice" "store given twice"
 vv_is_mounted && fail "mounted although the store was given twice"
+check vv_ctl fsck -q
+
+# ---- a missing mountpoint is made when its parent exists ---------------------------------------
+# the README's first command, `venvfs ~/envs`, on a first run: no ~/envs, the default store
+check mkdir "$VV_TMP/home"
+NEW=$VV_TMP/home/envs
+new_gone() {
+	! pgrep -f -- "venvfs $NEW\$" >/dev/null
+}
+check "$VENVFS" "$NEW" # daemonizes once mounted
+vv_is_mounted "$NEW" || fail "venvfs DIR did not mount on the DIR it made"
+check mkdir "$NEW/first"
+out=$("$NEW/first/bin/python" -c 'import sys; print(sys.prefix)')
+assert_eq "$out" "$NEW/first" "python in an env of the made mountpoint"
+check fusermount3 -u "$NEW"
+vv_wait_for 20 new_gone || fail "the daemon on $NEW did not exit after the unmount"
+assert_dir "$NEW"
+assert_eq "$(stat -c %a "$NEW")" "$(printf '%o' $((0755 & ~$(umask))))" "mode of the made mountpoint"
+[[ -f $XDG_DATA_HOME/venvfs/envs/first ]] || fail "env made on $NEW is not in the default store"
+
+# -f and a relative mountpoint; the store given with --store
+check rmdir "$MNT"
+cd "$VV_TMP"
+"$VENVFS" -f --store "$STORE" mnt >>"$VV_LOG" 2>&1 &
+VV_PID=$!
+cd - >/dev/null
+vv_wait_for 20 vv_is_mounted || fail "venvfs -f --store STORE MISSING-DIR did not mount"
+check test -x "$MNT/web/bin/python"
+vv_umount
+assert_dir "$MNT"
+
+# a missing parent: exit status 1, one line naming the mountpoint and the parent, nothing made
+rc=0
+"$VENVFS" --store "$STORE" "$VV_TMP/nodir/mnt" 2>"$VV_TMP/err" || rc=$?
+assert_eq "$rc" 1 "exit status for a mountpoint whose parent is missing"
+assert_eq "$(cat "$VV_TMP/err")" "venvfs: mountpoint '$VV_TMP/nodir/mnt' does not exist and \
+cannot be made: its parent directory '$VV_TMP/nodir' does not exist" "missing parent"
+assert_missing "$VV_TMP/nodir"
 check vv_ctl fsck -q

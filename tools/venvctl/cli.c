@@ -81,8 +81,30 @@ bool vc_is_help(const char *a)
 	return !strcmp(a, "--help") || !strcmp(a, "-h");
 }
 
+int vc_global_opt(struct vc_ctx *c, int argc, char **argv, int *i)
+{
+	const char *a = argv[*i], *v = NULL;
+	int m;
+	if ((m = vc_opt_match(argc, argv, i, "--store", NULL, &v))) {
+		if (m < 0 || !*v)
+			return vc_usage_error(c, "option '--store' needs a directory");
+		c->store_opt = v;
+		return 0;
+	}
+	if ((m = vc_opt_match(argc, argv, i, "--config", NULL, &v))) {
+		if (m < 0 || !*v)
+			return vc_usage_error(c, "option '--config' needs a file");
+		c->config_opt = v;
+		return 0;
+	}
+	if (a[0] == '-' && a[1])
+		return vc_usage_error(c, "unknown option '%s'", a);
+	return vc_usage_error(c, "unexpected argument '%s'", a);
+}
+
 /* Parse a command's own flags: each entry of flags is a long option (e.g. "--json")
- * with an optional short form; the matching bool is set. Everything else is an error. */
+ * with an optional short form; the matching bool is set. The global options are taken
+ * too; everything else is an error. */
 int vc_parse_flags(struct vc_ctx *c, int argc, char **argv, const struct vc_flag *flags,
 		       size_t nflags, bool *help)
 {
@@ -98,11 +120,8 @@ int vc_parse_flags(struct vc_ctx *c, int argc, char **argv, const struct vc_flag
 				ok = true;
 			}
 		}
-		if (ok)
-			continue;
-		if (argv[i][0] == '-' && argv[i][1])
-			return vc_usage_error(c, "unknown option '%s'", argv[i]);
-		return vc_usage_error(c, "unexpected argument '%s'", argv[i]);
+		if (!ok && vc_global_opt(c, argc, argv, &i))
+			return VC_EXIT_USAGE;
 	}
 	return 0;
 }

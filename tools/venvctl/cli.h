@@ -65,7 +65,14 @@ int vc_usage_error(const struct vc_ctx *c, const char *fmt, ...)
 int vc_opt_match(int argc, char **argv, int *i, const char *lng, const char *shrt,
 		 const char **value);
 bool vc_is_help(const char *a);
-/* Parse argv[1..] as flags only; *help is set on -h/--help. Returns 0 or VC_EXIT_USAGE. */
+/* argv[*i], an argument the command does not know, as a global option: --store DIR or
+ * --config FILE are taken after the command as before it (into c, *i past a separate
+ * value; the last one given counts) and return 0; anything else is a usage error
+ * (an unknown option, an unexpected argument, a missing or empty value): VC_EXIT_USAGE
+ * after saying so. */
+int vc_global_opt(struct vc_ctx *c, int argc, char **argv, int *i);
+/* Parse argv[1..] as flags (and global options) only; *help is set on -h/--help.
+ * Returns 0 or VC_EXIT_USAGE. */
 int vc_parse_flags(struct vc_ctx *c, int argc, char **argv, const struct vc_flag *flags,
 		   size_t nflags, bool *help);
 

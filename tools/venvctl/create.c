@@ -92,8 +92,7 @@ static int cmd_create(struct vc_ctx *c, int argc, char **argv)
 			cr.upgrade = true;
 		} else if (!strcmp(a, "--upgrade-deps")) {
 			cr.upgrade_deps = true;
-		} else {
-			rc = vc_usage_error(c, "unknown option '%s'", a);
+		} else if ((rc = vc_global_opt(c, argc, argv, &i))) {
 			goto out;
 		}
 	}
@@ -245,8 +244,7 @@ static int cmd_add(struct vc_ctx *c, int argc, char **argv)
 				goto out;
 			}
 			links[nlinks++] = v;
-		} else {
-			rc = vc_usage_error(c, "unknown option '%s'", a);
+		} else if ((rc = vc_global_opt(c, argc, argv, &i))) {
 			goto out;
 		}
 	}

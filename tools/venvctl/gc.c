@@ -56,10 +56,8 @@ static int cmd_gc(struct vc_ctx *c, int argc, char **argv)
 			if (m < 0 || parse_seconds(v, &o.grace_s) < 0)
 				return vc_usage_error(c, "option '--grace' needs a whole number of "
 						 "seconds (0 or more)");
-		} else if (a[0] == '-' && a[1]) {
-			return vc_usage_error(c, "unknown option '%s'", a);
-		} else {
-			return vc_usage_error(c, "unexpected argument '%s'", a);
+		} else if (vc_global_opt(c, argc, argv, &i)) {
+			return VC_EXIT_USAGE;
 		}
 	}
 	int rc = vc_open_store(c);

@@ -158,7 +158,8 @@ static int cmd_history(struct vc_ctx *c, int argc, char **argv)
 		} else if (!strcmp(a, "--json")) {
 			json = true;
 		} else if (a[0] == '-' && a[1]) {
-			return vc_usage_error(c, "unknown option '%s'", a);
+			if (vc_global_opt(c, argc, argv, &i))
+				return VC_EXIT_USAGE;
 		} else if (name) {
 			return vc_usage_error(c, "unexpected argument '%s' (one env at a time)", a);
 		} else {
@@ -181,7 +182,8 @@ static int cmd_rollback(struct vc_ctx *c, int argc, char **argv)
 			vc_print_command_help(stdout, c->self);
 			return 0;
 		} else if (a[0] == '-' && a[1]) {
-			return vc_usage_error(c, "unknown option '%s'", a);
+			if (vc_global_opt(c, argc, argv, &i))
+				return VC_EXIT_USAGE;
 		} else if (nargs == 2) {
 			return vc_usage_error(c, "unexpected argument '%s'", a);
 		} else {
@@ -279,7 +281,8 @@ static int cmd_snapshot(struct vc_ctx *c, int argc, char **argv)
 		} else if (!strcmp(a, "--list") || !strcmp(a, "-l")) {
 			list = true;
 		} else if (a[0] == '-' && a[1]) {
-			return vc_usage_error(c, "unknown option '%s'", a);
+			if (vc_global_opt(c, argc, argv, &i))
+				return VC_EXIT_USAGE;
 		} else if (nargs == 2) {
 			return vc_usage_error(c, "unexpected argument '%s'", a);
 		} else {

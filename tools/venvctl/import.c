@@ -39,8 +39,8 @@ static int positionals(struct vc_ctx *c, int argc, char **argv, const char **pos
 			int m = opt ? opt(c, argc, argv, &i, arg) : 0;
 			if (m < 0)
 				return -m;
-			if (m == 0)
-				return vc_usage_error(c, "unknown option '%s'", a);
+			if (m == 0 && vc_global_opt(c, argc, argv, &i))
+				return VC_EXIT_USAGE;
 		}
 	}
 	return 0;

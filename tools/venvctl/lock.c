@@ -34,8 +34,8 @@ static int lock_or_unlock(struct vc_ctx *c, int argc, char **argv, bool locked)
 			while (++i < argc)
 				names[n++] = argv[i];
 		} else if (a[0] == '-' && a[1]) {
-			rc = vc_usage_error(c, "unknown option '%s'", a);
-			goto out;
+			if ((rc = vc_global_opt(c, argc, argv, &i)))
+				goto out;
 		} else {
 			names[n++] = a;
 		}

@@ -1,5 +1,7 @@
 /*
  * main.c - venvctl's entry point: global options, the command table, usage text.
+ * The global options may also follow the command: each command's parser hands the
+ * arguments it does not know to vc_global_opt().
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -99,6 +101,9 @@ static void print_usage(FILE *f)
 	      "    -h, --help     show this text; after a command, that command's help\n"
 	      "    -V, --version  show the version\n"
 	      "\n"
+	      "    --store and --config may also follow COMMAND, among its options (`venvctl\n"
+	      "    du --store DIR`); given twice, the last one counts.\n"
+	      "\n"
 	      "NOTES\n"
 	      "    stats, du and fsck read what is committed in the store: the objects and the\n"
 	      "    root tree recorded in each envs/NAME. A mounted env commits its changes\n"
@@ -132,7 +137,6 @@ int main(int argc, char **argv)
 	int i = 1;
 	for (; i < argc; i++) {
 		const char *a = argv[i];
-		int m;
 		if (!strcmp(a, "--")) {
 			i++;
 			break;
@@ -147,30 +151,8 @@ int main(int argc, char **argv)
 			printf("venvctl (venvfs) %s\n", VV_VERSION);
 			return 0;
 		}
-		if ((m = vc_opt_match(argc, argv, &i, "--store", NULL, &c.store_opt))) {
-			if (m < 0) {
-				vc_msg(NULL, "option '--store' needs a directory (see 'venvctl --help')");
-				return VC_EXIT_USAGE;
-			}
-			continue;
-		}
-		if ((m = vc_opt_match(argc, argv, &i, "--config", NULL, &c.config_opt))) {
-			if (m < 0) {
-				vc_msg(NULL, "option '--config' needs a file (see 'venvctl --help')");
-				return VC_EXIT_USAGE;
-			}
-			continue;
-		}
-		vc_msg(NULL, "unknown option '%s' (see 'venvctl --help')", a);
-		return VC_EXIT_USAGE;
-	}
-	if (c.store_opt && !*c.store_opt) {
-		vc_msg(NULL, "option '--store' needs a directory, got an empty string");
-		return VC_EXIT_USAGE;
-	}
-	if (c.config_opt && !*c.config_opt) {
-		vc_msg(NULL, "option '--config' needs a file, got an empty string");
-		return VC_EXIT_USAGE;
+		if (vc_global_opt(&c, argc, argv, &i))
+			return VC_EXIT_USAGE;
 	}
 	if (i >= argc) {
 		vc_msg(NULL, "no command given (see 'venvctl --help')");

@@ -242,11 +242,7 @@ static int cmd_fsck(struct vc_ctx *c, int argc, char **argv)
 				goto out;
 			}
 			sources[nsources++] = v;
-		} else if (a[0] == '-' && a[1]) {
-			rc = vc_usage_error(c, "unknown option '%s'", a);
-			goto out;
-		} else {
-			rc = vc_usage_error(c, "unexpected argument '%s'", a);
+		} else if ((rc = vc_global_opt(c, argc, argv, &i))) {
 			goto out;
 		}
 	}
@@ -440,8 +436,7 @@ static int cmd_du(struct vc_ctx *c, int argc, char **argv)
 			json = true;
 		} else if (!strcmp(a, "--bytes") || !strcmp(a, "-b")) {
 			exact = true;
-		} else {
-			rc = vc_usage_error(c, "unknown option '%s'", a);
+		} else if ((rc = vc_global_opt(c, argc, argv, &i))) {
 			goto out;
 		}
 	}
