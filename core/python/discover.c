@@ -5,7 +5,9 @@
  * Discovery of several interpreters walks $PATH, pyenv's versions, /usr/bin and the
  * config's list, resolves every candidate through the same cache (so known binaries
  * cost a stat, and each shim script runs at most once), and sorts what works by
- * version. Selection by version prefix picks from that list.
+ * version. pyenv's shims are read, not run: the default one through pyenv.c, and the
+ * rest are left out for the versions they lead to. Selection by version prefix picks
+ * from that list.
  */
 #include "python/python.h"
 #include "python/python_int.h"
@@ -78,9 +80,23 @@ int vv_python_resolve(struct vv_store *st, const char *configured, struct vv_pyt
 		return r;
 	}
 
+	/* A pyenv shim: what it would run, read from pyenv's files (pyenv.c). */
+	bool elf = python_is_elf(cand);
+	if (!elf) {
+		char *target;
+		if ((r = python_pyenv_target(cand, &target)) < 0) {
+			free(cand);
+			return r;
+		}
+		if (r == PYTHON_PYENV_FOUND) {
+			free(cand);
+			cand = target;
+			elf = true;
+		}
+	}
 	/* A real binary with fresh cached facts: no process at all. */
 	struct vv_python known = { 0 };
-	if (python_is_elf(cand)) {
+	if (elf) {
 		char rp[PATH_MAX];
 		if (realpath(cand, rp)) {
 			r = python_cache_fresh(st, rp, out, NULL);
@@ -94,8 +110,8 @@ int vv_python_resolve(struct vv_store *st, const char *configured, struct vv_pyt
 			}
 		}
 	}
-	/* A shim script, or facts not cached yet: run it once. Facts that only lack the
-	 * marker values are used as they are if that fails. */
+	/* Facts not cached yet, or a script that only running can tell: run it once.
+	 * Facts that only lack the marker values are used as they are if that fails. */
 	struct vv_python py, cached = { 0 };
 	r = python_learn(cand, NULL, &py);
 	free(cand);
@@ -201,8 +217,10 @@ static int add_candidate(struct cands *c, const char *path)
 }
 
 /* Add dir/NAME for every interpreter-looking NAME in dir (sorted by name; `only` keeps
- * just that name). A missing or unreadable directory adds nothing. */
-static int add_dir_candidates(struct cands *c, const char *dir, size_t dirlen, const char *only)
+ * just that name). A missing or unreadable directory adds nothing. With roots, pyenv
+ * shims are left out and the pyenv roots they name added to roots. */
+static int add_dir_candidates(struct cands *c, const char *dir, size_t dirlen, const char *only,
+			      struct strv *roots)
 {
 	char *d = strndup(dir, dirlen);
 	if (!d)
@@ -229,7 +247,16 @@ static int add_dir_candidates(struct cands *c, const char *dir, size_t dirlen, c
 			r = vv_err(-ENOMEM, "out of memory");
 			break;
 		}
-		r = add_candidate(c, cand);
+		char root[PATH_MAX];
+		if (roots && python_pyenv_shim(cand, root)) {
+			size_t k = 0;
+			while (k < roots->n && strcmp(roots->v[k], root))
+				k++;
+			if (k == roots->n)
+				r = strv_push(roots, strdup(root));
+		} else {
+			r = add_candidate(c, cand);
+		}
 		free(cand);
 	}
 	strv_free(&names);
@@ -276,7 +303,7 @@ static int add_pyenv_candidates(struct cands *c, const char *root)
 			r = vv_err(-ENOMEM, "out of memory");
 			break;
 		}
-		r = add_dir_candidates(c, bin, strlen(bin), "python3");
+		r = add_dir_candidates(c, bin, strlen(bin), "python3", NULL);
 		free(bin);
 	}
 	strv_free(&vers);
@@ -338,26 +365,28 @@ int vv_python_discover_all(struct vv_store *st, const struct vv_config *cfg,
 	if (r == 0 && defpath && realpath(defpath, defreal))
 		r = add_candidate(&c, defpath);
 
-	/* pyenv's shims (bash scripts, ~0.1 s a run) all lead into its versions/, which
-	 * is searched directly below: only the default one is run, to know the default. */
-	char *proot = pyenv_root(), *shims = NULL;
-	if (proot && asprintf(&shims, "%s/shims", proot) < 0)
-		shims = NULL;
+	/* pyenv's shims (bash scripts, ~0.1 s a run) all lead into a pyenv root's versions/,
+	 * searched directly below, or to an interpreter on PATH: the scan leaves them out,
+	 * and the default, when it is one, is resolved from pyenv's files (pyenv.c). */
+	struct strv roots = { 0 };
+	char *proot = pyenv_root();
+	int pushed = proot ? strv_push(&roots, proot) : 0;
+	if (r == 0)
+		r = pushed;
 	const char *path = getenv("PATH");
 	for (const char *p = path ? path : ""; r == 0 && *p;) {
 		size_t n = strcspn(p, ":");
-		if (n && p[0] == '/' && !(shims && strlen(shims) == n && !strncmp(p, shims, n)))
-			r = add_dir_candidates(&c, p, n, NULL);
+		if (n && p[0] == '/')
+			r = add_dir_candidates(&c, p, n, NULL, &roots);
 		p += n;
 		if (*p == ':')
 			p++;
 	}
-	if (r == 0 && proot)
-		r = add_pyenv_candidates(&c, proot);
-	free(proot);
-	free(shims);
+	for (size_t i = 0; r == 0 && i < roots.n; i++)
+		r = add_pyenv_candidates(&c, roots.v[i]);
+	strv_free(&roots);
 	if (r == 0)
-		r = add_dir_candidates(&c, "/usr/bin", 8, NULL);
+		r = add_dir_candidates(&c, "/usr/bin", 8, NULL, NULL);
 	for (size_t i = 0; r == 0 && cfg && i < cfg->npythons; i++) {
 		if (is_exec_file(cfg->pythons[i]))
 			r = add_candidate(&c, cfg->pythons[i]);

@@ -57,9 +57,11 @@ struct vv_python {
 };
 
 /* Find the interpreter to use: `configured` if not NULL (a path or a command name),
- * else the first `python3` on $PATH. Shims (scripts such as pyenv's) are resolved to
- * the real binary by asking the interpreter for sys.executable. Then load cached facts
- * from the store or learn them (running the interpreter once) and cache them.
+ * else the first `python3` on $PATH. A pyenv shim is resolved to the binary it would
+ * run from pyenv's files (the selected version), running nothing; other scripts, and
+ * pyenv shims whose choice those files cannot tell for sure, are run and asked for
+ * sys.executable. Then load cached facts from the store or learn them (running the
+ * interpreter once) and cache them.
  * Errors: -ENOENT "no Python interpreter found ..." with what was tried. */
 int vv_python_resolve(struct vv_store *st, const char *configured, struct vv_python *out);
 
@@ -126,9 +128,10 @@ struct vv_pydisc {
  * $PYENV_ROOT (else ~/.pyenv) versions/x/bin/python3, /usr/bin/python3.N, the config's
  * `python` and `pythons` (cfg may be NULL). Each candidate is resolved like
  * vv_python_resolve (an ELF with fresh cached facts starts no process; a shim runs at
- * most once per call) and the results are deduplicated by real executable. pyenv's own
- * shims directory is not searched (its shims lead into versions/, which is), except
- * that its python3 is run when it is the default. Candidates
+ * most once per call) and the results are deduplicated by real executable. pyenv shims
+ * on $PATH are left out (they lead into versions/, which is searched for every pyenv
+ * root they name); the default, when it is one, is resolved as vv_python_resolve
+ * does. Candidates
  * that fail (broken shims, Python below 3.6) are listed in skipped, never fatal.
  * Errors: only -ENOMEM and store failures. Release with vv_pydisc_release(). */
 int vv_python_discover_all(struct vv_store *st, const struct vv_config *cfg,

@@ -6,6 +6,7 @@
  *   pyversion.c  version numbers: comparing, prefixes, Requires-Python
  *   probe.c      running an interpreter once and parsing what it says
  *   pycache.c    the pythons/KEY cache: facts per real executable, skeleton ids
+ *   pyenv.c      what a pyenv shim would run, from pyenv's files, running nothing
  *   discover.c   finding interpreters: the one to use, every installed one, by version
  */
 #ifndef VV_PYTHON_INT_H
@@ -65,5 +66,20 @@ int python_cache_fresh(struct vv_store *st, const char *exe, struct vv_python *p
  * Saves when anything changed. */
 int python_merge_and_save(struct vv_store *st, struct vv_python *learned,
 			  struct vv_python *cached, bool fresh);
+
+/* ---- pyenv.c */
+
+/* Is path a shim in the exact form pyenv writes (a script that runs `pyenv exec`)? Its
+ * PYENV_ROOT into root (PATH_MAX bytes). */
+bool python_pyenv_shim(const char *path, char *root);
+
+enum { PYTHON_PYENV_NOT_SHIM, PYTHON_PYENV_FOUND, PYTHON_PYENV_RUN };
+
+/* What the pyenv shim path (as it would be executed) would run, from pyenv's files,
+ * running nothing: PYTHON_PYENV_FOUND and *target (malloc'd, not resolved:
+ * ROOT/versions/V/bin/PROG, or the "system" one on PATH), an ELF binary;
+ * PYTHON_PYENV_RUN when only running the shim can tell; PYTHON_PYENV_NOT_SHIM for
+ * anything that is not a pyenv shim; -ENOMEM. */
+int python_pyenv_target(const char *path, char **target);
 
 #endif

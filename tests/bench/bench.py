@@ -34,6 +34,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # ~50 distributions with their dependencies (moto, boto3, IPython, sympy, ...)
 INSTALL_SET = ["flask", "requests", "boto3", "pydantic", "ipython", "sympy", "networkx", "moto"]
+# the same without IPython: 33 distributions
+SHIM_SET = [p for p in INSTALL_SET if p != "ipython"]
 # ~2,000 modules
 IMPORT_SET = ["moto", "boto3", "botocore.session", "flask", "pydantic", "IPython", "sympy",
               "networkx", "requests", "jinja2", "werkzeug", "urllib3"]
@@ -279,18 +281,19 @@ class Bench:
         ok = {None: "", True: "met", False: "NOT met"}[row.met]
         log(f"{row.what}: venvfs {fmt(row.v, row.unit)}, native {fmt(row.n, row.unit)} {ok}")
 
-    # -- pins of the install set, from a native dry run --
-    def pins(self):
+    # -- pins of a set (the install set by default), from a native dry run --
+    def pins(self, dists=INSTALL_SET, reqs=None):
         nv = os.path.join(self.native, "resolve")
-        run([self.py, "-m", "venv", nv], env=self.env)
+        if not os.path.isdir(nv):
+            run([self.py, "-m", "venv", nv], env=self.env)
         rep = os.path.join(self.top, "report.json")
         run([os.path.join(nv, "bin", "pip"), "install", "-q", "--dry-run", "--ignore-installed",
-             "--report", rep, "--no-index", "--find-links", self.a.wheels] + INSTALL_SET,
+             "--report", rep, "--no-index", "--find-links", self.a.wheels] + dists,
             env=self.env)
         with open(rep) as f:
             inst = json.load(f)["install"]
         pins = sorted(f"{i['metadata']['name']}=={i['metadata']['version']}" for i in inst)
-        with open(self.reqs, "w") as f:
+        with open(reqs or self.reqs, "w") as f:
             f.write("\n".join(pins) + "\n")
         return len(pins)
 
@@ -314,6 +317,8 @@ class Bench:
                 self.row_rss(m)
         if self.want("create-r"):
             self.row_create_r()
+        if self.want("create-shim"):
+            self.row_create_shim()
         if self.want("bytes"):
             self.row_bytes()
         if self.want("manyenvs"):
@@ -476,7 +481,61 @@ class Bench:
         if not ok:
             log(f"pip check failed: {chk.stdout}{chk.stderr}")
 
-    # 8. store bytes for 50 envs with the same packages
+    # 8. the same from a shell where pyenv is set up: the default python3 is pyenv's shim
+    #    (a bash script, ~0.1 s a run), whose choice venvctl reads from pyenv's files
+    def row_create_shim(self):
+        pyenv = shutil.which("pyenv") or os.path.expanduser("~/.pyenv/bin/pyenv")
+        if not os.access(pyenv, os.X_OK):
+            log("create-shim: pyenv is not installed, row skipped")
+            return
+        root = out([pyenv, "root"]).strip()
+        shims = os.path.join(root, "shims")
+        shim = os.path.join(shims, "python3")
+        # the version whose interpreter is --python's (the corpus is built for it)
+        vers = os.path.join(root, "versions")
+        name = next((v for v in sorted(os.listdir(vers)) if os.path.realpath(
+            os.path.join(vers, v, "bin", "python3")) == self.py), None) if os.path.isdir(
+            vers) else None
+        if not os.access(shim, os.X_OK) or not name:
+            log(f"create-shim: no python3 shim, or {self.py} is no pyenv version: row skipped")
+            return
+        # the shell: pyenv's shims first on PATH, no variable `pyenv exec` sets, a project
+        # directory whose .python-version names the version
+        e = {k: v for k, v in os.environ.items()
+             if not k.startswith(("PYENV_", "_PYENV_")) or k == "PYENV_ROOT"}
+        e["PATH"] = ":".join([shims] + [d for d in os.environ.get("PATH", "").split(":")
+                                        if d and d != shims and not d.startswith(vers + "/")])
+        work = os.path.join(self.top, "project")
+        os.makedirs(work)
+        with open(os.path.join(work, ".python-version"), "w") as f:
+            f.write(name + "\n")
+        e["PWD"] = work
+        reqs = os.path.join(self.top, "reqs-shim.txt")
+        npkg = self.pins(SHIM_SET, reqs)
+        st = os.path.join(self.top, "shimstore")
+        cfg = os.path.join(self.top, "empty.ini")  # no `python`: python3 on PATH
+        open(cfg, "w").close()
+        ctl = [self.venvctl, "--store", st, "--config", cfg, "create"]
+        got = out(ctl + ["first", "-r", reqs, "--find-links", self.a.wheels], env=e, cwd=work)
+        # the interpreter the env got is the one running the shim gives
+        ran = out([shim, "-c", "import os, sys; print(os.path.realpath(sys.executable))"],
+                  env=e, cwd=work).strip()
+        same = f"({ran})" in got
+        if not same:
+            log(f"create-shim: the env's interpreter is not {ran}: {got}")
+        tv = []
+        for i in range(max(self.reps, 11)):
+            tv.append(timed(ctl + [f"s{i}", "-r", reqs], e, cwd=work))
+        # for scale: the shim alone, as every create ran it before
+        tn = [timed([shim, "-c", "pass"], e, cwd=work) for _ in range(5)]
+        self.add(Row("create-shim", f"an env from {npkg} stored packages, the default python3 "
+                     "a pyenv shim (`venvctl create -r`)", med(tv), med(tn), "s", "≤ 50 ms",
+                     0.05, "abs", "the shim alone (`python3 -c pass`)", spread(tv), spread(tn),
+                     note=f"PATH with pyenv's shims first, `.python-version` naming {name} in "
+                     "the working directory; the env's interpreter "
+                     f"{'is' if same else 'is NOT'} the one running the shim gives"))
+
+    # 9. store bytes for 50 envs with the same packages
     def row_bytes(self):
         n = 10 if self.a.quick else 50
         st = os.path.join(self.top, "bytestore")
@@ -495,7 +554,7 @@ class Bench:
                      note=f"one copy: {fmt(one, 'B')}; native: {n} × `du -sb` of one venv "
                      "with the set installed by pip"))
 
-    # 9. 10,000 envs in one mount
+    # 10. 10,000 envs in one mount
     def row_manyenvs(self):
         n = 1000 if self.a.quick else 10000
         top = os.path.join(self.top, "many")
@@ -652,7 +711,8 @@ def main():
     ap.add_argument("--venvfs-opts", help="-o options for every mount (an A/B of an option, "
                     "e.g. warm=0)")
     ap.add_argument("--only", type=lambda s: s.split(","),
-                    help="rows to run: mkdir,pip,import,cold,ls,rss,create-r,bytes,manyenvs")
+                    help="rows to run: mkdir,pip,import,cold,ls,rss,create-r,create-shim,bytes,"
+                    "manyenvs")
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "benchmarks.md"))
     ap.add_argument("--chart", default=os.path.join(ROOT, "docs", "benchmarks.svg"))
     a = ap.parse_args()

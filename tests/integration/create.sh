@@ -242,3 +242,45 @@ if [[ -n $PAIR ]]; then
 		"up: demolib kept by --upgrade"
 fi
 vv_umount
+
+# ---- the default python3 through a pyenv shim: read from pyenv's files, not run ----------
+# A pyenv shim is a bash script (`pyenv exec`), and so is every pyenv command. With a
+# `bash` first on PATH that leaves a mark, `create` through the shim (the default python3,
+# and --python X.Y) must leave none and get the interpreter running the shim gives; the
+# shim itself, run with the same PATH, leaves the mark, so the check can fail. Skipped
+# only where pyenv is not installed.
+PYENV=$(command -v pyenv || true)
+if [[ -z $PYENV && -x ${PYENV_ROOT:-$HOME/.pyenv}/bin/pyenv ]]; then
+	PYENV=${PYENV_ROOT:-$HOME/.pyenv}/bin/pyenv
+fi
+if [[ -z $PYENV ]]; then
+	vv_note "pyenv is not installed: the pyenv shim check is skipped"
+else
+	PROOT=$("$PYENV" root)
+	SHIM=$PROOT/shims/python3
+	[[ -x $SHIM ]] || fail "pyenv ($PYENV) has no python3 shim: $SHIM"
+	WRAP=$VV_TMP/wrapbin RAN=$VV_TMP/bash-ran
+	mkdir "$WRAP"
+	printf '#!/bin/sh\necho "$*" >>"%s"\nexec "%s" "$@"\n' "$RAN" "$(command -v bash)" \
+		>"$WRAP/bash"
+	chmod +x "$WRAP/bash"
+	# A shell where pyenv is set up, without what `pyenv exec` leaves in the environment.
+	shim_env() (
+		unset PYENV_VERSION PYENV_DIR PYENV_HOOK_PATH BASH_ENV "${!_PYENV_SHIM_PATH@}"
+		cd "$VV_TMP"
+		PATH="$WRAP:$PROOT/shims:/usr/bin:/bin" "$@"
+	)
+	read -r want wantxy < <(shim_env "$SHIM" -c \
+		'import os, sys; print(os.path.realpath(sys.executable), "%d.%d" % sys.version_info[:2])')
+	[[ -n $want && -s $RAN ]] || fail "running $SHIM did not run the bash on PATH"
+	rm "$RAN"
+	out=$(shim_env "$VENVCTL" --store "$STORE" create shimenv) ||
+		fail "create through the pyenv shim failed: $out"
+	assert_contains "$out" "($want)" "create through the pyenv shim: the interpreter"
+	[[ ! -e $RAN ]] || fail "create through the pyenv shim ran bash: $(cat "$RAN")"
+	out=$(shim_env "$VENVCTL" --store "$STORE" create --python "$wantxy" shimxy) ||
+		fail "create --python $wantxy with pyenv's shims on PATH failed: $out"
+	assert_contains "$out" "Python $wantxy." "create --python $wantxy: the interpreter"
+	[[ ! -e $RAN ]] || fail "create --python $wantxy ran bash: $(cat "$RAN")"
+	assert_eq "$(cfg_val "$STORE/envs/shimenv" python)" "$want" "envs/shimenv interpreter"
+fi
