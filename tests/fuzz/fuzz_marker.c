@@ -12,22 +12,9 @@
 #include <string.h>
 
 #include "pkg/marker.h"
+#include "../marker_env.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static const struct vv_marker_env env = {
-	.python_version = "3.11",
-	.python_full_version = "3.11.7",
-	.implementation_name = "cpython",
-	.implementation_version = "3.11.7",
-	.platform_python_implementation = "CPython",
-	.sys_platform = "linux",
-	.os_name = "posix",
-	.platform_system = "Linux",
-	.platform_machine = "x86_64",
-	.platform_release = "6.1.0-18-amd64",
-	.platform_version = "#1 SMP PREEMPT_DYNAMIC Debian 6.1.76-1 (2024-02-01)",
-};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -41,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t len = strlen(m);
 	const char *e1 = NULL, *e2 = NULL;
 	int c = vv_marker_eval(m, NULL, &e1);
-	int v = vv_marker_eval(m, &env, &e2);
+	int v = vv_marker_eval(m, &vt_marker_env, &e2);
 	if ((c != 0 && c != -EINVAL) || (v != 0 && v != 1 && v != -EINVAL))
 		abort();
 	if (c < 0 && v >= 0)
@@ -57,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		for (size_t i = 0; i < 2; i++) {
 			snprintf(buf, 2 * len + 6, "%s%s%s", m, joins[i], m);
-			if (vv_marker_eval(buf, &env, NULL) != v)
+			if (vv_marker_eval(buf, &vt_marker_env, NULL) != v)
 				abort();
 		}
 		free(buf);

@@ -11,6 +11,7 @@
 
 #include "pkg/marker.h"
 #include "pkg/pkg.h"
+#include "../marker_env.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -61,22 +62,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 * many lines there are. */
 	size_t pins = 0, skipped = 0, pins2 = 0, skipped2 = 0;
 	char *report = NULL, *report2 = NULL;
-	static const struct vv_marker_env env = {
-		.python_version = "3.11",
-		.python_full_version = "3.11.7",
-		.implementation_name = "cpython",
-		.implementation_version = "3.11.7",
-		.platform_python_implementation = "CPython",
-		.sys_platform = "linux",
-		.os_name = "posix",
-		.platform_system = "Linux",
-		.platform_machine = "x86_64",
-		.platform_release = "6.1.0-18-amd64",
-		.platform_version = "#1 SMP PREEMPT_DYNAMIC Debian 6.1.76-1 (2024-02-01)",
-	};
 	int r1 = vv_pkg_reqs_check((const char *)data, size, "fuzz.txt", NULL, &pins, &skipped,
 				   &report);
-	int r2 = vv_pkg_reqs_check((const char *)data, size, "fuzz.txt", &env, &pins2,
+	int r2 = vv_pkg_reqs_check((const char *)data, size, "fuzz.txt", &vt_marker_env, &pins2,
 				   &skipped2, &report2);
 	if (r1 != r2 || (r1 == 0 && skipped))
 		abort();

@@ -18,25 +18,12 @@
 #include "pkg/pkg.h"
 #include "python/python.h"
 #include "util/error.h"
-
-static const struct vv_marker_env env = {
-	.python_version = "3.11",
-	.python_full_version = "3.11.7",
-	.implementation_name = "cpython",
-	.implementation_version = "3.11.7",
-	.platform_python_implementation = "CPython",
-	.sys_platform = "linux",
-	.os_name = "posix",
-	.platform_system = "Linux",
-	.platform_machine = "x86_64",
-	.platform_release = "6.1.0-18-amd64",
-	.platform_version = "#1 SMP PREEMPT_DYNAMIC Debian 6.1.76-1 (2024-02-01)",
-};
+#include "../marker_env.h"
 
 static int eval(const char *m)
 {
 	vv_err_clear();
-	return vv_marker_eval(m, &env, NULL);
+	return vv_marker_eval(m, &vt_marker_env, NULL);
 }
 
 static void test_values(void **state)
@@ -228,10 +215,10 @@ static void test_end(void **state)
 	(void)state;
 	const char *end = NULL;
 	const char *m = " python_version >= \"3.8\" --hash=sha256:00";
-	assert_int_equal(vv_marker_eval(m, &env, &end), 1);
+	assert_int_equal(vv_marker_eval(m, &vt_marker_env, &end), 1);
 	assert_string_equal(end, "--hash=sha256:00");
 	m = "platform_version == \"a -b\"\t-x";
-	assert_int_equal(vv_marker_eval(m, &env, &end), 0);
+	assert_int_equal(vv_marker_eval(m, &vt_marker_env, &end), 0);
 	assert_string_equal(end, "-x");
 	m = "(os_name == \"posix\")";
 	assert_int_equal(vv_marker_eval(m, NULL, &end), 0);
@@ -343,7 +330,7 @@ static void test_env_init(void **state)
 static void test_local_version(void **state)
 {
 	(void)state;
-	struct vv_marker_env e = env;
+	struct vv_marker_env e = vt_marker_env;
 	strcpy(e.python_full_version, "3.12.0+local");
 	static const struct {
 		const char *m;
@@ -399,7 +386,7 @@ static void test_reqfile(void **state)
 		"numpy==1.26.4 ; python_version >= \"3.9\"\n"
 		"typing-extensions==4.12.2;python_version<'3.8'\n"
 		"plain==1.0\n";
-	char *report = check(poetry, &env, &pins, &skipped);
+	char *report = check(poetry, &vt_marker_env, &pins, &skipped);
 	if (report)
 		fail_msg("%s", report);
 	assert_int_equal(pins, 3); /* certifi, numpy 1.26.4, plain */
@@ -425,7 +412,7 @@ static void test_reqfile(void **state)
 		" ; os_name == \"posix\"\n"                                /* 10 */
 		"f>=1.0 ; os_name == \"nt\"\n"                             /* 11 */
 		"g==1.0 ; platform_machine ~= \"x86\"\n";                  /* 12 */
-	report = check(bad, &env, &pins, &skipped);
+	report = check(bad, &vt_marker_env, &pins, &skipped);
 	assert_non_null(report);
 	static const char *const want[] = {
 		"r.txt:2: a==1.0 ; python_version >= 3.8: bad environment marker: expected a "
