@@ -164,7 +164,7 @@ void vv_fs_count_write(void);
 
 /* warm.c: threads named "venvfs-warm" that keep the CPUs from halting while requests
  * come (for window_us after the last one; 0: none); touch at every request. */
-#define VV_WARM_DEFAULT_US 2000 /* -o warm=: the window the benchmark shows best */
+#define VV_WARM_DEFAULT_US 0 /* -o warm=: off, what the benchmark shows best here */
 int vv_fs_warm_start(int64_t window_us);
 void vv_fs_warm_stop(void);
 void vv_fs_warm_touch(void);

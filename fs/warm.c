@@ -18,7 +18,12 @@
  * request bumps a counter (vv_fs_warm_touch, one atomic add; one futex wake only for
  * the first request after a quiet window), so an idle mount burns no CPU, and a busy
  * one burns only time that nothing else wanted (the threads are named "venvfs-warm",
- * so their CPU time can be told from the daemon's work). -o warm=0 turns it off.
+ * so their CPU time can be told from the daemon's work).
+ *
+ * Off by default: on the paravirtualised 2-vCPU host the benchmark runs on, spinning
+ * vCPUs slow the ones doing the work (the host shares its CPUs between them), so the
+ * import got slower with it (docs/benchmarks.md). -o warm=US turns it on where a spinning
+ * vCPU is really free.
  */
 #include "fs.h"
 

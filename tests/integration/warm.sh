@@ -1,8 +1,8 @@
 #!/bin/bash
 # warm.sh - the threads that keep CPUs from halting while the mount is busy (-o warm=US):
-# one per CPU the daemon may use, at SCHED_IDLE, pinned; they run while requests come
-# and sleep within the window after the last one (an idle mount burns no CPU);
-# -o warm=0 has none; a bad value is refused naming the option.
+# off by default; with it, one per CPU the daemon may use, at SCHED_IDLE, pinned; they run
+# while requests come and sleep within the window after the last one (an idle mount
+# burns no CPU); -o warm=0 has none; a bad value is refused naming the option.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -64,9 +64,14 @@ EOF
 
 ncpu=$(python3 -c 'import os; print(len(os.sched_getaffinity(0)))')
 
-# ---- the default: one warm thread per CPU, idle class, pinned to its CPU ---------------
+# ---- the default: none -----------------------------------------------------------------
 vv_mount
 check mkdir "$MNT/e"
+assert_eq "$(warm_tids | wc -l)" 0 "warm threads by default"
+vv_umount
+
+# ---- -o warm=2000: one warm thread per CPU, idle class, pinned to its CPU ---------------
+vv_mount -o warm=2000
 mapfile -t tids < <(warm_tids)
 assert_eq "${#tids[@]}" "$ncpu" "warm threads (one per CPU)"
 declare -A seen_cpu=()
