@@ -2,7 +2,9 @@
  * unborn.c - who is making a new env, from the process ids FUSE requests carry.
  *
  * mkdir in the mount root makes a complete venv (mtree.h vv_envset_create_as) and
- * notes its maker: the process that called mkdir. If the first request inside the env
+ * notes its maker: the thread that called mkdir, whose process is looked up in /proc
+ * only at the first request inside the env (a mkdir stays free of /proc reads; a maker
+ * gone by then is no tool filling the env). If the first request inside the env
  * comes from the maker itself, the maker is a tool that fills the directory it made
  * (virtualenv, venv, virtualenv-clone): the env becomes unborn (vv_env_unborn), empty
  * for everyone, and the maker and the processes it starts fill it. Any other process
@@ -35,16 +37,24 @@ static bool maker_alive(const struct vv_env *env)
 
 void vv_fs_unborn_made(struct vv_env *env, fuse_req_t req)
 {
-	int tgid, ppid;
+	/* only the thread: /proc is read at the first request inside the env, so a mkdir
+	 * that nobody follows with a request costs no /proc read */
 	env->maker = 0;
-	env->fresh = false;
-	if (vv_fs_proc_ids((int)fuse_req_ctx(req)->pid, &tgid, &ppid) < 0)
-		return;
-	if (!(env->maker_start = vv_fs_proc_start(tgid)))
-		return;
-	env->maker = tgid;
+	env->maker_tid = (int)fuse_req_ctx(req)->pid;
 	env->maker_seen_ns = vv_now_ns();
-	env->fresh = true;
+	env->fresh = env->maker_tid > 0;
+}
+
+/* The maker's process from the thread that called mkdir; false when that thread is
+ * gone (a `mkdir` program that exited: not a tool filling the env). */
+static bool maker_known(struct vv_env *env)
+{
+	int tgid, ppid, tid = env->maker_tid;
+	env->maker_tid = 0;
+	if (!env->maker && tid > 0 && vv_fs_proc_ids(tid, &tgid, &ppid) == 0 &&
+	    (env->maker_start = vv_fs_proc_start(tgid)) != 0)
+		env->maker = tgid;
+	return env->maker != 0;
 }
 
 /* 1: process tid is the maker, 2: one the maker started, 0: another one. */
@@ -79,6 +89,10 @@ static void visit(struct vv_fs *fs, fuse_req_t req, struct vv_env *env, bool ins
 {
 	if (env->fresh && !inside)
 		return; /* the env's own directory: nothing seen inside it yet */
+	if (env->fresh && !maker_known(env)) {
+		env->fresh = false; /* its maker is gone: the venv stays one */
+		return;
+	}
 	if (!env->maker) {
 		/* unborn with no maker known: left so by a daemon that stopped */
 		born(fs, env);

@@ -165,6 +165,8 @@ struct vv_env {
 	uint64_t nlookup;            /* of the env root node, mirrored (fs/) */
 	/* owned by the caller (fs/): who made the env in the mount root (vv_env_unborn) */
 	int maker;                   /* its process id; 0: none known */
+	int maker_tid;               /* the thread that made it, while its process is not
+					looked up yet (maker 0): mkdir reads no /proc */
 	uint64_t maker_start;        /* its start time, against a reused process id */
 	int64_t maker_seen_ns;       /* its last request in the env */
 	bool fresh;                  /* just made by mkdir: nobody asked inside it yet */

@@ -423,6 +423,7 @@ static int create_update(struct vv_creator *cr, const char *name, struct vv_txn 
 	struct vv_store *st = cr->st;
 	const struct vv_envcfg cur = t->cfg;
 	struct vv_python curpy = {0}, newpy = {0};
+	char line[600] = "", *skipped = NULL;
 	int r;
 	struct vv_pyowner owner = { cur.uid, cur.gid };
 	bool have_cur = vv_python_load(st, cur.python, &owner, &curpy) == 0;
@@ -437,7 +438,6 @@ static int create_update(struct vv_creator *cr, const char *name, struct vv_txn 
 	if (cr->prompt)
 		next.prompt = (char *)cr->prompt;
 	const struct vv_python *py = have_cur ? &curpy : NULL;
-	char line[600] = "", *skipped = NULL;
 
 	if (cr->upgrade) {
 		if (cr->python) {

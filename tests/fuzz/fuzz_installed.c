@@ -5,12 +5,15 @@
  *
  * The input is three parts split at the first two "\n--\n": METADATA, WHEEL, RECORD.
  * They become files of site-packages/demo-1.0.dist-info/ next to a module demo.py in a
- * store made once in a temp directory. Every input must give a record, "not usable"
+ * store made once in /tmp/fuzz-installed.PID (removed at exit, or by the next run when
+ * libFuzzer ended without exit handlers). Every input must give a record, "not usable"
  * or an error with a message; a record must name a version of demo 1.0, say `installed`, keep its
  * trees inside what the env holds (no path outside site-packages and bin/ beyond what
  * the env has) and round-trip through the record file format.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -27,15 +30,39 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct vv_store *st;
-static char dir[] = "/tmp/fuzz-installed.XXXXXX";
+static char dir[64];
+
+static void rm_rf(const char *path)
+{
+	char cmd[400];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", path);
+}
 
 static void cleanup(void)
 {
-	char cmd[64];
 	vv_store_close(st);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", dir);
+	rm_rf(dir);
+}
+
+/* libFuzzer ends without running atexit handlers: remove the stores of earlier runs
+ * whose process is gone, so runs leave at most their own behind. */
+static void remove_stale(void)
+{
+	DIR *d = opendir("/tmp");
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		int pid;
+		char path[300];
+		if (sscanf(e->d_name, "fuzz-installed.%d", &pid) == 1 && pid > 0 &&
+		    kill(pid, 0) < 0 && errno == ESRCH) {
+			snprintf(path, sizeof(path), "/tmp/%s", e->d_name);
+			rm_rf(path);
+		}
+	}
+	if (d)
+		closedir(d);
 }
 
 static vv_oid put(const char *p, size_t n)
@@ -86,7 +113,10 @@ static const char *part(const char **p, const char *end, size_t *len)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (!st) {
-		if (!mkdtemp(dir) || vv_store_open(&st, dir, 1) < 0)
+		remove_stale();
+		snprintf(dir, sizeof(dir), "/tmp/fuzz-installed.%d", (int)getpid());
+		rm_rf(dir);
+		if (vv_store_open(&st, dir, 1) < 0)
 			abort();
 		atexit(cleanup);
 	}

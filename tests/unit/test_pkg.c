@@ -398,8 +398,8 @@ static void test_unmet(void **state)
 		"bad.txt:3: bare: not pinned",
 		"bad.txt:4: missing==4.2: no wheel of missing 4.2 for CPython 3.11",
 		"bad.txt:5: alpha==1.0: alpha is required twice (also line 1)",
-		"bad.txt:6: marked==1.0; python_version <> \"3.8\": bad environment marker: "
-		"unknown operator at '<> \"3.8\"'",
+		("bad.txt:6: marked==1.0; python_version <> \"3.8\": bad environment marker: "
+		 "unknown operator at '<> \"3.8\"'"),
 		"bad.txt:7: -e .: option '-e' is not supported",
 		"bad.txt:8: star==1.*: not pinned to one version (a wildcard",
 		"bad.txt:9: url @ https://example.org/u.whl: direct references",
