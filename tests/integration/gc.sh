@@ -72,6 +72,8 @@ assert_eq "$("$VENVCTL" --store "$VV_TMP/other" gc --dry-run --grace 0 --json --
 assert_eq "$("$VENVCTL" stats --json --store "$STORE")" "$(vv_ctl stats --json)" "stats --store DIR"
 assert_eq "$("$VENVCTL" python list --store "$STORE" --json)" "$(vv_ctl python list --json)" \
 	"python list --store DIR"
+assert_eq "$("$VENVCTL" python --store "$STORE" list --json)" "$(vv_ctl python list --json)" \
+	"python --store DIR list"
 
 before=$(du_sb)
 nobj=$(vv_objects_count)

@@ -102,6 +102,15 @@ static void python_list_human(const struct vv_pydisc *d)
 
 static int cmd_python(struct vc_ctx *c, int argc, char **argv)
 {
+	/* the global options may come before the subcommand too */
+	int rc;
+	while (argc >= 2 && (!strncmp(argv[1], "--store", 7) || !strncmp(argv[1], "--config", 8))) {
+		int i = 1;
+		if ((rc = vc_global_opt(c, argc, argv, &i)))
+			return rc;
+		argc -= i;
+		argv += i;
+	}
 	if (argc < 2 || vc_is_help(argv[1])) {
 		if (argc >= 2) {
 			vc_print_command_help(stdout, c->self);
@@ -115,8 +124,7 @@ static int cmd_python(struct vc_ctx *c, int argc, char **argv)
 	const struct vc_flag flags[] = {
 		{"--json", NULL, &json},
 	};
-	int rc = vc_parse_flags(c, argc - 1, argv + 1, flags, sizeof(flags) / sizeof(flags[0]),
-			     &help);
+	rc = vc_parse_flags(c, argc - 1, argv + 1, flags, sizeof(flags) / sizeof(flags[0]), &help);
 	if (rc || help) {
 		if (help)
 			vc_print_command_help(stdout, c->self);
