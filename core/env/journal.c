@@ -181,12 +181,17 @@ static int with_path(int fd, struct jbuf *b, const char *path)
 }
 
 int vv_journal_put(int fd, const char *path, char kind, unsigned mode, uint64_t size,
-		   int64_t mtime_ns, const vv_oid *oid)
+		   int64_t mtime_ns, const vv_oid *oid, const struct vv_pycent *pyc)
 {
 	struct jbuf b = { 0 };
 	char hex[VV_OID_HEX + 1];
 	vv_oid_hex(oid, hex);
 	jb_fmt(&b, "c %c %o %" PRIu64 " %" PRId64 " %s", kind, mode, size, mtime_ns, hex);
+	if (kind == VV_PYC) {
+		struct vv_pycent z = { 0 };
+		const struct vv_pycent *v = pyc ? pyc : &z;
+		jb_fmt(&b, ",%" PRIu32 ",%u,%u", v->hdr, (unsigned)v->nsub, (unsigned)v->sufl);
+	}
 	return with_path(fd, &b, path);
 }
 
@@ -417,7 +422,7 @@ int vv_journal_parse(const char *buf, size_t len, struct vv_jrec *out)
 		if (c.p >= c.end)
 			return 0;
 		out->kind = *c.p++;
-		if (out->kind != VV_REG && out->kind != VV_SCRIPT)
+		if (!vv_kind_file((unsigned char)out->kind))
 			return -EUCLEAN;
 		STEP(c_char(&c, ' '));
 		STEP(c_num(&c, 8, 07777, &u));
@@ -429,6 +434,17 @@ int vv_journal_parse(const char *buf, size_t len, struct vv_jrec *out)
 		out->mtime_ns = s;
 		STEP(c_char(&c, ' '));
 		STEP(c_oid(&c, out));
+		if (out->kind == VV_PYC) {
+			STEP(c_char(&c, ','));
+			STEP(c_num(&c, 10, UINT32_MAX, &u));
+			out->pyc.hdr = (uint32_t)u;
+			STEP(c_char(&c, ','));
+			STEP(c_num(&c, 10, UINT16_MAX, &u));
+			out->pyc.nsub = (uint16_t)u;
+			STEP(c_char(&c, ','));
+			STEP(c_num(&c, 10, UINT16_MAX, &u));
+			out->pyc.sufl = (uint16_t)u;
+		}
 		STEP(c_str(&c, &out->a, &out->alen));
 		break;
 	case 'w':

@@ -10,7 +10,8 @@
  *                                     writer handed over are named even if the daemon
  *                                     dies before it stores them; makes the file if
  *                                     it is missing
- *   c KIND MODE SIZE MTIME OID PATH   file content (kind 'f' or 's') published
+ *   c KIND MODE SIZE MTIME OID PATH   file content (kind 'f', 's' or 'c') published;
+ *                                     for 'c' OID is followed by ",HDR,NSUB,SUFL"
  *   d MODE MTIME PATH                 mkdir
  *   n KIND MODE MTIME PATH            mknod of a node without content: KIND 'p' FIFO
  *                                     or 'k' UNIX socket (tree.h)
@@ -54,6 +55,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "store/tree.h"
 #include "util/hash.h"
 
 struct vv_store;
@@ -83,7 +85,7 @@ int vv_journal_datasync(struct vv_store *st, int fd, const char *name, bool dir)
 /* Append one record to the journal open at fd, as one write(2). Paths are relative to
  * the env root, without a leading '/'. */
 int vv_journal_put(int fd, const char *path, char kind, unsigned mode, uint64_t size,
-		   int64_t mtime_ns, const vv_oid *oid);
+		   int64_t mtime_ns, const vv_oid *oid, const struct vv_pycent *pyc);
 int vv_journal_stage(int fd, const char *path, unsigned mode, const char *stage);
 /* The `b` record of this boot (nothing where the boot id is unknown). */
 int vv_journal_boot(int fd);
@@ -102,7 +104,8 @@ int vv_journal_attr(int fd, const char *path, unsigned mode, int64_t mtime_ns);
 /* One parsed record. a and b point into the parsed buffer (not NUL-terminated). */
 struct vv_jrec {
 	char op;
-	char kind;       /* 'c': 'f' or 's'; 'n': 'p' or 'k' */
+	char kind;       /* 'c': 'f', 's' or 'c'; 'n': 'p' or 'k' */
+	struct vv_pycent pyc; /* 'c' of kind 'c' */
 	unsigned mode;
 	unsigned long long size;
 	long long mtime_ns;

@@ -1,7 +1,8 @@
 /*
  * commit.c - committing an env: its sealed stages are linked as objects and the trees
  * of its dirty directories written bottom up, with a sync for all of them rather than
- * two per file (odb.h "publishing in batches"); then the new root is committed through
+ * two per file (odb.h "publishing in batches"), a sealed .pyc stored in its shared form
+ * instead (python/pyc.h); then the new root is committed through
  * the env transaction (env/txn.h: the mount's side, vv_txn_live, over the writer lock
  * the env holds since its first change) and a new journal is started on top of it. Also saving the env's settings with its
  * committed root outside a commit (pyvenv.cfg edits, chown/chmod of the env).
@@ -17,7 +18,10 @@
 #include "env/history.h"
 #include "env/journal.h"
 #include "env/txn.h"
+#include "python/pyc.h"
 #include "util/error.h"
+#include "util/fsutil.h"
+#include "util/vec.h"
 #include "store/odb.h"
 #include "store/store.h"
 #include "store/tree.h"
@@ -51,6 +55,102 @@ int vv_env_store_sealed(struct vv_env *env)
 	return 0;
 }
 
+/* A file whose stored form is being replaced by a commit, with what it was before (put
+ * back if the commit fails). */
+struct pyc_swap {
+	struct vv_node *n;
+	uint8_t kind;
+	uint64_t size;
+	vv_oid oid;
+	struct vv_pycent pyc;
+};
+
+struct pyc_swaps {
+	struct pyc_swap *v;
+	size_t n, cap;
+};
+
+/* Store sealed .pyc n in its shared form (pyc.h) as a deferred object of this commit:
+ * 1 if it was one (n names the template from now on; its stage stays its content until
+ * the commit is through), 0 if not (link the stage as it is), -errno. */
+static int swap_pyc(struct vv_odb_defer *def, struct pyc_swaps *sw, const char *envpath,
+		    struct vv_node *n)
+{
+	struct vv_odb *odb = &n->env->set->st->odb;
+	size_t nl = strlen(n->name);
+	uint64_t size = n->stage->seal_size;
+	char head[16];
+	if (n->unlinked || nl < 5 || strcmp(n->name + nl - 4, ".pyc") || size < 16 ||
+	    size > VV_PYC_MAX || vv_pread_all(n->stage->fd, head, 16, 0) < 0 ||
+	    !vv_pyc_magic_ok(head, 16))
+		return 0;
+	char *buf = malloc((size_t)size), *t = NULL;
+	size_t tl = 0;
+	struct vv_pycent ent;
+	int r = buf ? 0 : -ENOMEM;
+	if (r == 0 && vv_pread_all(n->stage->fd, buf, (size_t)size, 0) < 0)
+		r = 0, size = 0; /* unreadable now: linked as it is, which reports it */
+	if (r == 0 && size)
+		r = vv_pyc_neutral(buf, (size_t)size, envpath, &t, &tl, &ent);
+	free(buf);
+	if (r <= 0)
+		return r;
+	vv_oid oid;
+	if ((r = VV_GROW(sw->v, sw->n, sw->cap, 64)) < 0 ||
+	    (r = vv_odb_defer_put(odb, def, t, tl, &oid)) < 0) {
+		free(t);
+		return r;
+	}
+	free(t);
+	sw->v[sw->n++] = (struct pyc_swap){ n, n->kind, n->size, n->oid, n->pyc };
+	n->kind = VV_PYC;
+	n->size = tl;
+	n->oid = oid;
+	n->pyc = ent;
+	return 1;
+}
+
+/* After the commit: the swapped files' stages go (they are templates now); after a
+ * failed one they are what they were, their stages still sealed. */
+static void swaps_end(struct pyc_swaps *sw, bool ok)
+{
+	for (size_t i = 0; i < sw->n; i++) {
+		struct pyc_swap *s = &sw->v[i];
+		if (ok) {
+			vv_live_stage_clear(s->n);
+		} else {
+			s->n->kind = s->kind;
+			s->n->size = s->size;
+			s->n->oid = s->oid;
+			s->n->pyc = s->pyc;
+		}
+	}
+	free(sw->v);
+}
+
+/* vv_env_store_sealed for a commit: .pyc files become deferred templates instead. */
+static int store_sealed(struct vv_env *env, struct vv_odb_defer *def, struct pyc_swaps *sw)
+{
+	struct vv_odb *odb = &env->set->st->odb;
+	int r = 0;
+	if (vv_env_needs_sync(env) && (r = vv_odb_sync(odb)) < 0)
+		return r;
+	char *envpath = vv_env_path(env);
+	if (!envpath)
+		return -ENOMEM;
+	struct vv_node *next;
+	for (struct vv_node *n = env->staged; n && r >= 0; n = next) {
+		next = n->st_next;
+		if (!vv_live_sealed(n))
+			continue;
+		r = swap_pyc(def, sw, envpath, n);
+		if (r == 0)
+			r = vv_live_link_sealed(n);
+	}
+	free(envpath);
+	return r < 0 ? r : 0;
+}
+
 /* The trees of dirty directories, bottom up, as deferred objects (linked after one
  * sync for all of them, before the env file names the root). */
 static int commit_dir(struct vv_store *st, struct vv_odb_defer *def, struct vv_node *d)
@@ -74,6 +174,8 @@ static int commit_dir(struct vv_store *st, struct vv_odb_defer *def, struct vv_n
 			  k->kind == VV_LNK ? strlen(k->target) : k->size;
 		e->mtime_ns = k->mtime_ns;
 		e->oid = k->oid;
+		if (k->kind == VV_PYC)
+			e->pyc = k->pyc;
 		e->target = k->target;
 	}
 	char *buf = NULL;
@@ -132,12 +234,14 @@ int vv_env_commit_batch(struct vv_env *env, bool more)
 			      "is not held", env->name);
 	struct vv_store *st = env->set->st;
 	struct vv_odb_defer def = { 0 };
-	int r = vv_env_store_sealed(env);
+	struct pyc_swaps sw = { 0 };
+	int r = store_sealed(env, &def, &sw);
 	if (r == 0)
 		r = commit_dir(st, &def, env->root);
 	if (r == 0)
 		r = vv_odb_defer_finish(&st->odb, &def);
 	vv_odb_defer_free(&def);
+	swaps_end(&sw, r == 0);
 	if (r < 0)
 		return vv_err_prefix(r, "committing env '%s'", env->name);
 	struct vv_envcfg cfg = env->cfg;

@@ -2,7 +2,8 @@
  * content.c - the bytes of files: copy-up into a stage for writing (a file in the
  * store's stage/ that the journal names before the first byte is written, so nothing
  * a writer was told is written can be lost with the daemon), reading (a stored script
- * shows the env's interpreter in its first line), and publishing a stage as an object,
+ * shows the env's interpreter in its first line, a stored pyc is rendered with the
+ * env's path), and publishing a stage as an object,
  * after which its new content is journaled as that object. Also replacing a file's
  * content with a published object (vv_node_put: replay and tools).
  */
@@ -15,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "python/pyc.h"
 #include "store/damaged.h"
 #include "util/clock.h"
 #include "util/error.h"
@@ -51,6 +53,42 @@ static int open_content(struct vv_node *n)
 	return vv_obj_open_checked(n->env->set->st, &n->oid, n->size, what);
 }
 
+/* The bytes of a stored pyc as this env shows them (pyc.h). The template is read
+ * whole and checked against its id (templates are small): a corrupt or malformed one
+ * is -EIO and a log line, never wrong bytes. */
+static int render_pyc(struct vv_node *n, char **out, size_t *len)
+{
+	*out = NULL;
+	char what[300];
+	snprintf(what, sizeof(what), "env %.256s", n->env->name);
+	if (n->size > VV_PYC_MAX + (1u << 20))
+		return vv_obj_report_bad(n->env->set->st, &n->oid, what, "is too large a pyc");
+	int fd = open_content(n);
+	if (fd < 0)
+		return fd;
+	size_t tl = (size_t)n->size;
+	char *t = malloc(tl ? tl : 1);
+	int r = t ? 0 : -ENOMEM;
+	if (r == 0 && vv_pread_all(fd, t, tl, 0) < 0)
+		r = vv_obj_report_bad(n->env->set->st, &n->oid, what, "cannot be read");
+	close(fd);
+	vv_oid got;
+	if (r == 0) {
+		vv_hash_buf(t, tl, &got);
+		if (!vv_oid_eq(&got, &n->oid))
+			r = vv_obj_report_bad(n->env->set->st, &n->oid, what, "is corrupt");
+	}
+	char *path = r == 0 ? vv_env_path(n->env) : NULL;
+	if (r == 0 && !path)
+		r = -ENOMEM;
+	if (r == 0 && (r = vv_pyc_render(t, tl, &n->pyc, path, out, len)) == -EUCLEAN)
+		r = vv_obj_report_bad(n->env->set->st, &n->oid, what,
+				      "is not the stored form of a pyc its tree says");
+	free(path);
+	free(t);
+	return r;
+}
+
 /* Copy the node's current content (as users see it) into fd. */
 static int copy_content(struct vv_node *n, int fd)
 {
@@ -59,6 +97,15 @@ static int copy_content(struct vv_node *n, int fd)
 	if (n->kind == VV_SYN_FILE) {
 		int r = vv_live_synth_content(n);
 		return r < 0 ? r : vv_write_all(fd, n->synth, n->synthlen);
+	}
+	if (n->kind == VV_PYC) {
+		char *buf;
+		size_t len;
+		int r = render_pyc(n, &buf, &len);
+		if (r == 0)
+			r = vv_write_all(fd, buf, len);
+		free(buf);
+		return r;
 	}
 	int src = open_content(n);
 	if (src < 0)
@@ -152,6 +199,8 @@ static int stage_for_write(struct vv_node *n, bool trunc)
 		return 0;
 	if (n->kind == VV_SCRIPT)
 		n->kind = VV_REG; /* its content now names this env's interpreter */
+	/* a pyc keeps its kind: its stage is its content, and a write that fails gives
+	 * it back its stored form */
 	return 0;
 }
 
@@ -162,7 +211,7 @@ int vv_node_open_write(struct vv_node *n, bool trunc)
 		return wr;
 	if (vv_live_is_dir(n))
 		return -EISDIR;
-	if (n->kind != VV_REG && n->kind != VV_SCRIPT && n->kind != VV_SYN_FILE)
+	if (!vv_kind_file(n->kind) && n->kind != VV_SYN_FILE)
 		return -EINVAL;
 	int r = stage_for_write(n, trunc);
 	if (r < 0)
@@ -210,12 +259,20 @@ int vv_node_read_source(struct vv_node *n, struct vv_readsrc *out)
 		out->prefixlen = n->synthlen;
 		return 0;
 	}
-	if (n->kind != VV_REG && n->kind != VV_SCRIPT)
+	if (!vv_kind_file(n->kind))
 		return -EINVAL;
 	if (n->stage) {
 		vv_fdref_get(n->stage);
 		out->fd = n->stage;
 		return 0;
+	}
+	if (n->kind == VV_PYC) {
+		char *buf;
+		size_t len;
+		int r = render_pyc(n, &buf, &len);
+		out->prefix = buf;
+		out->prefixlen = len;
+		return r;
 	}
 	int fd = open_content(n);
 	if (fd < 0)
@@ -385,6 +442,7 @@ int vv_node_publish_end(struct vv_publish *p)
 		n->oid = p->oid;
 		n->size = p->size;
 		n->kind = p->script ? VV_SCRIPT : VV_REG;
+		n->pyc = (struct vv_pycent){ 0 };
 		if (p->link || (p->script && !n->writers))
 			vv_live_stage_clear(n); /* the stage is now the object itself */
 		if (!n->unlinked && n->parent) {
@@ -411,7 +469,7 @@ int vv_node_put(struct vv_node *dir, const char *name, const struct vv_tree_ent 
 	int wr = vv_live_env_writable(dir->env);
 	if (wr < 0)
 		return wr;
-	if (e->kind != VV_REG && e->kind != VV_SCRIPT)
+	if (!vv_kind_file(e->kind))
 		return -EINVAL;
 	struct vv_node *n;
 	int r = vv_node_lookup(dir, name, &n);
@@ -438,6 +496,7 @@ int vv_node_put(struct vv_node *dir, const char *name, const struct vv_tree_ent 
 	n->mode = e->mode & 07777;
 	n->size = e->size;
 	n->oid = e->oid;
+	n->pyc = e->kind == VV_PYC ? e->pyc : (struct vv_pycent){ 0 };
 	n->mtime_ns = n->atime_ns = e->mtime_ns;
 	n->ctime_ns = vv_now_ns();
 	vv_live_record_put(n);

@@ -90,10 +90,11 @@ struct vv_node {
 	bool mat;               /* dir: materialized (kids complete, base unused) */
 	bool unlinked;
 	bool publishing;        /* file: its stage is being published right now */
-	uint64_t size;          /* content size (for 's' the stored size) */
+	uint64_t size;          /* content size (for 's', 'c' the stored size) */
 	int64_t mtime_ns, ctime_ns, atime_ns;
-	vv_oid oid;             /* 'f','s': published content; 'd': tree if clean;
+	vv_oid oid;             /* 'f','s','c': published content; 'd': tree if clean;
 				   zero for 'p', 'k' (no content) */
+	struct vv_pycent pyc;   /* 'c': the template's per-entry values (pyc.h) */
 	char *target;           /* 'l' */
 
 	/* directories */

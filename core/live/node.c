@@ -20,6 +20,7 @@
 #include "util/error.h"
 #include "util/clock.h"
 #include "util/vec.h"
+#include "python/pyc.h"
 #include "python/synth.h"
 
 /* A stored console script starts with "#!python" + SUFFIX + "\n" (SUFFIX: [0-9.]*, as
@@ -136,6 +137,7 @@ int vv_live_link_sealed(struct vv_node *n)
 	n->oid = s->seal_oid;
 	n->size = s->seal_size;
 	n->kind = VV_REG;
+	n->pyc = (struct vv_pycent){ 0 };
 	vv_live_stage_clear(n);
 	return 0;
 }
@@ -180,6 +182,8 @@ struct vv_node *vv_live_node_from_ent(struct vv_env *env, const struct vv_tree_e
 	n->size = e->size;
 	n->mtime_ns = n->ctime_ns = n->atime_ns = e->mtime_ns;
 	n->oid = e->oid;
+	if (e->kind == VV_PYC)
+		n->pyc = e->pyc;
 	if (e->kind == VV_LNK) {
 		n->target = strdup(e->target);
 		if (!n->target) {
@@ -369,6 +373,14 @@ static uint64_t node_size(struct vv_node *n)
 	switch (n->kind) {
 	case VV_REG:
 		return n->stage ? n->ssize : n->size;
+	case VV_PYC: {
+		if (n->stage)
+			return n->ssize;
+		char *path = vv_env_path(n->env);
+		uint64_t size = path ? vv_pyc_size(n->size, &n->pyc, path) : n->size;
+		free(path);
+		return size;
+	}
 	case VV_SCRIPT: {
 		if (n->stage)
 			return n->ssize;

@@ -39,7 +39,7 @@ int vv_node_rename(struct vv_node *dir, const char *name, struct vv_node *newdir
 		dst = NULL;
 	if (dst == src)
 		return 0;
-	if (dst && dst->kind == VV_SYN_FILE && (src->kind == VV_REG || src->kind == VV_SCRIPT) &&
+	if (dst && dst->kind == VV_SYN_FILE && vv_kind_file(src->kind) &&
 	    !(flags & RENAME_EXCHANGE)) {
 		/* saving by rename over pyvenv.cfg or an activator: apply the new content
 		 * as an edit, then the source name goes away like after a rename */

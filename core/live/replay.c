@@ -124,7 +124,7 @@ static int attach_stage(struct vv_node *dir, const char *name, const struct vv_j
 	int r = vv_node_lookup(dir, name, &n);
 	if (r < 0 && r != -ENOENT)
 		return r;
-	if (r == 0 && n->kind != VV_REG && n->kind != VV_SCRIPT)
+	if (r == 0 && !vv_kind_file(n->kind))
 		return -EEXIST;
 	bool writable;
 	int fd = vv_odb_stage_open(&env->set->st->odb, j->stage, &writable);
@@ -159,6 +159,7 @@ static int attach_stage(struct vv_node *dir, const char *name, const struct vv_j
 	s->rdonly = !writable;
 	vv_live_stage_set(n, s);
 	n->kind = VV_REG;
+	n->pyc = (struct vv_pycent){ 0 };
 	n->mode = (uint16_t)j->mode;
 	n->ssize = (uint64_t)sb.st_size;
 	n->stage_gen++;
@@ -188,6 +189,7 @@ static int apply(struct vv_env *env, const struct vv_jrec *j, const struct stage
 			.mode = (uint16_t)j->mode,
 			.size = j->size,
 			.mtime_ns = j->mtime_ns,
+			.pyc = j->pyc,
 		};
 		if ((r = vv_oid_from_hex(&e.oid, j->oidhex, VV_OID_HEX)) < 0)
 			return r;

@@ -388,7 +388,7 @@ static int read_member(struct vv_store *st, const struct vv_tree *di, const char
 {
 	*buf = NULL;
 	const struct vv_tree_ent *e = vv_tree_find(di, name, strlen(name));
-	if (!e || (e->kind != VV_REG && e->kind != VV_SCRIPT))
+	if (!e || (e->kind != VV_REG && e->kind != VV_SCRIPT)) /* a 'c' is no dist-info file */
 		return 0;
 	int r = vv_odb_read_obj(&st->odb, &e->oid, maxlen, buf, len);
 	return r == -EFBIG ? 0 : r;

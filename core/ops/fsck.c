@@ -22,6 +22,7 @@
 #include "env/history.h"
 #include "env/journal.h"
 #include "ops/reach.h"
+#include "python/pyc.h"
 #include "store/odb.h"
 #include "store/store.h"
 #include "store/tree.h"
@@ -142,6 +143,26 @@ static int scan_found(const struct vv_odb_entry *e, struct vv_reach_node *n, voi
 	return fc->stop ? 1 : 0;
 }
 
+/* Does the object of 'c' entry e render as a pyc (pyc.h)? 1 yes, 0 no, -errno. */
+static int pyc_ok(struct fsck_ctx *fc, struct vv_reach_node *c, const struct vv_tree_ent *e)
+{
+	if (c->flags & VV_RN_PYC_OK)
+		return 1;
+	char *t = NULL, *out = NULL;
+	size_t tl = 0, ol = 0;
+	int r = vv_odb_read_obj(&fc->st->odb, &c->oid, VV_PYC_MAX + (1u << 20), &t, &tl);
+	if (r == -EUCLEAN || r == -EFBIG)
+		return 0;
+	if (r < 0)
+		return r;
+	r = vv_pyc_render(t, tl, &e->pyc, "/", &out, &ol);
+	free(t);
+	free(out);
+	if (r == 0)
+		c->flags |= VV_RN_PYC_OK;
+	return r == 0 ? 1 : r == -EUCLEAN ? 0 : r;
+}
+
 /* Check the tree at node n (reached in env at fc->path). Returns 1 if problems were
  * found below, 0 if clean, -errno if the check itself failed. */
 static int check_tree(struct fsck_ctx *fc, struct vv_reach_node *n, const char *env, int depth)
@@ -222,6 +243,15 @@ static int check_tree(struct fsck_ctx *fc, struct vv_reach_node *n, const char *
 			fsck_report(fc, VV_FSCK_SIZE, &c->oid, env, cp,
 				    "size mismatch %s: tree says %llu bytes, object has %llu", chex,
 				    (unsigned long long)e->size, (unsigned long long)c->size);
+			bad = true;
+		} else if (e->kind == VV_PYC && (r = pyc_ok(fc, c, e)) <= 0) {
+			if (r < 0) {
+				vv_reach_path_pop(&fc->path, saved);
+				return r;
+			}
+			fsck_report(fc, VV_FSCK_BAD_PYC, &c->oid, env, cp,
+				    "bad pyc %s: not the stored form of a pyc its tree entry "
+				    "describes", chex);
 			bad = true;
 		}
 		vv_reach_path_pop(&fc->path, saved);

@@ -66,7 +66,8 @@ enum {
 	VV_RN_PROP = 1 << 9,     /* stats: sharing pushed down to children */
 	VV_RN_CHECKED = 1 << 10, /* fsck: walked */
 	VV_RN_BAD = 1 << 11,     /* fsck: walk found problems (walk again per env) */
-	VV_RN_REACHED = 1 << 12  /* mark: tree walked completely */
+	VV_RN_REACHED = 1 << 12, /* mark: tree walked completely */
+	VV_RN_PYC_OK = 1 << 13   /* fsck: renders as the pyc a 'c' entry says */
 };
 
 struct vv_reach_node {

@@ -62,7 +62,7 @@ static int count_tree(struct stats_ctx *sc, struct vv_reach_node *n, int depth)
 	}
 	for (size_t i = 0; i < n->tree->n; i++) {
 		const struct vv_tree_ent *e = &n->tree->ents[i];
-		if (e->kind == VV_REG || e->kind == VV_SCRIPT) {
+		if (vv_kind_file(e->kind)) {
 			n->files++;
 			n->logical += e->size;
 		} else if (e->kind == VV_DIR) {

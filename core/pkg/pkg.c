@@ -31,6 +31,7 @@
 #include "store/store.h"
 #include "store/tree.h"
 #include "store/treebuild.h"
+#include "pkg/bytecode.h"
 #include "pkg/tags.h"
 #include "pkg/wheel.h"
 
@@ -373,6 +374,14 @@ static int unpack_and_record(struct vv_store *st, const char *path, const struct
 		r = vv_err_prefix(r, "%s", wname);
 		goto out;
 	}
+	/* its modules' bytecode, compiled once for this X.Y (bytecode.h): an env made
+	 * from records imports without compiling. Without it the record still works. */
+	vv_oid with_pyc;
+	if (vv_bytecode_add(st, py, &p->tree, mtime, &with_pyc) == 0)
+		p->tree = with_pyc;
+	else
+		fprintf(stderr, "venvctl: %s: compiling its modules with %s: %s\n", wname, py->exe,
+			vv_errmsg());
 	if ((r = pkg_tree_parts(st, p)) < 0)
 		goto out;
 	p->name = info.name;

@@ -26,8 +26,9 @@
  *                                    ; sha256 is then the RECORD's id (installed.c)
  *
  * The trees are what vv_wheel_install_ex() makes with INSTALLER "venvctl" and
- * REQUESTED, directory mtimes the wheel's newest member mtime: the same wheel gives
- * the same trees in every store. Records are gc roots (gc.h): their trees stay while
+ * REQUESTED, directory mtimes the wheel's newest member mtime, plus the bytecode of its
+ * modules compiled once by the interpreter of that X.Y (bytecode.h): the same wheel
+ * gives the same trees in every store. Records are gc roots (gc.h): their trees stay while
  * the record does; deleting the record file (or `venvctl gc --drop-packages` for the
  * ones no env uses) lets gc reclaim them.
  */

@@ -6,7 +6,8 @@
  * no leading zeros, lower-case hex ids, name and target rules) and rejects anything
  * else with -EUCLEAN, so exactly one byte string describes each directory.
  *
- * Kinds (tree.h): 'f' file, 's' console script, 'd' directory, 'l' symlink, and two
+ * Kinds (tree.h): 'f' file, 's' console script, 'c' compiled Python file (its REF
+ * carries the per-entry values after the id), 'd' directory, 'l' symlink, and two
  * nodes without content, 'p' FIFO and 'k' UNIX socket. Those always have SIZE 0 and the
  * REF "-", which no other kind may have (an object id is 64 hex digits, a symlink's
  * REF starts with its length), so a REF can never be taken for the wrong thing.
@@ -182,6 +183,12 @@ int vv_tree_serialize(const struct vv_tree_ent *ents, size_t n, char **out, size
 			vv_oid_hex(&e->oid, hex);
 			if (sb_add(&b, hex, VV_OID_HEX) < 0)
 				goto oom;
+			if (e->kind == VV_PYC) {
+				hl = snprintf(head, sizeof(head), ",%" PRIu32 ",%u,%u", e->pyc.hdr,
+					      (unsigned)e->pyc.nsub, (unsigned)e->pyc.sufl);
+				if (sb_add(&b, head, (size_t)hl) < 0)
+					goto oom;
+			}
 		}
 		hl = snprintf(head, sizeof(head), " %zu:", nl);
 		if (sb_add(&b, head, (size_t)hl) < 0 || sb_add(&b, e->name, nl) < 0 ||
@@ -390,8 +397,21 @@ int vv_tree_parse(const char *buf, size_t len, struct vv_tree **out)
 				r = bad(&c, "ref '-' (only a fifo or socket has no object)");
 				goto fail;
 			}
-			if ((r = parse_hexid(&c, &e->oid)) < 0 ||
-			    (r = expect(&c, ' ', "expected space after id")) < 0)
+			if ((r = parse_hexid(&c, &e->oid)) < 0)
+				goto fail;
+			uint64_t hdr, nsub, sufl;
+			if (kind == VV_PYC &&
+			    ((r = expect(&c, ',', "expected ',' after a pyc's id")) < 0 ||
+			     (r = parse_uint(&c, 10, UINT32_MAX, &hdr, "bad pyc header")) < 0 ||
+			     (r = expect(&c, ',', "expected ',' after a pyc's header")) < 0 ||
+			     (r = parse_uint(&c, 10, UINT16_MAX, &nsub, "bad pyc count")) < 0 ||
+			     (r = expect(&c, ',', "expected ',' after a pyc's count")) < 0 ||
+			     (r = parse_uint(&c, 10, UINT16_MAX, &sufl, "bad pyc suffix")) < 0))
+				goto fail;
+			if (kind == VV_PYC)
+				e->pyc = (struct vv_pycent){ (uint32_t)hdr, (uint16_t)nsub,
+							     (uint16_t)sufl };
+			if ((r = expect(&c, ' ', "expected space after id")) < 0)
 				goto fail;
 		}
 

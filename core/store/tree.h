@@ -10,12 +10,14 @@
  *   "venvfs-tree 1\n"
  *   then per entry:  KIND SP MODE SP SIZE SP MTIME SP REF SP NAMELEN ":" NAME "\n"
  *   KIND  'f' regular file, 's' console script (stored with "#!python" first line; the
- *         mount shows the env's interpreter there), 'd' directory, 'l' symlink,
- *         'p' FIFO (named pipe), 'k' UNIX socket
+ *         mount shows the env's interpreter there), 'c' compiled Python file (stored
+ *         as a template without its env's path, python/pyc.h), 'd' directory,
+ *         'l' symlink, 'p' FIFO (named pipe), 'k' UNIX socket
  *   MODE  permission bits only (<= 07777), octal
- *   SIZE  bytes of the object ('f','s'), of the target ('l'), 0 for 'd', 'p', 'k'
+ *   SIZE  bytes of the object ('f','s','c'), of the target ('l'), 0 for 'd', 'p', 'k'
  *   MTIME nanoseconds since the epoch (signed)
  *   REF   'f','s': 64-hex object id; 'd': 64-hex tree id; 'l': LEN ":" TARGET;
+ *         'c': 64-hex object id "," HDR "," NSUB "," SUFL (struct vv_pycent);
  *         'p','k': "-" (they have no content: nothing in the store belongs to them)
  * Names: 1..255 bytes, no '/' or NUL, not "." or "..". Targets: 1..4095 bytes, no NUL.
  * The parser rejects anything else with -EUCLEAN (it reads outside input).
@@ -34,6 +36,7 @@ struct vv_store;
 enum vv_kind {
 	VV_REG = 'f',
 	VV_SCRIPT = 's',
+	VV_PYC = 'c',
 	VV_DIR = 'd',
 	VV_LNK = 'l',
 	VV_FIFO = 'p',
@@ -43,15 +46,21 @@ enum vv_kind {
 /* Is kind one of enum vv_kind? */
 static inline bool vv_kind_ok(unsigned kind)
 {
-	return kind == VV_REG || kind == VV_SCRIPT || kind == VV_DIR || kind == VV_LNK ||
-	       kind == VV_FIFO || kind == VV_SOCK;
+	return kind == VV_REG || kind == VV_SCRIPT || kind == VV_PYC || kind == VV_DIR ||
+	       kind == VV_LNK || kind == VV_FIFO || kind == VV_SOCK;
+}
+
+/* Is kind a regular file (its content an object, shown as is or rendered)? */
+static inline bool vv_kind_file(unsigned kind)
+{
+	return kind == VV_REG || kind == VV_SCRIPT || kind == VV_PYC;
 }
 
 /* Does an entry of this kind name an object (a file's content, or a tree)? Symlinks,
  * FIFOs and sockets do not: walks of the store (reach, fsck, gc, stats) skip them. */
 static inline bool vv_kind_has_oid(unsigned kind)
 {
-	return kind == VV_REG || kind == VV_SCRIPT || kind == VV_DIR;
+	return vv_kind_file(kind) || kind == VV_DIR;
 }
 
 /* A node without content: a FIFO or a UNIX socket (SIZE 0, REF "-"). What goes
@@ -61,6 +70,14 @@ static inline bool vv_kind_special(unsigned kind)
 	return kind == VV_FIFO || kind == VV_SOCK;
 }
 
+/* What a 'c' entry holds beside its template's id: the pyc header word the template
+ * leaves out (the source's mtime) and the shape of its path strings (python/pyc.h). */
+struct vv_pycent {
+	uint32_t hdr;   /* header bytes 8..11, little-endian */
+	uint16_t nsub;  /* co_filename strings that carry the env's path */
+	uint16_t sufl;  /* bytes after the path in each of them */
+};
+
 struct vv_tree_ent {
 	const char *name;   /* NUL-terminated; points into the tree's own memory */
 	uint16_t namelen;
@@ -68,7 +85,8 @@ struct vv_tree_ent {
 	uint16_t mode;      /* permission bits */
 	uint64_t size;
 	int64_t mtime_ns;
-	vv_oid oid;         /* object ('f','s') or tree ('d'); zero for 'l', 'p', 'k' */
+	vv_oid oid;         /* object ('f','s','c') or tree ('d'); zero for 'l', 'p', 'k' */
+	struct vv_pycent pyc; /* 'c' only; zero otherwise */
 	const char *target; /* 'l' only, NUL-terminated */
 };
 

@@ -65,6 +65,27 @@ int vv_pwrite_all(int fd, const void *buf, size_t len, off_t off)
 	return 0;
 }
 
+int vv_pread_all(int fd, void *buf, size_t len, off_t off)
+{
+	char *p = buf;
+	while (len > 0) {
+		ssize_t n = pread(fd, p, len, off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return vv_err_sys(-errno, "cannot read fd %d at offset %lld", fd,
+					  (long long)off);
+		}
+		if (n == 0)
+			return vv_err(-EIO, "cannot read fd %d: it ends at offset %lld", fd,
+				      (long long)off);
+		p += n;
+		len -= (size_t)n;
+		off += n;
+	}
+	return 0;
+}
+
 int vv_read_file_at(int dirfd, const char *path, size_t maxlen, char **out, size_t *len_out)
 {
 	/* O_NONBLOCK: a FIFO planted where a file should be must not hang us. */

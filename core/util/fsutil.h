@@ -14,6 +14,8 @@
 /* write(2)/pwrite(2) until done, retrying EINTR. */
 int vv_write_all(int fd, const void *buf, size_t len);
 int vv_pwrite_all(int fd, const void *buf, size_t len, off_t off);
+/* pread(2) exactly len bytes at off, retrying EINTR; a file that ends first is -EIO. */
+int vv_pread_all(int fd, void *buf, size_t len, off_t off);
 
 /* Read a whole file (O_NOFOLLOW) into a malloc'd, NUL-terminated buffer. Files larger
  * than maxlen give -EFBIG. *len_out may be NULL. */

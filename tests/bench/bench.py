@@ -321,6 +321,8 @@ class Bench:
             self.row_create_shim()
         if self.want("bytes"):
             self.row_bytes()
+        if self.want("bytes-pip"):
+            self.row_bytes_pip()
         if self.want("manyenvs"):
             self.row_manyenvs()
 
@@ -553,6 +555,41 @@ class Bench:
                      f"({fmt(limit, 'B')})", limit, "abs", f"{n} × one native venv",
                      note=f"one copy: {fmt(one, 'B')}; native: {n} × `du -sb` of one venv "
                      "with the set installed by pip"))
+
+    # 9b. the same for envs made by pip through a mount and then imported: their sources
+    #     and bytecode are written by pip and CPython, each with the env's own mtimes
+    def row_bytes_pip(self):
+        n = 5 if self.a.quick else 50
+        top = os.path.join(self.top, "pipbytes")
+        m = Mount(self.a.build, top, self.py)
+        with open(m.cfg, "a") as f:
+            f.write("history-keep = 0\n")  # the store holds what the envs hold now
+        env = dict(self.env)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        with m:
+            os.mkdir(os.path.join(m.mnt, "seed"))  # the interpreter's skeleton, once
+            m.sync()
+            base = du_bytes(m.store)
+            one = None
+            for i in range(n):
+                d = os.path.join(m.mnt, f"p{i}")
+                os.mkdir(d)
+                run([os.path.join(d, "bin", "pip")] + self.pipargs + ["-r", self.reqs], env=env)
+                run(self.import_cmd(d), env=env)
+                m.sync()
+                if one is None:
+                    one = du_bytes(m.store) - base
+                log(f"bytes-pip: {i + 1}/{n} envs, {fmt(du_bytes(m.store) - base, 'B')}")
+            allb = du_bytes(m.store) - base
+        shutil.rmtree(top, ignore_errors=True)
+        limit = 1.02 * one + 64 * 1024 * n
+        nat = du_bytes(self.big_n) if hasattr(self, "big_n") else None
+        self.add(Row("bytes-pip", f"store bytes, {n} envs pip-installed and imported", allb,
+                     nat * n if nat else None, "B", f"≤ 1.02 × one env + 64 KiB per env "
+                     f"({fmt(limit, 'B')})", limit, "abs",
+                     f"{n} × one native venv" if nat else "-",
+                     note=f"one env: {fmt(one, 'B')}, then "
+                     f"{fmt((allb - one) / max(n - 1, 1), 'B')} per env"))
 
     # 10. 10,000 envs in one mount
     def row_manyenvs(self):

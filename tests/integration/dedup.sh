@@ -17,8 +17,8 @@ python3 "$VV_LIB_DIR/mkwheel.py" "$W" bigpkg 1.0 --payload-size "$PAYLOAD" --mod
 mkdir -p "$XDG_CONFIG_HOME/venvfs"
 printf '[venvfs]\nhistory-keep = 0\n' >"$XDG_CONFIG_HOME/venvfs/venvfs.ini"
 
-# Bytecode (from pip and from imports) is left out of the measurement: a .pyc embeds the
-# path of the env it was compiled in, so each env holds its own (see README limits).
+# Bytecode (from pip and from imports) is left out of this measurement: bytecode.sh
+# measures its sharing.
 install() { # ENV
 	check "$MNT/$1/bin/pip" install -q --no-compile --find-links "$W" bigpkg demoapp
 	PYTHONDONTWRITEBYTECODE=1 check "$MNT/$1/bin/big" >/dev/null

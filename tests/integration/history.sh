@@ -28,9 +28,9 @@ pipi() { # ENV PKG...
 # mount, sorted: type, mode, path, and the sha256 of a file or the target of a link.
 # One process for the whole tree (a process per file took minutes on a slow machine).
 listing() {
-	python3 - "$MNT/$1/${2:-.}" <<'PYEOF' || fail "cannot list env $1 through the mount"
+	python3 - "$MNT/$1/${2:-.}" "$MNT/$1" <<'PYEOF' || fail "cannot list env $1 through the mount"
 import hashlib, os, stat, sys
-top = sys.argv[1]
+top, env = sys.argv[1], sys.argv[2].encode()
 def line(path, rel):
     st = os.lstat(path)
     mode = format(stat.S_IMODE(st.st_mode), "o")
@@ -38,7 +38,10 @@ def line(path, rel):
         return f"l {mode} {rel} -> {os.readlink(path)}"
     if stat.S_ISREG(st.st_mode):
         with open(path, "rb") as f:
-            return f"f {mode} {rel} {hashlib.sha256(f.read()).hexdigest()}"
+            data = f.read()
+        if path.endswith(".pyc"):  # bytecode names the env's current path (same length here)
+            data = data.replace(env, b"ENV")
+        return f"f {mode} {rel} {hashlib.sha256(data).hexdigest()}"
     return f"{'d' if stat.S_ISDIR(st.st_mode) else 'o'} {mode} {rel}"
 out = [line(top, ".")]
 for root, dirs, files in os.walk(top):

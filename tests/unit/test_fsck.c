@@ -278,14 +278,14 @@ static void test_fsck_journal(void **state)
 	/* a `c` naming an object that is gone, then moved */
 	vv_oid ghost;
 	vv_hash_buf("not in the store", 16, &ghost);
-	assert_int_equal(vv_journal_put(jfd, "lib/y.py", 'f', 0644, 16, 0, &ghost), 0);
+	assert_int_equal(vv_journal_put(jfd, "lib/y.py", 'f', 0644, 16, 0, &ghost, NULL), 0);
 	assert_int_equal(fsck_where(st, &c), 1);
 	assert_journal_problem(&c, 0, "a", "lib/y.py");
 	assert_int_equal(vv_journal_rename(jfd, "lib", "lib2", 0), 0);
 	assert_int_equal(fsck_where(st, &c), 1);
 	assert_journal_problem(&c, 0, "a", "lib2/y.py");
 	/* new content for the path (an object that is there) */
-	assert_int_equal(vv_journal_put(jfd, "lib2/y.py", 'f', 0644, 10, 0, &x), 0);
+	assert_int_equal(vv_journal_put(jfd, "lib2/y.py", 'f', 0644, 10, 0, &x, NULL), 0);
 	assert_int_equal(fsck_where(st, &c), 0);
 	vv_journal_close(&jfd);
 
@@ -294,7 +294,7 @@ static void test_fsck_journal(void **state)
 	vv_hash_buf("an older root", 13, &old);
 	assert_int_equal(vv_journal_open(st, "a", &old, &jfd), 0);
 	assert_int_equal(vv_journal_stage(jfd, "gone.py", 0644, "fedcba9876543210"), 0);
-	assert_int_equal(vv_journal_put(jfd, "gone2.py", 'f', 0644, 16, 0, &ghost), 0);
+	assert_int_equal(vv_journal_put(jfd, "gone2.py", 'f', 0644, 16, 0, &ghost, NULL), 0);
 	vv_journal_close(&jfd);
 	assert_int_equal(fsck_where(st, &c), 0);
 	/* nor is the journal of a name with no env */

@@ -62,6 +62,16 @@ static void test_records(void **state)
 	assert_int_equal(j.blen, 3);
 	assert_memory_equal(j.b, "x\ny", 3);
 
+	/* a stored pyc: its per-entry values follow the id */
+	const char *p = "c c 644 900 5 " HEX ",7,1,20 5:m.pyc\n";
+	assert_int_equal(parse(p, &j), (int)strlen(p));
+	assert_int_equal(j.kind, 'c');
+	assert_int_equal(j.pyc.hdr, 7);
+	assert_int_equal(j.pyc.nsub, 1);
+	assert_int_equal(j.pyc.sufl, 20);
+	assert_int_equal(parse("c c 644 900 5 " HEX " 5:m.pyc\n", &j), -EUCLEAN);
+	assert_int_equal(parse("c f 644 900 5 " HEX ",7,1,20 5:m.pyc\n", &j), -EUCLEAN);
+
 	assert_int_equal(parse("u 1:z\n", &j), 6);
 	assert_int_equal(parse("a 600 0 1:z\n", &j), 12);
 }
@@ -119,7 +129,7 @@ static void test_writers(void **state)
 	vv_oid oid;
 	assert_int_equal(vv_oid_from_hex(&oid, HEX, VV_OID_HEX), 0);
 	assert_int_equal(vv_journal_put(fd, "a/b/c.py", 'f', 0644, 12, 1700000000000000000LL,
-					&oid), 0);
+					&oid, NULL), 0);
 	assert_int_equal(vv_journal_mkdir(fd, "lib", 0755, -5), 0);
 	assert_int_equal(vv_journal_symlink(fd, "lib64", "lib", 7), 0);
 	assert_int_equal(vv_journal_rename(fd, "a b:c", "x\ny", 1), 0);

@@ -1,7 +1,7 @@
 /*
  * test_tree.c - canonical tree bytes: exact serialization, round trips, name rules,
  * the strict parser against many malformed inputs, FIFOs and sockets (no content, REF
- * "-"), and the shared tree cache.
+ * "-"), stored pycs (REF with their per-entry values), and the shared tree cache.
  */
 #include "testutil.h"
 
@@ -343,6 +343,37 @@ static void test_fifo_socket(void **state)
 	BAD("link with dash", HDR "l 777 1 0 - 1:a\n");
 	BAD("upper fifo kind", HDR "P 644 0 0 - 1:a\n");
 }
+/* A stored pyc ('c') carries HDR, NSUB and SUFL after its id; nothing else does. */
+static void test_pyc_entry(void **state)
+{
+	(void)state;
+	struct vv_tree_ent e = ent("m.cpython-311.pyc", VV_PYC, 0644, 900, 5, NULL);
+	vv_oid_from_hex(&e.oid, H64, VV_OID_HEX);
+	e.pyc = (struct vv_pycent){ 4294967295u, 2, 65535 };
+	char *buf;
+	size_t len;
+	assert_int_equal(vv_tree_serialize(&e, 1, &buf, &len), 0);
+	const char *want = HDR "c 644 900 5 " H64 ",4294967295,2,65535 17:m.cpython-311.pyc\n";
+	assert_int_equal(len, strlen(want));
+	assert_memory_equal(buf, want, len);
+	struct vv_tree *t = NULL;
+	assert_int_equal(vv_tree_parse(buf, len, &t), 0);
+	assert_int_equal(t->ents[0].kind, VV_PYC);
+	assert_int_equal(t->ents[0].pyc.hdr, 4294967295u);
+	assert_int_equal(t->ents[0].pyc.nsub, 2);
+	assert_int_equal(t->ents[0].pyc.sufl, 65535);
+	assert_true(vv_kind_file(VV_PYC) && vv_kind_has_oid(VV_PYC));
+	vv_tree_unref(t);
+	free(buf);
+	expect_good(HDR "c 644 0 0 " H64 ",0,0,0 1:a\n", 1);
+	BAD("pyc without values", HDR "c 644 0 0 " H64 " 1:a\n");
+	BAD("pyc with two values", HDR "c 644 0 0 " H64 ",1,2 1:a\n");
+	BAD("pyc header too big", HDR "c 644 0 0 " H64 ",4294967296,0,0 1:a\n");
+	BAD("pyc count too big", HDR "c 644 0 0 " H64 ",0,65536,0 1:a\n");
+	BAD("pyc leading zero", HDR "c 644 0 0 " H64 ",01,0,0 1:a\n");
+	BAD("pyc dash", HDR "c 644 0 0 - 1:a\n");
+	BAD("file with values", HDR "f 644 0 0 " H64 ",0,0,0 1:a\n");
+}
 
 static void test_store_and_cache(void **state)
 {
@@ -458,6 +489,7 @@ int main(void)
 		cmocka_unit_test(test_parse_rejects),
 		cmocka_unit_test(test_parse_unaligned_sizes),
 		cmocka_unit_test(test_fifo_socket),
+		cmocka_unit_test(test_pyc_entry),
 		cmocka_unit_test(test_store_and_cache),
 		cmocka_unit_test(test_get_errors),
 		cmocka_unit_test(test_many_trees),
