@@ -28,6 +28,7 @@
 #include "env/txn.h"
 #include "util/error.h"
 #include "util/fsutil.h"
+#include "python/pyc.h"
 #include "python/python.h"
 #include "store/store.h"
 #include "python/synth.h"
@@ -298,6 +299,61 @@ static int64_t mtime_ns(const struct stat *sb)
 	return (int64_t)sb->st_mtim.tv_sec * 1000000000 + sb->st_mtim.tv_nsec;
 }
 
+static bool is_pyc(const char *name)
+{
+	size_t n = strlen(name);
+	return n > 4 && !strcmp(name + n - 4, ".pyc");
+}
+
+/* A .pyc of the venv in the shared stored form (python/pyc.h), its co_filename taken
+ * apart at the venv's path (any of the forms it was reached by), so the env renders
+ * its own path there and shares it with every env that compiled the same source; one
+ * that is not a pyc pyc.h knows is stored as it is. */
+static int import_pyc(struct imp *im, int fd, size_t len, const char *rel,
+		      struct vv_tree_ent *e)
+{
+	char *buf = malloc(len);
+	if (!buf)
+		return vv_err(-ENOMEM, "out of memory");
+	int r = read_all(fd, buf, len);
+	if (r < 0) {
+		free(buf);
+		return vv_err_sys(r, "'%s/%s': cannot read", im->path, rel);
+	}
+	char *best = NULL;
+	size_t bestlen = 0;
+	struct vv_pycent bent = { 0 };
+	for (size_t i = 0; i < im->nenv && r >= 0 && !(best && bent.nsub); i++) {
+		char *t = NULL;
+		size_t tl = 0;
+		struct vv_pycent ent;
+		r = vv_pyc_neutral(buf, len, im->envpaths[i], &t, &tl, &ent);
+		if (r == 1 && (!best || ent.nsub > bent.nsub)) {
+			free(best);
+			best = t, bestlen = tl, bent = ent;
+		} else {
+			free(t);
+		}
+	}
+	if (r < 0) {
+		free(best);
+		free(buf);
+		return vv_err(r, "out of memory");
+	}
+	if (best) {
+		e->kind = VV_PYC;
+		e->pyc = bent;
+		e->size = bestlen;
+		r = vv_odb_put_buf(&im->st->odb, best, bestlen, &e->oid);
+	} else {
+		e->size = len;
+		r = vv_odb_put_buf(&im->st->odb, buf, len, &e->oid);
+	}
+	free(best);
+	free(buf);
+	return r;
+}
+
 static int add_file(struct imp *im, int dfd, const char *dir, const char *name,
 		    const char *rel, const struct stat *sb)
 {
@@ -352,6 +408,8 @@ static int add_file(struct imp *im, int dfd, const char *dir, const char *name,
 			r = vv_odb_put_buf(&im->st->odb, buf, len, &e.oid);
 		}
 		free(buf);
+	} else if (is_pyc(name) && fs.st_size >= 16 && fs.st_size <= VV_PYC_MAX) {
+		r = import_pyc(im, fd, (size_t)fs.st_size, rel, &e);
 	} else {
 		r = vv_odb_put_fd(&im->st->odb, fd, &e.oid, &e.size);
 	}

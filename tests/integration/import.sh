@@ -3,7 +3,8 @@
 # path with a space, where pip writes /bin/sh trampolines) and by virtualenv, with a
 # package and its console scripts installed by pip, become envs that work on the mount
 # (python, import, console scripts, pip list/freeze as in the source); the source is
-# byte-for-byte unchanged; an imported pip shares its objects with venvfs's own pip of
+# byte-for-byte unchanged; its bytecode names the env's own path (stored in the shared
+# form); an imported pip shares its objects with venvfs's own pip of
 # the same version; bad input (not a venv, no interpreter, wrong --python, a device, an
 # existing NAME) is refused naming PATH and creates nothing (a FIFO or socket is kept:
 # special.sh); a progress bar shows on a
@@ -122,6 +123,13 @@ for i in "${!envs[@]}"; do
 		want=$("$s/bin/pip" $cmd 2>&1)
 		assert_eq "$got" "$want" "pip $cmd in $e vs the source"
 	done
+	# the venv's bytecode names the env's path and is used as it is
+	pyc=$(ls "$E/$VV_SITE"/demolib/__pycache__/__init__.*.pyc)
+	assert_eq "$("$E/bin/python" -c 'import marshal, sys
+f = open(sys.argv[1], "rb"); f.read(16); print(marshal.load(f).co_filename)' "$pyc")" \
+		"$E/$VV_SITE/demolib/__init__.py" "co_filename of an imported pyc in $e"
+	assert_not_contains "$("$E/bin/python" -v -c 'import demolib' 2>&1)" \
+		"bytecode is stale" "imported bytecode in $e"
 	assert_eq "$(vv_ctl freeze "$e")" "$("$E/bin/pip" freeze)" "venvctl freeze $e"
 	assert_eq "$(vv_ctl freeze --all "$e")" "$("$E/bin/pip" freeze --all)" \
 		"venvctl freeze --all $e"
