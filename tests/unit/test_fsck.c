@@ -122,6 +122,23 @@ static void test_fsck_damage(void **state)
 	snprintf(want, sizeof(want),
 		 "size mismatch %s (env c, path /u): tree says 8 bytes, object has 7", hu);
 	assert_true(has_line(&c, want));
+
+	/* a stored pyc ('c') whose intact object is not a template that agrees with it */
+	struct vv_tree_ent pyc[] = {vt_file_ent("m.pyc", f.u, 7)};
+	pyc[0].kind = VV_PYC;
+	pyc[0].pyc = (struct vv_pycent){ 1, 0, 0 };
+	vt_mkenv(f.st, "d", vt_tree(f.st, pyc, 1));
+	memset(&c, 0, sizeof(c));
+	vv_fsck(f.st, collect, &c, NULL);
+	dump(&c);
+	snprintf(want, sizeof(want), "bad pyc %s (env d, path /m.pyc): ", hu);
+	int bad_pyc = 0;
+	for (int i = 0; i < c.n; i++)
+		if (c.kinds[i] == VV_FSCK_BAD_PYC) {
+			bad_pyc++;
+			assert_memory_equal(c.lines[i], want, strlen(want));
+		}
+	assert_int_equal(bad_pyc, 1);
 	vt_store_free(f.st);
 }
 
