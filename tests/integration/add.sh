@@ -113,9 +113,13 @@ check vv_ctl add live "$LIB2" >/dev/null
 vv_wait_for 5 test -f "$L/$VV_SITE/demolib-2.0.dist-info/RECORD" ||
 	fail "upgrade into a mounted env did not show"
 assert_missing "$L/$VV_SITE/demolib-1.0.dist-info"
-assert_missing "$L/$VV_SITE/demolib/__pycache__" # 1.0's bytecode went with its sources
-assert_eq "$("$L/bin/python" -c 'import demolib; print(demolib.__version__)')" 2.0 \
-	"upgraded demolib in the mounted env"
+# 1.0's bytecode went with its sources; 2.0's record brings its own, for every module
+want=$(cd "$L/$VV_SITE/demolib" && for f in *.py; do echo "${f%.py}"; done | sort)
+got=$(cd "$L/$VV_SITE/demolib/__pycache__" && for f in *.pyc; do echo "${f%%.*}"; done | sort)
+assert_eq "$got" "$want" "bytecode of the upgraded demolib"
+out=$("$L/bin/python" -v -c 'import demolib; print(demolib.__version__)' 2>&1)
+assert_contains "$out" "$(printf '\n2.0')" "upgraded demolib in the mounted env"
+assert_not_contains "$out" "bytecode is stale" "bytecode of the upgraded demolib"
 
 vv_umount
 check vv_ctl fsck -q

@@ -21,7 +21,9 @@ assert_eq "$(python3 -c 'import os, sys; print(len(os.listdir(sys.argv[1])))' "$
 SP=$(echo "$MNT"/e1/lib/python3*/site-packages)
 PKG=$SP/big
 [[ -d $PKG ]] || fail "package directory big missing in $SP"
-want=$(unzip -Z1 "$VV_TMP"/big-1.0-py3-none-any.whl | grep -c '^big/')
+# the wheel's members, plus the __pycache__ its package record carries
+want=$(($(unzip -Z1 "$VV_TMP"/big-1.0-py3-none-any.whl | grep -c '^big/') + 1))
+[[ -d $PKG/__pycache__ ]] || fail "the package record brought no bytecode"
 assert_eq "$(ls "$PKG" | wc -l)" "$want" "entries of a clean package directory"
 # d_ino from the listing is the inode stat reports, for every entry
 python3 - "$PKG" "$MNT" <<'PY' || fail "d_ino and st_ino disagree"
