@@ -18,16 +18,8 @@ missing() {
 }
 
 SET="flask requests pydantic networkx"
-probe='import importlib.metadata as m
-for d in "flask", "requests", "pydantic", "networkx":
-    assert m.distribution(d).read_text("RECORD") is not None'
-py=
-for cand in python3 "$HOME"/.pyenv/versions/3.11*/bin/python3 "$HOME"/.pyenv/versions/*/bin/python3; do
-	if command -v "$cand" >/dev/null && "$cand" -c "$probe" 2>/dev/null; then
-		py=$("$cand" -c 'import os, sys; print(os.path.realpath(sys.executable))')
-		break
-	fi
-done
+# shellcheck disable=SC2086 # the set is a list
+py=$(vv_python_with $SET)
 [[ -n $py ]] || missing "no interpreter with $SET installed from wheels to repack"
 
 W=$VV_TMP/corpus

@@ -12,17 +12,8 @@ missing() {
 	if [[ ${CI:-} == true ]]; then fail "$*"; else skip "$*"; fi
 }
 
-# an interpreter that has requests installed (the corpus repacks what is installed), from
-# a wheel: its RECORD lists the files to repack (a distro's egg-info has none)
-probe='import requests, importlib.metadata as m
-raise SystemExit(m.distribution("requests").read_text("RECORD") is None)'
-py=
-for cand in python3 "$HOME"/.pyenv/versions/*/bin/python3 /usr/bin/python3; do
-	if command -v "$cand" >/dev/null && "$cand" -c "$probe" 2>/dev/null; then
-		py=$("$cand" -c 'import os, sys; print(os.path.realpath(sys.executable))')
-		break
-	fi
-done
+# an interpreter that has requests installed (the corpus repacks what is installed)
+py=$(vv_python_with requests)
 [[ -n $py ]] || missing "no interpreter with requests installed from a wheel to repack"
 
 W=$VV_TMP/corpus

@@ -294,6 +294,23 @@ def main():
     return 0' >/dev/null
 }
 
+# vv_python_with DIST...: the resolved path of the first interpreter (python3, pyenv's
+# versions, /usr/bin/python3) that has every DIST installed from a wheel (its RECORD
+# lists the files tests/wheelcorpus.py repacks; a distro's egg-info has none), or
+# nothing.
+vv_python_with() {
+	local cand probe
+	probe='import importlib.metadata as m, sys
+for d in sys.argv[1:]:
+    assert m.distribution(d).read_text("RECORD") is not None'
+	for cand in python3 "$HOME"/.pyenv/versions/*/bin/python3 /usr/bin/python3; do
+		if command -v "$cand" >/dev/null && "$cand" -c "$probe" "$@" 2>/dev/null; then
+			"$cand" -c 'import os, sys; print(os.path.realpath(sys.executable))'
+			return
+		fi
+	done
+}
+
 # ---- setup and cleanup ---------------------------------------------------------------
 
 vv__cleanup() {
