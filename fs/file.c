@@ -60,7 +60,8 @@ static void push_content(struct vv_fs *fs, fuse_ino_t ino, struct vv_fh *fh)
 	struct vv_node *n = fh->n;
 	bool first = !n->opened;
 	n->opened = true;
-	if (!first || fh->writable || (n->kind != VV_REG && n->kind != VV_PYC) || n->stage ||
+	if (!first || fh->writable ||
+	    (n->kind != VV_REG && n->kind != VV_PYC && n->kind != VV_RECORD) || n->stage ||
 	    n->writers || n->size == 0 || n->size > VV_PUSH_MAX)
 		return;
 	if (vv_node_read_source(n, &fh->src) < 0) {
@@ -68,7 +69,7 @@ static void push_content(struct vv_fs *fs, fuse_ino_t ino, struct vv_fh *fh)
 		memset(&fh->src, 0, sizeof(fh->src));
 		return;
 	}
-	if (!fh->src.fd) { /* a pyc: rendered whole */
+	if (!fh->src.fd) { /* a template (pyc, RECORD): rendered whole */
 		struct fuse_bufvec bv = FUSE_BUFVEC_INIT(fh->src.prefixlen);
 		bv.buf[0].mem = (void *)fh->src.prefix;
 		fuse_lowlevel_notify_store(fs->se, ino, 0, &bv, 0);

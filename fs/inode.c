@@ -117,7 +117,8 @@ static void queue_scripts(struct vv_fs *fs, struct vv_node *d)
 {
 	for (size_t i = 0; i < d->nkids; i++) {
 		struct vv_node *k = d->kids[i];
-		if (k->kind == VV_SCRIPT || k->kind == VV_PYC) /* they show the env's path */
+		if (k->kind == VV_SCRIPT || k->kind == VV_PYC || k->kind == VV_RECORD)
+			/* they show the env's path */
 			queue(fs, k);
 		else if (k->kind == VV_DIR)
 			queue_scripts(fs, k);

@@ -181,7 +181,8 @@ static int with_path(int fd, struct jbuf *b, const char *path)
 }
 
 int vv_journal_put(int fd, const char *path, char kind, unsigned mode, uint64_t size,
-		   int64_t mtime_ns, const vv_oid *oid, const struct vv_pycent *pyc)
+		   int64_t mtime_ns, const vv_oid *oid, const struct vv_pycent *pyc,
+		   const struct vv_recent *rec)
 {
 	struct jbuf b = { 0 };
 	char hex[VV_OID_HEX + 1];
@@ -191,6 +192,11 @@ int vv_journal_put(int fd, const char *path, char kind, unsigned mode, uint64_t 
 		struct vv_pycent z = { 0 };
 		const struct vv_pycent *v = pyc ? pyc : &z;
 		jb_fmt(&b, ",%" PRIu32 ",%u,%u", v->hdr, (unsigned)v->nsub, (unsigned)v->sufl);
+	} else if (kind == VV_RECORD) {
+		struct vv_recent z = { 0 };
+		const struct vv_recent *v = rec ? rec : &z;
+		jb_fmt(&b, ",%" PRIu32 ",%" PRIu32 ",%" PRIu32 ",%" PRIu32, v->k, v->sum,
+		       v->smin, v->smax);
 	}
 	return with_path(fd, &b, path);
 }
@@ -444,6 +450,19 @@ int vv_journal_parse(const char *buf, size_t len, struct vv_jrec *out)
 			STEP(c_char(&c, ','));
 			STEP(c_num(&c, 10, UINT16_MAX, &u));
 			out->pyc.sufl = (uint16_t)u;
+		} else if (out->kind == VV_RECORD) {
+			STEP(c_char(&c, ','));
+			STEP(c_num(&c, 10, UINT32_MAX, &u));
+			out->rec.k = (uint32_t)u;
+			STEP(c_char(&c, ','));
+			STEP(c_num(&c, 10, UINT32_MAX, &u));
+			out->rec.sum = (uint32_t)u;
+			STEP(c_char(&c, ','));
+			STEP(c_num(&c, 10, UINT32_MAX, &u));
+			out->rec.smin = (uint32_t)u;
+			STEP(c_char(&c, ','));
+			STEP(c_num(&c, 10, UINT32_MAX, &u));
+			out->rec.smax = (uint32_t)u;
 		}
 		STEP(c_str(&c, &out->a, &out->alen));
 		break;

@@ -85,7 +85,8 @@ int vv_journal_datasync(struct vv_store *st, int fd, const char *name, bool dir)
 /* Append one record to the journal open at fd, as one write(2). Paths are relative to
  * the env root, without a leading '/'. */
 int vv_journal_put(int fd, const char *path, char kind, unsigned mode, uint64_t size,
-		   int64_t mtime_ns, const vv_oid *oid, const struct vv_pycent *pyc);
+		   int64_t mtime_ns, const vv_oid *oid, const struct vv_pycent *pyc,
+		   const struct vv_recent *rec);
 int vv_journal_stage(int fd, const char *path, unsigned mode, const char *stage);
 /* The `b` record of this boot (nothing where the boot id is unknown). */
 int vv_journal_boot(int fd);
@@ -104,8 +105,9 @@ int vv_journal_attr(int fd, const char *path, unsigned mode, int64_t mtime_ns);
 /* One parsed record. a and b point into the parsed buffer (not NUL-terminated). */
 struct vv_jrec {
 	char op;
-	char kind;       /* 'c': 'f', 's' or 'c'; 'n': 'p' or 'k' */
+	char kind;       /* 'c': 'f', 's', 'c' or 'r'; 'n': 'p' or 'k' */
 	struct vv_pycent pyc; /* 'c' of kind 'c' */
+	struct vv_recent rec; /* 'c' of kind 'r' */
 	unsigned mode;
 	unsigned long long size;
 	long long mtime_ns;

@@ -31,10 +31,12 @@ static void root_reset(struct vv_env *env, const vv_oid *root)
 		vv_tree_unref(r->base);
 		r->base = NULL;
 	}
+	vv_times_unref(r->times);
+	r->times = NULL;
 	free(r->kids);
 	r->kids = NULL;
 	r->nkids = r->capkids = 0;
-	r->mat = r->dirty = false;
+	r->mat = r->dirty = r->canon = false;
 	r->oid = *root;
 }
 

@@ -1,11 +1,13 @@
 /*
  * commit.c - committing an env: its sealed stages are linked as objects and the trees
  * of its dirty directories written bottom up, with a sync for all of them rather than
- * two per file (odb.h "publishing in batches"), a sealed .pyc stored in its shared form
- * instead (python/pyc.h); then the new root is committed through
- * the env transaction (env/txn.h: the mount's side, vv_txn_live, over the writer lock
- * the env holds since its first change) and a new journal is started on top of it. Also saving the env's settings with its
- * committed root outside a commit (pyvenv.cfg edits, chown/chmod of the env).
+ * two per file (odb.h "publishing in batches"), a sealed .pyc or .dist-info/RECORD
+ * stored in its shared form instead (python/pyc.h, pkg/rectpl.h), mtimes in the root's
+ * times section (store/times.h); then the new root is committed through the env
+ * transaction (env/txn.h: the mount's side, vv_txn_live, over the writer lock the env
+ * holds since its first change) and a new journal is started on top of it. Also saving
+ * the env's settings with its committed root outside a commit (pyvenv.cfg edits,
+ * chown/chmod of the env).
  */
 #include "live/live.h"
 
@@ -18,12 +20,14 @@
 #include "env/history.h"
 #include "env/journal.h"
 #include "env/txn.h"
+#include "pkg/rectpl.h"
 #include "python/pyc.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 #include "util/vec.h"
 #include "store/odb.h"
 #include "store/store.h"
+#include "store/times.h"
 #include "store/tree.h"
 
 /* Commit cfg as the env's state: one env transaction over the mount's own lock, config
@@ -57,23 +61,24 @@ int vv_env_store_sealed(struct vv_env *env)
 
 /* A file whose stored form is being replaced by a commit, with what it was before (put
  * back if the commit fails). */
-struct pyc_swap {
+struct tpl_swap {
 	struct vv_node *n;
 	uint8_t kind;
 	uint64_t size;
 	vv_oid oid;
 	struct vv_pycent pyc;
+	struct vv_recent rec;
 };
 
-struct pyc_swaps {
-	struct pyc_swap *v;
+struct tpl_swaps {
+	struct tpl_swap *v;
 	size_t n, cap;
 };
 
 /* Store sealed .pyc n in its shared form (pyc.h) as a deferred object of this commit:
  * 1 if it was one (n names the template from now on; its stage stays its content until
  * the commit is through), 0 if not (link the stage as it is), -errno. */
-static int swap_pyc(struct vv_odb_defer *def, struct pyc_swaps *sw, const char *envpath,
+static int swap_pyc(struct vv_odb_defer *def, struct tpl_swaps *sw, const char *envpath,
 		    struct vv_node *n)
 {
 	struct vv_odb *odb = &n->env->set->st->odb;
@@ -102,7 +107,7 @@ static int swap_pyc(struct vv_odb_defer *def, struct pyc_swaps *sw, const char *
 		return r;
 	}
 	free(t);
-	sw->v[sw->n++] = (struct pyc_swap){ n, n->kind, n->size, n->oid, n->pyc };
+	sw->v[sw->n++] = (struct tpl_swap){ n, n->kind, n->size, n->oid, n->pyc, n->rec };
 	n->kind = VV_PYC;
 	n->size = tl;
 	n->oid = oid;
@@ -112,10 +117,10 @@ static int swap_pyc(struct vv_odb_defer *def, struct pyc_swaps *sw, const char *
 
 /* After the commit: the swapped files' stages go (they are templates now); after a
  * failed one they are what they were, their stages still sealed. */
-static void swaps_end(struct pyc_swaps *sw, bool ok)
+static void swaps_end(struct tpl_swaps *sw, bool ok)
 {
 	for (size_t i = 0; i < sw->n; i++) {
-		struct pyc_swap *s = &sw->v[i];
+		struct tpl_swap *s = &sw->v[i];
 		if (ok) {
 			vv_live_stage_clear(s->n);
 		} else {
@@ -123,13 +128,83 @@ static void swaps_end(struct pyc_swaps *sw, bool ok)
 			s->n->size = s->size;
 			s->n->oid = s->oid;
 			s->n->pyc = s->pyc;
+			s->n->rec = s->rec;
 		}
 	}
 	free(sw->v);
 }
 
-/* vv_env_store_sealed for a commit: .pyc files become deferred templates instead. */
-static int store_sealed(struct vv_env *env, struct vv_odb_defer *def, struct pyc_swaps *sw)
+/* A RECORD path (relative to the .dist-info's parent dir) to a console script of the
+ * env stored in neutral form: its stored bytes (pkg/rectpl.h vv_rectpl_script_fn). */
+static int record_script(void *ctx, const char *path, size_t pathlen, char **script,
+			 size_t *len)
+{
+	struct vv_node *d = ctx;
+	char comp[256];
+	for (const char *p = path, *end = path + pathlen; p < end && d;) {
+		const char *sl = memchr(p, '/', (size_t)(end - p));
+		size_t cl = (size_t)((sl ? sl : end) - p);
+		if (cl >= sizeof(comp))
+			return 0;
+		memcpy(comp, p, cl);
+		comp[cl] = 0;
+		if (!strcmp(comp, ".."))
+			d = d->parent;
+		else if (cl && strcmp(comp, ".") &&
+			 (!vv_live_is_dir(d) || vv_node_lookup(d, comp, &d) < 0))
+			d = NULL;
+		p = sl ? sl + 1 : end;
+	}
+	vv_err_clear();
+	if (!d || d->kind != VV_SCRIPT || d->stage || d->unlinked)
+		return 0;
+	int r = vv_odb_read_obj(&d->env->set->st->odb, &d->oid, 1u << 20, script, len);
+	if (r < 0)
+		vv_err_clear();
+	return r < 0 ? 0 : 1;
+}
+
+/* Store a sealed .dist-info/RECORD that names this env's console scripts in its shared
+ * form (pkg/rectpl.h), like swap_pyc. */
+static int swap_record(struct vv_odb_defer *def, struct tpl_swaps *sw, const char *envpath,
+		       struct vv_node *n)
+{
+	struct vv_node *di = n->parent;
+	size_t dl = di ? strlen(di->name) : 0;
+	uint64_t size = n->stage->seal_size;
+	if (n->unlinked || strcmp(n->name, "RECORD") || !di || !di->parent || dl < 11 ||
+	    strcmp(di->name + dl - 10, ".dist-info") || size > VV_RECTPL_MAX)
+		return 0;
+	char *buf = malloc(size ? (size_t)size : 1), *t = NULL;
+	size_t tl = 0;
+	struct vv_recent ent;
+	int r = buf ? 0 : -ENOMEM;
+	if (r == 0 && vv_pread_all(n->stage->fd, buf, (size_t)size, 0) < 0)
+		r = 0, size = 0; /* unreadable now: linked as it is, which reports it */
+	if (r == 0 && size)
+		r = vv_rectpl_make(buf, (size_t)size, envpath, record_script, di->parent, &t,
+				   &tl, &ent);
+	free(buf);
+	if (r <= 0)
+		return r;
+	vv_oid oid;
+	if ((r = VV_GROW(sw->v, sw->n, sw->cap, 64)) < 0 ||
+	    (r = vv_odb_defer_put(&n->env->set->st->odb, def, t, tl, &oid)) < 0) {
+		free(t);
+		return r;
+	}
+	free(t);
+	sw->v[sw->n++] = (struct tpl_swap){ n, n->kind, n->size, n->oid, n->pyc, n->rec };
+	n->kind = VV_RECORD;
+	n->size = tl;
+	n->oid = oid;
+	n->rec = ent;
+	return 1;
+}
+
+/* vv_env_store_sealed for a commit: .pyc files and RECORDs become deferred templates
+ * instead. */
+static int store_sealed(struct vv_env *env, struct vv_odb_defer *def, struct tpl_swaps *sw)
 {
 	struct vv_odb *odb = &env->set->st->odb;
 	int r = 0;
@@ -145,15 +220,50 @@ static int store_sealed(struct vv_env *env, struct vv_odb_defer *def, struct pyc
 			continue;
 		r = swap_pyc(def, sw, envpath, n);
 		if (r == 0)
+			r = swap_record(def, sw, envpath, n);
+		if (r == 0)
 			r = vv_live_link_sealed(n);
 	}
 	free(envpath);
 	return r < 0 ? r : 0;
 }
 
+/* The env's times section (store/times.h) for the tree the commit is about to write:
+ * entries numbered depth first from base. A directory written now (dirty), or written
+ * by an earlier commit (canon), holds 0 for its entries' mtimes and header words, so
+ * their values go here; a directory not looked into since it was loaded keeps the
+ * values of the table it was loaded from, renumbered. Each directory's count goes into
+ * its size (commit_dir writes it as the 'd' entry's SIZE). */
+static int times_walk(struct vv_env *env, struct vv_node *d, uint64_t base,
+		      struct vv_timesb *b)
+{
+	bool canon = d->dirty || d->canon;
+	uint64_t idx = base;
+	int r = 0;
+	for (size_t i = 0; r == 0 && i < d->nkids; i++) {
+		struct vv_node *k = d->kids[i];
+		uint32_t hdr = k->kind == VV_PYC ? k->pyc.hdr : 0;
+		if (canon && (k->mtime_ns || hdr))
+			r = vv_timesb_add(b, idx, k->mtime_ns, hdr);
+		if (r == 0 && vv_live_is_dir(k)) {
+			if (k->mat) {
+				r = times_walk(env, k, idx + 1, b);
+			} else if (k->size || /* its entry's count (0: not known) */
+				   (r = vv_tree_count(env->set->st, &k->oid, &k->size)) == 0) {
+				r = vv_timesb_copy(b, k->times, k->tbase, k->size, idx + 1);
+			}
+		}
+		idx += 1 + (vv_live_is_dir(k) ? k->size : 0);
+	}
+	d->size = idx - base;
+	return r;
+}
+
 /* The trees of dirty directories, bottom up, as deferred objects (linked after one
- * sync for all of them, before the env file names the root). */
-static int commit_dir(struct vv_store *st, struct vv_odb_defer *def, struct vv_node *d)
+ * sync for all of them, before the env file names the root). The root's carries the
+ * times section. */
+static int commit_dir(struct vv_store *st, struct vv_odb_defer *def, struct vv_node *d,
+		      const char *times, size_t timeslen)
 {
 	if (!d->dirty)
 		return 0;
@@ -163,29 +273,52 @@ static int commit_dir(struct vv_store *st, struct vv_odb_defer *def, struct vv_n
 	int r = 0;
 	for (size_t i = 0; i < d->nkids; i++) {
 		struct vv_node *k = d->kids[i];
-		if (vv_live_is_dir(k) && (r = commit_dir(st, def, k)) < 0)
+		if (vv_live_is_dir(k) && (r = commit_dir(st, def, k, NULL, 0)) < 0)
 			break;
 		struct vv_tree_ent *e = &ents[i];
 		e->name = k->name;
 		e->namelen = (uint16_t)strlen(k->name);
 		e->kind = k->kind;
 		e->mode = k->mode;
-		e->size = vv_live_is_dir(k) ? 0 :
-			  k->kind == VV_LNK ? strlen(k->target) : k->size;
-		e->mtime_ns = k->mtime_ns;
+		e->size = k->kind == VV_LNK ? strlen(k->target) : k->size;
+		e->mtime_ns = 0; /* in the times section */
 		e->oid = k->oid;
-		if (k->kind == VV_PYC)
+		if (k->kind == VV_PYC) {
 			e->pyc = k->pyc;
+			e->pyc.hdr = 0;
+		}
+		if (k->kind == VV_RECORD)
+			e->rec = k->rec;
 		e->target = k->target;
 	}
 	char *buf = NULL;
 	size_t len = 0;
-	if (r == 0 && (r = vv_tree_serialize(ents, d->nkids, &buf, &len)) == 0)
+	if (r == 0 && (r = vv_tree_serialize(ents, d->nkids, times, timeslen, &buf, &len)) == 0)
 		r = vv_odb_defer_put(&st->odb, def, buf, len, &d->oid);
 	free(buf);
 	free(ents);
-	if (r == 0)
+	if (r == 0) {
 		d->dirty = false;
+		d->canon = true;
+	}
+	return r;
+}
+
+/* The root's times section, then the trees. */
+static int commit_trees(struct vv_env *env, struct vv_odb_defer *def)
+{
+	if (!env->root->dirty)
+		return 0;
+	struct vv_timesb b = { 0 };
+	char *times = NULL;
+	size_t tlen = 0;
+	int r = times_walk(env, env->root, 0, &b);
+	if (r == 0)
+		r = vv_timesb_encode(&b, &times, &tlen);
+	vv_timesb_free(&b);
+	if (r == 0)
+		r = commit_dir(env->set->st, def, env->root, times, tlen);
+	free(times);
 	return r;
 }
 
@@ -234,10 +367,10 @@ int vv_env_commit_batch(struct vv_env *env, bool more)
 			      "is not held", env->name);
 	struct vv_store *st = env->set->st;
 	struct vv_odb_defer def = { 0 };
-	struct pyc_swaps sw = { 0 };
+	struct tpl_swaps sw = { 0 };
 	int r = store_sealed(env, &def, &sw);
 	if (r == 0)
-		r = commit_dir(st, &def, env->root);
+		r = commit_trees(env, &def);
 	if (r == 0)
 		r = vv_odb_defer_finish(&st->odb, &def);
 	vv_odb_defer_free(&def);

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pkg/rectpl.h"
 #include "python/pyc.h"
 #include "store/damaged.h"
 #include "util/clock.h"
@@ -53,16 +54,19 @@ static int open_content(struct vv_node *n)
 	return vv_obj_open_checked(n->env->set->st, &n->oid, n->size, what);
 }
 
-/* The bytes of a stored pyc as this env shows them (pyc.h). The template is read
- * whole and checked against its id (templates are small): a corrupt or malformed one
- * is -EIO and a log line, never wrong bytes. */
-static int render_pyc(struct vv_node *n, char **out, size_t *len)
+/* The bytes of a stored template as this env shows them: a pyc (python/pyc.h) or a
+ * RECORD (pkg/rectpl.h). The template is read whole and checked against its id
+ * (templates are small): a corrupt or malformed one is -EIO and a log line, never
+ * wrong bytes. */
+static int render_tpl(struct vv_node *n, char **out, size_t *len)
 {
 	*out = NULL;
 	char what[300];
 	snprintf(what, sizeof(what), "env %.256s", n->env->name);
-	if (n->size > VV_PYC_MAX + (1u << 20))
-		return vv_obj_report_bad(n->env->set->st, &n->oid, what, "is too large a pyc");
+	bool pyc = n->kind == VV_PYC;
+	uint64_t max = pyc ? VV_PYC_MAX + (1u << 20) : 2 * (uint64_t)VV_RECTPL_MAX;
+	if (n->size > max)
+		return vv_obj_report_bad(n->env->set->st, &n->oid, what, "is too large a template");
 	int fd = open_content(n);
 	if (fd < 0)
 		return fd;
@@ -81,9 +85,13 @@ static int render_pyc(struct vv_node *n, char **out, size_t *len)
 	char *path = r == 0 ? vv_env_path(n->env) : NULL;
 	if (r == 0 && !path)
 		r = -ENOMEM;
-	if (r == 0 && (r = vv_pyc_render(t, tl, &n->pyc, path, out, len)) == -EUCLEAN)
-		r = vv_obj_report_bad(n->env->set->st, &n->oid, what,
-				      "is not the stored form of a pyc its tree says");
+	if (r == 0)
+		r = pyc ? vv_pyc_render(t, tl, &n->pyc, path, out, len) :
+			  vv_rectpl_render(t, tl, &n->rec, path, out, len);
+	if (r == -EUCLEAN)
+		r = vv_obj_report_bad(n->env->set->st, &n->oid, what, pyc ?
+				      "is not the stored form of a pyc its tree says" :
+				      "is not the RECORD template its tree says");
 	free(path);
 	free(t);
 	return r;
@@ -98,10 +106,10 @@ static int copy_content(struct vv_node *n, int fd)
 		int r = vv_live_synth_content(n);
 		return r < 0 ? r : vv_write_all(fd, n->synth, n->synthlen);
 	}
-	if (n->kind == VV_PYC) {
+	if (n->kind == VV_PYC || n->kind == VV_RECORD) {
 		char *buf;
 		size_t len;
-		int r = render_pyc(n, &buf, &len);
+		int r = render_tpl(n, &buf, &len);
 		if (r == 0)
 			r = vv_write_all(fd, buf, len);
 		free(buf);
@@ -266,10 +274,10 @@ int vv_node_read_source(struct vv_node *n, struct vv_readsrc *out)
 		out->fd = n->stage;
 		return 0;
 	}
-	if (n->kind == VV_PYC) {
+	if (n->kind == VV_PYC || n->kind == VV_RECORD) {
 		char *buf;
 		size_t len;
-		int r = render_pyc(n, &buf, &len);
+		int r = render_tpl(n, &buf, &len);
 		out->prefix = buf;
 		out->prefixlen = len;
 		return r;
@@ -443,6 +451,7 @@ int vv_node_publish_end(struct vv_publish *p)
 		n->size = p->size;
 		n->kind = p->script ? VV_SCRIPT : VV_REG;
 		n->pyc = (struct vv_pycent){ 0 };
+		n->rec = (struct vv_recent){ 0 };
 		if (p->link || (p->script && !n->writers))
 			vv_live_stage_clear(n); /* the stage is now the object itself */
 		if (!n->unlinked && n->parent) {
@@ -497,6 +506,7 @@ int vv_node_put(struct vv_node *dir, const char *name, const struct vv_tree_ent 
 	n->size = e->size;
 	n->oid = e->oid;
 	n->pyc = e->kind == VV_PYC ? e->pyc : (struct vv_pycent){ 0 };
+	n->rec = e->kind == VV_RECORD ? e->rec : (struct vv_recent){ 0 };
 	n->mtime_ns = n->atime_ns = e->mtime_ns;
 	n->ctime_ns = vv_now_ns();
 	vv_live_record_put(n);

@@ -40,6 +40,21 @@ static int dir_base(struct vv_node *dir)
 	}
 	if (r < 0)
 		return vv_err_prefix(r, "directory '%s'", dir->name);
+	/* a format-1 tree numbers nothing (store/times.h) */
+	if (dir->base->version == 1 && dir->times) {
+		vv_times_unref(dir->times);
+		dir->times = NULL;
+	}
+	/* an env root numbers the entries of its times section (store/times.h) */
+	if (vv_live_is_root(dir) && !dir->times &&
+	    ((dir->tbase = 0), (r = vv_times_of(dir->base, &dir->times)) < 0)) {
+		char what[300];
+		snprintf(what, sizeof(what), "env %.200s, its root", dir->env->name);
+		vv_tree_unref(dir->base);
+		dir->base = NULL;
+		return vv_obj_report_bad(dir->env->set->st, &dir->oid, what,
+					 "has a damaged times section");
+	}
 	return 0;
 }
 
@@ -56,12 +71,17 @@ int vv_live_dir_materialize(struct vv_node *dir)
 	if (!kids)
 		return vv_err(-ENOMEM, "out of memory");
 	size_t j = 0;
+	bool canon = false, found = false;
 	for (size_t i = 0; i < t->n; i++) {
 		const struct vv_tree_ent *e = &t->ents[i];
 		struct vv_node *n = NULL;
-		if (j < dir->nkids && !vv_live_kid_cmp(e->name, e->namelen, dir->kids[j]->name))
+		if (j < dir->nkids && !vv_live_kid_cmp(e->name, e->namelen, dir->kids[j]->name)) {
 			n = dir->kids[j++];
-		else if (!(n = vv_live_node_from_ent(dir->env, e))) {
+			canon = canon || vv_times_any(dir->times, dir->tbase + e->pos, 1);
+		} else if ((n = vv_live_node_from_tent(dir->env, e, dir->times,
+						       dir->tbase + e->pos, &found))) {
+			canon = canon || found;
+		} else {
 			for (size_t k = 0; k < i; k++)
 				if (kids[k] && !vv_live_kid_find(dir, kids[k]->name,
 								  strlen(kids[k]->name), NULL))
@@ -81,6 +101,9 @@ int vv_live_dir_materialize(struct vv_node *dir)
 	}
 	vv_tree_unref(t);
 	dir->base = NULL;
+	vv_times_unref(dir->times); /* the kids have their values now */
+	dir->times = NULL;
+	dir->canon = canon;
 	dir->mat = true;
 	return 0;
 }
@@ -194,7 +217,8 @@ int vv_node_lookup(struct vv_node *dir, const char *name, struct vv_node **out)
 	const struct vv_tree_ent *e = vv_tree_find(dir->base, name, len);
 	if (!e)
 		return -ENOENT;
-	n = vv_live_node_from_ent(dir->env, e);
+	bool found;
+	n = vv_live_node_from_tent(dir->env, e, dir->times, dir->tbase + e->pos, &found);
 	if (!n)
 		return -ENOMEM;
 	r = vv_live_kid_insert(dir, idx, n);

@@ -59,6 +59,10 @@ struct vv_node *vv_live_node_new(struct vv_env *env, const char *name, size_t le
 void vv_live_node_free(struct vv_node *n);
 /* A node for tree entry e (its name, kind, mode, size, mtime, oid, target). */
 struct vv_node *vv_live_node_from_ent(struct vv_env *env, const struct vv_tree_ent *e);
+/* The same for entry number idx of times (NULL: e says everything): its mtime and
+ * header word from there when it has them; *found tells. */
+struct vv_node *vv_live_node_from_tent(struct vv_env *env, const struct vv_tree_ent *e,
+				       struct vv_times *times, uint64_t idx, bool *found);
 void vv_live_drop_dead_stage(struct vv_node *n);
 /* n's content is stage s from now on (the caller's reference; NULL: none): a named
  * stage joins env->staged, the one n had is dropped (retired if named). */

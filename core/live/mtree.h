@@ -43,6 +43,7 @@
 #include "env/env.h"
 #include "util/hash.h"
 #include "python/python.h"
+#include "store/times.h"
 #include "store/tree.h"
 
 struct vv_store;
@@ -90,15 +91,23 @@ struct vv_node {
 	bool mat;               /* dir: materialized (kids complete, base unused) */
 	bool unlinked;
 	bool publishing;        /* file: its stage is being published right now */
-	uint64_t size;          /* content size (for 's', 'c' the stored size) */
+	uint64_t size;          /* content size (for 's', 'c' the stored size); 'd':
+				   entries below it as of the last commit or lookup */
 	int64_t mtime_ns, ctime_ns, atime_ns;
 	vv_oid oid;             /* 'f','s','c': published content; 'd': tree if clean;
 				   zero for 'p', 'k' (no content) */
 	struct vv_pycent pyc;   /* 'c': the template's per-entry values (pyc.h) */
+	struct vv_recent rec;   /* 'r': the RECORD template's values (pkg/rectpl.h) */
 	char *target;           /* 'l' */
 
 	/* directories */
 	struct vv_tree *base;   /* clean listing, or NULL once materialized */
+	struct vv_times *times; /* not materialized: the env times its entries are
+				   numbered in (store/times.h), or NULL when they hold
+				   nothing for them */
+	uint64_t tbase;         /* ... the number of its first entry there */
+	bool canon;             /* its tree holds 0 for its entries' mtimes, which are in
+				   the root's times section (written by a commit) */
 	struct vv_node **kids;  /* sorted by name; all entries when base == NULL */
 	size_t nkids, capkids;
 

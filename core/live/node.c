@@ -20,14 +20,14 @@
 #include "util/error.h"
 #include "util/clock.h"
 #include "util/vec.h"
+#include "pkg/rectpl.h"
 #include "python/pyc.h"
+#include "python/script.h"
 #include "python/synth.h"
 
-/* A stored console script starts with "#!python" + SUFFIX + "\n" (SUFFIX: [0-9.]*, as
- * in python3.11); the mount shows the env's interpreter there instead. */
-#define SCRIPT_MAGIC "#!python"
-#define SCRIPT_MAGIC_LEN 8
-#define SCRIPT_SFX_MAX 15
+/* A stored console script starts with "#!python" + SUFFIX + "\n" (python/script.h);
+ * the mount shows the env's interpreter there instead. */
+#define SCRIPT_MAGIC_LEN VV_SCRIPT_MAGIC_LEN
 
 /* ---- fd refs ------------------------------------------------------------------- */
 
@@ -138,6 +138,7 @@ int vv_live_link_sealed(struct vv_node *n)
 	n->size = s->seal_size;
 	n->kind = VV_REG;
 	n->pyc = (struct vv_pycent){ 0 };
+	n->rec = (struct vv_recent){ 0 };
 	vv_live_stage_clear(n);
 	return 0;
 }
@@ -157,6 +158,7 @@ void vv_live_node_free(struct vv_node *n)
 {
 	if (n->base)
 		vv_tree_unref(n->base);
+	vv_times_unref(n->times);
 	/* a stage still named stays for the journal that names it (the next mount),
 	 * unless its file was removed (a publish stopped by the removal ends here) */
 	if (named(n->stage)) {
@@ -173,6 +175,21 @@ void vv_live_node_free(struct vv_node *n)
 	free(n);
 }
 
+struct vv_node *vv_live_node_from_tent(struct vv_env *env, const struct vv_tree_ent *e,
+				       struct vv_times *times, uint64_t idx, bool *found)
+{
+	struct vv_tree_ent v = *e;
+	*found = vv_times_apply(times, idx, &v);
+	struct vv_node *n = vv_live_node_from_ent(env, &v);
+	/* a directory keeps the table only if it holds values for entries below it */
+	if (n && e->kind == VV_DIR && vv_times_any(times, idx + 1, e->size)) {
+		vv_times_ref(times);
+		n->times = times;
+		n->tbase = idx + 1;
+	}
+	return n;
+}
+
 struct vv_node *vv_live_node_from_ent(struct vv_env *env, const struct vv_tree_ent *e)
 {
 	struct vv_node *n = vv_live_node_new(env, e->name, e->namelen, e->kind);
@@ -184,6 +201,8 @@ struct vv_node *vv_live_node_from_ent(struct vv_env *env, const struct vv_tree_e
 	n->oid = e->oid;
 	if (e->kind == VV_PYC)
 		n->pyc = e->pyc;
+	if (e->kind == VV_RECORD)
+		n->rec = e->rec;
 	if (e->kind == VV_LNK) {
 		n->target = strdup(e->target);
 		if (!n->target) {
@@ -284,54 +303,26 @@ static int shebang(const struct vv_env *env, const char *sfx, char **out, size_t
 	char *path = vv_env_path(env);
 	if (!path)
 		return -ENOMEM;
-	int r = vv_synth_shebang(path, out, len);
+	int r = vv_script_shebang(path, sfx, out, len);
 	free(path);
-	size_t sl = strlen(sfx);
-	if (r < 0 || !sl)
-		return r;
-	/* put the suffix after the last "/bin/python" of the exec line */
-	char *nl = strchr(*out, '\n'), *at = NULL;
-	char *end = strncmp(*out, "#!/bin/sh", 9) ? nl : strchr(nl + 1, '\n');
-	for (char *q = *out; (q = strstr(q, "/bin/python")) && q < end; q++)
-		at = q + 11;
-	char *x = at ? malloc(*len + sl + 1) : NULL;
-	if (!x) {
-		free(*out);
-		return -ENOMEM;
-	}
-	size_t head = (size_t)(at - *out);
-	memcpy(x, *out, head);
-	memcpy(x + head, sfx, sl);
-	memcpy(x + head + sl, at, *len - head + 1);
-	free(*out);
-	*out = x;
-	*len += sl;
-	return 0;
+	return r;
 }
 
 /* Read the stored first line of a script object: suffix into sfx, its length into
  * *skip. -EUCLEAN if the object is not a stored script. */
 static int script_sfx(int fd, char *sfx, size_t *skip)
 {
-	char head[SCRIPT_MAGIC_LEN + SCRIPT_SFX_MAX + 2];
+	char head[VV_SCRIPT_MAGIC_LEN + VV_SCRIPT_SFX_MAX + 2];
 	ssize_t n = pread(fd, head, sizeof(head), 0);
-	if (n < SCRIPT_MAGIC_LEN + 1 || memcmp(head, SCRIPT_MAGIC, SCRIPT_MAGIC_LEN))
-		return vv_err(-EUCLEAN, "script object does not start with #!python");
-	size_t i = SCRIPT_MAGIC_LEN, k = 0;
-	while (i < (size_t)n && k < SCRIPT_SFX_MAX &&
-	       ((head[i] >= '0' && head[i] <= '9') || head[i] == '.'))
-		sfx[k++] = head[i++];
-	sfx[k] = 0;
-	if (i >= (size_t)n || head[i] != '\n')
-		return vv_err(-EUCLEAN, "script object has a bad first line");
-	*skip = i + 1;
-	return 0;
+	if (n < 0)
+		return vv_err(-errno, "cannot read a script object");
+	return vv_script_head(head, (size_t)n, sfx, skip);
 }
 
 /* Shown prefix and hidden stored head of a script object. */
 int vv_live_script_prefix(struct vv_node *n, int fd, char **out, size_t *len, size_t *skip)
 {
-	char sfx[SCRIPT_SFX_MAX + 1];
+	char sfx[VV_SCRIPT_SFX_MAX + 1];
 	int r = script_sfx(fd, sfx, skip);
 	return r < 0 ? r : shebang(n->env, sfx, out, len);
 }
@@ -368,6 +359,25 @@ int vv_live_synth_content(struct vv_node *n)
 	return 0;
 }
 
+/* The size a RECORD template shows in n's env (pkg/rectpl.h): from its entry, else
+ * rendered (a damaged template shows its stored size; reading it is EIO). */
+static uint64_t record_size(struct vv_node *n)
+{
+	char *path = vv_env_path(n->env), *t = NULL, *out = NULL;
+	size_t tl = 0, ol = 0;
+	uint64_t size = path ? vv_rectpl_size(n->size, &n->rec, path) : UINT64_MAX;
+	if (path && size == UINT64_MAX &&
+	    vv_odb_read_obj(&n->env->set->st->odb, &n->oid, 2 * (size_t)VV_RECTPL_MAX, &t,
+			    &tl) == 0 &&
+	    vv_rectpl_render(t, tl, &n->rec, path, &out, &ol) == 0)
+		size = ol;
+	vv_err_clear();
+	free(out);
+	free(t);
+	free(path);
+	return size == UINT64_MAX ? n->size : size;
+}
+
 static uint64_t node_size(struct vv_node *n)
 {
 	switch (n->kind) {
@@ -381,6 +391,8 @@ static uint64_t node_size(struct vv_node *n)
 		free(path);
 		return size;
 	}
+	case VV_RECORD:
+		return n->stage ? n->ssize : record_size(n);
 	case VV_SCRIPT: {
 		if (n->stage)
 			return n->ssize;

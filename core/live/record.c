@@ -63,7 +63,7 @@ static int record(struct vv_node *n, enum what what)
 		switch (what) {
 		case PUT:
 			r = vv_journal_put(fd, rel, (char)n->kind, n->mode, n->size, n->mtime_ns,
-					   &n->oid, &n->pyc);
+					   &n->oid, &n->pyc, &n->rec);
 			break;
 		case STAGE: /* with what replay must know of it after a power loss */
 			r = vv_journal_stage(fd, rel, n->mode, n->stage->stage);

@@ -160,6 +160,7 @@ static int attach_stage(struct vv_node *dir, const char *name, const struct vv_j
 	vv_live_stage_set(n, s);
 	n->kind = VV_REG;
 	n->pyc = (struct vv_pycent){ 0 };
+	n->rec = (struct vv_recent){ 0 };
 	n->mode = (uint16_t)j->mode;
 	n->ssize = (uint64_t)sb.st_size;
 	n->stage_gen++;
@@ -190,6 +191,7 @@ static int apply(struct vv_env *env, const struct vv_jrec *j, const struct stage
 			.size = j->size,
 			.mtime_ns = j->mtime_ns,
 			.pyc = j->pyc,
+			.rec = j->rec,
 		};
 		if ((r = vv_oid_from_hex(&e.oid, j->oidhex, VV_OID_HEX)) < 0)
 			return r;

@@ -32,6 +32,7 @@
 #include "python/python.h"
 #include "pkg/seed.h"
 #include "store/store.h"
+#include "store/times.h"
 #include "store/tree.h"
 #include "store/treebuild.h"
 #include "pkg/wheel.h"
@@ -245,9 +246,15 @@ static int has_pip_version(struct vv_store *st, const vv_oid *root, int minor,
 
 /* root with its pip replaced by wheel (py gives the X.Y). Only the directories on the
  * edited paths are rebuilt; everything else is grafted by tree id. */
-static int replace_pip(struct vv_store *st, const vv_oid *root, const struct vv_python *py,
+static int replace_pip(struct vv_store *st, const vv_oid *root_in, const struct vv_python *py,
 		       const char *wheel, vv_oid *out)
 {
+	/* the tree builder edits trees that say their own mtimes (store/times.h) */
+	vv_oid plain;
+	int r = vv_times_inline(st, root_in, &plain);
+	if (r < 0)
+		return r;
+	const vv_oid *root = &plain;
 	int64_t now = vv_now_ns();
 	char pyname[32], pip3x[32], libpy[64], sp[96];
 	snprintf(pyname, sizeof(pyname), "python%d.%d", py->major, py->minor);
@@ -261,7 +268,7 @@ static int replace_pip(struct vv_store *st, const vv_oid *root, const struct vv_
 	struct vv_tb *tb = vv_tb_new(now);
 	if (!tb)
 		return vv_err(-ENOMEM, "out of memory");
-	int r = vv_tree_get(st, root, &t);
+	r = vv_tree_get(st, root, &t);
 	if (r == 0)
 		r = vv_tb_add_tree(tb, "", t, skip_cb, (void *)&top);
 	if (r == 0)

@@ -22,9 +22,11 @@
 #include "env/history.h"
 #include "env/journal.h"
 #include "ops/reach.h"
+#include "pkg/rectpl.h"
 #include "python/pyc.h"
 #include "store/odb.h"
 #include "store/store.h"
+#include "store/times.h"
 #include "store/tree.h"
 #include "util/error.h"
 #include "util/strv.h"
@@ -143,19 +145,23 @@ static int scan_found(const struct vv_odb_entry *e, struct vv_reach_node *n, voi
 	return fc->stop ? 1 : 0;
 }
 
-/* Does the object of 'c' entry e render as a pyc (pyc.h)? 1 yes, 0 no, -errno. */
-static int pyc_ok(struct fsck_ctx *fc, struct vv_reach_node *c, const struct vv_tree_ent *e)
+/* Does the object of 'c' or 'r' entry e render as the pyc (python/pyc.h) or RECORD
+ * (pkg/rectpl.h) it says? 1 yes, 0 no, -errno. */
+static int tpl_ok(struct fsck_ctx *fc, struct vv_reach_node *c, const struct vv_tree_ent *e)
 {
 	if (c->flags & VV_RN_PYC_OK)
 		return 1;
 	char *t = NULL, *out = NULL;
 	size_t tl = 0, ol = 0;
-	int r = vv_odb_read_obj(&fc->st->odb, &c->oid, VV_PYC_MAX + (1u << 20), &t, &tl);
+	bool pyc = e->kind == VV_PYC;
+	int r = vv_odb_read_obj(&fc->st->odb, &c->oid,
+				pyc ? VV_PYC_MAX + (1u << 20) : 2 * (size_t)VV_RECTPL_MAX, &t, &tl);
 	if (r == -EUCLEAN || r == -EFBIG)
 		return 0;
 	if (r < 0)
 		return r;
-	r = vv_pyc_render(t, tl, &e->pyc, "/", &out, &ol);
+	r = pyc ? vv_pyc_render(t, tl, &e->pyc, "/", &out, &ol) :
+		  vv_rectpl_render(t, tl, &e->rec, "/", &out, &ol);
 	free(t);
 	free(out);
 	if (r == 0)
@@ -205,6 +211,20 @@ static int check_tree(struct fsck_ctx *fc, struct vv_reach_node *n, const char *
 		return 1;
 	}
 	bool bad = false;
+	/* an env root's times section (store/times.h) must decode against its entries */
+	if (depth == 0 && n->tree->times) {
+		struct vv_times *t = NULL;
+		vv_err_clear();
+		r = vv_times_of(n->tree, &t);
+		vv_times_unref(t);
+		if (r == -EUCLEAN) {
+			fsck_report(fc, VV_FSCK_BAD_TREE, &n->oid, env, path, "bad tree %s: %s",
+				    hex, vv_errmsg());
+			bad = true;
+		} else if (r < 0) {
+			return r;
+		}
+	}
 	for (size_t i = 0; i < n->tree->n && !fc->stop; i++) {
 		const struct vv_tree_ent *e = &n->tree->ents[i];
 		if (!vv_kind_has_oid(e->kind)) /* symlinks, FIFOs, sockets: nothing stored */
@@ -219,6 +239,24 @@ static int check_tree(struct fsck_ctx *fc, struct vv_reach_node *n, const char *
 			return r;
 		if (e->kind == VV_DIR) {
 			r = check_tree(fc, c, env, depth + 1);
+			if (r >= 0 && n->tree->version == 2 && c->tree) {
+				/* the count the entries below are numbered with (times.h) */
+				uint64_t cnt = c->tree->count;
+				if (c->tree->version == 1 &&
+				    vv_tree_count(fc->st, &c->oid, &cnt) < 0) {
+					vv_err_clear();
+					cnt = e->size; /* reported as missing or bad below */
+				}
+				if (cnt != e->size) {
+					fsck_report(fc, VV_FSCK_BAD_TREE, &n->oid, env,
+						    vv_reach_path_str(&fc->path),
+						    "bad tree %s: the entry says %llu entries below "
+						    "it, its tree has %llu", hex,
+						    (unsigned long long)e->size,
+						    (unsigned long long)cnt);
+					r = 1;
+				}
+			}
 			vv_reach_path_pop(&fc->path, saved);
 			if (r < 0)
 				return r;
@@ -244,14 +282,16 @@ static int check_tree(struct fsck_ctx *fc, struct vv_reach_node *n, const char *
 				    "size mismatch %s: tree says %llu bytes, object has %llu", chex,
 				    (unsigned long long)e->size, (unsigned long long)c->size);
 			bad = true;
-		} else if (e->kind == VV_PYC && (r = pyc_ok(fc, c, e)) <= 0) {
+		} else if ((e->kind == VV_PYC || e->kind == VV_RECORD) &&
+			   (r = tpl_ok(fc, c, e)) <= 0) {
 			if (r < 0) {
 				vv_reach_path_pop(&fc->path, saved);
 				return r;
 			}
-			fsck_report(fc, VV_FSCK_BAD_PYC, &c->oid, env, cp,
-				    "bad pyc %s: not the stored form of a pyc its tree entry "
-				    "describes", chex);
+			const char *what = e->kind == VV_PYC ? "pyc" : "RECORD";
+			fsck_report(fc, VV_FSCK_BAD_TPL, &c->oid, env, cp,
+				    "bad %s %s: not the stored form of a %s its tree entry "
+				    "describes", what, chex, what);
 			bad = true;
 		}
 		vv_reach_path_pop(&fc->path, saved);

@@ -34,8 +34,9 @@ enum vv_fsck_kind {
 	VV_FSCK_IO,       /* an object or directory could not be read */
 	VV_FSCK_JOURNAL,  /* journal/NAME names content (a stage or an object) that is
 			     gone and still matters: its file keeps earlier content */
-	VV_FSCK_BAD_PYC,  /* a 'c' entry's object hashes fine but is not the stored form
-			     of a pyc that agrees with the entry (python/pyc.h) */
+	VV_FSCK_BAD_TPL,  /* a 'c' or 'r' entry's object hashes fine but is not the
+			     stored form of a pyc (python/pyc.h) or RECORD
+			     (pkg/rectpl.h) that agrees with the entry */
 };
 
 struct vv_fsck_problem {

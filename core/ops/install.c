@@ -29,7 +29,9 @@
 #include "pkg/pkg.h"
 #include "pkg/tags.h"
 #include "python/python.h"
+#include "pkg/rectpl.h"
 #include "store/store.h"
+#include "store/times.h"
 #include "store/tree.h"
 #include "store/treebuild.h"
 #include "pkg/wheel.h"
@@ -176,10 +178,10 @@ static int queue_removal(struct adder *a, const char *dname, const struct vv_tre
 	char *text = NULL, *p;
 	size_t len, n = 0;
 	struct vv_record_row *rows = NULL;
-	if (!rec || rec->kind != VV_REG)
+	if (!rec || (rec->kind != VV_REG && rec->kind != VV_RECORD))
 		return vv_err(-EINVAL, "installed %s has no RECORD (pip cannot uninstall it "
 			      "either)", dname);
-	int r = vv_odb_read_obj(&a->st->odb, &rec->oid, MAX_INSTALLED_RECORD, &text, &len);
+	int r = vv_rectpl_read(a->st, rec, MAX_INSTALLED_RECORD, &text, &len);
 	if (r < 0)
 		return vv_err_prefix(r, "installed %s/RECORD", dname);
 	r = vv_record_parse(text, len, &rows, &n);
@@ -396,14 +398,19 @@ static int64_t seeded_mtime(struct vv_store *st, const vv_oid *root, int minor)
 	return best;
 }
 
-int vv_install_pkgs(struct vv_store *st, const vv_oid *root_in, int minor,
+int vv_install_pkgs(struct vv_store *st, const vv_oid *root_env, int minor,
 		    const struct vv_pkg *pkgs, size_t n, bool fresh, vv_oid *root_out,
 		    struct vv_installed *res)
 {
 	struct vv_tree *root = NULL, *site = NULL;
 	char (*canon)[CANON_MAX] = NULL;
 	struct adder a = {.st = st, .now = vv_now_ns(), .minor = minor};
-	int r = 0;
+	/* the tree builder edits trees that say their own mtimes (store/times.h) */
+	vv_oid plain;
+	int r = vv_times_inline(st, root_env, &plain);
+	if (r < 0)
+		return r;
+	const vv_oid *root_in = &plain;
 	snprintf(a.libpy, sizeof(a.libpy), "lib/python3.%d", a.minor);
 	snprintf(a.sp, sizeof(a.sp), "%s/site-packages", a.libpy);
 	if (fresh) {

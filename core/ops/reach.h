@@ -67,7 +67,7 @@ enum {
 	VV_RN_CHECKED = 1 << 10, /* fsck: walked */
 	VV_RN_BAD = 1 << 11,     /* fsck: walk found problems (walk again per env) */
 	VV_RN_REACHED = 1 << 12, /* mark: tree walked completely */
-	VV_RN_PYC_OK = 1 << 13   /* fsck: renders as the pyc a 'c' entry says */
+	VV_RN_PYC_OK = 1 << 13   /* fsck: renders as the pyc or RECORD its entry says */
 };
 
 struct vv_reach_node {

@@ -31,7 +31,9 @@
 
 #include "util/error.h"
 #include "util/strv.h"
+#include "pkg/rectpl.h"
 #include "store/store.h"
+#include "store/times.h"
 #include "store/tree.h"
 #include "store/treebuild.h"
 #include "pkg/tags.h"
@@ -49,19 +51,22 @@ static const struct vv_tree_ent *subdir(const struct vv_tree *t, const char *nam
 }
 
 /* The site-packages tree of root (laid out for 3.minor) into *out, or NULL. */
-static int site_tree(struct vv_store *st, const vv_oid *root, int minor, struct vv_tree **out)
+static int site_tree(struct vv_store *st, const vv_oid *root, int minor, struct vv_tree **out,
+		     uint64_t *base)
 {
 	char pyname[32];
 	snprintf(pyname, sizeof(pyname), "python3.%d", minor);
 	const char *path[] = {"lib", pyname, "site-packages"};
 	struct vv_tree *t = NULL;
 	*out = NULL;
+	*base = 0;
 	int r = vv_tree_get(st, root, &t);
 	for (size_t i = 0; r == 0 && i < 3; i++) {
 		const struct vv_tree_ent *e = subdir(t, path[i]);
 		struct vv_tree *next = NULL;
 		if (!e)
 			break;
+		*base += e->pos + 1; /* its entries' numbers (store/times.h) */
 		r = vv_tree_get(st, &e->oid, &next);
 		vv_tree_unref(t);
 		t = next;
@@ -104,12 +109,12 @@ static int control(struct vv_store *st, const struct vv_tree *d, const char *nam
 {
 	*out = NULL;
 	const struct vv_tree_ent *e = vv_tree_find(d, name, strlen(name));
-	if (!e || e->kind != VV_REG)
+	if (!e || (e->kind != VV_REG && e->kind != VV_RECORD))
 		return 0;
 	if (oid)
 		*oid = e->oid;
 	size_t l;
-	int r = vv_odb_read_obj(&st->odb, &e->oid, CONTROL_MAX, out, &l);
+	int r = vv_rectpl_read(st, e, CONTROL_MAX, out, &l); /* paths are what is read */
 	if (r < 0)
 		return vv_err_prefix(r, "%s", name);
 	char *z = realloc(*out, l + 1);
@@ -244,22 +249,27 @@ static bool env_path(const char *row, int minor, char *buf, size_t size)
  * and mtime) to tb. 1 when root has nothing at path (a file RECORD lists but the env
  * no longer has, such as bytecode never written). */
 static int graft_path(struct vv_store *st, struct vv_tb *tb, const vv_oid *root,
-		      const char *path)
+		      const struct vv_times *times, const char *path)
 {
 	struct vv_tree *t = NULL;
 	char prefix[PATH_BUF];
+	uint64_t base = 0;
 	int r = vv_tree_get(st, root, &t);
 	for (const char *p = path; r == 0;) {
 		const char *e = strchr(p, '/');
 		size_t l = e ? (size_t)(e - p) : strlen(p);
-		const struct vv_tree_ent *ent = vv_tree_find(t, p, l);
+		const struct vv_tree_ent *found = vv_tree_find(t, p, l);
 		size_t pl = (size_t)(p - path) + l;
 		memcpy(prefix, path, pl);
 		prefix[pl] = 0;
-		if (!ent) {
+		if (!found) {
 			r = NOT_USABLE;
 			break;
 		}
+		/* the entry with the values the env's times section holds for it */
+		struct vv_tree_ent resolved = *found, *ent = &resolved;
+		vv_times_apply(times, base + found->pos, ent);
+		base += found->pos + 1;
 		if (!e) { /* the file itself */
 			if (ent->kind == VV_DIR) {
 				r = NOT_USABLE;
@@ -293,8 +303,8 @@ static int graft_path(struct vv_store *st, struct vv_tb *tb, const vv_oid *root,
 }
 
 /* The record's trees from the env's entries at RECORD's paths. */
-static int build_tree(struct vv_store *st, const vv_oid *root, int minor, const char *record,
-		      size_t rlen, int64_t mtime, vv_oid *tree)
+static int build_tree(struct vv_store *st, const vv_oid *root, const struct vv_times *times,
+		      int minor, const char *record, size_t rlen, int64_t mtime, vv_oid *tree)
 {
 	struct vv_record_row *rows = NULL;
 	size_t n = 0;
@@ -315,7 +325,7 @@ static int build_tree(struct vv_store *st, const vv_oid *root, int minor, const 
 			r = NOT_USABLE;
 			break;
 		}
-		if ((r = graft_path(st, tb, root, path)) == 0)
+		if ((r = graft_path(st, tb, root, times, path)) == 0)
 			added++;
 		else if (r == NOT_USABLE)
 			r = 0; /* not in the env (any more): pip's uninstall skips it too */
@@ -330,8 +340,9 @@ static int build_tree(struct vv_store *st, const vv_oid *root, int minor, const 
 }
 
 /* The record of the dist-info directory e of site (a dist of canon). */
-static int from_distinfo(struct vv_store *st, const vv_oid *root, int minor, const char *canon,
-			 const char *version, const struct vv_tree_ent *e, struct vv_pkg *out)
+static int from_distinfo(struct vv_store *st, const vv_oid *root, const struct vv_times *times,
+			 int minor, const char *canon, const char *version,
+			 const struct vv_tree_ent *e, struct vv_pkg *out)
 {
 	struct vv_tree *d = NULL;
 	char *meta = NULL, *wheel = NULL, *record = NULL, *direct = NULL, *name = NULL,
@@ -373,7 +384,7 @@ static int from_distinfo(struct vv_store *st, const vv_oid *root, int minor, con
 	p.minor = minor;
 	p.installed = true;
 	if ((r = wheel_name(name, ver, wheel, &p.wheel)) != 0 ||
-	    (r = build_tree(st, root, minor, record, rlen, e->mtime_ns, &p.tree)) != 0 ||
+	    (r = build_tree(st, root, times, minor, record, rlen, e->mtime_ns, &p.tree)) != 0 ||
 	    (r = pkg_tree_parts(st, &p)) < 0)
 		goto out;
 	p.name = name;
@@ -404,17 +415,29 @@ out:
 int vv_pkg_from_installed(struct vv_store *st, const vv_oid *root, int minor, const char *canon,
 			  const char *version, struct vv_pkg *out)
 {
-	struct vv_tree *site = NULL;
+	struct vv_tree *site = NULL, *rt = NULL;
+	struct vv_times *times = NULL; /* the env's mtimes (store/times.h) */
+	uint64_t base;
 	memset(out, 0, sizeof(*out));
-	int r = site_tree(st, root, minor, &site);
-	if (r < 0 || !site)
+	int r = vv_tree_get(st, root, &rt);
+	if (r == 0) {
+		r = vv_times_of(rt, &times);
+		vv_tree_unref(rt);
+	}
+	if (r == 0)
+		r = site_tree(st, root, minor, &site, &base);
+	if (r < 0 || !site) {
+		vv_times_unref(times);
 		return r < 0 ? r : NOT_USABLE;
+	}
 	r = NOT_USABLE;
 	for (size_t i = 0; i < site->n && r == NOT_USABLE; i++) {
-		const struct vv_tree_ent *e = &site->ents[i];
-		if (e->kind == VV_DIR && distinfo_of(e->name, canon, version))
-			r = from_distinfo(st, root, minor, canon, version, e, out);
+		struct vv_tree_ent e = site->ents[i];
+		vv_times_apply(times, base + e.pos, &e);
+		if (e.kind == VV_DIR && distinfo_of(e.name, canon, version))
+			r = from_distinfo(st, root, times, minor, canon, version, &e, out);
 	}
 	vv_tree_unref(site);
+	vv_times_unref(times);
 	return r;
 }

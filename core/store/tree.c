@@ -6,7 +6,8 @@
  * no leading zeros, lower-case hex ids, name and target rules) and rejects anything
  * else with -EUCLEAN, so exactly one byte string describes each directory.
  *
- * Kinds (tree.h): 'f' file, 's' console script, 'c' compiled Python file (its REF
+ * Kinds (tree.h): 'f' file, 's' console script, 'c' compiled Python file and 'r' a
+ * RECORD template (their REF
  * carries the per-entry values after the id), 'd' directory, 'l' symlink, and two
  * nodes without content, 'p' FIFO and 'k' UNIX socket. Those always have SIZE 0 and the
  * REF "-", which no other kind may have (an object id is 64 hex digits, a symlink's
@@ -36,8 +37,10 @@
 #include "util/error.h"
 #include "util/vec.h"
 
-#define TREE_HDR "venvfs-tree 1\n"
+#define TREE_HDR "venvfs-tree 2\n"
+#define TREE_HDR1 "venvfs-tree 1\n"
 #define TREE_HDR_LEN (sizeof(TREE_HDR) - 1)
+#define TREE_DEPTH_MAX 2048 /* format 1 count walks: the depth reach.h bounds walks at */
 #define NAME_MAXLEN 255
 #define TARGET_MAXLEN 4095
 #define TREE_READ_MAX ((size_t)256 << 20)
@@ -124,7 +127,8 @@ static int sb_add(struct sbuf *b, const void *data, size_t len)
 /* The REF of an entry without content ('p', 'k'). */
 #define NO_REF "-"
 
-int vv_tree_serialize(const struct vv_tree_ent *ents, size_t n, char **out, size_t *len_out)
+int vv_tree_serialize(const struct vv_tree_ent *ents, size_t n, const char *times,
+		      size_t timeslen, char **out, size_t *len_out)
 {
 	struct sbuf b = { 0 };
 	int r = 0;
@@ -155,7 +159,7 @@ int vv_tree_serialize(const struct vv_tree_ent *ents, size_t n, char **out, size
 		}
 		uint64_t size = e->size;
 		size_t tlen = 0;
-		if (e->kind == VV_DIR || vv_kind_special(e->kind))
+		if (vv_kind_special(e->kind))
 			size = 0;
 		if (e->kind == VV_LNK) {
 			tlen = e->target ? strlen(e->target) : 0;
@@ -188,11 +192,23 @@ int vv_tree_serialize(const struct vv_tree_ent *ents, size_t n, char **out, size
 					      (unsigned)e->pyc.nsub, (unsigned)e->pyc.sufl);
 				if (sb_add(&b, head, (size_t)hl) < 0)
 					goto oom;
+			} else if (e->kind == VV_RECORD) {
+				hl = snprintf(head, sizeof(head),
+					      ",%" PRIu32 ",%" PRIu32 ",%" PRIu32 ",%" PRIu32,
+					      e->rec.k, e->rec.sum, e->rec.smin, e->rec.smax);
+				if (sb_add(&b, head, (size_t)hl) < 0)
+					goto oom;
 			}
 		}
 		hl = snprintf(head, sizeof(head), " %zu:", nl);
 		if (sb_add(&b, head, (size_t)hl) < 0 || sb_add(&b, e->name, nl) < 0 ||
 		    sb_add(&b, "\n", 1) < 0)
+			goto oom;
+	}
+	if (timeslen) {
+		char head[32];
+		int hl = snprintf(head, sizeof(head), "t %zu\n", timeslen);
+		if (sb_add(&b, head, (size_t)hl) < 0 || sb_add(&b, times, timeslen) < 0)
 			goto oom;
 	}
 	*out = b.p;
@@ -305,6 +321,27 @@ static int parse_counted(struct cur *c, uint64_t max, const char **data, size_t 
 	return 0;
 }
 
+/* "t" SP LEN "\n" and exactly LEN >= 1 bytes to the end: the times section, kept as
+ * it is (store/times.c decodes it). */
+static int parse_times(struct cur *c, struct vv_tree *t, const char *buf)
+{
+	c->p++;
+	uint64_t n;
+	int r;
+	if ((r = expect(c, ' ', "expected space after 't'")) < 0 ||
+	    (r = parse_uint(c, 10, SIZE_MAX, &n, "bad times length")) < 0 ||
+	    (r = expect(c, '\n', "expected newline after the times length")) < 0)
+		return r;
+	if (n == 0 || (uint64_t)(c->end - c->p) != n)
+		return bad(c, "times section length does not match the bytes left");
+	if (t->n == 0)
+		return bad(c, "times section in a tree without entries");
+	t->times = t->mem + (c->p - buf);
+	t->timeslen = (size_t)n;
+	c->p = c->end;
+	return 0;
+}
+
 static void tree_free(struct vv_tree *t)
 {
 	free(t->ents);
@@ -315,14 +352,17 @@ static void tree_free(struct vv_tree *t)
 int vv_tree_parse(const char *buf, size_t len, struct vv_tree **out)
 {
 	struct cur c = { buf, buf, buf + len, 0 };
-	if (len < TREE_HDR_LEN || memcmp(buf, TREE_HDR, TREE_HDR_LEN) != 0)
-		return vv_err(-EUCLEAN, "bad tree: missing 'venvfs-tree 1' header");
+	int version = len < TREE_HDR_LEN ? 0 : !memcmp(buf, TREE_HDR, TREE_HDR_LEN) ? 2 :
+		      !memcmp(buf, TREE_HDR1, TREE_HDR_LEN) ? 1 : 0;
+	if (!version)
+		return vv_err(-EUCLEAN, "bad tree: missing 'venvfs-tree 2' header");
 	c.p += TREE_HDR_LEN;
 
 	struct vv_tree *t = calloc(1, sizeof(*t));
 	if (!t)
 		return vv_err(-ENOMEM, "cannot parse tree: out of memory");
 	t->refs = 1;
+	t->version = (uint8_t)version;
 	/* Private copy; names and targets are NUL-terminated in place. */
 	t->mem = malloc(len + 1);
 	if (!t->mem) {
@@ -334,7 +374,13 @@ int vv_tree_parse(const char *buf, size_t len, struct vv_tree **out)
 
 	size_t cap = 0;
 	int r = 0;
+	uint64_t count = 0;
 	while (c.p < c.end) {
+		if (version == 2 && *c.p == 't') {
+			if ((r = parse_times(&c, t, buf)) < 0)
+				goto fail;
+			break;
+		}
 		if (VV_GROW(t->ents, t->n, cap, 16) < 0) {
 			r = vv_err(-ENOMEM, "cannot parse tree: out of memory");
 			goto fail;
@@ -389,7 +435,7 @@ int vv_tree_parse(const char *buf, size_t len, struct vv_tree **out)
 			    (r = expect(&c, ' ', "expected space after '-'")) < 0)
 				goto fail;
 		} else {
-			if (kind == VV_DIR && size != 0) {
+			if (kind == VV_DIR && size != 0 && version == 1) {
 				r = bad(&c, "directory with non-zero size");
 				goto fail;
 			}
@@ -411,6 +457,20 @@ int vv_tree_parse(const char *buf, size_t len, struct vv_tree **out)
 			if (kind == VV_PYC)
 				e->pyc = (struct vv_pycent){ (uint32_t)hdr, (uint16_t)nsub,
 							     (uint16_t)sufl };
+			uint64_t rk, sum, smin, smax;
+			if (kind == VV_RECORD &&
+			    ((r = expect(&c, ',', "expected ',' after a RECORD's id")) < 0 ||
+			     (r = parse_uint(&c, 10, UINT32_MAX, &rk, "bad RECORD count")) < 0 ||
+			     (r = expect(&c, ',', "expected ',' after a RECORD's count")) < 0 ||
+			     (r = parse_uint(&c, 10, UINT32_MAX, &sum, "bad RECORD total")) < 0 ||
+			     (r = expect(&c, ',', "expected ',' after a RECORD's total")) < 0 ||
+			     (r = parse_uint(&c, 10, UINT32_MAX, &smin, "bad RECORD size")) < 0 ||
+			     (r = expect(&c, ',', "expected ',' after a RECORD's size")) < 0 ||
+			     (r = parse_uint(&c, 10, UINT32_MAX, &smax, "bad RECORD size")) < 0))
+				goto fail;
+			if (kind == VV_RECORD)
+				e->rec = (struct vv_recent){ (uint32_t)rk, (uint32_t)sum,
+							     (uint32_t)smin, (uint32_t)smax };
 			if ((r = expect(&c, ' ', "expected space after id")) < 0)
 				goto fail;
 		}
@@ -437,8 +497,17 @@ int vv_tree_parse(const char *buf, size_t len, struct vv_tree **out)
 				goto fail;
 			}
 		}
+		/* numbering (times.h): this entry, then everything below a directory */
+		e->pos = count;
+		uint64_t below = kind == VV_DIR ? size : 0;
+		if (below >= UINT64_MAX - count) {
+			r = bad(&c, "directory count too large");
+			goto fail;
+		}
+		count += 1 + below;
 		t->n++;
 	}
+	t->count = count;
 	*out = t;
 	return 0;
 fail:
@@ -653,15 +722,49 @@ int vv_tree_get(struct vv_store *st, const vv_oid *oid, struct vv_tree **out)
 
 /* ---- writing ---- */
 
-int vv_tree_write(struct vv_store *st, const struct vv_tree_ent *ents, size_t n, vv_oid *out)
+static int count_walk(struct vv_store *st, const vv_oid *oid, int depth, uint64_t *out)
 {
-	char *buf;
-	size_t len;
-	int r = vv_tree_serialize(ents, n, &buf, &len);
+	if (depth > TREE_DEPTH_MAX)
+		return vv_err(-EUCLEAN, "bad tree: nested more than %d levels", TREE_DEPTH_MAX);
+	struct vv_tree *t;
+	int r = vv_tree_get(st, oid, &t);
 	if (r < 0)
 		return r;
-	r = vv_odb_put_buf(&st->odb, buf, len, out);
+	uint64_t n = t->count;
+	for (size_t i = 0; t->version == 1 && r == 0 && i < t->n; i++) {
+		uint64_t sub = 0;
+		if (t->ents[i].kind == VV_DIR &&
+		    (r = count_walk(st, &t->ents[i].oid, depth + 1, &sub)) == 0 &&
+		    (n += sub) < sub)
+			r = vv_err(-EUCLEAN, "bad tree: more than 2^64 entries below it");
+	}
+	vv_tree_unref(t);
+	*out = n;
+	return r;
+}
+
+int vv_tree_count(struct vv_store *st, const vv_oid *oid, uint64_t *out)
+{
+	return count_walk(st, oid, 0, out);
+}
+
+int vv_tree_write(struct vv_store *st, const struct vv_tree_ent *ents, size_t n, vv_oid *out)
+{
+	struct vv_tree_ent *copy = n ? malloc(n * sizeof(*copy)) : NULL;
+	if (n && !copy)
+		return vv_err(-ENOMEM, "out of memory");
+	int r = 0;
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		copy[i] = ents[i];
+		if (copy[i].kind == VV_DIR && !copy[i].size)
+			r = vv_tree_count(st, &copy[i].oid, &copy[i].size);
+	}
+	char *buf = NULL;
+	size_t len;
+	if (r == 0 && (r = vv_tree_serialize(copy, n, NULL, 0, &buf, &len)) == 0)
+		r = vv_odb_put_buf(&st->odb, buf, len, out);
 	free(buf);
+	free(copy);
 	return r;
 }
 

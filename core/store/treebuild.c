@@ -290,20 +290,27 @@ int vv_tb_expand(struct vv_tb *tb, struct vv_store *st, const char *path)
 	return r;
 }
 
-static int write_dir(struct tb_node *dir, struct vv_store *st, vv_oid *out)
+/* Write dir's tree; *count gets its entries at every depth (a 'd' entry's SIZE). */
+static int write_dir(struct tb_node *dir, struct vv_store *st, vv_oid *out, uint64_t *count)
 {
 	struct vv_tree_ent *ents = NULL;
 	if (dir->nkids && !(ents = calloc(dir->nkids, sizeof(*ents))))
 		return vv_err(-ENOMEM, "cannot write tree: out of memory");
 	int r = 0;
+	*count = 0;
 	for (size_t i = 0; i < dir->nkids; i++) {
 		struct tb_node *k = dir->kids[i];
 		ents[i] = k->ent;
 		/* The id goes into the copy only: the node stays open for later adds. */
-		if (k->open && (r = write_dir(k, st, &ents[i].oid)) < 0) {
+		if (k->open && (r = write_dir(k, st, &ents[i].oid, &ents[i].size)) < 0) {
 			vv_err_prefix(r, "in '%s'", k->name);
 			break;
 		}
+		/* a graft's count is its entry's (0: vv_tree_write looks it up) */
+		if (ents[i].kind == VV_DIR && !ents[i].size &&
+		    (r = vv_tree_count(st, &ents[i].oid, &ents[i].size)) < 0)
+			break;
+		*count += 1 + (ents[i].kind == VV_DIR ? ents[i].size : 0);
 	}
 	if (r == 0)
 		r = vv_tree_write(st, ents, dir->nkids, out);
@@ -313,5 +320,6 @@ static int write_dir(struct tb_node *dir, struct vv_store *st, vv_oid *out)
 
 int vv_tb_write(struct vv_tb *tb, struct vv_store *st, vv_oid *root_out)
 {
-	return write_dir(&tb->root, st, root_out);
+	uint64_t count;
+	return write_dir(&tb->root, st, root_out, &count);
 }

@@ -40,7 +40,7 @@ static void roundtrip(int fd, const struct vv_jrec *j)
 	case 'c':
 		if (vv_oid_from_hex(&oid, j->oidhex, VV_OID_HEX) < 0)
 			abort(); /* the parser checked it */
-		r = vv_journal_put(fd, a, j->kind, j->mode, j->size, j->mtime_ns, &oid, &j->pyc);
+		r = vv_journal_put(fd, a, j->kind, j->mode, j->size, j->mtime_ns, &oid, &j->pyc, &j->rec);
 		break;
 	case 'w': r = vv_journal_stage(fd, a, j->mode, j->stage); break;
 	case 'd': r = vv_journal_mkdir(fd, a, j->mode, j->mtime_ns); break;

@@ -19,15 +19,8 @@ missing() {
 
 SET="flask requests pydantic networkx"
 # shellcheck disable=SC2086 # the set is a list
-py=$(vv_python_with $SET)
-[[ -n $py ]] || missing "no interpreter with $SET installed from wheels to repack"
-
-W=$VV_TMP/corpus
-# shellcheck disable=SC2086 # the set is a list
-check "$py" "$VV_LIB_DIR/../wheelcorpus.py" "$W" $SET >/dev/null
-mkdir -p "$XDG_CONFIG_HOME/venvfs"
-# history off: the store holds only what the envs hold now
-printf '[venvfs]\npython = %s\nhistory-keep = 0\n' "$py" >"$XDG_CONFIG_HOME/venvfs/venvfs.ini"
+vv_needs_packages $SET
+py=$VV_PY W=$VV_WHEELS
 
 IMPORT='import flask, requests, pydantic, networkx'
 pycs() { # ENV: every pyc of the env with its mtime, relative to the env

@@ -119,7 +119,7 @@ for d in os.listdir(top):
     for f in os.listdir(os.path.join(top, d)):
         with open(os.path.join(top, d, f), "rb") as fh:
             data = fh.read()
-        if data.startswith(b"venvfs-tree 1\n") and d + f != skip and \
+        if data.startswith((b"venvfs-tree 1\n", b"venvfs-tree 2\n")) and d + f != skip and \
                 not any(n in data for n in needles):
             print(d + f)
 EOF

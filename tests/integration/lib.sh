@@ -424,3 +424,22 @@ vv__setup() {
 }
 
 vv__setup
+
+# vv_needs_packages DIST...: VV_PY, an interpreter with every DIST installed from wheels
+# (fails under CI=true where there is none, else skips); VV_WHEELS, the dists and their
+# dependencies repacked into wheels (tests/wheelcorpus.py, offline); and a venvfs.ini
+# naming VV_PY with history off, so the store holds only what the envs hold now.
+vv_needs_packages() {
+	VV_PY=$(vv_python_with "$@")
+	if [[ -z $VV_PY ]]; then
+		if [[ ${CI:-} == true ]]; then
+			fail "no interpreter with $* installed from wheels to repack"
+		fi
+		skip "no interpreter with $* installed from wheels to repack"
+	fi
+	VV_WHEELS=$VV_TMP/corpus
+	check "$VV_PY" "$VV_LIB_DIR/../wheelcorpus.py" "$VV_WHEELS" "$@" >/dev/null
+	mkdir -p "$XDG_CONFIG_HOME/venvfs"
+	printf '[venvfs]\npython = %s\nhistory-keep = 0\n' "$VV_PY" \
+		>"$XDG_CONFIG_HOME/venvfs/venvfs.ini"
+}

@@ -134,7 +134,7 @@ static void test_fsck_damage(void **state)
 	snprintf(want, sizeof(want), "bad pyc %s (env d, path /m.pyc): ", hu);
 	int bad_pyc = 0;
 	for (int i = 0; i < c.n; i++)
-		if (c.kinds[i] == VV_FSCK_BAD_PYC) {
+		if (c.kinds[i] == VV_FSCK_BAD_TPL) {
 			bad_pyc++;
 			assert_memory_equal(c.lines[i], want, strlen(want));
 		}
@@ -199,6 +199,58 @@ static void test_fsck_trees_envs_strays(void **state)
 	assert_non_null(env_of(&s, "gone")->error);
 	assert_non_null(env_of(&s, "t")->error);
 	vv_stats_release(&s);
+	vt_store_free(st);
+}
+
+/* A root whose 'd' entry miscounts the entries below it, and one whose times section
+ * does not decode against its entries, are bad trees; a good section is clean. */
+static vv_oid raw_tree(struct vv_store *st, struct vv_tree_ent *e, size_t n, const char *times,
+		       size_t tlen)
+{
+	char *buf;
+	size_t len;
+	vv_oid oid;
+	assert_int_equal(vv_tree_serialize(e, n, times, tlen, &buf, &len), 0);
+	assert_int_equal(vv_odb_put_buf(&st->odb, buf, len, &oid), 0);
+	free(buf);
+	return oid;
+}
+
+static void test_fsck_counts_and_times(void **state)
+{
+	(void)state;
+	struct vv_store *st = vt_store_new();
+	vv_oid a = vt_put(st, "a"), b = vt_put(st, "bb");
+	struct vv_tree_ent files[] = {vt_file_ent("a", a, 1), vt_file_ent("b", b, 2)};
+	vv_oid sub = vt_tree(st, files, 2);
+	struct vv_tree_ent e = vt_dir_ent("sub", sub);
+	e.size = 5;
+	vt_mkenv(st, "cnt", raw_tree(st, &e, 1, NULL, 0));
+	e.size = 2;
+	/* one run of 5 entries, where the root has 3 */
+	vt_mkenv(st, "tm", raw_tree(st, &e, 1, "\x01\x00\x05\x02\x02\x02\x02\x02\x00", 9));
+	/* entry 2 (sub/b) at mtime 7 */
+	vt_mkenv(st, "ok", raw_tree(st, &e, 1, "\x01\x02\x01\x0e\x00", 5));
+
+	struct collected c = {0};
+	int n = vv_fsck(st, collect, &c, NULL);
+	dump(&c);
+	assert_int_equal(n, 2);
+	assert_int_equal(c.kinds[0], VV_FSCK_BAD_TREE);
+	assert_int_equal(c.kinds[1], VV_FSCK_BAD_TREE);
+	int counts = 0, times = 0;
+	for (int i = 0; i < c.n; i++) {
+		counts += strstr(c.lines[i], "(env cnt, path /sub)") &&
+			  strstr(c.lines[i], "the entry says 5 entries below it, its tree has 2");
+		times += strstr(c.lines[i], "(env tm, path /)") &&
+			 strstr(c.lines[i], "bad times section: a run outside the tree's entries");
+	}
+	assert_int_equal(counts, 1);
+	assert_int_equal(times, 1);
+	struct vv_tree_ent got;
+	vv_oid root = vt_env_root(st, "ok");
+	assert_int_equal(vt_lookup(st, &root, "sub/b", &got), 1);
+	assert_true(got.mtime_ns == 7);
 	vt_store_free(st);
 }
 
@@ -295,14 +347,14 @@ static void test_fsck_journal(void **state)
 	/* a `c` naming an object that is gone, then moved */
 	vv_oid ghost;
 	vv_hash_buf("not in the store", 16, &ghost);
-	assert_int_equal(vv_journal_put(jfd, "lib/y.py", 'f', 0644, 16, 0, &ghost, NULL), 0);
+	assert_int_equal(vv_journal_put(jfd, "lib/y.py", 'f', 0644, 16, 0, &ghost, NULL, NULL), 0);
 	assert_int_equal(fsck_where(st, &c), 1);
 	assert_journal_problem(&c, 0, "a", "lib/y.py");
 	assert_int_equal(vv_journal_rename(jfd, "lib", "lib2", 0), 0);
 	assert_int_equal(fsck_where(st, &c), 1);
 	assert_journal_problem(&c, 0, "a", "lib2/y.py");
 	/* new content for the path (an object that is there) */
-	assert_int_equal(vv_journal_put(jfd, "lib2/y.py", 'f', 0644, 10, 0, &x, NULL), 0);
+	assert_int_equal(vv_journal_put(jfd, "lib2/y.py", 'f', 0644, 10, 0, &x, NULL, NULL), 0);
 	assert_int_equal(fsck_where(st, &c), 0);
 	vv_journal_close(&jfd);
 
@@ -311,7 +363,7 @@ static void test_fsck_journal(void **state)
 	vv_hash_buf("an older root", 13, &old);
 	assert_int_equal(vv_journal_open(st, "a", &old, &jfd), 0);
 	assert_int_equal(vv_journal_stage(jfd, "gone.py", 0644, "fedcba9876543210"), 0);
-	assert_int_equal(vv_journal_put(jfd, "gone2.py", 'f', 0644, 16, 0, &ghost, NULL), 0);
+	assert_int_equal(vv_journal_put(jfd, "gone2.py", 'f', 0644, 16, 0, &ghost, NULL, NULL), 0);
 	vv_journal_close(&jfd);
 	assert_int_equal(fsck_where(st, &c), 0);
 	/* nor is the journal of a name with no env */
@@ -342,6 +394,7 @@ int main(void)
 		cmocka_unit_test(test_fsck_damage),
 		cmocka_unit_test(test_fsck_trees_envs_strays),
 		cmocka_unit_test(test_fsck_stop),
+		cmocka_unit_test(test_fsck_counts_and_times),
 		cmocka_unit_test(test_fsck_journal),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,8 +5,8 @@
  * parser reads; a journal file is started for a root, appended to and read back, a
  * stale one yields nothing and a torn tail is cut off (vv_journal_read) or left alone
  * (vv_journal_scan). The `w` record naming a stage, the `n` record of a FIFO or socket,
- * and vv_jlost, which follows the paths whose stage or object is gone through the
- * records after them.
+ * the `c r` record of a RECORD template with its four values, and vv_jlost, which
+ * follows the paths whose stage or object is gone through the records after them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -129,7 +129,7 @@ static void test_writers(void **state)
 	vv_oid oid;
 	assert_int_equal(vv_oid_from_hex(&oid, HEX, VV_OID_HEX), 0);
 	assert_int_equal(vv_journal_put(fd, "a/b/c.py", 'f', 0644, 12, 1700000000000000000LL,
-					&oid, NULL), 0);
+					&oid, NULL, NULL), 0);
 	assert_int_equal(vv_journal_mkdir(fd, "lib", 0755, -5), 0);
 	assert_int_equal(vv_journal_symlink(fd, "lib64", "lib", 7), 0);
 	assert_int_equal(vv_journal_rename(fd, "a b:c", "x\ny", 1), 0);
@@ -213,6 +213,117 @@ static void test_mknod_record(void **state)
 		"n p 644 0 0:\n",     /* empty path */
 		"n p 644 0 1:a 1:b\n", /* a second path */
 		"d p 644 0 1:a\n",    /* a kind in an old mkdir record */
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int r = parse(bad[i], &j);
+		if (r != -EUCLEAN)
+			fail_msg("record %zu (%s) gave %d", i, bad[i], r);
+	}
+}
+
+/* `c r ...`: a RECORD template (pkg/rectpl.h) carries K, SUM, SMIN and SMAX after its
+ * id, as its tree entry does. Written and read back exactly (the writer puts only the
+ * values of the record's kind); every strict prefix is incomplete; a wrong number of
+ * values, or one past 32 bits, is malformed. */
+static void test_record_put(void **state)
+{
+	(void)state;
+	char *dir = vt_tempdir();
+	int fd = open(dir, O_RDWR | O_TMPFILE | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	vv_oid oid;
+	assert_int_equal(vv_oid_from_hex(&oid, HEX, VV_OID_HEX), 0);
+	const char *path = "lib/python3.11/site-packages/flask-3.1.3.dist-info/RECORD";
+	struct vv_recent rec = { 2, 434, 216, 218 }, max = { UINT32_MAX, UINT32_MAX, 0,
+							     UINT32_MAX };
+	struct vv_pycent pyc = { 7, 1, 20 };
+	assert_int_equal(vv_journal_put(fd, path, 'r', 0644, 5012, 5, &oid, &pyc, &rec), 0);
+	assert_int_equal(vv_journal_put(fd, "R", 'r', 0600, 0, -1, &oid, NULL, &max), 0);
+	assert_int_equal(vv_journal_put(fd, "z", 'r', 0644, 1, 0, &oid, NULL, NULL), 0);
+	assert_int_equal(vv_journal_put(fd, "f", 'f', 0644, 1, 0, &oid, &pyc, &rec), 0);
+	assert_int_equal(vv_journal_put(fd, "m.pyc", 'c', 0644, 1, 0, &oid, &pyc, &rec), 0);
+	const char *want =
+		"c r 644 5012 5 " HEX ",2,434,216,218 57:" /* path */
+		"lib/python3.11/site-packages/flask-3.1.3.dist-info/RECORD\n"
+		"c r 600 0 -1 " HEX ",4294967295,4294967295,0,4294967295 1:R\n"
+		"c r 644 1 0 " HEX ",0,0,0,0 1:z\n"
+		"c f 644 1 0 " HEX " 1:f\n"
+		"c c 644 1 0 " HEX ",7,1,20 5:m.pyc\n";
+	assert_int_equal(strlen(path), 57);
+	size_t len;
+	char *got = written(fd, 0, &len);
+	assert_string_equal(got, want);
+
+	struct vv_jrec j;
+	int n = vv_journal_parse(got, len, &j);
+	assert_int_equal(n, (int)(strchr(got, '\n') + 1 - got));
+	assert_int_equal(j.op, 'c');
+	assert_int_equal(j.kind, 'r');
+	assert_int_equal(j.mode, 0644);
+	assert_int_equal(j.size, 5012);
+	assert_true(j.mtime_ns == 5);
+	assert_memory_equal(j.oidhex, HEX, VV_OID_HEX);
+	assert_int_equal(j.rec.k, 2);
+	assert_int_equal(j.rec.sum, 434);
+	assert_int_equal(j.rec.smin, 216);
+	assert_int_equal(j.rec.smax, 218);
+	assert_int_equal(j.pyc.hdr, 0);
+	assert_int_equal(j.alen, 57);
+	assert_memory_equal(j.a, path, 57);
+	for (size_t k = 0; k < (size_t)n; k++)
+		if (vv_journal_parse(got, k, &j) != 0)
+			fail_msg("prefix of %zu bytes is not incomplete", k);
+	const char *p = got + n;
+	n = vv_journal_parse(p, len - (size_t)(p - got), &j);
+	assert_true(n > 0);
+	assert_int_equal(j.rec.k, UINT32_MAX);
+	assert_int_equal(j.rec.sum, UINT32_MAX);
+	assert_int_equal(j.rec.smin, 0);
+	assert_int_equal(j.rec.smax, UINT32_MAX);
+	p += n;
+	n = vv_journal_parse(p, len - (size_t)(p - got), &j);
+	assert_true(n > 0);
+	assert_int_equal(j.kind, 'r');
+	assert_int_equal(j.rec.k, 0);
+	assert_int_equal(j.rec.smax, 0);
+	p += n;
+	n = vv_journal_parse(p, len - (size_t)(p - got), &j);
+	assert_true(n > 0);
+	assert_int_equal(j.kind, 'f');
+	assert_int_equal(j.rec.k, 0);
+	p += n;
+	n = vv_journal_parse(p, len - (size_t)(p - got), &j);
+	assert_true(n > 0);
+	assert_int_equal(j.kind, 'c');
+	assert_int_equal(j.pyc.hdr, 7);
+	assert_int_equal(j.rec.k, 0);
+	assert_int_equal(j.rec.sum, 0);
+	p += n;
+	assert_true(p == got + len);
+	free(got);
+	close(fd);
+	vt_rmtree(dir);
+
+	const char *bad[] = {
+		"c r 644 1 0 " HEX " 1:a\n",                  /* no values */
+		"c r 644 1 0 " HEX ",1 1:a\n",                /* one */
+		"c r 644 1 0 " HEX ",1,2,3 1:a\n",            /* three, like a pyc */
+		"c r 644 1 0 " HEX ",1,2,3,4,5 1:a\n",        /* five */
+		"c r 644 1 0 " HEX ",1,,3,4 1:a\n",           /* an empty one */
+		"c r 644 1 0 " HEX ",1,2,3,4, 1:a\n",         /* a trailing comma */
+		"c r 644 1 0 " HEX ",4294967296,2,3,4 1:a\n", /* past 32 bits */
+		"c r 644 1 0 " HEX ",1,4294967296,3,4 1:a\n",
+		"c r 644 1 0 " HEX ",1,2,4294967296,4 1:a\n",
+		"c r 644 1 0 " HEX ",1,2,3,4294967296 1:a\n",
+		"c r 644 1 0 " HEX ",1,2,3,99999999999999999999999 1:a\n",
+		"c r 644 1 0 " HEX ",01,2,3,4 1:a\n",         /* leading zero */
+		"c r 644 1 0 " HEX ",1,-2,3,4 1:a\n",         /* negative */
+		"c r 644 1 0 " HEX " ,1,2,3,4 1:a\n",         /* a space before them */
+		"c r 644 1 0 " HEX ",1,2,3,41:a\n",           /* no space after them */
+		"c f 644 1 0 " HEX ",1,2,3,4 1:a\n",          /* values on a plain file */
+		"c s 755 1 0 " HEX ",1,2,3,4 1:a\n",          /* on a script */
+		"c c 644 1 0 " HEX ",1,2,3,4 1:a\n",          /* four on a pyc */
+		"n r 644 0 1:a\n",                            /* a node without content */
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int r = parse(bad[i], &j);
@@ -619,6 +730,7 @@ int main(void)
 		cmocka_unit_test(test_incomplete_and_malformed),
 		cmocka_unit_test(test_writers),
 		cmocka_unit_test(test_mknod_record),
+		cmocka_unit_test(test_record_put),
 		cmocka_unit_test(test_file),
 		cmocka_unit_test(test_stage_record),
 		cmocka_unit_test(test_stage_record_bad),

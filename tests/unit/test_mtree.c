@@ -1345,6 +1345,94 @@ static void expect_special(struct vv_store *st, const char *env, const char *pat
 		assert_true(e.mtime_ns == mtime);
 }
 
+/* Mtimes live in the env root's times section, not in the trees below it: two envs
+ * holding the same files written at different times share every tree but the root,
+ * each shows its own mtimes after a reload, and a directory moved before anything in
+ * it was looked at keeps its entries' mtimes (their values are renumbered). */
+static void make_pkg(struct vv_store *st, struct vv_env *env, int64_t t)
+{
+	struct vv_node *lib = walk(env, "lib"), *d, *sub, *f;
+	assert_int_equal(vv_node_mkdir(lib, "pkg", 0755, &d), 0);
+	assert_int_equal(vv_node_mkdir(d, "sub", 0755, &sub), 0);
+	assert_int_equal(vv_node_create(d, "a.py", 0644, true, &f), 0);
+	vv_node_close_write(f);
+	write_node(st, f, "a = 1\n", true);
+	assert_int_equal(vv_node_setattr(f, -1, -1, t + 1), 0);
+	assert_int_equal(vv_node_create(sub, "b.py", 0644, true, &f), 0);
+	vv_node_close_write(f);
+	write_node(st, f, "b = 2\n", true);
+	assert_int_equal(vv_node_setattr(f, -1, -1, t + 2), 0);
+	assert_int_equal(vv_node_setattr(sub, -1, -1, t + 3), 0);
+	assert_int_equal(vv_node_setattr(d, -1, -1, t + 4), 0);
+}
+
+static void expect_times(struct vv_env *env, const char *pkg, int64_t t)
+{
+	char p[64];
+	snprintf(p, sizeof(p), "lib/%s/a.py", pkg);
+	assert_true(walk(env, p)->mtime_ns == t + 1);
+	snprintf(p, sizeof(p), "lib/%s/sub/b.py", pkg);
+	assert_true(walk(env, p)->mtime_ns == t + 2);
+	snprintf(p, sizeof(p), "lib/%s/sub", pkg);
+	assert_true(walk(env, p)->mtime_ns == t + 3);
+	snprintf(p, sizeof(p), "lib/%s", pkg);
+	assert_true(walk(env, p)->mtime_ns == t + 4);
+}
+
+static void test_times_out_of_trees(void **state)
+{
+	struct vv_store *st = *state;
+	struct vv_envset *set = open_set(st);
+	struct vv_env *a, *b;
+	const int64_t ta = 1700000000123456789LL, tb = 1700000777987654321LL;
+	assert_int_equal(vv_envset_create(set, "ta", &a), 0);
+	assert_int_equal(vv_envset_create(set, "tb", &b), 0);
+	make_pkg(st, a, ta);
+	make_pkg(st, b, tb);
+	assert_int_equal(vv_env_commit(a), 0);
+	assert_int_equal(vv_env_commit(b), 0);
+	vv_oid ra = a->cfg.root, rb = b->cfg.root;
+	assert_int_equal(vv_envset_close(set), 0);
+
+	/* one tree for both envs' lib/pkg, and for their lib; two roots */
+	struct vv_tree_ent ea, eb;
+	assert_int_equal(vt_lookup(st, &ra, "lib/pkg", &ea), 1);
+	assert_int_equal(vt_lookup(st, &rb, "lib/pkg", &eb), 1);
+	assert_true(vv_oid_eq(&ea.oid, &eb.oid));
+	assert_true(ea.mtime_ns == ta + 4 && eb.mtime_ns == tb + 4);
+	assert_int_equal(ea.size, 3); /* sub, sub/b.py, a.py */
+	assert_int_equal(vt_lookup(st, &ra, "lib", &ea), 1);
+	assert_int_equal(vt_lookup(st, &rb, "lib", &eb), 1);
+	assert_true(vv_oid_eq(&ea.oid, &eb.oid));
+	assert_false(vv_oid_eq(&ra, &rb));
+	struct vv_tree *t;
+	assert_int_equal(vv_tree_get(st, &ea.oid, &t), 0);
+	assert_null(t->times);
+	for (size_t i = 0; i < t->n; i++)
+		assert_true(t->ents[i].mtime_ns == 0);
+	vv_tree_unref(t);
+	assert_int_equal(vv_tree_get(st, &ra, &t), 0);
+	assert_non_null(t->times);
+	vv_tree_unref(t);
+
+	/* each env shows its own mtimes after a reload; move lib/pkg before looking in it */
+	set = open_set(st);
+	a = vv_envset_find(set, "ta", 2);
+	b = vv_envset_find(set, "tb", 2);
+	assert_int_equal(vv_env_load_root(a), 0);
+	expect_times(b, "pkg", tb);
+	struct vv_node *lib = walk(a, "lib");
+	assert_int_equal(vv_node_rename(lib, "pkg", lib, "moved", 0), 0);
+	assert_int_equal(vv_env_commit(a), 0);
+	assert_int_equal(vv_envset_close(set), 0);
+	set = open_set(st);
+	a = vv_envset_find(set, "ta", 2);
+	expect_times(a, "moved", ta);
+	assert_int_equal(vv_envset_close(set), 0);
+	assert_int_equal(fsck_env(st, "ta"), 0);
+	assert_int_equal(fsck_env(st, "tb"), 0);
+}
+
 /* mknod of a FIFO and a socket: shown with their types, no content to open or cut,
  * renamed, chmod'ed, listed, unlinked, committed as 'p' and 'k' entries and back after
  * a reload, fsck clean; other kinds are not mknod's. */
@@ -1492,6 +1580,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_layout),
 		cmocka_unit_test(test_changes_commit_and_reopen),
+		cmocka_unit_test(test_times_out_of_trees),
 		cmocka_unit_test(test_copy_up_isolation),
 		cmocka_unit_test(test_journal_replay_after_crash),
 		cmocka_unit_test(test_mknod_special),

@@ -1,7 +1,11 @@
 /*
  * test_tree.c - canonical tree bytes: exact serialization, round trips, name rules,
  * the strict parser against many malformed inputs, FIFOs and sockets (no content, REF
- * "-"), stored pycs (REF with their per-entry values), and the shared tree cache.
+ * "-"), stored pycs and RECORD templates (REF with their per-entry values), and the
+ * shared tree cache.
+ * Format 2 (tree.h): a 'd' entry's SIZE counts everything below it, entries get their
+ * depth-first numbers (pos, count) from it, and an env root may end in a times section;
+ * format 1 trees from older stores still parse, and vv_tree_count walks them.
  */
 #include "testutil.h"
 
@@ -14,10 +18,13 @@
 
 #include "util/error.h"
 #include "util/hash.h"
+#include "store/handle.h"
+#include "store/odb.h"
 #include "store/store.h"
 #include "store/tree.h"
 
-#define HDR "venvfs-tree 1\n"
+#define HDR "venvfs-tree 2\n"
+#define HDR1 "venvfs-tree 1\n"
 #define H64 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 static struct vv_tree_ent ent(const char *name, uint8_t kind, uint16_t mode, uint64_t size,
@@ -42,21 +49,21 @@ static void test_serialize_exact(void **state)
 	struct vv_tree_ent e[3];
 	e[0] = ent("a.py", VV_REG, 0644, 12, 1700000000123456789LL, NULL);
 	vv_oid_from_hex(&e[0].oid, H64, VV_OID_HEX);
-	e[1] = ent("bin", VV_DIR, 0755, 999, -5, NULL);
+	e[1] = ent("bin", VV_DIR, 0755, 999, -5, NULL); /* its count: written as given */
 	vv_oid_from_hex(&e[1].oid, H64, VV_OID_HEX);
 	e[2] = ent("lib64", VV_LNK, 0777, 0, 0, "lib");
 	char *buf;
 	size_t len;
-	assert_int_equal(vv_tree_serialize(e, 3, &buf, &len), 0);
+	assert_int_equal(vv_tree_serialize(e, 3, NULL, 0, &buf, &len), 0);
 	const char *want = HDR
 		"f 644 12 1700000000123456789 " H64 " 4:a.py\n"
-		"d 755 0 -5 " H64 " 3:bin\n"
+		"d 755 999 -5 " H64 " 3:bin\n"
 		"l 777 3 0 3:lib 5:lib64\n";
 	assert_int_equal(len, strlen(want));
 	assert_memory_equal(buf, want, len);
 	free(buf);
 
-	assert_int_equal(vv_tree_serialize(NULL, 0, &buf, &len), 0);
+	assert_int_equal(vv_tree_serialize(NULL, 0, NULL, 0, &buf, &len), 0);
 	assert_int_equal(len, strlen(HDR));
 	assert_memory_equal(buf, HDR, len);
 	free(buf);
@@ -68,7 +75,7 @@ static void test_roundtrip(void **state)
 	struct vv_tree_ent e[6];
 	e[0] = ent("Z", VV_SCRIPT, 0755, 100, INT64_MAX, NULL);
 	e[1] = ent("a b\nc", VV_REG, 0, 0, INT64_MIN, NULL);
-	e[2] = ent("dir", VV_DIR, 07777, 0, 1, NULL);
+	e[2] = ent("dir", VV_DIR, 07777, 41, 1, NULL);
 	e[3] = ent("link", VV_LNK, 0777, 0, -1, "../target with spaces\nand 3:colons ");
 	e[4] = ent("\xff\xfe", VV_REG, 0600, UINT64_MAX, 0, NULL);
 	e[5] = ent("..x", VV_REG, 0644, 1, 2, NULL);
@@ -78,10 +85,14 @@ static void test_roundtrip(void **state)
 	assert_string_equal(e[5].name, "\xff\xfe");
 	char *buf;
 	size_t len;
-	assert_int_equal(vv_tree_serialize(e, 6, &buf, &len), 0);
+	assert_int_equal(vv_tree_serialize(e, 6, NULL, 0, &buf, &len), 0);
 	struct vv_tree *t = NULL;
 	assert_int_equal(vv_tree_parse(buf, len, &t), 0);
 	assert_int_equal(t->n, 6);
+	assert_int_equal(t->version, 2);
+	assert_int_equal(t->count, 6 + 41);
+	assert_null(t->times);
+	assert_int_equal(t->timeslen, 0);
 	for (size_t i = 0; i < 6; i++) {
 		const struct vv_tree_ent *g = &t->ents[i];
 		assert_string_equal(g->name, e[i].name);
@@ -96,13 +107,13 @@ static void test_roundtrip(void **state)
 		} else {
 			assert_null(g->target);
 			assert_true(vv_oid_eq(&g->oid, &e[i].oid));
-			assert_true(g->size == (g->kind == VV_DIR ? 0 : e[i].size));
+			assert_true(g->size == e[i].size);
 		}
 	}
 	/* Re-serializing the parsed entries gives the same bytes. */
 	char *buf2;
 	size_t len2;
-	assert_int_equal(vv_tree_serialize(t->ents, t->n, &buf2, &len2), 0);
+	assert_int_equal(vv_tree_serialize(t->ents, t->n, NULL, 0, &buf2, &len2), 0);
 	assert_int_equal(len, len2);
 	assert_memory_equal(buf, buf2, len);
 	free(buf2);
@@ -127,21 +138,21 @@ static void test_serialize_rejects(void **state)
 	struct vv_tree_ent e[2];
 	e[0] = ent("b", VV_REG, 0644, 1, 0, NULL);
 	e[1] = ent("a", VV_REG, 0644, 1, 0, NULL);
-	assert_int_equal(vv_tree_serialize(e, 2, &buf, &len), -EINVAL);
+	assert_int_equal(vv_tree_serialize(e, 2, NULL, 0, &buf, &len), -EINVAL);
 	e[1] = ent("b", VV_REG, 0644, 1, 0, NULL);
-	assert_int_equal(vv_tree_serialize(e, 2, &buf, &len), -EINVAL);
+	assert_int_equal(vv_tree_serialize(e, 2, NULL, 0, &buf, &len), -EINVAL);
 	e[0] = ent("a/b", VV_REG, 0644, 1, 0, NULL);
-	assert_int_equal(vv_tree_serialize(e, 1, &buf, &len), -EINVAL);
+	assert_int_equal(vv_tree_serialize(e, 1, NULL, 0, &buf, &len), -EINVAL);
 	e[0] = ent("..", VV_REG, 0644, 1, 0, NULL);
-	assert_int_equal(vv_tree_serialize(e, 1, &buf, &len), -EINVAL);
+	assert_int_equal(vv_tree_serialize(e, 1, NULL, 0, &buf, &len), -EINVAL);
 	e[0] = ent("x", 'q', 0644, 1, 0, NULL);
-	assert_int_equal(vv_tree_serialize(e, 1, &buf, &len), -EINVAL);
+	assert_int_equal(vv_tree_serialize(e, 1, NULL, 0, &buf, &len), -EINVAL);
 	e[0] = ent("x", VV_REG, 010000, 1, 0, NULL);
-	assert_int_equal(vv_tree_serialize(e, 1, &buf, &len), -EINVAL);
+	assert_int_equal(vv_tree_serialize(e, 1, NULL, 0, &buf, &len), -EINVAL);
 	e[0] = ent("x", VV_LNK, 0777, 0, 0, NULL);
-	assert_int_equal(vv_tree_serialize(e, 1, &buf, &len), -EINVAL);
+	assert_int_equal(vv_tree_serialize(e, 1, NULL, 0, &buf, &len), -EINVAL);
 	e[0] = ent("x", VV_LNK, 0777, 0, 0, "");
-	assert_int_equal(vv_tree_serialize(e, 1, &buf, &len), -EINVAL);
+	assert_int_equal(vv_tree_serialize(e, 1, NULL, 0, &buf, &len), -EINVAL);
 	assert_null(buf);
 }
 
@@ -204,9 +215,12 @@ static void test_parse_rejects(void **state)
 {
 	(void)state;
 	BAD("empty", "");
-	BAD("bad header", "venvfs-tree 2\n");
-	BAD("header without newline", "venvfs-tree 1");
-	BAD("header with trailing space", "venvfs-tree 1 \n");
+	BAD("bad header", "venvfs-tree 3\n");
+	BAD("format 0 header", "venvfs-tree 0\n");
+	BAD("header without newline", "venvfs-tree 2");
+	BAD("format 1 header without newline", "venvfs-tree 1");
+	BAD("header with trailing space", "venvfs-tree 2 \n");
+	BAD("header with leading zero", "venvfs-tree 02\n");
 	BAD("truncated entry", HDR "f 644 1 0 " H64);
 	BAD("truncated id", HDR "f 644 1 0 e3b0c442 1:a\n");
 	BAD("truncated name", HDR F("5:ab\n"));
@@ -251,7 +265,12 @@ static void test_parse_rejects(void **state)
 	BAD("dir bad hex", HDR "d 755 0 0 xyz 1:a\n");
 	BAD("script bad hex", HDR "s 755 0 0 "
 	    "-3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 1:a\n");
-	BAD("dir with size", HDR "d 755 5 0 " H64 " 1:a\n");
+	BAD("dir size leading zero", HDR "d 755 05 0 " H64 " 1:a\n");
+	BAD("dir size overflow", HDR "d 755 18446744073709551616 0 " H64 " 1:a\n");
+	/* the numbering (count) would pass 2^64 - 1 */
+	BAD("dir count too large", HDR "d 755 18446744073709551615 0 " H64 " 1:a\n");
+	BAD("dir counts too large", HDR "d 755 9223372036854775808 0 " H64 " 1:a\n"
+	    "d 755 9223372036854775808 0 " H64 " 1:b\n");
 	BAD("link without target", HDR "l 777 0 0 1:a\n");
 	BAD("link empty target", HDR "l 777 0 0 0: 1:a\n");
 	BAD("link size mismatch", HDR "l 777 4 0 3:abc 1:a\n");
@@ -265,11 +284,13 @@ static void test_parse_rejects(void **state)
 static void test_parse_unaligned_sizes(void **state)
 {
 	(void)state;
-	/* Every prefix of a valid tree except the header-only and full ones is invalid. */
-	const char *good = HDR F("1:a\n") "l 777 3 5 3:abc 2:bc\n";
+	/* Every prefix of a valid tree except those ending after the header or an entry is
+	 * invalid; that includes every cut inside the times section or its line. */
+	const char *good = HDR F("1:a\n") "l 777 3 5 3:abc 2:bc\n" "t 12\n0123456789ab";
 	size_t n = strlen(good);
 	for (size_t i = 0; i < n; i++) {
-		if (i == strlen(HDR) || i == strlen(HDR F("1:a\n")))
+		if (i == strlen(HDR) || i == strlen(HDR F("1:a\n")) ||
+		    i == strlen(HDR F("1:a\n") "l 777 3 5 3:abc 2:bc\n"))
 			continue;
 		char *copy = malloc(i ? i : 1);
 		memcpy(copy, good, i);
@@ -295,7 +316,7 @@ static void test_fifo_socket(void **state)
 	e[3] = ent("z", VV_LNK, 0777, 0, 0, "pipe");
 	char *buf;
 	size_t len;
-	assert_int_equal(vv_tree_serialize(e, 4, &buf, &len), 0);
+	assert_int_equal(vv_tree_serialize(e, 4, NULL, 0, &buf, &len), 0);
 	const char *want = HDR
 		"f 644 12 1 " H64 " 4:a.py\n"
 		"p 600 0 1700000000000000000 - 4:pipe\n"
@@ -320,7 +341,7 @@ static void test_fifo_socket(void **state)
 	}
 	char *buf2;
 	size_t len2;
-	assert_int_equal(vv_tree_serialize(t->ents, t->n, &buf2, &len2), 0);
+	assert_int_equal(vv_tree_serialize(t->ents, t->n, NULL, 0, &buf2, &len2), 0);
 	assert_int_equal(len2, len);
 	assert_memory_equal(buf2, buf, len);
 	free(buf2);
@@ -352,7 +373,7 @@ static void test_pyc_entry(void **state)
 	e.pyc = (struct vv_pycent){ 4294967295u, 2, 65535 };
 	char *buf;
 	size_t len;
-	assert_int_equal(vv_tree_serialize(&e, 1, &buf, &len), 0);
+	assert_int_equal(vv_tree_serialize(&e, 1, NULL, 0, &buf, &len), 0);
 	const char *want = HDR "c 644 900 5 " H64 ",4294967295,2,65535 17:m.cpython-311.pyc\n";
 	assert_int_equal(len, strlen(want));
 	assert_memory_equal(buf, want, len);
@@ -373,6 +394,377 @@ static void test_pyc_entry(void **state)
 	BAD("pyc leading zero", HDR "c 644 0 0 " H64 ",01,0,0 1:a\n");
 	BAD("pyc dash", HDR "c 644 0 0 - 1:a\n");
 	BAD("file with values", HDR "f 644 0 0 " H64 ",0,0,0 1:a\n");
+}
+
+/* A RECORD template ('r', pkg/rectpl.h) carries K, SUM, SMIN and SMAX after its id, each
+ * a 32-bit number; no other kind takes four values. */
+static void test_record_entry(void **state)
+{
+	(void)state;
+	struct vv_tree_ent e[2];
+	e[0] = ent("RECORD", VV_RECORD, 0644, 5012, 0, NULL);
+	vv_oid_from_hex(&e[0].oid, H64, VV_OID_HEX);
+	e[0].rec = (struct vv_recent){ 2, 434, 216, 218 };
+	e[1] = ent("big", VV_RECORD, 0600, UINT64_MAX, -1, NULL);
+	vv_oid_from_hex(&e[1].oid, H64, VV_OID_HEX);
+	e[1].rec = (struct vv_recent){ 4294967295u, 4294967295u, 0, 4294967295u };
+	char *buf;
+	size_t len;
+	assert_int_equal(vv_tree_serialize(e, 2, NULL, 0, &buf, &len), 0);
+	const char *want = HDR "r 644 5012 0 " H64 ",2,434,216,218 6:RECORD\n"
+		"r 600 18446744073709551615 -1 " H64 ",4294967295,4294967295,0,4294967295"
+		" 3:big\n";
+	assert_int_equal(len, strlen(want));
+	assert_memory_equal(buf, want, len);
+	struct vv_tree *t = NULL;
+	assert_int_equal(vv_tree_parse(buf, len, &t), 0);
+	assert_int_equal(t->n, 2);
+	assert_int_equal(t->count, 2);
+	for (size_t i = 0; i < 2; i++) {
+		const struct vv_tree_ent *g = &t->ents[i];
+		assert_int_equal(g->kind, VV_RECORD);
+		assert_string_equal(g->name, e[i].name);
+		assert_int_equal(g->mode, e[i].mode);
+		assert_true(g->size == e[i].size);
+		assert_true(g->mtime_ns == e[i].mtime_ns);
+		assert_true(vv_oid_eq(&g->oid, &e[i].oid));
+		assert_int_equal(g->rec.k, e[i].rec.k);
+		assert_int_equal(g->rec.sum, e[i].rec.sum);
+		assert_int_equal(g->rec.smin, e[i].rec.smin);
+		assert_int_equal(g->rec.smax, e[i].rec.smax);
+		assert_int_equal(g->pyc.hdr, 0);
+		assert_int_equal(g->pyc.nsub, 0);
+		assert_null(g->target);
+	}
+	assert_true(vv_kind_ok(VV_RECORD) && vv_kind_file(VV_RECORD) &&
+		    vv_kind_has_oid(VV_RECORD) && !vv_kind_special(VV_RECORD));
+	/* parsed entries serialize back to the same bytes */
+	char *buf2;
+	size_t len2;
+	assert_int_equal(vv_tree_serialize(t->ents, t->n, NULL, 0, &buf2, &len2), 0);
+	assert_int_equal(len2, len);
+	assert_memory_equal(buf2, buf, len);
+	free(buf2);
+	vv_tree_unref(t);
+	free(buf);
+	/* the values of other kinds stay out of an 'r' line, and its values out of theirs */
+	struct vv_tree_ent f = ent("a", VV_REG, 0644, 1, 0, NULL);
+	vv_oid_from_hex(&f.oid, H64, VV_OID_HEX);
+	f.rec = (struct vv_recent){ 1, 2, 3, 4 };
+	assert_int_equal(vv_tree_serialize(&f, 1, NULL, 0, &buf, &len), 0);
+	assert_int_equal(len, strlen(HDR F("1:a\n")));
+	assert_memory_equal(buf, HDR F("1:a\n"), len);
+	free(buf);
+	expect_good(HDR "r 644 0 0 " H64 ",0,0,0,0 1:a\n", 1);
+
+	BAD("record without values", HDR "r 644 0 0 " H64 " 1:a\n");
+	BAD("record with one value", HDR "r 644 0 0 " H64 ",1 1:a\n");
+	BAD("record with three values", HDR "r 644 0 0 " H64 ",1,2,3 1:a\n");
+	BAD("record with five values", HDR "r 644 0 0 " H64 ",1,2,3,4,5 1:a\n");
+	BAD("record with an empty value", HDR "r 644 0 0 " H64 ",1,,3,4 1:a\n");
+	BAD("record with a trailing comma", HDR "r 644 0 0 " H64 ",1,2,3, 1:a\n");
+	BAD("record count too big", HDR "r 644 0 0 " H64 ",4294967296,0,0,0 1:a\n");
+	BAD("record total too big", HDR "r 644 0 0 " H64 ",1,4294967296,0,0 1:a\n");
+	BAD("record smallest too big", HDR "r 644 0 0 " H64 ",1,0,4294967296,0 1:a\n");
+	BAD("record largest too big", HDR "r 644 0 0 " H64 ",1,0,0,4294967296 1:a\n");
+	BAD("record value overflow", HDR "r 644 0 0 " H64 ",1,0,0,18446744073709551616 1:a\n");
+	BAD("record leading zero", HDR "r 644 0 0 " H64 ",1,02,0,0 1:a\n");
+	BAD("record negative", HDR "r 644 0 0 " H64 ",1,-2,0,0 1:a\n");
+	BAD("record plus", HDR "r 644 0 0 " H64 ",+1,2,0,0 1:a\n");
+	BAD("record space before values", HDR "r 644 0 0 " H64 " ,1,2,3,4 1:a\n");
+	BAD("record semicolons", HDR "r 644 0 0 " H64 ";1;2;3;4 1:a\n");
+	BAD("record no space before name", HDR "r 644 0 0 " H64 ",1,2,3,41:a\n");
+	BAD("record truncated in values", HDR "r 644 0 0 " H64 ",1,2,3");
+	BAD("record dash", HDR "r 644 0 0 - 1:a\n");
+	BAD("record link target", HDR "r 644 1 0 1:x 1:a\n");
+	BAD("upper record kind", HDR "R 644 0 0 " H64 ",1,2,3,4 1:a\n");
+	BAD("pyc with four values", HDR "c 644 0 0 " H64 ",1,2,3,4 1:a\n");
+	BAD("script with four values", HDR "s 755 0 0 " H64 ",1,2,3,4 1:a\n");
+	BAD("dir with four values", HDR "d 755 0 0 " H64 ",1,2,3,4 1:a\n");
+}
+
+/* Format 1 trees (stores made before times sections) still parse: version 1, a 'd'
+ * SIZE of 0 and no section; anything format 2 adds is refused in them. */
+static void test_format1(void **state)
+{
+	(void)state;
+	const char *v1 = HDR1 F("1:a\n") "d 755 0 7 " H64 " 1:b\n" "l 777 1 0 1:x 1:c\n";
+	struct vv_tree *t = NULL;
+	assert_int_equal(vv_tree_parse(v1, strlen(v1), &t), 0);
+	assert_int_equal(t->version, 1);
+	assert_int_equal(t->n, 3);
+	assert_int_equal(t->count, 3); /* entries here only: format 1 does not say more */
+	assert_null(t->times);
+	assert_int_equal(t->timeslen, 0);
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(t->ents[i].pos, i);
+	assert_int_equal(t->ents[1].kind, VV_DIR);
+	assert_int_equal(t->ents[1].size, 0);
+	assert_true(t->ents[1].mtime_ns == 7);
+	/* serializing writes format 2: the same entries under the new header */
+	char *buf;
+	size_t len;
+	assert_int_equal(vv_tree_serialize(t->ents, t->n, NULL, 0, &buf, &len), 0);
+	assert_int_equal(len, strlen(v1));
+	assert_memory_equal(buf, HDR, strlen(HDR));
+	assert_memory_equal(buf + strlen(HDR), v1 + strlen(HDR1), len - strlen(HDR));
+	free(buf);
+	vv_tree_unref(t);
+
+	assert_int_equal(vv_tree_parse(HDR1, strlen(HDR1), &t), 0);
+	assert_int_equal(t->version, 1);
+	assert_int_equal(t->n, 0);
+	assert_int_equal(t->count, 0);
+	vv_tree_unref(t);
+
+	BAD("format 1 dir with size", HDR1 "d 755 5 0 " H64 " 1:a\n");
+	BAD("format 1 dir with size 1", HDR1 F("1:a\n") "d 755 1 0 " H64 " 1:b\n");
+	BAD("format 1 times section", HDR1 F("1:a\n") "t 1\nx");
+	BAD("format 1 times section only", HDR1 "t 1\nx");
+	BAD("format 1 truncated", HDR1 "d 755 0 0 " H64);
+}
+
+/* A 'd' entry's SIZE numbers the entries: pos is the depth-first number of an entry
+ * (every earlier directory counts with everything below it), count the whole. */
+static void test_pos_count(void **state)
+{
+	(void)state;
+	const char *s = HDR F("1:a\n")
+		"d 755 3 0 " H64 " 1:b\n"
+		"d 755 0 0 " H64 " 1:c\n"
+		"l 777 1 0 1:x 1:d\n"
+		"d 755 10 0 " H64 " 1:e\n"
+		"p 600 0 0 - 1:f\n"
+		"c 644 0 0 " H64 ",0,0,0 1:g\n";
+	struct vv_tree *t = NULL;
+	assert_int_equal(vv_tree_parse(s, strlen(s), &t), 0);
+	assert_int_equal(t->version, 2);
+	assert_int_equal(t->n, 7);
+	static const uint64_t want[] = { 0, 1, 5, 6, 7, 18, 19 };
+	for (size_t i = 0; i < 7; i++)
+		if (t->ents[i].pos != want[i])
+			fail_msg("entry %zu: pos %llu, want %llu", i,
+				 (unsigned long long)t->ents[i].pos, (unsigned long long)want[i]);
+	assert_int_equal(t->count, 20);
+	assert_int_equal(t->ents[1].size, 3);
+	assert_int_equal(t->ents[4].size, 10);
+	/* and the sizes come back out as they went in */
+	char *buf;
+	size_t len;
+	assert_int_equal(vv_tree_serialize(t->ents, t->n, NULL, 0, &buf, &len), 0);
+	assert_int_equal(len, strlen(s));
+	assert_memory_equal(buf, s, len);
+	free(buf);
+	vv_tree_unref(t);
+
+	/* the largest count there is */
+	const char *big = HDR "d 755 18446744073709551613 0 " H64 " 1:a\n";
+	assert_int_equal(vv_tree_parse(big, strlen(big), &t), 0);
+	assert_true(t->count == UINT64_MAX - 1);
+	vv_tree_unref(t);
+	/* an empty tree: nothing to number */
+	assert_int_equal(vv_tree_parse(HDR, strlen(HDR), &t), 0);
+	assert_int_equal(t->count, 0);
+	vv_tree_unref(t);
+}
+
+/* Section bytes for the tests: binary, with what the entry grammar uses ("\n", "t ",
+ * NUL, digits), so only LEN says where they end. */
+#define SECT "\x01\x00\x02t 1\n\x00\xff" "9"
+#define SECT_LEN (sizeof(SECT) - 1)
+
+static void test_times_section(void **state)
+{
+	(void)state;
+	struct vv_tree_ent e[2];
+	e[0] = ent("a.py", VV_REG, 0644, 12, 0, NULL);
+	vv_oid_from_hex(&e[0].oid, H64, VV_OID_HEX);
+	e[1] = ent("lib", VV_DIR, 0755, 4, 0, NULL);
+	vv_oid_from_hex(&e[1].oid, H64, VV_OID_HEX);
+	char *buf;
+	size_t len;
+	assert_int_equal(vv_tree_serialize(e, 2, SECT, SECT_LEN, &buf, &len), 0);
+	static const char want[] = HDR
+		"f 644 12 0 " H64 " 4:a.py\n"
+		"d 755 4 0 " H64 " 3:lib\n"
+		"t 10\n" SECT;
+	assert_int_equal(SECT_LEN, 10);
+	assert_int_equal(len, sizeof(want) - 1);
+	assert_memory_equal(buf, want, len);
+
+	struct vv_tree *t = NULL;
+	assert_int_equal(vv_tree_parse(buf, len, &t), 0);
+	assert_int_equal(t->n, 2);
+	assert_int_equal(t->count, 2 + 4);
+	assert_non_null(t->times);
+	assert_int_equal(t->timeslen, SECT_LEN);
+	assert_memory_equal(t->times, SECT, SECT_LEN);
+	assert_string_equal(t->ents[1].name, "lib");
+	/* round trip with the section */
+	char *buf2;
+	size_t len2;
+	assert_int_equal(vv_tree_serialize(t->ents, t->n, t->times, t->timeslen, &buf2, &len2),
+			 0);
+	assert_int_equal(len2, len);
+	assert_memory_equal(buf2, buf, len);
+	free(buf2);
+	/* the section is part of the tree's bytes; without it the entries alone */
+	assert_int_equal(vv_tree_serialize(t->ents, t->n, NULL, 0, &buf2, &len2), 0);
+	assert_int_equal(len2, len - strlen("t 10\n") - SECT_LEN);
+	assert_memory_equal(buf2, buf, len2);
+	free(buf2);
+	/* timeslen 0: no section, whatever times points at */
+	assert_int_equal(vv_tree_serialize(t->ents, t->n, SECT, 0, &buf2, &len2), 0);
+	assert_int_equal(len2, len - strlen("t 10\n") - SECT_LEN);
+	free(buf2);
+	vv_tree_unref(t);
+	free(buf);
+
+	/* a section in a tree without entries numbers nothing: refused */
+	static const char only[] = HDR "t 1\n\n";
+	assert_int_equal(vv_tree_parse(only, sizeof(only) - 1, &t), -EUCLEAN);
+
+	BAD("section shorter than its length", HDR F("1:a\n") "t 3\nab");
+	BAD("section longer than its length", HDR F("1:a\n") "t 1\nab");
+	BAD("section length 0", HDR F("1:a\n") "t 0\n");
+	BAD("section length 0 with bytes", HDR F("1:a\n") "t 0\nx");
+	BAD("section length leading zero", HDR F("1:a\n") "t 01\nx");
+	BAD("section length 00", HDR F("1:a\n") "t 00\n");
+	BAD("section length negative", HDR F("1:a\n") "t -1\nx");
+	BAD("section length plus", HDR F("1:a\n") "t +1\nx");
+	BAD("section length empty", HDR F("1:a\n") "t \nx");
+	BAD("section length huge", HDR F("1:a\n") "t 99999999999999999999999\nx");
+	BAD("section without length", HDR F("1:a\n") "t");
+	BAD("section without space", HDR F("1:a\n") "t1\nx");
+	BAD("section double space", HDR F("1:a\n") "t  1\nx");
+	BAD("section without newline", HDR F("1:a\n") "t 1");
+	BAD("section CR LF", HDR F("1:a\n") "t 1\r\nx");
+	BAD("section upper T", HDR F("1:a\n") "T 1\nx");
+	BAD("anything after the section", HDR F("1:a\n") "t 2\nab\n");
+	BAD("an entry after the section", HDR "t 2\nab" F("1:a\n"));
+	BAD("two sections", HDR "t 1\na" "t 1\nb");
+	BAD("section truncated", HDR F("1:a\n") "t 2\n");
+}
+
+/* vv_tree_write fills a 'd' entry given size 0 with its tree's count, and keeps any
+ * other size. */
+static void test_write_fills_count(void **state)
+{
+	(void)state;
+	struct vv_store *st = vt_store_new();
+	vv_oid x = vt_put(st, "x"), inner, sub, top, top2, missing;
+	struct vv_tree_ent in[] = { vt_file_ent("x", x, 1), vt_file_ent("y", x, 1) };
+	assert_int_equal(vv_tree_write(st, in, 2, &inner), 0);
+	/* 3 entries, one of them a dir with 2 */
+	struct vv_tree_ent se[] = { vt_file_ent("a", x, 1), vt_dir_ent("d", inner),
+				    vt_file_ent("z", x, 1) };
+	assert_int_equal(vv_tree_write(st, se, 3, &sub), 0);
+	assert_int_equal(se[1].size, 0); /* the caller's entries are left alone */
+	struct vv_tree_ent te[] = { vt_file_ent("p", x, 1), vt_dir_ent("s", sub) };
+	assert_int_equal(vv_tree_write(st, te, 2, &top), 0);
+
+	struct vv_tree *t = NULL;
+	assert_int_equal(vv_tree_get(st, &sub, &t), 0);
+	assert_int_equal(t->count, 5);
+	assert_int_equal(t->ents[1].size, 2);
+	assert_int_equal(t->ents[2].pos, 4);
+	vv_tree_unref(t);
+	assert_int_equal(vv_tree_get(st, &top, &t), 0);
+	assert_int_equal(t->version, 2);
+	assert_int_equal(t->ents[1].size, 5);
+	assert_int_equal(t->ents[1].pos, 1);
+	assert_int_equal(t->count, 7);
+	vv_tree_unref(t);
+	uint64_t c = 0;
+	assert_int_equal(vv_tree_count(st, &top, &c), 0);
+	assert_int_equal(c, 7);
+
+	/* the count given: the same tree */
+	te[1].size = 5;
+	assert_int_equal(vv_tree_write(st, te, 2, &top2), 0);
+	assert_true(vv_oid_eq(&top, &top2));
+	/* an empty directory counts 0 */
+	vv_oid empty;
+	assert_int_equal(vv_tree_empty(st, &empty), 0);
+	struct vv_tree_ent ee = vt_dir_ent("e", empty);
+	assert_int_equal(vv_tree_write(st, &ee, 1, &top2), 0);
+	assert_int_equal(vv_tree_get(st, &top2, &t), 0);
+	assert_int_equal(t->ents[0].size, 0);
+	assert_int_equal(t->count, 1);
+	vv_tree_unref(t);
+	/* size 0 for a tree that is not there: nothing to count */
+	vv_hash_buf("nope", 4, &missing);
+	ee = vt_dir_ent("e", missing);
+	assert_int_equal(vv_tree_write(st, &ee, 1, &top2), -ENOENT);
+	vt_store_free(st);
+}
+
+static vv_oid put_raw(struct vv_store *st, const char *bytes)
+{
+	vv_oid o;
+	assert_int_equal(vv_odb_put_buf(&st->odb, bytes, strlen(bytes), &o), 0);
+	return o;
+}
+
+/* vv_tree_count: a format 2 tree says its count; a format 1 tree is walked, down
+ * through format 1 and format 2 trees below it. */
+static void test_count_format1(void **state)
+{
+	(void)state;
+	struct vv_store *st = vt_store_new();
+	char hex[VV_OID_HEX + 1], hex2[VV_OID_HEX + 1], line[512];
+	/* format 1 {x, y} */
+	vv_oid in1 = put_raw(st, HDR1 F("1:x\n") F("1:y\n"));
+	/* format 2 {q, r -> in1}: r's count found by walking in1 */
+	struct vv_tree_ent m[] = { vt_file_ent("q", in1, 1), vt_dir_ent("r", in1) };
+	vv_oid mid2, empty1, out1, top;
+	assert_int_equal(vv_tree_write(st, m, 2, &mid2), 0);
+	struct vv_tree *t = NULL;
+	assert_int_equal(vv_tree_get(st, &mid2, &t), 0);
+	assert_int_equal(t->ents[1].size, 2);
+	assert_int_equal(t->count, 4);
+	vv_tree_unref(t);
+	empty1 = put_raw(st, HDR1);
+	/* format 1 {d1 -> in1, d2 -> mid2, e -> empty1, f}: 4 + 2 + 4 + 0 */
+	vv_oid_hex(&in1, hex);
+	vv_oid_hex(&mid2, hex2);
+	char e1hex[VV_OID_HEX + 1];
+	vv_oid_hex(&empty1, e1hex);
+	snprintf(line, sizeof(line), HDR1 "d 755 0 0 %s 2:d1\n" "d 755 0 0 %s 2:d2\n"
+		 "d 755 0 0 %s 1:e\n" F("1:f\n"), hex, hex2, e1hex);
+	out1 = put_raw(st, line);
+	assert_int_equal(vv_tree_get(st, &out1, &t), 0);
+	assert_int_equal(t->version, 1);
+	assert_int_equal(t->count, 4);
+	vv_tree_unref(t);
+	uint64_t c = 0;
+	assert_int_equal(vv_tree_count(st, &out1, &c), 0);
+	assert_int_equal(c, 10);
+	assert_int_equal(vv_tree_count(st, &in1, &c), 0);
+	assert_int_equal(c, 2);
+	assert_int_equal(vv_tree_count(st, &empty1, &c), 0);
+	assert_int_equal(c, 0);
+	/* a format 2 parent of it gets that count */
+	struct vv_tree_ent te = vt_dir_ent("env", out1);
+	assert_int_equal(vv_tree_write(st, &te, 1, &top), 0);
+	assert_int_equal(vv_tree_get(st, &top, &t), 0);
+	assert_int_equal(t->ents[0].size, 10);
+	assert_int_equal(t->count, 11);
+	vv_tree_unref(t);
+
+	/* a format 2 tree is not walked: its count stands even if a subtree is missing */
+	vv_oid missing, two, one;
+	vv_hash_buf("nope", 4, &missing);
+	vv_oid_hex(&missing, hex);
+	snprintf(line, sizeof(line), HDR "d 755 9 0 %s 1:a\n", hex);
+	two = put_raw(st, line);
+	assert_int_equal(vv_tree_count(st, &two, &c), 0);
+	assert_int_equal(c, 10);
+	/* a format 1 tree over a missing one cannot be counted */
+	snprintf(line, sizeof(line), HDR1 "d 755 0 0 %s 1:a\n", hex);
+	one = put_raw(st, line);
+	assert_int_equal(vv_tree_count(st, &one, &c), -ENOENT);
+	vt_store_free(st);
 }
 
 static void test_store_and_cache(void **state)
@@ -444,7 +836,7 @@ static void test_get_errors(void **state)
 	vv_odb_obj_path(&empty, rel);
 	snprintf(p, sizeof(p), "%s/%s", st->path, rel);
 	assert_int_equal(chmod(p, 0644), 0);
-	vt_write_file(p, "venvfs-tree 1\n\n", 15);
+	vt_write_file(p, HDR "\n", 15);
 	assert_int_equal(vv_tree_get(st, &empty, &t), -EUCLEAN);
 	assert_null(t);
 	vt_store_free(st);
@@ -490,6 +882,12 @@ int main(void)
 		cmocka_unit_test(test_parse_unaligned_sizes),
 		cmocka_unit_test(test_fifo_socket),
 		cmocka_unit_test(test_pyc_entry),
+		cmocka_unit_test(test_record_entry),
+		cmocka_unit_test(test_format1),
+		cmocka_unit_test(test_pos_count),
+		cmocka_unit_test(test_times_section),
+		cmocka_unit_test(test_write_fills_count),
+		cmocka_unit_test(test_count_format1),
 		cmocka_unit_test(test_store_and_cache),
 		cmocka_unit_test(test_get_errors),
 		cmocka_unit_test(test_many_trees),

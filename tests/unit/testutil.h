@@ -87,6 +87,8 @@ struct vv_tree_ent vt_file_ent(const char *name, vv_oid oid, uint64_t size);
 struct vv_tree_ent vt_dir_ent(const char *name, vv_oid oid);
 struct vv_tree_ent vt_link_ent(const char *name, const char *target);
 vv_oid vt_tree(struct vv_store *st, struct vv_tree_ent *ents, size_t n);
+/* Drop every parsed tree from the store's cache (a test that removes one). */
+void vt_forget_trees(struct vv_store *st);
 /* Path of an object file in the store (buf holds cap bytes). */
 void vt_obj_path(struct vv_store *st, const vv_oid *oid, char *buf, size_t cap);
 /* Damage an object: replace its bytes (objects are 0444), or remove it. */
