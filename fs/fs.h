@@ -41,7 +41,7 @@ struct vv_fs {
 	bool spares_wanted;          /* the stager has been asked to fill (guarded by lk) */
 	int inotify_fd;              /* watches STORE/envs for other processes' changes */
 	pthread_mutex_t watch_lk;    /* held while envs/ events are read and applied */
-	/* polling of envs/ (inode.c; guarded by watch_lk): what the last scan saw */
+	/* polling of envs/ (threads.c; guarded by watch_lk): what the last scan saw */
 	struct vv_envstamp *stamps;  /* sorted by name */
 	size_t nstamps;
 	int64_t dir_mtime_ns, dir_ctime_ns;
@@ -85,8 +85,10 @@ void vv_fs_inval_entry(struct vv_fs *fs, fuse_ino_t parent, const char *name);
 void vv_fs_model_inval(void *ctx, struct vv_node *dir, const char *name);
 /* The directory node of ino: -ENOENT for a removed one, -ENOTDIR. */
 int vv_fs_dir_node(fuse_ino_t ino, struct vv_node **out);
-/* Publish n's stage, hashing without fs->lk (held on entry and on return): the last
- * writer's release, the publisher thread and an explicit commit call it. */
+
+/* threads.c: the worker (invalidations, timed commits), publisher, stager and watcher
+ * threads. Publish n's stage, hashing without fs->lk (held on entry and on return): the
+ * last writer's release, the publisher thread and an explicit commit call it. */
 int vv_fs_publish(struct vv_fs *fs, struct vv_node *n);
 int vv_fs_worker_start(struct vv_fs *fs);
 /* Apply every envs/ change made before this call (other processes' env files), kernel
