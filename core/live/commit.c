@@ -75,13 +75,47 @@ struct tpl_swaps {
 	size_t n, cap;
 };
 
+/* The sealed stage of n, whole: 0 with *buf (malloc'd) and *len (0 when it cannot be
+ * read now: it is linked as it is, which reports it), or -errno. */
+static int sealed_bytes(struct vv_node *n, char **buf, size_t *len)
+{
+	size_t size = (size_t)n->stage->seal_size;
+	*len = 0;
+	if (!(*buf = malloc(size ? size : 1)))
+		return -ENOMEM;
+	if (vv_pread_all(n->stage->fd, *buf, size, 0) == 0)
+		*len = size;
+	return 0;
+}
+
+/* n names template t (tl bytes, freed here) from now on, stored as a deferred object
+ * of this commit with v's kind and values; what it was goes to sw (swaps_end). Its
+ * stage stays its content until the commit is through. 1, or -errno. */
+static int swap_in(struct vv_odb_defer *def, struct tpl_swaps *sw, struct vv_node *n, char *t,
+		   size_t tl, const struct vv_tree_ent *v)
+{
+	vv_oid oid;
+	int r;
+	if ((r = VV_GROW(sw->v, sw->n, sw->cap, 64)) < 0 ||
+	    (r = vv_odb_defer_put(&n->env->set->st->odb, def, t, tl, &oid)) < 0) {
+		free(t);
+		return r;
+	}
+	free(t);
+	sw->v[sw->n++] = (struct tpl_swap){ n, n->kind, n->size, n->oid, n->pyc, n->rec };
+	n->kind = v->kind;
+	n->size = tl;
+	n->oid = oid;
+	n->pyc = v->pyc;
+	n->rec = v->rec;
+	return 1;
+}
+
 /* Store sealed .pyc n in its shared form (pyc.h) as a deferred object of this commit:
- * 1 if it was one (n names the template from now on; its stage stays its content until
- * the commit is through), 0 if not (link the stage as it is), -errno. */
+ * 1 if it was one, 0 if not (link the stage as it is), -errno. */
 static int swap_pyc(struct vv_odb_defer *def, struct tpl_swaps *sw, const char *envpath,
 		    struct vv_node *n)
 {
-	struct vv_odb *odb = &n->env->set->st->odb;
 	size_t nl = strlen(n->name);
 	uint64_t size = n->stage->seal_size;
 	char head[16];
@@ -89,30 +123,14 @@ static int swap_pyc(struct vv_odb_defer *def, struct tpl_swaps *sw, const char *
 	    size > VV_PYC_MAX || vv_pread_all(n->stage->fd, head, 16, 0) < 0 ||
 	    !vv_pyc_magic_ok(head, 16))
 		return 0;
-	char *buf = malloc((size_t)size), *t = NULL;
-	size_t tl = 0;
-	struct vv_pycent ent;
-	int r = buf ? 0 : -ENOMEM;
-	if (r == 0 && vv_pread_all(n->stage->fd, buf, (size_t)size, 0) < 0)
-		r = 0, size = 0; /* unreadable now: linked as it is, which reports it */
-	if (r == 0 && size)
-		r = vv_pyc_neutral(buf, (size_t)size, envpath, &t, &tl, &ent);
+	char *buf, *t = NULL;
+	size_t len, tl = 0;
+	struct vv_tree_ent v = { .kind = VV_PYC };
+	int r = sealed_bytes(n, &buf, &len);
+	if (r == 0 && len)
+		r = vv_pyc_neutral(buf, len, envpath, &t, &tl, &v.pyc);
 	free(buf);
-	if (r <= 0)
-		return r;
-	vv_oid oid;
-	if ((r = VV_GROW(sw->v, sw->n, sw->cap, 64)) < 0 ||
-	    (r = vv_odb_defer_put(odb, def, t, tl, &oid)) < 0) {
-		free(t);
-		return r;
-	}
-	free(t);
-	sw->v[sw->n++] = (struct tpl_swap){ n, n->kind, n->size, n->oid, n->pyc, n->rec };
-	n->kind = VV_PYC;
-	n->size = tl;
-	n->oid = oid;
-	n->pyc = ent;
-	return 1;
+	return r <= 0 ? r : swap_in(def, sw, n, t, tl, &v);
 }
 
 /* After the commit: the swapped files' stages go (they are templates now); after a
@@ -171,35 +189,17 @@ static int swap_record(struct vv_odb_defer *def, struct tpl_swaps *sw, const cha
 {
 	struct vv_node *di = n->parent;
 	size_t dl = di ? strlen(di->name) : 0;
-	uint64_t size = n->stage->seal_size;
 	if (n->unlinked || strcmp(n->name, "RECORD") || !di || !di->parent || dl < 11 ||
-	    strcmp(di->name + dl - 10, ".dist-info") || size > VV_RECTPL_MAX)
+	    strcmp(di->name + dl - 10, ".dist-info") || n->stage->seal_size > VV_RECTPL_MAX)
 		return 0;
-	char *buf = malloc(size ? (size_t)size : 1), *t = NULL;
-	size_t tl = 0;
-	struct vv_recent ent;
-	int r = buf ? 0 : -ENOMEM;
-	if (r == 0 && vv_pread_all(n->stage->fd, buf, (size_t)size, 0) < 0)
-		r = 0, size = 0; /* unreadable now: linked as it is, which reports it */
-	if (r == 0 && size)
-		r = vv_rectpl_make(buf, (size_t)size, envpath, record_script, di->parent, &t,
-				   &tl, &ent);
+	char *buf, *t = NULL;
+	size_t len, tl = 0;
+	struct vv_tree_ent v = { .kind = VV_RECORD };
+	int r = sealed_bytes(n, &buf, &len);
+	if (r == 0 && len)
+		r = vv_rectpl_make(buf, len, envpath, record_script, di->parent, &t, &tl, &v.rec);
 	free(buf);
-	if (r <= 0)
-		return r;
-	vv_oid oid;
-	if ((r = VV_GROW(sw->v, sw->n, sw->cap, 64)) < 0 ||
-	    (r = vv_odb_defer_put(&n->env->set->st->odb, def, t, tl, &oid)) < 0) {
-		free(t);
-		return r;
-	}
-	free(t);
-	sw->v[sw->n++] = (struct tpl_swap){ n, n->kind, n->size, n->oid, n->pyc, n->rec };
-	n->kind = VV_RECORD;
-	n->size = tl;
-	n->oid = oid;
-	n->rec = ent;
-	return 1;
+	return r <= 0 ? r : swap_in(def, sw, n, t, tl, &v);
 }
 
 /* vv_env_store_sealed for a commit: .pyc files and RECORDs become deferred templates
