@@ -17,6 +17,7 @@
  * Every failure before the mount is one line on stderr naming the input and the reason.
  */
 #include "fs.h"
+#include "fs/remote.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -39,6 +40,7 @@
 #include "util/fsutil.h"
 #include "util/error.h"
 #include "util/vec.h"
+#include "store/remote.h"
 #include "store/store.h"
 
 
@@ -46,6 +48,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: venvfs [-f] [-d] [-o OPT,...] [--store DIR] [--config FILE] [STORE] MOUNTPOINT\n"
+		"       venvfs [-f] [-d] [-o OPT,...] --remote URL [--cache DIR] [--cache-size N]\n"
+		"              [--pin ID] [--timeout SECONDS] [--refresh SECONDS] MOUNTPOINT\n"
 		"\n"
 		"Mount a directory of Python virtual environments backed by a content-addressed\n"
 		"store. Every directory made in MOUNTPOINT is a venv with pip. A missing\n"
@@ -60,6 +64,16 @@ static void usage(FILE *f)
 		"  --store DIR      store directory (default $XDG_DATA_HOME/venvfs,\n"
 		"                   else ~/.local/share/venvfs)\n"
 		"  --config FILE    config file (default $XDG_CONFIG_HOME/venvfs/venvfs.ini)\n"
+		"  --remote URL     mount the envs `venvctl publish` wrote to a directory served\n"
+		"                   at URL, read-only, fetching files on first use\n"
+		"  --cache DIR      the store that keeps what was fetched (default\n"
+		"                   $XDG_CACHE_HOME/venvfs/remote-HASH, else ~/.cache/...)\n"
+		"  --cache-size N   bound of the cache: the least recently used files go when\n"
+		"                   it is full (bytes, or with K, M, G, T; default 4G)\n"
+		"  --pin ID         serve the manifest ID (as `venvctl publish` printed it), not\n"
+		"                   the one the server's HEAD names\n"
+		"  --timeout SECONDS  a transfer that sends nothing for this long fails (30)\n"
+		"  --refresh SECONDS  look for a new publish this often (60; 0: never)\n"
 		"  -h, --help       show this help\n"
 		"  -V, --version    show the version\n");
 }
@@ -243,15 +257,51 @@ static void raise_nofile(void)
 	}
 }
 
+/* "N", "NK", "NM", "NG", "NT" (powers of 1024; "KiB" and "KB" alike). */
+static int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (end == s || *s == '-' || errno)
+		return -EINVAL;
+	unsigned shift = 0;
+	switch (*end) {
+	case 'K': case 'k': shift = 10; break;
+	case 'M': case 'm': shift = 20; break;
+	case 'G': case 'g': shift = 30; break;
+	case 'T': case 't': shift = 40; break;
+	case '\0': break;
+	default: return -EINVAL;
+	}
+	if (shift) {
+		end++;
+		if (!strcmp(end, "iB") || !strcmp(end, "B"))
+			end += strlen(end);
+	}
+	if (*end || v > (UINT64_MAX >> shift))
+		return -EINVAL;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	bool foreground = false, debug = false;
 	const char *store_arg = NULL, *config_arg = NULL;
+	struct vv_fs_remote_opts ro_opts = { .refresh_s = -1 };
+	const char *cache_arg = NULL;
 	char *mopts = NULL;
 	size_t mopts_cap = 0;
 	static const struct option longopts[] = {
 		{ "store", required_argument, NULL, 's' },
 		{ "config", required_argument, NULL, 'c' },
+		{ "remote", required_argument, NULL, 'R' },
+		{ "cache", required_argument, NULL, 'C' },
+		{ "pin", required_argument, NULL, 'P' },
+		{ "timeout", required_argument, NULL, 'T' },
+		{ "refresh", required_argument, NULL, 'F' },
+		{ "cache-size", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -275,6 +325,31 @@ int main(int argc, char **argv)
 		}
 		case 's': store_arg = optarg; break;
 		case 'c': config_arg = optarg; break;
+		case 'R': ro_opts.url = optarg; break;
+		case 'C': cache_arg = optarg; break;
+		case 'P': ro_opts.pin = optarg; break;
+		case 'T': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (!*optarg || *end || v == 0 || v > 3600)
+				return die("--timeout '%s': give whole seconds, 1 to 3600", optarg);
+			ro_opts.timeout_s = (unsigned)v;
+			break;
+		}
+		case 'S':
+			if (parse_size(optarg, &ro_opts.cache_size) < 0 || !ro_opts.cache_size)
+				return die("--cache-size '%s': give bytes, or a number with K, M, G "
+					   "or T (powers of 1024), above 0", optarg);
+			break;
+		case 'F': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (!*optarg || *end || v < 0 || v > 86400)
+				return die("--refresh '%s': give whole seconds, 0 (never) to 86400",
+					   optarg);
+			ro_opts.refresh_s = v;
+			break;
+		}
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("venvfs %s\n", VV_VERSION); return 0;
 		default: usage(stderr); return 2;
@@ -300,8 +375,25 @@ int main(int argc, char **argv)
 			return die("store '': empty path");
 	}
 	const char *mnt_arg = argv[optind];
+	if (!ro_opts.url && (cache_arg || ro_opts.pin || ro_opts.timeout_s ||
+			     ro_opts.refresh_s >= 0 || ro_opts.cache_size))
+		return die("--cache, --cache-size, --pin, --timeout and --refresh go with "
+			   "--remote URL");
+	if (ro_opts.url && store_arg)
+		return die("--remote mounts its cache store (--cache), not a store '%s'",
+			   store_arg);
 	mopts = filter_opts(mopts);
 	bool ro = has_opt(mopts, "ro");
+	if (ro_opts.url && !ro) {
+		/* published envs are read-only: the kernel refuses writes before we see them */
+		size_t ol = mopts ? strlen(mopts) : 0;
+		char *m = realloc(mopts, ol + 4);
+		if (!m)
+			return die("out of memory");
+		strcpy(m + ol, ol ? ",ro" : "ro");
+		mopts = m;
+	}
+	ro = ro || ro_opts.url;
 	long warm_us = VV_WARM_DEFAULT_US;
 	if (take_num_opt(mopts, "warm", &warm_us) < 0)
 		return 2;
@@ -322,18 +414,25 @@ int main(int argc, char **argv)
 		return 1;
 
 	/* store */
-	char *storepath = store_arg ? strdup(store_arg) : cfg.store ? strdup(cfg.store)
-								   : vv_default_store_path();
+	char *storepath = ro_opts.url ? (cache_arg ? strdup(cache_arg)
+						   : vv_default_cache_path(ro_opts.url))
+			  : store_arg ? strdup(store_arg)
+			  : cfg.store ? strdup(cfg.store) : vv_default_store_path();
 	if (!storepath)
 		return die("no store given and neither $XDG_DATA_HOME nor $HOME is set");
-	if (!ro && vv_mkdir_p_at(AT_FDCWD, storepath, 0755) < 0)
+	/* a remote's cache is written (what is fetched) while its envs are read-only */
+	bool store_ro = ro && !ro_opts.url;
+	if (!store_ro && vv_mkdir_p_at(AT_FDCWD, storepath, 0755) < 0)
 		return die("%s", vv_errmsg());
 	struct vv_store *st = NULL;
-	if (vv_store_open(&st, storepath, ro ? VV_STORE_READONLY : 1) < 0)
+	if (vv_store_open(&st, storepath, store_ro ? VV_STORE_READONLY : 1) < 0)
 		return die("%s", vv_errmsg());
 	free(storepath);
 	vv_history_policy(st, &cfg);
 	raise_nofile();
+	struct vv_remote *rm = NULL;
+	if (ro_opts.url && vv_fs_remote_open(st, &ro_opts, &rm) < 0)
+		return die("%s", vv_errmsg());
 
 	struct vv_fs fs = { .st = st, .ro = ro, .inotify_fd = -1,
 			    .allow_other = has_opt(mopts, "allow_other") };
@@ -380,6 +479,7 @@ int main(int argc, char **argv)
 	if (fuse_daemonize(foreground) != 0)
 		goto out_unmount;
 	if (vv_fs_count_start() < 0 || vv_fs_worker_start(&fs) < 0 ||
+	    (rm && vv_fs_remote_start(st, rm, &ro_opts) < 0) ||
 	    vv_fs_warm_start(warm_us) < 0) {
 		fprintf(stderr, "venvfs: %s\n", vv_errmsg());
 		goto out_unmount;
@@ -396,6 +496,7 @@ int main(int argc, char **argv)
 
 out_worker:
 	vv_fs_warm_stop();
+	vv_fs_remote_stop();
 	vv_fs_worker_stop(&fs);
 	vv_fs_count_write();
 out_unmount:
@@ -409,6 +510,7 @@ out_set:
 	if (vv_envset_close(fs.set) < 0)
 		ret = 1;
 	fuse_opt_free_args(&args);
+	vv_remote_close(rm);
 	vv_store_close(st);
 	vv_config_release(&cfg);
 	free(mopts);

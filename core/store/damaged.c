@@ -244,8 +244,8 @@ int vv_obj_open_checked(struct vv_store *st, const vv_oid *oid, uint64_t size,
 		pthread_mutex_unlock(&s->lk);
 	}
 	if (fd < 0) {
-		if (fd != -ENOENT && fd != -EIO)
-			return fd;
+		if ((fd != -ENOENT && fd != -EIO) || st->odb.miss)
+			return fd; /* a remote's fetch has said why (remote.h) */
 		why = fd == -ENOENT ? "is missing from the store" : "cannot be opened";
 	} else {
 		struct stat sb;

@@ -48,6 +48,9 @@ void vv_odb_init(struct vv_odb *odb, const char *path, int objfd, int tmpfd, int
 	atomic_init(&odb->synced_at_ns, 0);
 	pthread_mutex_init(&odb->spare_lk, NULL);
 	odb->nspare = 0;
+	odb->miss = NULL;
+	odb->hit = NULL;
+	odb->miss_arg = NULL;
 }
 
 void vv_odb_obj_path(const vv_oid *oid, char *buf)
@@ -650,6 +653,14 @@ int vv_odb_open_obj(struct vv_odb *odb, const vv_oid *oid)
 	char rel[VV_OID_HEX + 2];
 	obj_relpath(oid, rel);
 	int fd = openat(odb->objfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT && odb->miss) {
+		int r = odb->miss(odb->miss_arg, oid);
+		if (r < 0)
+			return r;
+		fd = openat(odb->objfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	} else if (fd >= 0 && odb->hit) {
+		odb->hit(odb->miss_arg, oid);
+	}
 	if (fd < 0) {
 		char shown[VV_ODB_PATH_SIZE];
 		vv_odb_obj_path(oid, shown);
@@ -671,6 +682,13 @@ int vv_odb_read_obj(struct vv_odb *odb, const vv_oid *oid, size_t maxlen, char *
 	char *buf;
 	size_t len;
 	int r = vv_read_file_at(odb->objfd, rel, maxlen, &buf, &len);
+	if (r == -ENOENT && odb->miss) {
+		if ((r = odb->miss(odb->miss_arg, oid)) < 0)
+			return r;
+		r = vv_read_file_at(odb->objfd, rel, maxlen, &buf, &len);
+	} else if (r == 0 && odb->hit) {
+		odb->hit(odb->miss_arg, oid);
+	}
 	if (r < 0) {
 		if (r == -ENOENT)
 			return vv_err(-ENOENT, "object '%s' not found in store '%s'", shown,

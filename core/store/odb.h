@@ -60,6 +60,12 @@ struct vv_odb {
 	int nspare;
 	int spare_fd[VV_ODB_SPARES];
 	char spare_name[VV_ODB_SPARES][VV_ODB_STAGE_SIZE];
+	/* an object missing here may be fetched (remote.h): called by vv_odb_open_obj
+	 * and vv_odb_read_obj before they give -ENOENT; 0 means it is here now */
+	int (*miss)(void *arg, const vv_oid *oid);
+	/* and told every object they found (a cache's use order, lru.h); same arg */
+	void (*hit)(void *arg, const vv_oid *oid);
+	void *miss_arg;
 };
 
 /* Set up odb over the directories objects/ and tmp/ of the store at path (all three
@@ -172,7 +178,8 @@ void vv_odb_defer_free(struct vv_odb_defer *d);
 typedef int (*vv_odb_stage_cb)(const char *name, const struct stat *st, void *arg);
 int vv_odb_stage_each(struct vv_odb *odb, vv_odb_stage_cb cb, void *arg);
 
-/* Open an object read-only (O_RDONLY|O_NOFOLLOW|O_CLOEXEC). -ENOENT if missing. */
+/* Open an object read-only (O_RDONLY|O_NOFOLLOW|O_CLOEXEC). -ENOENT if missing (after
+ * the miss hook, when there is one, could not fetch it). */
 int vv_odb_open_obj(struct vv_odb *odb, const vv_oid *oid);
 
 /* Read a whole object into a malloc'd buffer, verifying its hash (-EUCLEAN if the bytes

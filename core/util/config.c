@@ -3,6 +3,7 @@
  * paths. The file is read by the strict INI reader's table layer (ini.h).
  */
 #include "util/config.h"
+#include "util/hash.h"
 
 #include <ctype.h>
 #include <fcntl.h>
@@ -267,4 +268,14 @@ char *vv_default_config_path(void)
 char *vv_default_store_path(void)
 {
 	return xdg_path("XDG_DATA_HOME", ".local/share", "venvfs");
+}
+
+char *vv_default_cache_path(const char *url)
+{
+	vv_oid id;
+	char hex[VV_OID_HEX + 1], sub[48];
+	vv_hash_buf(url, strlen(url), &id);
+	vv_oid_hex(&id, hex);
+	snprintf(sub, sizeof(sub), "venvfs/remote-%.16s", hex);
+	return xdg_path("XDG_CACHE_HOME", ".cache", sub);
 }

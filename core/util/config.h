@@ -52,5 +52,8 @@ void vv_config_release(struct vv_config *cfg);
  * variable is set. */
 char *vv_default_config_path(void);
 char *vv_default_store_path(void);
+/* The cache store of `venvfs --remote URL` without --cache: $XDG_CACHE_HOME/venvfs/
+ * (else ~/.cache/venvfs/) remote-<first 16 hex digits of the URL's SHA-256>. */
+char *vv_default_cache_path(const char *url);
 
 #endif

@@ -147,16 +147,20 @@ vv_is_mounted() {
 	awk -v m="$want" '$2 == m { found = 1 } END { exit !found }' /proc/self/mounts
 }
 
-# vv_mount [ARGS...]: start "$VENVFS -f --store $STORE ARGS... $MNT" in the background
-# and wait until the mount is up and answers.
+# vv_mount [ARGS...]: start "$VENVFS -f --store $STORE ARGS... $MNT" (with VV_REMOTE_URL
+# set: --remote $VV_REMOTE_URL in place of --store) in the background and wait until the
+# mount is up and answers.
 # shellcheck disable=SC2120 # arguments are optional
 vv_mount() {
 	local timeout=${VV_MOUNT_TIMEOUT:-30} start=$SECONDS
 	[[ -z $VV_PID ]] || fail "vv_mount: daemon $VV_PID is already running"
 	mkdir -p "$MNT"
-	printf '=== %s: %s -f --store %s %s %s\n' "$(date +%T)" "$VENVFS" "$STORE" "$*" \
+	# VV_REMOTE_URL set: mount the envs published there (--remote), not $STORE
+	local src=(--store "$STORE")
+	[[ -z ${VV_REMOTE_URL:-} ]] || src=(--remote "$VV_REMOTE_URL")
+	printf '=== %s: %s -f %s %s %s\n' "$(date +%T)" "$VENVFS" "${src[*]}" "$*" \
 		"$MNT" >>"$VV_LOG"
-	"$VENVFS" -f --store "$STORE" "$@" "$MNT" >>"$VV_LOG" 2>&1 &
+	"$VENVFS" -f "${src[@]}" "$@" "$MNT" >>"$VV_LOG" 2>&1 &
 	VV_PID=$!
 	echo "$VV_PID" >"$VV_TMP/daemon.pid"
 	until vv_is_mounted; do

@@ -53,7 +53,8 @@ static const struct vc_command command_help = {"help", cmd_help, "[COMMAND]",
 static const struct vc_command *const commands[] = {
 	&vc_command_create,  &vc_command_add,      &vc_command_clone, &vc_command_import,
 	&vc_command_freeze,  &vc_command_history,  &vc_command_rollback,
-	&vc_command_snapshot, &vc_command_lock,    &vc_command_unlock, &vc_command_python,
+	&vc_command_snapshot, &vc_command_publish, &vc_command_lock,  &vc_command_unlock,
+	&vc_command_python,
 	&vc_command_stats,   &vc_command_fsck,     &vc_command_du,     &vc_command_gc,
 	&command_help,
 };

@@ -1,0 +1,213 @@
+#!/bin/bash
+# remote.sh - envs published over HTTP: `venvctl publish DIR`, a real HTTP server on
+# 127.0.0.1 serving DIR, and `venvfs --remote URL` mounting them read-only, fetching
+# files on first use. Checks: import and pip list through the remote mount; writes
+# refused; a file read once is served from the cache with the server stopped, and a
+# remount with the server stopped serves the cached snapshot; a tampered object, a
+# missing one (404), a truncated body and a stalled one (timeout) each give EIO with the
+# reason in the daemon's log, and the mount stays up; a republish is picked up by a
+# running mount; --pin serves the pinned snapshot and refuses a manifest that is not
+# published or does not match its id; bad URLs and a cache of another URL are refused;
+# publishing again copies only new objects.
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+W=$VV_TMP/wheels
+PUB=$VV_TMP/pub
+CACHE=$VV_TMP/cache
+FAULTS=$VV_TMP/faults
+HLOG=$VV_TMP/http.log
+vv_mkwheels "$W"
+
+# ---- a store with an env: a package and a few data files -------------------------------
+vv_mount
+check mkdir "$MNT/web"
+check "$MNT/web/bin/pip" install -q --no-index --find-links "$W" demoapp==1.0
+for f in tamper missing trunc stall later; do
+	printf 'file %s of the published env\n' "$f" >"$MNT/web/$f.txt"
+done
+vv_commit web
+sums() { # sums DIR: the SHA-256 of every file below DIR but the two the test damages
+	(cd "$1" && find . -type f ! -name tamper.txt ! -name missing.txt -print0 | sort -z |
+		xargs -0 sha256sum)
+}
+sums "$MNT/web" >"$VV_TMP/sums.src"
+vv_umount
+
+# ---- publish -----------------------------------------------------------------------------
+ID1=$(vv_ctl publish "$PUB" 2>"$VV_TMP/pub.err") || fail "publish: $(cat "$VV_TMP/pub.err")"
+[[ $ID1 =~ ^[0-9a-f]{64}$ ]] || fail "publish printed '$ID1', not a manifest id"
+assert_eq "$(cat "$PUB/HEAD")" "venvfs-manifest $ID1" "HEAD names the manifest"
+[[ -f $PUB/objects/${ID1:0:2}/${ID1:2} ]] || fail "the manifest is not an object of $PUB"
+assert_eq "$(vv_sha256 "$PUB/objects/${ID1:0:2}/${ID1:2}")" "$ID1" "manifest named by its hash"
+assert_contains "$(cat "$VV_TMP/pub.err")" "published 1 env" "publish summary"
+nobj=$(find "$PUB/objects" -type f | wc -l)
+# every object of PUB is named by its hash
+bad=$(find "$PUB/objects" -type f | while read -r p; do
+	h=${p#"$PUB/objects/"}
+	[[ $(vv_sha256 "$p") == "${h/\//}" ]] || echo "$p"
+done)
+[[ -z $bad ]] || fail "objects not named by their hash: $bad"
+# publishing the same again adds nothing and names the same manifest
+ID1b=$(vv_ctl publish "$PUB" 2>"$VV_TMP/pub.err")
+assert_eq "$ID1b" "$ID1" "republishing the same envs"
+assert_contains "$(cat "$VV_TMP/pub.err")" " 0 new" "republish copies nothing"
+assert_eq "$(find "$PUB/objects" -type f | wc -l)" "$nobj" "objects after republish"
+# bad input
+check_fail vv_ctl publish --env nosuch "$VV_TMP/pub2" 2>"$VV_TMP/err"
+assert_contains "$(cat "$VV_TMP/err")" "nosuch" "publishing a missing env names it"
+check_fail vv_ctl publish 2>"$VV_TMP/err"
+assert_contains "$(cat "$VV_TMP/err")" "no directory given" "publish without DIR"
+
+# ---- the server ------------------------------------------------------------------------
+start_server() { # on the port of the first start again: the URL stays the same
+	local port=0
+	[[ ! -s $VV_TMP/port ]] || port=$(cat "$VV_TMP/port")
+	rm -f "$VV_TMP/port"
+	vv_bg python3 "$VV_LIB_DIR/httpserve.py" "$PUB" "$VV_TMP/port" "$FAULTS" "$HLOG" "$port"
+	SERVER=$VV_BG_PID
+	vv_wait_for 10 test -s "$VV_TMP/port" || fail "the HTTP server did not start"
+	URL=http://127.0.0.1:$(cat "$VV_TMP/port")
+}
+stop_server() {
+	kill "$SERVER" && wait "$SERVER" 2>/dev/null || true
+}
+start_server
+obj_url() { # path of the object holding file $1's bytes
+	local h
+	h=$(vv_sha256 "$1")
+	printf '/objects/%s/%s' "${h:0:2}" "${h:2}"
+}
+SRC_STORE=$STORE
+
+# ---- mount it ----------------------------------------------------------------------------
+export VV_REMOTE_URL=$URL/
+vv_mount --cache "$CACHE" --refresh 1 --timeout 3
+assert_eq "$(ls "$MNT")" "web" "envs of the remote mount"
+out=$("$MNT/web/bin/demo")
+assert_eq "$out" "demoapp 1.0 demolib 2.0" "console script through the remote mount"
+out=$("$MNT/web/bin/python" -c 'import demoapp, sys; print(demoapp.__file__.startswith(sys.prefix))')
+assert_eq "$out" "True" "import from the remote env"
+check "$MNT/web/bin/pip" list >"$VV_TMP/list"
+assert_contains "$(cat "$VV_TMP/list")" "demolib" "pip list on the remote mount"
+check_fail touch "$MNT/web/new.txt" 2>"$VV_TMP/err"
+assert_contains "$(cat "$VV_TMP/err")" "Read-only file system" "writes refused"
+check_fail mkdir "$MNT/other" 2>"$VV_TMP/err"
+assert_contains "$(cat "$VV_TMP/err")" "Read-only file system" "new envs refused"
+# fetched files are in the cache, verified, and fetched once
+before=$(grep -c ' 200$' "$HLOG")
+"$MNT/web/bin/python" -c 'import demoapp' || fail "second import"
+assert_eq "$(grep -c ' 200$' "$HLOG")" "$before" "a second import fetches nothing"
+
+# ---- failures: EIO to the reader, the reason in the log, the mount stays up ------------
+eio() { # eio FILE WHAT REASON: reading FILE fails with EIO and the log says REASON
+	local rc=0
+	cat "$1" >/dev/null 2>"$VV_TMP/err" || rc=$?
+	((rc != 0)) || fail "$2: reading $1 succeeded"
+	assert_contains "$(cat "$VV_TMP/err")" "Input/output error" "$2: error"
+	vv_wait_for 5 grep -q "$3" "$VV_LOG" || fail "$2: the log does not say '$3'"
+}
+src() { printf 'file %s of the published env\n' "$1" >"$VV_TMP/want"; obj_url "$VV_TMP/want"; }
+# a tampered object: other bytes under the same name
+T=$(src tamper)
+rm -f "$PUB$T" # a new file: objects may be hard links to the store's
+printf 'evil bytes\n' >"$PUB$T"
+eio "$MNT/web/tamper.txt" "tampered object" "does not match its name"
+# not published
+M=$(src missing)
+rm -f "$PUB$M"
+eio "$MNT/web/missing.txt" "missing object" "HTTP 404"
+# a body cut short, and one that stalls past --timeout
+echo "truncate $(src trunc)" >"$FAULTS"
+eio "$MNT/web/trunc.txt" "truncated body" "truncated"
+echo "stall $(src stall) 20" >"$FAULTS"
+t0=$SECONDS
+eio "$MNT/web/stall.txt" "stalled body" "timed out"
+((SECONDS - t0 < 15)) || fail "a stalled transfer took $((SECONDS - t0)) s to fail (--timeout 3)"
+: >"$FAULTS"
+# none of them reached the cache; the mount still answers, and a healed object reads
+for f in "$T" "$M"; do
+	[[ ! -e $CACHE$f ]] || fail "a bad object reached the cache: $f"
+done
+assert_eq "$(cat "$MNT/web/trunc.txt")" "file trunc of the published env" "retry after a fault"
+assert_eq "$(cat "$MNT/web/later.txt")" "file later of the published env" "other files"
+
+# ---- the server stops: what was read is served from the cache ----------------------------
+stop_server
+out=$("$MNT/web/bin/demo")
+assert_eq "$out" "demoapp 1.0 demolib 2.0" "console script with the server stopped"
+vv_umount
+vv_mount --cache "$CACHE" --refresh 0 --timeout 3
+out=$("$MNT/web/bin/demo")
+assert_eq "$out" "demoapp 1.0 demolib 2.0" "remount with the server stopped"
+assert_contains "$(cat "$VV_LOG")" "serving the snapshot in the cache" "stale snapshot logged"
+vv_umount
+
+# ---- refusals -------------------------------------------------------------------------------
+fail_mount() { # fail_mount ARGS...: venvfs refuses; its message in $VV_TMP/err
+	local rc=0
+	timeout 30 "$VENVFS" -f "$@" "$VV_TMP/mnt2" >"$VV_TMP/err" 2>&1 || rc=$?
+	((rc != 0)) || fail "venvfs $* mounted"
+	! vv_is_mounted "$VV_TMP/mnt2" || fail "venvfs $* left a mount"
+}
+mkdir -p "$VV_TMP/mnt2"
+fail_mount --remote "http://127.0.0.1:1/other" --cache "$CACHE"
+assert_contains "$(cat "$VV_TMP/err")" "is the cache of" "a cache of another URL"
+fail_mount --remote "ftp://127.0.0.1/x" --cache "$VV_TMP/c2"
+assert_contains "$(cat "$VV_TMP/err")" "not an http:// or https:// URL" "bad scheme"
+fail_mount --remote "http://127.0.0.1:1/" --cache "$VV_TMP/c3" --timeout 2
+assert_contains "$(cat "$VV_TMP/err")" "cannot reach the server" "server down, no cache"
+
+# ---- a republish is picked up by a running mount ------------------------------------------
+start_server
+vv_mount --cache "$CACHE" --refresh 1 --timeout 3
+STORE=$SRC_STORE
+unset VV_REMOTE_URL
+(
+	MNT=$VV_TMP/srcmnt VV_PID= VV_LOG=$VV_TMP/src.log
+	vv_mount
+	check mkdir "$MNT/api"
+	echo 'API = 1' >"$MNT/api/apimod.py"
+	vv_commit api
+	vv_umount
+)
+ID2=$(vv_ctl publish "$PUB" 2>/dev/null)
+[[ $ID2 != "$ID1" ]] || fail "a new env did not change the manifest"
+vv_wait_for 15 test -d "$MNT/api" || fail "the running mount did not pick up the republish"
+assert_eq "$(ls "$MNT")" "api
+web" "envs after the republish"
+assert_eq "$(cat "$MNT/api/apimod.py")" "API = 1" "a file of the republished env"
+vv_umount
+
+# ---- --pin -------------------------------------------------------------------------------
+export VV_REMOTE_URL=$URL/
+vv_mount --cache "$VV_TMP/pincache" --pin "$ID1"
+assert_eq "$(ls "$MNT")" "web" "the pinned snapshot"
+vv_umount
+fail_mount --remote "$URL/" --cache "$VV_TMP/pin2" --pin "$(printf x | sha256sum | cut -c1-64)"
+assert_contains "$(cat "$VV_TMP/err")" "HTTP 404" "a pin that is not published"
+# a manifest whose bytes do not match the pinned id
+cp "$PUB/objects/${ID2:0:2}/${ID2:2}" "$VV_TMP/m2"
+rm -f "$PUB/objects/${ID1:0:2}/${ID1:2}"
+cp "$VV_TMP/m2" "$PUB/objects/${ID1:0:2}/${ID1:2}"
+fail_mount --remote "$URL/" --cache "$VV_TMP/pin3" --pin "$ID1"
+assert_contains "$(cat "$VV_TMP/err")" "does not match its name" "a manifest not matching the pin"
+fail_mount --remote "$URL/" --cache "$VV_TMP/pin4" --pin "abc"
+assert_contains "$(cat "$VV_TMP/err")" "not a manifest id" "a malformed pin"
+
+# ---- the cache bound: every file read through a 1 MiB cache ------------------------------
+srcbytes=$(du -sb "$PUB/objects" | cut -f1)
+((srcbytes > 4 * 1048576)) || fail "the published env is too small ($srcbytes bytes) to test the bound"
+vv_mount --cache "$VV_TMP/small" --cache-size 1M --refresh 0
+sums "$MNT/web" >"$VV_TMP/sums.remote"
+cmp -s "$VV_TMP/sums.src" "$VV_TMP/sums.remote" ||
+	fail "files read through the remote mount differ from the source env:
+$(diff "$VV_TMP/sums.src" "$VV_TMP/sums.remote" | head -20)"
+used=$(find "$VV_TMP/small/objects" -type f -printf '%b\n' | awk '{s += $1 * 512} END {print s + 0}')
+((used <= 1048576)) || fail "the cache holds $used bytes of objects over its 1 MiB bound"
+out=$("$MNT/web/bin/demo")
+assert_eq "$out" "demoapp 1.0 demolib 2.0" "console script after evictions"
+vv_umount
+vv_note "published $nobj objects; every file read back through HTTP matches; a 1 MiB cache \
+held $used bytes after reading $srcbytes; tampered, missing, truncated and stalled bodies gave EIO"
