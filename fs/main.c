@@ -510,7 +510,7 @@ out_set:
 	if (vv_envset_close(fs.set) < 0)
 		ret = 1;
 	fuse_opt_free_args(&args);
-	vv_remote_close(rm);
+	vv_fs_remote_close(rm);
 	vv_store_close(st);
 	vv_config_release(&cfg);
 	free(mopts);

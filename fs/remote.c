@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "ops/manifest.h"
+#include "store/prefetch.h"
 #include "store/remote.h"
 #include "store/store.h"
 #include "util/error.h"
@@ -27,6 +28,16 @@ static void log_fetch(const char *msg)
 {
 	fprintf(stderr, "venvfs: %s\n", msg);
 	syslog(LOG_ERR, "%s", msg);
+}
+
+void vv_fs_remote_close(struct vv_remote *rm)
+{
+	if (!rm)
+		return;
+	if (vv_remote_cache_end(rm) < 0)
+		fprintf(stderr, "venvfs: %s\n", vv_errmsg());
+	vv_prefetch_detach(rm);
+	vv_remote_close(rm);
 }
 
 int vv_fs_remote_open(struct vv_store *st, const struct vv_fs_remote_opts *o,
@@ -43,16 +54,16 @@ int vv_fs_remote_open(struct vv_store *st, const struct vv_fs_remote_opts *o,
 	openlog("venvfs", LOG_PID, LOG_DAEMON);
 	rm->log = log_fetch;
 	uint64_t bound = o->cache_size ? o->cache_size : VV_FS_CACHE_SIZE_DEFAULT;
-	if ((r = vv_remote_bound(rm, bound)) < 0) {
-		vv_remote_close(rm);
+	if ((r = vv_remote_cache_begin(rm, st->dirfd)) < 0 ||
+	    (r = vv_prefetch_attach(rm, bound)) < 0) {
+		vv_fs_remote_close(rm);
 		return vv_err_prefix(r, "cache '%s'", st->path);
 	}
-	vv_remote_attach(rm);
 	/* the cache keeps no history of its own: the publisher's is the history */
 	st->hist_keep = 0;
 	bool stale = false;
 	if ((r = vv_manifest_mount(st, rm, o->pin ? &pin : NULL, &used, &stale)) < 0) {
-		vv_remote_close(rm);
+		vv_fs_remote_close(rm);
 		return r;
 	}
 	char hex[VV_OID_HEX + 1];

@@ -26,6 +26,9 @@ struct vv_fs_remote_opts {
 int vv_fs_remote_open(struct vv_store *st, const struct vv_fs_remote_opts *o,
 		      struct vv_remote **out);
 
+/* Sync and unmark the cache, unhook and free rm (NULL is fine). */
+void vv_fs_remote_close(struct vv_remote *rm);
+
 /* Start the thread that looks at the server's HEAD every o->refresh_s seconds and
  * applies a new manifest (the mount's watcher then shows it); none with --pin or a
  * refresh of 0. vv_fs_remote_stop ends it (before the store is closed). */

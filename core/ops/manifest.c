@@ -132,6 +132,10 @@ int vv_manifest_format(char *const *names, const struct vv_envcfg *cfgs, size_t 
 			r = vv_err(-EINVAL, "manifest: env '%s' out of order", names[i]);
 			break;
 		}
+		if (strchr(names[i], '\n') || vv_env_name_check(names[i], strlen(names[i])) < 0) {
+			r = vv_err(-EINVAL, "manifest: '%s' cannot be an env name", names[i]);
+			break;
+		}
 		char *text;
 		size_t tl;
 		if ((r = vv_envcfg_format(&cfgs[i], &text, &tl)) < 0)
@@ -176,6 +180,11 @@ static bool same_env(struct vv_store *st, const char *name, const struct vv_envc
 	struct vv_envcfg have;
 	if (vv_env_load(st, name, &have) < 0)
 		return false;
+	/* what a manifest leaves out, the env file got when it was made (txn.h) */
+	if (!cfg->owned)
+		have.owned = false;
+	if (!cfg->has_mode)
+		have.has_mode = false;
 	char *a = NULL, *b = NULL;
 	size_t al = 0, bl = 0;
 	bool same = vv_envcfg_format(&have, &a, &al) == 0 &&

@@ -4,8 +4,9 @@
  * One job: fetch a URL's body into a sink, with bounded waits, and turn every way it
  * can fail into one errno and one message that names the URL and the reason a user can
  * act on ("server refused the connection", "HTTP 404", "timed out: no byte for 30 s",
- * "body truncated", "TLS: ..."). Each thread keeps its own curl handle, so requests to
- * the same server reuse its connection (keep-alive) without a lock.
+ * "body truncated", "TLS: ..."). Each thread keeps its own curl multi handle with a
+ * few easy handles, so requests to the same server reuse their connections
+ * (keep-alive) without a lock, and a batch of URLs runs several transfers at once.
  *
  * Codes: -ENOENT for HTTP 404 and 410 (the object or file is not published),
  * -ETIMEDOUT for a stalled or too slow transfer, -EHOSTUNREACH for a server that cannot
@@ -34,6 +35,26 @@ int vv_http_init(void);
  * with a message "GET URL: REASON". */
 int vv_http_get(const char *url, const struct vv_http_opts *o, uint64_t maxlen,
 		vv_http_sink sink, void *arg);
+
+/* One transfer of vv_http_get_many. */
+struct vv_http_job {
+	const char *url;
+	vv_http_sink sink;
+	void *arg;
+	uint64_t maxlen;
+	int rc;        /* out: 0 or the code vv_http_get would give */
+	char msg[384]; /* out: its message when rc < 0 */
+	/* private */
+	uint64_t got;
+	int sink_err;
+};
+
+/* At most this many transfers at once. */
+#define VV_HTTP_PARALLEL 8
+
+/* Run every job, VV_HTTP_PARALLEL at most at once; each gets its rc and msg. Returns
+ * 0 (look at the jobs) or -ENOMEM with a message. */
+int vv_http_get_many(struct vv_http_job *jobs, size_t n, const struct vv_http_opts *o);
 
 /* GET url into a malloc'd buffer (NUL-terminated; *len excludes the NUL). */
 int vv_http_get_buf(const char *url, const struct vv_http_opts *o, size_t maxlen,

@@ -206,10 +206,7 @@ static void evict(struct vv_lru *l, uint32_t keep)
 	while (l->used > goal && i != NONE) {
 		uint32_t prev = l->nodes[i].prev;
 		if (i != keep) {
-			char rel[VV_ODB_PATH_SIZE];
-			vv_odb_obj_path(&l->nodes[i].oid, rel);
-			/* "objects/ab/cd...": the part below objects/ */
-			if (unlinkat(l->odb->objfd, rel + 8, 0) == 0 || errno == ENOENT) {
+			if (vv_odb_drop(l->odb, &l->nodes[i].oid) == 0) {
 				unlink_node(l, i);
 				l->nodes[i].live = false;
 				l->used -= l->nodes[i].disk;

@@ -653,12 +653,14 @@ int vv_odb_open_obj(struct vv_odb *odb, const vv_oid *oid)
 	char rel[VV_OID_HEX + 2];
 	obj_relpath(oid, rel);
 	int fd = openat(odb->objfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT && odb->miss) {
+	/* fetched, then removed by a cache's bound before we got to it: fetch again */
+	for (int tries = 0; fd < 0 && errno == ENOENT && odb->miss && tries < 3; tries++) {
 		int r = odb->miss(odb->miss_arg, oid);
 		if (r < 0)
 			return r;
 		fd = openat(odb->objfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	} else if (fd >= 0 && odb->hit) {
+	}
+	if (fd >= 0 && odb->hit) {
 		odb->hit(odb->miss_arg, oid);
 	}
 	if (fd < 0) {
@@ -673,6 +675,39 @@ int vv_odb_open_obj(struct vv_odb *odb, const vv_oid *oid)
 	return fd;
 }
 
+int vv_odb_read_here(struct vv_odb *odb, const vv_oid *oid, size_t maxlen, char **out,
+		     size_t *len_out)
+{
+	char rel[VV_OID_HEX + 2];
+	obj_relpath(oid, rel);
+	char *buf;
+	size_t len;
+	int r = vv_read_file_at(odb->objfd, rel, maxlen, &buf, &len);
+	if (r < 0)
+		return r;
+	vv_oid got;
+	vv_hash_buf(buf, len, &got);
+	if (!vv_oid_eq(&got, oid)) {
+		free(buf);
+		return -EUCLEAN;
+	}
+	*out = buf;
+	*len_out = len;
+	return 0;
+}
+
+int vv_odb_drop(struct vv_odb *odb, const vv_oid *oid)
+{
+	char rel[VV_OID_HEX + 2];
+	obj_relpath(oid, rel);
+	if (unlinkat(odb->objfd, rel, 0) < 0 && errno != ENOENT) {
+		char shown[VV_ODB_PATH_SIZE];
+		vv_odb_obj_path(oid, shown);
+		return vv_err_sys(-errno, "cannot remove '%s' from '%s'", shown, odb->path);
+	}
+	return 0;
+}
+
 int vv_odb_read_obj(struct vv_odb *odb, const vv_oid *oid, size_t maxlen, char **out,
 		      size_t *len_out)
 {
@@ -682,11 +717,12 @@ int vv_odb_read_obj(struct vv_odb *odb, const vv_oid *oid, size_t maxlen, char *
 	char *buf;
 	size_t len;
 	int r = vv_read_file_at(odb->objfd, rel, maxlen, &buf, &len);
-	if (r == -ENOENT && odb->miss) {
+	for (int tries = 0; r == -ENOENT && odb->miss && tries < 3; tries++) {
 		if ((r = odb->miss(odb->miss_arg, oid)) < 0)
 			return r;
 		r = vv_read_file_at(odb->objfd, rel, maxlen, &buf, &len);
-	} else if (r == 0 && odb->hit) {
+	}
+	if (r == 0 && odb->hit) {
 		odb->hit(odb->miss_arg, oid);
 	}
 	if (r < 0) {

@@ -187,6 +187,14 @@ int vv_odb_open_obj(struct vv_odb *odb, const vv_oid *oid);
 int vv_odb_read_obj(struct vv_odb *odb, const vv_oid *oid, size_t maxlen, char **out,
 		    size_t *len_out);
 
+/* vv_odb_read_obj without the miss and hit hooks: what is here now (-ENOENT if not). */
+int vv_odb_read_here(struct vv_odb *odb, const vv_oid *oid, size_t maxlen, char **out,
+		     size_t *len_out);
+
+/* Remove an object now, with no check (a cache's eviction, lru.h: everything in it
+ * can be fetched again). A missing one is fine. */
+int vv_odb_drop(struct vv_odb *odb, const vv_oid *oid);
+
 /* 1 if the object exists, 0 if not, -errno on error. */
 int vv_odb_has(struct vv_odb *odb, const vv_oid *oid);
 

@@ -13,8 +13,9 @@
  * The client fetches objects on first use into a store of its own (the cache) and
  * verifies each against its name before anything links it there: a tampered or
  * damaged body is refused with -EUCLEAN and never reaches a reader. Attached to the
- * cache's object database (vv_remote_attach), every open or read of a missing object
- * fetches it first, so the rest of venvfs reads a remote store as a local one.
+ * cache's object database (prefetch.h vv_prefetch_attach), every open or read of a
+ * missing object fetches it first, with the objects its directory says will be
+ * wanted next, so the rest of venvfs reads a remote store as a local one.
  */
 #ifndef VV_REMOTE_H
 #define VV_REMOTE_H
@@ -46,44 +47,68 @@ struct vv_remote_fail {
 	char msg[384];
 };
 
+struct vv_prefetch;
+
 struct vv_remote {
 	char *url;            /* base URL, no trailing '/' */
 	struct vv_odb *odb;   /* the cache's objects (borrowed) */
+	int cachefd;          /* the cache store's directory (borrowed; -1: no marker) */
 	struct vv_http_opts http;
 	_Atomic uint64_t fetched, fetched_bytes, failed; /* counters for the log */
-	struct vv_lru *lru;   /* the cache's size bound (lru.h; owned), or NULL */
-	/* told every fetch the miss hook could not make, with its message (may be NULL) */
+	/* set by prefetch.h's attach, freed by its detach: */
+	struct vv_lru *lru;   /* the cache's size bound (lru.h), or NULL */
+	struct vv_prefetch *pf; /* what the trees say about batches */
+	/* told every failed fetch, with its message, when it happens (may be NULL) */
 	void (*log)(const char *msg);
-	/* recent failures (guarded by lk): per object, and the server as a whole */
+	/* guarded by lk: recent failures, per object and of the server as a whole, and
+	 * the objects some thread is fetching now (others wait for them on cv) */
 	pthread_mutex_t lk;
+	pthread_cond_t cv;
 	struct vv_remote_fail fails[VV_REMOTE_FAIL_RING];
 	unsigned nextfail;
 	struct vv_remote_fail down; /* unreachable: every fetch fails until it expires */
+	vv_oid *inflight;
+	size_t ninflight, capinflight;
 };
 
 /* A client for the directory published at url (http:// or https://), filling odb.
  * -EINVAL with a message for a URL of another scheme. */
 int vv_remote_open(struct vv_remote **out, const char *url, struct vv_odb *odb,
 		   const struct vv_http_opts *http);
+/* Free r (after prefetch.h vv_prefetch_detach when it was attached). */
 void vv_remote_close(struct vv_remote *r);
 
 /* The current manifest's id, from HEAD. */
 int vv_remote_head(struct vv_remote *r, vv_oid *out);
 
-/* Fetch one object into the cache, verified. 0 once it is there (also when it
- * already was); -EUCLEAN when the body does not hash to oid; http.h's codes. A fetch
- * that failed within VV_REMOTE_FAIL_HOLD_NS (or any fetch while the server was found
- * unreachable that recently) fails again at once with the same code and message:
- * *fresh (may be NULL) tells whether this call tried the network. */
+/*
+ * Fetch objects oids[0..n) the cache lacks, VV_HTTP_PARALLEL at a time, each verified
+ * against its name before it is linked. rcs[i] (rcs may be NULL) gets 0 once oids[i]
+ * is in the cache (also when it already was, or another thread fetched it meanwhile),
+ * -EUCLEAN when its body does not hash to its name, or http.h's codes; the message of
+ * the first failure is set, and every failure met on the network now is told to
+ * r->log. *fresh (may be NULL) tells whether the network was used. A failure within VV_REMOTE_FAIL_HOLD_NS (or any fetch while the server
+ * was found unreachable that recently) fails again at once with the same code and
+ * message. Returns 0 when every object is there, else the first failure's code.
+ *
+ * No fsync: a fetched object's bytes are written, then linked. What a kernel crash
+ * could leave half written is handled by the cache's marker (vv_remote_cache_begin).
+ */
+int vv_remote_fetch_many(struct vv_remote *r, const vv_oid *oids, size_t n, int *rcs,
+			 bool *fresh);
 int vv_remote_fetch(struct vv_remote *r, const vv_oid *oid, bool *fresh);
 
-/* Bound the cache to limit bytes of disk (lru.h), listing its objects now. */
-int vv_remote_bound(struct vv_remote *r, uint64_t limit);
-
-/* Make r the cache's miss hook: a missing object is fetched before odb gives up. A
- * fetch that fails is logged (r->log) and gives -EIO (-ENOMEM stays), whatever the
- * cause: to the process reading, a file it cannot get is an I/O error. */
-void vv_remote_attach(struct vv_remote *r);
+/*
+ * The cache's objects are written without fsync (a cache can fetch again), so the
+ * cache store holds a marker, `unsynced`, naming the boot (the kernel's boot_id)
+ * while a mount writes objects: begin checks it, and when a mount of another boot
+ * left it (the kernel went down with objects maybe half on disk) it removes every
+ * object before writing its own marker; end syncs the cache's filesystem and removes
+ * it. A daemon that is killed leaves its objects whole in the page cache, so the next
+ * mount of the same boot keeps them.
+ */
+int vv_remote_cache_begin(struct vv_remote *r, int cachefd);
+int vv_remote_cache_end(struct vv_remote *r);
 
 /* Parse HEAD's text: 0 and *out, or -EINVAL ("not a venvfs HEAD"). */
 int vv_remote_head_parse(const char *buf, size_t len, vv_oid *out);

@@ -203,6 +203,90 @@ class Mount:
         return float("nan")
 
 
+class HttpServer:
+    """A static HTTP server of dir on 127.0.0.1: nginx when installed, else Python's."""
+
+    def __init__(self, top, d):
+        import socket
+        with socket.socket() as so:
+            so.bind(("127.0.0.1", 0))
+            port = so.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = os.path.join(top, "http-requests.log")
+        open(self.log, "w").close()
+        nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx")
+                                          else None)
+        if nginx:
+            self.kind = "nginx"
+            conf = os.path.join(top, "nginx.conf")
+            tmp = os.path.join(top, "nginx-tmp")
+            os.makedirs(tmp, exist_ok=True)
+            user = "user root;" if os.geteuid() == 0 else ""
+            with open(conf, "w") as f:
+                f.write(f"""{user}
+daemon off; worker_processes 2; pid {top}/nginx.pid; error_log {top}/nginx-error.log;
+events {{ worker_connections 512; }}
+http {{
+  access_log {self.log}; sendfile on; tcp_nopush on; keepalive_requests 100000;
+  default_type application/octet-stream;
+  client_body_temp_path {tmp}; proxy_temp_path {tmp}; fastcgi_temp_path {tmp};
+  uwsgi_temp_path {tmp}; scgi_temp_path {tmp};
+  server {{ listen 127.0.0.1:{port}; root {d}; }}
+}}
+""")
+            self.proc = subprocess.Popen([nginx, "-c", conf, "-p", top],
+                                         stderr=subprocess.DEVNULL)
+        else:
+            self.kind = "python3 -m http.server"
+            self.proc = subprocess.Popen([sys.executable, "-m", "http.server", "-b",
+                                          "127.0.0.1", "-d", d, str(port)],
+                                         stdout=subprocess.DEVNULL, stderr=open(self.log, "w"))
+        import urllib.request
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(self.url + "/HEAD").read()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise SystemExit("the HTTP server did not start")
+
+    def requests(self):
+        with open(self.log) as f:
+            return sum(1 for line in f if "GET /objects/" in line)
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+
+
+class RemoteMount:
+    """`venvfs --remote URL` in the foreground over a cache of its own."""
+
+    def __init__(self, build, top, url):
+        self.build, self.top, self.url = build, top, url
+        self.mnt = os.path.join(top, "mnt")
+        self.cache = os.path.join(top, "cache")
+        os.makedirs(self.mnt, exist_ok=True)
+        self.proc = None
+
+    def fresh(self):
+        """Mount again over an empty cache."""
+        self.down()
+        shutil.rmtree(self.cache, ignore_errors=True)
+        self.proc = subprocess.Popen([os.path.join(self.build, "venvfs"), "-f", "--remote",
+                                      self.url, "--cache", self.cache, "--refresh", "0",
+                                      self.mnt])
+        for _ in range(600):
+            if os.path.ismount(self.mnt):
+                return
+            if self.proc.poll() is not None:
+                raise SystemExit("venvfs --remote exited before mounting")
+            time.sleep(0.05)
+        raise SystemExit("venvfs --remote did not mount")
+
+    down = Mount.down
+
+
 def delta(a, b):
     return {k: b[k] - a.get(k, 0) for k in b if b[k] - a.get(k, 0)}
 
@@ -305,7 +389,8 @@ class Bench:
         with m:
             if self.want("mkdir"):
                 self.row_mkdir(m)
-            if any(self.want(k) for k in ("pip", "import", "cold", "ls", "rss", "bytes")):
+            if any(self.want(k) for k in ("pip", "import", "cold", "ls", "rss", "bytes",
+                                          "remote")):
                 self.row_pip(m)  # the big envs the next rows use
             if self.want("import"):
                 self.row_import(m)
@@ -315,6 +400,8 @@ class Bench:
                 self.row_ls(m)
             if self.want("rss"):
                 self.row_rss(m)
+            if self.want("remote"):
+                self.row_remote(m)
         if self.want("create-r"):
             self.row_create_r()
         if self.want("create-shim"):
@@ -627,6 +714,53 @@ class Bench:
             self.add(Row("manymkdir", f"`mkdir` with {n} envs in the mount", med(tv), None, "s",
                          "≤ 1 ms median", 0.001, "abs", "-", spread(tv)))
 
+    # 8. the big env published over loopback HTTP (`venvctl publish`, `venvfs --remote`):
+    #    import with an empty cache against the local mount right after mounting, and
+    #    warm against the local mount warm
+    def row_remote(self, m):
+        pub = os.path.join(self.top, "pub")
+        name = os.path.basename(self.big_v)
+        run([self.venvctl, "--store", m.store, "publish", "--env", name, pub],
+            stdout=subprocess.DEVNULL)
+        srv = HttpServer(self.top, pub)
+        rm = RemoteMount(self.a.build, os.path.join(self.top, "remote"), srv.url)
+        try:
+            cr = self.import_cmd(os.path.join(rm.mnt, name))
+            cl = self.import_cmd(self.big_v)
+            cold_r, cold_l, warm_r, warm_l, fetched = [], [], [], [], []
+            for i in range(3 if self.a.quick else 5):
+                pair = [("r", cold_r), ("l", cold_l)] if i % 2 == 0 else \
+                    [("l", cold_l), ("r", cold_r)]
+                for who, acc in pair:
+                    if who == "r":
+                        rm.fresh()
+                        n0 = srv.requests()
+                        acc.append(timed(cr, self.env))
+                        fetched.append(srv.requests() - n0)
+                    else:
+                        m.remount()
+                        acc.append(timed(cl, self.env))
+            for _ in range(2):
+                timed(cr, self.env)
+                timed(cl, self.env)
+            for i in range(self.reps):
+                pair = [(warm_r, cr), (warm_l, cl)] if i % 2 == 0 else \
+                    [(warm_l, cl), (warm_r, cr)]
+                for acc, c in pair:
+                    acc.append(timed(c, self.env))
+        finally:
+            rm.down()
+            srv.stop()
+        note = (f"server: {srv.kind} on 127.0.0.1; HTTP requests per cold import "
+                f"{med(fetched):.0f} ({min(fetched)}-{max(fetched)})")
+        self.add(Row("remote-cold", "the import over loopback HTTP, empty cache",
+                     med(cold_r), med(cold_l), "s", "≤ 2 × the local mount", 2.0, "ratio",
+                     "the local mount right after mounting", spread(cold_r), spread(cold_l),
+                     note=note))
+        self.add(Row("remote-warm", "the import over loopback HTTP, warm", med(warm_r),
+                     med(warm_l), "s", "≤ 1.05 × the local mount", 1.05, "ratio",
+                     "the local mount, warm", spread(warm_r), spread(warm_l)))
+
     def cleanup(self):
         shutil.rmtree(self.top, ignore_errors=True)
 
@@ -754,8 +888,8 @@ def main():
     ap.add_argument("--venvfs-opts", help="-o options for every mount (an A/B of an option, "
                     "e.g. warm=0)")
     ap.add_argument("--only", type=lambda s: s.split(","),
-                    help="rows to run: mkdir,pip,import,cold,ls,rss,create-r,create-shim,bytes,"
-                    "manyenvs")
+                    help="rows to run: mkdir,pip,import,cold,ls,rss,remote,create-r,create-shim,"
+                    "bytes,bytes-pip,manyenvs")
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "benchmarks.md"))
     ap.add_argument("--chart", default=os.path.join(ROOT, "docs", "benchmarks.svg"))
     a = ap.parse_args()
