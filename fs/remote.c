@@ -30,6 +30,14 @@ static void log_fetch(const char *msg)
 	syslog(LOG_ERR, "%s", msg);
 }
 
+/* Each line of text. */
+static void log_lines(char *text)
+{
+	for (char *save = NULL, *l = strtok_r(text, "\n", &save); l;
+	     l = strtok_r(NULL, "\n", &save))
+		log_fetch(l);
+}
+
 void vv_fs_remote_close(struct vv_remote *rm)
 {
 	if (!rm)
@@ -62,10 +70,14 @@ int vv_fs_remote_open(struct vv_store *st, const struct vv_fs_remote_opts *o,
 	/* the cache keeps no history of its own: the publisher's is the history */
 	st->hist_keep = 0;
 	bool stale = false;
-	if ((r = vv_manifest_mount(st, rm, o->pin ? &pin : NULL, &used, &stale)) < 0) {
+	char *warn = NULL;
+	if ((r = vv_manifest_mount(st, rm, o->pin ? &pin : NULL, &used, &stale, &warn)) < 0) {
 		vv_fs_remote_close(rm);
 		return r;
 	}
+	if (warn)
+		log_lines(warn);
+	free(warn);
 	char hex[VV_OID_HEX + 1];
 	vv_oid_hex(&used, hex);
 	if (stale)
@@ -105,7 +117,8 @@ static void *refresh_main(void *arg)
 		pthread_mutex_unlock(&refresh.lk);
 		vv_oid used;
 		bool stale = false;
-		int r = vv_manifest_mount(refresh.st, refresh.rm, NULL, &used, &stale);
+		char *warn = NULL;
+		int r = vv_manifest_mount(refresh.st, refresh.rm, NULL, &used, &stale, &warn);
 		if (r < 0 || stale) {
 			/* say it once, not every period, until it works again */
 			if (!failing)
@@ -118,10 +131,13 @@ static void *refresh_main(void *arg)
 				char msg[160];
 				snprintf(msg, sizeof(msg), "remote: serving manifest %s", hex);
 				log_fetch(msg);
+				if (warn)
+					log_lines(warn);
 			}
 			memcpy(last, hex, sizeof(last));
 			failing = false;
 		}
+		free(warn);
 		pthread_mutex_lock(&refresh.lk);
 	}
 	pthread_mutex_unlock(&refresh.lk);

@@ -4,12 +4,14 @@
  */
 #include "ops/manifest.h"
 
+#include <ctype.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "env/txn.h"
+#include "python/python.h"
 #include "store/remote.h"
 #include "store/store.h"
 #include "util/fsutil.h"
@@ -23,6 +25,13 @@
 
 void vv_manifest_release(struct vv_manifest *m)
 {
+	for (size_t i = 0; i < m->npy; i++) {
+		free(m->pys[i].version);
+		free(m->pys[i].exe);
+	}
+	free(m->pys);
+	m->pys = NULL;
+	m->npy = 0;
 	for (size_t i = 0; i < m->n; i++) {
 		free(m->envs[i].name);
 		vv_envcfg_release(&m->envs[i].cfg);
@@ -69,6 +78,52 @@ static int parse_header(const char *p, const char *end, int line, char **name,
 	return 0;
 }
 
+static bool version_ok(const char *v, size_t n)
+{
+	if (n == 0 || n > 32)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)v[i]) && !strchr(".+-", v[i]))
+			return false;
+	return true;
+}
+
+static bool exe_ok(const char *p, size_t n)
+{
+	return n > 1 && n < PATH_MAX && p[0] == '/' && !memchr(p, '\0', n);
+}
+
+/* One "python VERSION PATH\n" line at p, appended to m (paths increasing). */
+static int parse_python(struct vv_manifest *m, size_t *cap, const char *p, const char *nl,
+			int line)
+{
+	const char *v = p + 7, *sp = memchr(v, ' ', (size_t)(nl - v));
+	if (!sp || !version_ok(v, (size_t)(sp - v)) || !exe_ok(sp + 1, (size_t)(nl - sp - 1)))
+		return vv_err(-EINVAL, "manifest line %d: expected \"python VERSION /PATH\"",
+			      line);
+	size_t el = (size_t)(nl - sp - 1);
+	if (m->npy) {
+		const char *last = m->pys[m->npy - 1].exe;
+		size_t ll = strlen(last);
+		int c = memcmp(last, sp + 1, ll < el ? ll : el);
+		if (c > 0 || (c == 0 && ll >= el))
+			return vv_err(-EINVAL, "manifest line %d: interpreter out of order or named "
+				      "twice", line);
+	}
+	if (VV_GROW(m->pys, m->npy, *cap, 4) < 0)
+		return -ENOMEM;
+	struct vv_manifest_py *py = &m->pys[m->npy];
+	py->version = strndup(v, (size_t)(sp - v));
+	py->exe = strndup(sp + 1, el);
+	if (!py->version || !py->exe) {
+		free(py->version);
+		free(py->exe);
+		return vv_err(-ENOMEM, "out of memory");
+	}
+	m->npy++;
+	return 0;
+}
+
 static int count_lines(const char *p, size_t len)
 {
 	int n = 0;
@@ -85,8 +140,19 @@ int vv_manifest_parse(const char *buf, size_t len, struct vv_manifest *out)
 		return vv_err(-EINVAL, "not a venvfs manifest (no \"venvfs-manifest 1\" line)");
 	const char *p = buf + ml, *end = buf + len;
 	int line = 2, r = 0;
-	size_t cap = 0;
-	while (p < end) {
+	size_t cap = 0, pycap = 0;
+	while (p < end && (size_t)(end - p) > 7 && !memcmp(p, "python ", 7)) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl) {
+			r = vv_err(-EINVAL, "manifest line %d: no newline", line);
+			break;
+		}
+		if ((r = parse_python(out, &pycap, p, nl, line)) < 0)
+			break;
+		p = nl + 1;
+		line++;
+	}
+	while (r == 0 && p < end) {
 		char *name = NULL;
 		size_t tl = 0;
 		const char *text = NULL;
@@ -118,8 +184,26 @@ int vv_manifest_parse(const char *buf, size_t len, struct vv_manifest *out)
 	return r;
 }
 
-int vv_manifest_format(char *const *names, const struct vv_envcfg *cfgs, size_t n,
-		       char **out, size_t *len)
+/* Append n bytes to *buf (used, cap). */
+static int put(char **buf, size_t *used, size_t *cap, const char *p, size_t n)
+{
+	if (*used + n + 1 > *cap) {
+		size_t c = *cap ? *cap : 256;
+		while (c < *used + n + 1)
+			c *= 2;
+		char *nb = realloc(*buf, c);
+		if (!nb)
+			return vv_err(-ENOMEM, "out of memory");
+		*buf = nb;
+		*cap = c;
+	}
+	memcpy(*buf + *used, p, n);
+	*used += n;
+	return 0;
+}
+
+int vv_manifest_format(const struct vv_manifest_py *pys, size_t npy, char *const *names,
+		       const struct vv_envcfg *cfgs, size_t n, char **out, size_t *len)
 {
 	size_t ml = strlen(VV_MANIFEST_MAGIC), cap = ml + 1, used = ml;
 	char *buf = malloc(cap);
@@ -127,6 +211,18 @@ int vv_manifest_format(char *const *names, const struct vv_envcfg *cfgs, size_t 
 		return vv_err(-ENOMEM, "out of memory");
 	memcpy(buf, VV_MANIFEST_MAGIC, ml);
 	int r = 0;
+	for (size_t i = 0; i < npy && r == 0; i++) {
+		const char *v = pys[i].version, *e = pys[i].exe;
+		if (!version_ok(v, strlen(v)) || !exe_ok(e, strlen(e)) || strchr(e, '\n'))
+			r = vv_err(-EINVAL, "manifest: interpreter '%s' (%s) cannot be written", e, v);
+		else if (i && strcmp(pys[i - 1].exe, e) >= 0)
+			r = vv_err(-EINVAL, "manifest: interpreter '%s' out of order", e);
+		else if ((r = put(&buf, &used, &cap, "python ", 7)) == 0 &&
+			 (r = put(&buf, &used, &cap, v, strlen(v))) == 0 &&
+			 (r = put(&buf, &used, &cap, " ", 1)) == 0 &&
+			 (r = put(&buf, &used, &cap, e, strlen(e))) == 0)
+			r = put(&buf, &used, &cap, "\n", 1);
+	}
 	for (size_t i = 0; i < n && r == 0; i++) {
 		if (i && strcmp(names[i - 1], names[i]) >= 0) {
 			r = vv_err(-EINVAL, "manifest: env '%s' out of order", names[i]);
@@ -147,21 +243,8 @@ int vv_manifest_format(char *const *names, const struct vv_envcfg *cfgs, size_t 
 			r = vv_err(-ENAMETOOLONG, "manifest: env name '%s' too long", names[i]);
 			break;
 		}
-		size_t need = used + (size_t)hl + tl + 1;
-		if (need > cap) {
-			while (cap < need)
-				cap *= 2;
-			char *nb = realloc(buf, cap);
-			if (!nb) {
-				free(text);
-				r = vv_err(-ENOMEM, "out of memory");
-				break;
-			}
-			buf = nb;
-		}
-		memcpy(buf + used, head, (size_t)hl);
-		memcpy(buf + used + hl, text, tl);
-		used += (size_t)hl + tl;
+		if ((r = put(&buf, &used, &cap, head, (size_t)hl)) == 0)
+			r = put(&buf, &used, &cap, text, tl);
 		free(text);
 	}
 	if (r < 0) {
@@ -310,10 +393,34 @@ static int state_save(struct vv_store *st, const char *url, const vv_oid *id)
 	return r < 0 ? vv_err_prefix(r, "cache '%s'", st->path) : 0;
 }
 
+/* Lines for the interpreters of m this host lacks. */
+static char *python_warnings(const struct vv_manifest *m)
+{
+	char *w = NULL;
+	size_t used = 0, cap = 0;
+	for (size_t i = 0; i < m->npy; i++) {
+		const struct vv_manifest_py *p = &m->pys[i];
+		char line[PATH_MAX + 256];
+		int n = 0;
+		/* only whether it is there: running it now would learn its facts before the
+		 * mount does, from another starting point (pycache.c) */
+		if (vv_python_check_exe(p->exe) < 0)
+			n = snprintf(line, sizeof(line), "remote: envs need Python %s at '%s', "
+				     "which this host does not have: %s\n", p->version, p->exe,
+				     vv_errmsg());
+		if (n > 0 && put(&w, &used, &cap, line, strlen(line)) < 0)
+			break;
+	}
+	if (w)
+		w[used] = '\0';
+	return w;
+}
+
 int vv_manifest_mount(struct vv_store *st, struct vv_remote *rm, const vv_oid *pin,
-		      vv_oid *used, bool *stale)
+		      vv_oid *used, bool *stale, char **warnings)
 {
 	*stale = false;
+	*warnings = NULL;
 	struct state s;
 	int r = state_load(st, &s);
 	if (r < 0)
@@ -348,8 +455,10 @@ int vv_manifest_mount(struct vv_store *st, struct vv_remote *rm, const vv_oid *p
 	free(buf);
 	if (r < 0)
 		goto out;
-	if ((r = vv_manifest_apply(st, &m, NULL)) == 0 && (r = state_save(st, rm->url, &id)) == 0)
+	if ((r = vv_manifest_apply(st, &m, NULL)) == 0 && (r = state_save(st, rm->url, &id)) == 0) {
 		*used = id;
+		*warnings = python_warnings(&m);
+	}
 	vv_manifest_release(&m);
 out:
 	free(s.url);

@@ -6,6 +6,9 @@
  * gets exactly those bytes or nothing. Its text:
  *
  *   venvfs-manifest 1\n
+ *   python VERSION PATH\n   one per interpreter the envs name, paths in strictly
+ *                           increasing byte order: the facts a host needs to serve
+ *                           them ("3.11.7", the interpreter's real path)
  *   env NAME LEN\n          one per env, names in strictly increasing byte order
  *   <LEN bytes>             the env's envs/NAME INI text (env.h): root, interpreter,
  *                           owner, flags
@@ -36,16 +39,24 @@ struct vv_manifest_env {
 	struct vv_envcfg cfg;
 };
 
+struct vv_manifest_py {
+	char *version; /* "3.11.7" */
+	char *exe;     /* the interpreter's real path, as envs/NAME's `python` names it */
+};
+
 struct vv_manifest {
+	struct vv_manifest_py *pys;   /* in path order */
+	size_t npy;
 	struct vv_manifest_env *envs; /* in name order */
 	size_t n;
 };
 
 /* Parse buf[0..len). On failure *out is empty and the message says what is wrong. */
 int vv_manifest_parse(const char *buf, size_t len, struct vv_manifest *out);
-/* The text of n envs (names[i], cfgs[i]); names must be in strictly increasing order. */
-int vv_manifest_format(char *const *names, const struct vv_envcfg *cfgs, size_t n,
-		       char **out, size_t *len);
+/* The text of npy interpreters and n envs (names[i], cfgs[i]); paths and names must
+ * be in strictly increasing order. */
+int vv_manifest_format(const struct vv_manifest_py *pys, size_t npy, char *const *names,
+		       const struct vv_envcfg *cfgs, size_t n, char **out, size_t *len);
 void vv_manifest_release(struct vv_manifest *m);
 
 /* Make st's envs what m says (see above). *changed (may be NULL) gets how many envs
@@ -65,8 +76,10 @@ struct vv_remote;
  * fetched (verified by its id), parsed, applied to st (vv_manifest_apply) and recorded.
  * When HEAD cannot be read and st recorded a snapshot of the same URL, that snapshot
  * is served: *stale is set and the message says why. -EINVAL when st is the cache of
- * another URL. */
+ * another URL. *warnings (NULL when all is well; malloc'd lines otherwise) says which
+ * interpreters the manifest names this host lacks: their envs are served all the same
+ * (their files read, their python does not run). */
 int vv_manifest_mount(struct vv_store *st, struct vv_remote *rm, const vv_oid *pin,
-		      vv_oid *used, bool *stale);
+		      vv_oid *used, bool *stale, char **warnings);
 
 #endif

@@ -5,6 +5,7 @@
 #include "ops/publish.h"
 
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "env/env.h"
 #include "ops/manifest.h"
 #include "ops/reach.h"
+#include "python/python.h"
 #include "store/odb.h"
 #include "store/remote.h"
 #include "store/store.h"
@@ -91,6 +93,48 @@ static int copy_object(struct vv_store *st, struct vv_odb *pod, const vv_oid *oi
 	return r;
 }
 
+static int cmp_py(const void *a, const void *b)
+{
+	return strcmp(((const struct vv_manifest_py *)a)->exe,
+		      ((const struct vv_manifest_py *)b)->exe);
+}
+
+/* The interpreters the envs name, each once, in path order, with their versions. */
+static int interpreters(struct vv_store *st, const struct vv_envcfg *cfgs, size_t n,
+			struct vv_manifest_py **out, size_t *nout)
+{
+	struct vv_manifest_py *v = calloc(n ? n : 1, sizeof(*v));
+	size_t k = 0;
+	int r = v ? 0 : vv_err(-ENOMEM, "out of memory");
+	for (size_t i = 0; i < n && r == 0; i++) {
+		bool seen = false;
+		for (size_t j = 0; j < k && !seen; j++)
+			seen = !strcmp(v[j].exe, cfgs[i].python);
+		if (seen)
+			continue;
+		struct vv_python py = { 0 };
+		if ((r = vv_python_load(st, cfgs[i].python, NULL, &py)) < 0) {
+			r = vv_err_prefix(r, "the interpreter of the envs '%s'", cfgs[i].python);
+			break;
+		}
+		v[k].exe = strdup(cfgs[i].python);
+		v[k].version = strdup(py.version);
+		vv_python_release(&py);
+		if (!v[k].exe || !v[k].version) {
+			free(v[k].exe);
+			free(v[k].version);
+			r = vv_err(-ENOMEM, "out of memory");
+			break;
+		}
+		k++;
+	}
+	*out = v;
+	*nout = k;
+	if (r == 0)
+		qsort(v, k, sizeof(*v), cmp_py);
+	return r;
+}
+
 static int open_dir(const char *dir, int *dirfd, int *objfd, int *tmpfd)
 {
 	*dirfd = *objfd = *tmpfd = -1;
@@ -120,7 +164,8 @@ int vv_publish(struct vv_store *st, char *const *names, size_t n, const char *di
 	struct vv_reach *reach = NULL;
 	int dirfd = -1, objfd = -1, tmpfd = -1;
 	char *text = NULL;
-	size_t tlen = 0;
+	size_t tlen = 0, npy = 0;
+	struct vv_manifest_py *pys = NULL;
 	int r = pick_names(st, names, n, &envs, &nenv);
 	if (r < 0)
 		return r;
@@ -160,7 +205,8 @@ int vv_publish(struct vv_store *st, char *const *names, size_t n, const char *di
 	/* the objects' bytes and names durable before the manifest names them */
 	if (r < 0 || (r = vv_odb_sync(&pod)) < 0)
 		goto out;
-	if ((r = vv_manifest_format(envs, cfgs, nenv, &text, &tlen)) < 0 ||
+	if ((r = interpreters(st, cfgs, nenv, &pys, &npy)) < 0 ||
+	    (r = vv_manifest_format(pys, npy, envs, cfgs, nenv, &text, &tlen)) < 0 ||
 	    (r = vv_odb_put_buf(&pod, text, tlen, &res->manifest)) < 0)
 		goto out;
 	char head[VV_REMOTE_HEAD_SIZE + 1];
@@ -169,6 +215,11 @@ int vv_publish(struct vv_store *st, char *const *names, size_t n, const char *di
 		r = vv_err_prefix(r, "publish directory '%s'", dir);
 	res->envs = nenv;
 out:
+	for (size_t i = 0; i < npy; i++) {
+		free(pys[i].version);
+		free(pys[i].exe);
+	}
+	free(pys);
 	free(text);
 	if (cfgs)
 		for (size_t i = 0; i < nenv; i++)

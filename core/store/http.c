@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/clock.h"
 #include "util/error.h"
 
 struct tls {
@@ -68,10 +69,40 @@ static struct tls *thread_state(void)
 	return t;
 }
 
+/* libcurl's own low-speed check averages over several seconds; this one fails a
+ * transfer as soon as no byte came for stall_ns. */
+static int on_progress(void *p, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		       curl_off_t ulnow)
+{
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	struct vv_http_job *j = p;
+	/* before the first byte, the connect may take its own bound too */
+	int64_t limit = (int64_t)j->stall_ns + (j->any ? 0 : j->connect_ns);
+	if (vv_mono_ns() - j->last_ns > limit) {
+		j->stalled = true;
+		return 1;
+	}
+	return 0;
+}
+
+static size_t on_header(char *buf, size_t size, size_t n, void *p)
+{
+	(void)buf;
+	struct vv_http_job *j = p;
+	j->last_ns = vv_mono_ns();
+	j->any = true;
+	return size * n;
+}
+
 static size_t on_body(char *buf, size_t size, size_t n, void *p)
 {
 	struct vv_http_job *j = p;
 	size_t len = size * n;
+	j->last_ns = vv_mono_ns();
+	j->any = true;
 	if (j->got + len > j->maxlen) {
 		j->sink_err = -EFBIG;
 		return 0;
@@ -126,6 +157,13 @@ static int finish(CURL *h, CURLcode c, struct vv_http_job *j, const char *ebuf,
 		snprintf(m, sizeof(m), "GET %s: cannot reach the server: %s", url, why);
 		rc = -EHOSTUNREACH;
 		break;
+	case CURLE_ABORTED_BY_CALLBACK:
+		if (!j->stalled) {
+			snprintf(m, sizeof(m), "GET %s: %s", url, why);
+			rc = -EIO;
+			break;
+		}
+		/* fall through */
 	case CURLE_OPERATION_TIMEDOUT:
 		snprintf(m, sizeof(m), "GET %s: timed out (no progress for %u s): %s", url, stall_s,
 			 why);
@@ -172,8 +210,15 @@ static void setup(CURL *h, struct vv_http_job *j, char *ebuf, unsigned connect_s
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)connect_s);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)stall_s);
+	j->last_ns = vv_mono_ns(); /* the connect has its own bound */
+	j->stall_ns = (uint64_t)stall_s * 1000000000u;
+	j->connect_ns = (int64_t)connect_s * 1000000000;
+	j->stalled = j->any = false;
+	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(h, CURLOPT_XFERINFODATA, j);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, j);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, j);

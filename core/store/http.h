@@ -16,6 +16,7 @@
 #ifndef VV_HTTP_H
 #define VV_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,7 +26,8 @@ typedef int (*vv_http_sink)(const void *buf, size_t len, void *arg);
 
 struct vv_http_opts {
 	unsigned connect_s; /* connect within this (0: 10 s) */
-	unsigned stall_s;   /* fail when no byte came for this long (0: 30 s) */
+	unsigned stall_s;   /* fail when no byte came for this long, headers or body
+			       (0: 30 s) */
 };
 
 /* Once per process, before any other thread calls vv_http_get (curl's global init). */
@@ -47,6 +49,10 @@ struct vv_http_job {
 	/* private */
 	uint64_t got;
 	int sink_err;
+	int64_t last_ns;  /* when the last byte came (CLOCK_MONOTONIC) */
+	uint64_t stall_ns;
+	int64_t connect_ns;
+	bool any, stalled; /* a byte came; the transfer was stopped for stalling */
 };
 
 /* At most this many transfers at once. */

@@ -661,7 +661,7 @@ int vv_odb_open_obj(struct vv_odb *odb, const vv_oid *oid)
 		fd = openat(odb->objfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	}
 	if (fd >= 0 && odb->hit) {
-		odb->hit(odb->miss_arg, oid);
+		odb->hit(odb->miss_arg, oid, NULL, 0);
 	}
 	if (fd < 0) {
 		char shown[VV_ODB_PATH_SIZE];
@@ -673,6 +673,14 @@ int vv_odb_open_obj(struct vv_odb *odb, const vv_oid *oid)
 				  odb->path);
 	}
 	return fd;
+}
+
+int vv_odb_open_here(struct vv_odb *odb, const vv_oid *oid)
+{
+	char rel[VV_OID_HEX + 2];
+	obj_relpath(oid, rel);
+	int fd = openat(odb->objfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
 }
 
 int vv_odb_read_here(struct vv_odb *odb, const vv_oid *oid, size_t maxlen, char **out,
@@ -722,9 +730,6 @@ int vv_odb_read_obj(struct vv_odb *odb, const vv_oid *oid, size_t maxlen, char *
 			return r;
 		r = vv_read_file_at(odb->objfd, rel, maxlen, &buf, &len);
 	}
-	if (r == 0 && odb->hit) {
-		odb->hit(odb->miss_arg, oid);
-	}
 	if (r < 0) {
 		if (r == -ENOENT)
 			return vv_err(-ENOENT, "object '%s' not found in store '%s'", shown,
@@ -738,6 +743,8 @@ int vv_odb_read_obj(struct vv_odb *odb, const vv_oid *oid, size_t maxlen, char *
 		return vv_err(-EUCLEAN, "object '%s' in store '%s' is corrupt: content does not "
 			      "match its hash", shown, odb->path);
 	}
+	if (odb->hit)
+		odb->hit(odb->miss_arg, oid, buf, len);
 	*out = buf;
 	if (len_out)
 		*len_out = len;

@@ -63,8 +63,9 @@ struct vv_odb {
 	/* an object missing here may be fetched (remote.h): called by vv_odb_open_obj
 	 * and vv_odb_read_obj before they give -ENOENT; 0 means it is here now */
 	int (*miss)(void *arg, const vv_oid *oid);
-	/* and told every object they found (a cache's use order, lru.h); same arg */
-	void (*hit)(void *arg, const vv_oid *oid);
+	/* and told every object they found (a cache's use order, lru.h), with its bytes
+	 * when it was read whole (vv_odb_read_obj), else NULL; same arg */
+	void (*hit)(void *arg, const vv_oid *oid, const char *buf, size_t len);
 	void *miss_arg;
 };
 
@@ -187,7 +188,9 @@ int vv_odb_open_obj(struct vv_odb *odb, const vv_oid *oid);
 int vv_odb_read_obj(struct vv_odb *odb, const vv_oid *oid, size_t maxlen, char **out,
 		    size_t *len_out);
 
-/* vv_odb_read_obj without the miss and hit hooks: what is here now (-ENOENT if not). */
+/* vv_odb_open_obj and vv_odb_read_obj without the miss and hit hooks: what is here
+ * now (-ENOENT if not; no message). */
+int vv_odb_open_here(struct vv_odb *odb, const vv_oid *oid);
 int vv_odb_read_here(struct vv_odb *odb, const vv_oid *oid, size_t maxlen, char **out,
 		     size_t *len_out);
 

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "store/lru.h"
 #include "store/odb.h"
@@ -151,32 +152,51 @@ static int note_tree(struct vv_prefetch *p, const struct vv_tree *t)
 
 /* Is the object oid in the cache a tree? Then note it: 1, its subtrees appended to
  * *next; 0 not a tree (or unreadable); -ENOMEM. */
+/* Do these bytes start as a tree does (tree.h)? */
+static bool is_tree(const char *buf, size_t len)
+{
+	return len >= 12 && !memcmp(buf, "venvfs-tree ", 12);
+}
+
+/* Note the tree in buf (oid's verified bytes) when it is one and not noted yet: 1 and
+ * its subtrees appended to *next (when next is not NULL); 0 not a tree; -ENOMEM. */
+static int note_bytes(struct vv_prefetch *p, const vv_oid *oid, const char *buf, size_t len,
+		      vv_oid **next, size_t *nnext, size_t *capnext)
+{
+	struct vv_tree *t = NULL;
+	if (!is_tree(buf, len) || vv_tree_parse(buf, len, &t) < 0)
+		return 0;
+	memcpy(&t->oid, oid, sizeof(*oid));
+	pthread_mutex_lock(&p->lk);
+	int rc = note_tree(p, t);
+	pthread_mutex_unlock(&p->lk);
+	for (size_t i = 0; i < t->n && rc == 0 && next; i++) {
+		if (t->ents[i].kind != VV_DIR)
+			continue;
+		if (VV_GROW(*next, *nnext, *capnext, 64) < 0)
+			rc = -ENOMEM;
+		else
+			(*next)[(*nnext)++] = t->ents[i].oid;
+	}
+	vv_tree_unref(t);
+	return rc < 0 ? rc : 1;
+}
+
 static int look_at(struct vv_remote *r, const vv_oid *oid, vv_oid **next, size_t *nnext,
 		   size_t *capnext)
 {
+	/* a file's bytes are not read whole just to learn it is no tree */
+	int fd = vv_odb_open_here(r->odb, oid);
+	char head[12];
+	bool tree = fd >= 0 && pread(fd, head, sizeof(head), 0) == (ssize_t)sizeof(head) &&
+		    is_tree(head, sizeof(head));
+	if (fd >= 0)
+		close(fd);
 	char *buf;
 	size_t len;
-	if (vv_odb_read_here(r->odb, oid, TREE_MAX, &buf, &len) < 0)
+	if (!tree || vv_odb_read_here(r->odb, oid, TREE_MAX, &buf, &len) < 0)
 		return 0;
-	struct vv_tree *t = NULL;
-	int rc = 0;
-	if (len > 12 && !memcmp(buf, "venvfs-tree ", 12) && vv_tree_parse(buf, len, &t) == 0) {
-		memcpy(&t->oid, oid, sizeof(*oid));
-		pthread_mutex_lock(&r->pf->lk);
-		rc = note_tree(r->pf, t);
-		pthread_mutex_unlock(&r->pf->lk);
-		for (size_t i = 0; i < t->n && rc == 0; i++) {
-			if (t->ents[i].kind != VV_DIR)
-				continue;
-			if (VV_GROW(*next, *nnext, *capnext, 64) < 0)
-				rc = -ENOMEM;
-			else
-				(*next)[(*nnext)++] = t->ents[i].oid;
-		}
-		if (rc == 0)
-			rc = 1;
-	}
-	vv_tree_unref(t);
+	int rc = note_bytes(r->pf, oid, buf, len, next, nnext, capnext);
 	free(buf);
 	return rc;
 }
@@ -257,11 +277,21 @@ static int on_miss(void *arg, const vv_oid *oid)
 	return 0;
 }
 
-static void on_hit(void *arg, const vv_oid *oid)
+/* Every object found in the cache: the bound's use order, and a tree read whole
+ * (the mount reads each once, into the store's tree cache) goes into the table, so
+ * batches work for a cache kept from an earlier mount too. */
+static void on_hit(void *arg, const vv_oid *oid, const char *buf, size_t len)
 {
 	struct vv_remote *r = arg;
 	if (r->lru)
 		vv_lru_touch(r->lru, oid);
+	if (buf && is_tree(buf, len)) {
+		pthread_mutex_lock(&r->pf->lk);
+		bool known = map_get(&r->pf->bytree, oid) != NONE;
+		pthread_mutex_unlock(&r->pf->lk);
+		if (!known)
+			note_bytes(r->pf, oid, buf, len, NULL, NULL, NULL);
+	}
 }
 
 int vv_prefetch_attach(struct vv_remote *r, uint64_t limit)

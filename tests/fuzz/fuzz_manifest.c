@@ -69,7 +69,7 @@ static void check_manifest(const char *buf, size_t size)
 	}
 	char *text = NULL;
 	size_t len = 0;
-	r = vv_manifest_format(names, cfgs, m.n, &text, &len);
+	r = vv_manifest_format(m.pys, m.npy, names, cfgs, m.n, &text, &len);
 	vv_err_clear();
 	if (r < 0) {
 		/* only an env file the env module reads but will not write (a python path
@@ -99,7 +99,7 @@ static void check_manifest(const char *buf, size_t size)
 			cfgs[i] = back.envs[i].cfg;
 		char *text2 = NULL;
 		size_t len2 = 0;
-		if (vv_manifest_format(names, cfgs, back.n, &text2, &len2) != 0 ||
+		if (vv_manifest_format(back.pys, back.npy, names, cfgs, back.n, &text2, &len2) != 0 ||
 		    len2 != len || memcmp(text, text2, len))
 			abort();
 		free(text2);

@@ -7,7 +7,9 @@
 # missing one (404), a truncated body and a stalled one (timeout) each give EIO with the
 # reason in the daemon's log, and the mount stays up; a republish is picked up by a
 # running mount; --pin serves the pinned snapshot and refuses a manifest that is not
-# published or does not match its id; bad URLs and a cache of another URL are refused;
+# published or does not match its id; bad URLs, a cache of another URL and a server
+# with an untrusted certificate are refused; the manifest names the interpreters and a
+# host without one is told; a cache on a full disk gives EIO and says so;
 # publishing again copies only new objects.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 # shellcheck source=tests/integration/lib.sh
@@ -161,6 +163,16 @@ fail_mount --remote "ftp://127.0.0.1/x" --cache "$VV_TMP/c2"
 assert_contains "$(cat "$VV_TMP/err")" "not an http:// or https:// URL" "bad scheme"
 fail_mount --remote "http://127.0.0.1:1/" --cache "$VV_TMP/c3" --timeout 2
 assert_contains "$(cat "$VV_TMP/err")" "cannot reach the server" "server down, no cache"
+# a server whose certificate the system does not trust (self-signed)
+openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -days 1 \
+	-keyout "$VV_TMP/key.pem" -out "$VV_TMP/cert.pem" 2>/dev/null ||
+	fail "openssl could not make a test certificate"
+HTTPSERVE_TLS=$VV_TMP/cert.pem:$VV_TMP/key.pem vv_bg python3 "$VV_LIB_DIR/httpserve.py" \
+	"$PUB" "$VV_TMP/tlsport" "$FAULTS" "$VV_TMP/tls.log"
+vv_wait_for 10 test -s "$VV_TMP/tlsport" || fail "the HTTPS server did not start"
+fail_mount --remote "https://127.0.0.1:$(cat "$VV_TMP/tlsport")/" --cache "$VV_TMP/c4"
+assert_contains "$(cat "$VV_TMP/err")" "TLS: " "an untrusted certificate"
+kill "$VV_BG_PID"
 
 # ---- a republish is picked up by a running mount ------------------------------------------
 start_server
@@ -203,6 +215,48 @@ assert_contains "$(cat "$VV_TMP/err")" "does not match its name" "a manifest not
 fail_mount --remote "$URL/" --cache "$VV_TMP/pin4" --pin "abc"
 assert_contains "$(cat "$VV_TMP/err")" "not a manifest id" "a malformed pin"
 
+# ---- interpreters: the manifest names them; a host without one is told ------------------
+M1=$(cat "$PUB/objects/${ID2:0:2}/${ID2:2}")
+py=$(sed -n 's/^python = //p' "$SRC_STORE/envs/web")
+ver=$("$py" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')
+assert_contains "$M1" "python $ver $py" "the manifest names the interpreter and its version"
+# the same snapshot, its interpreter moved to a path this host lacks: a manifest object
+# made by hand (its text with the path replaced, lengths fixed) and a HEAD naming it
+python3 - "$PUB/objects/${ID2:0:2}/${ID2:2}" "$py" "/nonexistent/bin/python$ver" \
+	>"$VV_TMP/m3" <<'PYEOF'
+import sys
+data, old, new = open(sys.argv[1], "rb").read(), sys.argv[2].encode(), sys.argv[3].encode()
+out, pos = [], 0
+magic = b"venvfs-manifest 1\n"
+assert data.startswith(magic)
+out.append(magic)
+pos = len(magic)
+while pos < len(data):
+    nl = data.index(b"\n", pos)
+    line = data[pos:nl]
+    pos = nl + 1
+    if line.startswith(b"python "):
+        out.append(line.replace(old, new) + b"\n")
+        continue
+    name, ln = line[4:].rsplit(b" ", 1)
+    text = data[pos:pos + int(ln)].replace(old, new)
+    pos += int(ln)
+    out.append(b"env %s %d\n" % (name, len(text)) + text)
+sys.stdout.buffer.write(b"".join(out))
+PYEOF
+ID3=$(vv_sha256 "$VV_TMP/m3")
+mkdir -p "$PUB/objects/${ID3:0:2}"
+cp "$VV_TMP/m3" "$PUB/objects/${ID3:0:2}/${ID3:2}"
+cp "$PUB/HEAD" "$VV_TMP/HEAD.saved"
+printf 'venvfs-manifest %s\n' "$ID3" >"$PUB/HEAD"
+vv_mount --cache "$VV_TMP/nopy" --refresh 0
+assert_contains "$(cat "$VV_LOG")" "envs need Python $ver at '/nonexistent/bin/python$ver', which this host does not have" \
+	"a missing interpreter is logged"
+assert_eq "$(cat "$MNT/web/later.txt")" "file later of the published env" \
+	"files of an env whose interpreter is missing"
+vv_umount
+cp "$VV_TMP/HEAD.saved" "$PUB/HEAD"
+
 # ---- the cache bound: every file read through a 1 MiB cache ------------------------------
 srcbytes=$(du -sb "$PUB/objects" | cut -f1)
 ((srcbytes > 4 * 1048576)) || fail "the published env is too small ($srcbytes bytes) to test the bound"
@@ -216,5 +270,20 @@ used=$(find "$VV_TMP/small/objects" -type f -printf '%b\n' | awk '{s += $1 * 512
 out=$("$MNT/web/bin/demo")
 assert_eq "$out" "demoapp 1.0 demolib 2.0" "console script after evictions"
 vv_umount
+# ---- a cache on a full disk: EIO and the reason, the mount stays up ----------------------
+if [[ $(id -u) == 0 ]] && mkdir -p "$VV_TMP/full" && mount -t tmpfs -o size=4M tmpfs "$VV_TMP/full"; then
+	vv_mount --cache "$VV_TMP/full/cache" --cache-size 1G --refresh 0
+	# the files over 16 KiB (more than 4 MiB together; not every file: each failed
+	# batch costs new connections)
+	(cd "$MNT/web" && find . -type f -size +16k | sort | xargs cat) >/dev/null \
+		2>"$VV_TMP/full.err" || true
+	assert_contains "$(cat "$VV_TMP/full.err")" "Input/output error" "reads on a full cache disk"
+	assert_contains "$(cat "$VV_LOG")" "No space left on device" "a full cache disk is logged"
+	assert_contains "$(ls "$MNT/web")" "bin" "the mount answers with its cache disk full"
+	vv_umount
+	umount "$VV_TMP/full"
+elif [[ ${CI:-} == true ]]; then
+	fail "cannot mount a tmpfs for the full-disk case (CI=true)"
+fi
 vv_note "published $nobj objects; every file read back through HTTP matches; a 1 MiB cache \
 held $used bytes after reading $srcbytes; tampered, missing, truncated and stalled bodies gave EIO"

@@ -10,7 +10,8 @@ lines of "MODE URLPATH [ARG]":
                                     then close the connection
     stall /objects/ab/cd... SECONDS send the headers, then nothing for SECONDS
     status /objects/ab/cd... CODE   answer CODE with an empty body
-Every request is appended to LOG as "METHOD PATH STATUS".
+Every request is appended to LOG as "METHOD PATH STATUS". With HTTPSERVE_TLS set to
+"CERT:KEY" (PEM files) it serves HTTPS instead.
 """
 import http.server
 import os
@@ -84,8 +85,20 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
+    def handle_error(self, request, client_address):
+        # a client that gives up on a transfer (a full cache disk, a timeout) resets
+        # the connection: not the server's error
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
 
 srv = Server(("127.0.0.1", int(sys.argv[5]) if len(sys.argv) > 5 else 0), Handler)
+if os.environ.get("HTTPSERVE_TLS"):
+    import ssl
+    cert, key = os.environ["HTTPSERVE_TLS"].split(":")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
 with open(PORTFILE + ".tmp", "w") as f:
     f.write(str(srv.server_address[1]))
 os.rename(PORTFILE + ".tmp", PORTFILE)

@@ -137,7 +137,7 @@ static void round_trip(char *const *names, const struct vv_envcfg *cfgs, size_t 
 {
 	char *text = NULL;
 	size_t len = 0;
-	if (vv_manifest_format(names, cfgs, n, &text, &len) < 0)
+	if (vv_manifest_format(NULL, 0, names, cfgs, n, &text, &len) < 0)
 		fail_msg("vv_manifest_format: %s", vv_errmsg());
 	assert_int_equal(len, strlen(text));
 	assert_memory_equal(text, VV_MANIFEST_MAGIC, strlen(VV_MANIFEST_MAGIC));
@@ -158,7 +158,7 @@ static void round_trip(char *const *names, const struct vv_envcfg *cfgs, size_t 
 	}
 	char *again = NULL;
 	size_t alen = 0;
-	assert_int_equal(vv_manifest_format(pnames, pcfgs, n, &again, &alen), 0);
+	assert_int_equal(vv_manifest_format(NULL, 0, pnames, pcfgs, n, &again, &alen), 0);
 	assert_int_equal(alen, len);
 	assert_memory_equal(again, text, len);
 	free(again);
@@ -175,7 +175,7 @@ static void test_round_trip_empty(void **state)
 	(void)state;
 	char *text = NULL;
 	size_t len = 99;
-	assert_int_equal(vv_manifest_format(NULL, NULL, 0, &text, &len), 0);
+	assert_int_equal(vv_manifest_format(NULL, 0, NULL, NULL, 0, &text, &len), 0);
 	assert_string_equal(text, VV_MANIFEST_MAGIC);
 	assert_int_equal(len, strlen(VV_MANIFEST_MAGIC));
 	free(text);
@@ -475,7 +475,7 @@ static void test_prefixes(void **state)
 	cfgs[2].prompt = (char *)"p";
 	char *text = NULL;
 	size_t len = 0;
-	assert_int_equal(vv_manifest_format(names, cfgs, 3, &text, &len), 0);
+	assert_int_equal(vv_manifest_format(NULL, 0, names, cfgs, 3, &text, &len), 0);
 	/* where a cut leaves whole envs: after the magic and after each env */
 	size_t ends[4], nends = 0;
 	ends[nends++] = strlen(VV_MANIFEST_MAGIC);
@@ -527,21 +527,21 @@ static void test_format_refuses(void **state)
 	size_t len = 0;
 	char *unsorted[] = { (char *)"a", (char *)"c", (char *)"b" };
 	vv_err_clear();
-	assert_int_equal(vv_manifest_format(unsorted, cfgs, 3, &out, &len), -EINVAL);
+	assert_int_equal(vv_manifest_format(NULL, 0, unsorted, cfgs, 3, &out, &len), -EINVAL);
 	assert_non_null(strstr(vv_errmsg(), "env 'b' out of order"));
 	assert_null(out);
 	char *twice[] = { (char *)"a", (char *)"a" };
-	assert_int_equal(vv_manifest_format(twice, cfgs, 2, &out, &len), -EINVAL);
+	assert_int_equal(vv_manifest_format(NULL, 0, twice, cfgs, 2, &out, &len), -EINVAL);
 	assert_null(out);
 	char *reversed[] = { (char *)"b", (char *)"a" };
-	assert_int_equal(vv_manifest_format(reversed, cfgs, 2, &out, &len), -EINVAL);
+	assert_int_equal(vv_manifest_format(NULL, 0, reversed, cfgs, 2, &out, &len), -EINVAL);
 	assert_null(out);
 	/* byte order: "a" after "B", UTF-8 after ASCII */
 	char *bytes[] = { (char *)"\xc3\xa9", (char *)"z" };
-	assert_int_equal(vv_manifest_format(bytes, cfgs, 2, &out, &len), -EINVAL);
+	assert_int_equal(vv_manifest_format(NULL, 0, bytes, cfgs, 2, &out, &len), -EINVAL);
 	assert_null(out);
 	char *upper[] = { (char *)"B", (char *)"a" };
-	assert_int_equal(vv_manifest_format(upper, cfgs, 2, &out, &len), 0);
+	assert_int_equal(vv_manifest_format(NULL, 0, upper, cfgs, 2, &out, &len), 0);
 	free(out);
 	out = NULL;
 
@@ -549,14 +549,14 @@ static void test_format_refuses(void **state)
 	struct vv_envcfg rel = cfg_of(4);
 	rel.python = (char *)"python3";
 	char *one[] = { (char *)"a" };
-	assert_true(vv_manifest_format(one, &rel, 1, &out, &len) < 0);
+	assert_true(vv_manifest_format(NULL, 0, one, &rel, 1, &out, &len) < 0);
 	assert_null(out);
 	/* a name too long for a header */
 	char nm[400];
 	memset(nm, 'n', sizeof(nm) - 1);
 	nm[sizeof(nm) - 1] = '\0';
 	char *lng[] = { nm };
-	assert_true(vv_manifest_format(lng, cfgs, 1, &out, &len) < 0);
+	assert_true(vv_manifest_format(NULL, 0, lng, cfgs, 1, &out, &len) < 0);
 	assert_null(out);
 }
 
@@ -567,7 +567,7 @@ static struct vv_manifest manifest_of(char *const *names, const struct vv_envcfg
 {
 	char *text = NULL;
 	size_t len = 0;
-	assert_int_equal(vv_manifest_format(names, cfgs, n, &text, &len), 0);
+	assert_int_equal(vv_manifest_format(NULL, 0, names, cfgs, n, &text, &len), 0);
 	struct vv_manifest m;
 	assert_int_equal(vv_manifest_parse(text, len, &m), 0);
 	free(text);
