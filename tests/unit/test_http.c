@@ -11,18 +11,15 @@
  * sequential requests reuse one (keep-alive), and a thread's own handles are freed
  * when it ends (valgrind).
  */
+#include "testhttp.h"
 #include "testutil.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,69 +28,24 @@
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof(*(a)))
 
-/* ---- the server ---- */
+/* ---- the server (testhttp.h) and its paths ---- */
 
-#define MAX_CONNS 512
 #define BIG_LEN 100000
 
-struct server {
-	int lfd, stop[2];
-	int port;
-	pthread_t th;
-	pthread_mutex_t lk;
-	pthread_t conns[MAX_CONNS];
-	size_t nconns;
-	unsigned accepted, requests; /* guarded by lk */
-};
-
-struct conn {
-	struct server *s;
-	int fd;
-};
-
-static struct server srv;
-
-/* Wait until fd is readable (1), or the server stops or ms pass (0). */
-static int wait_readable(struct server *s, int fd, int ms)
-{
-	struct pollfd p[2] = { { .fd = fd, .events = POLLIN },
-			       { .fd = s->stop[0], .events = POLLIN } };
-	for (;;) {
-		int n = poll(p, 2, ms);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0 || (p[1].revents & POLLIN))
-			return 0;
-		return (p[0].revents & (POLLIN | POLLHUP | POLLERR)) ? 1 : 0;
-	}
-}
-
-static int send_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-	while (len) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
+static struct vt_http *srv;
 
 static int send_head(int fd, int status, const char *reason, size_t clen)
 {
 	char h[256];
 	int n = snprintf(h, sizeof(h), "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n"
 			 "Content-Type: text/plain\r\n\r\n", status, reason, clen);
-	return send_all(fd, h, (size_t)n);
+	return vt_http_send_all(fd, h, (size_t)n);
 }
 
 /* Answer one request for target; false: close the connection. */
-static bool answer(struct server *s, int fd, const char *target)
+static bool answer(struct vt_http *s, int fd, const char *target, void *arg)
 {
+	(void)arg;
 	char path[300];
 	snprintf(path, sizeof(path), "%s", target);
 	char *q = strchr(path, '?');
@@ -103,7 +55,7 @@ static bool answer(struct server *s, int fd, const char *target)
 		char body[512];
 		int n = snprintf(body, sizeof(body), "hello from %s\n", target);
 		return send_head(fd, 200, "OK", (size_t)n) == 0 &&
-		       send_all(fd, body, (size_t)n) == 0;
+		       vt_http_send_all(fd, body, (size_t)n) == 0;
 	}
 	if (!strcmp(path, "/empty"))
 		return send_head(fd, 200, "OK", 0) == 0;
@@ -112,129 +64,38 @@ static bool answer(struct server *s, int fd, const char *target)
 		assert_non_null(body);
 		memset(body, 'b', BIG_LEN);
 		bool ok = send_head(fd, 200, "OK", BIG_LEN) == 0 &&
-			  send_all(fd, body, BIG_LEN) == 0;
+			  vt_http_send_all(fd, body, BIG_LEN) == 0;
 		free(body);
 		return ok;
 	}
 	if (!strcmp(path, "/gone"))
-		return send_head(fd, 410, "Gone", 5) == 0 && send_all(fd, "gone\n", 5) == 0;
+		return send_head(fd, 410, "Gone", 5) == 0 &&
+		       vt_http_send_all(fd, "gone\n", 5) == 0;
 	if (!strcmp(path, "/err"))
 		return send_head(fd, 500, "Internal Server Error", 4) == 0 &&
-		       send_all(fd, "err\n", 4) == 0;
+		       vt_http_send_all(fd, "err\n", 4) == 0;
 	if (!strcmp(path, "/trunc")) {
 		char half[50];
 		memset(half, 't', sizeof(half));
 		send_head(fd, 200, "OK", 100);
-		send_all(fd, half, sizeof(half));
+		vt_http_send_all(fd, half, sizeof(half));
 		return false;
 	}
 	if (!strcmp(path, "/stall") || !strcmp(path, "/stall10")) {
 		send_head(fd, 200, "OK", 100);
 		if (path[6])
-			send_all(fd, "0123456789", 10);
-		wait_readable(s, fd, 12000); /* until the client gives up */
+			vt_http_send_all(fd, "0123456789", 10);
+		vt_http_wait_readable(s, fd, 12000); /* until the client gives up */
 		return false;
 	}
 	/* /missing, and anything else */
-	return send_head(fd, 404, "Not Found", 10) == 0 && send_all(fd, "not found\n", 10) == 0;
-}
-
-static void *conn_main(void *arg)
-{
-	struct conn *c = arg;
-	struct server *s = c->s;
-	char buf[8192];
-	size_t have = 0;
-	for (;;) {
-		char *end;
-		buf[have] = '\0';
-		while (!(end = strstr(buf, "\r\n\r\n"))) {
-			if (have == sizeof(buf) - 1 || !wait_readable(s, c->fd, 10000))
-				goto done;
-			ssize_t n = recv(c->fd, buf + have, sizeof(buf) - 1 - have, 0);
-			if (n <= 0)
-				goto done;
-			have += (size_t)n;
-			buf[have] = '\0';
-		}
-		char method[16], target[300];
-		if (sscanf(buf, "%15s %299s", method, target) != 2)
-			goto done;
-		pthread_mutex_lock(&s->lk);
-		s->requests++;
-		pthread_mutex_unlock(&s->lk);
-		if (!answer(s, c->fd, target))
-			goto done;
-		size_t used = (size_t)(end + 4 - buf);
-		memmove(buf, buf + used, have - used);
-		have -= used;
-	}
-done:
-	close(c->fd);
-	free(c);
-	return NULL;
-}
-
-static void *accept_main(void *arg)
-{
-	struct server *s = arg;
-	while (wait_readable(s, s->lfd, -1)) {
-		int fd = accept(s->lfd, NULL, NULL);
-		if (fd < 0)
-			continue;
-		struct conn *c = malloc(sizeof(*c));
-		assert_non_null(c);
-		*c = (struct conn){ .s = s, .fd = fd };
-		pthread_mutex_lock(&s->lk);
-		bool ok = s->nconns < MAX_CONNS &&
-			  pthread_create(&s->conns[s->nconns], NULL, conn_main, c) == 0;
-		if (ok) {
-			s->nconns++;
-			s->accepted++;
-		}
-		pthread_mutex_unlock(&s->lk);
-		if (!ok) {
-			close(fd);
-			free(c);
-		}
-	}
-	return NULL;
-}
-
-static void server_start(struct server *s)
-{
-	memset(s, 0, sizeof(*s));
-	pthread_mutex_init(&s->lk, NULL);
-	assert_int_equal(pipe(s->stop), 0);
-	s->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(s->lfd >= 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	assert_int_equal(bind(s->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(listen(s->lfd, 64), 0);
-	socklen_t al = sizeof(a);
-	assert_int_equal(getsockname(s->lfd, (struct sockaddr *)&a, &al), 0);
-	s->port = ntohs(a.sin_port);
-	assert_int_equal(pthread_create(&s->th, NULL, accept_main, s), 0);
-}
-
-static void server_stop(struct server *s)
-{
-	assert_int_equal(write(s->stop[1], "x", 1), 1);
-	pthread_join(s->th, NULL);
-	for (size_t i = 0; i < s->nconns; i++)
-		pthread_join(s->conns[i], NULL);
-	close(s->lfd);
-	close(s->stop[0]);
-	close(s->stop[1]);
-	pthread_mutex_destroy(&s->lk);
+	return send_head(fd, 404, "Not Found", 10) == 0 &&
+	       vt_http_send_all(fd, "not found\n", 10) == 0;
 }
 
 static void counts(unsigned *accepted, unsigned *requests)
 {
-	pthread_mutex_lock(&srv.lk);
-	*accepted = srv.accepted;
-	*requests = srv.requests;
-	pthread_mutex_unlock(&srv.lk);
+	vt_http_counts(srv, accepted, requests);
 }
 
 static const char *url(const char *path)
@@ -242,7 +103,7 @@ static const char *url(const char *path)
 	static char buf[8][128];
 	static unsigned next;
 	char *u = buf[next++ % 8];
-	snprintf(u, sizeof(buf[0]), "http://127.0.0.1:%d%s", srv.port, path);
+	snprintf(u, sizeof(buf[0]), "http://127.0.0.1:%d%s", vt_http_port(srv), path);
 	return u;
 }
 
@@ -283,14 +144,14 @@ static void expect_get(const char *path, size_t maxlen, int want, const char *wa
 static int group_setup(void **state)
 {
 	(void)state;
-	server_start(&srv);
+	srv = vt_http_start(answer, NULL);
 	return vv_http_init();
 }
 
 static int group_teardown(void **state)
 {
 	(void)state;
-	server_stop(&srv);
+	vt_http_stop(srv);
 	return 0;
 }
 
@@ -385,15 +246,8 @@ static void test_stall(void **state)
 static void test_refused(void **state)
 {
 	(void)state;
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	assert_true(fd >= 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	socklen_t al = sizeof(a);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
-	close(fd);
 	char u[128];
-	snprintf(u, sizeof(u), "http://127.0.0.1:%d/ok", ntohs(a.sin_port));
+	snprintf(u, sizeof(u), "http://127.0.0.1:%d/ok", vt_http_unused_port());
 	char *buf = NULL;
 	size_t len = 0;
 	vv_err_clear();
@@ -471,7 +325,7 @@ static void test_many(void **state)
 	memset(jobs, 0, sizeof(jobs));
 	memset(acc, 0, sizeof(acc));
 	for (size_t i = 0; i < N; i++) {
-		snprintf(urls[i], sizeof(urls[i]), "http://127.0.0.1:%d%s?job=%zu", srv.port,
+		snprintf(urls[i], sizeof(urls[i]), "http://127.0.0.1:%d%s?job=%zu", vt_http_port(srv),
 			 kinds[i % ARRAY_LEN(kinds)], i);
 		jobs[i] = (struct vv_http_job){ .url = urls[i], .sink = sink, .arg = &acc[i],
 						.maxlen = 1000, .rc = 77 };

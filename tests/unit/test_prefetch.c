@@ -16,20 +16,17 @@
  * empties the cache when it names another boot and keeps it for this one; a size bound
  * never removes the object being opened. Detach and close free everything (valgrind).
  */
+#include "testhttp.h"
 #include "testutil.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -47,67 +44,22 @@
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof(*(a)))
 
-/* ---- a server of one directory's files ---- */
+/* ---- a server of one directory's files (testhttp.h) ---- */
 
-#define MAX_CONNS 1024
+static struct vt_http *srv;
+static pthread_mutex_t served_lk = PTHREAD_MUTEX_INITIALIZER;
+static char served[PATH_MAX]; /* the directory served, guarded by served_lk */
 
-struct server {
-	int lfd, stop[2];
-	int port;
-	pthread_t th;
-	pthread_mutex_t lk;
-	pthread_t conns[MAX_CONNS];
-	size_t nconns;
-	/* guarded by lk */
-	char root[PATH_MAX]; /* the directory served */
-	unsigned requests;
-};
-
-struct conn {
-	struct server *s;
-	int fd;
-};
-
-static struct server srv;
-
-static int wait_readable(struct server *s, int fd, int ms)
+/* GET target: the file served/target, or 404. */
+static bool answer(struct vt_http *s, int fd, const char *target, void *arg)
 {
-	struct pollfd p[2] = { { .fd = fd, .events = POLLIN },
-			       { .fd = s->stop[0], .events = POLLIN } };
-	for (;;) {
-		int n = poll(p, 2, ms);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0 || (p[1].revents & POLLIN))
-			return 0;
-		return (p[0].revents & (POLLIN | POLLHUP | POLLERR)) ? 1 : 0;
-	}
-}
-
-static int send_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-	while (len) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* GET target: the file root/target, or 404. */
-static bool answer(struct server *s, int fd, const char *target)
-{
+	(void)s;
+	(void)arg;
 	char path[2 * PATH_MAX], *body = NULL;
 	size_t len = 0;
-	pthread_mutex_lock(&s->lk);
-	s->requests++;
-	snprintf(path, sizeof(path), "%s%s", s->root, target);
-	pthread_mutex_unlock(&s->lk);
+	pthread_mutex_lock(&served_lk);
+	snprintf(path, sizeof(path), "%s%s", served, target);
+	pthread_mutex_unlock(&served_lk);
 	int r = target[0] == '/' && !strstr(target, "..")
 		? vv_read_file_at(AT_FDCWD, path, 64 << 20, &body, &len) : -ENOENT;
 	char head[256];
@@ -115,104 +67,30 @@ static bool answer(struct server *s, int fd, const char *target)
 				   "Content-Length: %zu\r\n\r\n", len)
 			: snprintf(head, sizeof(head), "HTTP/1.1 404 Not Found\r\n"
 				   "Content-Length: 0\r\n\r\n");
-	bool ok = send_all(fd, head, (size_t)hl) == 0 && (r < 0 || send_all(fd, body, len) == 0);
+	bool ok = vt_http_send_all(fd, head, (size_t)hl) == 0 &&
+		  (r < 0 || vt_http_send_all(fd, body, len) == 0);
 	free(body);
 	return ok;
-}
-
-static void *conn_main(void *arg)
-{
-	struct conn *c = arg;
-	char buf[8192];
-	size_t have = 0;
-	for (;;) {
-		char *end;
-		buf[have] = '\0';
-		while (!(end = strstr(buf, "\r\n\r\n"))) {
-			if (have == sizeof(buf) - 1 || !wait_readable(c->s, c->fd, 10000))
-				goto done;
-			ssize_t n = recv(c->fd, buf + have, sizeof(buf) - 1 - have, 0);
-			if (n <= 0)
-				goto done;
-			have += (size_t)n;
-			buf[have] = '\0';
-		}
-		char method[16], target[1024];
-		if (sscanf(buf, "%15s %1023s", method, target) != 2 || !answer(c->s, c->fd, target))
-			goto done;
-		size_t used = (size_t)(end + 4 - buf);
-		memmove(buf, buf + used, have - used);
-		have -= used;
-	}
-done:
-	close(c->fd);
-	free(c);
-	return NULL;
-}
-
-static void *accept_main(void *arg)
-{
-	struct server *s = arg;
-	while (wait_readable(s, s->lfd, -1)) {
-		int fd = accept(s->lfd, NULL, NULL);
-		if (fd < 0)
-			continue;
-		struct conn *c = malloc(sizeof(*c));
-		assert_non_null(c);
-		*c = (struct conn){ .s = s, .fd = fd };
-		pthread_mutex_lock(&s->lk);
-		bool ok = s->nconns < MAX_CONNS &&
-			  pthread_create(&s->conns[s->nconns], NULL, conn_main, c) == 0;
-		if (ok)
-			s->nconns++;
-		pthread_mutex_unlock(&s->lk);
-		if (!ok) {
-			close(fd);
-			free(c);
-		}
-	}
-	return NULL;
 }
 
 static int group_setup(void **state)
 {
 	(void)state;
-	struct server *s = &srv;
-	memset(s, 0, sizeof(*s));
-	pthread_mutex_init(&s->lk, NULL);
-	assert_int_equal(pipe(s->stop), 0);
-	s->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(s->lfd >= 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	assert_int_equal(bind(s->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(listen(s->lfd, 64), 0);
-	socklen_t al = sizeof(a);
-	assert_int_equal(getsockname(s->lfd, (struct sockaddr *)&a, &al), 0);
-	s->port = ntohs(a.sin_port);
-	assert_int_equal(pthread_create(&s->th, NULL, accept_main, s), 0);
+	srv = vt_http_start(answer, NULL);
 	return 0;
 }
 
 static int group_teardown(void **state)
 {
 	(void)state;
-	struct server *s = &srv;
-	assert_int_equal(write(s->stop[1], "x", 1), 1);
-	pthread_join(s->th, NULL);
-	for (size_t i = 0; i < s->nconns; i++)
-		pthread_join(s->conns[i], NULL);
-	close(s->lfd);
-	close(s->stop[0]);
-	close(s->stop[1]);
-	pthread_mutex_destroy(&s->lk);
+	vt_http_stop(srv);
 	return 0;
 }
 
 static unsigned requests(void)
 {
-	pthread_mutex_lock(&srv.lk);
-	unsigned n = srv.requests;
-	pthread_mutex_unlock(&srv.lk);
+	unsigned n;
+	vt_http_counts(srv, NULL, &n);
 	return n;
 }
 
@@ -320,10 +198,10 @@ static int fx_setup(void **state)
 	collect_trees(f, &f->root);
 	assert_int_equal(f->ntrees, NTREES);
 
-	pthread_mutex_lock(&srv.lk);
-	snprintf(srv.root, sizeof(srv.root), "%s", f->src->path);
-	pthread_mutex_unlock(&srv.lk);
-	snprintf(f->url, sizeof(f->url), "http://127.0.0.1:%d/", srv.port);
+	pthread_mutex_lock(&served_lk);
+	snprintf(served, sizeof(served), "%s", f->src->path);
+	pthread_mutex_unlock(&served_lk);
+	snprintf(f->url, sizeof(f->url), "http://127.0.0.1:%d/", vt_http_port(srv));
 	f->cache = vt_store_new();
 	nlogged = 0;
 	lastlog[0] = '\0';
@@ -592,15 +470,8 @@ static void test_head(void **state)
 static void test_unreachable(void **state)
 {
 	struct fx *f = *state;
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	assert_true(fd >= 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	socklen_t al = sizeof(a);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
-	close(fd);
 	char url[128];
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d", ntohs(a.sin_port));
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", vt_http_unused_port());
 	struct vv_remote *r;
 	assert_int_equal(vv_remote_open(&r, url, &f->cache->odb, NULL), 0);
 	bool fresh = false;
