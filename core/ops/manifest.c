@@ -83,8 +83,8 @@ static bool version_ok(const char *v, size_t n)
 	if (n == 0 || n > 32)
 		return false;
 	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)v[i]) && !strchr(".+-", v[i]))
-			return false;
+		if (!isalnum((unsigned char)v[i]) && v[i] != '.' && v[i] != '+' && v[i] != '-')
+			return false; /* not strchr: it finds the NUL too */
 	return true;
 }
 
