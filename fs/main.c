@@ -49,7 +49,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: venvfs [-f] [-d] [-o OPT,...] [--store DIR] [--config FILE] [STORE] MOUNTPOINT\n"
 		"       venvfs [-f] [-d] [-o OPT,...] --remote URL [--cache DIR] [--cache-size N]\n"
-		"              [--pin ID] [--timeout SECONDS] [--refresh SECONDS] MOUNTPOINT\n"
+		"              [--pin ID] [--timeout SECONDS] [--refresh SECONDS]\n"
+		"              [--cacert FILE] MOUNTPOINT\n"
 		"\n"
 		"Mount a directory of Python virtual environments backed by a content-addressed\n"
 		"store. Every directory made in MOUNTPOINT is a venv with pip. A missing\n"
@@ -74,6 +75,8 @@ static void usage(FILE *f)
 		"                   the one the server's HEAD names\n"
 		"  --timeout SECONDS  a transfer that sends nothing for this long fails (30)\n"
 		"  --refresh SECONDS  look for a new publish this often (60; 0: never)\n"
+		"  --cacert FILE    trust the CA certificates in FILE (PEM) for https://,\n"
+		"                   instead of the system's\n"
 		"  -h, --help       show this help\n"
 		"  -V, --version    show the version\n");
 }
@@ -302,6 +305,7 @@ int main(int argc, char **argv)
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "refresh", required_argument, NULL, 'F' },
 		{ "cache-size", required_argument, NULL, 'S' },
+		{ "cacert", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -328,6 +332,7 @@ int main(int argc, char **argv)
 		case 'R': ro_opts.url = optarg; break;
 		case 'C': cache_arg = optarg; break;
 		case 'P': ro_opts.pin = optarg; break;
+		case 'A': ro_opts.ca_file = optarg; break;
 		case 'T': {
 			char *end;
 			unsigned long v = strtoul(optarg, &end, 10);
@@ -376,9 +381,18 @@ int main(int argc, char **argv)
 	}
 	const char *mnt_arg = argv[optind];
 	if (!ro_opts.url && (cache_arg || ro_opts.pin || ro_opts.timeout_s ||
-			     ro_opts.refresh_s >= 0 || ro_opts.cache_size))
-		return die("--cache, --cache-size, --pin, --timeout and --refresh go with "
-			   "--remote URL");
+			     ro_opts.refresh_s >= 0 || ro_opts.cache_size || ro_opts.ca_file))
+		return die("--cache, --cache-size, --pin, --timeout, --refresh and --cacert go "
+			   "with --remote URL");
+	static char ca_abs[PATH_MAX]; /* absolute: the daemon leaves the working directory */
+	if (ro_opts.ca_file) {
+		int fd = -1;
+		if (!realpath(ro_opts.ca_file, ca_abs) ||
+		    (fd = open(ca_abs, O_RDONLY | O_CLOEXEC)) < 0)
+			return die("--cacert '%s': %s", ro_opts.ca_file, strerror(errno));
+		close(fd);
+		ro_opts.ca_file = ca_abs;
+	}
 	if (ro_opts.url && store_arg)
 		return die("--remote mounts its cache store (--cache), not a store '%s'",
 			   store_arg);

@@ -54,7 +54,7 @@ int vv_fs_remote_open(struct vv_store *st, const struct vv_fs_remote_opts *o,
 	vv_oid pin, used;
 	if (o->pin && vv_oid_from_hex(&pin, o->pin, strlen(o->pin)) < 0)
 		return vv_err(-EINVAL, "--pin '%s': not a manifest id (64 hex digits)", o->pin);
-	struct vv_http_opts http = { .stall_s = o->timeout_s };
+	struct vv_http_opts http = { .stall_s = o->timeout_s, .ca_file = o->ca_file };
 	struct vv_remote *rm;
 	int r = vv_remote_open(&rm, o->url, &st->odb, &http);
 	if (r < 0)

@@ -13,6 +13,7 @@ struct vv_fs_remote_opts {
 	const char *url;
 	const char *pin;     /* NULL, or the manifest id to serve */
 	unsigned timeout_s;  /* a transfer with no byte for this long fails (0: 30 s) */
+	const char *ca_file; /* the CA certificates to trust (NULL: the system's) */
 	long refresh_s;      /* look at HEAD this often (0: never; -1: the default) */
 	uint64_t cache_size; /* bound of the cache's objects, bytes (0: the default) */
 };

@@ -197,7 +197,7 @@ static int finish(CURL *h, CURLcode c, struct vv_http_job *j, const char *ebuf,
 }
 
 static void setup(CURL *h, struct vv_http_job *j, char *ebuf, unsigned connect_s,
-		  unsigned stall_s)
+		  unsigned stall_s, const char *ca_file)
 {
 	curl_easy_reset(h); /* options back to defaults; the connections stay */
 	*ebuf = '\0';
@@ -210,6 +210,8 @@ static void setup(CURL *h, struct vv_http_job *j, char *ebuf, unsigned connect_s
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)connect_s);
+	if (ca_file)
+		curl_easy_setopt(h, CURLOPT_CAINFO, ca_file);
 	j->last_ns = vv_mono_ns(); /* the connect has its own bound */
 	j->stall_ns = (uint64_t)stall_s * 1000000000u;
 	j->connect_ns = (int64_t)connect_s * 1000000000;
@@ -252,7 +254,8 @@ int vv_http_get_many(struct vv_http_job *jobs, size_t n, const struct vv_http_op
 					break; /* go on with the handles there are */
 				return vv_err(-ENOMEM, "out of memory for HTTP");
 			}
-			setup(t->easy[s], &jobs[next], t->ebuf[s], connect_s, stall_s);
+			setup(t->easy[s], &jobs[next], t->ebuf[s], connect_s, stall_s,
+			      o ? o->ca_file : NULL);
 			if (curl_multi_add_handle(t->m, t->easy[s]) != CURLM_OK) {
 				jobs[next].rc = -ENOMEM;
 				snprintf(jobs[next].msg, sizeof(jobs[next].msg), "GET %s: out of memory",

@@ -28,6 +28,8 @@ struct vv_http_opts {
 	unsigned connect_s; /* connect within this (0: 10 s) */
 	unsigned stall_s;   /* fail when no byte came for this long, headers or body
 			       (0: 30 s) */
+	const char *ca_file; /* trust the CA certificates in this PEM file, not the
+				system's (NULL: the system's) */
 };
 
 /* Once per process, before any other thread calls vv_http_get (curl's global init). */

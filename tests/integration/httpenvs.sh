@@ -8,7 +8,8 @@
 # reason in the daemon's log, and the mount stays up; a republish is picked up by a
 # running mount; --pin serves the pinned snapshot and refuses a manifest that is not
 # published or does not match its id; bad URLs, a cache of another URL and a server
-# with an untrusted certificate are refused; the manifest names the interpreters and a
+# with an untrusted certificate are refused, and --cacert trusts it, over HTTP/1.1
+# (Python's server) and HTTP/2 (nginx); the manifest names the interpreters and a
 # host without one is told; a cache on a full disk gives EIO and says so;
 # publishing again copies only new objects.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
@@ -164,16 +165,70 @@ fail_mount --remote "ftp://127.0.0.1/x" --cache "$VV_TMP/c2"
 assert_contains "$(cat "$VV_TMP/err")" "not an http:// or https:// URL" "bad scheme"
 fail_mount --remote "http://127.0.0.1:1/" --cache "$VV_TMP/c3" --timeout 2
 assert_contains "$(cat "$VV_TMP/err")" "cannot reach the server" "server down, no cache"
-# a server whose certificate the system does not trust (self-signed)
+# ---- HTTPS: a certificate the system does not trust is refused; --cacert trusts it -------
 openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -days 1 \
+	-addext subjectAltName=IP:127.0.0.1 \
 	-keyout "$VV_TMP/key.pem" -out "$VV_TMP/cert.pem" 2>/dev/null ||
 	fail "openssl could not make a test certificate"
 HTTPSERVE_TLS=$VV_TMP/cert.pem:$VV_TMP/key.pem vv_bg python3 "$VV_LIB_DIR/httpserve.py" \
 	"$PUB" "$VV_TMP/tlsport" "$FAULTS" "$VV_TMP/tls.log"
 vv_wait_for 10 test -s "$VV_TMP/tlsport" || fail "the HTTPS server did not start"
-fail_mount --remote "https://127.0.0.1:$(cat "$VV_TMP/tlsport")/" --cache "$VV_TMP/c4"
+TLS_URL=https://127.0.0.1:$(cat "$VV_TMP/tlsport")/
+fail_mount --remote "$TLS_URL" --cache "$VV_TMP/c4"
 assert_contains "$(cat "$VV_TMP/err")" "TLS: " "an untrusted certificate"
+fail_mount --remote "$TLS_URL" --cache "$VV_TMP/c4" --cacert "$VV_TMP/nosuch.pem"
+assert_contains "$(cat "$VV_TMP/err")" "--cacert '$VV_TMP/nosuch.pem': No such file" \
+	"a missing --cacert file"
+# trusted, named relative to the directory venvfs starts in (the daemon leaves it)
+VV_REMOTE_URL=$TLS_URL
+pushd "$VV_TMP" >/dev/null || fail "cd $VV_TMP"
+vv_mount --cache "$VV_TMP/c4" --cacert cert.pem --refresh 0
+popd >/dev/null || fail "cd back"
+assert_eq "$("$MNT/web/bin/demo")" "demoapp 1.0 demolib 2.0" "HTTPS with --cacert"
+vv_umount
 kill "$VV_BG_PID"
+
+# HTTP/2: nginx over TLS offers h2, and the mount takes it
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+if [[ -x $NGINX ]]; then
+	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])')
+	N=$VV_TMP/nginx
+	mkdir -p "$N"
+	user=
+	((EUID != 0)) || user="user root;"
+	cat >"$N/nginx.conf" <<-CONF
+		$user daemon off; worker_processes 1; pid $N/pid; error_log $N/error.log;
+		events { worker_connections 64; }
+		http {
+		  access_log $N/access.log; default_type application/octet-stream;
+		  client_body_temp_path $N; proxy_temp_path $N; fastcgi_temp_path $N;
+		  uwsgi_temp_path $N; scgi_temp_path $N;
+		  server {
+		    listen 127.0.0.1:$port ssl http2; root $PUB;
+		    ssl_certificate $VV_TMP/cert.pem; ssl_certificate_key $VV_TMP/key.pem;
+		  }
+		}
+	CONF
+	vv_bg "$NGINX" -e "$N/error.log" -p "$N" -c "$N/nginx.conf"
+	NGINX_PID=$VV_BG_PID
+	vv_wait_for 10 test -s "$N/pid" || fail "nginx did not start: $(cat "$N/error.log")"
+	VV_REMOTE_URL=https://127.0.0.1:$port/
+	vv_mount --cache "$VV_TMP/c5" --cacert "$VV_TMP/cert.pem" --refresh 0
+	sums "$MNT/web" >"$VV_TMP/sums.h2"
+	cmp -s "$VV_TMP/sums.src" "$VV_TMP/sums.h2" ||
+		fail "the env over HTTP/2 differs: $(diff "$VV_TMP/sums.src" "$VV_TMP/sums.h2" | head -5)"
+	vv_umount
+	kill "$NGINX_PID"
+	n2=$(grep -c '"GET /objects/[^ ]* HTTP/2.0" 200 ' "$N/access.log" || true)
+	n1=$(grep -c 'HTTP/1' "$N/access.log" || true)
+	((n2 > 0 && n1 == 0)) || fail "objects over HTTP/2: $n2, over HTTP/1: $n1"
+elif [[ ${CI:-} == true ]]; then
+	fail "nginx is not installed (.ci/run installs nginx-light): the HTTP/2 case cannot run"
+else
+	echo "note: nginx is not installed; the HTTP/2 case is skipped" >&2
+fi
+VV_REMOTE_URL=$URL/
 
 # ---- a republish is picked up by a running mount ------------------------------------------
 start_server
