@@ -722,30 +722,85 @@ int vv_tree_get(struct vv_store *st, const vv_oid *oid, struct vv_tree **out)
 
 /* ---- writing ---- */
 
-static int count_walk(struct vv_store *st, const vv_oid *oid, int depth, uint64_t *out)
+/* Counts of the format 1 trees one vv_tree_count has walked: trees share subtrees (a
+ * DAG), and a crafted store can make every level name the one below twice, so a walk
+ * without it would take 2^depth steps. Open addressing, keyed by the oid's first
+ * bytes (a hash already). */
+struct count_memo {
+	struct count_slot {
+		vv_oid oid;
+		uint64_t n;
+		bool used;
+	} *slot;
+	size_t cap, len; /* cap: 0 or a power of two */
+};
+
+static struct count_slot *memo_find(const struct count_memo *m, const vv_oid *oid)
+{
+	uint64_t h;
+	memcpy(&h, oid->b, sizeof(h));
+	for (size_t i = h & (m->cap - 1);; i = (i + 1) & (m->cap - 1))
+		if (!m->slot[i].used || vv_oid_eq(&m->slot[i].oid, oid))
+			return &m->slot[i];
+}
+
+static int memo_put(struct count_memo *m, const vv_oid *oid, uint64_t n)
+{
+	if (2 * (m->len + 1) > m->cap) {
+		struct count_memo g = { .cap = m->cap ? 2 * m->cap : 64 };
+		if (!(g.slot = calloc(g.cap, sizeof(*g.slot))))
+			return vv_err(-ENOMEM, "out of memory");
+		for (size_t i = 0; i < m->cap; i++)
+			if (m->slot[i].used)
+				*memo_find(&g, &m->slot[i].oid) = m->slot[i];
+		g.len = m->len;
+		free(m->slot);
+		*m = g;
+	}
+	struct count_slot *s = memo_find(m, oid);
+	*s = (struct count_slot){ .oid = *oid, .n = n, .used = true };
+	m->len++;
+	return 0;
+}
+
+static int count_walk(struct vv_store *st, const vv_oid *oid, int depth,
+		      struct count_memo *memo, uint64_t *out)
 {
 	if (depth > TREE_DEPTH_MAX)
 		return vv_err(-EUCLEAN, "bad tree: nested more than %d levels", TREE_DEPTH_MAX);
+	if (memo->cap) {
+		const struct count_slot *s = memo_find(memo, oid);
+		if (s->used) {
+			*out = s->n;
+			return 0;
+		}
+	}
 	struct vv_tree *t;
 	int r = vv_tree_get(st, oid, &t);
 	if (r < 0)
 		return r;
 	uint64_t n = t->count;
+	bool walked = t->version == 1 && t->n;
 	for (size_t i = 0; t->version == 1 && r == 0 && i < t->n; i++) {
 		uint64_t sub = 0;
 		if (t->ents[i].kind == VV_DIR &&
-		    (r = count_walk(st, &t->ents[i].oid, depth + 1, &sub)) == 0 &&
+		    (r = count_walk(st, &t->ents[i].oid, depth + 1, memo, &sub)) == 0 &&
 		    (n += sub) < sub)
 			r = vv_err(-EUCLEAN, "bad tree: more than 2^64 entries below it");
 	}
 	vv_tree_unref(t);
+	if (r == 0 && walked)
+		r = memo_put(memo, oid, n);
 	*out = n;
 	return r;
 }
 
 int vv_tree_count(struct vv_store *st, const vv_oid *oid, uint64_t *out)
 {
-	return count_walk(st, oid, 0, out);
+	struct count_memo memo = { 0 };
+	int r = count_walk(st, oid, 0, &memo, out);
+	free(memo.slot);
+	return r;
 }
 
 int vv_tree_write(struct vv_store *st, const struct vv_tree_ent *ents, size_t n, vv_oid *out)

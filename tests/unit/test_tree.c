@@ -767,6 +767,32 @@ static void test_count_format1(void **state)
 	vt_store_free(st);
 }
 
+/* A format 1 DAG whose every level names the one below twice: counted once per
+ * tree (a walk of every path would take 2^62 steps), and a count past 2^64 refused. */
+static void test_count_format1_dag(void **state)
+{
+	(void)state;
+	struct vv_store *st = vt_store_new();
+	char hex[VV_OID_HEX + 1], line[512];
+	vv_oid lvl = put_raw(st, HDR1); /* level 0: empty */
+	uint64_t want = 0, c = 0;
+	for (int k = 1; k <= 64; k++) {
+		vv_oid_hex(&lvl, hex);
+		snprintf(line, sizeof(line), HDR1 "d 755 0 0 %s 1:a\n" "d 755 0 0 %s 1:b\n", hex,
+			 hex);
+		lvl = put_raw(st, line);
+		if (k <= 62) {
+			want = 2 + 2 * want; /* 2^(k+1) - 2 */
+			assert_int_equal(vv_tree_count(st, &lvl, &c), 0);
+			assert_true(c == want);
+		}
+	}
+	assert_true(want == (UINT64_C(1) << 63) - 2);
+	assert_int_equal(vv_tree_count(st, &lvl, &c), -EUCLEAN);
+	assert_non_null(strstr(vv_errmsg(), "more than 2^64 entries"));
+	vt_store_free(st);
+}
+
 static void test_store_and_cache(void **state)
 {
 	(void)state;
@@ -888,6 +914,7 @@ int main(void)
 		cmocka_unit_test(test_times_section),
 		cmocka_unit_test(test_write_fills_count),
 		cmocka_unit_test(test_count_format1),
+		cmocka_unit_test(test_count_format1_dag),
 		cmocka_unit_test(test_store_and_cache),
 		cmocka_unit_test(test_get_errors),
 		cmocka_unit_test(test_many_trees),
