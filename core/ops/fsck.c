@@ -21,9 +21,11 @@
 #include "env/env.h"
 #include "env/history.h"
 #include "env/journal.h"
+#include "ops/manifest.h"
 #include "ops/reach.h"
 #include "pkg/rectpl.h"
 #include "python/pyc.h"
+#include "store/damaged.h"
 #include "store/odb.h"
 #include "store/store.h"
 #include "store/times.h"
@@ -69,6 +71,8 @@ struct fsck_ctx {
 	struct vv_fsck_summary sum;
 	struct vv_reach_path path;
 	int stop;
+	bool cache;                 /* a remote mount's cache: absent is unfetched */
+	struct vv_oidset unfetched;
 };
 
 static int fsck_report(struct fsck_ctx *fc, enum vv_fsck_kind kind, const vv_oid *oid,
@@ -76,6 +80,11 @@ static int fsck_report(struct fsck_ctx *fc, enum vv_fsck_kind kind, const vv_oid
 {
 	char msg[2048];
 	va_list ap;
+	if (kind == VV_FSCK_MISSING && fc->cache && oid) {
+		if (vv_oidset_add(&fc->unfetched, oid) < 0)
+			fc->stop = -ENOMEM;
+		return 0;
+	}
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
@@ -395,7 +404,12 @@ int vv_fsck_ex(struct vv_store *st, vv_fsck_cb cb, void *arg, struct vv_fsck_sum
 	struct fsck_ctx fc = {.st = st, .cb = cb, .arg = arg};
 	char **names = NULL;
 	size_t nnames = 0;
-	int r = vv_reach_new(st, &fc.r);
+	char *url = NULL;
+	int r = vv_manifest_cache_url(st, &url);
+	fc.cache = url != NULL;
+	free(url);
+	if (r == 0)
+		r = vv_reach_new(st, &fc.r);
 	if (r == 0)
 		r = vv_reach_scan(fc.r, VV_ODB_VERIFY, scan_found, &fc, pg, "hashing");
 	if (r < 0)
@@ -443,6 +457,11 @@ int vv_fsck_ex(struct vv_store *st, vv_fsck_cb cb, void *arg, struct vv_fsck_sum
 	vv_progress_report(pg, "checking", nnames, nnames);
 	r = 0;
 out:
+	if (r == 0 && fc.stop == -ENOMEM)
+		r = vv_err(-ENOMEM, "out of memory");
+	vv_oidset_sort(&fc.unfetched);
+	fc.sum.unfetched = fc.unfetched.n;
+	vv_oidset_release(&fc.unfetched);
 	free_names(names, nnames);
 	free(fc.path.s);
 	vv_reach_free(fc.r);

@@ -6,7 +6,8 @@
  * checked like the env's own). Changes a mounted env has not committed yet live in
  * journal/NAME and are not seen here. It does not write to the store, so it may run
  * while the daemon is mounted; objects published concurrently are looked up on demand,
- * so they never show up as missing.
+ * so they never show up as missing. In the cache store of a remote mount an absent
+ * object is one not fetched yet: it is counted (unfetched), not reported.
  *
  * Walks are memoized per tree id (reach.h) through the shared tree cache (tree.h):
  * envs that share subtrees (the seeded pip, identical installs) cost one parse per
@@ -59,6 +60,8 @@ struct vv_fsck_summary {
 	uint64_t envs;     /* env files read */
 	uint64_t trees;    /* distinct trees checked */
 	uint64_t problems;
+	uint64_t unfetched; /* the cache of a remote mount (manifest.h): objects its envs
+			       name that were not fetched yet (not problems) */
 };
 
 /* Check the store: every object file hashes to its name; every env file parses; every

@@ -376,6 +376,14 @@ static int state_load(struct vv_store *st, struct state *s)
 	return r;
 }
 
+int vv_manifest_cache_url(struct vv_store *st, char **url)
+{
+	struct state s;
+	int r = state_load(st, &s);
+	*url = r < 0 ? NULL : s.url;
+	return r;
+}
+
 static int state_save(struct vv_store *st, const char *url, const vv_oid *id)
 {
 	char hex[VV_OID_HEX + 1];

@@ -82,4 +82,8 @@ struct vv_remote;
 int vv_manifest_mount(struct vv_store *st, struct vv_remote *rm, const vv_oid *pin,
 		      vv_oid *used, bool *stale, char **warnings);
 
+/* Whether st is the cache of a remote mount: 0 and *url (malloc'd; NULL when st is
+ * an ordinary store), or -errno when its `remote` file cannot be read. */
+int vv_manifest_cache_url(struct vv_store *st, char **url);
+
 #endif

@@ -10,7 +10,9 @@
 # published or does not match its id; bad URLs, a cache of another URL and a server
 # with an untrusted certificate are refused, and --cacert trusts it, over HTTP/1.1
 # (Python's server) and HTTP/2 (nginx); the manifest names the interpreters and a
-# host without one is told; a cache on a full disk gives EIO and says so;
+# host without one is told; a cache on a full disk gives EIO and says so; fsck of a
+# cache counts what is not fetched yet and finds a corrupt object, which is fetched
+# again after --repair;
 # publishing again copies only new objects.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 VV_TEST_TIMEOUT=${VV_TEST_TIMEOUT:-600} # about 100 s; four times that under load
@@ -254,6 +256,28 @@ vv_wait_for 15 test -f "$MNT/web/added.txt" || fail "web's new root did not show
 assert_eq "$(cat "$MNT/web/added.txt")" "a file added to web" "a changed env's new file"
 assert_eq "$("$MNT/web/bin/demo")" "demoapp 1.0 demolib 2.0" "the changed env still runs"
 vv_umount
+
+# ---- fsck of the cache: what was not fetched is not damage; a corrupt object is ---------
+out=$("$VENVCTL" --store "$CACHE" fsck) || fail "fsck of a cache: $out"
+assert_contains "$out" ": 0 problems" "fsck of a cache"
+[[ $out =~ "a cache of $URL"/?": "[1-9][0-9]*" objects its envs name not fetched yet" ]] ||
+	fail "fsck of a cache does not count what was not fetched: $out"
+L=$CACHE$(src later)
+chmod u+w "$L"
+printf 'file LATER of the published env\n' >"$L" # same size, other bytes
+rc=0
+out=$("$VENVCTL" --store "$CACHE" fsck) || rc=$?
+assert_eq "$rc" 1 "fsck of a cache with a corrupt object"
+assert_contains "$out" "corrupt object" "fsck of a cache with a corrupt object"
+rc=0
+out=$("$VENVCTL" --store "$CACHE" fsck --repair --no-bundled) || rc=$?
+assert_eq "$rc" 3 "fsck --repair of a cache: the corrupt object moved aside, all repaired ($out)"
+export VV_REMOTE_URL=$URL/
+vv_mount --cache "$CACHE" --refresh 0
+assert_eq "$(cat "$MNT/web/later.txt")" "file later of the published env" \
+	"a file whose cached object was corrupt is fetched again"
+vv_umount
+check "$VENVCTL" --store "$CACHE" fsck -q
 
 # ---- --pin -------------------------------------------------------------------------------
 export VV_REMOTE_URL=$URL/

@@ -3,7 +3,8 @@
  * damage it must report (corrupt, missing, unparseable tree, size mismatch, bad env
  * file, stray files), including a damaged tree shared by two envs, and a callback
  * that stops the check. Journals of changes not committed yet: content they name that
- * is gone (a stage, an object) is reported while its path still holds it.
+ * is gone (a stage, an object) is reported while its path still holds it. In a remote
+ * mount's cache an absent object is not damage.
  */
 #include "testutil.h"
 
@@ -139,6 +140,36 @@ static void test_fsck_damage(void **state)
 			assert_memory_equal(c.lines[i], want, strlen(want));
 		}
 	assert_int_equal(bad_pyc, 1);
+	vt_store_free(f.st);
+}
+
+/* The cache store of a remote mount (it has a `remote` file): an absent object is one
+ * not fetched yet, counted once however many envs name it; corrupt is still damage. */
+static void test_fsck_cache(void **state)
+{
+	(void)state;
+	struct vt_twoenvs f;
+	vt_twoenvs_build(&f);
+	static const char rem[] = "[remote]\nurl = http://127.0.0.1:1\n";
+	int fd = openat(f.st->dirfd, "remote", O_WRONLY | O_CREAT | O_EXCL, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, rem, sizeof(rem) - 1), (ssize_t)sizeof(rem) - 1);
+	close(fd);
+	vt_obj_drop(f.st, &f.y); /* in the tree both envs share */
+	struct collected c = {0};
+	struct vv_fsck_summary sum;
+	assert_int_equal(vv_fsck(f.st, collect, &c, &sum), 0);
+	dump(&c);
+	assert_int_equal(c.n, 0);
+	assert_int_equal(sum.unfetched, 1);
+	vt_obj_clobber(f.st, &f.x, "not x");
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(vv_fsck(f.st, collect, &c, &sum), 1 + 3); /* the scan, 3 places */
+	char want[512], hx[VV_OID_HEX + 1];
+	vv_oid_hex(&f.x, hx);
+	snprintf(want, sizeof(want), "corrupt object %s (env a, path /common/x)", hx);
+	assert_true(has_line(&c, want));
+	assert_int_equal(sum.unfetched, 1);
 	vt_store_free(f.st);
 }
 
@@ -392,6 +423,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fsck_clean),
 		cmocka_unit_test(test_fsck_damage),
+		cmocka_unit_test(test_fsck_cache),
 		cmocka_unit_test(test_fsck_trees_envs_strays),
 		cmocka_unit_test(test_fsck_stop),
 		cmocka_unit_test(test_fsck_counts_and_times),

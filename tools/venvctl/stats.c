@@ -20,6 +20,7 @@
 #include "util/fsutil.h"
 #include "util/vec.h"
 #include "ops/fsck.h"
+#include "ops/manifest.h"
 #include "ops/repair.h"
 #include "ops/stats.h"
 
@@ -310,6 +311,11 @@ static int cmd_fsck(struct vc_ctx *c, int argc, char **argv)
 		       (unsigned long long)sum.objects, (unsigned long long)sum.envs,
 		       (unsigned long long)sum.trees, (unsigned long long)sum.problems,
 		       sum.problems == 1 ? "" : "s");
+	char *url = NULL;
+	if (!quiet && vv_manifest_cache_url(c->st, &url) == 0 && url)
+		printf("a cache of %s: %llu object%s its envs name not fetched yet\n", url,
+		       (unsigned long long)sum.unfetched, sum.unfetched == 1 ? "" : "s");
+	free(url);
 	if (fflush(stdout) != 0) {
 		vc_msg(c, "cannot write output: %s", strerror(errno));
 		rc = VC_EXIT_USAGE;
@@ -541,6 +547,11 @@ const struct vc_command vc_command_fsck = {"fsck", cmd_fsck,
 	 "\n"
 	 "With --repair, what could not be fixed is printed as \"still damaged: ...\" lines\n"
 	 "and the envs concerned as \"damaged envs: NAME...\".\n"
+	 "\n"
+	 "The cache store of a `venvfs --remote` mount (--store CACHE) holds only what was\n"
+	 "fetched: an object its envs name that is not there is counted as not fetched\n"
+	 "yet, not reported as missing; a corrupt one is reported (--repair moves it\n"
+	 "aside, and the mount fetches it again).\n"
 	 "\n"
 	 "Exit status: 0 the store is clean, 1 problems were found (with --repair: some\n"
 	 "remain), 2 the check could not run (bad option, unreadable store or source),\n"
