@@ -104,6 +104,7 @@ static int swap_in(struct vv_odb_defer *def, struct tpl_swaps *sw, struct vv_nod
 	free(t);
 	sw->v[sw->n++] = (struct tpl_swap){ n, n->kind, n->size, n->oid, n->pyc, n->rec };
 	n->kind = v->kind;
+	n->script_oid = false;
 	n->size = tl;
 	n->oid = oid;
 	n->pyc = v->pyc;

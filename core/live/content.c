@@ -205,8 +205,10 @@ static int stage_for_write(struct vv_node *n, bool trunc)
 			   vv_env_path(n->env) : NULL;
 	if (n->kind == VV_SYN_FILE)
 		return 0;
-	if (n->kind == VV_SCRIPT)
+	if (n->kind == VV_SCRIPT) {
 		n->kind = VV_REG; /* its content now names this env's interpreter */
+		n->script_oid = true;
+	}
 	/* a pyc keeps its kind: its stage is its content, and a write that fails gives
 	 * it back its stored form */
 	return 0;
@@ -450,6 +452,7 @@ int vv_node_publish_end(struct vv_publish *p)
 		n->oid = p->oid;
 		n->size = p->size;
 		n->kind = p->script ? VV_SCRIPT : VV_REG;
+		n->script_oid = false;
 		n->pyc = (struct vv_pycent){ 0 };
 		n->rec = (struct vv_recent){ 0 };
 		if (p->link || (p->script && !n->writers))
@@ -502,6 +505,7 @@ int vv_node_put(struct vv_node *dir, const char *name, const struct vv_tree_ent 
 	if (n->stage && !n->publishing)
 		vv_live_stage_clear(n);
 	n->kind = e->kind;
+	n->script_oid = false;
 	n->mode = e->mode & 07777;
 	n->size = e->size;
 	n->oid = e->oid;
@@ -525,6 +529,9 @@ void vv_node_close_write(struct vv_node *n)
 	/* a write failed and was not retried: half a file is never kept, the file has its
 	 * earlier content again (journaled, so a replay drops the stage too) */
 	if (!n->writers && n->stage && n->stage_err && !n->publishing && !n->unlinked) {
+		if (n->script_oid) /* the earlier content is a console script */
+			n->kind = VV_SCRIPT;
+		n->script_oid = false;
 		/* the record of the earlier content replaces the stage's in the journal, so
 		 * its name (and space: the disk may be full) goes at once */
 		if (n->parent && vv_live_dir_touch(n->parent, false) == 0)

@@ -127,6 +127,8 @@ struct vv_node {
 	uint64_t stage_err_at;  /* offset of the first byte that was not written */
 	bool publish_failed;    /* its last publish failed (not stopped): not retried by
 				   vv_env_unpublished until the content changes */
+	bool script_oid;        /* a console script ('s') copied up into its stage: oid is
+				   still the script's, which a failed write goes back to */
 	uint32_t pins;          /* in-flight publishes keeping the node alive */
 	uint32_t writers;       /* open handles that may write */
 	uint8_t synth_which;    /* VV_SYN_FILE: enum vv_synth_file */

@@ -137,6 +137,7 @@ int vv_live_link_sealed(struct vv_node *n)
 	n->oid = s->seal_oid;
 	n->size = s->seal_size;
 	n->kind = VV_REG;
+	n->script_oid = false;
 	n->pyc = (struct vv_pycent){ 0 };
 	n->rec = (struct vv_recent){ 0 };
 	vv_live_stage_clear(n);

@@ -158,6 +158,8 @@ static int attach_stage(struct vv_node *dir, const char *name, const struct vv_j
 	memcpy(s->stage, j->stage, sizeof(s->stage));
 	s->rdonly = !writable;
 	vv_live_stage_set(n, s);
+	if (n->kind == VV_SCRIPT)
+		n->script_oid = true; /* as a copy-up does (content.c) */
 	n->kind = VV_REG;
 	n->pyc = (struct vv_pycent){ 0 };
 	n->rec = (struct vv_recent){ 0 };

@@ -1286,6 +1286,39 @@ static void test_failed_stage_keeps_lock(void **state)
 	assert_int_equal(e.size, 4);
 }
 
+/* A console script copied up for writing shows its content with this env's
+ * interpreter; when the write fails and the file goes back to its earlier content,
+ * that is the console script again (its shebang made for the env), not the stored
+ * script's bytes as a plain file. */
+static void test_failed_script_write(void **state)
+{
+	struct vv_store *st = *state;
+	struct vv_envset *set = open_set(st);
+	struct vv_env *env;
+	assert_int_equal(vv_envset_create(set, "scr", &env), 0);
+	assert_int_equal(vv_env_load_root(env), 0);
+	struct vv_node *pip = walk(env, "bin/pip");
+	assert_int_equal(pip->kind, VV_SCRIPT);
+	char *before = content(pip, NULL);
+	assert_true(!strncmp(before, "#!/mnt/envs/scr/bin/python\n", 27));
+	assert_int_equal(vv_node_open_write(pip, false), 0);
+	append(pip, "# more\n", (off_t)pip->ssize);
+	vv_node_write_failed(pip, -ENOSPC, pip->ssize);
+	vv_node_close_write(pip);
+	assert_null(pip->stage);
+	assert_int_equal(pip->kind, VV_SCRIPT);
+	char *after = content(pip, NULL);
+	assert_string_equal(after, before);
+	free(before);
+	free(after);
+	assert_int_equal(vv_env_commit(env), 0);
+	assert_int_equal(vv_envset_close(set), 0);
+	vv_oid root = vt_env_root(st, "scr");
+	struct vv_tree_ent e;
+	assert_int_equal(vt_lookup(st, &root, "bin/pip", &e), 1);
+	assert_int_equal(e.kind, VV_SCRIPT);
+}
+
 /* ---- FIFOs and sockets: nodes without content ---- */
 
 /* Problems fsck finds in env (the store is shared with other tests). */
@@ -1599,6 +1632,7 @@ int main(void)
 		cmocka_unit_test(test_replay_stage_gone),
 		cmocka_unit_test(test_replayed_stage_writable),
 		cmocka_unit_test(test_failed_stage_keeps_lock),
+		cmocka_unit_test(test_failed_script_write),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
