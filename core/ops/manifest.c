@@ -410,12 +410,23 @@ static char *python_warnings(const struct vv_manifest *m)
 		const struct vv_manifest_py *p = &m->pys[i];
 		char line[PATH_MAX + 256];
 		int n = 0;
-		/* only whether it is there: running it now would learn its facts before the
-		 * mount does, from another starting point (pycache.c) */
+		/* whether it is there, and its X.Y from its standard library: running it
+		 * now would learn its facts before the mount does, from another starting
+		 * point (pycache.c) */
+		char xy[32], got[32];
+		const char *dot = strchr(p->version, '.');
+		dot = dot ? strchr(dot + 1, '.') : NULL;
+		size_t xl = dot ? (size_t)(dot - p->version) : strlen(p->version);
+		snprintf(xy, sizeof(xy), "%.*s", (int)(xl < sizeof(xy) ? xl : 0), p->version);
 		if (vv_python_check_exe(p->exe) < 0)
 			n = snprintf(line, sizeof(line), "remote: envs need Python %s at '%s', "
 				     "which this host does not have: %s\n", p->version, p->exe,
 				     vv_errmsg());
+		else if (*xy && vv_python_stdlib_xy(p->exe, xy, got, sizeof(got)) == 0)
+			n = snprintf(line, sizeof(line), "remote: envs need Python %s at '%s', "
+				     "which is Python %s on this host (its standard library is "
+				     "python%s): their packages are not on its path\n",
+				     p->version, p->exe, got, got);
 		if (n > 0 && put(&w, &used, &cap, line, strlen(line)) < 0)
 			break;
 	}

@@ -77,8 +77,9 @@ struct vv_remote;
  * When HEAD cannot be read and st recorded a snapshot of the same URL, that snapshot
  * is served: *stale is set and the message says why. -EINVAL when st is the cache of
  * another URL. *warnings (NULL when all is well; malloc'd lines otherwise) says which
- * interpreters the manifest names this host lacks: their envs are served all the same
- * (their files read, their python does not run). */
+ * interpreters the manifest names this host lacks, or has as another Python X.Y
+ * (judged from its standard library, vv_python_stdlib_xy): their envs are served all
+ * the same (their files read; their python does not run, or does not see them). */
 int vv_manifest_mount(struct vv_store *st, struct vv_remote *rm, const vv_oid *pin,
 		      vv_oid *used, bool *stale, char **warnings);
 

@@ -17,6 +17,7 @@
 #include "python/python_int.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
@@ -169,6 +170,52 @@ int vv_python_check_exe(const char *path)
 	if (why)
 		return vv_err(code, "'%s'%s is not a CPython interpreter: %s", path, via, why);
 	return 0;
+}
+
+static bool stdlib_at(const char *prefix, const char *lib, const char *xy)
+{
+	char p[PATH_MAX];
+	int n = snprintf(p, sizeof(p), "%s/%s/python%s/os.py", prefix, lib, xy);
+	return n > 0 && (size_t)n < sizeof(p) && access(p, F_OK) == 0;
+}
+
+int vv_python_stdlib_xy(const char *path, const char *want_xy, char *got, size_t gotsz)
+{
+	char prefix[PATH_MAX];
+	if (!realpath(path, prefix))
+		return -ENOENT;
+	for (int up = 0; up < 2; up++) { /* PREFIX/bin/python3.11 -> PREFIX */
+		char *slash = strrchr(prefix, '/');
+		if (!slash)
+			return -ENOENT;
+		*slash = '\0';
+	}
+	if (!*prefix)
+		strcpy(prefix, "/");
+	static const char *const libs[] = { "lib", "lib64" };
+	for (size_t i = 0; i < 2; i++)
+		if (stdlib_at(prefix, libs[i], want_xy))
+			return 1;
+	for (size_t i = 0; i < 2; i++) {
+		char d[PATH_MAX];
+		snprintf(d, sizeof(d), "%s/%s", prefix, libs[i]);
+		DIR *dir = opendir(d);
+		if (!dir)
+			continue;
+		struct dirent *de;
+		int major, minor;
+		char tail;
+		while ((de = readdir(dir)))
+			if (sscanf(de->d_name, "python%d.%d%c", &major, &minor, &tail) == 2 &&
+			    major >= 2 && major < 100 && minor >= 0 && minor < 1000 &&
+			    stdlib_at(prefix, libs[i], de->d_name + 6)) {
+				snprintf(got, gotsz, "%d.%d", major, minor);
+				closedir(dir);
+				return 0;
+			}
+		closedir(dir);
+	}
+	return -ENOENT;
 }
 
 /* ---- running the interpreter ---- */

@@ -89,6 +89,13 @@ int vv_python_load(struct vv_store *st, const char *exe, const struct vv_pyowner
  * why. */
 int vv_python_check_exe(const char *path);
 
+/* Which Python X.Y the interpreter at path is, judged without running it: from the
+ * standard library beside it (PREFIX/lib/pythonX.Y/os.py, or lib64, where PREFIX is
+ * the parent of its real directory: CPython's own landmark). 1 when want_xy's
+ * ("3.11") is there; 0 when it is not and another is, named in got ("3.12"); -ENOENT
+ * when none is found (no judgment: an embedded or zipped standard library). */
+int vv_python_stdlib_xy(const char *path, const char *want_xy, char *got, size_t gotsz);
+
 /* Save the facts (incl. skeleton ids) to the store cache. */
 int vv_python_save(struct vv_store *st, const struct vv_python *py);
 

@@ -10,7 +10,7 @@
 # published or does not match its id; bad URLs, a cache of another URL and a server
 # with an untrusted certificate are refused, and --cacert trusts it, over HTTP/1.1
 # (Python's server) and HTTP/2 (nginx); the manifest names the interpreters and a
-# host without one is told; a cache on a full disk gives EIO and says so; fsck of a
+# host without one, or with another Python X.Y at its path, is told; a cache on a full disk gives EIO and says so; fsck of a
 # cache counts what is not fetched yet and finds a corrupt object, which is fetched
 # again after --repair;
 # publishing again copies only new objects.
@@ -295,7 +295,7 @@ assert_contains "$(cat "$VV_TMP/err")" "does not match its name" "a manifest not
 fail_mount --remote "$URL/" --cache "$VV_TMP/pin4" --pin "abc"
 assert_contains "$(cat "$VV_TMP/err")" "not a manifest id" "a malformed pin"
 
-# ---- interpreters: the manifest names them; a host without one is told ------------------
+# ---- interpreters: the manifest names them; a host without one is told, or with another X.Y
 M1=$(cat "$PUB/objects/${ID2:0:2}/${ID2:2}")
 py=$(sed -n 's/^python = //p' "$SRC_STORE/envs/web")
 ver=$("$py" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')
@@ -334,6 +334,24 @@ assert_contains "$(cat "$VV_LOG")" "envs need Python $ver at '/nonexistent/bin/p
 	"a missing interpreter is logged"
 assert_eq "$(cat "$MNT/web/later.txt")" "file later of the published env" \
 	"files of an env whose interpreter is missing"
+vv_umount
+# the same snapshot naming another version at the interpreter's path
+python3 - "$PUB/objects/${ID2:0:2}/${ID2:2}" "python $ver $py" "python 3.99.0 $py" \
+	>"$VV_TMP/m4" <<'PYEOF2'
+import sys
+data = open(sys.argv[1], "rb").read()
+old, new = ("\n%s\n" % sys.argv[2]).encode(), ("\n%s\n" % sys.argv[3]).encode()
+assert old in data
+sys.stdout.buffer.write(data.replace(old, new, 1))
+PYEOF2
+ID4=$(vv_sha256 "$VV_TMP/m4")
+mkdir -p "$PUB/objects/${ID4:0:2}"
+cp "$VV_TMP/m4" "$PUB/objects/${ID4:0:2}/${ID4:2}"
+printf 'venvfs-manifest %s\n' "$ID4" >"$PUB/HEAD"
+vv_mount --cache "$VV_TMP/otherpy" --refresh 0
+xy=${ver%.*}
+assert_contains "$(cat "$VV_LOG")" "envs need Python 3.99.0 at '$py', which is Python $xy on this host" \
+	"an interpreter of another version is logged"
 vv_umount
 cp "$VV_TMP/HEAD.saved" "$PUB/HEAD"
 

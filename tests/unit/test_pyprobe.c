@@ -145,6 +145,47 @@ static void test_fakes(void **state)
 	vt_rmtree(dir);
 }
 
+/* vv_python_stdlib_xy: the X.Y of an interpreter from the standard library beside it
+ * (PREFIX/lib/pythonX.Y/os.py, or lib64), through a symlink to its real directory. */
+static void test_stdlib_xy(void **state)
+{
+	(void)state;
+	char *dir = vt_tempdir();
+	char p[PATH_MAX], got[32] = "";
+	snprintf(p, sizeof(p), "%s/bin", dir);
+	assert_int_equal(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/bin/python3", dir);
+	vt_write_file(p, "", 0);
+	/* nothing beside it: no judgment */
+	assert_int_equal(vv_python_stdlib_xy(p, "3.11", got, sizeof(got)), -ENOENT);
+	char lib[PATH_MAX];
+	snprintf(lib, sizeof(lib), "%s/lib", dir);
+	assert_int_equal(mkdir(lib, 0755), 0);
+	snprintf(lib, sizeof(lib), "%s/lib/python3.12", dir);
+	assert_int_equal(mkdir(lib, 0755), 0);
+	/* a directory without os.py is not a standard library */
+	assert_int_equal(vv_python_stdlib_xy(p, "3.11", got, sizeof(got)), -ENOENT);
+	snprintf(lib, sizeof(lib), "%s/lib/python3.12/os.py", dir);
+	vt_write_file(lib, "", 0);
+	assert_int_equal(vv_python_stdlib_xy(p, "3.11", got, sizeof(got)), 0);
+	assert_string_equal(got, "3.12");
+	assert_int_equal(vv_python_stdlib_xy(p, "3.12", got, sizeof(got)), 1);
+	/* lib64, reached through a link to the binary */
+	snprintf(lib, sizeof(lib), "%s/lib64", dir);
+	assert_int_equal(mkdir(lib, 0755), 0);
+	snprintf(lib, sizeof(lib), "%s/lib64/python3.11", dir);
+	assert_int_equal(mkdir(lib, 0755), 0);
+	snprintf(lib, sizeof(lib), "%s/lib64/python3.11/os.py", dir);
+	vt_write_file(lib, "", 0);
+	char link[PATH_MAX];
+	snprintf(link, sizeof(link), "%s/py", dir);
+	assert_int_equal(symlink(p, link), 0);
+	assert_int_equal(vv_python_stdlib_xy(link, "3.11", got, sizeof(got)), 1);
+	/* the system interpreter is what it says */
+	assert_int_equal(vv_python_stdlib_xy(SYS_PY, "3.11", got, sizeof(got)), 1);
+	vt_rmtree(dir);
+}
+
 /* Which names count: the file is a fake ELF, so only the name decides. */
 static void test_names(void **state)
 {
@@ -411,6 +452,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_real_files),
 		cmocka_unit_test(test_fakes),
+		cmocka_unit_test(test_stdlib_xy),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_load_runs_nothing),
 		cmocka_unit_test(test_probe_as_owner),
