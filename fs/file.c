@@ -3,7 +3,10 @@
  * its bytes to the kernel's page cache), read, write and fallocate (straight into the
  * file's stage, without the lock), flush (an edit of a generated file is applied at
  * close), release (the last writer's seals the stage, inode.c's vv_fs_publish) and fsync
- * (syncs the stage where it is).
+ * (syncs the stage where it is). On a read-only mount files open without a message:
+ * the first OPEN is answered ENOSYS, and the kernel then sends no OPEN, FLUSH or
+ * RELEASE for any file of the mount, which leaves a warm import one round trip per
+ * module (Python's isatty) instead of two.
  */
 #include "fs.h"
 
@@ -99,6 +102,13 @@ void vv_fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct vv_node *n = vv_fs_node(ino);
 	bool w = wants_write(fi->flags) || (fi->flags & O_TRUNC);
 	struct vv_fh *fh = NULL;
+	if (fs->ro && n && !w) {
+		/* Zero-message open: on a read-only mount nothing needs to know when a file
+		 * is opened or closed, and ENOSYS tells the kernel to stop sending OPEN (and
+		 * RELEASE) for every file of the mount; READ then comes without a handle. */
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
 	int r = !n ? -EISDIR : (w && fs->ro) ? -EROFS : 0;
 	vv_fs_lock(fs);
 	if (r == 0)
@@ -172,12 +182,32 @@ void vv_fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	vv_fs_unlock(fs);
 }
 
+static void read_fh(fuse_req_t req, struct vv_fs *fs, struct vv_fh *fh, size_t size,
+		    off_t off);
+
 void vv_fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
-	(void)ino;
 	struct vv_fs *fs = vv_fs_of(req);
-	struct vv_fh *fh = (struct vv_fh *)(uintptr_t)fi->fh;
+	if (fi->fh) {
+		read_fh(req, fs, (struct vv_fh *)(uintptr_t)fi->fh, size, off);
+		return;
+	}
+	/* a read-only mount's file, opened without a message (vv_fs_open): a handle for
+	 * this READ only */
+	struct vv_fh tmp = { .n = vv_fs_node(ino) };
+	if (!tmp.n) {
+		fuse_reply_err(req, EIO);
+		return;
+	}
+	read_fh(req, fs, &tmp, size, off);
+	vv_fdref_put(tmp.src.fd);
+	free((char *)tmp.src.prefix);
+}
+
+static void read_fh(fuse_req_t req, struct vv_fs *fs, struct vv_fh *fh, size_t size,
+		    off_t off)
+{
 	struct vv_fdref *fd;
 	const char *prefix = NULL;
 	size_t plen = 0;
@@ -326,6 +356,10 @@ void vv_fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	(void)ino;
 	struct vv_fs *fs = vv_fs_of(req);
 	struct vv_fh *fh = (struct vv_fh *)(uintptr_t)fi->fh;
+	if (!fh) { /* opened without a message (read-only mount): no FLUSH either */
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
 	int r = 0;
 	vv_fs_lock(fs);
 	if (fh->writable && fh->n->kind == VV_SYN_FILE) {
@@ -344,6 +378,10 @@ void vv_fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	(void)ino;
 	struct vv_fs *fs = vv_fs_of(req);
 	struct vv_fh *fh = (struct vv_fh *)(uintptr_t)fi->fh;
+	if (!fh) { /* the kernel sends none for a file opened without a message */
+		fuse_reply_err(req, 0);
+		return;
+	}
 	vv_fs_lock(fs);
 	if (fh->writable) {
 		vv_node_close_write(fh->n);

@@ -3,7 +3,8 @@
 # of the same import sends no LOOKUP, GETATTR, READDIR or READ at all (only what every
 # open costs), a cold one no READ for the stored files it opens, closing a written file
 # sends no FLUSH, and a change made behind the mount's back (venvctl add) is seen at
-# once despite those caches. Counts come from the daemon's VENVFS_COUNT_FILE (SIGUSR1).
+# once despite those caches. On a read-only mount a warm import sends no OPEN, FLUSH or
+# RELEASE at all. Counts come from the daemon's VENVFS_COUNT_FILE (SIGUSR1).
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -121,6 +122,26 @@ assert_eq "$("$PY" -c 'import demolib; print(demolib.__version__)')" 2.0 \
 	"demolib added by venvctl, seen through the mount"
 [[ -x $MNT/e/bin/demolib-version ]] || fail "bin/demolib-version of the added wheel missing"
 
+sums() { (cd "$MNT/e" && find lib -type f -print0 | sort -z | xargs -0 sha256sum); }
+sums >"$VV_TMP/sums.rw"
 vv_umount
 [[ -s $COUNTS ]] || fail "no counts written at exit"
 check vv_ctl fsck -q
+
+# A read-only mount opens files without a message (the first OPEN is answered ENOSYS):
+# a warm import sends no OPEN, FLUSH or RELEASE, only Python's isatty (IOCTL) per
+# module file, and every file reads the same through READs without a handle.
+vv_mount -o ro
+work
+work
+c6=$(counts)
+work
+c7=$(counts)
+for k in open flush release; do
+	assert_eq "$(delta "$c6" "$c7" $k)" 0 "$k requests of a warm import on a read-only mount"
+done
+(($(delta "$c6" "$c7" ioctl) > 100)) || fail "the warm import on a read-only mount sent $(delta "$c6" "$c7" ioctl) IOCTL: did it open its modules?"
+sums >"$VV_TMP/sums.ro"
+cmp -s "$VV_TMP/sums.rw" "$VV_TMP/sums.ro" ||
+	fail "files read on the read-only mount differ: $(diff "$VV_TMP/sums.rw" "$VV_TMP/sums.ro" | head -5)"
+vv_umount
