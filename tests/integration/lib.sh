@@ -376,9 +376,6 @@ vv__setup() {
 	VV_TMP=$(mktemp -d "${TMPDIR:-/tmp}/venvfs-$VV_TEST_NAME.XXXXXX")
 	# Resolve symlinks in TMPDIR so paths compare equal to what Python reports.
 	VV_TMP=$(cd "$VV_TMP" && pwd -P)
-	# what the programs under test leave in the temp dir (pip's stash dirs) goes too
-	mkdir -m 1777 "$VV_TMP/tmp" # like /tmp: the tests that switch users use it too
-	export TMPDIR=$VV_TMP/tmp
 	trap vv__cleanup EXIT
 	trap 'exit 130' INT
 	trap vv__timeout TERM
